@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "ustack",
+      "sources": [
+        "addon/module.cc",
+        "addon/tap/tap.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"]
+    }
+  ]
+}

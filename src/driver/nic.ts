@@ -1,0 +1,80 @@
+/**
+ * The contract every backend (MemoryNic, TapNic, E1000Nic, and the impairment
+ * wrapper) implements.
+ *
+ * Packet memory is one pool of fixed-size slots exposed once as `pool`.
+ * Frames move by slot index, never by copying into fresh buffers:
+ *  - rxBurst() fills `slots`/`lens` with received frames; those slots now belong
+ *    to the caller, who must hand each back with release() (or reuse it for TX).
+ *  - alloc() lends the caller a free slot to build an outgoing frame in.
+ *  - txBurst() passes ownership of the first n accepted slots to the NIC
+ *    (returns how many it took); slots it did not take stay with the caller.
+ * A frame always starts at slot offset 0 (`slot * slotSize`) and never exceeds
+ * slotSize bytes.
+ */
+export interface NicOffloads {
+  /** The NIC fills IPv4 header and TCP/UDP checksums on transmit (see TxMeta). */
+  txChecksum: boolean;
+  /** The NIC segments large TCP frames on transmit. */
+  tso: boolean;
+  /** Received frames' checksums were verified by the NIC (false on QEMU's e1000). */
+  rxChecksumVerified: boolean;
+}
+
+export interface NicStats {
+  [counter: string]: number;
+}
+
+export interface Nic {
+  readonly name: string;
+  /** 48-bit MAC address as a number. */
+  readonly mac: number;
+  /** IP MTU (largest L3 packet); a frame is at most mtu + 18 bytes (Ethernet + VLAN). */
+  readonly mtu: number;
+  readonly pool: Uint8Array;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  readonly offloads: NicOffloads;
+
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  /** A free slot, or -1 when the pool is exhausted. */
+  alloc(): number;
+  release(slot: number): void;
+
+  /**
+   * Idle wake-up: after arm(), `onWake` is called once when frames may be
+   * waiting (TAP fd readable, e1000 interrupt, a MemoryNic peer's transmit).
+   */
+  setWakeHandler(onWake: (() => void) | null): void;
+  armWake(): void;
+  /**
+   * The earliest time (per the stack's clock) at which this NIC has something
+   * to deliver without any new input (e.g. a delayed frame in the impairment
+   * layer); Infinity when none.
+   */
+  pollAt(): number;
+  stats(): NicStats;
+  close(): Promise<void>;
+}
+
+/** Free-list allocator over slot indices; no allocation after construction. */
+export class SlotAllocator {
+  private readonly free: Uint32Array;
+  private top: number;
+  constructor(readonly count: number, firstSlot = 0) {
+    this.free = new Uint32Array(count);
+    for (let i = 0; i < count; i++) this.free[i] = firstSlot + count - 1 - i;
+    this.top = count;
+  }
+  alloc(): number {
+    return this.top === 0 ? -1 : this.free[--this.top]!;
+  }
+  release(slot: number): void {
+    if (this.top >= this.count) throw new Error('SlotAllocator: double release');
+    this.free[this.top++] = slot;
+  }
+  get available(): number {
+    return this.top;
+  }
+}
