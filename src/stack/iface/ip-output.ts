@@ -1,0 +1,42 @@
+/**
+ * What transport protocols (TCP, UDP) see of the IP layer. The Interface
+ * implements it; tests implement it with an in-memory link.
+ */
+
+/** Writes the transport header and payload of one packet at buf[off, off + length). */
+export type L4Writer = (buf: Uint8Array, off: number) => void;
+
+export interface IpSendOptions {
+  ttl?: number;
+  dontFragment?: boolean;
+  /** DSCP/ECN byte. */
+  tos?: number;
+}
+
+export interface IpOutput {
+  /** Source address to use toward `dst`, or -1 when there is no route. */
+  sourceFor(dst: number): number;
+  /** Largest transport payload + header that fits one IP packet toward `dst` (route MTU - 20). */
+  mtuFor(dst: number): number;
+  /**
+   * True when the NIC on the route to `dst` computes TCP/UDP checksums: the
+   * writer then emits checksum mode 'pseudo' instead of 'full'.
+   */
+  checksumOffloadFor(dst: number): boolean;
+  /**
+   * Builds one IPv4 packet of `length` transport bytes (written by `write`)
+   * and sends it. Returns false when it was dropped (no route, no buffer,
+   * neighbour queue full); the drop is counted by the IP layer.
+   */
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean;
+}
+
+/** What the IP layer hands a transport protocol for each received packet. */
+export interface TransportInput {
+  /**
+   * `buf[off, off + len)` is the transport header and payload; valid only
+   * during the call (the slot is recycled afterwards). `verified` is true when
+   * the NIC already verified the transport checksum.
+   */
+  input(src: number, dst: number, buf: Uint8Array, off: number, len: number, verified: boolean, now: number): void;
+}
