@@ -39,4 +39,13 @@ export interface TransportInput {
    * the NIC already verified the transport checksum.
    */
   input(src: number, dst: number, buf: Uint8Array, off: number, len: number, verified: boolean, now: number): void;
+  /**
+   * An ICMP error about a packet this transport sent from `localAddr` to
+   * `remoteAddr`: buf[off, off + len) holds the start of that packet's
+   * transport header as quoted by the ICMP message (at least 8 bytes).
+   * `mtu` is the next-hop MTU for 'frag-needed', else 0.
+   */
+  icmpError?(localAddr: number, remoteAddr: number, buf: Uint8Array, off: number, len: number, error: IcmpErrorKind, mtu: number, now: number): void;
 }
+
+export type IcmpErrorKind = 'port-unreachable' | 'host-unreachable' | 'net-unreachable' | 'protocol-unreachable' | 'frag-needed' | 'admin-prohibited' | 'ttl-exceeded';
