@@ -2,9 +2,23 @@
  * TCP header codec (RFC 9293 §3.1) with options (RFC 9293 MSS, RFC 7323 window
  * scale and timestamps, RFC 2018 SACK).
  *
- * NOTE: the codec (TcpSegmentView, parseTcp, emitTcp) is being written; the
- * TcpRepr shape below is the contract shared with src/stack/tcp.
+ * The TcpRepr shape below is the contract shared with src/stack/tcp.
  */
+import { WireError, checkBounds } from './errors.js';
+import { onesSum, pseudoHeaderSum, internetChecksum } from './checksum.js';
+import { u16, u32, w16, w32 } from './bytes.js';
+import { IPPROTO_TCP } from './ipv4.js';
+
+export const TCP_HEADER_LEN = 20;
+export const TCP_MAX_HEADER_LEN = 60;
+
+export const TCPOPT_EOL = 0;
+export const TCPOPT_NOP = 1;
+export const TCPOPT_MSS = 2;
+export const TCPOPT_WINDOW_SCALE = 3;
+export const TCPOPT_SACK_PERMITTED = 4;
+export const TCPOPT_SACK = 5;
+export const TCPOPT_TIMESTAMPS = 8;
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
@@ -32,4 +46,295 @@ export interface TcpRepr {
   tsEcr?: number;
   /** Length of the payload that follows the header (parse fills it; emit uses it). */
   payloadLength: number;
+}
+
+export type TcpChecksumMode = 'full' | 'pseudo' | 'none';
+
+/**
+ * Walks the options in buf[start, end). Validates the structure (throws
+ * WireError('bad-option')) and, when `into` is given, stores the options found
+ * there and deletes the option keys that are absent. A repeated option: the
+ * last one wins.
+ */
+function walkOptions(buf: Uint8Array, start: number, end: number, into: TcpRepr | null): void {
+  let mss = -1;
+  let ws = -1;
+  let sackPerm = false;
+  let sackAt = -1;
+  let sackLen = 0;
+  let tsAt = -1;
+  let i = start;
+  while (i < end) {
+    const kind = buf[i]!;
+    if (kind === TCPOPT_EOL) break;
+    if (kind === TCPOPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) throw new WireError('bad-option', `option ${kind} without a length`);
+    const l = buf[i + 1]!;
+    if (l < 2 || i + l > end) throw new WireError('bad-option', `option ${kind} length ${l}`);
+    switch (kind) {
+      case TCPOPT_MSS:
+        if (l !== 4) throw new WireError('bad-option', `MSS length ${l}`);
+        mss = u16(buf, i + 2);
+        break;
+      case TCPOPT_WINDOW_SCALE:
+        if (l !== 3) throw new WireError('bad-option', `window scale length ${l}`);
+        ws = buf[i + 2]!;
+        break;
+      case TCPOPT_SACK_PERMITTED:
+        if (l !== 2) throw new WireError('bad-option', `SACK-permitted length ${l}`);
+        sackPerm = true;
+        break;
+      case TCPOPT_SACK:
+        if (l < 10 || l > 34 || (l - 2) % 8 !== 0) throw new WireError('bad-option', `SACK length ${l}`);
+        sackAt = i + 2;
+        sackLen = (l - 2) >>> 2;
+        break;
+      case TCPOPT_TIMESTAMPS:
+        if (l !== 10) throw new WireError('bad-option', `timestamps length ${l}`);
+        tsAt = i + 2;
+        break;
+      default:
+        break; // unknown kinds are skipped by their length
+    }
+    i += l;
+  }
+  if (into === null) return;
+  if (mss >= 0) into.mss = mss;
+  else if ('mss' in into) delete into.mss;
+  if (ws >= 0) into.windowScale = ws;
+  else if ('windowScale' in into) delete into.windowScale;
+  if (sackPerm) into.sackPermitted = true;
+  else if ('sackPermitted' in into) delete into.sackPermitted;
+  if (sackAt >= 0) {
+    const arr = Array.isArray(into.sack) ? into.sack : [];
+    arr.length = sackLen;
+    for (let k = 0; k < sackLen; k++) arr[k] = u32(buf, sackAt + 4 * k);
+    into.sack = arr;
+  } else if ('sack' in into) delete into.sack;
+  if (tsAt >= 0) {
+    into.tsVal = u32(buf, tsAt);
+    into.tsEcr = u32(buf, tsAt + 4);
+  } else {
+    if ('tsVal' in into) delete into.tsVal;
+    if ('tsEcr' in into) delete into.tsEcr;
+  }
+}
+
+/**
+ * Reusable view over a TCP segment. wrap() checks the data offset and walks
+ * the options once; afterwards no accessor can go out of bounds or throw.
+ */
+export class TcpSegmentView {
+  buf: Uint8Array = new Uint8Array(0);
+  off = 0;
+  len = 0;
+  headerLength = TCP_HEADER_LEN;
+
+  /** `len` is the whole segment (the IP payload length). */
+  wrap(buf: Uint8Array, off: number, len: number): this {
+    checkBounds(buf, off, len);
+    if (len < TCP_HEADER_LEN) throw new WireError('truncated', 'TCP segment shorter than 20 bytes');
+    const doff = buf[off + 12]! >>> 4;
+    if (doff < 5) throw new WireError('bad-header-length', `data offset ${doff}`);
+    const hl = doff * 4;
+    if (hl > len) throw new WireError('truncated', 'TCP header runs past the segment');
+    walkOptions(buf, off + TCP_HEADER_LEN, off + hl, null);
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    this.headerLength = hl;
+    return this;
+  }
+
+  get srcPort(): number {
+    return u16(this.buf, this.off);
+  }
+  get dstPort(): number {
+    return u16(this.buf, this.off + 2);
+  }
+  get seq(): number {
+    return u32(this.buf, this.off + 4);
+  }
+  get ack(): number {
+    return u32(this.buf, this.off + 8);
+  }
+  /** Data offset in 32-bit words. */
+  get dataOffset(): number {
+    return this.headerLength >>> 2;
+  }
+  get flags(): number {
+    return this.buf[this.off + 13]!;
+  }
+  get window(): number {
+    return u16(this.buf, this.off + 14);
+  }
+  get checksum(): number {
+    return u16(this.buf, this.off + 16);
+  }
+  get urgent(): number {
+    return u16(this.buf, this.off + 18);
+  }
+  get hasOptions(): boolean {
+    return this.headerLength > TCP_HEADER_LEN;
+  }
+  /** Absolute index of the payload in buf. */
+  get payloadOffset(): number {
+    return this.off + this.headerLength;
+  }
+  get payloadLength(): number {
+    return this.len - this.headerLength;
+  }
+  verifyChecksum(src: number, dst: number): boolean {
+    return onesSum(this.buf, this.off, this.len, pseudoHeaderSum(src, dst, IPPROTO_TCP, this.len)) === 0xffff;
+  }
+  /** Stores the options into `into` and deletes the option keys that are absent. Does not allocate unless a SACK array is needed. */
+  readOptions(into: TcpRepr): TcpRepr {
+    walkOptions(this.buf, this.off + TCP_HEADER_LEN, this.off + this.headerLength, into);
+    return into;
+  }
+  /** Fills every field of `into` (fixed fields, options, payloadLength). */
+  readRepr(into: TcpRepr): TcpRepr {
+    into.srcPort = this.srcPort;
+    into.dstPort = this.dstPort;
+    into.seq = this.seq;
+    into.ack = this.ack;
+    into.flags = this.flags;
+    into.window = this.window;
+    into.urgent = this.urgent;
+    into.payloadLength = this.payloadLength;
+    return this.readOptions(into);
+  }
+}
+
+const scratch = new TcpSegmentView();
+
+/** `len` is the whole segment (IP payload length); src/dst are the IPv4 addresses for the pseudo-header. */
+export function parseTcp(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  src: number,
+  dst: number,
+  verifyChecksum = true,
+): TcpRepr {
+  const v = scratch.wrap(buf, off, len);
+  if (verifyChecksum && !v.verifyChecksum(src, dst)) throw new WireError('bad-checksum', 'TCP checksum');
+  const repr: TcpRepr = {
+    srcPort: v.srcPort,
+    dstPort: v.dstPort,
+    seq: v.seq,
+    ack: v.ack,
+    flags: v.flags,
+    window: v.window,
+    urgent: v.urgent,
+    payloadLength: v.payloadLength,
+  };
+  return v.readOptions(repr);
+}
+
+function sackWords(repr: TcpRepr): number {
+  const s = repr.sack;
+  if (s === undefined || s.length === 0) return 0;
+  if (s.length % 2 !== 0 || s.length > 8) throw new Error(`TCP SACK: ${s.length} edges (need 2, 4, 6 or 8)`);
+  return s.length;
+}
+
+/**
+ * Header length emitTcp will write for repr (a multiple of 4). Throws a plain
+ * Error above 60 bytes: too many options is a programming error.
+ */
+export function tcpHeaderLength(repr: TcpRepr): number {
+  let n = TCP_HEADER_LEN;
+  if (repr.mss !== undefined) n += 4;
+  if (repr.tsVal !== undefined) n += 12; // SACK-permitted rides in the timestamps word
+  else if (repr.sackPermitted) n += 4;
+  if (repr.windowScale !== undefined) n += 4;
+  const sw = sackWords(repr);
+  if (sw > 0) n += 4 + 4 * sw;
+  if (n > TCP_MAX_HEADER_LEN) throw new Error(`TCP header would be ${n} bytes (> 60)`);
+  return n;
+}
+
+/**
+ * Writes the header with options in Linux's layout (tcp_options_write):
+ * MSS; SACK-permitted+timestamps or NOP,NOP,timestamps; NOP,NOP,SACK-permitted
+ * (without timestamps); NOP,window scale; NOP,NOP,SACK blocks. With 'full' the
+ * payload (repr.payloadLength bytes) must already follow the header. Returns
+ * the header length.
+ */
+export function emitTcp(
+  repr: TcpRepr,
+  buf: Uint8Array,
+  off: number,
+  src: number,
+  dst: number,
+  checksum: TcpChecksumMode = 'full',
+): number {
+  const hl = tcpHeaderLength(repr);
+  if (off < 0 || off + hl > buf.length) throw new Error('emitTcp: buffer too small');
+  w16(buf, off, repr.srcPort);
+  w16(buf, off + 2, repr.dstPort);
+  w32(buf, off + 4, repr.seq);
+  w32(buf, off + 8, repr.ack);
+  buf[off + 12] = (hl >>> 2) << 4;
+  buf[off + 13] = repr.flags;
+  w16(buf, off + 14, repr.window);
+  buf[off + 16] = 0;
+  buf[off + 17] = 0;
+  w16(buf, off + 18, repr.urgent);
+  let o = off + TCP_HEADER_LEN;
+  if (repr.mss !== undefined) {
+    buf[o] = TCPOPT_MSS;
+    buf[o + 1] = 4;
+    w16(buf, o + 2, repr.mss);
+    o += 4;
+  }
+  if (repr.tsVal !== undefined) {
+    if (repr.sackPermitted) {
+      buf[o] = TCPOPT_SACK_PERMITTED;
+      buf[o + 1] = 2;
+    } else {
+      buf[o] = TCPOPT_NOP;
+      buf[o + 1] = TCPOPT_NOP;
+    }
+    buf[o + 2] = TCPOPT_TIMESTAMPS;
+    buf[o + 3] = 10;
+    w32(buf, o + 4, repr.tsVal);
+    w32(buf, o + 8, repr.tsEcr ?? 0);
+    o += 12;
+  } else if (repr.sackPermitted) {
+    buf[o] = TCPOPT_NOP;
+    buf[o + 1] = TCPOPT_NOP;
+    buf[o + 2] = TCPOPT_SACK_PERMITTED;
+    buf[o + 3] = 2;
+    o += 4;
+  }
+  if (repr.windowScale !== undefined) {
+    buf[o] = TCPOPT_NOP;
+    buf[o + 1] = TCPOPT_WINDOW_SCALE;
+    buf[o + 2] = 3;
+    buf[o + 3] = repr.windowScale;
+    o += 4;
+  }
+  const sw = sackWords(repr);
+  if (sw > 0) {
+    buf[o] = TCPOPT_NOP;
+    buf[o + 1] = TCPOPT_NOP;
+    buf[o + 2] = TCPOPT_SACK;
+    buf[o + 3] = 2 + 4 * sw;
+    o += 4;
+    const s = repr.sack!;
+    for (let k = 0; k < sw; k++, o += 4) w32(buf, o, s[k]!);
+  }
+  const total = hl + repr.payloadLength;
+  if (checksum === 'full') {
+    if (off + total > buf.length) throw new Error('emitTcp: payload runs past the buffer');
+    w16(buf, off + 16, internetChecksum(buf, off, total, pseudoHeaderSum(src, dst, IPPROTO_TCP, total)));
+  } else if (checksum === 'pseudo') {
+    w16(buf, off + 16, pseudoHeaderSum(src, dst, IPPROTO_TCP, total));
+  }
+  return hl;
 }
