@@ -1,8 +1,489 @@
 // N-API surface only: thin wrappers over addon/tap, addon/pci, addon/dma, addon/e1000.
+//
+// Built with C++ exceptions disabled: every failure is thrown with
+// Napi::Error::...ThrowAsJavaScriptException() followed by a return.
 #include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tap/tap.h"
+
+namespace {
+
+// ---- Errors -----------------------------------------------------------------
+
+// A Node-style system error: message "EBUSY: Device or resource busy, ioctl(TUNSETIFF) 'tap0'",
+// with code, errno (negative, as libuv/Node report it) and syscall.
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& subject) {
+  char name[64];
+  uv_err_name_r(-err, name, sizeof name);
+  std::string msg = std::string(name) + ": " + std::strerror(err) + ", " + syscall;
+  if (!subject.empty()) msg += " '" + subject + "'";
+  Napi::Error e = Napi::Error::New(env, msg);
+  Napi::Object o = e.Value();
+  o.Set("code", Napi::String::New(env, name));
+  o.Set("errno", Napi::Number::New(env, -err));
+  o.Set("syscall", Napi::String::New(env, syscall));
+  if (!subject.empty()) o.Set("device", Napi::String::New(env, subject));
+  return e;
+}
+
+void ThrowSystem(Napi::Env env, int err, const char* syscall, const std::string& subject) {
+  SystemError(env, err, syscall, subject).ThrowAsJavaScriptException();
+}
+
+void ThrowCoded(Napi::Env env, bool type_error, const char* code, const std::string& msg) {
+  Napi::Error e = type_error ? Napi::TypeError::New(env, msg) : Napi::Error::New(env, msg);
+  e.Value().Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+}
+
+void ThrowRange(Napi::Env env, const std::string& msg) {
+  Napi::Error e = Napi::RangeError::New(env, msg);
+  e.Value().Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  e.ThrowAsJavaScriptException();
+}
+
+// Data pointer and length of a Uint32Array with a single N-API call (hot path).
+bool GetU32Array(Napi::Env env, napi_value v, uint32_t** data, size_t* len, const char* what) {
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  napi_status st = napi_get_typedarray_info(env, v, &type, len, &ptr, nullptr, nullptr);
+  if (st != napi_ok || type != napi_uint32_array) {
+    if (st != napi_ok) {
+      // napi_get_typedarray_info leaves no exception pending for a non-typed-array.
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) return false;
+    }
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
+               std::string("The \"") + what + "\" argument must be a Uint32Array");
+    return false;
+  }
+  *data = static_cast<uint32_t*>(ptr);
+  return true;
+}
+
+// ---- TapDevice ------------------------------------------------------------------
+//
+// Wake-up semantics: armWake() starts a uv_poll_t on the fd for UV_READABLE;
+// when the fd becomes readable the poll is stopped (one-shot) and the wake
+// callback runs. A stopped (unarmed) poll never keeps the event loop alive.
+// An armed poll keeps the loop alive only while the device is ref'd. Devices
+// start ref'd (like a listening socket); unref() lets node exit while armed.
+
+class TapDevice : public Napi::ObjectWrap<TapDevice> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "TapDevice",
+        {
+            InstanceAccessor<&TapDevice::GetName>("name"),
+            InstanceAccessor<&TapDevice::GetFd>("fd"),
+            InstanceAccessor<&TapDevice::GetPreExisted>("preExisted"),
+            InstanceAccessor<&TapDevice::GetSlotSize>("slotSize"),
+            InstanceAccessor<&TapDevice::GetSlotCount>("slotCount"),
+            InstanceMethod<&TapDevice::AttachPool>("attachPool"),
+            InstanceMethod<&TapDevice::ReadBurst>("readBurst"),
+            InstanceMethod<&TapDevice::WriteBurst>("writeBurst"),
+            InstanceMethod<&TapDevice::ConfigureHost>("configureHost"),
+            InstanceMethod<&TapDevice::HostMac>("hostMac"),
+            InstanceMethod<&TapDevice::HostMtu>("hostMtu"),
+            InstanceMethod<&TapDevice::HostFlags>("hostFlags"),
+            InstanceMethod<&TapDevice::SetWakeCallback>("setWakeCallback"),
+            InstanceMethod<&TapDevice::ArmWake>("armWake"),
+            InstanceMethod<&TapDevice::Ref>("ref"),
+            InstanceMethod<&TapDevice::Unref>("unref"),
+            InstanceMethod<&TapDevice::HasRef>("hasRef"),
+            InstanceMethod<&TapDevice::Stats>("stats"),
+            InstanceMethod<&TapDevice::Close>("close"),
+        });
+  }
+
+  explicit TapDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TapDevice>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "The \"name\" argument must be a string");
+      return;
+    }
+    std::string want = info[0].As<Napi::String>().Utf8Value();
+    ustack::tap::OpenOptions opts;
+    ustack::tap::OpenResult res;
+    int rc = ustack::tap::open_tap(want, opts, &res);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, res.failed_call, want);
+      return;
+    }
+    fd_ = res.fd;
+    name_ = res.name;
+    pre_existed_ = res.pre_existed;
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      CloseAll();
+      ThrowCoded(env, false, "ERR_USTACK_NO_LOOP", "TapDevice: no libuv event loop");
+      return;
+    }
+    poll_ = new uv_poll_t;
+    rc = uv_poll_init(loop, poll_, fd_);
+    if (rc < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      CloseAll();
+      ThrowSystem(env, -rc, "uv_poll_init", want);
+      return;
+    }
+    poll_->data = this;
+  }
+
+  ~TapDevice() override { CloseAll(); }
+
+ private:
+  // ---- accessors ----
+  Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value GetPreExisted(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), pre_existed_);
+  }
+  Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), slot_size_); }
+  Napi::Value GetSlotCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), slot_count_);
+  }
+
+  bool CheckOpen(Napi::Env env, const char* syscall) {
+    if (fd_ >= 0) return true;
+    ThrowSystem(env, EBADF, syscall, name_);
+    return false;
+  }
+
+  // attachPool(arrayBuffer, slotSize): once. Keeps the ArrayBuffer alive.
+  Napi::Value AttachPool(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "attachPool")) return env.Undefined();
+    if (pool_base_ != nullptr) {
+      ThrowCoded(env, false, "ERR_USTACK_POOL_ATTACHED", "TapDevice: pool already attached");
+      return env.Undefined();
+    }
+    if (info.Length() < 2 || !info[0].IsArrayBuffer() || !info[1].IsNumber()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
+                 "attachPool(pool: ArrayBuffer, slotSize: number)");
+      return env.Undefined();
+    }
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    double ss = info[1].As<Napi::Number>().DoubleValue();
+    size_t bytes = ab.ByteLength();
+    if (!(ss >= 64 && ss <= 1 << 20) || ss != static_cast<double>(static_cast<uint32_t>(ss)) ||
+        bytes < static_cast<size_t>(ss)) {
+      ThrowRange(env, "attachPool: slotSize must be an integer in [64, 1 MiB] and fit the pool");
+      return env.Undefined();
+    }
+    slot_size_ = static_cast<uint32_t>(ss);
+    size_t count = bytes / slot_size_;
+    slot_count_ = count > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(count);
+    pool_ref_ = Napi::Persistent(ab);
+    pool_base_ = static_cast<uint8_t*>(ab.Data());
+    return env.Undefined();
+  }
+
+  bool CheckPool(Napi::Env env) {
+    if (pool_base_ != nullptr) return true;
+    ThrowCoded(env, false, "ERR_USTACK_NO_POOL", "TapDevice: attachPool() first");
+    return false;
+  }
+
+  // Common argument handling for readBurst/writeBurst: (slots, lens, count).
+  bool BurstArgs(const Napi::CallbackInfo& info, uint32_t** slots, uint32_t** lens, uint32_t* n) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[2].IsNumber()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "expected (slots: Uint32Array, lens: Uint32Array, n: number)");
+      return false;
+    }
+    size_t slots_len = 0, lens_len = 0;
+    if (!GetU32Array(env, info[0], slots, &slots_len, "slots")) return false;
+    if (!GetU32Array(env, info[1], lens, &lens_len, "lens")) return false;
+    double want = info[2].As<Napi::Number>().DoubleValue();
+    if (!(want >= 0)) want = 0;
+    size_t cap = slots_len < lens_len ? slots_len : lens_len;
+    *n = want < static_cast<double>(cap) ? static_cast<uint32_t>(want) : static_cast<uint32_t>(cap);
+    for (uint32_t i = 0; i < *n; i++) {
+      if ((*slots)[i] >= slot_count_) {
+        ThrowRange(env, "slot index " + std::to_string((*slots)[i]) + " out of range (slotCount " +
+                            std::to_string(slot_count_) + ")");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // readBurst(slots, lens, max): reads up to max frames into the given slots.
+  // Returns the count, or -errno on a read error before any frame.
+  Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "read") || !CheckPool(env)) return env.Undefined();
+    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
+    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    int got = ustack::tap::read_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_);
+    return Napi::Number::New(env, got);
+  }
+
+  // writeBurst(slots, lens, n): returns how many frames were taken.
+  Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "write") || !CheckPool(env)) return env.Undefined();
+    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
+    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    for (uint32_t i = 0; i < n; i++) {
+      if (lens[i] > slot_size_) {
+        ThrowRange(env, "frame length " + std::to_string(lens[i]) + " exceeds slotSize " +
+                            std::to_string(slot_size_));
+        return env.Undefined();
+      }
+    }
+    int taken = ustack::tap::write_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_);
+    return Napi::Number::New(env, taken);
+  }
+
+  // configureHost({ address?, prefixLength?, mtu?, up? }); applied in the order
+  // mtu, address/netmask, up.
+  Napi::Value ConfigureHost(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "ioctl")) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "configureHost(options: object)");
+      return env.Undefined();
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Value address = o.Get("address");
+    Napi::Value prefix = o.Get("prefixLength");
+    Napi::Value mtu = o.Get("mtu");
+    Napi::Value up = o.Get("up");
+    if (env.IsExceptionPending()) return env.Undefined();
+
+    if (!mtu.IsUndefined()) {
+      if (!mtu.IsNumber()) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "options.mtu must be a number");
+        return env.Undefined();
+      }
+      double m = mtu.As<Napi::Number>().DoubleValue();
+      if (!(m >= 68 && m <= 65535) || m != static_cast<double>(static_cast<int>(m))) {
+        ThrowRange(env, "options.mtu must be an integer in [68, 65535]");
+        return env.Undefined();
+      }
+      int rc = ustack::tap::set_mtu(name_, static_cast<int>(m));
+      if (rc < 0) {
+        ThrowSystem(env, -rc, "ioctl(SIOCSIFMTU)", name_);
+        return env.Undefined();
+      }
+    }
+
+    if (!address.IsUndefined()) {
+      if (!address.IsString()) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "options.address must be a string");
+        return env.Undefined();
+      }
+      std::string a = address.As<Napi::String>().Utf8Value();
+      struct in_addr in;
+      if (::inet_pton(AF_INET, a.c_str(), &in) != 1) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE", "options.address is not an IPv4 address: " + a);
+        return env.Undefined();
+      }
+      int plen = -1;
+      if (!prefix.IsUndefined()) {
+        if (!prefix.IsNumber()) {
+          ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "options.prefixLength must be a number");
+          return env.Undefined();
+        }
+        double p = prefix.As<Napi::Number>().DoubleValue();
+        if (!(p >= 0 && p <= 32) || p != static_cast<double>(static_cast<int>(p))) {
+          ThrowRange(env, "options.prefixLength must be an integer in [0, 32]");
+          return env.Undefined();
+        }
+        plen = static_cast<int>(p);
+      }
+      int rc = ustack::tap::set_ipv4(name_, in.s_addr, plen);
+      if (rc < 0) {
+        ThrowSystem(env, -rc, "ioctl(SIOCSIFADDR)", name_);
+        return env.Undefined();
+      }
+    }
+
+    if (!up.IsUndefined()) {
+      int rc = ustack::tap::set_up(name_, up.ToBoolean().Value());
+      if (rc < 0) {
+        ThrowSystem(env, -rc, "ioctl(SIOCSIFFLAGS)", name_);
+        return env.Undefined();
+      }
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value HostMac(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t m[6];
+    int rc = ustack::tap::get_mac(name_, m);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, "ioctl(SIOCGIFHWADDR)", name_);
+      return env.Undefined();
+    }
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return Napi::String::New(env, buf);
+  }
+
+  Napi::Value HostMtu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int rc = ustack::tap::get_mtu(name_);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, "ioctl(SIOCGIFMTU)", name_);
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, rc);
+  }
+
+  Napi::Value HostFlags(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int rc = ustack::tap::get_flags(name_);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, "ioctl(SIOCGIFFLAGS)", name_);
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, rc);
+  }
+
+  // ---- wake-up ----
+
+  Napi::Value SetWakeCallback(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !(info[0].IsFunction() || info[0].IsNull() || info[0].IsUndefined())) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setWakeCallback(fn: Function | null)");
+      return env.Undefined();
+    }
+    if (info[0].IsFunction()) {
+      wake_cb_ = Napi::Persistent(info[0].As<Napi::Function>());
+    } else {
+      wake_cb_.Reset();
+    }
+    return env.Undefined();
+  }
+
+  // armWake(): one-shot; idempotent while armed.
+  Napi::Value ArmWake(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env, "uv_poll_start")) return env.Undefined();
+    if (armed_) return env.Undefined();
+    int rc = uv_poll_start(poll_, UV_READABLE, &TapDevice::OnPoll);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, "uv_poll_start", name_);
+      return env.Undefined();
+    }
+    armed_ = true;
+    return env.Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+    TapDevice* self = static_cast<TapDevice*>(handle->data);
+    uv_poll_stop(handle);
+    if (self == nullptr) return;
+    self->armed_ = false;
+    if (status < 0) self->wake_errors_++;
+    if (self->wake_cb_.IsEmpty()) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    Napi::Object recv = self->Value();
+    napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
+    self->wake_cb_.MakeCallback(recv_v, {});
+    if (env.IsExceptionPending()) {
+      // No JS frame to unwind into: report it like any uncaught exception.
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    refed_ = true;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    refed_ = false;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value HasRef(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), refed_); }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ustack::tap::Counters& c = counters_;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rxFrames", Napi::Number::New(env, static_cast<double>(c.rx_frames)));
+    o.Set("rxBytes", Napi::Number::New(env, static_cast<double>(c.rx_bytes)));
+    o.Set("rxErrors", Napi::Number::New(env, static_cast<double>(c.rx_errors)));
+    o.Set("rxTruncated", Napi::Number::New(env, static_cast<double>(c.rx_truncated)));
+    o.Set("rxEagain", Napi::Number::New(env, static_cast<double>(c.rx_eagain)));
+    o.Set("txFrames", Napi::Number::New(env, static_cast<double>(c.tx_frames)));
+    o.Set("txBytes", Napi::Number::New(env, static_cast<double>(c.tx_bytes)));
+    o.Set("txErrors", Napi::Number::New(env, static_cast<double>(c.tx_errors)));
+    o.Set("txEagain", Napi::Number::New(env, static_cast<double>(c.tx_eagain)));
+    o.Set("lastRxErrno", Napi::Number::New(env, c.last_rx_errno));
+    o.Set("lastTxErrno", Napi::Number::New(env, c.last_tx_errno));
+    o.Set("wakeErrors", Napi::Number::New(env, static_cast<double>(wake_errors_)));
+    return o;
+  }
+
+  // close(): stops and closes the poll handle, closes the fd. Idempotent.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseAll();
+    wake_cb_.Reset();
+    pool_ref_.Reset();
+    pool_base_ = nullptr;
+    return info.Env().Undefined();
+  }
+
+  // Safe from the finalizer: touches only libuv and the fd, never JS.
+  void CloseAll() {
+    if (poll_ != nullptr) {
+      poll_->data = nullptr;  // OnPoll must not reach a dead TapDevice
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    armed_ = false;
+    if (fd_ >= 0) {
+      ustack::tap::close_tap(fd_);
+      fd_ = -1;
+    }
+  }
+
+  int fd_ = -1;
+  std::string name_;
+  bool pre_existed_ = false;
+
+  Napi::Reference<Napi::ArrayBuffer> pool_ref_;
+  uint8_t* pool_base_ = nullptr;
+  uint32_t slot_size_ = 0;
+  uint32_t slot_count_ = 0;
+
+  uv_poll_t* poll_ = nullptr;
+  bool armed_ = false;
+  bool refed_ = true;
+  uint64_t wake_errors_ = 0;
+  Napi::FunctionReference wake_cb_;
+
+  ustack::tap::Counters counters_;
+};
+
+}  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, "0.1.0"));
+  exports.Set("TapDevice", TapDevice::Define(env));
   return exports;
 }
 
