@@ -1,0 +1,147 @@
+/**
+ * Loads the native addon (build/Release/ustack.node) and declares its exports.
+ *
+ * The package root is found by walking up from this file to the package.json
+ * named "ustack", so this works both from src/ (vitest, ts sources) and from
+ * dist/ (compiled output).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Counters kept by the addon for one TAP device. */
+export interface TapDeviceStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** read() failures other than EAGAIN. */
+  rxErrors: number;
+  /** Frames longer than a slot (dropped). */
+  rxTruncated: number;
+  /** Read bursts that ended on EAGAIN (the queue was drained). */
+  rxEagain: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the kernel refused (dropped, but counted as taken). */
+  txErrors: number;
+  /** Write bursts cut short by EAGAIN (backpressure). */
+  txEagain: number;
+  /** errno of the last read / write failure, 0 if none. */
+  lastRxErrno: number;
+  lastTxErrno: number;
+  /** Wake-ups delivered with an error status from libuv (e.g. the device vanished). */
+  wakeErrors: number;
+}
+
+export interface TapHostConfig {
+  /** IPv4 address for the kernel side, e.g. '10.11.0.1'. */
+  address?: string;
+  /** Netmask length; without it the kernel applies its classful default. */
+  prefixLength?: number;
+  mtu?: number;
+  /** Set or clear IFF_UP. */
+  up?: boolean;
+}
+
+/**
+ * A TAP device opened through /dev/net/tun (IFF_TAP | IFF_NO_PI, non-blocking).
+ * Errors are thrown as Node-style errors with `code` ('EBUSY', 'EPERM', ...),
+ * negative `errno`, and `syscall`.
+ */
+export interface TapDevice {
+  /** The kernel's name for the device. */
+  readonly name: string;
+  /** The /dev/net/tun file descriptor; -1 after close(). */
+  readonly fd: number;
+  /** True if the (persistent) device existed before we attached; it then survives close(). */
+  readonly preExisted: boolean;
+  /** 0 until attachPool(). */
+  readonly slotSize: number;
+  readonly slotCount: number;
+
+  /** Once per device. The addon keeps the ArrayBuffer alive. */
+  attachPool(pool: ArrayBuffer, slotSize: number): void;
+  /**
+   * Reads up to `max` frames into slots[0..max) (frame i at slots[i] * slotSize),
+   * lengths into lens. Returns the count (stops at EAGAIN), or -errno if the
+   * first read failed. Throws RangeError for a slot index outside the pool.
+   */
+  readBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  /**
+   * Writes frames slots[0..n). Returns how many were taken (stops at EAGAIN);
+   * frames the kernel refused count as taken and appear in stats().txErrors.
+   */
+  writeBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  configureHost(config: TapHostConfig): void;
+  /** The kernel side's MAC, 'aa:bb:cc:dd:ee:ff'. */
+  hostMac(): string;
+  hostMtu(): number;
+  /** The kernel side's IFF_* flags. */
+  hostFlags(): number;
+
+  /** Called (with `this` = the device) once per armWake() when the fd becomes readable. */
+  setWakeCallback(fn: (() => void) | null): void;
+  /**
+   * One-shot: polls the fd for readability. An armed device keeps the event
+   * loop alive only while ref'd (the default); an unarmed one never does.
+   */
+  armWake(): void;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): TapDeviceStats;
+  /** Stops polling and closes the fd; idempotent. Also done when garbage-collected. */
+  close(): void;
+}
+
+export interface TapDeviceConstructor {
+  new (name: string): TapDevice;
+}
+
+export interface UstackAddon {
+  readonly version: string;
+  readonly TapDevice: TapDeviceConstructor;
+}
+
+const ADDON_CANDIDATES = ['build/Release/ustack.node', 'build/Debug/ustack.node'];
+
+/** The package root: the nearest ancestor directory with ustack's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const parsed = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown };
+        if (parsed.name === 'ustack') return dir;
+      } catch {
+        // Not ours or unreadable: keep walking up.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error('ustack: cannot find the package root (package.json named "ustack")');
+    }
+    dir = parent;
+  }
+}
+
+let cached: UstackAddon | undefined;
+
+/** Loads the addon once. Throws an error with code ERR_USTACK_ADDON_NOT_BUILT if it is missing. */
+export function loadAddon(): UstackAddon {
+  if (cached) return cached;
+  const root = packageRoot();
+  const path = ADDON_CANDIDATES.map((p) => join(root, p)).find((p) => existsSync(p));
+  if (!path) {
+    const err = new Error(
+      `ustack: native addon not built (looked for ${ADDON_CANDIDATES.join(', ')} under ${root}); ` +
+        'run `npx node-gyp rebuild` in the package root',
+    ) as Error & { code: string };
+    err.code = 'ERR_USTACK_ADDON_NOT_BUILT';
+    throw err;
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(path) as UstackAddon;
+  return cached;
+}
