@@ -240,7 +240,7 @@ export class TimerWheel {
       const span = UNIT[k + 1]!;
       if (Math.floor(tick / span) === Math.floor(cur / span)) {
         const idx = k * SLOTS + (Math.floor(tick / UNIT[k]!) & (SLOTS - 1));
-        const head = this.heads[idx]!;
+        const head = this.heads[idx] ?? null;
         t._where = idx;
         t._prev = null;
         t._next = head;
@@ -288,7 +288,7 @@ export class TimerWheel {
       }
       this.cur = n;
       const idx = k * SLOTS + j;
-      const list = this.heads[idx]!;
+      const list = this.heads[idx] ?? null;
       this.heads[idx] = null;
       const w = idx >> 5;
       this.occupied[w] = this.occupied[w]! & ~(1 << (idx & 31));
@@ -353,7 +353,7 @@ export class TimerWheel {
       const j = this.firstSlot(k);
       if (j < 0) continue;
       let min = Infinity;
-      for (let t = this.heads[k * SLOTS + j]!; t !== null; t = t._next) if (t._deadline < min) min = t._deadline;
+      for (let t: Timer | null = this.heads[k * SLOTS + j] ?? null; t !== null; t = t._next) if (t._deadline < min) min = t._deadline;
       return min;
     }
     let min = Infinity;
