@@ -1,0 +1,716 @@
+/**
+ * One IPv4 interface over one NIC: Ethernet demultiplexing, ARP, IPv4 input
+ * validation, fragmentation and reassembly, ICMP (echo, errors), and handing
+ * transport payloads to TCP/UDP through the Router.
+ *
+ * Receive path: poll() takes a burst of frames from the NIC, processes each
+ * in place in the NIC's slot pool and releases the slot. Nothing received is
+ * kept by reference past the call: reassembly copies, transports copy.
+ *
+ * Transmit path: send() builds the frame directly in a NIC slot (Ethernet +
+ * IPv4 header, then the transport's writer fills the rest), resolves the next
+ * hop's MAC and appends the slot to a bounded TX batch, flushed to the NIC in
+ * one burst at the end of the poll (or when the batch fills).
+ *
+ * Every dropped frame increments exactly one counter naming the reason.
+ */
+import type { Nic } from '../../driver/nic.js';
+import type { Clock } from '../time/clock.js';
+import type { TimerWheel } from '../time/timer-wheel.js';
+import { WireError } from '../wire/errors.js';
+import {
+  EthernetFrame,
+  ETH_HEADER_LEN,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  MAC_BROADCAST,
+  isMulticastMac,
+  writeMac,
+} from '../wire/ethernet.js';
+import { ArpPacket, ARP_LEN, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp.js';
+import {
+  Ipv4Packet,
+  IPV4_HEADER_LEN,
+  IPV4_BROADCAST,
+  IPPROTO_ICMP,
+  emitIpv4,
+  type Ipv4Repr,
+} from '../wire/ipv4.js';
+import {
+  IcmpPacket,
+  ICMP_HEADER_LEN,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  ICMP_PORT_UNREACHABLE,
+  ICMP_PROTOCOL_UNREACHABLE,
+  ICMP_FRAG_NEEDED,
+  ICMP_HOST_UNREACHABLE,
+  ICMP_NET_UNREACHABLE,
+  ICMP_ADMIN_PROHIBITED,
+  emitIcmp,
+} from '../wire/icmp.js';
+import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type NeighborHost } from './neighbor-cache.js';
+import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
+import type { IcmpErrorKind, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
+import { TokenBucket } from './token-bucket.js';
+
+export const DEFAULT_TTL = 64;
+const RX_BURST = 64;
+const TX_BATCH = 256;
+
+export interface InterfaceConfig {
+  name: string;
+  /** Our IPv4 address. */
+  address: number;
+  prefixLength: number;
+  /** Default gateway, 0 for none. */
+  gateway: number;
+  /** IP MTU; defaults to the NIC's. */
+  mtu?: number;
+  /** A loopback interface: no ARP, every destination is local. */
+  loopback?: boolean;
+  neighbor?: Partial<NeighborConfig>;
+  reassembly?: Partial<ReassemblyConfig>;
+  /** ICMP errors we send: tokens per second and burst (RFC 1812 §4.3.2.8 rate limiting). */
+  icmpErrorRate?: { perSecond: number; burst: number };
+}
+
+/** Receives echo replies (for ping-style tools and tests). */
+export type EchoReplyHandler = (src: number, ident: number, seqNo: number, buf: Uint8Array, off: number, len: number, now: number) => void;
+
+/** Per-interface counters; names say what was counted. */
+export interface InterfaceStats {
+  rx_frames: number;
+  rx_bytes: number;
+  tx_frames: number;
+  tx_bytes: number;
+  rx_drop_truncated: number;
+  rx_drop_not_for_us: number;
+  rx_drop_vlan: number;
+  rx_drop_unknown_ethertype: number;
+  tx_drop_no_buffer: number;
+  tx_drop_nic_full: number;
+  tx_drop_no_route: number;
+  tx_drop_unresolved: number;
+  tx_drop_too_big: number;
+  arp_rx: number;
+  arp_rx_malformed: number;
+  arp_rx_requests: number;
+  arp_rx_replies: number;
+  arp_rx_unsolicited: number;
+  arp_rx_conflict: number;
+  arp_tx_replies: number;
+  arp_tx_gratuitous: number;
+  ip_rx: number;
+  ip_rx_drop_truncated: number;
+  ip_rx_drop_bad_version: number;
+  ip_rx_drop_bad_header_length: number;
+  ip_rx_drop_bad_length: number;
+  ip_rx_drop_bad_checksum: number;
+  ip_rx_drop_not_for_us: number;
+  ip_rx_drop_martian_source: number;
+  ip_rx_drop_unknown_protocol: number;
+  ip_rx_drop_fragment: number;
+  ip_rx_delivered: number;
+  ip_tx: number;
+  ip_tx_fragments: number;
+  ip_tx_fragmented: number;
+  icmp_rx: number;
+  icmp_rx_drop_malformed: number;
+  icmp_rx_drop_bad_checksum: number;
+  icmp_rx_echo_requests: number;
+  icmp_rx_echo_replies: number;
+  icmp_rx_errors: number;
+  icmp_rx_drop_broadcast_echo: number;
+  icmp_tx_echo_replies: number;
+  icmp_tx_errors: number;
+  icmp_tx_rate_limited: number;
+}
+
+function newStats(): InterfaceStats {
+  return {
+    rx_frames: 0, rx_bytes: 0, tx_frames: 0, tx_bytes: 0,
+    rx_drop_truncated: 0, rx_drop_not_for_us: 0, rx_drop_vlan: 0, rx_drop_unknown_ethertype: 0,
+    tx_drop_no_buffer: 0, tx_drop_nic_full: 0, tx_drop_no_route: 0, tx_drop_unresolved: 0, tx_drop_too_big: 0,
+    arp_rx: 0, arp_rx_malformed: 0, arp_rx_requests: 0, arp_rx_replies: 0, arp_rx_unsolicited: 0,
+    arp_rx_conflict: 0, arp_tx_replies: 0, arp_tx_gratuitous: 0,
+    ip_rx: 0, ip_rx_drop_truncated: 0, ip_rx_drop_bad_version: 0, ip_rx_drop_bad_header_length: 0,
+    ip_rx_drop_bad_length: 0, ip_rx_drop_bad_checksum: 0, ip_rx_drop_not_for_us: 0,
+    ip_rx_drop_martian_source: 0, ip_rx_drop_unknown_protocol: 0, ip_rx_drop_fragment: 0, ip_rx_delivered: 0,
+    ip_tx: 0, ip_tx_fragments: 0, ip_tx_fragmented: 0,
+    icmp_rx: 0, icmp_rx_drop_malformed: 0, icmp_rx_drop_bad_checksum: 0, icmp_rx_echo_requests: 0,
+    icmp_rx_echo_replies: 0, icmp_rx_errors: 0, icmp_rx_drop_broadcast_echo: 0,
+    icmp_tx_echo_replies: 0, icmp_tx_errors: 0, icmp_tx_rate_limited: 0,
+  };
+}
+
+/** Where the Interface finds transports: the Router implements it. */
+export interface TransportTable {
+  transport(protocol: number): TransportInput | undefined;
+}
+
+export class Interface implements NeighborHost {
+  readonly name: string;
+  readonly mac: number;
+  readonly address: number;
+  readonly prefixLength: number;
+  readonly netmask: number;
+  readonly gateway: number;
+  readonly mtu: number;
+  readonly loopback: boolean;
+  readonly stats: InterfaceStats = newStats();
+  readonly neighbors: NeighborCache;
+  readonly reassembler: Reassembler;
+  echoReplyHandler: EchoReplyHandler | null = null;
+
+  private readonly pool: Uint8Array;
+  private readonly slotSize: number;
+  private readonly rxSlots = new Uint32Array(RX_BURST);
+  private readonly rxLens = new Uint32Array(RX_BURST);
+  private readonly txSlots = new Uint32Array(TX_BATCH);
+  private readonly txLens = new Uint32Array(TX_BATCH);
+  private txCount = 0;
+  private nextIdent = 1;
+  private readonly icmpErrors: TokenBucket;
+  private readonly eth = new EthernetFrame();
+  private readonly arp = new ArpPacket();
+  private readonly ip = new Ipv4Packet();
+  private readonly icmp = new IcmpPacket();
+  private readonly ipRepr: Ipv4Repr = {
+    src: 0, dst: 0, protocol: 0, ttl: DEFAULT_TTL, dscp: 0, ecn: 0, ident: 0,
+    dontFragment: false, moreFragments: false, fragmentOffset: 0, payloadLength: 0,
+  };
+  private readonly arpRepr: ArpRepr = { op: 0, senderMac: 0, senderIp: 0, targetMac: 0, targetIp: 0 };
+  /** Scratch for fragmenting: the whole transport payload is built here first. */
+  private fragScratch: Uint8Array | null = null;
+  private deliveringBuf: Uint8Array = new Uint8Array(0);
+  private deliveringOff = -1;
+  private deliveringLen = 0;
+
+  constructor(
+    readonly nic: Nic,
+    config: InterfaceConfig,
+    private readonly clock: Clock,
+    wheel: TimerWheel,
+    private readonly transports: TransportTable,
+  ) {
+    this.name = config.name;
+    this.mac = nic.mac;
+    this.address = config.address >>> 0;
+    this.prefixLength = config.prefixLength;
+    this.netmask = config.prefixLength === 0 ? 0 : (0xffffffff << (32 - config.prefixLength)) >>> 0;
+    this.gateway = config.gateway >>> 0;
+    this.mtu = Math.min(config.mtu ?? nic.mtu, nic.mtu);
+    this.loopback = config.loopback ?? false;
+    this.pool = nic.pool;
+    this.slotSize = nic.slotSize;
+    this.neighbors = new NeighborCache(this, wheel, { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor });
+    this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
+    const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
+    this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
+  }
+
+  /** The subnet's directed broadcast address. */
+  get broadcast(): number {
+    return (this.address | ~this.netmask) >>> 0;
+  }
+
+  /** True when `ip` is on this interface's subnet. */
+  onLink(ip: number): boolean {
+    return ((ip ^ this.address) & this.netmask) === 0;
+  }
+
+  /** Addresses this interface accepts as a destination. */
+  isLocalDestination(dst: number): boolean {
+    if (this.loopback) return true;
+    return dst === this.address || dst === IPV4_BROADCAST || (this.prefixLength < 31 && dst === this.broadcast);
+  }
+
+  /** Announces our address (gratuitous ARP request, RFC 5227 §3) when the interface comes up. */
+  announce(): void {
+    if (this.loopback) return;
+    this.stats.arp_tx_gratuitous++;
+    this.sendArp(ARP_REQUEST, MAC_BROADCAST, 0, this.address);
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /** Processes one burst of received frames. Returns how many frames were taken. */
+  poll(): number {
+    const nic = this.nic;
+    const n = nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST);
+    if (n > 0) {
+      const now = this.clock.now();
+      for (let i = 0; i < n; i++) {
+        const slot = this.rxSlots[i]!;
+        this.input(this.pool, slot * this.slotSize, this.rxLens[i]!, now);
+        nic.release(slot);
+      }
+    }
+    this.flush();
+    return n;
+  }
+
+  /** Handles one Ethernet frame at buf[off, off + len). Never throws on bad input. */
+  input(buf: Uint8Array, off: number, len: number, now: number): void {
+    const st = this.stats;
+    st.rx_frames++;
+    st.rx_bytes += len;
+    if (len < ETH_HEADER_LEN) {
+      st.rx_drop_truncated++;
+      return;
+    }
+    let eth: EthernetFrame;
+    try {
+      eth = this.eth.wrap(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      st.rx_drop_truncated++;
+      return;
+    }
+    const dst = eth.dst;
+    if (dst !== this.mac && dst !== MAC_BROADCAST && !this.loopback) {
+      st.rx_drop_not_for_us++;
+      return;
+    }
+    if (eth.vlanId >= 0) {
+      st.rx_drop_vlan++;
+      return;
+    }
+    const type = eth.ethertype;
+    const poff = eth.payloadOffset;
+    const plen = eth.payloadLength;
+    if (type === ETHERTYPE_IPV4) this.ipInput(buf, poff, plen, now);
+    else if (type === ETHERTYPE_ARP && !this.loopback) this.arpInput(buf, poff, plen, eth.src, now);
+    else st.rx_drop_unknown_ethertype++;
+  }
+
+  private arpInput(buf: Uint8Array, off: number, len: number, frameSrc: number, now: number): void {
+    const st = this.stats;
+    st.arp_rx++;
+    let p: ArpPacket;
+    try {
+      p = this.arp.wrap(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      st.arp_rx_malformed++;
+      return;
+    }
+    const op = p.op;
+    const senderIp = p.senderIp;
+    const senderMac = p.senderMac;
+    const targetIp = p.targetIp;
+    if (isMulticastMac(senderMac) || senderMac !== frameSrc && senderMac === MAC_BROADCAST) {
+      st.arp_rx_malformed++;
+      return;
+    }
+    if (senderIp === this.address && senderMac !== this.mac) {
+      // Someone else claims our address (RFC 5227 conflict): never learn it.
+      st.arp_rx_conflict++;
+      return;
+    }
+    if (op === ARP_REQUEST) {
+      st.arp_rx_requests++;
+      const forUs = targetIp === this.address && senderIp !== 0;
+      // RFC 826: update an existing entry from any request; create one only if the request is for us.
+      if (senderIp !== 0) this.neighbors.learn(senderIp, senderMac, forUs, now);
+      if (targetIp === this.address) {
+        st.arp_tx_replies++;
+        this.sendArp(ARP_REPLY, senderMac, senderMac, senderIp);
+      }
+    } else if (op === ARP_REPLY) {
+      st.arp_rx_replies++;
+      if (!this.neighbors.learn(senderIp, senderMac, false, now)) st.arp_rx_unsolicited++;
+    } else {
+      st.arp_rx_malformed++;
+    }
+  }
+
+  private ipInput(buf: Uint8Array, off: number, len: number, now: number): void {
+    const st = this.stats;
+    st.ip_rx++;
+    let ip: Ipv4Packet;
+    try {
+      ip = this.ip.wrap(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      switch (e.reason) {
+        case 'bad-version': st.ip_rx_drop_bad_version++; break;
+        case 'bad-header-length': st.ip_rx_drop_bad_header_length++; break;
+        case 'bad-length': st.ip_rx_drop_bad_length++; break;
+        default: st.ip_rx_drop_truncated++;
+      }
+      return;
+    }
+    if (!ip.verifyChecksum()) {
+      st.ip_rx_drop_bad_checksum++;
+      return;
+    }
+    const dst = ip.dst;
+    const src = ip.src;
+    if (!this.isLocalDestination(dst)) {
+      st.ip_rx_drop_not_for_us++;
+      return;
+    }
+    if (src === IPV4_BROADCAST || (src >>> 28) === 0xe || (src === 0 && ip.protocol !== 17)) {
+      st.ip_rx_drop_martian_source++;
+      return;
+    }
+    const protocol = ip.protocol;
+    let pbuf = buf;
+    let poff = ip.payloadOffset;
+    let plen = ip.payloadLength;
+    if (ip.isFragment) {
+      if (ip.fragmentOffset + plen > 65535 - IPV4_HEADER_LEN) {
+        st.ip_rx_drop_fragment++;
+        return;
+      }
+      const whole = this.reassembler.add(
+        src, dst, protocol, ip.ident, ip.fragmentOffset, ip.moreFragments, buf, poff, plen, now,
+      );
+      if (whole === null) return;
+      pbuf = whole.buf;
+      poff = 0;
+      plen = whole.length;
+    }
+    const isBroadcast = dst === IPV4_BROADCAST || (!this.loopback && dst === this.broadcast);
+    if (protocol === IPPROTO_ICMP) {
+      st.ip_rx_delivered++;
+      this.icmpInput(src, dst, isBroadcast, pbuf, poff, plen, now);
+      return;
+    }
+    const t = this.transports.transport(protocol);
+    if (t === undefined) {
+      st.ip_rx_drop_unknown_protocol++;
+      // The quoted header is only meaningful for the first fragment; reassembled data has lost it.
+      if (!isBroadcast && pbuf === buf) {
+        this.sendIcmpError(ICMP_DEST_UNREACHABLE, ICMP_PROTOCOL_UNREACHABLE, src, dst, buf, off, ip.headerLength + plen);
+      }
+      return;
+    }
+    st.ip_rx_delivered++;
+    // Lets the transport answer with an ICMP error while it handles this packet.
+    this.deliveringOff = pbuf === buf ? off : -1;
+    this.deliveringLen = ip.headerLength + plen;
+    this.deliveringBuf = buf;
+    t.input(src, dst, pbuf, poff, plen, this.loopback || this.nic.offloads.rxChecksumVerified, now);
+    this.deliveringOff = -1;
+  }
+
+  /**
+   * Called by a transport from inside TransportInput.input: answers the packet
+   * being delivered with ICMP destination unreachable (e.g. port unreachable
+   * for a closed UDP port). Reassembled datagrams are not answered (their
+   * original header is gone).
+   */
+  replyUnreachable(code: number): void {
+    const off = this.deliveringOff;
+    if (off < 0) return;
+    const buf = this.deliveringBuf;
+    const src = ((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0;
+    const dst = ((buf[off + 16]! << 24) | (buf[off + 17]! << 16) | (buf[off + 18]! << 8) | buf[off + 19]!) >>> 0;
+    if (!this.isUnicastTo(dst)) return;
+    this.sendIcmpError(ICMP_DEST_UNREACHABLE, code, src, dst, buf, off, this.deliveringLen);
+  }
+
+  private isUnicastTo(dst: number): boolean {
+    return dst !== IPV4_BROADCAST && (this.loopback || this.prefixLength >= 31 || dst !== this.broadcast);
+  }
+
+  private icmpInput(src: number, dst: number, isBroadcast: boolean, buf: Uint8Array, off: number, len: number, now: number): void {
+    const st = this.stats;
+    st.icmp_rx++;
+    let p: IcmpPacket;
+    try {
+      p = this.icmp.wrap(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      st.icmp_rx_drop_malformed++;
+      return;
+    }
+    if (!p.verifyChecksum()) {
+      st.icmp_rx_drop_bad_checksum++;
+      return;
+    }
+    const type = p.type;
+    if (type === ICMP_ECHO_REQUEST) {
+      st.icmp_rx_echo_requests++;
+      if (isBroadcast) {
+        // Smurf amplification defence, as Linux's icmp_echo_ignore_broadcasts.
+        st.icmp_rx_drop_broadcast_echo++;
+        return;
+      }
+      this.sendEchoReply(src, dst, buf, off, len);
+      return;
+    }
+    if (type === ICMP_ECHO_REPLY) {
+      st.icmp_rx_echo_replies++;
+      this.echoReplyHandler?.(src, p.ident, p.seqNo, buf, p.payloadOffset, p.payloadLength, now);
+      return;
+    }
+    if (type === ICMP_DEST_UNREACHABLE || type === ICMP_TIME_EXCEEDED) {
+      st.icmp_rx_errors++;
+      this.icmpErrorInput(type, p.code, p.nextHopMtu, buf, p.payloadOffset, p.payloadLength, now);
+    }
+  }
+
+  /** Hands an ICMP error to the transport that sent the quoted packet. */
+  private icmpErrorInput(type: number, code: number, mtu: number, buf: Uint8Array, off: number, len: number, now: number): void {
+    // The quote is the original IP header plus at least 8 bytes of its payload (RFC 792).
+    if (len < IPV4_HEADER_LEN + 8) {
+      this.stats.icmp_rx_drop_malformed++;
+      return;
+    }
+    const vihl = buf[off]!;
+    const hl = (vihl & 0x0f) * 4;
+    if (vihl >>> 4 !== 4 || hl < IPV4_HEADER_LEN || len < hl + 8) {
+      this.stats.icmp_rx_drop_malformed++;
+      return;
+    }
+    const protocol = buf[off + 9]!;
+    const origSrc = ((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0;
+    const origDst = ((buf[off + 16]! << 24) | (buf[off + 17]! << 16) | (buf[off + 18]! << 8) | buf[off + 19]!) >>> 0;
+    let kind: IcmpErrorKind;
+    if (type === ICMP_TIME_EXCEEDED) kind = 'ttl-exceeded';
+    else if (code === ICMP_PORT_UNREACHABLE) kind = 'port-unreachable';
+    else if (code === ICMP_FRAG_NEEDED) kind = 'frag-needed';
+    else if (code === ICMP_PROTOCOL_UNREACHABLE) kind = 'protocol-unreachable';
+    else if (code === ICMP_NET_UNREACHABLE) kind = 'net-unreachable';
+    else if (code === ICMP_ADMIN_PROHIBITED) kind = 'admin-prohibited';
+    else kind = 'host-unreachable';
+    const t = this.transports.transport(protocol);
+    t?.icmpError?.(origSrc, origDst, buf, off + hl, len - hl, kind, kind === 'frag-needed' ? mtu : 0, now);
+  }
+
+  private sendEchoReply(requester: number, localDst: number, buf: Uint8Array, off: number, len: number): void {
+    this.stats.icmp_tx_echo_replies++;
+    this.send(localDst, requester, IPPROTO_ICMP, len, (out, o) => {
+      out.set(buf.subarray(off, off + len), o);
+      out[o] = ICMP_ECHO_REPLY;
+      out[o + 1] = 0;
+      out[o + 2] = 0;
+      out[o + 3] = 0;
+      emitIcmp({ type: ICMP_ECHO_REPLY, code: 0, ident: (buf[off + 4]! << 8) | buf[off + 5]!, seqNo: (buf[off + 6]! << 8) | buf[off + 7]!, payloadLength: len - ICMP_HEADER_LEN }, out, o);
+    });
+  }
+
+  /**
+   * Sends an ICMP error quoting the offending packet at buf[off, off + len)
+   * (its IP header and up to 8 bytes of payload, RFC 792), rate limited.
+   * Never in reply to ICMP errors, broadcasts or non-initial fragments (RFC 1122 §3.2.2).
+   */
+  sendIcmpError(type: number, code: number, to: number, from: number, buf: Uint8Array, off: number, len: number, mtu = 0): void {
+    if (to === 0 || to === IPV4_BROADCAST || (to >>> 28) === 0xe) return;
+    if (!this.icmpErrors.take(this.clock.now())) {
+      this.stats.icmp_tx_rate_limited++;
+      return;
+    }
+    const hl = (buf[off]! & 0x0f) * 4;
+    const quote = Math.min(len, hl + 8);
+    this.stats.icmp_tx_errors++;
+    this.send(from, to, IPPROTO_ICMP, ICMP_HEADER_LEN + quote, (out, o) => {
+      out.set(buf.subarray(off, off + quote), o + ICMP_HEADER_LEN);
+      emitIcmp({ type, code, nextHopMtu: mtu, payloadLength: quote }, out, o);
+    });
+  }
+
+  // --------------------------------------------------------------- transmit
+
+  /** The next hop toward dst on this interface, or -1 when it is not reachable here. */
+  nextHop(dst: number): number {
+    if (this.loopback) return dst;
+    if (dst === IPV4_BROADCAST || this.onLink(dst)) return dst;
+    if (this.gateway !== 0) return this.gateway;
+    return -1;
+  }
+
+  /**
+   * Sends one IPv4 packet whose `length` transport bytes are written by
+   * `write`. Fragments when it does not fit the MTU (unless dontFragment).
+   */
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+    const hop = this.nextHop(dst);
+    if (hop < 0) {
+      this.stats.tx_drop_no_route++;
+      return false;
+    }
+    if (IPV4_HEADER_LEN + length > this.mtu) {
+      if (opts?.dontFragment || IPV4_HEADER_LEN + length > 65535) {
+        this.stats.tx_drop_too_big++;
+        return false;
+      }
+      return this.sendFragmented(src, dst, hop, protocol, length, write, opts);
+    }
+    const slot = this.nic.alloc();
+    if (slot < 0) {
+      this.stats.tx_drop_no_buffer++;
+      return false;
+    }
+    const base = slot * this.slotSize;
+    const r = this.ipRepr;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    r.ttl = opts?.ttl ?? DEFAULT_TTL;
+    r.dscp = (opts?.tos ?? 0) >>> 2;
+    r.ecn = (opts?.tos ?? 0) & 3;
+    r.ident = this.nextIdent;
+    this.nextIdent = (this.nextIdent + 1) & 0xffff;
+    r.dontFragment = opts?.dontFragment ?? false;
+    r.moreFragments = false;
+    r.fragmentOffset = 0;
+    r.payloadLength = length;
+    emitIpv4(r, this.pool, base + ETH_HEADER_LEN);
+    write(this.pool, base + ETH_HEADER_LEN + IPV4_HEADER_LEN);
+    this.stats.ip_tx++;
+    return this.resolveAndQueue(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + length, hop);
+  }
+
+  private sendFragmented(src: number, dst: number, hop: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+    if (this.fragScratch === null) this.fragScratch = new Uint8Array(65535);
+    const scratch = this.fragScratch;
+    write(scratch, 0);
+    const maxData = (this.mtu - IPV4_HEADER_LEN) & ~7;
+    const ident = this.nextIdent;
+    this.nextIdent = (this.nextIdent + 1) & 0xffff;
+    this.stats.ip_tx_fragmented++;
+    const r = this.ipRepr;
+    for (let offset = 0; offset < length; offset += maxData) {
+      const chunk = Math.min(maxData, length - offset);
+      const slot = this.nic.alloc();
+      if (slot < 0) {
+        this.stats.tx_drop_no_buffer++;
+        return false;
+      }
+      const base = slot * this.slotSize;
+      r.src = src;
+      r.dst = dst;
+      r.protocol = protocol;
+      r.ttl = opts?.ttl ?? DEFAULT_TTL;
+      r.dscp = (opts?.tos ?? 0) >>> 2;
+      r.ecn = (opts?.tos ?? 0) & 3;
+      r.ident = ident;
+      r.dontFragment = false;
+      r.moreFragments = offset + chunk < length;
+      r.fragmentOffset = offset;
+      r.payloadLength = chunk;
+      emitIpv4(r, this.pool, base + ETH_HEADER_LEN);
+      this.pool.set(scratch.subarray(offset, offset + chunk), base + ETH_HEADER_LEN + IPV4_HEADER_LEN);
+      this.stats.ip_tx_fragments++;
+      if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + chunk, hop)) return false;
+    }
+    return true;
+  }
+
+  /** Fills the Ethernet header for `hop` and queues the frame, or parks it until ARP resolves. */
+  private resolveAndQueue(slot: number, frameLen: number, hop: number): boolean {
+    const base = slot * this.slotSize;
+    const pool = this.pool;
+    writeMac(pool, base + 6, this.mac);
+    pool[base + 12] = ETHERTYPE_IPV4 >>> 8;
+    pool[base + 13] = ETHERTYPE_IPV4 & 0xff;
+    if (this.loopback) {
+      writeMac(pool, base, this.mac);
+      return this.queueTx(slot, frameLen);
+    }
+    if (hop === IPV4_BROADCAST || (this.prefixLength < 31 && hop === this.broadcast)) {
+      writeMac(pool, base, MAC_BROADCAST);
+      return this.queueTx(slot, frameLen);
+    }
+    const now = this.clock.now();
+    const mac = this.neighbors.lookup(hop, now);
+    if (mac >= 0) {
+      writeMac(pool, base, mac);
+      return this.queueTx(slot, frameLen);
+    }
+    if (this.neighbors.enqueue(hop, slot, frameLen, now)) return true;
+    this.stats.tx_drop_unresolved++;
+    this.nic.release(slot);
+    return false;
+  }
+
+  private sendArp(op: number, dstMac: number, targetMac: number, targetIp: number): void {
+    const slot = this.nic.alloc();
+    if (slot < 0) {
+      this.stats.tx_drop_no_buffer++;
+      return;
+    }
+    const base = slot * this.slotSize;
+    const pool = this.pool;
+    writeMac(pool, base, dstMac);
+    writeMac(pool, base + 6, this.mac);
+    pool[base + 12] = ETHERTYPE_ARP >>> 8;
+    pool[base + 13] = ETHERTYPE_ARP & 0xff;
+    const a = this.arpRepr;
+    a.op = op;
+    a.senderMac = this.mac;
+    a.senderIp = this.address;
+    a.targetMac = targetMac;
+    a.targetIp = targetIp;
+    emitArp(a, pool, base + ETH_HEADER_LEN);
+    // Pad to the 60-byte Ethernet minimum as the kernel does (the NIC adds the FCS).
+    pool.fill(0, base + ETH_HEADER_LEN + ARP_LEN, base + 60);
+    this.queueTx(slot, 60);
+  }
+
+  // NeighborHost
+  sendArpRequest(ip: number, unicastMac: number): void {
+    this.sendArp(ARP_REQUEST, unicastMac < 0 ? MAC_BROADCAST : unicastMac, 0, ip);
+  }
+
+  transmitQueued(mac: number, slots: readonly number[], lens: readonly number[]): void {
+    for (let i = 0; i < slots.length; i++) {
+      writeMac(this.pool, slots[i]! * this.slotSize, mac);
+      this.queueTx(slots[i]!, lens[i]!);
+    }
+  }
+
+  dropQueued(slots: readonly number[]): void {
+    this.stats.tx_drop_unresolved += slots.length;
+    for (const s of slots) this.nic.release(s);
+  }
+
+  private queueTx(slot: number, len: number): boolean {
+    if (this.txCount === TX_BATCH) this.flush();
+    if (this.txCount === TX_BATCH) {
+      this.stats.tx_drop_nic_full++;
+      this.nic.release(slot);
+      return false;
+    }
+    this.txSlots[this.txCount] = slot;
+    this.txLens[this.txCount] = len;
+    this.txCount++;
+    return true;
+  }
+
+  /** True when frames are waiting to be handed to the NIC. */
+  get hasPendingTx(): boolean {
+    return this.txCount > 0;
+  }
+
+  /** Hands the TX batch to the NIC in one burst; what it does not take waits for the next flush. */
+  flush(): void {
+    const n = this.txCount;
+    if (n === 0) return;
+    const sent = this.nic.txBurst(this.txSlots, this.txLens, n);
+    for (let i = 0; i < sent; i++) {
+      this.stats.tx_frames++;
+      this.stats.tx_bytes += this.txLens[i]!;
+    }
+    if (sent < n) {
+      this.txSlots.copyWithin(0, sent, n);
+      this.txLens.copyWithin(0, sent, n);
+    }
+    this.txCount = n - sent;
+  }
+
+  /** Releases everything this interface holds in NIC slots. */
+  shutdown(): void {
+    for (let i = 0; i < this.txCount; i++) this.nic.release(this.txSlots[i]!);
+    this.txCount = 0;
+    this.neighbors.clear();
+    this.reassembler.clear();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Chooses the interface for each destination and is what transports see as
+ * the IP layer (IpOutput). Local addresses and 127.0.0.0/8 go through the
+ * loopback interface, as Linux routes them through lo; then on-link subnets;
+ * then the first interface with a default gateway.
+ */
+import type { Interface, TransportTable } from './interface.js';
+import type { IpOutput, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
+import { IPV4_HEADER_LEN } from '../wire/ipv4.js';
+
+const LOOPBACK_NET = 0x7f000000;
+
+export function isLoopbackAddress(ip: number): boolean {
+  return (ip & 0xff000000) >>> 0 === LOOPBACK_NET;
+}
+
+export class Router implements IpOutput, TransportTable {
+  readonly interfaces: Interface[] = [];
+  private readonly protocols: Array<TransportInput | undefined> = new Array(256).fill(undefined);
+  private loopbackIface: Interface | null = null;
+
+  addInterface(iface: Interface): void {
+    if (iface.loopback) this.loopbackIface = iface;
+    this.interfaces.push(iface);
+  }
+
+  register(protocol: number, t: TransportInput): void {
+    this.protocols[protocol] = t;
+  }
+
+  transport(protocol: number): TransportInput | undefined {
+    return this.protocols[protocol];
+  }
+
+  /** True when `ip` is one of our addresses (or loopback). */
+  isLocalAddress(ip: number): boolean {
+    if (isLoopbackAddress(ip)) return this.loopbackIface !== null;
+    for (const i of this.interfaces) if (!i.loopback && i.address === ip) return true;
+    return false;
+  }
+
+  /** The interface that carries packets to `dst`, or null when unreachable. */
+  route(dst: number): Interface | null {
+    if (this.loopbackIface !== null && this.isLocalAddress(dst)) return this.loopbackIface;
+    for (const i of this.interfaces) if (!i.loopback && i.onLink(dst)) return i;
+    if (dst === 0xffffffff) {
+      for (const i of this.interfaces) if (!i.loopback) return i;
+    }
+    for (const i of this.interfaces) if (!i.loopback && i.gateway !== 0) return i;
+    return null;
+  }
+
+  sourceFor(dst: number): number {
+    if (isLoopbackAddress(dst)) return this.loopbackIface !== null ? 0x7f000001 : -1;
+    if (this.isLocalAddress(dst)) return dst;
+    const i = this.route(dst);
+    return i === null ? -1 : i.address;
+  }
+
+  mtuFor(dst: number): number {
+    const i = this.route(dst);
+    return (i === null ? 576 : i.mtu) - IPV4_HEADER_LEN;
+  }
+
+  checksumOffloadFor(dst: number): boolean {
+    const i = this.route(dst);
+    return i !== null && (i.loopback || i.nic.offloads.txChecksum);
+  }
+
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+    const i = this.route(dst);
+    if (i === null) {
+      this.noRoute++;
+      return false;
+    }
+    return i.send(src, dst, protocol, length, write, opts);
+  }
+
+  /** Packets dropped because no interface reaches their destination. */
+  noRoute = 0;
+
+  /** From inside a transport's input(): answer the packet with ICMP unreachable. */
+  replyUnreachable(code: number): void {
+    for (const i of this.interfaces) i.replyUnreachable(code);
+  }
+}
