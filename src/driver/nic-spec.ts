@@ -1,0 +1,212 @@
+/**
+ * Parsing of the textual NIC and impairment specifications used by
+ * Stack.open({ nic }), USTACK_NIC and the CLI's --nic / --impair.
+ *
+ *   tap:NAME                          a TAP device (NAME: 1-15 of [A-Za-z0-9_.-])
+ *   e1000:DDDD:BB:SS.F[?access=uio|vfio]  an 8254x at that PCI address (default access: uio;
+ *                                     the domain may be omitted: BB:SS.F means 0000:BB:SS.F)
+ *   memory                            an in-process link (MemoryNic)
+ *
+ *   loss=0.02,reorder=5%,duplicate=0.01,corrupt=0.001,delay=5ms,jitter=1ms,rate=10mbit,queue=500,seed=1
+ */
+import type { ImpairOptions } from './impair.js';
+
+/** Node-style invalid argument error: a TypeError carrying code ERR_INVALID_ARG_VALUE. */
+export class InvalidArgValueError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_VALUE';
+  constructor(argument: string, value: unknown, reason: string) {
+    super(`The argument '${argument}' ${reason}. Received ${formatValue(value)}`);
+    this.name = 'TypeError';
+  }
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 200 ? v.slice(0, 200) + '...' : v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v == null) return String(v);
+  return `type ${typeof v}`;
+}
+
+export type NicSpec = { kind: 'tap'; name: string } | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio' } | { kind: 'memory' };
+
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const PCI = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
+
+export function parseNicSpec(s: string): NicSpec {
+  if (typeof s !== 'string') {
+    const e = new TypeError(`The "nic" argument must be of type string. Received ${formatValue(s)}`);
+    (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+    throw e;
+  }
+  const spec = s.trim();
+  if (spec === 'memory') return { kind: 'memory' };
+  const colon = spec.indexOf(':');
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const rest = colon < 0 ? '' : spec.slice(colon + 1);
+  switch (kind) {
+    case 'tap': {
+      if (!IFNAME.test(rest) || rest === '.' || rest === '..') {
+        throw new InvalidArgValueError(
+          'nic',
+          s,
+          `has an invalid TAP interface name '${rest}' (expected 1-15 characters of A-Z a-z 0-9 _ . -)`,
+        );
+      }
+      return { kind: 'tap', name: rest };
+    }
+    case 'e1000': {
+      const q = rest.indexOf('?');
+      const addr = q < 0 ? rest : rest.slice(0, q);
+      const m = PCI.exec(addr);
+      if (m === null) {
+        throw new InvalidArgValueError('nic', s, `has an invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`);
+      }
+      const slot = parseInt(m[3]!, 16);
+      if (slot > 0x1f) {
+        throw new InvalidArgValueError('nic', s, `has an invalid PCI address '${addr}' (device number ${m[3]} is above 1f)`);
+      }
+      const pci = `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
+      let access: 'uio' | 'vfio' = 'uio';
+      if (q >= 0) {
+        const query = rest.slice(q + 1);
+        const seen = new Set<string>();
+        for (const part of query.split('&')) {
+          const eq = part.indexOf('=');
+          const key = eq < 0 ? part : part.slice(0, eq);
+          const value = eq < 0 ? '' : part.slice(eq + 1);
+          if (key !== 'access') {
+            throw new InvalidArgValueError('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio)`);
+          }
+          if (seen.has(key)) throw new InvalidArgValueError('nic', s, `repeats the option '${key}'`);
+          seen.add(key);
+          if (value !== 'uio' && value !== 'vfio') {
+            throw new InvalidArgValueError('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
+          }
+          access = value;
+        }
+      }
+      return { kind: 'e1000', pci, access };
+    }
+    default:
+      throw new InvalidArgValueError(
+        'nic',
+        s,
+        `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio] or memory)`,
+      );
+  }
+}
+
+const NUMBER = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?/i;
+
+/** Splits '5ms' into [5, 'ms']; null if it does not start with a number. */
+function splitUnit(v: string): [number, string] | null {
+  const m = NUMBER.exec(v);
+  if (m === null) return null;
+  const n = Number(m[0]);
+  if (!Number.isFinite(n)) return null;
+  return [n, v.slice(m[0].length).trim().toLowerCase()];
+}
+
+const TIME_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, sec: 1000, us: 0.001, 'µs': 0.001, ns: 1e-6 };
+const RATE_UNITS: Record<string, number> = {
+  '': 1,
+  bit: 1,
+  kbit: 1e3,
+  mbit: 1e6,
+  gbit: 1e9,
+  tbit: 1e12,
+};
+
+type Key = 'loss' | 'duplicate' | 'reorder' | 'corrupt' | 'delay' | 'jitter' | 'rate' | 'queueLimit' | 'seed';
+const KEYS: Record<string, Key> = {
+  loss: 'loss',
+  drop: 'loss',
+  duplicate: 'duplicate',
+  dup: 'duplicate',
+  reorder: 'reorder',
+  corrupt: 'corrupt',
+  delay: 'delay',
+  latency: 'delay',
+  jitter: 'jitter',
+  rate: 'rate',
+  queue: 'queueLimit',
+  limit: 'queueLimit',
+  queuelimit: 'queueLimit',
+  seed: 'seed',
+};
+
+/**
+ * Parses 'loss=0.02,reorder=5%,delay=5ms,rate=10mbit,seed=1' into ImpairOptions.
+ * Probabilities: 0..1 or a percentage ('2%'). Times: ms (default), s, us, ns.
+ * Rate: bit, kbit, mbit, gbit (decimal multiples, bits per second; plain
+ * number = bit/s). queue (alias limit, queueLimit): integer >= 1. seed: integer >= 0.
+ * The empty string means no impairment ({}).
+ */
+export function parseImpairSpec(s: string): ImpairOptions {
+  if (typeof s !== 'string') {
+    const e = new TypeError(`The "impair" argument must be of type string. Received ${formatValue(s)}`);
+    (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+    throw e;
+  }
+  const out: ImpairOptions = {};
+  const spec = s.trim();
+  if (spec === '') return out;
+  for (const raw of spec.split(',')) {
+    const part = raw.trim();
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new InvalidArgValueError('impair', s, `has '${part}' without '=' (expected key=value)`);
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    const key = KEYS[name.toLowerCase()];
+    if (key === undefined) {
+      throw new InvalidArgValueError(
+        'impair',
+        s,
+        `has an unknown key '${name}' (expected loss, duplicate, reorder, corrupt, delay, jitter, rate, queue, seed)`,
+      );
+    }
+    if (out[key] !== undefined) throw new InvalidArgValueError('impair', s, `sets '${key}' more than once`);
+    const bad = (what: string): never => {
+      throw new InvalidArgValueError('impair', s, `has an invalid ${name} '${value}' (${what})`);
+    };
+    if (value.startsWith('-')) return bad('must not be negative');
+    const nu = splitUnit(value);
+    if (nu === null) return bad('not a number');
+    const [n, unit] = nu;
+    switch (key) {
+      case 'loss':
+      case 'duplicate':
+      case 'reorder':
+      case 'corrupt': {
+        let p: number;
+        if (unit === '%') p = n / 100;
+        else if (unit === '') p = n;
+        else return bad("expected a probability 0..1 or a percentage like '2%'");
+        if (!(p >= 0 && p <= 1)) return bad('a probability must be between 0 and 1 (0% to 100%)');
+        out[key] = p;
+        break;
+      }
+      case 'delay':
+      case 'jitter': {
+        const mult = Object.hasOwn(TIME_UNITS, unit) ? TIME_UNITS[unit] : undefined;
+        if (mult === undefined) return bad('expected a time such as 5ms, 0.5s, 200us');
+        out[key] = n * mult;
+        break;
+      }
+      case 'rate': {
+        const mult = Object.hasOwn(RATE_UNITS, unit) ? RATE_UNITS[unit] : undefined;
+        if (mult === undefined) return bad('expected a rate such as 10mbit, 512kbit, 1gbit');
+        out.rate = n * mult;
+        break;
+      }
+      case 'queueLimit':
+        if (unit !== '' || !Number.isInteger(n) || n < 1 || n > 1 << 24) return bad('expected an integer >= 1');
+        out.queueLimit = n;
+        break;
+      case 'seed':
+        if (unit !== '' || !Number.isSafeInteger(n)) return bad('expected an integer >= 0');
+        out.seed = n;
+        break;
+    }
+  }
+  return out;
+}
