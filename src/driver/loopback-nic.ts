@@ -72,7 +72,9 @@ export class LoopbackNic implements Nic {
     this.wake = onWake;
   }
   armWake(): void {
-    this.armed = true;
+    // Frames already waiting must wake the sleeper too, or they would sit until other traffic.
+    if (this.count > 0 && this.wake !== null) queueMicrotask(this.wake);
+    else this.armed = true;
   }
   /** Frames waiting mean work now. */
   pollAt(): number {

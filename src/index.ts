@@ -1,0 +1,3 @@
+export { Stack, type StackOptions, type StackStats } from './ustack.js';
+export type { ImpairOptions } from './driver/impair.js';
+export type { PollMode } from './stack/poll-loop.js';

@@ -1,0 +1,137 @@
+/**
+ * Drives a NetStack in real time on Node's event loop.
+ *
+ * Adaptive polling: while frames flow the loop re-polls from setImmediate
+ * (yielding to other callbacks between bursts); after `idleMs` without
+ * traffic it arms every NIC's wake-up (TAP fd readable, e1000 interrupt,
+ * in-process peer transmit) and sleeps, with one timer for the engine's next
+ * deadline. `busy` mode never sleeps, for the lowest latency.
+ *
+ * Liveness: the loop keeps the process alive only while something holds a
+ * reference (ref()/unref() are counted, like a server or socket handle).
+ */
+import type { Nic } from '../driver/nic.js';
+import type { NetStack } from './net-stack.js';
+
+export type PollMode = 'adaptive' | 'busy';
+
+export interface PollLoopOptions {
+  mode?: PollMode;
+  /** How long to keep spinning after the last frame before sleeping (ms). */
+  idleMs?: number;
+}
+
+interface Refable {
+  ref?(): unknown;
+  unref?(): unknown;
+}
+
+export class PollLoop {
+  private readonly mode: PollMode;
+  private readonly idleMs: number;
+  private running = false;
+  private immediate: NodeJS.Immediate | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private lastWork = 0;
+  private refs = 0;
+  private readonly wake = (): void => this.kick();
+  private readonly tick = (): void => this.run();
+  /** Polls done; spins that found nothing; times it went to sleep. */
+  readonly counters = { polls: 0, idle_polls: 0, sleeps: 0, wakeups: 0 };
+
+  constructor(
+    private readonly engine: NetStack,
+    private readonly nics: readonly Nic[],
+    opts: PollLoopOptions = {},
+  ) {
+    this.mode = opts.mode ?? 'adaptive';
+    this.idleMs = opts.idleMs ?? 2;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const n of this.nics) {
+      n.setWakeHandler(this.wake);
+      (n as Refable).unref?.();
+    }
+    this.lastWork = this.engine.clock.now();
+    this.kick();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.immediate = null;
+    this.timer = null;
+    for (const n of this.nics) n.setWakeHandler(null);
+  }
+
+  /** Schedules a poll as soon as possible (new frames, or the application queued data). */
+  kick(): void {
+    if (!this.running || this.immediate !== null) return;
+    this.counters.wakeups++;
+    this.immediate = setImmediate(this.tick);
+    if (this.refs === 0) this.immediate.unref();
+  }
+
+  ref(): void {
+    if (++this.refs === 1) {
+      this.immediate?.ref();
+      this.timer?.ref();
+      for (const n of this.nics) (n as Refable).ref?.();
+    }
+  }
+
+  unref(): void {
+    if (this.refs === 0) return;
+    if (--this.refs === 0) {
+      this.immediate?.unref();
+      this.timer?.unref();
+      for (const n of this.nics) (n as Refable).unref?.();
+    }
+  }
+
+  get referenced(): boolean {
+    return this.refs > 0;
+  }
+
+  private run(): void {
+    this.immediate = null;
+    if (!this.running) return;
+    const engine = this.engine;
+    this.counters.polls++;
+    const frames = engine.poll();
+    const now = engine.clock.now();
+    if (frames > 0) this.lastWork = now;
+    else this.counters.idle_polls++;
+    const next = engine.pollAt();
+    if (next <= now || this.mode === 'busy' || now - this.lastWork < this.idleMs) {
+      this.kick();
+      return;
+    }
+    this.sleep(next, now);
+  }
+
+  private sleep(next: number, now: number): void {
+    this.counters.sleeps++;
+    for (const n of this.nics) n.armWake();
+    if (next === Infinity) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer !== null && this.timerAt === next) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.kick();
+    }, Math.max(0, Math.ceil(next - now)));
+    if (this.refs === 0) this.timer.unref();
+  }
+}

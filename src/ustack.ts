@@ -1,0 +1,210 @@
+/**
+ * The public entry point: `Stack.open()` puts a NetStack on a NIC and drives
+ * it in real time; `Stack.pair()` joins two stacks with an in-process link.
+ */
+import type { Nic } from './driver/nic.js';
+import { TapNic } from './driver/tap-nic.js';
+import { MemoryNic } from './driver/memory-nic.js';
+import { LoopbackNic } from './driver/loopback-nic.js';
+import { CaptureNic } from './driver/capture-nic.js';
+import { ImpairedNic, type ImpairOptions } from './driver/impair.js';
+import { parseNicSpec } from './driver/nic-spec.js';
+import { RealClock, type Clock } from './stack/time/clock.js';
+import { NetStack } from './stack/net-stack.js';
+import { PollLoop, type PollMode } from './stack/poll-loop.js';
+import type { Interface } from './stack/iface/interface.js';
+import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
+
+export interface StackOptions {
+  /** 'tap:NAME', 'e1000:PCI[?access=vfio]'. */
+  nic: string;
+  /** 'A.B.C.D/len'. */
+  address: string;
+  gateway?: string;
+  /** TAP only: address given to the kernel side. */
+  hostAddress?: string;
+  mtu?: number;
+  impair?: ImpairOptions;
+  poll?: PollMode;
+  /** Also write every frame to this pcap file (USTACK_PCAP does the same). */
+  capture?: string;
+}
+
+export type StackStats = Record<string, Record<string, number>>;
+
+function invalidArg(message: string, code = 'ERR_INVALID_ARG_VALUE'): TypeError & { code: string } {
+  const e = new TypeError(message) as TypeError & { code: string };
+  e.code = code;
+  return e;
+}
+
+function parseAddress(text: string, what: string): { address: number; prefixLength: number } {
+  if (typeof text !== 'string') throw invalidArg(`The "${what}" option must be of type string`, 'ERR_INVALID_ARG_TYPE');
+  try {
+    return parseCidr(text);
+  } catch {
+    throw invalidArg(`The "${what}" option must be an IPv4 address with a prefix length, like 10.0.0.2/24. Received '${text}'`);
+  }
+}
+
+export class Stack {
+  /** The protocol engine (for advanced use and tests). */
+  readonly engine: NetStack;
+  private readonly loop: PollLoop;
+  private readonly captures: CaptureNic[];
+  private closed = false;
+
+  private constructor(
+    engine: NetStack,
+    captures: CaptureNic[],
+    readonly iface: Interface,
+    pollMode: PollMode | undefined,
+  ) {
+    this.engine = engine;
+    this.captures = captures;
+    this.loop = new PollLoop(engine, captures, pollMode ? { mode: pollMode } : {});
+    this.loop.start();
+    const pcap = process.env.USTACK_PCAP;
+    if (pcap) this.capture(pcap);
+  }
+
+  /** Opens a NIC and starts the stack on it. */
+  static async open(opts: StackOptions): Promise<Stack> {
+    if (opts === null || typeof opts !== 'object') throw invalidArg('The "options" argument must be of type object', 'ERR_INVALID_ARG_TYPE');
+    const spec = parseNicSpec(opts.nic);
+    const { address, prefixLength } = parseAddress(opts.address, 'address');
+    const gateway = opts.gateway === undefined ? 0 : parseIpv4Address(opts.gateway);
+    const clock = new RealClock();
+    let nic: Nic;
+    if (spec.kind === 'tap') {
+      nic = TapNic.open({
+        name: spec.name,
+        ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      });
+    } else if (spec.kind === 'e1000') {
+      const e = new Error(`e1000 driver is not available yet (nic ${opts.nic})`) as Error & { code: string };
+      e.code = 'ERR_USTACK_NO_DRIVER';
+      throw e;
+    } else {
+      throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
+    }
+    return Stack.build(clock, nic, address, prefixLength, gateway, opts);
+  }
+
+  /**
+   * Two stacks joined by an in-process Ethernet link, 10.0.0.1/24 and
+   * 10.0.0.2/24 unless addresses are given; impairments apply to both
+   * directions of both ends.
+   */
+  static async pair(
+    impair?: ImpairOptions,
+    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode } = {},
+  ): Promise<[Stack, Stack]> {
+    const [na, nb] = MemoryNic.pair(opts.mtu !== undefined ? { mtu: opts.mtu } : {});
+    const addrs = opts.addresses ?? ['10.0.0.1/24', '10.0.0.2/24'];
+    const clock = new RealClock();
+    const a = parseAddress(addrs[0], 'addresses[0]');
+    const b = parseAddress(addrs[1], 'addresses[1]');
+    const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}) };
+    return [
+      Stack.build(clock, na, a.address, a.prefixLength, 0, common),
+      Stack.build(clock, nb, b.address, b.prefixLength, 0, { ...common, ...(impair ? { impair: { ...impair, seed: (impair.seed ?? 1) + 1 } } : {}) }),
+    ];
+  }
+
+  private static build(
+    clock: Clock,
+    rawNic: Nic,
+    address: number,
+    prefixLength: number,
+    gateway: number,
+    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string },
+  ): Stack {
+    const engine = new NetStack(clock);
+    const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
+    engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
+    const impaired = opts.impair ? new ImpairedNic(rawNic, clock, opts.impair) : rawNic;
+    const nic = new CaptureNic(impaired, () => clock.now());
+    const iface = engine.addInterface(nic, {
+      name: rawNic.name,
+      address,
+      prefixLength,
+      gateway,
+      ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+    });
+    const stack = new Stack(engine, [loNic, nic], iface, opts.poll);
+    if (opts.capture) stack.capture(opts.capture);
+    return stack;
+  }
+
+  /** Our primary IPv4 address, dotted. */
+  get address(): string {
+    return ipToString(this.iface.address);
+  }
+
+  /** The NIC's MAC, as a number. */
+  get mac(): number {
+    return this.iface.mac;
+  }
+
+  /** Counters per layer (like `netstat -s` / `ethtool -S`). */
+  stats(): StackStats {
+    return { ...this.engine.stats(), poll: { ...this.loop.counters } };
+  }
+
+  /** Starts writing every frame in and out of the NIC to a pcap file; `null` stops. */
+  capture(path: string | null): void {
+    const nic = this.captures[this.captures.length - 1]!;
+    if (path === null) nic.stop();
+    else nic.start(path);
+  }
+
+  /** Sends one ICMP echo request and resolves with the round-trip time in ms, or rejects after `timeoutMs`. */
+  ping(host: string, opts: { size?: number; timeoutMs?: number; seq?: number } = {}): Promise<number> {
+    const dst = parseIpv4Address(host);
+    const ident = (process.pid & 0xffff) ^ 0x5a5a;
+    const seq = (opts.seq ?? this.pingSeq++) & 0xffff;
+    const started = this.engine.clock.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        const e = new Error(`ping ${host}: timed out`) as Error & { code: string };
+        e.code = 'ETIMEDOUT';
+        reject(e);
+      }, opts.timeoutMs ?? 2000);
+      const off = this.engine.onEchoReply((r) => {
+        if (r.from !== dst || r.ident !== ident || r.seqNo !== seq) return;
+        clearTimeout(timer);
+        off();
+        resolve(r.at - started);
+      });
+      this.engine.ping(dst, ident, seq, opts.size ?? 56);
+      this.kick();
+    });
+  }
+  private pingSeq = 0;
+
+  /** Schedules a poll now (after the application queued output). */
+  kick(): void {
+    this.loop.kick();
+  }
+
+  /** Keeps the process alive while referenced (servers, sockets). */
+  ref(): void {
+    this.loop.ref();
+  }
+  unref(): void {
+    this.loop.unref();
+  }
+
+  /** Stops polling, flushes a capture, releases the NIC. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.poll();
+    this.loop.stop();
+    this.engine.shutdown();
+    for (const c of this.captures) await c.close();
+  }
+}
