@@ -12,15 +12,24 @@ import { checkBounds } from './errors.js';
 
 let cachedBuffer: ArrayBufferLike | null = null;
 let cachedView: DataView | null = null;
+const dataViews = new WeakMap<ArrayBufferLike, DataView>();
 
-/** A DataView over buf's whole underlying buffer, cached for the last buffer seen. */
+/**
+ * A DataView over buf's whole underlying buffer: one per ArrayBuffer, created
+ * on first use (the last one is checked first, then a WeakMap), so summing
+ * packets in a slot pool never allocates.
+ */
 export function dataViewOf(buf: Uint8Array): DataView {
   const ab = buf.buffer;
-  if (ab !== cachedBuffer || cachedView === null) {
-    cachedView = new DataView(ab);
-    cachedBuffer = ab;
+  if (ab === cachedBuffer && cachedView !== null) return cachedView;
+  let dv = dataViews.get(ab);
+  if (dv === undefined) {
+    dv = new DataView(ab);
+    dataViews.set(ab, dv);
   }
-  return cachedView;
+  cachedBuffer = ab;
+  cachedView = dv;
+  return dv;
 }
 
 const TWO32 = 0x1_0000_0000;
