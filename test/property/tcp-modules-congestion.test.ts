@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
-import { createCongestionControl, Cubic, CUBIC_C } from '../../src/stack/tcp/congestion/index.js';
+import { createCongestionControl, Cubic, CUBIC_C, NewReno } from '../../src/stack/tcp/congestion/index.js';
 import type { CongestionControl, CongestionControlName } from '../../src/stack/tcp/contracts.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
@@ -63,8 +63,10 @@ function apply(cc: CongestionControl & { onDupAck?: () => void }, ev: Ev, now: n
 describe('congestion control invariants', () => {
   it('cwnd is an integer >= 1 MSS and ssthresh >= 2 MSS after any congestion event', () => {
     fc.assert(
-      fc.property(nameArb, fc.integer({ min: 88, max: 9000 }), fc.array(fc.tuple(evArb, fc.nat(1000)), { maxLength: 80 }), (name, mss0, evs) => {
-        const cc = createCongestionControl(name, mss0, 0);
+      fc.property(nameArb, fc.integer({ min: 88, max: 9000 }), fc.boolean(), fc.array(fc.tuple(evArb, fc.nat(1000)), { maxLength: 80 }), (name, mss0, inflation, evs) => {
+        const cc = inflation
+          ? name === 'newreno' ? new NewReno(mss0, 0, { inflation }) : new Cubic(mss0, 0, { inflation })
+          : createCongestionControl(name, mss0, 0);
         let mss = mss0;
         let now = 0;
         let congested = false;
@@ -103,8 +105,8 @@ describe('congestion control invariants', () => {
 
   it('a loss halves the window for NewReno and multiplies it by 0.7 for CUBIC', () => {
     fc.assert(
-      fc.property(nameArb, fc.integer({ min: 500, max: 9000 }), fc.integer({ min: 0, max: 6 }), (name, mss, rounds) => {
-        const cc = createCongestionControl(name, mss, 0);
+      fc.property(nameArb, fc.integer({ min: 500, max: 9000 }), fc.integer({ min: 0, max: 6 }), fc.boolean(), (name, mss, rounds, inflation) => {
+        const cc = name === 'newreno' ? new NewReno(mss, 0, { inflation }) : new Cubic(mss, 0, { inflation });
         for (let r = 0; r < rounds; r++) {
           const before = cc.cwnd;
           for (let i = 0; i < Math.ceil(before / mss); i++) cc.onAck(mss, 0, 50, before);
@@ -114,7 +116,7 @@ describe('congestion control invariants', () => {
         const factor = name === 'newreno' ? 0.5 : 0.7;
         const want = Math.max(Math.floor(w * factor), 2 * mss);
         if (cc.ssthresh !== want) throw new Error(`ssthresh ${cc.ssthresh}, want ${want}`);
-        if (cc.cwnd !== want + 3 * mss) throw new Error(`recovery cwnd ${cc.cwnd}`);
+        if (cc.cwnd !== want + (inflation ? 3 * mss : 0)) throw new Error(`recovery cwnd ${cc.cwnd}`);
         cc.onExitRecovery(1100);
         if (cc.cwnd !== want) throw new Error(`cwnd after recovery ${cc.cwnd}, want ${want}`);
         cc.onRto(2000, cc.cwnd);

@@ -68,8 +68,26 @@ describe('NewReno', () => {
     expect(cc.cwnd).toBe(11 * MSS);
   });
 
-  it('fast recovery: ssthresh = max(FlightSize/2, 2*MSS), cwnd = ssthresh + 3*MSS, exit at ssthresh', () => {
+  it('fast recovery (default): ssthresh = max(FlightSize/2, 2*MSS), cwnd = ssthresh; inflation left to the caller', () => {
     const cc = new NewReno(MSS);
+    expect(cc.inflation).toBe(false);
+    ackRound(cc, 0); // 20 MSS
+    cc.onEnterRecovery(100, 20 * MSS);
+    expect(cc.inRecovery).toBe(true);
+    expect(cc.ssthresh).toBe(10 * MSS);
+    expect(cc.cwnd).toBe(10 * MSS);
+    cc.onDupAck();
+    cc.onPartialAck(3 * MSS);
+    expect(cc.cwnd).toBe(10 * MSS);
+    cc.onAck(MSS, 150, -1, 20 * MSS); // an ACK inside recovery does not grow cwnd
+    expect(cc.cwnd).toBe(10 * MSS);
+    cc.onExitRecovery(200);
+    expect(cc.cwnd).toBe(10 * MSS);
+    expect(cc.inRecovery).toBe(false);
+  });
+
+  it('fast recovery with inflation (RFC 6582): cwnd = ssthresh + 3*MSS, +MSS per dup ACK, partial-ACK deflation, exit at ssthresh', () => {
+    const cc = new NewReno(MSS, 0, { inflation: true });
     ackRound(cc, 0); // 20 MSS
     cc.onEnterRecovery(100, 20 * MSS);
     expect(cc.ssthresh).toBe(10 * MSS);
@@ -164,10 +182,19 @@ describe('CUBIC', () => {
     expect(cc.cwnd).toBe(40 * MSS);
     cc.onEnterRecovery(200, 40 * MSS);
     expect(cc.ssthresh).toBe(28 * MSS);
-    expect(cc.cwnd).toBe(31 * MSS);
+    expect(cc.cwnd).toBe(28 * MSS);
     cc.onExitRecovery(300);
     expect(cc.cwnd).toBe(28 * MSS);
     expect(cc.state.wMax).toBe(40 * MSS);
+  });
+
+  it('with inflation, recovery starts at ssthresh + 3*MSS', () => {
+    const cc = new Cubic(MSS, 0, { inflation: true });
+    ackRound(cc, 0);
+    cc.onEnterRecovery(100, cc.cwnd);
+    expect(cc.cwnd).toBe(14 * MSS + 3 * MSS);
+    cc.onExitRecovery(200);
+    expect(cc.cwnd).toBe(14 * MSS);
   });
 
   it('fast convergence lowers W_max when a loss comes before the previous plateau', () => {

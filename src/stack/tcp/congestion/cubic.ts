@@ -3,13 +3,13 @@
  *
  * Window arithmetic is done in segments of the current MSS (the RFC's unit)
  * with state stored in bytes, so an MSS change keeps the state meaningful.
- * Fast recovery mechanics (cwnd inflation/deflation) are shared with NewReno,
- * see `LossBasedCongestionControl`; CUBIC supplies the multiplicative
+ * Fast recovery mechanics (including the optional cwnd inflation) are shared
+ * with NewReno, see `LossBasedCongestionControl`; CUBIC supplies the multiplicative
  * decrease (beta_cubic = 0.7 applied to cwnd, as RFC 9438 §4.6 and Linux)
  * and the window growth in congestion avoidance. Slow start below ssthresh is
  * the standard one (no HyStart).
  */
-import { LossBasedCongestionControl } from './newreno.js';
+import { LossBasedCongestionControl, type LossBasedOptions } from './newreno.js';
 
 /** RFC 9438 §5.1 constants. */
 export const CUBIC_C = 0.4;
@@ -17,7 +17,7 @@ export const CUBIC_BETA = 0.7;
 /** RFC 9438 §4.3: additive increase of the Reno-friendly estimate. */
 const ALPHA_CUBIC = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
-export interface CubicOptions {
+export interface CubicOptions extends LossBasedOptions {
   /** RFC 9438 §4.7 fast convergence; default true. */
   fastConvergence?: boolean;
 }
@@ -41,7 +41,7 @@ export class Cubic extends LossBasedCongestionControl {
   private srttMs = -1;
 
   constructor(mss: number, now = 0, opts: CubicOptions = {}) {
-    super(mss, now);
+    super(mss, now, opts);
     this.fastConvergence = opts.fastConvergence ?? true;
   }
 

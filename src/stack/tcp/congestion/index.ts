@@ -6,7 +6,12 @@ import { NewReno } from './newreno.js';
 export { Cubic, CUBIC_BETA, CUBIC_C } from './cubic.js';
 export type { CubicOptions } from './cubic.js';
 export { NewReno, LossBasedCongestionControl, initialWindow, INFINITE_SSTHRESH } from './newreno.js';
+export type { LossBasedOptions } from './newreno.js';
 
+/**
+ * The algorithm by name. Fast recovery reduces cwnd to ssthresh and leaves
+ * window inflation to the caller (see LossBasedCongestionControl).
+ */
 export function createCongestionControl(name: CongestionControlName, mss: number, now: number): CongestionControl {
   switch (name) {
     case 'cubic':

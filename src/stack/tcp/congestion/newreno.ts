@@ -3,16 +3,22 @@
  * itself (RFC 5681, RFC 6582, RFC 3465 appropriate byte counting, RFC 6928
  * initial window). Byte-counted; time is handed in as milliseconds.
  *
- * Fast recovery follows RFC 6582 and is the same for every algorithm built on
- * `LossBasedCongestionControl` (only the new ssthresh and the growth in
- * congestion avoidance differ):
- *   - onEnterRecovery: ssthresh = algorithm's reduction, cwnd = ssthresh + 3*MSS
- *   - onDupAck (optional, not in the contract): cwnd += MSS per further
- *     duplicate ACK (RFC 6582 §3.2 step 4), for a core that counts
- *     FlightSize as SND.NXT - SND.UNA. A core using the RFC 6675 pipe
- *     estimate instead simply never calls it.
+ * Fast recovery (the same for every algorithm built on
+ * `LossBasedCongestionControl`; only the new ssthresh and the growth in
+ * congestion avoidance differ) comes in two flavours:
+ *
+ *   Default (`inflation: false`) — the window *reduction* only. The caller
+ *   owns any RFC 6582 window inflation or uses the RFC 6675 pipe estimate
+ *   (this is what connection.ts does, for both NewReno and SACK recovery):
+ *   - onEnterRecovery: ssthresh = algorithm's reduction, cwnd = ssthresh
+ *   - onPartialAck: cwnd unchanged (the caller deflates its own inflation)
+ *   - onExitRecovery: cwnd = ssthresh
+ *
+ *   `inflation: true` — self-contained RFC 6582 §3.2 NewReno recovery:
+ *   - onEnterRecovery: cwnd = ssthresh + 3*MSS
+ *   - onDupAck (not in the contract): cwnd += MSS per further duplicate ACK
  *   - onPartialAck: deflate by the bytes acknowledged, add back one MSS if at
- *     least one MSS was acknowledged (RFC 6582 §3.2 step 5)
+ *     least one MSS was acknowledged
  *   - onExitRecovery: cwnd = ssthresh
  *
  * Growth only happens when the window is being used: an ACK whose `inFlight`
@@ -30,8 +36,15 @@ export function initialWindow(mss: number): number {
   return Math.min(10 * mss, Math.max(2 * mss, 14600));
 }
 
+export interface LossBasedOptions {
+  /** Inflate/deflate cwnd inside fast recovery (RFC 6582 §3.2). Default false: see the module comment. */
+  inflation?: boolean;
+}
+
 export abstract class LossBasedCongestionControl implements CongestionControl {
   abstract readonly name: string;
+  /** Whether cwnd itself is inflated and deflated during fast recovery. */
+  readonly inflation: boolean;
   protected mss: number;
   /** May be fractional internally (CUBIC); `cwnd` reports it floored. */
   protected _cwnd: number;
@@ -46,8 +59,9 @@ export abstract class LossBasedCongestionControl implements CongestionControl {
   /** Nothing has happened yet: an MSS change re-derives the initial window. */
   private pristine = true;
 
-  constructor(mss: number, _now: number) {
+  constructor(mss: number, _now: number, opts: LossBasedOptions = {}) {
     if (!(mss > 0)) throw new RangeError(`congestion control: bad MSS ${mss}`);
+    this.inflation = opts.inflation ?? false;
     this.mss = mss;
     this._cwnd = initialWindow(mss);
   }
@@ -104,22 +118,25 @@ export abstract class LossBasedCongestionControl implements CongestionControl {
     this.pristine = false;
     this._ssthresh = this.reducedSsthresh(inFlight);
     this.onCongestionEvent(now, false);
-    this._cwnd = this._ssthresh + 3 * this.mss;
+    this._cwnd = this.inflation ? this._ssthresh + 3 * this.mss : this._ssthresh;
     this.bytesAcked = 0;
     this.recovering = true;
   }
 
-  /** One more duplicate ACK during fast recovery: inflate by one MSS (RFC 6582). Not in the contract. */
+  /**
+   * One more duplicate ACK during fast recovery: inflate by one MSS (RFC 6582
+   * §3.2 step 4) when `inflation` is on. Not in the contract.
+   */
   onDupAck(): void {
-    if (this.recovering) this._cwnd += this.mss;
+    if (this.recovering && this.inflation) this._cwnd += this.mss;
   }
 
   onPartialAck(ackedBytes: number): void {
-    if (ackedBytes <= 0) return;
+    this.afterRto = false;
+    if (ackedBytes <= 0 || !this.inflation) return;
     let w = this._cwnd - ackedBytes;
     if (ackedBytes >= this.mss) w += this.mss;
     this._cwnd = Math.max(this.mss, w);
-    this.afterRto = false;
   }
 
   onExitRecovery(_now: number): void {
@@ -170,8 +187,8 @@ export abstract class LossBasedCongestionControl implements CongestionControl {
 export class NewReno extends LossBasedCongestionControl {
   readonly name = 'newreno';
 
-  constructor(mss: number, now = 0) {
-    super(mss, now);
+  constructor(mss: number, now = 0, opts: LossBasedOptions = {}) {
+    super(mss, now, opts);
   }
 
   /** RFC 5681 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS). */
