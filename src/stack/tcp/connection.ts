@@ -1,0 +1,1962 @@
+/**
+ * One TCP connection: the RFC 9293 state machine as a pure object.
+ *
+ * Modelled on smoltcp's `socket/tcp.rs` (three I/O-free entry points) and on
+ * gVisor's split of sender / receiver / loss recovery:
+ *
+ *  - `process(seg, payload, off, now)` takes one incoming segment (already
+ *    demultiplexed to this connection by the layer). Payload bytes are copied
+ *    into the receive ring during the call.
+ *  - `dispatch(now, out)` emits whatever is due (SYN, data, retransmissions,
+ *    ACKs, probes, RST) through `out.emitSegment(conn, repr, ringOffset)`; the
+ *    repr is one reused object and payload bytes are copied by the emitter
+ *    with `copyPayload`, so nothing is allocated per segment.
+ *  - `pollAt()` says when `dispatch` is next needed for a timer.
+ *
+ * No clock is read here and nothing is scheduled: time is always passed in.
+ * Application calls (write/read/shutdown/close/abort) change state and then
+ * call `host.kick(conn)` so the layer can dispatch and re-arm its timer.
+ */
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
+import type { CongestionControl, CongestionControlName } from './contracts.js';
+import { Assembler, ByteRing, RttEstimator, createCongestionControl } from './tcp-deps.js';
+
+// ---------------------------------------------------------------------------
+// States, configuration, events, stats
+
+export const State = {
+  CLOSED: 0,
+  LISTEN: 1,
+  SYN_SENT: 2,
+  SYN_RECEIVED: 3,
+  ESTABLISHED: 4,
+  FIN_WAIT_1: 5,
+  FIN_WAIT_2: 6,
+  CLOSING: 7,
+  TIME_WAIT: 8,
+  CLOSE_WAIT: 9,
+  LAST_ACK: 10,
+} as const;
+export type TcpState = (typeof State)[keyof typeof State];
+export const STATE_NAMES = [
+  'CLOSED',
+  'LISTEN',
+  'SYN_SENT',
+  'SYN_RECEIVED',
+  'ESTABLISHED',
+  'FIN_WAIT_1',
+  'FIN_WAIT_2',
+  'CLOSING',
+  'TIME_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+] as const;
+
+export type TcpErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT' | 'ECONNABORTED' | 'EHOSTUNREACH' | 'ENETUNREACH';
+
+export interface TcpConfig {
+  /** Send ring capacity in bytes. */
+  sendBufferSize: number;
+  /** Receive ring capacity in bytes: the largest window we ever advertise. */
+  recvBufferSize: number;
+  /** Disable Nagle (RFC 9293 §3.7.4). */
+  noDelay: boolean;
+  /** Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2); false ACKs every segment. */
+  delayedAck: boolean;
+  /** Upper bound on how long an ACK is delayed (RFC 1122: < 500 ms; Linux 40 ms). */
+  delayedAckMs: number;
+  /** 2*MSL (RFC 9293 §3.4.2). Linux uses 60 s. */
+  timeWaitMs: number;
+  /** How long a closed (orphaned) connection waits in FIN_WAIT_2 for the peer's FIN. */
+  finWait2TimeoutMs: number;
+  keepAlive: boolean;
+  keepIdleMs: number;
+  keepIntervalMs: number;
+  keepCount: number;
+  /** Retransmissions of data/FIN before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  maxRetries: number;
+  /** Retransmissions of SYN / SYN-ACK before giving up (Linux tcp_syn_retries = 6). */
+  synRetries: number;
+  initialRtoMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  congestion: CongestionControlName;
+  sack: boolean;
+  timestamps: boolean;
+  windowScaling: boolean;
+  /** RFC 5961 §7: challenge ACKs allowed per connection per second. */
+  challengeAckLimit: number;
+  /** Bound on separate out-of-order ranges held (memory bound against hostile peers). */
+  maxOooRanges: number;
+  /** Bound on SACK scoreboard ranges kept by the sender. */
+  maxSackRanges: number;
+  /** Cap on our advertised MSS (route MTU clamps it further). */
+  mss: number;
+}
+
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+  sendBufferSize: 256 * 1024,
+  recvBufferSize: 256 * 1024,
+  noDelay: false,
+  delayedAck: true,
+  delayedAckMs: 40,
+  timeWaitMs: 60_000,
+  finWait2TimeoutMs: 60_000,
+  keepAlive: false,
+  keepIdleMs: 7_200_000,
+  keepIntervalMs: 75_000,
+  keepCount: 9,
+  maxRetries: 15,
+  synRetries: 6,
+  initialRtoMs: 1000,
+  minRtoMs: 200,
+  maxRtoMs: 120_000,
+  congestion: 'cubic' as CongestionControlName,
+  sack: true,
+  timestamps: true,
+  windowScaling: true,
+  challengeAckLimit: 10,
+  maxOooRanges: 32,
+  maxSackRanges: 32,
+  mss: 65495,
+});
+
+export interface TcpEvents {
+  /** Handshake completed (both active and passive opens). */
+  onConnected?(): void;
+  /** New in-order bytes are readable. */
+  onReadable?(): void;
+  /** Send-ring space was freed after a short write. */
+  onWritable?(): void;
+  /** The peer's FIN arrived: no more data will come (after what is readable). */
+  onPeerClosed?(): void;
+  /** The connection is finished for the application; error for abnormal ends. */
+  onClosed?(error?: TcpErrorCode): void;
+}
+
+/** Counters; one object may be shared by all connections of a layer. */
+export interface TcpConnStats {
+  segmentsIn: number;
+  segmentsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  retransmits: number;
+  retransmittedBytes: number;
+  fastRetransmits: number;
+  rtoTimeouts: number;
+  sackRecoveries: number;
+  newRenoRecoveries: number;
+  challengeAcks: number;
+  challengeAcksSuppressed: number;
+  pawsDrops: number;
+  outOfWindow: number;
+  outOfOrderSegments: number;
+  outOfOrderBytes: number;
+  outOfOrderDropped: number;
+  duplicateBytes: number;
+  persistProbes: number;
+  keepaliveProbes: number;
+  delayedAcks: number;
+  resetsIn: number;
+  resetsOut: number;
+  timeouts: number;
+  badAcks: number;
+}
+
+export function newConnStats(): TcpConnStats {
+  return {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmits: 0,
+    retransmittedBytes: 0,
+    fastRetransmits: 0,
+    rtoTimeouts: 0,
+    sackRecoveries: 0,
+    newRenoRecoveries: 0,
+    challengeAcks: 0,
+    challengeAcksSuppressed: 0,
+    pawsDrops: 0,
+    outOfWindow: 0,
+    outOfOrderSegments: 0,
+    outOfOrderBytes: 0,
+    outOfOrderDropped: 0,
+    duplicateBytes: 0,
+    persistProbes: 0,
+    keepaliveProbes: 0,
+    delayedAcks: 0,
+    resetsIn: 0,
+    resetsOut: 0,
+    timeouts: 0,
+    badAcks: 0,
+  };
+}
+
+/** Where a connection's segments go. Implemented once per layer (no closure per segment). */
+export interface SegmentSink {
+  /**
+   * Sends `repr` (reused: copy what you keep) with `repr.payloadLength` bytes
+   * taken from the send ring at `ringOffset` via `conn.copyPayload`. Returns
+   * false if the segment could not be sent (no buffer): the connection then
+   * stops this dispatch round and tries again later.
+   */
+  emitSegment(conn: Connection, repr: TcpRepr, ringOffset: number): boolean;
+}
+
+/** What the layer offers a connection. */
+export interface ConnectionHost {
+  /** An application call changed something: dispatch and re-arm the timer. */
+  kick(conn: Connection): void;
+  /** State transition hook (the layer tracks SYN queue / accept queue / removal). */
+  stateChanged(conn: Connection, from: TcpState): void;
+}
+
+export interface ConnectionParams {
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  /** Initial send sequence number (RFC 6528, from the layer's IsnGenerator). */
+  iss: number;
+  /**
+   * Largest TCP segment (header + payload) that fits one IP packet toward the
+   * peer: route MTU - 20 (IpOutput.mtuFor). Clamps our MSS and the sender's
+   * segment size (RFC 9293 §3.7.1 Eff.snd.MSS).
+   */
+  mmsS: number;
+  /** Offset added to our timestamp clock (RFC 7323 §5.4 recommends a random one per connection). */
+  tsOffset?: number;
+  config?: Partial<TcpConfig>;
+  stats?: TcpConnStats;
+  host?: ConnectionHost | null;
+}
+
+/** Options a passive open learned from a SYN (or from a SYN cookie). */
+export interface PeerSynOptions {
+  mss: number; // -1 when absent
+  windowScale: number; // -1 when absent
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
+
+// Event bits, flushed at the end of process()/dispatch() so the application
+// never runs while the connection is half-updated.
+const EV_CONNECTED = 1;
+const EV_READABLE = 2;
+const EV_WRITABLE = 4;
+const EV_PEER_CLOSED = 8;
+const EV_CLOSED = 16;
+
+const DUP_THRESH = 3; // RFC 5681 §3.2 / RFC 6675 DupThresh
+const MAX_WINDOW_SHIFT = 14; // RFC 7323 §2.3
+const DEFAULT_PEER_MSS = 536; // RFC 9293 §3.7.1 when no MSS option
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
+const OOW_ACK_INTERVAL_MS = 500; // Linux tcp_invalid_ratelimit for ACKs to out-of-window pure ACKs
+
+const HOST_NONE: ConnectionHost = {
+  kick() {},
+  stateChanged() {},
+};
+
+// ---------------------------------------------------------------------------
+
+export class Connection {
+  readonly localAddr: number;
+  readonly localPort: number;
+  readonly remoteAddr: number;
+  readonly remotePort: number;
+  readonly config: TcpConfig;
+  readonly stats: TcpConnStats;
+  events: TcpEvents = {};
+  host: ConnectionHost;
+  /** Layer bookkeeping: next connection in the same demux bucket. */
+  nextInBucket: Connection | null = null;
+  /** Layer bookkeeping: the listener this passive connection belongs to (until accepted). */
+  listenerRef: unknown = null;
+  /** Layer bookkeeping. */
+  timerRef: unknown = null;
+
+  state: TcpState = State.CLOSED;
+  /** True if this connection was created from a LISTEN (affects RST in SYN_RECEIVED). */
+  passive = false;
+
+  // --- send sequence space (RFC 9293 §3.3.1)
+  readonly iss: number;
+  sndUna: number;
+  sndNxt: number;
+  /** Highest sequence number sent + 1 (sndNxt goes back to sndUna after an RTO; this does not). */
+  sndMax: number;
+  sndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  /** Largest window the peer ever offered (RFC 5961 §5.2 ACK check, sender SWS Fs). */
+  private maxSndWnd = 0;
+  /** Sequence number of the first byte in the send ring. */
+  private sndBase: number;
+  private finQueued = false;
+  /** Peer's MSS option (data bytes per segment, without options). */
+  private peerMss = DEFAULT_PEER_MSS;
+  private readonly mmsS: number;
+  /** Our advertised MSS. */
+  readonly advMss: number;
+  private sndShift = 0;
+  private rcvShift = 0;
+  private wsOk = false;
+  private sackOk = false;
+  private tsOk = false;
+
+  // --- receive sequence space
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (never moved left: RFC 9293 §3.8.6.2.2). */
+  private rcvAdv = 0;
+  private finReceived = false;
+  private pendingFin = false;
+  private pendingFinSeq = 0;
+  /** Largest segment seen from the peer: "full-sized" for delayed ACK. */
+  private rcvMss: number;
+  private rcvUnackedBytes = 0;
+  private lastAckSent = 0;
+
+  // --- timestamps (RFC 7323)
+  private readonly tsOffset: number;
+  private tsRecent = 0;
+  private tsRecentAge = 0;
+
+  // --- buffers
+  readonly sndRing: ByteRing;
+  readonly rcvRing: ByteRing;
+  private readonly asm: Assembler;
+  private readonly sackOut: number[] = [];
+  private readonly asmRanges: number[] = [];
+
+  // --- RTT / congestion / loss recovery
+  readonly rtt: RttEstimator;
+  cc: CongestionControl;
+  private rttActive = false;
+  private rttSeq = 0;
+  private rttTime = 0;
+  private retries = 0;
+  private dupAcks = 0;
+  private inRecovery = false;
+  private recoveryIsSack = false;
+  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint. */
+  private recover: number;
+  /** NewReno window inflation (RFC 6582 §3.2 steps 3-4), bytes. */
+  private inflation = 0;
+  /** NewReno: retransmit the segment at sndUna on the next dispatch. */
+  private rtxHead = false;
+  /** RFC 6675 HighRxt: highest sequence retransmitted in this recovery + 1. */
+  private highRxt = 0;
+  /** Sender SACK scoreboard: sorted disjoint [start, end) pairs above sndUna. */
+  private readonly sb: number[] = [];
+  private sbN = 0;
+  private lastSendTime = 0;
+
+  // --- timers (absolute ms; Infinity = off)
+  private rtoAt = Infinity;
+  private ackAt = Infinity;
+  private persistAt = Infinity;
+  private closeAt = Infinity;
+  private persistBackoff = 0;
+  private persistProbes = 0;
+  private keepProbes = 0;
+  private lastRecv = 0;
+  private keepLastProbe = 0;
+  private ackNow = false;
+  private forceSend = false;
+
+  // --- RST / challenge ACK
+  private rstPending = false;
+  private rstSeq = 0;
+  private rstAck = 0;
+  private rstFlags = 0;
+  private challengeWindowStart = -Infinity;
+  private challengeCount = 0;
+  private lastOowAck = -Infinity;
+
+  // --- application side
+  private appClosed = false;
+  private writeBlocked = false;
+  private closedNotified = false;
+  closeError: TcpErrorCode | undefined = undefined;
+  private events_ = 0;
+  private blockedAt = -Infinity;
+  private now = 0;
+
+  /** The one outgoing repr, reused for every segment. */
+  private readonly out: TcpRepr;
+
+  constructor(p: ConnectionParams) {
+    this.localAddr = p.localAddr;
+    this.localPort = p.localPort;
+    this.remoteAddr = p.remoteAddr;
+    this.remotePort = p.remotePort;
+    this.config = { ...DEFAULT_TCP_CONFIG, ...(p.config ?? {}) };
+    this.stats = p.stats ?? newConnStats();
+    this.host = p.host ?? HOST_NONE;
+    this.iss = p.iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.sndBase = seqAdd(this.iss, 1);
+    this.recover = this.iss;
+    this.mmsS = Math.max(64, p.mmsS);
+    // RFC 9293 §3.7.1 / RFC 6691: MSS = MMS_R - 20 (the TCP header); options are not subtracted.
+    this.advMss = Math.max(48, Math.min(this.config.mss, this.mmsS - 20, 65535));
+    this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.advMss);
+    this.tsOffset = (p.tsOffset ?? 0) >>> 0;
+    this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize));
+    this.rcvRing = new ByteRing(Math.max(1, this.config.recvBufferSize));
+    this.asm = new Assembler(this.rcvRing.capacity, this.config.maxOooRanges);
+    this.rtt = new RttEstimator({
+      initialRto: this.config.initialRtoMs,
+      minRto: this.config.minRtoMs,
+      maxRto: this.config.maxRtoMs,
+    });
+    this.cc = createCongestionControl(this.config.congestion, DEFAULT_PEER_MSS, 0);
+    // Window scale we would use: the smallest shift that lets the ring be advertised (RFC 7323 §2.3).
+    let shift = 0;
+    while (shift < MAX_WINDOW_SHIFT && this.rcvRing.capacity >>> shift > 65535) shift++;
+    this.rcvShift = this.config.windowScaling ? shift : 0;
+    this.out = {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq: 0,
+      ack: 0,
+      flags: 0,
+      window: 0,
+      urgent: 0,
+      mss: undefined,
+      windowScale: undefined,
+      sackPermitted: undefined,
+      sack: this.sackOut,
+      tsVal: undefined,
+      tsEcr: undefined,
+      payloadLength: 0,
+    };
+  }
+
+  // =========================================================================
+  // Opening
+
+  /** Active open (RFC 9293 §3.10.1): SYN_SENT; the SYN goes out on the next dispatch. */
+  connect(now: number): void {
+    if (this.state !== State.CLOSED) throw new Error('connect: connection already in use');
+    this.now = now;
+    this.lastRecv = now;
+    this.setState(State.SYN_SENT);
+    this.ackNow = false;
+  }
+
+  /**
+   * Passive open from a LISTEN socket: `seg` is the peer's SYN. The SYN-ACK
+   * goes out on the next dispatch (RFC 9293 §3.10.7.2).
+   */
+  acceptSyn(seg: TcpRepr, now: number): void {
+    this.now = now;
+    this.lastRecv = now;
+    this.passive = true;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.rcvAdv = this.rcvNxt;
+    this.lastAckSent = this.rcvNxt;
+    this.negotiate(seg.mss ?? -1, seg.windowScale ?? -1, seg.sackPermitted === true, seg.tsVal !== undefined, true);
+    if (this.tsOk) {
+      this.tsRecent = seg.tsVal!;
+      this.tsRecentAge = now;
+    }
+    this.sndWnd = seg.window; // SYN windows are never scaled (RFC 7323 §2.2)
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = this.iss;
+    this.setState(State.SYN_RECEIVED);
+  }
+
+  /**
+   * Passive open completed by a SYN cookie (the SYN_RECEIVED state was never
+   * stored). `seg` is the ACK that carried the cookie; the caller then feeds
+   * it to process() for its ACK/data.
+   */
+  acceptCookie(seg: TcpRepr, opts: PeerSynOptions, now: number): void {
+    this.now = now;
+    this.lastRecv = now;
+    this.passive = true;
+    this.irs = seqAdd(seg.seq, -1);
+    this.rcvNxt = seg.seq;
+    this.rcvAdv = this.rcvNxt;
+    this.lastAckSent = this.rcvNxt;
+    this.negotiate(opts.mss, opts.windowScale, opts.sackPermitted, opts.timestamps, true);
+    if (this.tsOk && seg.tsVal !== undefined) {
+      this.tsRecent = seg.tsVal;
+      this.tsRecentAge = now;
+    }
+    // Our SYN-ACK (carrying the cookie as ISN) is what this ACK acknowledges.
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.sndWl1 = seqAdd(seg.seq, -1);
+    this.sndWl2 = this.iss;
+    this.setState(State.SYN_RECEIVED);
+  }
+
+  /** Records what both sides agreed in the SYN exchange. */
+  private negotiate(mss: number, ws: number, sack: boolean, ts: boolean, weOffer: boolean): void {
+    const c = this.config;
+    this.peerMss = mss > 0 ? mss : DEFAULT_PEER_MSS;
+    if (c.windowScaling && weOffer && ws >= 0) {
+      this.wsOk = true;
+      this.sndShift = Math.min(ws, MAX_WINDOW_SHIFT);
+    } else {
+      this.wsOk = false;
+      this.sndShift = 0;
+      this.rcvShift = 0;
+    }
+    this.sackOk = c.sack && sack;
+    this.tsOk = c.timestamps && ts;
+    this.cc.setMss(this.sndMss());
+  }
+
+  // =========================================================================
+  // Application side
+
+  get stateName(): string {
+    return STATE_NAMES[this.state];
+  }
+  /** Bytes the application can read now. */
+  get readable(): number {
+    return this.rcvRing.length;
+  }
+  /** Free space in the send ring. */
+  get writable(): number {
+    return this.canWrite() ? this.sndRing.free : 0;
+  }
+  /** Bytes queued but not yet acknowledged. */
+  get sendQueued(): number {
+    return this.sndRing.length;
+  }
+  /** The peer sent FIN and everything before it has been read or is readable. */
+  get peerFinished(): boolean {
+    return this.finReceived;
+  }
+  /** Effective send MSS (data bytes per full segment, with the options we send on data). */
+  get mss(): number {
+    return this.sndMss();
+  }
+  get sndWindowShift(): number {
+    return this.sndShift;
+  }
+  get rcvWindowShift(): number {
+    return this.rcvShift;
+  }
+  get sackEnabled(): boolean {
+    return this.sackOk;
+  }
+  get timestampsEnabled(): boolean {
+    return this.tsOk;
+  }
+  get windowScalingEnabled(): boolean {
+    return this.wsOk;
+  }
+  get peerMssOption(): number {
+    return this.peerMss;
+  }
+  get retransmitTimeoutAt(): number {
+    return this.rtoAt;
+  }
+
+  private canWrite(): boolean {
+    const s = this.state;
+    return (
+      !this.finQueued &&
+      (s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.ESTABLISHED || s === State.CLOSE_WAIT)
+    );
+  }
+
+  /** Queues bytes for sending; returns how many were accepted (0 when the ring is full or writing is over). */
+  write(src: Uint8Array, off: number, len: number): number {
+    if (!this.canWrite() || len <= 0) return 0;
+    const n = this.sndRing.write(src, off, len);
+    if (n < len) this.writeBlocked = true;
+    if (n > 0) this.host.kick(this);
+    return n;
+  }
+
+  /** Reads and consumes received bytes; opens the window (RFC 9293 §3.8.6.2.2). */
+  read(dst: Uint8Array, off: number, len: number): number {
+    const n = this.rcvRing.read(dst, off, len);
+    if (n > 0 && this.windowUpdateWorthSending()) {
+      this.ackNow = true;
+      this.host.kick(this);
+    }
+    return n;
+  }
+
+  /** Skips received bytes without copying them. */
+  discard(len: number): number {
+    const n = Math.min(len, this.rcvRing.length);
+    if (n <= 0) return 0;
+    this.rcvRing.consume(n);
+    if (this.windowUpdateWorthSending()) {
+      this.ackNow = true;
+      this.host.kick(this);
+    }
+    return n;
+  }
+
+  setNoDelay(on = true): void {
+    this.config.noDelay = on;
+    if (on) this.host.kick(this);
+  }
+
+  setKeepAlive(enable: boolean, initialDelayMs?: number): void {
+    this.config.keepAlive = enable;
+    if (initialDelayMs !== undefined && initialDelayMs > 0) this.config.keepIdleMs = initialDelayMs;
+    this.keepProbes = 0;
+    this.host.kick(this);
+  }
+
+  /** Half-close: FIN after all queued data (RFC 9293 §3.10.4). */
+  shutdown(): void {
+    switch (this.state) {
+      case State.SYN_SENT:
+        // Nothing was synchronised: just forget the connection.
+        this.finish(undefined);
+        break;
+      case State.SYN_RECEIVED:
+      case State.ESTABLISHED:
+        this.finQueued = true;
+        // SYN_RECEIVED: the FIN waits for ESTABLISHED (it needs the handshake's ACK first).
+        if (this.state === State.ESTABLISHED) this.setState(State.FIN_WAIT_1);
+        break;
+      case State.CLOSE_WAIT:
+        this.finQueued = true;
+        this.setState(State.LAST_ACK);
+        break;
+      default:
+        return;
+    }
+    this.host.kick(this);
+  }
+
+  /**
+   * Full close. Unread received data means the application lost data, so the
+   * peer is told with a RST (RFC 2525 §2.17, as Linux does); otherwise FIN.
+   * After close() arriving data also draws a RST (the reader is gone).
+   */
+  close(): void {
+    if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
+    this.appClosed = true;
+    if (this.rcvRing.length > 0) {
+      this.abort();
+      return;
+    }
+    if (this.state === State.FIN_WAIT_2 && this.closeAt === Infinity) {
+      this.closeAt = this.now + this.config.finWait2TimeoutMs;
+    }
+    this.shutdown();
+  }
+
+  /** Abortive close: RST (RFC 9293 §3.10.5 ABORT), no error reported. */
+  abort(): void {
+    const s = this.state;
+    if (s === State.CLOSED) return;
+    if (s !== State.SYN_SENT && s !== State.TIME_WAIT) {
+      this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+    }
+    this.appClosed = true;
+    this.finish(undefined);
+    this.host.kick(this);
+  }
+
+  /** Copies `len` bytes of queued send data starting `ringOffset` bytes after the oldest unacknowledged byte. */
+  copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
+    return this.sndRing.peek(ringOffset, dst, dstOff, len);
+  }
+
+  // =========================================================================
+  // Timers
+
+  /** Next time dispatch() is needed (absolute ms), or Infinity. `-Infinity` means "now". */
+  pollAt(): number {
+    if (this.state === State.CLOSED) return this.rstPending ? -Infinity : Infinity;
+    if (this.rstPending || this.ackNow) return -Infinity;
+    let t = this.closeAt;
+    if (this.rtoAt < t) t = this.rtoAt;
+    if (this.ackAt < t) t = this.ackAt;
+    if (this.persistAt < t) t = this.persistAt;
+    const k = this.keepAliveAt();
+    if (k < t) t = k;
+    if (this.blockedAt + 1 < t) t = this.blockedAt + 1;
+    if (t > this.now && this.blockedAt === -Infinity && this.wantsToSend()) return -Infinity;
+    return t;
+  }
+
+  private keepAliveAt(): number {
+    if (!this.config.keepAlive) return Infinity;
+    const s = this.state;
+    if (s !== State.ESTABLISHED && s !== State.CLOSE_WAIT && s !== State.FIN_WAIT_2) return Infinity;
+    if (this.sndNxt !== this.sndUna || this.sndRing.length > 0) return Infinity; // RTO / persist in charge
+    return this.keepProbes === 0
+      ? this.lastRecv + this.config.keepIdleMs
+      : this.keepLastProbe + this.config.keepIntervalMs;
+  }
+
+  // =========================================================================
+  // Incoming segments (RFC 9293 §3.10.7)
+
+  /** Handles one segment addressed to this connection. Never throws on hostile input. */
+  process(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number): void {
+    this.now = now;
+    this.stats.segmentsIn++;
+    switch (this.state) {
+      case State.CLOSED:
+      case State.LISTEN:
+        break; // the layer answers segments for closed/listening ports
+      case State.SYN_SENT:
+        this.processSynSent(seg, payload, payloadOff, now);
+        break;
+      default:
+        this.processSynchronized(seg, payload, payloadOff, now);
+        break;
+    }
+    this.flushEvents();
+  }
+
+  /** RFC 9293 §3.10.7.3 "If the state is SYN-SENT". */
+  private processSynSent(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number): void {
+    const f = seg.flags;
+    const hasAck = (f & TCP_ACK) !== 0;
+    // First: the ACK must acknowledge our SYN exactly (iss < ack <= sndMax).
+    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+      if ((f & TCP_RST) === 0) this.queueRst(seg.ack, 0, TCP_RST);
+      this.stats.badAcks++;
+      return;
+    }
+    // Second: RST is acceptable only with an acceptable ACK (RFC 5961 §3.2 keeps this rule).
+    if ((f & TCP_RST) !== 0) {
+      if (hasAck) {
+        this.stats.resetsIn++;
+        this.finish('ECONNREFUSED');
+      }
+      return;
+    }
+    if ((f & TCP_SYN) === 0) return; // fifth: neither SYN nor RST: drop
+    // Fourth: SYN.
+    this.lastRecv = now;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.rcvAdv = this.rcvNxt;
+    this.lastAckSent = this.rcvNxt;
+    this.negotiate(seg.mss ?? -1, seg.windowScale ?? -1, seg.sackPermitted === true, seg.tsVal !== undefined, true);
+    if (this.tsOk) {
+      this.tsRecent = seg.tsVal!;
+      this.tsRecentAge = now;
+    }
+    if (hasAck) {
+      // Our SYN is acknowledged: ESTABLISHED. RTT sample from the SYN unless it was retransmitted (Karn).
+      this.ackAdvance(seg, now);
+      this.sndWnd = seg.window; // unscaled in a SYN
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.setState(State.ESTABLISHED);
+      this.events_ |= EV_CONNECTED;
+      this.ackNow = true;
+      if (seg.payloadLength > 0 || (f & TCP_FIN) !== 0) {
+        this.processText(seg, seqAdd(seg.seq, 1), payload, payloadOff, now);
+      }
+    } else {
+      // Simultaneous open (RFC 9293 §3.5 figure 7): SYN_RECEIVED, send SYN-ACK with our ISS.
+      this.sndWnd = seg.window;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = this.iss;
+      this.setState(State.SYN_RECEIVED);
+      this.sndNxt = this.iss; // the SYN goes again, now with ACK
+      this.rtoAt = Infinity;
+      this.rttActive = false;
+    }
+  }
+
+  /** Segment acceptability window (RFC 9293 §3.10.7.4 "first"). */
+  private rcvWindowNow(): number {
+    const w = seqDiff(this.rcvAdv, this.rcvNxt);
+    return w > 0 ? w : 0;
+  }
+
+  private processSynchronized(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number): void {
+    let f = seg.flags;
+    let seq = seg.seq;
+    const len = seg.payloadLength;
+    const pOff = payloadOff;
+
+    // SYN_RECEIVED: a retransmitted SYN means our SYN-ACK was lost; a SYN-ACK
+    // (simultaneous open) carries an old SYN but a new ACK: strip the SYN.
+    if (this.state === State.SYN_RECEIVED && (f & TCP_SYN) !== 0 && seq === this.irs && (f & TCP_RST) === 0) {
+      if ((f & TCP_ACK) === 0) {
+        this.sndNxt = this.iss; // resend SYN-ACK
+        return;
+      }
+      f &= ~TCP_SYN;
+      seq = seqAdd(seq, 1);
+    }
+
+    // RFC 7323 §5.3 PAWS: a timestamp older than ts.recent marks an old duplicate.
+    if (this.tsOk && seg.tsVal !== undefined && (f & TCP_RST) === 0) {
+      if (seqLt(seg.tsVal, this.tsRecent) && now - this.tsRecentAge < PAWS_IDLE_MS) {
+        this.stats.pawsDrops++;
+        this.sendOowAck(len > 0, seq);
+        return;
+      }
+    }
+
+    // First: sequence number acceptability.
+    const segLen = len + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
+    const wnd = this.rcvWindowNow();
+    if (!this.acceptable(seq, segLen, wnd)) {
+      this.stats.outOfWindow++;
+      if ((f & TCP_RST) === 0) {
+        if (this.state === State.TIME_WAIT && (f & TCP_FIN) !== 0) {
+          this.closeAt = now + this.config.timeWaitMs; // retransmitted FIN: restart 2MSL (§3.10.7.4)
+        }
+        if (len > 0) this.stats.duplicateBytes += len;
+        this.sendOowAck(len > 0 || (f & TCP_FIN) !== 0, seq);
+      }
+      return;
+    }
+
+    // Second: RST (RFC 5961 §3.2: exact match resets, in-window draws a challenge ACK).
+    if ((f & TCP_RST) !== 0) {
+      this.stats.resetsIn++;
+      if (seq !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
+      switch (this.state) {
+        case State.SYN_RECEIVED:
+          // Passive: back to LISTEN, i.e. this embryonic connection just goes; active: refused.
+          this.finish(this.passive ? undefined : 'ECONNREFUSED');
+          return;
+        case State.ESTABLISHED:
+        case State.FIN_WAIT_1:
+        case State.FIN_WAIT_2:
+        case State.CLOSE_WAIT:
+          this.finish('ECONNRESET');
+          return;
+        default:
+          // CLOSING, LAST_ACK, TIME_WAIT: just close.
+          this.finish(undefined);
+          return;
+      }
+    }
+
+    // Third (RFC 9293 security check is obsolete). Fourth: SYN in a synchronised
+    // state draws a challenge ACK (RFC 5961 §4.2), whatever its sequence number.
+    if ((f & TCP_SYN) !== 0) {
+      this.challengeAck(now);
+      return;
+    }
+
+    // Fifth: ACK.
+    if ((f & TCP_ACK) === 0) return;
+
+    // Timestamps: remember ts.recent for echoing (RFC 7323 §4.3: only if the
+    // segment covers Last.ACK.sent, so a delayed ACK echoes the oldest).
+    if (this.tsOk && seg.tsVal !== undefined && seqGe(seg.tsVal, this.tsRecent) && seqLe(seq, this.lastAckSent)) {
+      this.tsRecent = seg.tsVal;
+      this.tsRecentAge = now;
+    }
+    this.lastRecv = now;
+    this.keepProbes = 0;
+
+    if (this.state === State.SYN_RECEIVED) {
+      if (seqLe(seg.ack, this.sndUna) || seqGt(seg.ack, this.sndMax)) {
+        // RFC 9293: <SEQ=SEG.ACK><CTL=RST>.
+        this.queueRst(seg.ack, 0, TCP_RST);
+        this.stats.badAcks++;
+        return;
+      }
+      this.sndWnd = seg.window << this.sndShift;
+      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+      this.sndWl1 = seq;
+      this.sndWl2 = seg.ack;
+      this.setState(State.ESTABLISHED);
+      this.events_ |= EV_CONNECTED;
+      if (this.finQueued) this.setState(State.FIN_WAIT_1);
+    }
+
+    if (!this.processAck(seg, seq, len, f, now)) return;
+    if (this.state === State.CLOSED) return;
+
+    // Sixth: URG is not supported (RFC 6093 recommends against new uses). Seventh: text. Eighth: FIN.
+    if (len > 0 || (f & TCP_FIN) !== 0) {
+      this.processText(seg, seq, payload, pOff, now, f);
+    }
+  }
+
+  /** RFC 9293 §3.10.7.4 table: is any part of the segment inside the receive window? */
+  private acceptable(seq: number, segLen: number, wnd: number): boolean {
+    const rn = this.rcvNxt;
+    if (segLen === 0) {
+      if (wnd === 0) return seq === rn;
+      return seqLe(rn, seq) && seqLt(seq, seqAdd(rn, wnd));
+    }
+    if (wnd === 0) {
+      // Nothing fits, but the ACK/RST/FIN-at-rcvNxt of a segment starting at
+      // rcvNxt is still useful (RFC 9293: "special allowance" for ACKs; Linux
+      // accepts seq == rcv_nxt with a zero window).
+      return seq === rn;
+    }
+    const end = seqAdd(rn, wnd);
+    const last = seqAdd(seq, segLen - 1);
+    return (seqLe(rn, seq) && seqLt(seq, end)) || (seqLe(rn, last) && seqLt(last, end));
+  }
+
+  /**
+   * ACK processing (RFC 9293 §3.10.7.4 "fifth", RFC 5961 §5.2, RFC 5681,
+   * RFC 6582, RFC 6675). Returns false if the segment is to be dropped.
+   */
+  private processAck(seg: TcpRepr, seq: number, len: number, f: number, now: number): boolean {
+    const ack = seg.ack;
+    // RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (we use sndMax, the highest sent).
+    if (seqGt(ack, this.sndMax) || seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+      this.stats.badAcks++;
+      this.challengeAck(now);
+      return false;
+    }
+
+    const oldWnd = this.sndWnd;
+    const newSack = this.sackOk && seg.sack !== undefined && seg.sack.length > 0 ? this.updateScoreboard(seg.sack) : false;
+
+    // Window update (RFC 9293 §3.10.7.4: only from segments newer than the last update).
+    if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = seg.window << this.sndShift;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seq;
+      this.sndWl2 = ack;
+      if (this.sndWnd > 0) {
+        this.persistAt = Infinity;
+        this.persistBackoff = 0;
+      }
+    }
+    this.persistProbes = 0; // the peer is alive: persist may go on forever (RFC 1122 §4.2.2.17)
+
+    if (seqGt(ack, this.sndUna)) {
+      this.ackAdvance(seg, now);
+    } else if (
+      ack === this.sndUna &&
+      seqGt(this.sndMax, this.sndUna) &&
+      len === 0 &&
+      (f & (TCP_SYN | TCP_FIN)) === 0 &&
+      (this.sndWnd === oldWnd || newSack)
+    ) {
+      this.onDupAck(now);
+    }
+
+    // FIN acknowledged?
+    const finAcked = this.finQueued && this.sndUna === this.finSeqPlusOne();
+    switch (this.state) {
+      case State.FIN_WAIT_1:
+        if (finAcked) {
+          this.setState(State.FIN_WAIT_2);
+          if (this.appClosed) this.closeAt = now + this.config.finWait2TimeoutMs;
+        }
+        break;
+      case State.CLOSING:
+        if (finAcked) this.enterTimeWait(now);
+        break;
+      case State.LAST_ACK:
+        if (finAcked) {
+          this.finish(undefined);
+          return false;
+        }
+        break;
+      case State.TIME_WAIT:
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  /** Sequence number just after our FIN (valid once finQueued). */
+  private finSeqPlusOne(): number {
+    return seqAdd(this.sndBase, this.sndRing.length + 1);
+  }
+
+  /** The cumulative ACK moved forward: free the ring, sample RTT, grow cwnd, manage recovery. */
+  private ackAdvance(seg: TcpRepr, now: number): void {
+    const ack = seg.ack;
+    const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    // Release acknowledged data (the SYN and FIN occupy sequence space but not ring bytes).
+    let dataAcked = seqDiff(ack, this.sndBase);
+    if (dataAcked > this.sndRing.length) dataAcked = this.sndRing.length;
+    if (dataAcked > 0) {
+      this.sndRing.consume(dataAcked);
+      this.sndBase = seqAdd(this.sndBase, dataAcked);
+      if (this.writeBlocked && this.canWrite()) {
+        this.writeBlocked = false;
+        this.events_ |= EV_WRITABLE;
+      }
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack; // after an RTO go-back-N
+    this.retries = 0;
+
+    // RTT (RFC 6298 / RFC 7323 §4.1): timestamps echo the segment that was
+    // acknowledged, retransmitted or not; otherwise one timed segment, never a
+    // retransmitted one (Karn's algorithm).
+    let rttSample = -1;
+    if (this.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const d = seqDiff(this.tsNow(now), seg.tsEcr);
+      if (d >= 0 && d < 3_600_000) rttSample = d;
+    } else if (this.rttActive && seqGe(ack, this.rttSeq)) {
+      rttSample = Math.max(0, now - this.rttTime);
+    }
+    if (this.rttActive && seqGe(ack, this.rttSeq)) this.rttActive = false;
+    if (rttSample >= 0) this.rtt.sample(rttSample);
+    this.rtt.resetBackoff();
+
+    // Trim the SACK scoreboard below the new cumulative ACK.
+    this.trimScoreboard();
+
+    if (this.inRecovery) {
+      if (seqGe(ack, this.recover)) {
+        // Full ACK: leave fast recovery (RFC 6582 §3.2 step 3 / RFC 6675 §5 step 2).
+        this.inRecovery = false;
+        this.inflation = 0;
+        this.rtxHead = false;
+        this.cc.onExitRecovery(now);
+      } else if (!this.recoveryIsSack) {
+        // Partial ACK (RFC 6582 §3.2 step 5): retransmit the next hole, deflate.
+        this.inflation = Math.max(0, this.inflation - acked) + (acked >= this.sndMss() ? this.sndMss() : 0);
+        this.cc.onPartialAck(dataAcked > 0 ? dataAcked : acked);
+        this.rtxHead = true;
+      } else {
+        if (seqLt(this.highRxt, this.sndUna)) this.highRxt = this.sndUna;
+      }
+    } else if (this.state !== State.SYN_SENT && this.state !== State.SYN_RECEIVED) {
+      if (dataAcked > 0) this.cc.onAck(dataAcked, now, rttSample, flightBefore);
+    }
+    this.dupAcks = 0;
+
+    // RFC 6298 §5.2/5.3: all acknowledged -> stop the timer; else restart it.
+    if (this.sndUna === this.sndMax) this.rtoAt = Infinity;
+    else this.rtoAt = now + this.rtt.rto;
+  }
+
+  /** RFC 5681 §3.2 / RFC 6582 / RFC 6675 §5: a duplicate ACK. */
+  private onDupAck(now: number): void {
+    this.dupAcks++;
+    if (this.inRecovery) {
+      if (!this.recoveryIsSack) this.inflation += this.sndMss(); // RFC 6582 §3.2 step 4
+      return;
+    }
+    const lost = this.sackOk && this.sbN > 0 && this.isLost(this.sndUna);
+    if (this.dupAcks >= DUP_THRESH || lost) {
+      // RFC 6582 §3.2 step 2: only if the ACK covers more than "recover" (avoid repeated reductions).
+      // RFC 6582 §3.2 step 2: not again for losses in the window we already reduced for
+      // ("recover" here is one past the highest sequence sent then).
+      if (seqLt(this.sndUna, this.recover)) return;
+      this.enterRecovery(now);
+    }
+  }
+
+  private enterRecovery(now: number): void {
+    const flight = this.pipe();
+    this.inRecovery = true;
+    this.recover = this.sndMax;
+    this.recoveryIsSack = this.sackOk && this.sbN > 0;
+    this.cc.onEnterRecovery(now, flight);
+    this.stats.fastRetransmits++;
+    this.rttActive = false; // Karn: the head is about to be retransmitted
+    if (this.recoveryIsSack) {
+      this.stats.sackRecoveries++;
+      this.highRxt = this.sndUna;
+    } else {
+      this.stats.newRenoRecoveries++;
+      this.inflation = DUP_THRESH * this.sndMss(); // RFC 6582 step 2: cwnd = ssthresh + 3*SMSS
+      this.rtxHead = true;
+    }
+  }
+
+  /** Seventh and eighth steps: segment text and FIN. `seq` is the sequence number of the first data byte. */
+  private processText(seg: TcpRepr, seq: number, payload: Uint8Array, payloadOff: number, now: number, flags = seg.flags): void {
+    const s = this.state;
+    const canReceive = s === State.ESTABLISHED || s === State.FIN_WAIT_1 || s === State.FIN_WAIT_2;
+    let len = seg.payloadLength;
+    let fin = (flags & TCP_FIN) !== 0;
+    if (!canReceive) {
+      // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer already sent FIN; ignore text.
+      if (fin && s === State.TIME_WAIT) {
+        this.closeAt = now + this.config.timeWaitMs;
+        this.ackNow = true;
+      }
+      return;
+    }
+    if (len > 0 && this.appClosed) {
+      // The application is gone: nobody will read this (RFC 2525 §2.17 / Linux tcp_rcv_state_process).
+      this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+      this.finish(undefined);
+      return;
+    }
+    const finSeq = seqAdd(seq, len);
+    // Trim what we already have (front) and what does not fit the ring (tail).
+    let off = seqDiff(seq, this.rcvNxt);
+    let pOff = payloadOff;
+    if (off < 0) {
+      const skip = Math.min(-off, len);
+      this.stats.duplicateBytes += skip;
+      pOff += skip;
+      len -= skip;
+      off = 0;
+    }
+    const room = this.rcvRing.free;
+    if (off + len > room) {
+      const keep = Math.max(0, room - off);
+      len = keep;
+      fin = false; // the FIN lies beyond what we kept
+    }
+    if (len > 0) {
+      if (len > this.rcvMss) this.rcvMss = Math.min(len, this.advMss);
+      this.stats.bytesIn += len;
+      if (off === 0) {
+        const hadHoles = this.asm.heldBytes > 0;
+        this.rcvRing.write(payload, pOff, len);
+        const extra = this.asm.advance(len);
+        if (extra > 0) this.rcvRing.commit(extra);
+        this.rcvNxt = seqAdd(this.rcvNxt, len + extra);
+        this.events_ |= EV_READABLE;
+        if (hadHoles) {
+          // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
+          this.ackNow = true;
+        } else {
+          this.rcvUnackedBytes += len;
+          // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
+          if (!this.config.delayedAck || this.rcvUnackedBytes >= 2 * this.rcvMss) this.ackNow = true;
+          else if (this.ackAt === Infinity) this.ackAt = now + this.config.delayedAckMs;
+        }
+      } else {
+        // Out of order: keep it (bounded) and send a duplicate ACK with SACK at once (RFC 5681 §4.2).
+        this.stats.outOfOrderSegments++;
+        if (this.asm.add(off, len)) {
+          this.rcvRing.writeAt(off, payload, pOff, len);
+          this.stats.outOfOrderBytes += len;
+        } else {
+          this.stats.outOfOrderDropped += len;
+        }
+        this.ackNow = true;
+      }
+    } else if (seg.payloadLength > 0) {
+      this.ackNow = true; // all duplicate or no room: tell the peer where we are
+    }
+    if (fin) {
+      if (finSeq === this.rcvNxt) {
+        this.receiveFin(now);
+      } else if (seqGt(finSeq, this.rcvNxt)) {
+        // FIN beyond a hole: remember it; it takes effect when the hole fills.
+        this.pendingFin = true;
+        this.pendingFinSeq = finSeq;
+        this.ackNow = true;
+      }
+    }
+    if (this.pendingFin && this.pendingFinSeq === this.rcvNxt && !this.finReceived) this.receiveFin(now);
+  }
+
+  /** Eighth step: the peer's FIN is in order. */
+  private receiveFin(now: number): void {
+    if (this.finReceived) return;
+    this.finReceived = true;
+    this.pendingFin = false;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.ackNow = true;
+    this.events_ |= EV_PEER_CLOSED;
+    switch (this.state) {
+      case State.SYN_RECEIVED:
+      case State.ESTABLISHED:
+        this.setState(State.CLOSE_WAIT);
+        break;
+      case State.FIN_WAIT_1:
+        // Our FIN not yet acknowledged: simultaneous close (RFC 9293 figure 13).
+        if (this.finQueued && this.sndUna === this.finSeqPlusOne()) this.enterTimeWait(now);
+        else this.setState(State.CLOSING);
+        break;
+      case State.FIN_WAIT_2:
+        this.enterTimeWait(now);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private enterTimeWait(now: number): void {
+    this.setState(State.TIME_WAIT);
+    this.closeAt = now + this.config.timeWaitMs;
+    this.rtoAt = Infinity;
+    this.persistAt = Infinity;
+    this.ackAt = Infinity;
+    this.notifyClosed(undefined);
+  }
+
+  // =========================================================================
+  // SACK scoreboard (RFC 2018 §5, RFC 6675 §4)
+
+  /** Merges received SACK blocks; returns true if any new byte was SACKed. */
+  private updateScoreboard(blocks: number[]): boolean {
+    let grew = false;
+    for (let i = 0; i + 1 < blocks.length; i += 2) {
+      let l = blocks[i]! >>> 0;
+      const r = blocks[i + 1]! >>> 0;
+      // Ignore blocks that are empty, below the cumulative ACK (D-SACK) or beyond what we sent.
+      if (!seqLt(l, r) || seqLe(r, this.sndUna) || seqGt(r, this.sndMax)) continue;
+      if (seqLt(l, this.sndUna)) l = this.sndUna;
+      if (this.sbInsert(l, r)) grew = true;
+    }
+    return grew;
+  }
+
+  private sbInsert(l: number, r: number): boolean {
+    const sb = this.sb;
+    let n = this.sbN;
+    // Find the first range whose end >= l.
+    let i = 0;
+    while (i < n && seqLt(sb[2 * i + 1]!, l)) i++;
+    let j = i;
+    let nl = l;
+    let nr = r;
+    let covered = 0;
+    while (j < n && seqLe(sb[2 * j]!, r)) {
+      if (seqLt(sb[2 * j]!, nl)) nl = sb[2 * j]!;
+      if (seqGt(sb[2 * j + 1]!, nr)) nr = sb[2 * j + 1]!;
+      // Bytes of [l, r) already covered by this range.
+      const cl = seqMax(sb[2 * j]!, l);
+      const cr = seqLt(sb[2 * j + 1]!, r) ? sb[2 * j + 1]! : r;
+      if (seqLt(cl, cr)) covered += seqDiff(cr, cl);
+      j++;
+    }
+    const grew = covered < seqDiff(r, l);
+    // Replace ranges i..j-1 with [nl, nr).
+    const removed = j - i;
+    if (removed === 0) {
+      if (n >= this.config.maxSackRanges) {
+        // Bound the scoreboard: forget the highest range (we may retransmit it needlessly; safe).
+        if (i >= n) return false;
+        n--;
+      }
+      for (let k = n; k > i; k--) {
+        sb[2 * k] = sb[2 * k - 2]!;
+        sb[2 * k + 1] = sb[2 * k - 1]!;
+      }
+      sb[2 * i] = nl;
+      sb[2 * i + 1] = nr;
+      this.sbN = n + 1;
+    } else {
+      sb[2 * i] = nl;
+      sb[2 * i + 1] = nr;
+      const shift = removed - 1;
+      if (shift > 0) {
+        for (let k = i + 1; k + shift < n; k++) {
+          sb[2 * k] = sb[2 * (k + shift)]!;
+          sb[2 * k + 1] = sb[2 * (k + shift) + 1]!;
+        }
+        this.sbN = n - shift;
+      }
+    }
+    return grew;
+  }
+
+  private trimScoreboard(): void {
+    const sb = this.sb;
+    let drop = 0;
+    while (drop < this.sbN && seqLe(sb[2 * drop + 1]!, this.sndUna)) drop++;
+    if (drop > 0) {
+      for (let k = 0; k + drop < this.sbN; k++) {
+        sb[2 * k] = sb[2 * (k + drop)]!;
+        sb[2 * k + 1] = sb[2 * (k + drop) + 1]!;
+      }
+      this.sbN -= drop;
+    }
+    if (this.sbN > 0 && seqLt(sb[0]!, this.sndUna)) sb[0] = this.sndUna;
+  }
+
+  /** RFC 6675 IsLost(seq): DupThresh SACKed ranges, or more than (DupThresh-1)*SMSS bytes, above seq. */
+  private isLost(seq: number): boolean {
+    let bytes = 0;
+    let count = 0;
+    const mss = this.sndMss();
+    for (let k = this.sbN - 1; k >= 0; k--) {
+      const l = this.sb[2 * k]!;
+      const r = this.sb[2 * k + 1]!;
+      if (seqLe(r, seq)) break;
+      bytes += seqDiff(r, seqMax(l, seq));
+      count++;
+      if (count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) return true;
+    }
+    return false;
+  }
+
+  /**
+   * End of the "lost" region: every un-SACKed byte below it is lost by IsLost.
+   * Computed once per call from the top of the scoreboard.
+   */
+  private lossPoint(): number {
+    let bytes = 0;
+    let count = 0;
+    const mss = this.sndMss();
+    for (let k = this.sbN - 1; k >= 0; k--) {
+      bytes += seqDiff(this.sb[2 * k + 1]!, this.sb[2 * k]!);
+      count++;
+      if (count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) return this.sb[2 * k]!;
+    }
+    return this.sndUna;
+  }
+
+  /** SACKed bytes in [sndUna, x). */
+  private sackedBelow(x: number): number {
+    let n = 0;
+    for (let k = 0; k < this.sbN; k++) {
+      const l = this.sb[2 * k]!;
+      if (!seqLt(l, x)) break;
+      const r = this.sb[2 * k + 1]!;
+      n += seqDiff(seqLt(r, x) ? r : x, l);
+    }
+    return n;
+  }
+
+  /**
+   * RFC 6675 §4 "pipe": bytes believed in the network. Outside SACK recovery it
+   * is simply sndNxt - sndUna (after an RTO everything beyond sndNxt counts as lost).
+   */
+  private pipe(): number {
+    const flight = seqDiff(this.sndNxt, this.sndUna);
+    if (!this.inRecovery || !this.recoveryIsSack) return flight;
+    const una = this.sndUna;
+    const unsacked = seqDiff(this.sndMax, una) - this.sackedBelow(this.sndMax);
+    const lp = this.lossPoint();
+    const hr = seqLt(this.highRxt, una) ? una : this.highRxt;
+    // Lost bytes (un-SACKed below the loss point) count only once retransmitted.
+    let lostNotRtx = 0;
+    if (seqLt(hr, lp)) lostNotRtx = seqDiff(lp, hr) - (this.sackedBelow(lp) - this.sackedBelow(hr));
+    // Rule-3 retransmissions of not-yet-lost bytes count twice.
+    let extra = 0;
+    if (seqLt(lp, hr)) extra = seqDiff(hr, lp) - (this.sackedBelow(hr) - this.sackedBelow(lp));
+    return Math.max(0, unsacked - lostNotRtx + extra);
+  }
+
+  /** If `seq` is inside a SACKed range, the end of that range; else seq. */
+  private skipSacked(seq: number): number {
+    for (let k = 0; k < this.sbN; k++) {
+      const l = this.sb[2 * k]!;
+      if (seqGt(l, seq)) break;
+      const r = this.sb[2 * k + 1]!;
+      if (seqLt(seq, r)) return r;
+    }
+    return seq;
+  }
+
+  /** Start of the next SACKed range above seq (or sndMax): limits a retransmission. */
+  private nextSackedStart(seq: number): number {
+    for (let k = 0; k < this.sbN; k++) {
+      const l = this.sb[2 * k]!;
+      if (seqGt(l, seq)) return l;
+    }
+    return this.sndMax;
+  }
+
+  // =========================================================================
+  // Output
+
+  /** Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4). */
+  private tsNow(now: number): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  /**
+   * Effective send MSS for data segments (RFC 9293 §3.7.1):
+   * min(SendMSS + 20, MMS_S) - TCP header with the options we put on data.
+   */
+  private sndMss(): number {
+    const opt = this.tsOk ? 12 : 0;
+    return Math.max(1, Math.min(this.peerMss + 20, this.mmsS) - 20 - opt);
+  }
+
+  private synchronizedForData(): boolean {
+    const s = this.state;
+    return (
+      s === State.ESTABLISHED ||
+      s === State.CLOSE_WAIT ||
+      s === State.FIN_WAIT_1 ||
+      s === State.CLOSING ||
+      s === State.LAST_ACK
+    );
+  }
+
+  /** Cheap check used by pollAt(): is anything sendable right now? */
+  private wantsToSend(): boolean {
+    const s = this.state;
+    if ((s === State.SYN_SENT || s === State.SYN_RECEIVED) && this.sndNxt === this.iss) return true;
+    if (!this.synchronizedForData()) return false;
+    if (this.rtxHead) return true;
+    const unsent = this.unsentBytes();
+    const finPending = this.finQueued && seqLt(this.sndNxt, this.finSeqPlusOne());
+    if (unsent === 0 && !finPending) return false;
+    return this.nextSegmentLength(false) > 0 || this.finSendable(unsent);
+  }
+
+  private unsentBytes(): number {
+    const sent = seqDiff(this.sndNxt, this.sndBase);
+    const u = this.sndRing.length - (sent > 0 ? sent : 0);
+    return u > 0 ? u : 0;
+  }
+
+  /** Usable window for new data: min(peer window, cwnd) minus what is in flight. */
+  private usableWindow(): number {
+    const wndEdge = seqAdd(this.sndUna, this.sndWnd);
+    const byWnd = seqDiff(wndEdge, this.sndNxt);
+    let cwnd = this.cc.cwnd + this.inflation;
+    // RFC 3042 limited transmit: one new segment per early duplicate ACK.
+    if (!this.inRecovery && this.dupAcks > 0 && this.dupAcks < DUP_THRESH) cwnd += this.dupAcks * this.sndMss();
+    const byCwnd = cwnd - this.pipe();
+    const u = Math.min(byWnd, byCwnd);
+    return u > 0 ? u : 0;
+  }
+
+  /**
+   * Length of the next new-data segment at sndNxt, applying the sender SWS
+   * rules and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4); 0 if nothing should go now.
+   */
+  private nextSegmentLength(forPoll: boolean): number {
+    void forPoll;
+    const unsent = this.unsentBytes();
+    if (unsent === 0) return 0;
+    const mss = this.sndMss();
+    const usable = this.usableWindow();
+    const len = Math.min(unsent, mss, usable);
+    if (len <= 0) return 0;
+    if (len >= mss) return len; // a full segment always goes
+    if (this.forceSend) return len;
+    const inFlight = seqGt(this.sndMax, this.sndUna) && !(this.sndMax === this.sndUna);
+    const nagleOk = this.config.noDelay || !inFlight;
+    // All remaining data fits: push it (subject to Nagle).
+    if (len === unsent && nagleOk) return len;
+    // RFC 9293 §3.8.6.2.1: at least Fs * max window (Fs = 1/2) when Nagle allows.
+    if (nagleOk && len >= this.maxSndWnd >>> 1 && this.maxSndWnd > 0) return len;
+    return 0;
+  }
+
+  private finSendable(unsent: number): boolean {
+    if (!this.finQueued || unsent !== 0) return false;
+    return seqLt(this.sndNxt, this.finSeqPlusOne());
+  }
+
+  /** Emits everything due at `now`. */
+  dispatch(now: number, sink: SegmentSink): void {
+    this.now = now;
+    this.blockedAt = -Infinity;
+    if (this.state === State.CLOSED) {
+      if (this.rstPending) this.emitRst(sink);
+      this.flushEvents();
+      return;
+    }
+    this.runTimers(now, sink);
+    if (this.rstPending) this.emitRst(sink);
+    if ((this.state as TcpState) !== State.CLOSED) this.transmit(now, sink);
+    this.flushEvents();
+  }
+
+  private runTimers(now: number, sink: SegmentSink): void {
+    if (now >= this.closeAt) {
+      this.closeAt = Infinity;
+      if (this.state === State.TIME_WAIT || this.state === State.FIN_WAIT_2) {
+        if (this.state === State.FIN_WAIT_2) this.stats.timeouts++;
+        this.finish(undefined);
+        return;
+      }
+    }
+    if (now >= this.rtoAt) {
+      this.rtoAt = Infinity;
+      this.onRetransmitTimeout(now);
+      if (this.state === State.CLOSED) return;
+    }
+    if (now >= this.persistAt && this.sndWnd > 0) {
+      // Sender SWS override (RFC 9293 §3.8.6.2.1): the window is open but too
+      // small for the SWS rules; after the timeout send what fits.
+      this.persistAt = Infinity;
+      this.forceSend = true;
+    }
+    if (now >= this.persistAt) {
+      this.persistAt = Infinity;
+      this.persistProbes++;
+      if (this.persistProbes > this.config.maxRetries) {
+        this.stats.timeouts++;
+        this.finish('ETIMEDOUT');
+        return;
+      }
+      this.stats.persistProbes++;
+      this.persistBackoff++;
+      this.sendProbe(sink, now);
+    }
+    const ka = this.keepAliveAt();
+    if (now >= ka) {
+      if (this.keepProbes >= this.config.keepCount) {
+        // RFC 1122 §4.2.3.6: the peer is dead. Linux tells it with a RST.
+        this.stats.timeouts++;
+        this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+        this.finish('ETIMEDOUT');
+        return;
+      }
+      this.keepProbes++;
+      this.keepLastProbe = now;
+      this.stats.keepaliveProbes++;
+      this.sendProbe(sink, now);
+    }
+    if (now >= this.ackAt) {
+      this.ackAt = Infinity;
+      this.stats.delayedAcks++;
+      this.ackNow = true;
+    }
+  }
+
+  /** RFC 6298 §5.4-5.7: retransmission timer expired. */
+  private onRetransmitTimeout(now: number): void {
+    this.retries++;
+    const s = this.state;
+    const limit = s === State.SYN_SENT || s === State.SYN_RECEIVED ? this.config.synRetries : this.config.maxRetries;
+    if (this.retries > limit) {
+      this.stats.timeouts++;
+      this.finish('ETIMEDOUT');
+      return;
+    }
+    this.stats.rtoTimeouts++;
+    const flight = this.pipe();
+    if (s !== State.SYN_SENT && s !== State.SYN_RECEIVED) this.cc.onRto(now, flight);
+    this.rtt.backoff(); // RFC 6298 §5.5
+    this.rttActive = false; // Karn
+    // Go back N from the oldest unacknowledged byte (RFC 5681 §3.1); SACKed
+    // ranges are skipped as we resend. Leave recovery; RFC 6582 §4: set recover.
+    this.sndNxt = this.sndUna;
+    this.inRecovery = false;
+    this.inflation = 0;
+    this.rtxHead = false;
+    this.dupAcks = 0;
+    this.recover = this.sndMax;
+    if (s === State.SYN_SENT || s === State.SYN_RECEIVED) this.sndNxt = this.iss;
+  }
+
+  /** Zero-window / keepalive probe: an old sequence number draws an ACK (RFC 1122 §4.2.3.6, Linux). */
+  private sendProbe(sink: SegmentSink, now: number): void {
+    const o = this.prepare(TCP_ACK, seqAdd(this.sndUna, -1), now);
+    o.payloadLength = 0;
+    this.emit(sink, o, 0);
+  }
+
+  private transmit(now: number, sink: SegmentSink): void {
+    const s = this.state;
+    // SYN or SYN-ACK.
+    if ((s === State.SYN_SENT || s === State.SYN_RECEIVED) && this.sndNxt === this.iss) {
+      this.sendSyn(now, sink);
+      return;
+    }
+    if (this.synchronizedForData()) {
+      // RFC 5681 §4.1: restart from a small window after an idle period longer than the RTO.
+      if (this.sndUna === this.sndMax && this.lastSendTime > 0 && now - this.lastSendTime > this.rtt.rto && this.unsentBytes() > 0) {
+        this.cc.onIdleRestart(now);
+        this.lastSendTime = now;
+      }
+      let guard = 0;
+      while (guard++ < 100_000) {
+        if (!this.sendOne(now, sink)) break;
+      }
+      this.maybeArmPersist(now);
+    }
+    if (this.ackNow) {
+      const o = this.prepare(TCP_ACK, this.sndNxt, now);
+      o.payloadLength = 0;
+      this.emit(sink, o, 0);
+    }
+  }
+
+  private sendSyn(now: number, sink: SegmentSink): void {
+    const synAck = this.state === State.SYN_RECEIVED;
+    const o = this.out;
+    o.seq = this.iss;
+    o.ack = synAck ? this.rcvNxt : 0;
+    o.flags = synAck ? TCP_SYN | TCP_ACK : TCP_SYN;
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    o.window = Math.min(this.rcvRing.free, 65535);
+    o.urgent = 0;
+    o.mss = this.advMss;
+    // Active open offers everything; a passive open only echoes what the peer offered.
+    const offerWs = synAck ? this.wsOk : this.config.windowScaling;
+    o.windowScale = offerWs ? this.rcvShift : undefined;
+    o.sackPermitted = (synAck ? this.sackOk : this.config.sack) ? true : undefined;
+    const offerTs = synAck ? this.tsOk : this.config.timestamps;
+    o.tsVal = offerTs ? this.tsNow(now) : undefined;
+    o.tsEcr = offerTs ? (synAck ? this.tsRecent : 0) : undefined;
+    this.sackOut.length = 0;
+    o.payloadLength = 0;
+    if (synAck) {
+      this.rcvAdv = seqAdd(this.rcvNxt, o.window);
+      this.lastAckSent = this.rcvNxt;
+    }
+    if (!this.emit(sink, o, 0)) return;
+    if (this.sndMax !== this.iss) {
+      this.stats.retransmits++;
+      this.rttActive = false;
+    } else if (!this.tsOk) {
+      this.rttActive = true;
+      this.rttSeq = seqAdd(this.iss, 1);
+      this.rttTime = now;
+    }
+    this.sndNxt = seqAdd(this.iss, 1);
+    if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    this.ackNow = false;
+  }
+
+  /** Sends one data/FIN segment (retransmission or new); false when nothing (more) should go now. */
+  private sendOne(now: number, sink: SegmentSink): boolean {
+    const mss = this.sndMss();
+    // NewReno: retransmit the head (fast retransmit, partial ACK), regardless of cwnd (RFC 6582 §3.2).
+    if (this.rtxHead) {
+      this.rtxHead = false;
+      const sent = this.sendRange(this.sndUna, mss, now, sink, true);
+      if (sent === 0 && this.blockedAt === now) {
+        this.rtxHead = true; // the output had no buffer: try again later
+        return false;
+      }
+      return true;
+    }
+    // RFC 6675 NextSeg, rules 1 and 3: retransmit holes while pipe < cwnd.
+    if (this.inRecovery && this.recoveryIsSack) {
+      const avail = this.cc.cwnd - this.pipe();
+      if (avail >= mss || (avail > 0 && this.pipe() === 0)) {
+        let s = seqMax(this.highRxt, this.sndUna);
+        s = this.skipSacked(s);
+        const lp = this.lossPoint();
+        const highSacked = this.sbN > 0 ? this.sb[2 * this.sbN - 1]! : this.sndUna;
+        if (seqLt(s, highSacked)) {
+          // Rule 1 (lost) or rule 3 (not yet lost but un-SACKed below HighSACK, only if no new data).
+          const isLostSeg = seqLt(s, lp);
+          if (isLostSeg || this.unsentBytes() === 0 || this.usableWindow() < mss) {
+            const limit = Math.min(seqDiff(this.nextSackedStart(s), s), mss);
+            const sent = this.sendRange(s, limit, now, sink, true);
+            if (sent > 0) {
+              this.highRxt = seqAdd(s, sent);
+              return true;
+            }
+            return false;
+          }
+        }
+      } else {
+        return false;
+      }
+    }
+    // After an RTO: resend from sndNxt up to sndMax, skipping SACKed ranges.
+    if (seqLt(this.sndNxt, this.sndMax)) {
+      const s = this.skipSacked(this.sndNxt);
+      if (s !== this.sndNxt) {
+        this.sndNxt = s;
+        return true;
+      }
+      const cwndAvail = this.cc.cwnd - seqDiff(this.sndNxt, this.sndUna);
+      const wndAvail = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      let limit = Math.min(mss, seqDiff(this.nextSackedStart(s), s));
+      const avail = Math.min(cwndAvail, wndAvail);
+      if (avail <= 0 && this.sndNxt !== this.sndUna) return false;
+      if (avail > 0 && avail < limit) limit = avail;
+      if (limit <= 0) limit = 1;
+      const sent = this.sendRange(s, limit, now, sink, true);
+      if (sent <= 0) return false;
+      this.sndNxt = seqAdd(s, sent);
+      return true;
+    }
+    // New data.
+    const len = this.nextSegmentLength(false);
+    const unsent = this.unsentBytes();
+    if (len > 0) {
+      const sent = this.sendRange(this.sndNxt, len, now, sink, false);
+      if (sent <= 0) return false;
+      return true;
+    }
+    if (this.finSendable(unsent)) {
+      const sent = this.sendRange(this.sndNxt, 0, now, sink, false);
+      return sent > 0 && false;
+    }
+    return false;
+  }
+
+  /**
+   * Sends [seq, seq+len) of data (plus FIN if the data ends the stream and a
+   * FIN is queued). Returns the sequence space covered (0 if emission failed).
+   */
+  private sendRange(seq: number, len: number, now: number, sink: SegmentSink, isRtx: boolean): number {
+    const ringOff = seqDiff(seq, this.sndBase);
+    const avail = this.sndRing.length - ringOff;
+    let n = Math.min(len, avail > 0 ? avail : 0);
+    // Leave room for SACK blocks (the option space is shared; RFC 2018 §3).
+    const o = this.prepare(TCP_ACK, seq, now);
+    const sackRoom = this.sackOut.length > 0 ? 4 + 4 * this.sackOut.length : 0;
+    const maxPayload = this.sndMss() - sackRoom;
+    if (n > maxPayload) n = Math.max(1, maxPayload);
+    let flags = TCP_ACK;
+    let space = n;
+    if (this.finQueued && ringOff + n === this.sndRing.length) {
+      flags |= TCP_FIN;
+      space += 1;
+    }
+    if (space === 0) return 0;
+    if (n > 0 && ringOff + n === this.sndRing.length) flags |= TCP_PSH;
+    o.flags = flags;
+    o.payloadLength = n;
+    if (!this.emit(sink, o, ringOff)) return 0;
+    const end = seqAdd(seq, space);
+    const retransmission = isRtx || seqLt(seq, this.sndMax);
+    if (retransmission) {
+      this.stats.retransmits++;
+      this.stats.retransmittedBytes += n;
+      // Karn: a timed segment that is retransmitted cannot give a sample.
+      if (this.rttActive && seqLe(seq, this.rttSeq) && seqLt(this.rttSeq, seqAdd(end, 1))) this.rttActive = false;
+    } else {
+      this.stats.bytesOut += n;
+      if (!this.rttActive && !this.tsOk) {
+        this.rttActive = true;
+        this.rttSeq = end;
+        this.rttTime = now;
+      }
+    }
+    if (!isRtx || seq === this.sndNxt) {
+      if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    }
+    if (seqGt(end, this.sndMax)) this.sndMax = end;
+    if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
+    this.persistAt = Infinity;
+    this.forceSend = false;
+    this.lastSendTime = now;
+    return space;
+  }
+
+  /** Zero window with data waiting and nothing in flight: arm the persist timer (RFC 9293 §3.8.6.1). */
+  private maybeArmPersist(now: number): void {
+    if (this.sndMax !== this.sndUna) {
+      this.persistAt = Infinity;
+      return;
+    }
+    const waiting = this.unsentBytes() > 0 || (this.finQueued && seqLt(this.sndNxt, this.finSeqPlusOne()));
+    if (!waiting) {
+      this.persistAt = Infinity;
+      return;
+    }
+    if (this.persistAt === Infinity) {
+      const base = this.rtt.rto;
+      this.persistAt = now + Math.min(base * 2 ** Math.min(this.persistBackoff, 16), this.config.maxRtoMs);
+    }
+  }
+
+  /** Fills the shared repr with the fields every synchronized segment carries. */
+  private prepare(flags: number, seq: number, now: number): TcpRepr {
+    const o = this.out;
+    o.seq = seq;
+    o.ack = this.rcvNxt;
+    o.flags = flags;
+    o.urgent = 0;
+    o.mss = undefined;
+    o.windowScale = undefined;
+    o.sackPermitted = undefined;
+    o.window = this.windowField();
+    if (this.tsOk) {
+      o.tsVal = this.tsNow(now);
+      o.tsEcr = this.tsRecent;
+    } else {
+      o.tsVal = undefined;
+      o.tsEcr = undefined;
+    }
+    // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
+    const so = this.sackOut;
+    so.length = 0;
+    if (this.sackOk && this.asm.heldBytes > 0) {
+      const maxBlocks = this.tsOk ? 3 : 4;
+      const r = this.asm.ranges(this.asmRanges);
+      for (let i = 0; i + 1 < r.length && so.length < 2 * maxBlocks; i += 2) {
+        so.push(seqAdd(this.rcvNxt, r[i]!), seqAdd(this.rcvNxt, r[i + 1]!));
+      }
+    }
+    o.sack = so;
+    return o;
+  }
+
+  /**
+   * The window field (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323
+   * scaling): free ring space, but the right edge moves only by at least
+   * min(buffer/2, MSS), and never moves left.
+   */
+  private windowField(): number {
+    const cur = this.rcvWindowNow();
+    const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
+    let wnd = Math.min(this.rcvRing.free, max);
+    const swsThreshold = Math.min(this.rcvRing.capacity >>> 1, this.advMss);
+    if (wnd > cur && wnd - cur < swsThreshold) wnd = cur;
+    if (wnd < cur) wnd = cur;
+    let field = wnd >>> this.rcvShift;
+    if (field << this.rcvShift < cur) field++; // rounding must not shrink the window
+    if (field > 65535) field = 65535;
+    const edge = seqAdd(this.rcvNxt, field << this.rcvShift);
+    if (seqGt(edge, this.rcvAdv)) this.rcvAdv = edge;
+    return field;
+  }
+
+  /** After a read: is the window opening enough to be worth an immediate update? */
+  private windowUpdateWorthSending(): boolean {
+    const s = this.state;
+    if (s !== State.ESTABLISHED && s !== State.FIN_WAIT_1 && s !== State.FIN_WAIT_2) return false;
+    const cur = this.rcvWindowNow();
+    const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
+    const wnd = Math.min(this.rcvRing.free, max);
+    const inc = wnd - cur;
+    if (inc < Math.min(this.rcvRing.capacity >>> 1, this.advMss)) return false;
+    // Like Linux __tcp_cleanup_rbuf: update when the window at least doubles or was below one MSS.
+    return cur < this.advMss || wnd >= 2 * cur;
+  }
+
+  /** Emits the shared repr; bookkeeping common to every segment that carries an ACK. */
+  private emit(sink: SegmentSink, o: TcpRepr, ringOff: number): boolean {
+    if (!sink.emitSegment(this, o, ringOff)) {
+      this.blockedAt = this.now;
+      return false;
+    }
+    this.stats.segmentsOut++;
+    if ((o.flags & TCP_ACK) !== 0) {
+      this.ackNow = false;
+      this.ackAt = Infinity;
+      this.rcvUnackedBytes = 0;
+      this.lastAckSent = o.ack;
+    }
+    return true;
+  }
+
+  private queueRst(seq: number, ack: number, flags: number): void {
+    this.rstPending = true;
+    this.rstSeq = seq >>> 0;
+    this.rstAck = ack >>> 0;
+    this.rstFlags = flags;
+  }
+
+  private emitRst(sink: SegmentSink): void {
+    this.rstPending = false;
+    const o = this.out;
+    o.seq = this.rstSeq;
+    o.ack = (this.rstFlags & TCP_ACK) !== 0 ? this.rstAck : 0;
+    o.flags = this.rstFlags;
+    o.window = 0;
+    o.urgent = 0;
+    o.mss = undefined;
+    o.windowScale = undefined;
+    o.sackPermitted = undefined;
+    o.tsVal = undefined;
+    o.tsEcr = undefined;
+    this.sackOut.length = 0;
+    o.payloadLength = 0;
+    if (sink.emitSegment(this, o, 0)) {
+      this.stats.segmentsOut++;
+      this.stats.resetsOut++;
+    }
+  }
+
+  /** RFC 5961 §3.2/§4.2/§5.2 challenge ACK, rate limited per connection (§7). */
+  private challengeAck(now: number): void {
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.config.challengeAckLimit) {
+      this.stats.challengeAcksSuppressed++;
+      return;
+    }
+    this.challengeCount++;
+    this.stats.challengeAcks++;
+    this.ackNow = true;
+  }
+
+  /**
+   * ACK for an unacceptable segment (RFC 9293 §3.10.7.4). Segments with data
+   * always get one (the peer may be retransmitting what we already have); pure
+   * ACKs at most every 500 ms, so two confused ends cannot ACK each other forever.
+   */
+  private sendOowAck(hasData: boolean, seq = 0): void {
+    // Zero-window and keepalive probes (seq = RCV.NXT - 1) must always be answered.
+    if (!hasData && seq !== seqAdd(this.rcvNxt, -1)) {
+      if (this.now - this.lastOowAck < OOW_ACK_INTERVAL_MS) return;
+      this.lastOowAck = this.now;
+    }
+    this.ackNow = true;
+  }
+
+  // =========================================================================
+  // State changes and events
+
+  private setState(s: TcpState): void {
+    const from = this.state;
+    if (from === s) return;
+    this.state = s;
+    this.host.stateChanged(this, from);
+  }
+
+  /** Ends the connection (CLOSED) and reports it once. */
+  private finish(error: TcpErrorCode | undefined): void {
+    this.rtoAt = Infinity;
+    this.ackAt = Infinity;
+    this.persistAt = Infinity;
+    this.closeAt = Infinity;
+    this.ackNow = false;
+    this.inRecovery = false;
+    if (error !== undefined) this.closeError = error;
+    this.setState(State.CLOSED);
+    this.notifyClosed(error);
+  }
+
+  private notifyClosed(error: TcpErrorCode | undefined): void {
+    if (this.closedNotified) return;
+    this.closedNotified = true;
+    this.closeError = error;
+    this.events_ |= EV_CLOSED;
+  }
+
+  private flushEvents(): void {
+    let ev = this.events_;
+    if (ev === 0) return;
+    this.events_ = 0;
+    const e = this.events;
+    // Order matters for a socket layer: connect before data, data before end, end before close.
+    if (ev & EV_CONNECTED) e.onConnected?.();
+    if (ev & EV_READABLE && this.rcvRing.length > 0) e.onReadable?.();
+    if (ev & EV_PEER_CLOSED) e.onPeerClosed?.();
+    if (ev & EV_WRITABLE) e.onWritable?.();
+    ev = ev & EV_CLOSED;
+    if (ev) e.onClosed?.(this.closeError);
+  }
+
+  /** Test/diagnostic view of internal sender state. */
+  debugSender(): {
+    cwnd: number;
+    ssthresh: number;
+    rto: number;
+    inRecovery: boolean;
+    pipe: number;
+    scoreboard: number[];
+    sndWnd: number;
+  } {
+    return {
+      cwnd: this.cc.cwnd,
+      ssthresh: this.cc.ssthresh,
+      rto: this.rtt.rto,
+      inRecovery: this.inRecovery,
+      pipe: this.pipe(),
+      scoreboard: this.sb.slice(0, 2 * this.sbN),
+      sndWnd: this.sndWnd,
+    };
+  }
+}
