@@ -8,7 +8,10 @@
  * deadline. `busy` mode never sleeps, for the lowest latency.
  *
  * Liveness: the loop keeps the process alive only while something holds a
- * reference (ref()/unref() are counted, like a server or socket handle).
+ * reference (ref()/unref() are counted, like a server or socket handle), or
+ * for at most `idleMs` after the last frame while it spins. Spinning always
+ * uses a referenced setImmediate: an unreferenced one does not make libuv's
+ * poll phase non-blocking, so it would stall until some unrelated event.
  */
 import type { Nic } from '../driver/nic.js';
 import type { NetStack } from './net-stack.js';
@@ -74,12 +77,10 @@ export class PollLoop {
     if (!this.running || this.immediate !== null) return;
     this.counters.wakeups++;
     this.immediate = setImmediate(this.tick);
-    if (this.refs === 0) this.immediate.unref();
   }
 
   ref(): void {
     if (++this.refs === 1) {
-      this.immediate?.ref();
       this.timer?.ref();
       for (const n of this.nics) (n as Refable).ref?.();
     }
@@ -88,7 +89,6 @@ export class PollLoop {
   unref(): void {
     if (this.refs === 0) return;
     if (--this.refs === 0) {
-      this.immediate?.unref();
       this.timer?.unref();
       for (const n of this.nics) (n as Refable).unref?.();
     }
@@ -108,7 +108,8 @@ export class PollLoop {
     if (frames > 0) this.lastWork = now;
     else this.counters.idle_polls++;
     const next = engine.pollAt();
-    if (next <= now || this.mode === 'busy' || now - this.lastWork < this.idleMs) {
+    const spin = this.mode === 'busy' ? this.refs > 0 || now - this.lastWork < this.idleMs : now - this.lastWork < this.idleMs;
+    if (next <= now || spin) {
       this.kick();
       return;
     }
