@@ -84,6 +84,31 @@ function expectBinomial(actual: number, n: number, p: number, msg: string): void
   expect(Math.abs(actual - n * p), `${msg}: got ${actual}, expected ${n * p} ± ${6 * sd}`).toBeLessThanOrEqual(6 * sd + 1);
 }
 
+describe('Prng', () => {
+  it('is deterministic per (seed, stream) and stays in range', () => {
+    const seq = (seed: number, stream = 0) => {
+      const p = new Prng(seed, stream);
+      return Array.from({ length: 20 }, () => p.nextU32());
+    };
+    expect(seq(1)).toEqual(seq(1));
+    expect(seq(1)).not.toEqual(seq(2));
+    expect(seq(1, 1)).not.toEqual(seq(1, 2));
+    expect(seq(2 ** 40)).not.toEqual(seq(0));
+    const p = new Prng(99);
+    const buckets = new Array<number>(10).fill(0);
+    for (let i = 0; i < 100_000; i++) {
+      const x = p.next();
+      expect(x >= 0 && x < 1).toBe(true);
+      const k = p.nextInt(10);
+      expect(Number.isInteger(k) && k >= 0 && k < 10).toBe(true);
+      buckets[k]!++;
+    }
+    for (const b of buckets) expectBinomial(b, 100_000, 0.1, 'seed 99');
+    expect(() => p.nextInt(0)).toThrow(RangeError);
+    expect(() => p.nextInt(1.5)).toThrow(RangeError);
+  });
+});
+
 describe('ImpairedNic pass-through', () => {
   it('forwards everything unchanged when nothing is configured', () => {
     const { a, rawA, b, send, recv, drainAll } = setup({ seed: 3 });

@@ -168,6 +168,14 @@ describe('TimerWheel basics', () => {
     expect(w.nextDeadline()).toBe(Infinity);
     expect(never.armed).toBe(true);
     expect(w.size).toBe(1);
+    // advance(Infinity) fires everything finite, never Infinity, and the wheel keeps working.
+    const soon = new Timer(() => log.push(-2));
+    w.arm(soon, 6 * year);
+    expect(w.advance(Infinity)).toBe(1);
+    expect(never.armed).toBe(true);
+    w.arm(soon, 7 * year);
+    expect(w.nextDeadline()).toBe(7 * year);
+    expect(w.advance(7 * year)).toBe(1);
   });
 
   it('a virtual-time driver reaches every timer by jumping to nextDeadline', () => {

@@ -163,11 +163,13 @@ export class TimerWheel {
   /**
    * Fires, in (deadline, arming order) order, every timer whose deadline is
    * <= now, including timers armed by callbacks during this call. Callbacks
-   * receive `now`. Returns how many fired. Time never moves backwards: an
+   * receive `now`. Returns how many fired. Timers armed at Infinity never fire. Time never moves backwards: an
    * earlier `now` than before only fires what is due by it.
    */
   advance(now: number): number {
     if (Number.isNaN(now)) throw new RangeError('TimerWheel.advance: now is NaN');
+    // Infinity deadlines mean "never": advance(Infinity) fires every finite timer only.
+    if (now === Infinity) now = Number.MAX_VALUE;
     const target = Math.floor(now);
     let fired = 0;
     for (;;) {
