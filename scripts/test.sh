@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's test command (README: `npm test`). Works on a fresh machine:
+# installs the Debian tools the interop tests drive, installs npm packages
+# (which builds the addon and compiles TypeScript), type-checks, runs vitest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# tool:package pairs the interop tests use (the kernel side of TAP tests).
+tools=(ip:iproute2 ping:iputils-ping arping:arping tcpdump:tcpdump nc:netcat-openbsd tshark:tshark curl:curl socat:socat ethtool:ethtool)
+missing=()
+for pair in "${tools[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: not root or no apt-get; tests needing ${missing[*]} will skip with a reason"
+  fi
+fi
+
+if [ ! -d node_modules ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run --silent build
+fi
+npx tsc -p tsconfig.test.json --noEmit
+npx vitest run "$@"
