@@ -689,7 +689,8 @@ export class Connection {
     if (this.persistAt < t) t = this.persistAt;
     const k = this.keepAliveAt();
     if (k < t) t = k;
-    if (this.blockedAt + 1 < t) t = this.blockedAt + 1;
+    // Output had no buffer: retry a millisecond later rather than spin.
+    if (this.blockedAt !== -Infinity && this.blockedAt + 1 < t) t = this.blockedAt + 1;
     if (t > this.now && this.blockedAt === -Infinity && this.wantsToSend()) return -Infinity;
     return t;
   }

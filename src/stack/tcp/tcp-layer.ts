@@ -1,0 +1,663 @@
+/**
+ * The TCP layer: demultiplexing, listeners (SYN queue, accept queue, SYN
+ * cookies), resets for closed ports, ephemeral ports, ISNs, timers on the
+ * stack's one TimerWheel, and output through IpOutput.
+ *
+ * Like gVisor's transport/tcp dispatcher + accept.go, and smoltcp's
+ * Interface-side socket lookup. Every Connection is pure; this layer gives
+ * it time (the TimerWheel), input (parsed segments) and output (emitTcp).
+ */
+import type { IpOutput, L4Writer, TransportInput } from '../iface/ip-output.js';
+import type { Clock } from '../time/clock.js';
+import { IPPROTO_TCP } from '../wire/ipv4.js';
+import { seqAdd, seqGt } from '../wire/seq.js';
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  TcpSegmentView,
+  emitTcp,
+  tcpHeaderLength,
+  type TcpChecksumMode,
+  type TcpRepr,
+} from '../wire/tcp.js';
+import {
+  Connection,
+  DEFAULT_TCP_CONFIG,
+  State,
+  newConnStats,
+  type ConnectionHost,
+  type SegmentSink,
+  type TcpConfig,
+  type TcpConnStats,
+  type TcpState,
+} from './connection.js';
+import { IsnGenerator, SynCookies, Timer, TimerWheel } from './tcp-deps.js';
+
+export interface TcpLayerOptions {
+  /** Defaults for every connection (each connect/listen may override). */
+  config?: Partial<TcpConfig>;
+  isnSecret?: Uint8Array;
+  cookieSecret?: Uint8Array;
+  /** Answer SYNs with SYN cookies when a listener's SYN queue is full (default true). */
+  synCookies?: boolean;
+  /** Ephemeral port range (RFC 6335 §6: 49152-65535). */
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
+  /** Seed for the ephemeral port sequence (tests). */
+  ephemeralSeed?: number;
+}
+
+export interface TcpLayerStats {
+  /** Shared by all connections. */
+  conn: TcpConnStats;
+  segmentsReceived: number;
+  malformed: number;
+  badChecksum: number;
+  badPorts: number;
+  /** Segments for no connection and no listener. */
+  noSocket: number;
+  resetsSent: number;
+  activeOpens: number;
+  passiveOpens: number;
+  /** SYNs dropped because the accept queue was full. */
+  listenOverflows: number;
+  /** SYNs dropped because the SYN queue was full and cookies are off. */
+  synQueueDrops: number;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  synCookiesRejected: number;
+  timeWaitRecycled: number;
+  outputDrops: number;
+  currentConnections: number;
+  established: number;
+  icmpErrors: number;
+}
+
+/** A listening socket (RFC 9293 LISTEN state lives here, not in a Connection). */
+export class Listener {
+  /** Embryonic connections (SYN_RECEIVED). */
+  synQueueLength = 0;
+  /** Established connections not yet accepted (only when there is no onConnection callback). */
+  readonly acceptQueue: Connection[] = [];
+  closed = false;
+  constructor(
+    readonly layer: TcpLayer,
+    readonly port: number,
+    readonly addr: number,
+    /** Bound on the accept queue; the SYN queue holds at most as many (like Linux's somaxconn-ish min). */
+    readonly backlog: number,
+    readonly synBacklog: number,
+    public onConnection: ((conn: Connection) => void) | null,
+    readonly config: Partial<TcpConfig> | undefined,
+  ) {}
+  /** Takes one established connection from the accept queue. */
+  accept(): Connection | null {
+    return this.acceptQueue.shift() ?? null;
+  }
+  close(): void {
+    this.layer.unlisten(this);
+  }
+}
+
+function isBroadcastOrMulticast(addr: number): boolean {
+  return addr === 0xffffffff || addr >>> 28 === 14 || addr === 0;
+}
+
+const BUCKET_KEY = (remoteAddr: number, remotePort: number): number => (remoteAddr >>> 0) * 65536 + remotePort;
+
+export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
+  readonly stats: TcpLayerStats;
+  private readonly config: TcpConfig;
+  /** (remoteAddr, remotePort) -> chain of connections (linked through nextInBucket). */
+  private readonly conns = new Map<number, Connection>();
+  private readonly listeners = new Map<number, Listener[]>();
+  private readonly isn: IsnGenerator;
+  private readonly cookies: SynCookies;
+  private readonly useCookies: boolean;
+  private readonly ephLow: number;
+  private readonly ephHigh: number;
+  private ephNext: number;
+  private readonly view = new TcpSegmentView();
+  private readonly rx: TcpRepr = {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    urgent: 0,
+    payloadLength: 0,
+  };
+  /** Reused for stateless replies (RST, SYN-cookie SYN-ACK). */
+  private readonly tx: TcpRepr = {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    urgent: 0,
+    payloadLength: 0,
+  };
+  // Output state for the one writer closure (set before each ip.send).
+  private wConn: Connection | null = null;
+  private wRepr: TcpRepr = this.tx;
+  private wRingOff = 0;
+  private wHdr = 0;
+  private wSrc = 0;
+  private wDst = 0;
+  private wMode: TcpChecksumMode = 'full';
+  private readonly writer: L4Writer;
+  // Re-entrancy: application calls made from event callbacks are deferred.
+  private busy = 0;
+  private readonly deferred: Connection[] = [];
+
+  constructor(
+    private readonly ip: IpOutput,
+    private readonly wheel: TimerWheel,
+    private readonly clock: Clock,
+    opts: TcpLayerOptions = {},
+  ) {
+    this.config = { ...DEFAULT_TCP_CONFIG, ...(opts.config ?? {}) };
+    this.isn = new IsnGenerator(opts.isnSecret);
+    this.cookies = new SynCookies(opts.cookieSecret);
+    this.useCookies = opts.synCookies ?? true;
+    this.ephLow = opts.ephemeralLow ?? 49152;
+    this.ephHigh = opts.ephemeralHigh ?? 65535;
+    const span = this.ephHigh - this.ephLow + 1;
+    const seed = opts.ephemeralSeed ?? Math.floor(Math.random() * 0x7fffffff);
+    this.ephNext = this.ephLow + (Math.abs(seed) % span);
+    this.stats = {
+      conn: newConnStats(),
+      segmentsReceived: 0,
+      malformed: 0,
+      badChecksum: 0,
+      badPorts: 0,
+      noSocket: 0,
+      resetsSent: 0,
+      activeOpens: 0,
+      passiveOpens: 0,
+      listenOverflows: 0,
+      synQueueDrops: 0,
+      synCookiesSent: 0,
+      synCookiesAccepted: 0,
+      synCookiesRejected: 0,
+      timeWaitRecycled: 0,
+      outputDrops: 0,
+      currentConnections: 0,
+      established: 0,
+      icmpErrors: 0,
+    };
+    this.writer = (buf: Uint8Array, off: number): void => {
+      const r = this.wRepr;
+      if (r.payloadLength > 0 && this.wConn !== null) {
+        this.wConn.copyPayload(this.wRingOff, buf, off + this.wHdr, r.payloadLength);
+      }
+      emitTcp(r, buf, off, this.wSrc, this.wDst, this.wMode);
+    };
+  }
+
+  // =========================================================================
+  // Application API
+
+  /**
+   * Active open (RFC 9293 §3.10.1). Throws EADDRNOTAVAIL-style errors for
+   * misuse (no route, no free port); network failures arrive via events.
+   */
+  connect(
+    remoteAddr: number,
+    remotePort: number,
+    opts: { localAddr?: number; localPort?: number; config?: Partial<TcpConfig> } = {},
+  ): Connection {
+    remoteAddr >>>= 0;
+    if (!(remotePort > 0 && remotePort < 65536)) throw codeError('ERR_SOCKET_BAD_PORT', `bad port ${remotePort}`);
+    const localAddr = opts.localAddr !== undefined && opts.localAddr !== 0 ? opts.localAddr >>> 0 : this.ip.sourceFor(remoteAddr);
+    if (localAddr === -1) throw codeError('ENETUNREACH', 'no route to host');
+    let localPort = opts.localPort ?? 0;
+    if (localPort === 0) localPort = this.allocatePort(localAddr >>> 0, remoteAddr, remotePort);
+    else if (this.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null) {
+      throw codeError('EADDRINUSE', `address in use ${localPort}`);
+    }
+    const now = this.clock.now();
+    const conn = this.newConnection(localAddr >>> 0, localPort, remoteAddr, remotePort, now, opts.config);
+    this.register(conn);
+    this.stats.activeOpens++;
+    conn.connect(now);
+    this.service(conn, now);
+    return conn;
+  }
+
+  /** Opens a listener on port (addr 0 = any local address). */
+  listen(
+    port: number,
+    addr = 0,
+    backlog = 511,
+    onConnection: ((conn: Connection) => void) | null = null,
+    config?: Partial<TcpConfig>,
+  ): Listener {
+    if (!(port > 0 && port < 65536)) throw codeError('ERR_SOCKET_BAD_PORT', `bad port ${port}`);
+    const list = this.listeners.get(port) ?? [];
+    for (const l of list) if (l.addr === addr >>> 0 || l.addr === 0 || addr === 0) throw codeError('EADDRINUSE', `port ${port} in use`);
+    const b = Math.max(1, Math.floor(backlog));
+    const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config);
+    list.push(l);
+    this.listeners.set(port, list);
+    return l;
+  }
+
+  /** Removes a listener; embryonic and unaccepted connections are reset. */
+  unlisten(l: Listener): void {
+    if (l.closed) return;
+    l.closed = true;
+    const list = this.listeners.get(l.port);
+    if (list) {
+      const i = list.indexOf(l);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.listeners.delete(l.port);
+    }
+    for (const c of l.acceptQueue.splice(0)) c.abort();
+    // Embryonic connections: find them by their listenerRef.
+    const victims: Connection[] = [];
+    for (const head of this.conns.values()) {
+      for (let c: Connection | null = head; c !== null; c = c.nextInBucket) if (c.listenerRef === l) victims.push(c);
+    }
+    for (const c of victims) c.abort();
+  }
+
+  /** Connections currently known (for diagnostics and tests). */
+  connections(): Connection[] {
+    const out: Connection[] = [];
+    for (const head of this.conns.values()) for (let c: Connection | null = head; c !== null; c = c.nextInBucket) out.push(c);
+    return out;
+  }
+
+  // =========================================================================
+  // Input (TransportInput)
+
+  input(src: number, dst: number, buf: Uint8Array, off: number, len: number, verified: boolean, now: number): void {
+    this.stats.segmentsReceived++;
+    const v = this.view;
+    const rx = this.rx;
+    try {
+      v.wrap(buf, off, len);
+      if (!verified && !v.verifyChecksum(src, dst)) {
+        this.stats.badChecksum++;
+        return;
+      }
+      v.readRepr(rx);
+    } catch {
+      // Bad input is data: count and drop (never throw past the interface).
+      this.stats.malformed++;
+      return;
+    }
+    src >>>= 0;
+    dst >>>= 0;
+    if (rx.srcPort === 0 || rx.dstPort === 0 || isBroadcastOrMulticast(src) || isBroadcastOrMulticast(dst)) {
+      this.stats.badPorts++;
+      return;
+    }
+    this.busy++;
+    try {
+      this.deliver(src, dst, rx, buf, v.payloadOffset, now);
+    } finally {
+      this.busy--;
+      if (this.busy === 0) this.runDeferred(now);
+    }
+  }
+
+  private deliver(src: number, dst: number, rx: TcpRepr, buf: Uint8Array, payloadOff: number, now: number): void {
+    const f = rx.flags;
+    let conn = this.lookup(dst, rx.dstPort, src, rx.srcPort);
+    if (conn !== null && conn.state === State.TIME_WAIT && (f & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above the old connection's
+      // sequence space may reuse the 4-tuple in TIME_WAIT.
+      if (seqGt(rx.seq, conn.rcvNxt) && this.findListener(dst, rx.dstPort) !== null) {
+        this.stats.timeWaitRecycled++;
+        conn.abort();
+        this.service(conn, now);
+        conn = null;
+      }
+    }
+    if (conn !== null) {
+      conn.process(rx, buf, payloadOff, now);
+      this.service(conn, now);
+      return;
+    }
+    const l = this.findListener(dst, rx.dstPort);
+    if (l !== null) {
+      this.listenInput(l, src, dst, rx, buf, payloadOff, now);
+      return;
+    }
+    this.stats.noSocket++;
+    this.replyReset(src, dst, rx);
+  }
+
+  /** RFC 9293 §3.10.7.2 "If the state is LISTEN". */
+  private listenInput(l: Listener, src: number, dst: number, rx: TcpRepr, buf: Uint8Array, payloadOff: number, now: number): void {
+    const f = rx.flags;
+    if ((f & TCP_RST) !== 0) return;
+    if ((f & TCP_ACK) !== 0) {
+      // Possibly the third step of a handshake answered with a SYN cookie.
+      if ((f & TCP_SYN) === 0 && this.useCookies) {
+        const opts = this.cookies.decode(dst, rx.dstPort, src, rx.srcPort, seqAdd(rx.ack, -1), seqAdd(rx.seq, -1), now);
+        if (opts !== null && this.acceptQueueHasRoom(l)) {
+          this.stats.synCookiesAccepted++;
+          const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.config, seqAdd(rx.ack, -1));
+          conn.listenerRef = l;
+          this.register(conn);
+          this.stats.passiveOpens++;
+          l.synQueueLength++; // stateChanged() to ESTABLISHED decrements it
+          conn.acceptCookie(
+            rx,
+            {
+              mss: opts.mss,
+              windowScale: opts.windowScale,
+              sackPermitted: opts.sackPermitted,
+              timestamps: opts.timestamps && rx.tsVal !== undefined,
+              tsVal: rx.tsVal ?? 0,
+            },
+            now,
+          );
+          conn.process(rx, buf, payloadOff, now);
+          this.service(conn, now);
+          return;
+        }
+        if (opts === null) this.stats.synCookiesRejected++;
+      }
+      this.replyReset(src, dst, rx);
+      return;
+    }
+    if ((f & TCP_SYN) === 0) return;
+    if (!this.acceptQueueHasRoom(l)) {
+      // Like Linux: with the accept queue full, drop SYNs; the peer retries.
+      this.stats.listenOverflows++;
+      return;
+    }
+    if (l.synQueueLength >= l.synBacklog) {
+      if (this.useCookies) {
+        this.sendCookieSynAck(l, src, dst, rx, now);
+      } else {
+        this.stats.synQueueDrops++;
+      }
+      return;
+    }
+    const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.config);
+    conn.listenerRef = l;
+    this.register(conn);
+    this.stats.passiveOpens++;
+    l.synQueueLength++;
+    conn.acceptSyn(rx, now);
+    this.service(conn, now);
+  }
+
+  private acceptQueueHasRoom(l: Listener): boolean {
+    return l.onConnection !== null || l.acceptQueue.length < l.backlog;
+  }
+
+  /** Stateless SYN-ACK whose ISN encodes the connection (RFC 4987 §3.6). */
+  private sendCookieSynAck(l: Listener, src: number, dst: number, rx: TcpRepr, now: number): void {
+    const cfg = { ...this.config, ...(l.config ?? {}) };
+    const mmsS = this.ip.mtuFor(src);
+    const advMss = Math.max(48, Math.min(cfg.mss, mmsS - 20, 65535));
+    const peerMss = rx.mss ?? 536;
+    let shift = 0;
+    while (shift < 14 && cfg.recvBufferSize >>> shift > 65535) shift++;
+    const ws = cfg.windowScaling && rx.windowScale !== undefined ? shift : -1;
+    const sack = cfg.sack && rx.sackPermitted === true;
+    const ts = cfg.timestamps && rx.tsVal !== undefined;
+    const cookie = this.cookies.encode(dst, rx.dstPort, src, rx.srcPort, rx.seq, Math.min(peerMss, advMss), now, {
+      sackPermitted: sack,
+      windowScale: rx.windowScale !== undefined ? Math.min(rx.windowScale, 14) : -1,
+      timestamps: ts,
+    });
+    const t = this.tx;
+    t.srcPort = rx.dstPort;
+    t.dstPort = rx.srcPort;
+    t.seq = cookie;
+    t.ack = seqAdd(rx.seq, 1);
+    t.flags = TCP_SYN | TCP_ACK;
+    t.window = Math.min(cfg.recvBufferSize, 65535);
+    t.urgent = 0;
+    t.mss = advMss;
+    t.windowScale = ws >= 0 ? ws : undefined;
+    t.sackPermitted = sack ? true : undefined;
+    t.sack = undefined;
+    t.tsVal = ts ? (Math.floor(now) + this.tsOffsetFor(dst, rx.dstPort, src, rx.srcPort)) >>> 0 : undefined;
+    t.tsEcr = ts ? rx.tsVal : undefined;
+    t.payloadLength = 0;
+    this.stats.synCookiesSent++;
+    this.sendStateless(dst, src, t);
+  }
+
+  /** RFC 9293 §3.10.7.1: reset generation for segments to no connection. */
+  private replyReset(src: number, dst: number, rx: TcpRepr): void {
+    const f = rx.flags;
+    if ((f & TCP_RST) !== 0) return; // never answer a RST
+    const t = this.tx;
+    t.srcPort = rx.dstPort;
+    t.dstPort = rx.srcPort;
+    if ((f & TCP_ACK) !== 0) {
+      t.seq = rx.ack;
+      t.ack = 0;
+      t.flags = TCP_RST;
+    } else {
+      t.seq = 0;
+      t.ack = seqAdd(rx.seq, rx.payloadLength + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0));
+      t.flags = TCP_RST | TCP_ACK;
+    }
+    t.window = 0;
+    t.urgent = 0;
+    t.mss = undefined;
+    t.windowScale = undefined;
+    t.sackPermitted = undefined;
+    t.sack = undefined;
+    t.tsVal = undefined;
+    t.tsEcr = undefined;
+    t.payloadLength = 0;
+    this.stats.resetsSent++;
+    this.sendStateless(dst, src, t);
+  }
+
+  private sendStateless(src: number, dst: number, repr: TcpRepr): void {
+    this.wConn = null;
+    this.wRepr = repr;
+    this.wRingOff = 0;
+    this.wHdr = tcpHeaderLength(repr);
+    this.wSrc = src;
+    this.wDst = dst;
+    this.wMode = this.ip.checksumOffloadFor(dst) ? 'pseudo' : 'full';
+    if (!this.ip.send(src, dst, IPPROTO_TCP, this.wHdr, this.writer)) this.stats.outputDrops++;
+  }
+
+  // =========================================================================
+  // SegmentSink / ConnectionHost
+
+  emitSegment(conn: Connection, repr: TcpRepr, ringOffset: number): boolean {
+    this.wConn = conn;
+    this.wRepr = repr;
+    this.wRingOff = ringOffset;
+    this.wHdr = tcpHeaderLength(repr);
+    this.wSrc = conn.localAddr;
+    this.wDst = conn.remoteAddr;
+    this.wMode = this.ip.checksumOffloadFor(conn.remoteAddr) ? 'pseudo' : 'full';
+    const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, this.wHdr + repr.payloadLength, this.writer);
+    this.wConn = null;
+    if (!ok) this.stats.outputDrops++;
+    return ok;
+  }
+
+  kick(conn: Connection): void {
+    if (this.busy > 0) {
+      if (!this.deferred.includes(conn)) this.deferred.push(conn);
+      return;
+    }
+    this.busy++;
+    const now = this.clock.now();
+    try {
+      this.service(conn, now);
+    } finally {
+      this.busy--;
+      if (this.busy === 0) this.runDeferred(now);
+    }
+  }
+
+  stateChanged(conn: Connection, from: TcpState): void {
+    const to = conn.state;
+    if (to === State.ESTABLISHED) this.stats.established++;
+    if (from === State.ESTABLISHED) this.stats.established--;
+    const l = conn.listenerRef as Listener | null;
+    if (l !== null && from === State.SYN_RECEIVED) {
+      l.synQueueLength--;
+      if (to === State.CLOSED) {
+        conn.listenerRef = null;
+        return;
+      }
+      conn.listenerRef = null;
+      if (l.closed) {
+        conn.abort();
+        return;
+      }
+      // Delivered now; its events are flushed after the current segment is
+      // processed, so the application sees no gap in which data could be lost.
+      if (l.onConnection !== null) l.onConnection(conn);
+      else l.acceptQueue.push(conn);
+    }
+  }
+
+  // =========================================================================
+  // Internals
+
+  private newConnection(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    now: number,
+    config: Partial<TcpConfig> | undefined,
+    iss?: number,
+  ): Connection {
+    const conn = new Connection({
+      localAddr,
+      localPort,
+      remoteAddr,
+      remotePort,
+      iss: iss ?? this.isn.next(localAddr, localPort, remoteAddr, remotePort, now),
+      mmsS: this.ip.mtuFor(remoteAddr),
+      tsOffset: this.tsOffsetFor(localAddr, localPort, remoteAddr, remotePort),
+      config: config ? { ...this.config, ...config } : this.config,
+      stats: this.stats.conn,
+      host: this,
+    });
+    const timer = new Timer((t: number) => this.onTimer(conn, t));
+    conn.timerRef = timer;
+    return conn;
+  }
+
+  /** Per-4-tuple timestamp offset (RFC 7323 §5.4), stable so cookies and connections agree. */
+  private tsOffsetFor(la: number, lp: number, ra: number, rp: number): number {
+    return this.isn.next(ra, rp, la, lp, 0);
+  }
+
+  private onTimer(conn: Connection, now: number): void {
+    this.busy++;
+    try {
+      this.service(conn, now);
+    } finally {
+      this.busy--;
+      if (this.busy === 0) this.runDeferred(now);
+    }
+  }
+
+  /** Dispatch, then either forget a CLOSED connection or re-arm its timer at pollAt(). */
+  private service(conn: Connection, now: number): void {
+    conn.dispatch(now, this);
+    const timer = conn.timerRef as Timer;
+    if (conn.state === State.CLOSED) {
+      this.wheel.disarm(timer);
+      this.unregister(conn);
+      return;
+    }
+    const at = conn.pollAt();
+    if (at === Infinity) this.wheel.disarm(timer);
+    else this.wheel.arm(timer, at < now ? now : at);
+  }
+
+  private runDeferred(now: number): void {
+    let guard = 0;
+    while (this.deferred.length > 0 && guard++ < 10_000) {
+      const c = this.deferred.shift()!;
+      this.busy++;
+      try {
+        this.service(c, now);
+      } finally {
+        this.busy--;
+      }
+    }
+  }
+
+  private lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Connection | null {
+    let c = this.conns.get(BUCKET_KEY(remoteAddr, remotePort)) ?? null;
+    while (c !== null) {
+      if (c.localPort === localPort && c.localAddr === localAddr) return c;
+      c = c.nextInBucket;
+    }
+    return null;
+  }
+
+  private register(conn: Connection): void {
+    const key = BUCKET_KEY(conn.remoteAddr, conn.remotePort);
+    conn.nextInBucket = this.conns.get(key) ?? null;
+    this.conns.set(key, conn);
+    this.stats.currentConnections++;
+  }
+
+  private unregister(conn: Connection): void {
+    const key = BUCKET_KEY(conn.remoteAddr, conn.remotePort);
+    let c = this.conns.get(key) ?? null;
+    let prev: Connection | null = null;
+    while (c !== null && c !== conn) {
+      prev = c;
+      c = c.nextInBucket;
+    }
+    if (c === null) return;
+    if (prev === null) {
+      if (conn.nextInBucket === null) this.conns.delete(key);
+      else this.conns.set(key, conn.nextInBucket);
+    } else {
+      prev.nextInBucket = conn.nextInBucket;
+    }
+    conn.nextInBucket = null;
+    this.stats.currentConnections--;
+  }
+
+  private findListener(addr: number, port: number): Listener | null {
+    const list = this.listeners.get(port);
+    if (list === undefined) return null;
+    let any: Listener | null = null;
+    for (const l of list) {
+      if (l.addr === addr) return l;
+      if (l.addr === 0) any = l;
+    }
+    return any;
+  }
+
+  private allocatePort(localAddr: number, remoteAddr: number, remotePort: number): number {
+    const span = this.ephHigh - this.ephLow + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.ephNext;
+      this.ephNext = p >= this.ephHigh ? this.ephLow : p + 1;
+      if (this.listeners.has(p)) continue;
+      if (this.lookup(localAddr, p, remoteAddr, remotePort) !== null) continue;
+      return p;
+    }
+    throw codeError('EADDRNOTAVAIL', 'no free ephemeral port');
+  }
+}
+
+function codeError(code: string, message: string): Error & { code: string } {
+  const e = new Error(message) as Error & { code: string };
+  e.code = code;
+  return e;
+}
