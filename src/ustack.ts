@@ -16,10 +16,12 @@ import type { Interface } from './stack/iface/interface.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
 
 export interface StackOptions {
-  /** 'tap:NAME', 'e1000:PCI[?access=vfio]'. */
-  nic: string;
-  /** 'A.B.C.D/len'. */
-  address: string;
+  /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */
+  nic?: string;
+  /** 'A.B.C.D/len' (required with a nic). */
+  address?: string;
+  /** DNS server for host names (USTACK_DNS). */
+  dns?: string;
   gateway?: string;
   /** TAP only: address given to the kernel side. */
   hostAddress?: string;
@@ -57,8 +59,10 @@ export class Stack {
   private constructor(
     engine: NetStack,
     captures: CaptureNic[],
+    /** The NIC's interface, or the loopback interface on a loopback-only stack. */
     readonly iface: Interface,
     pollMode: PollMode | undefined,
+    readonly dnsServer: string | undefined,
   ) {
     this.engine = engine;
     this.captures = captures;
@@ -69,9 +73,11 @@ export class Stack {
   }
 
   /** Opens a NIC and starts the stack on it. */
-  static async open(opts: StackOptions): Promise<Stack> {
+  static async open(opts: StackOptions = {}): Promise<Stack> {
     if (opts === null || typeof opts !== 'object') throw invalidArg('The "options" argument must be of type object', 'ERR_INVALID_ARG_TYPE');
+    if (opts.nic === undefined) return Stack.build(new RealClock(), null, 0, 0, 0, opts);
     const spec = parseNicSpec(opts.nic);
+    if (opts.address === undefined) throw invalidArg('The "address" option is required with a nic', 'ERR_MISSING_OPTION');
     const { address, prefixLength } = parseAddress(opts.address, 'address');
     const gateway = opts.gateway === undefined ? 0 : parseIpv4Address(opts.gateway);
     const clock = new RealClock();
@@ -115,15 +121,20 @@ export class Stack {
 
   private static build(
     clock: Clock,
-    rawNic: Nic,
+    rawNic: Nic | null,
     address: number,
     prefixLength: number,
     gateway: number,
-    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string },
+    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string },
   ): Stack {
     const engine = new NetStack(clock);
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
-    engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
+    const lo = engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
+    if (rawNic === null) {
+      const stack = new Stack(engine, [loNic], lo, opts.poll, opts.dns);
+      if (opts.capture) stack.capture(opts.capture);
+      return stack;
+    }
     const impaired = opts.impair ? new ImpairedNic(rawNic, clock, opts.impair) : rawNic;
     const nic = new CaptureNic(impaired, () => clock.now());
     const iface = engine.addInterface(nic, {
@@ -133,7 +144,7 @@ export class Stack {
       gateway,
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
     });
-    const stack = new Stack(engine, [loNic, nic], iface, opts.poll);
+    const stack = new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns);
     if (opts.capture) stack.capture(opts.capture);
     return stack;
   }

@@ -10,7 +10,8 @@ import { TimerWheel } from './time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
 import { UdpLayer } from './udp/udp-layer.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from './wire/ipv4.js';
+import { TcpLayer, type TcpLayerOptions } from './tcp/tcp-layer.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './wire/ipv4.js';
 import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from './wire/icmp.js';
 
 export interface EchoReply {
@@ -25,12 +26,21 @@ export class NetStack {
   readonly wheel: TimerWheel;
   readonly router = new Router();
   readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
   private readonly echoListeners = new Set<(r: EchoReply) => void>();
+  /** Called when output is queued outside poll() (the poll loop schedules a flush). */
+  onOutput: (() => void) | null = null;
+  private readonly notifyOutput = (): void => this.onOutput?.();
 
-  constructor(readonly clock: Clock) {
+  constructor(
+    readonly clock: Clock,
+    opts: { tcp?: TcpLayerOptions } = {},
+  ) {
     this.wheel = new TimerWheel(clock.now());
     this.udp = new UdpLayer(this.router);
     this.router.register(IPPROTO_UDP, this.udp);
+    this.tcp = new TcpLayer(this.router, this.wheel, clock, opts.tcp);
+    this.router.register(IPPROTO_TCP, this.tcp);
   }
 
   get interfaces(): readonly Interface[] {
@@ -39,6 +49,7 @@ export class NetStack {
 
   addInterface(nic: Nic, config: InterfaceConfig): Interface {
     const iface = new Interface(nic, config, this.clock, this.wheel, this.router);
+    iface.onTxPending = this.notifyOutput;
     iface.echoReplyHandler = (from, ident, seqNo, _buf, _off, len, now) => {
       for (const l of this.echoListeners) l({ from, ident, seqNo, length: len, at: now });
     };
@@ -99,6 +110,8 @@ export class NetStack {
       out[`nic.${i.name}`] = { ...i.nic.stats() };
     }
     out.udp = { ...this.udp.stats };
+    const { conn, ...tcp } = this.tcp.stats;
+    out.tcp = { ...tcp, ...conn };
     out.ip = { tx_drop_no_route: this.router.noRoute };
     return out;
   }

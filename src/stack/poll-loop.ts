@@ -59,6 +59,7 @@ export class PollLoop {
       n.setWakeHandler(this.wake);
       (n as Refable).unref?.();
     }
+    this.engine.onOutput = this.wake;
     this.lastWork = this.engine.clock.now();
     this.kick();
   }
@@ -69,6 +70,7 @@ export class PollLoop {
     if (this.timer !== null) clearTimeout(this.timer);
     this.immediate = null;
     this.timer = null;
+    this.engine.onOutput = null;
     for (const n of this.nics) n.setWakeHandler(null);
   }
 

@@ -154,16 +154,19 @@ export interface TransportTable {
 export class Interface implements NeighborHost {
   readonly name: string;
   readonly mac: number;
-  readonly address: number;
-  readonly prefixLength: number;
-  readonly netmask: number;
-  readonly gateway: number;
+  /** Our address; 0 while unconfigured (e.g. before a DHCP lease). */
+  address: number;
+  prefixLength: number;
+  netmask: number;
+  gateway: number;
   readonly mtu: number;
   readonly loopback: boolean;
   readonly stats: InterfaceStats = newStats();
   readonly neighbors: NeighborCache;
   readonly reassembler: Reassembler;
   echoReplyHandler: EchoReplyHandler | null = null;
+  /** Called when the TX batch goes from empty to non-empty (lets the poll loop schedule a flush). */
+  onTxPending: (() => void) | null = null;
 
   private readonly pool: Uint8Array;
   private readonly slotSize: number;
@@ -198,10 +201,11 @@ export class Interface implements NeighborHost {
   ) {
     this.name = config.name;
     this.mac = nic.mac;
-    this.address = config.address >>> 0;
-    this.prefixLength = config.prefixLength;
-    this.netmask = config.prefixLength === 0 ? 0 : (0xffffffff << (32 - config.prefixLength)) >>> 0;
-    this.gateway = config.gateway >>> 0;
+    this.address = 0;
+    this.prefixLength = 0;
+    this.netmask = 0;
+    this.gateway = 0;
+    this.setAddress(config.address, config.prefixLength, config.gateway);
     this.mtu = Math.min(config.mtu ?? nic.mtu, nic.mtu);
     this.loopback = config.loopback ?? false;
     this.pool = nic.pool;
@@ -210,6 +214,17 @@ export class Interface implements NeighborHost {
     this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
+  }
+
+  /**
+   * (Re)configures the address, e.g. from a DHCP lease. Address 0 means
+   * unconfigured: only broadcasts are accepted, and ARP requests for us are not answered.
+   */
+  setAddress(address: number, prefixLength: number, gateway: number): void {
+    this.address = address >>> 0;
+    this.prefixLength = prefixLength;
+    this.netmask = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+    this.gateway = gateway >>> 0;
   }
 
   /** The subnet's directed broadcast address. */
@@ -225,12 +240,13 @@ export class Interface implements NeighborHost {
   /** Addresses this interface accepts as a destination. */
   isLocalDestination(dst: number): boolean {
     if (this.loopback) return true;
+    if (this.address === 0) return dst === IPV4_BROADCAST;
     return dst === this.address || dst === IPV4_BROADCAST || (this.prefixLength < 31 && dst === this.broadcast);
   }
 
   /** Announces our address (gratuitous ARP request, RFC 5227 §3) when the interface comes up. */
   announce(): void {
-    if (this.loopback) return;
+    if (this.loopback || this.address === 0) return;
     this.stats.arp_tx_gratuitous++;
     this.sendArp(ARP_REQUEST, MAC_BROADCAST, 0, this.address);
   }
@@ -313,10 +329,10 @@ export class Interface implements NeighborHost {
     }
     if (op === ARP_REQUEST) {
       st.arp_rx_requests++;
-      const forUs = targetIp === this.address && senderIp !== 0;
+      const forUs = targetIp === this.address && this.address !== 0 && senderIp !== 0;
       // RFC 826: update an existing entry from any request; create one only if the request is for us.
       if (senderIp !== 0) this.neighbors.learn(senderIp, senderMac, forUs, now);
-      if (targetIp === this.address) {
+      if (targetIp === this.address && this.address !== 0) {
         st.arp_tx_replies++;
         this.sendArp(ARP_REPLY, senderMac, senderMac, senderIp);
       }
@@ -681,7 +697,7 @@ export class Interface implements NeighborHost {
     }
     this.txSlots[this.txCount] = slot;
     this.txLens[this.txCount] = len;
-    this.txCount++;
+    if (this.txCount++ === 0) this.onTxPending?.();
     return true;
   }
 

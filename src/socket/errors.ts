@@ -1,0 +1,154 @@
+/**
+ * Errors shaped like node's own: system errors carry `errno` (negative, as
+ * libuv reports it), `code`, `syscall` and, where node sets them, `address`
+ * and `port`, with node's message format; argument errors carry node's
+ * ERR_* codes, classes and messages.
+ */
+import { constants } from 'node:os';
+import { inspect } from 'node:util';
+
+export interface SystemError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  address?: string;
+  port?: number;
+}
+
+const errnoOf = (code: string): number => {
+  const n = (constants.errno as Record<string, number>)[code];
+  return n === undefined ? -4094 /* UV_UNKNOWN */ : -n;
+};
+
+/** e.g. `connect ECONNREFUSED 10.0.0.2:80`, like node's exceptionWithHostPort. */
+export function systemError(code: string, syscall: string, address?: string, port?: number): SystemError {
+  let details = '';
+  if (address !== undefined && port !== undefined && port > 0) details = ` ${address}:${port}`;
+  else if (address !== undefined) details = ` ${address}`;
+  const e = new Error(`${syscall} ${code}${details}`) as SystemError;
+  e.errno = errnoOf(code);
+  e.code = code;
+  e.syscall = syscall;
+  if (address !== undefined) e.address = address;
+  if (port !== undefined && port > 0) e.port = port;
+  return e;
+}
+
+type Ctor = new (message: string) => Error;
+
+function nodeError(Base: Ctor, code: string, message: string): Error & { code: string } {
+  const e = new Base(message) as Error & { code: string };
+  e.code = code;
+  // node shows the code in the name while building the stack, then restores it.
+  Object.defineProperty(e, 'name', { value: `${Base.name}`, enumerable: false, writable: true, configurable: true });
+  return e;
+}
+
+function describeReceived(value: unknown): string {
+  if (value === null || value === undefined) return ` Received ${value}`;
+  if (typeof value === 'function') return ` Received function ${(value as { name?: string }).name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor;
+    if (ctor?.name) return ` Received an instance of ${ctor.name}`;
+    return ` Received ${inspect(value, { depth: -1 })}`;
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+export function ERR_INVALID_ARG_TYPE(name: string, expected: string, actual: unknown): Error {
+  const what = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${what} must be ${expected}.${describeReceived(actual)}`);
+}
+
+export function ERR_INVALID_ARG_VALUE(name: string, value: unknown, reason = 'is invalid'): Error {
+  const what = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${inspect(value)}`);
+}
+
+export function ERR_OUT_OF_RANGE(name: string, range: string, value: unknown): Error {
+  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${inspect(value)}`);
+}
+
+export function ERR_SOCKET_BAD_PORT(name: string, port: unknown, allowZero = true): Error {
+  const op = allowZero ? '>=' : '>';
+  return nodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describeReceived(port)}`);
+}
+
+export function ERR_SOCKET_CLOSED(): Error {
+  return nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed');
+}
+
+export function ERR_SOCKET_CLOSED_BEFORE_CONNECTION(): Error {
+  return nodeError(Error, 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established');
+}
+
+export function ERR_SERVER_NOT_RUNNING(): Error {
+  return nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.');
+}
+
+export function ERR_SERVER_ALREADY_LISTEN(): Error {
+  return nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
+}
+
+export function ERR_STREAM_DESTROYED(method: string): Error {
+  return nodeError(Error, 'ERR_STREAM_DESTROYED', `Cannot call ${method} after a stream was destroyed`);
+}
+
+export function ERR_MISSING_ARGS(...names: string[]): Error {
+  const list = names.map((n) => `"${n}"`).join(' or ');
+  return nodeError(TypeError, 'ERR_MISSING_ARGS', `The ${list} argument must be specified`);
+}
+
+export function ERR_SOCKET_DGRAM_NOT_RUNNING(): Error {
+  return nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+}
+
+export function ERR_SOCKET_DGRAM_IS_CONNECTED(): Error {
+  return nodeError(Error, 'ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+}
+
+export function ERR_SOCKET_DGRAM_NOT_CONNECTED(): Error {
+  return nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+}
+
+export function ERR_SOCKET_ALREADY_BOUND(): Error {
+  return nodeError(Error, 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
+}
+
+export function ERR_SOCKET_BAD_TYPE(): Error {
+  return nodeError(TypeError, 'ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6');
+}
+
+export function ERR_SOCKET_BUFFER_SIZE(code: string): Error {
+  const e = nodeError(Error, 'ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: ${code}`);
+  return e;
+}
+
+export function ERR_USTACK_UNSUPPORTED(what: string): Error {
+  return nodeError(Error, 'ERR_USTACK_UNSUPPORTED', `${what} is not supported by ustack`);
+}
+
+/** The EPIPE node raises for writes after the peer ended and allowHalfOpen is off. */
+export function EPIPE_ENDED(): SystemError {
+  const e = new Error('This socket has been ended by the other party') as SystemError;
+  e.code = 'EPIPE';
+  e.errno = errnoOf('EPIPE');
+  e.syscall = 'write';
+  return e;
+}
+
+/** Validates a port like node's validatePort: numbers or numeric strings in range. */
+export function validatePort(port: unknown, name = 'Port', allowZero = true): number {
+  if (
+    (typeof port !== 'number' && typeof port !== 'string') ||
+    (typeof port === 'string' && port.trim().length === 0) ||
+    +port !== +port >>> 0 ||
+    +port > 0xffff ||
+    (port === 0 && !allowZero)
+  ) {
+    throw ERR_SOCKET_BAD_PORT(name, port, allowZero);
+  }
+  return +port | 0;
+}
