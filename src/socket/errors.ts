@@ -20,6 +20,27 @@ const errnoOf = (code: string): number => {
   return n === undefined ? -4094 /* UV_UNKNOWN */ : -n;
 };
 
+const UV_DESCRIPTIONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available',
+  EACCES: 'permission denied',
+  EINVAL: 'invalid argument',
+  ENETUNREACH: 'network is unreachable',
+  EHOSTUNREACH: 'host is unreachable',
+};
+
+/** e.g. `listen EADDRINUSE: address already in use 0.0.0.0:80`, like node's uvExceptionWithHostPort. */
+export function uvSystemError(code: string, syscall: string, address: string, port: number): SystemError {
+  const desc = UV_DESCRIPTIONS[code] ?? code.toLowerCase();
+  const e = new Error(`${syscall} ${code}: ${desc} ${address}:${port}`) as SystemError;
+  e.errno = errnoOf(code);
+  e.code = code;
+  e.syscall = syscall;
+  e.address = address;
+  e.port = port;
+  return e;
+}
+
 /** e.g. `connect ECONNREFUSED 10.0.0.2:80`, like node's exceptionWithHostPort. */
 export function systemError(code: string, syscall: string, address?: string, port?: number): SystemError {
   let details = '';

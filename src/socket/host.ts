@@ -13,4 +13,13 @@ export interface SocketHost {
   kick(): void;
   /** DNS server for host-name lookups, dotted, if configured. */
   readonly dnsServer: string | undefined;
+  /**
+   * Resolves a host name through the stack's own DNS client, with node's
+   * dns.lookup signature (IPv4 only). Absent: only numeric addresses and
+   * 'localhost' resolve.
+   */
+  lookup?: LookupFunction;
 }
+
+export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+export type LookupFunction = (hostname: string, options: { family?: number; all?: boolean }, callback: LookupCallback) => void;
