@@ -14,6 +14,8 @@ import { NetStack } from './stack/net-stack.js';
 import { PollLoop, type PollMode } from './stack/poll-loop.js';
 import type { Interface } from './stack/iface/interface.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
+import { createNetModule, type NetModule } from './socket/net.js';
+import type { SocketHost } from './socket/host.js';
 
 export interface StackOptions {
   /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */
@@ -49,7 +51,7 @@ function parseAddress(text: string, what: string): { address: number; prefixLeng
   }
 }
 
-export class Stack {
+export class Stack implements SocketHost {
   /** The protocol engine (for advanced use and tests). */
   readonly engine: NetStack;
   private readonly loop: PollLoop;
@@ -147,6 +149,14 @@ export class Stack {
     const stack = new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns);
     if (opts.capture) stack.capture(opts.capture);
     return stack;
+  }
+
+  private netModule: NetModule | null = null;
+
+  /** node:net-compatible module on this stack. */
+  get net(): NetModule {
+    if (this.netModule === null) this.netModule = createNetModule(this);
+    return this.netModule;
   }
 
   /** Our primary IPv4 address, dotted. */

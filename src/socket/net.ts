@@ -1,0 +1,846 @@
+/**
+ * A node:net-compatible module over the stack's TCP: Socket (a stream
+ * Duplex) and Server, with node 20's argument handling, event order, error
+ * codes and readyState semantics.
+ *
+ * Flow control is end to end: bytes stay in the TCP receive ring until the
+ * stream asks for them (_read), so a paused or slow reader closes the
+ * advertised window; _write hands bytes to the send ring and only completes
+ * once the ring took all of them, so Writable's highWaterMark and 'drain'
+ * follow the peer's window.
+ */
+import { EventEmitter } from 'node:events';
+import { Duplex, type DuplexOptions } from 'node:stream';
+import * as nodeNet from 'node:net';
+import type { Connection, TcpErrorCode } from '../stack/tcp/connection.js';
+import type { Listener } from '../stack/tcp/tcp-layer.js';
+import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
+import type { LookupFunction, SocketHost } from './host.js';
+import {
+  EPIPE_ENDED,
+  ERR_INVALID_ARG_TYPE,
+  ERR_INVALID_ARG_VALUE,
+  ERR_MISSING_ARGS,
+  ERR_SERVER_ALREADY_LISTEN,
+  ERR_SERVER_NOT_RUNNING,
+  ERR_SOCKET_CLOSED,
+  systemError,
+  uvSystemError,
+  validatePort,
+  type SystemError,
+} from './errors.js';
+
+const { isIP, isIPv4, isIPv6, BlockList, SocketAddress } = nodeNet;
+
+/** Largest chunk handed to the stream per read. */
+const READ_CHUNK = 64 * 1024;
+
+type ConnectListener = () => void;
+
+export interface NetConnectOpts {
+  port?: number | string;
+  host?: string;
+  localAddress?: string;
+  localPort?: number;
+  family?: number;
+  lookup?: LookupFunction;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  timeout?: number;
+  allowHalfOpen?: boolean;
+  signal?: AbortSignal;
+  onread?: { buffer: Uint8Array | (() => Uint8Array); callback: (nread: number, buf: Uint8Array) => boolean | void };
+  path?: string;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+}
+
+export interface ServerOpts {
+  allowHalfOpen?: boolean;
+  pauseOnConnect?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  highWaterMark?: number;
+}
+
+export interface ListenOpts {
+  port?: number | string;
+  host?: string;
+  backlog?: number;
+  exclusive?: boolean;
+  signal?: AbortSignal;
+  path?: string;
+  ipv6Only?: boolean;
+  reusePort?: boolean;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const e = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
+  e.name = 'AbortError';
+  e.code = 'ABORT_ERR';
+  return e;
+}
+
+/** Normalises connect()'s overloads as node's normalizeArgs does. */
+function normalizeConnectArgs(args: unknown[]): [NetConnectOpts, ConnectListener | null] {
+  if (args.length === 0) return [{}, null];
+  const a0 = args[0];
+  let opts: NetConnectOpts;
+  let i = 1;
+  if (a0 !== null && typeof a0 === 'object') {
+    opts = a0 as NetConnectOpts;
+  } else if (typeof a0 === 'string' && Number.isNaN(Number(a0))) {
+    opts = { path: a0 };
+  } else {
+    opts = { port: a0 as number };
+    if (args.length > 1 && typeof args[1] === 'string') {
+      opts.host = args[1];
+      i = 2;
+    }
+  }
+  const cb = args.length > i ? args[args.length - 1] : undefined;
+  return [opts, typeof cb === 'function' ? (cb as ConnectListener) : null];
+}
+
+function normalizeListenArgs(args: unknown[]): [ListenOpts, (() => void) | null] {
+  const last = args[args.length - 1];
+  const cb = typeof last === 'function' ? (last as () => void) : null;
+  const rest = cb ? args.slice(0, -1) : args;
+  const a0 = rest[0];
+  if (a0 === undefined || a0 === null) return [{ port: 0 }, cb];
+  if (typeof a0 === 'object') return [a0 as ListenOpts, cb];
+  const opts: ListenOpts = { port: a0 as number };
+  if (typeof rest[1] === 'string') {
+    opts.host = rest[1];
+    if (typeof rest[2] === 'number') opts.backlog = rest[2];
+  } else if (typeof rest[1] === 'number') {
+    opts.backlog = rest[1];
+  }
+  return [opts, cb];
+}
+
+/** Resolves a host name to an IPv4 address string. */
+function resolve(host: SocketHost, hostname: string, lookup: LookupFunction | undefined, cb: (err: NodeJS.ErrnoException | null, addr: string, family: number) => void): void {
+  if (isIPv4(hostname)) {
+    process.nextTick(cb, null, hostname, 4);
+    return;
+  }
+  const fn = lookup ?? host.lookup;
+  if (fn !== undefined) {
+    fn(hostname, { family: 4 }, cb);
+    return;
+  }
+  if (hostname === 'localhost') {
+    process.nextTick(cb, null, '127.0.0.1', 4);
+    return;
+  }
+  const e = new Error(`getaddrinfo ENOTFOUND ${hostname}`) as NodeJS.ErrnoException & { hostname: string };
+  e.code = 'ENOTFOUND';
+  e.errno = -3008;
+  e.syscall = 'getaddrinfo';
+  e.hostname = hostname;
+  process.nextTick(cb, e, '', 0);
+}
+
+/** A TCP socket on a ustack stack (node:net Socket semantics). */
+export class UstackSocket extends Duplex {
+  connecting = false;
+  /** @internal the TCP connection once there is one. */
+  _conn: Connection | null = null;
+  private _host = '';
+  private _remote: { address: string; port: number } | null = null;
+  private _pendingChunk: Uint8Array | null = null;
+  private _pendingOff = 0;
+  private _pendingCb: ((err?: Error | null) => void) | null = null;
+  private _reading = false;
+  private _ended = false;
+  private _bytesRead = 0;
+  private _bytesWritten = 0;
+  private _timeoutMs = 0;
+  private _timer: NodeJS.Timeout | null = null;
+  private _refd = true;
+  private _holdsRef = false;
+  private _server: UstackServer | null = null;
+  private _onread: NetConnectOpts['onread'] | null = null;
+  private _finalCb: ((err?: Error | null) => void) | null = null;
+  private _hadError = false;
+  override readonly allowHalfOpen: boolean;
+
+  /** @internal */
+  readonly _hostRef: SocketHost;
+
+  constructor(hostRef: SocketHost, options: NetConnectOpts & DuplexOptions & { fd?: number } = {}) {
+    if (options.fd !== undefined) throw ERR_INVALID_ARG_VALUE('options.fd', options.fd, 'is not supported by ustack (no kernel sockets)');
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      emitClose: false,
+      autoDestroy: true,
+      decodeStrings: false,
+      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
+      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
+    });
+    this._hostRef = hostRef;
+    this.allowHalfOpen = options.allowHalfOpen ?? false;
+    if (options.onread) this._onread = options.onread;
+    // Like node, a socket created without a handle is not readable until it connects.
+    this.on('end', () => this._onEnd());
+  }
+
+  // ------------------------------------------------------------ getters
+  get pending(): boolean {
+    return this._conn === null || this.connecting;
+  }
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+  get bytesRead(): number {
+    return this._bytesRead;
+  }
+  get bytesWritten(): number {
+    return this._bytesWritten + this.writableLength;
+  }
+  get remoteAddress(): string | undefined {
+    return this._conn && !this.connecting ? ipToString(this._conn.remoteAddr) : undefined;
+  }
+  get remotePort(): number | undefined {
+    return this._conn && !this.connecting ? this._conn.remotePort : undefined;
+  }
+  get remoteFamily(): string | undefined {
+    return this._conn && !this.connecting ? 'IPv4' : undefined;
+  }
+  get localAddress(): string | undefined {
+    return this._conn ? ipToString(this._conn.localAddr) : undefined;
+  }
+  get localPort(): number | undefined {
+    return this._conn ? this._conn.localPort : undefined;
+  }
+  get localFamily(): string | undefined {
+    return this._conn ? 'IPv4' : undefined;
+  }
+  get timeout(): number | undefined {
+    return this._timeoutMs || undefined;
+  }
+  get bufferSize(): number {
+    return this.writableLength;
+  }
+
+  address(): { address: string; family: string; port: number } | Record<string, never> {
+    if (this._conn === null) return {};
+    return { address: ipToString(this._conn.localAddr), family: 'IPv4', port: this._conn.localPort };
+  }
+
+  // ------------------------------------------------------------ connect
+  connect(...args: unknown[]): this {
+    const [opts, cb] = normalizeConnectArgs(args);
+    if (opts.path !== undefined) throw ERR_INVALID_ARG_VALUE('options.path', opts.path, 'is not supported: ustack has no IPC sockets');
+    if (this._conn !== null || this.connecting) {
+      throw Object.assign(new Error('Socket is already connecting or connected'), { code: 'ERR_SOCKET_CONNECTING' });
+    }
+    if (this.destroyed) {
+      // node re-initialises a destroyed socket; we do not support reuse.
+      throw ERR_SOCKET_CLOSED();
+    }
+    if (opts.port === undefined) throw ERR_MISSING_ARGS('options', 'port', 'path');
+    if (typeof opts.port !== 'number' && typeof opts.port !== 'string') {
+      throw ERR_INVALID_ARG_TYPE('options.port', 'of type number or string', opts.port);
+    }
+    const port = validatePort(opts.port);
+    if (opts.host !== undefined && typeof opts.host !== 'string') {
+      throw ERR_INVALID_ARG_TYPE('options.host', 'of type string', opts.host);
+    }
+    if (opts.localAddress !== undefined && !isIPv4(opts.localAddress)) {
+      throw ERR_INVALID_ARG_VALUE('options.localAddress', opts.localAddress);
+    }
+    if (opts.localPort !== undefined) validatePort(opts.localPort, 'options.localPort');
+    if (opts.lookup !== undefined && typeof opts.lookup !== 'function') {
+      throw ERR_INVALID_ARG_TYPE('options.lookup', 'of type function', opts.lookup);
+    }
+    if (opts.family !== undefined && opts.family !== 0 && opts.family !== 4 && opts.family !== 6) {
+      throw ERR_INVALID_ARG_VALUE('options.family', opts.family, 'must be one of: 0, 4, 6');
+    }
+    if (cb) this.once('connect', cb);
+    if (opts.timeout) this.setTimeout(opts.timeout);
+    const hostname = opts.host ?? 'localhost';
+    this._host = hostname;
+    this.connecting = true;
+    this._takeRef();
+    if (opts.signal) {
+      if (opts.signal.aborted) {
+        process.nextTick(() => this.destroy(abortError(opts.signal!)));
+        return this;
+      }
+      const onAbort = (): void => {
+        this.destroy(abortError(opts.signal!));
+      };
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      this.once('close', () => opts.signal!.removeEventListener('abort', onAbort));
+    }
+    resolve(this._hostRef, hostname, opts.lookup, (err, address, family) => {
+      if (!this.connecting || this.destroyed) return;
+      if (!isIP(hostname)) this.emit('lookup', err, address, family, hostname);
+      if (err) {
+        this.destroy(err);
+        return;
+      }
+      if (family === 6 || !isIPv4(address)) {
+        this.destroy(systemError('EAFNOSUPPORT', 'connect', address, port));
+        return;
+      }
+      this._remote = { address, port };
+      this._open(address, port, opts);
+    });
+    return this;
+  }
+
+  private _open(address: string, port: number, opts: NetConnectOpts): void {
+    let conn: Connection;
+    try {
+      conn = this._hostRef.engine.tcp.connect(parseIpv4Address(address), port, {
+        ...(opts.localAddress !== undefined ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
+        ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
+        config: {
+          ...(opts.noDelay ? { noDelay: true } : {}),
+          ...(opts.keepAlive ? { keepAlive: true } : {}),
+          ...(opts.keepAlive && opts.keepAliveInitialDelay ? { keepIdleMs: opts.keepAliveInitialDelay } : {}),
+        },
+      });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'EINVAL';
+      this.destroy(systemError(code, 'connect', address, port));
+      return;
+    }
+    this._attach(conn);
+    this._hostRef.kick();
+  }
+
+  /** @internal binds this socket to a TCP connection (connecting or accepted). */
+  _attach(conn: Connection): void {
+    this._conn = conn;
+    conn.events = {
+      onConnected: () => this._onConnected(),
+      onReadable: () => this._pull(),
+      onWritable: () => this._flushPending(),
+      onPeerClosed: () => this._pull(),
+      onClosed: (error) => this._onClosed(error),
+    };
+  }
+
+  /** @internal an accepted connection: already established, maybe with data waiting. */
+  _accepted(conn: Connection, server: UstackServer): void {
+    this._server = server;
+    this._attach(conn);
+    this._takeRef();
+    this._remote = { address: ipToString(conn.remoteAddr), port: conn.remotePort };
+    if (conn.readable > 0 || conn.peerFinished) process.nextTick(() => this._pull());
+  }
+
+  private _onConnected(): void {
+    if (!this.connecting) return;
+    this.connecting = false;
+    this._touch();
+    this._flushPending();
+    if (this._finalCb !== null) this._doFinal();
+    this.emit('connect');
+    this.emit('ready');
+    this._pull();
+  }
+
+  private _onClosed(error: TcpErrorCode | undefined): void {
+    this._releaseRef();
+    if (error !== undefined) {
+      const syscall = this.connecting ? 'connect' : 'read';
+      const err: SystemError =
+        syscall === 'connect' && this._remote
+          ? systemError(error, 'connect', this._remote.address, this._remote.port)
+          : systemError(error, syscall);
+      this.connecting = false;
+      // Data already received stays readable; the error follows it.
+      this.destroy(err);
+      return;
+    }
+    // A clean close: make sure the readable side finishes.
+    this._pull();
+    if (this._pendingCb !== null) {
+      const cb = this._pendingCb;
+      this._pendingCb = null;
+      this._pendingChunk = null;
+      cb(EPIPE_ENDED());
+    }
+  }
+
+  // ------------------------------------------------------------ reading
+  override _read(): void {
+    this._reading = true;
+    this._pull();
+  }
+
+  /** Moves bytes from the TCP receive ring into the stream while it wants them. */
+  private _pull(): void {
+    const conn = this._conn;
+    if (conn === null || this.destroyed || this.connecting) return;
+    if (this._onread) {
+      this._pullOnread(conn);
+      return;
+    }
+    while (this._reading && conn.readable > 0) {
+      const n = Math.min(conn.readable, READ_CHUNK);
+      const buf = Buffer.allocUnsafe(n);
+      const got = conn.read(buf, 0, n);
+      if (got === 0) break;
+      this._bytesRead += got;
+      this._touch();
+      if (!this.push(got === n ? buf : buf.subarray(0, got))) this._reading = false;
+    }
+    if (conn.readable === 0 && conn.peerFinished && !this._ended) {
+      this._ended = true;
+      this.push(null);
+    }
+  }
+
+  private _pullOnread(conn: Connection): void {
+    const o = this._onread!;
+    while (conn.readable > 0 && !this.isPaused()) {
+      const buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
+      const got = conn.read(buf, 0, buf.length);
+      if (got === 0) break;
+      this._bytesRead += got;
+      this._touch();
+      if (o.callback(got, buf) === false) {
+        this.pause();
+        break;
+      }
+    }
+    if (conn.readable === 0 && conn.peerFinished && !this._ended) {
+      this._ended = true;
+      this.push(null);
+    }
+  }
+
+  override resume(): this {
+    super.resume();
+    if (this._onread) process.nextTick(() => this._pull());
+    return this;
+  }
+
+  private _onEnd(): void {
+    // With allowHalfOpen off, Duplex ends our side; node then refuses writes with EPIPE.
+    if (!this.allowHalfOpen) {
+      this.write = ((chunk: unknown, enc?: unknown, cb?: unknown): boolean => {
+        const callback = typeof enc === 'function' ? enc : cb;
+        const err = EPIPE_ENDED();
+        if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, err);
+        this.destroy(err);
+        return false;
+      }) as this['write'];
+    }
+  }
+
+  // ------------------------------------------------------------ writing
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    this._pendingChunk = buf;
+    this._pendingOff = 0;
+    this._pendingCb = cb;
+    if (!this.connecting) this._flushPending();
+  }
+
+  private _flushPending(): void {
+    const conn = this._conn;
+    const chunk = this._pendingChunk;
+    if (conn === null || chunk === null || this.connecting) return;
+    const n = conn.write(chunk, this._pendingOff, chunk.length - this._pendingOff);
+    this._pendingOff += n;
+    this._bytesWritten += n;
+    if (n > 0) this._touch();
+    if (this._pendingOff === chunk.length) {
+      const cb = this._pendingCb!;
+      this._pendingChunk = null;
+      this._pendingCb = null;
+      cb();
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this._finalCb = cb;
+    if (!this.connecting && this._conn !== null) this._doFinal();
+  }
+
+  private _doFinal(): void {
+    const cb = this._finalCb!;
+    this._finalCb = null;
+    this._conn?.shutdown();
+    this._hostRef.kick();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this._clearTimer();
+    this.connecting = false;
+    const conn = this._conn;
+    if (conn !== null) {
+      conn.events = {};
+      conn.close();
+      this._hostRef.kick();
+    }
+    this._releaseRef();
+    this._hadError = err !== null;
+    cb(err);
+    const server = this._server;
+    process.nextTick(() => {
+      this.emit('close', this._hadError);
+      if (server !== null) server._connectionClosed();
+    });
+  }
+
+  // ------------------------------------------------------------ options
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  resetAndDestroy(): this {
+    if (this._conn !== null && !this.connecting) {
+      this._conn.abort();
+      this._hostRef.kick();
+      this._conn.events = {};
+      this._conn = null;
+      this.destroy();
+    } else {
+      this.destroy(ERR_SOCKET_CLOSED());
+    }
+    return this;
+  }
+
+  setNoDelay(noDelay = true): this {
+    this._conn?.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this._conn?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
+    return this;
+  }
+
+  setTimeout(ms: number, cb?: () => void): this {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw ERR_INVALID_ARG_TYPE('msecs', 'of type number', ms);
+    }
+    this._timeoutMs = ms;
+    this._clearTimer();
+    if (ms === 0) {
+      if (cb) this.removeListener('timeout', cb);
+    } else {
+      if (cb) this.once('timeout', cb);
+      this._timer = setTimeout(() => this._onTimeout(), ms);
+      this._timer.unref();
+    }
+    return this;
+  }
+
+  private _onTimeout(): void {
+    this._timer = null;
+    this.emit('timeout');
+  }
+
+  /** Activity restarts the idle timer. */
+  private _touch(): void {
+    if (this._timer !== null) this._timer.refresh();
+  }
+
+  private _clearTimer(): void {
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+  }
+
+  ref(): this {
+    if (!this._refd) {
+      this._refd = true;
+      if (this._holdsRef) this._hostRef.ref();
+    }
+    return this;
+  }
+
+  unref(): this {
+    if (this._refd) {
+      this._refd = false;
+      if (this._holdsRef) this._hostRef.unref();
+    }
+    return this;
+  }
+
+  private _takeRef(): void {
+    if (this._holdsRef) return;
+    this._holdsRef = true;
+    if (this._refd) this._hostRef.ref();
+  }
+
+  private _releaseRef(): void {
+    if (!this._holdsRef) return;
+    this._holdsRef = false;
+    if (this._refd) this._hostRef.unref();
+  }
+}
+
+/** A TCP server on a ustack stack (node:net Server semantics). */
+export class UstackServer extends EventEmitter {
+  maxConnections: number | undefined = undefined;
+  private _listener: Listener | null = null;
+  private _connections = 0;
+  private _refd = true;
+  private _closeCbs: Array<(err?: Error) => void> = [];
+  private readonly _opts: ServerOpts;
+
+  /** @internal */
+  readonly _hostRef: SocketHost;
+  private readonly _SocketClass: new (o: NetConnectOpts) => UstackSocket;
+
+  constructor(
+    hostRef: SocketHost,
+    SocketClass: new (o: NetConnectOpts) => UstackSocket,
+    options?: ServerOpts | ((s: UstackSocket) => void),
+    listener?: (s: UstackSocket) => void,
+  ) {
+    super();
+    this._hostRef = hostRef;
+    this._SocketClass = SocketClass;
+    if (typeof options === 'function') {
+      listener = options;
+      options = {};
+    } else if (options === undefined || options === null) {
+      options = {};
+    } else if (typeof options !== 'object') {
+      throw ERR_INVALID_ARG_TYPE('options', 'of type object', options);
+    }
+    this._opts = options;
+    if (listener) this.on('connection', listener);
+  }
+
+  get listening(): boolean {
+    return this._listener !== null;
+  }
+
+  listen(...args: unknown[]): this {
+    const [opts, cb] = normalizeListenArgs(args);
+    if (this._listener !== null) throw ERR_SERVER_ALREADY_LISTEN();
+    if (opts.path !== undefined) throw ERR_INVALID_ARG_VALUE('options.path', opts.path, 'is not supported: ustack has no IPC sockets');
+    if (cb) this.once('listening', cb);
+    let port = 0;
+    if (opts.port !== undefined && opts.port !== null) port = validatePort(opts.port, 'options.port');
+    const backlog = typeof opts.backlog === 'number' && opts.backlog > 0 ? opts.backlog : 511;
+    const hostname = opts.host ?? '0.0.0.0';
+    const start = (address: string): void => {
+      const addr = address === '0.0.0.0' ? 0 : parseIpv4Address(address);
+      if (addr !== 0 && !this._hostRef.engine.router.isLocalAddress(addr)) {
+        this.emit('error', uvSystemError('EADDRNOTAVAIL', 'listen', address, port));
+        return;
+      }
+      try {
+        this._listener = port === 0 ? this._listenEphemeral(addr, backlog) : this._hostRef.engine.tcp.listen(port, addr, backlog, (c) => this._onConnection(c));
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? 'EINVAL';
+        process.nextTick(() => this.emit('error', uvSystemError(code, 'listen', address, port)));
+        return;
+      }
+      if (this._refd) this._hostRef.ref();
+      process.nextTick(() => this.emit('listening'));
+    };
+    if (hostname === '::' || hostname === '0.0.0.0' || hostname === '') {
+      start('0.0.0.0');
+    } else {
+      resolve(this._hostRef, hostname, undefined, (err, address) => {
+        if (err) {
+          this.emit('error', err);
+          return;
+        }
+        start(address);
+      });
+    }
+    if (opts.signal) {
+      const onAbort = (): void => {
+        this.close();
+      };
+      if (opts.signal.aborted) process.nextTick(onAbort);
+      else opts.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    return this;
+  }
+
+  private _listenEphemeral(addr: number, backlog: number): Listener {
+    const span = 65535 - 49152 + 1;
+    const first = 49152 + Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = 49152 + ((first - 49152 + i) % span);
+      try {
+        return this._hostRef.engine.tcp.listen(p, addr, backlog, (c) => this._onConnection(c));
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EADDRINUSE') throw e;
+      }
+    }
+    throw Object.assign(new Error('no free port'), { code: 'EADDRINUSE' });
+  }
+
+  private _onConnection(conn: Connection): void {
+    if (this.maxConnections !== undefined && this._connections >= this.maxConnections) {
+      const data = {
+        localAddress: ipToString(conn.localAddr),
+        localPort: conn.localPort,
+        localFamily: 'IPv4',
+        remoteAddress: ipToString(conn.remoteAddr),
+        remotePort: conn.remotePort,
+        remoteFamily: 'IPv4',
+      };
+      conn.close();
+      this._hostRef.kick();
+      this.emit('drop', data);
+      return;
+    }
+    const socket = new this._SocketClass({ allowHalfOpen: this._opts.allowHalfOpen ?? false, ...(this._opts.highWaterMark !== undefined ? { readableHighWaterMark: this._opts.highWaterMark, writableHighWaterMark: this._opts.highWaterMark } : {}) });
+    this._connections++;
+    socket._accepted(conn, this);
+    if (this._opts.noDelay) socket.setNoDelay(true);
+    if (this._opts.keepAlive) socket.setKeepAlive(true, this._opts.keepAliveInitialDelay ?? 0);
+    if (this._opts.pauseOnConnect) socket.pause();
+    this.emit('connection', socket);
+  }
+
+  /** @internal */
+  _connectionClosed(): void {
+    this._connections--;
+    this._maybeEmitClose();
+  }
+
+  private _maybeEmitClose(): void {
+    if (this._listener !== null || this._connections > 0 || this._closeCbs.length === 0) return;
+    const cbs = this._closeCbs;
+    this._closeCbs = [];
+    for (const cb of cbs) cb();
+    this.emit('close');
+  }
+
+  close(cb?: (err?: Error) => void): this {
+    if (typeof cb === 'function') {
+      if (this._listener === null) {
+        this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
+      } else {
+        this._closeCbs.push(() => cb());
+      }
+    }
+    if (this._listener !== null) {
+      this._listener.close();
+      this._listener = null;
+      if (this._refd) this._hostRef.unref();
+      if (!cb) this._closeCbs.push(() => {});
+      process.nextTick(() => this._maybeEmitClose());
+    } else if (typeof cb === 'function') {
+      process.nextTick(() => this.emit('close'));
+    }
+    return this;
+  }
+
+  address(): { address: string; family: string; port: number } | null {
+    const l = this._listener;
+    if (l === null) return null;
+    return { address: ipToString(l.addr), family: 'IPv4', port: l.port };
+  }
+
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    process.nextTick(cb, null, this._connections);
+    return this;
+  }
+
+  ref(): this {
+    if (!this._refd) {
+      this._refd = true;
+      if (this._listener !== null) this._hostRef.ref();
+    }
+    return this;
+  }
+
+  unref(): this {
+    if (this._refd) {
+      this._refd = false;
+      if (this._listener !== null) this._hostRef.unref();
+    }
+    return this;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return new Promise((res) => this.close(() => res()));
+  }
+}
+
+type ConnectArgs =
+  | [options: NetConnectOpts, connectListener?: () => void]
+  | [port: number | string, host?: string, connectListener?: () => void]
+  | [port: number | string, connectListener?: () => void];
+
+/** The node:net surface ustack provides (IPv4 only; no IPC paths). */
+export interface NetModule {
+  Socket: new (options?: NetConnectOpts & DuplexOptions) => UstackSocket;
+  Stream: new (options?: NetConnectOpts & DuplexOptions) => UstackSocket;
+  Server: new (options?: ServerOpts | ((s: UstackSocket) => void), listener?: (s: UstackSocket) => void) => UstackServer;
+  createServer(options?: ServerOpts | ((s: UstackSocket) => void), listener?: (s: UstackSocket) => void): UstackServer;
+  connect(...args: ConnectArgs): UstackSocket;
+  createConnection(...args: ConnectArgs): UstackSocket;
+  isIP: typeof nodeNet.isIP;
+  isIPv4: typeof nodeNet.isIPv4;
+  isIPv6: typeof nodeNet.isIPv6;
+  BlockList: typeof nodeNet.BlockList;
+  SocketAddress: typeof nodeNet.SocketAddress;
+  getDefaultAutoSelectFamily(): boolean;
+  setDefaultAutoSelectFamily(value: boolean): void;
+  getDefaultAutoSelectFamilyAttemptTimeout(): number;
+  setDefaultAutoSelectFamilyAttemptTimeout(value: number): void;
+}
+
+/** Builds the net module for one stack. */
+export function createNetModule(host: SocketHost): NetModule {
+  class Socket extends UstackSocket {
+    constructor(options: NetConnectOpts & DuplexOptions = {}) {
+      super(host, options);
+    }
+  }
+
+  class Server extends UstackServer {
+    constructor(options?: ServerOpts | ((s: UstackSocket) => void), listener?: (s: UstackSocket) => void) {
+      super(host, Socket, options, listener);
+    }
+  }
+
+  function createServer(options?: ServerOpts | ((s: UstackSocket) => void), listener?: (s: UstackSocket) => void): Server {
+    return new Server(options, listener);
+  }
+
+  function connect(...args: unknown[]): UstackSocket {
+    const [opts] = normalizeConnectArgs(args);
+    return new Socket(opts).connect(...args);
+  }
+
+  return {
+    Socket,
+    Stream: Socket,
+    Server,
+    createServer,
+    connect: connect as NetModule['connect'],
+    createConnection: connect as NetModule['connect'],
+    isIP,
+    isIPv4,
+    isIPv6,
+    BlockList,
+    SocketAddress,
+    getDefaultAutoSelectFamily: () => false,
+    setDefaultAutoSelectFamily: (_v: boolean) => {},
+    getDefaultAutoSelectFamilyAttemptTimeout: () => 250,
+    setDefaultAutoSelectFamilyAttemptTimeout: (_v: number) => {},
+  };
+}
+
+export type NetSocket = UstackSocket;
+export type NetServer = UstackServer;
