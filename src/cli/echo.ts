@@ -62,14 +62,20 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   process.off('SIGUSR2', printStats);
-  tcpEcho?.close();
+  tcpEcho.close();
   udp.close();
   await stack.close();
   process.stdout.write('ustack echo stopped\n');
   return 0;
 }
 
-/** TCP echo joins when the stack has TCP; returns a handle to stop it. */
-function startTcpEcho(_stack: Stack, _port: number): { close(): void } | null {
-  return null;
+/** TCP echo: every connection's bytes go straight back (half-close honoured). */
+function startTcpEcho(stack: Stack, port: number): { close(): void } {
+  const server = stack.net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    socket.pipe(socket);
+  });
+  server.listen(port, '0.0.0.0');
+  return server;
 }
