@@ -12,6 +12,9 @@
 #include <string>
 
 #include "tap/tap.h"
+#include "e1000/e1000.h"
+#include "e1000/regs.h"
+#include "e1000/ring.h"
 
 namespace {
 
@@ -479,11 +482,370 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   ustack::tap::Counters counters_;
 };
 
+// ---- E1000Device ----------------------------------------------------------------
+//
+// new E1000Device(pciAddr, access: 'uio'|'vfio', options) opens and programs
+// the NIC (RX/TX off). `pool` is the DMA slot memory as one external
+// ArrayBuffer (detached on close). start(freeStack) fills the RX ring from the
+// shared free-slot stack (Uint32Array: [count, slot...]) and enables RX/TX.
+// rxBurst/txBurst move one burst per call. Wake-up: a uv_poll_t on the UIO /
+// VFIO interrupt fd, one-shot per armWake(), like TapDevice.
+
+void ThrowE1000(Napi::Env env, const ustack::e1000::Error& e, const std::string& subject) {
+  if (!e.code.empty()) {
+    std::string msg = e.message.empty() ? std::string(e.syscall) : e.message;
+    Napi::Error err = Napi::Error::New(env, msg);
+    Napi::Object o = err.Value();
+    o.Set("code", Napi::String::New(env, e.code));
+    if (e.err != 0) o.Set("errno", Napi::Number::New(env, -e.err));
+    o.Set("syscall", Napi::String::New(env, e.syscall));
+    o.Set("device", Napi::String::New(env, subject));
+    err.ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Error err = SystemError(env, e.err, e.syscall, subject);
+  if (!e.message.empty()) err.Value().Set("message", Napi::String::New(env, err.Message() + ": " + e.message));
+  err.ThrowAsJavaScriptException();
+}
+
+class E1000Device : public Napi::ObjectWrap<E1000Device> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "E1000Device",
+                       {
+                           InstanceAccessor<&E1000Device::GetPool>("pool"),
+                           InstanceAccessor<&E1000Device::GetSlotSize>("slotSize"),
+                           InstanceAccessor<&E1000Device::GetSlotCount>("slotCount"),
+                           InstanceAccessor<&E1000Device::GetMac>("mac"),
+                           InstanceAccessor<&E1000Device::GetModel>("model"),
+                           InstanceAccessor<&E1000Device::GetDeviceId>("deviceId"),
+                           InstanceAccessor<&E1000Device::GetMemory>("memory"),
+                           InstanceMethod<&E1000Device::Start>("start"),
+                           InstanceMethod<&E1000Device::RxBurst>("rxBurst"),
+                           InstanceMethod<&E1000Device::TxBurst>("txBurst"),
+                           InstanceMethod<&E1000Device::TxReclaim>("txReclaim"),
+                           InstanceMethod<&E1000Device::LinkUp>("linkUp"),
+                           InstanceMethod<&E1000Device::ReadReg>("readReg"),
+                           InstanceMethod<&E1000Device::SetWakeCallback>("setWakeCallback"),
+                           InstanceMethod<&E1000Device::ArmWake>("armWake"),
+                           InstanceMethod<&E1000Device::Ref>("ref"),
+                           InstanceMethod<&E1000Device::Unref>("unref"),
+                           InstanceMethod<&E1000Device::HasRef>("hasRef"),
+                           InstanceMethod<&E1000Device::Stats>("stats"),
+                           InstanceMethod<&E1000Device::StopDma>("stopDma"),
+                           InstanceMethod<&E1000Device::Close>("close"),
+                       });
+  }
+
+  explicit E1000Device(const Napi::CallbackInfo& info) : Napi::ObjectWrap<E1000Device>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "new E1000Device(pci: string, access: 'uio' | 'vfio', options?)");
+      return;
+    }
+    addr_ = info[0].As<Napi::String>().Utf8Value();
+    std::string access = info[1].As<Napi::String>().Utf8Value();
+    if (access != "uio" && access != "vfio") {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE", "access must be 'uio' or 'vfio'");
+      return;
+    }
+    ustack::e1000::Options opts;
+    if (info.Length() >= 3 && info[2].IsObject()) {
+      Napi::Object o = info[2].As<Napi::Object>();
+      auto num = [&](const char* k, uint32_t* out) {
+        Napi::Value v = o.Get(k);
+        if (v.IsNumber()) *out = v.As<Napi::Number>().Uint32Value();
+      };
+      auto flag = [&](const char* k, bool* out) {
+        Napi::Value v = o.Get(k);
+        if (v.IsBoolean()) *out = v.As<Napi::Boolean>().Value();
+      };
+      num("rxRing", &opts.rx_ring);
+      num("txRing", &opts.tx_ring);
+      num("slotCount", &opts.slot_count);
+      flag("loopback", &opts.loopback);
+      flag("promiscuous", &opts.promiscuous);
+      flag("txChecksum", &opts.tx_checksum);
+      if (env.IsExceptionPending()) return;
+    }
+    ustack::e1000::Error err;
+    int rc = dev_.open(addr_, access == "vfio" ? ustack::pci::Access::kVfio : ustack::pci::Access::kUio, opts, &err);
+    if (rc < 0) {
+      ThrowE1000(env, err, addr_);
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    if (uv_poll_init(loop, poll_, dev_.irq_fd()) != 0) {
+      delete poll_;
+      poll_ = nullptr;  // no wake-up: the poll loop will spin
+    } else {
+      poll_->data = this;
+    }
+  }
+
+  ~E1000Device() override { CloseAll(); }
+
+ private:
+  bool CheckOpen(Napi::Env env) {
+    if (dev_.is_open()) return true;
+    ThrowCoded(env, false, "ERR_USTACK_CLOSED", "E1000Device: device is closed");
+    return false;
+  }
+
+  Napi::Value GetPool(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!pool_ref_.IsEmpty()) return pool_ref_.Value();
+    if (!CheckOpen(env)) return env.Undefined();
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, dev_.pool(), dev_.pool_bytes());
+    pool_ref_ = Napi::Persistent(ab);
+    return ab;
+  }
+  Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ustack::e1000::kSlotSize); }
+  Napi::Value GetSlotCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_count()); }
+  Napi::Value GetMac(const Napi::CallbackInfo& info) {
+    const uint8_t* m = dev_.mac();
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return Napi::String::New(info.Env(), buf);
+  }
+  Napi::Value GetModel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), dev_.model()); }
+  Napi::Value GetDeviceId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.device_id()); }
+  Napi::Value GetMemory(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), dev_.vfio() && !dev_.hugetlb() ? "vfio-iommu" : "hugetlbfs");
+  }
+
+  // start(freeStack: Uint32Array)
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    uint32_t* data = nullptr;
+    size_t len = 0;
+    if (info.Length() < 1 || !GetU32Array(env, info[0], &data, &len, "freeStack")) return env.Undefined();
+    if (len < static_cast<size_t>(dev_.slot_count()) + 1 || data[0] > dev_.slot_count()) {
+      ThrowRange(env, "freeStack must hold slotCount + 1 entries and a valid count");
+      return env.Undefined();
+    }
+    free_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    int rc = dev_.start(data);
+    if (rc < 0) {
+      ThrowSystem(env, -rc, "start", addr_);
+      return env.Undefined();
+    }
+    return env.Undefined();
+  }
+
+  bool BurstArgs(const Napi::CallbackInfo& info, uint32_t** slots, uint32_t** lens, uint32_t* n) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[2].IsNumber()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "expected (slots: Uint32Array, lens: Uint32Array, n: number)");
+      return false;
+    }
+    size_t sl = 0, ll = 0;
+    if (!GetU32Array(env, info[0], slots, &sl, "slots")) return false;
+    if (!GetU32Array(env, info[1], lens, &ll, "lens")) return false;
+    double want = info[2].As<Napi::Number>().DoubleValue();
+    if (!(want >= 0)) want = 0;
+    size_t cap = sl < ll ? sl : ll;
+    *n = want < static_cast<double>(cap) ? static_cast<uint32_t>(want) : static_cast<uint32_t>(cap);
+    return true;
+  }
+
+  Napi::Value RxBurst(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
+    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    if (!dev_.is_open()) return Napi::Number::New(env, 0);
+    return Napi::Number::New(env, dev_.rx_burst(slots, lens, n));
+  }
+
+  Napi::Value TxBurst(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
+    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    if (!dev_.is_open()) return Napi::Number::New(env, 0);
+    for (uint32_t i = 0; i < n; i++) {
+      if (slots[i] >= dev_.slot_count() || lens[i] > ustack::e1000::kSlotSize || lens[i] < 14) {
+        ThrowRange(env, "txBurst: slot " + std::to_string(slots[i]) + " / length " + std::to_string(lens[i]) + " out of range");
+        return env.Undefined();
+      }
+    }
+    return Napi::Number::New(env, dev_.tx_burst(slots, lens, n));
+  }
+
+  Napi::Value TxReclaim(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), dev_.is_open() ? dev_.tx_reclaim() : 0);
+  }
+
+  Napi::Value LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
+
+  Napi::Value ReadReg(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "readReg(offset: number)");
+      return env.Undefined();
+    }
+    uint32_t off = info[0].As<Napi::Number>().Uint32Value();
+    if (off % 4 != 0 || off >= 0x20000) {
+      ThrowRange(env, "register offset out of range");
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, dev_.read_reg(off));
+  }
+
+  Napi::Value SetWakeCallback(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() >= 1 && info[0].IsFunction()) {
+      wake_cb_ = Napi::Persistent(info[0].As<Napi::Function>());
+    } else {
+      wake_cb_.Reset();
+    }
+    return env.Undefined();
+  }
+
+  // armWake(): true when a frame is already waiting (no need to sleep); false
+  // when armed (or when there is no interrupt fd: the caller then polls).
+  Napi::Value ArmWake(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!dev_.is_open()) return Napi::Boolean::New(env, false);
+    if (poll_ == nullptr) return Napi::Boolean::New(env, true);
+    if (!armed_) {
+      int rc = uv_poll_start(poll_, UV_READABLE, &E1000Device::OnPoll);
+      if (rc < 0) {
+        ThrowSystem(env, -rc, "uv_poll_start", addr_);
+        return env.Undefined();
+      }
+      armed_ = true;
+    }
+    return Napi::Boolean::New(env, dev_.arm_irq());
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+    E1000Device* self = static_cast<E1000Device*>(handle->data);
+    uv_poll_stop(handle);
+    if (self == nullptr) return;
+    self->armed_ = false;
+    if (status < 0) self->wake_errors_++;
+    self->dev_.on_irq();
+    if (self->wake_cb_.IsEmpty()) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    Napi::Object recv = self->Value();
+    napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
+    self->wake_cb_.MakeCallback(recv_v, {});
+    if (env.IsExceptionPending()) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    refed_ = true;
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    refed_ = false;
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+  Napi::Value HasRef(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), refed_); }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    dev_.collect_hw_stats();
+    const ustack::e1000::Counters& c = dev_.counters();
+    Napi::Object o = Napi::Object::New(env);
+    auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+    set("rxFrames", c.rx_frames);
+    set("rxBytes", c.rx_bytes);
+    set("rxDroppedErrors", c.rx_dropped_errors);
+    set("rxNoSlot", c.rx_no_slot);
+    set("txFrames", c.tx_frames);
+    set("txBytes", c.tx_bytes);
+    set("txRingFull", c.tx_ring_full);
+    set("txContexts", c.tx_contexts);
+    set("txChecksumOffloaded", c.tx_csum_offloaded);
+    set("irqs", c.irqs);
+    set("wakeErrors", wake_errors_);
+    for (int i = 0; i < ustack::e1000::reg::kStatCount; i++) set(ustack::e1000::reg::kStats[i].name, dev_.hw_totals()[i]);
+    o.Set("linkUp", Napi::Number::New(env, dev_.link_up() ? 1 : 0));
+    return o;
+  }
+
+  Napi::Value StopDma(const Napi::CallbackInfo& info) {
+    dev_.stop_dma();
+    return info.Env().Undefined();
+  }
+
+  // close(): stops DMA and bus mastering, detaches the pool ArrayBuffer, then
+  // frees the DMA memory. Idempotent.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    dev_.stop_dma();
+    if (!pool_ref_.IsEmpty()) {
+      Napi::ArrayBuffer ab = pool_ref_.Value();
+      if (!ab.IsDetached()) ab.Detach();
+      pool_ref_.Reset();
+    }
+    free_ref_.Reset();
+    wake_cb_.Reset();
+    CloseAll();
+    return info.Env().Undefined();
+  }
+
+  void CloseAll() {
+    if (poll_ != nullptr) {
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    armed_ = false;
+    // In a finalizer the pool ArrayBuffer is unreachable already (it holds no
+    // reference to us, but we hold one to it: both die together).
+    dev_.close();
+  }
+
+  std::string addr_;
+  ustack::e1000::Device dev_;
+  Napi::Reference<Napi::ArrayBuffer> pool_ref_;
+  Napi::ObjectReference free_ref_;
+  uv_poll_t* poll_ = nullptr;
+  bool armed_ = false;
+  bool refed_ = true;
+  uint64_t wake_errors_ = 0;
+  Napi::FunctionReference wake_cb_;
+};
+
+// e1000StopAll(): stops DMA and bus mastering on every open device (exit and
+// fatal-signal paths; memory is freed later or by the kernel).
+Napi::Value E1000StopAll(const Napi::CallbackInfo& info) {
+  ustack::e1000::stop_all_devices();
+  return info.Env().Undefined();
+}
+
+// e1000SupportedDevice(vendor, device): the model name, or null.
+Napi::Value E1000SupportedDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return env.Null();
+  const char* model = nullptr;
+  if (!ustack::e1000::supported_device(static_cast<uint16_t>(info[0].As<Napi::Number>().Uint32Value()),
+                                       static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), &model)) {
+    return env.Null();
+  }
+  return Napi::String::New(env, model);
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, "0.1.0"));
   exports.Set("TapDevice", TapDevice::Define(env));
+  exports.Set("E1000Device", E1000Device::Define(env));
+  exports.Set("e1000StopAll", Napi::Function::New(env, E1000StopAll, "e1000StopAll"));
+  exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
+  napi_add_env_cleanup_hook(env, [](void*) { ustack::e1000::stop_all_devices(); }, nullptr);
   return exports;
 }
 

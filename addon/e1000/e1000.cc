@@ -1,0 +1,474 @@
+// 8254x poll-mode driver. See e1000.h and ../../shared notes for the init order.
+#include "e1000/e1000.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "e1000/regs.h"
+#include "e1000/ring.h"
+
+namespace ustack::e1000 {
+
+namespace {
+
+constexpr size_t kRegionBytes = 4u << 20;  // 2 huge pages
+constexpr uint64_t kIova = 1ull << 30;     // where VFIO maps the region for the device
+
+// Open devices for stop_all_devices(). Small fixed table: no allocation on the exit path.
+Device* g_devices[16] = {nullptr};
+std::mutex g_mu;
+
+void register_device(Device* d) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  for (auto& p : g_devices) {
+    if (p == nullptr) {
+      p = d;
+      return;
+    }
+  }
+}
+void unregister_device(Device* d) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  for (auto& p : g_devices) {
+    if (p == d) p = nullptr;
+  }
+}
+
+void sleep_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  ::nanosleep(&ts, nullptr);
+}
+
+inline void wmb() { __atomic_thread_fence(__ATOMIC_RELEASE); }
+inline void rmb() { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+
+int fail(Error* e, const char* call, int err, std::string code = "", std::string msg = "") {
+  if (e != nullptr) {
+    e->syscall = call;
+    e->err = err;
+    e->code = std::move(code);
+    e->message = std::move(msg);
+  }
+  return -err;
+}
+
+}  // namespace
+
+bool supported_device(uint16_t vendor, uint16_t device, const char** model) {
+  if (vendor != 0x8086) return false;
+  const char* m = nullptr;
+  switch (device) {
+    case 0x100e: m = "82540EM"; break;
+    case 0x100f: m = "82545EM"; break;
+    case 0x1011: m = "82545EM (fiber)"; break;
+    case 0x1015: m = "82540EM (LOM)"; break;
+    case 0x1016: m = "82540EP (LOM)"; break;
+    case 0x1017: m = "82540EP"; break;
+    case 0x101e: m = "82540EP (mobile)"; break;
+    case 0x1026: m = "82545GM"; break;
+    case 0x1076: m = "82541GI"; break;
+    case 0x107c: m = "82541PI"; break;
+    default: return false;
+  }
+  if (model != nullptr) *model = m;
+  return true;
+}
+
+Device::~Device() { close(); }
+
+uint32_t Device::read_reg(uint32_t off) const {
+  return *reinterpret_cast<const volatile uint32_t*>(pci_.bar0 + off);
+}
+
+void Device::write_reg(uint32_t off, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(pci_.bar0 + off) = v; }
+
+int Device::phy_write(uint32_t phy_reg, uint16_t v) {
+  write_reg(reg::MDIC, v | (phy_reg << 16) | (1u << 21) | reg::MDIC_OP_WRITE);
+  for (int i = 0; i < 1000; i++) {
+    uint32_t m = read_reg(reg::MDIC);
+    if (m & reg::MDIC_ERROR) return -EIO;
+    if (m & reg::MDIC_READY) return 0;
+    sleep_us(10);
+  }
+  return -ETIMEDOUT;
+}
+
+void Device::read_mac() {
+  uint32_t ral = read_reg(reg::RAL0), rah = read_reg(reg::RAH0);
+  if ((rah & (1u << 31)) && (ral != 0 || (rah & 0xffff) != 0)) {
+    for (int i = 0; i < 4; i++) mac_[i] = static_cast<uint8_t>(ral >> (8 * i));
+    mac_[4] = static_cast<uint8_t>(rah);
+    mac_[5] = static_cast<uint8_t>(rah >> 8);
+    return;
+  }
+  // EEPROM words 0-2 through EERD (82540EM: start bit 0, done bit 4, data 31:16).
+  for (uint32_t w = 0; w < 3; w++) {
+    write_reg(reg::EERD, (w << 8) | 1u);
+    uint32_t v = 0;
+    for (int i = 0; i < 10000; i++) {
+      v = read_reg(reg::EERD);
+      if (v & (1u << 4)) break;
+      sleep_us(5);
+    }
+    uint16_t data = static_cast<uint16_t>(v >> 16);
+    mac_[2 * w] = static_cast<uint8_t>(data);
+    mac_[2 * w + 1] = static_cast<uint8_t>(data >> 8);
+  }
+}
+
+int Device::open(const std::string& addr, pci::Access access, const Options& opts, Error* err) {
+  opts_ = opts;
+  if (!ring::valid_ring_size(opts.rx_ring) || !ring::valid_ring_size(opts.tx_ring)) {
+    return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "ring sizes must be multiples of 8 in [8, 65536]");
+  }
+  pci::Error perr;
+  int rc = pci::open_device(addr, access, &pci_, &perr);
+  if (rc < 0) return fail(err, perr.syscall, -rc, perr.code, perr.message);
+  if (!supported_device(pci_.vendor, pci_.device_id, &model_)) {
+    char ids[32];
+    std::snprintf(ids, sizeof ids, "%04x:%04x", pci_.vendor, pci_.device_id);
+    pci::close_device(pci_);
+    return fail(err, "open", ENOTSUP, "ERR_USTACK_UNSUPPORTED_DEVICE",
+                "device " + addr + " (" + ids + ") is not an 8254x this driver supports (82540EM 8086:100e, 82545EM 8086:100f, ...)");
+  }
+  if (pci_.bar0_len < 0x10000) {
+    pci::close_device(pci_);
+    return fail(err, "mmap(BAR0)", EINVAL, "", "BAR0 is too small for an 8254x");
+  }
+
+  // Memory space on, bus master off while we take the device over. A process
+  // that died may have left RX/TX running with rings in freed memory: stop
+  // them before anything else.
+  pci::set_command_bits(pci_, true, false);
+  write_reg(reg::IMC, 0xffffffffu);
+  write_reg(reg::RCTL, 0);
+  write_reg(reg::TCTL, 0);
+  (void)read_reg(reg::STATUS);  // flush posted writes
+  sleep_us(1000);
+  write_reg(reg::CTRL, read_reg(reg::CTRL) | reg::CTRL_RST);
+  sleep_us(1000);
+  for (int i = 0; i < 1000 && (read_reg(reg::CTRL) & reg::CTRL_RST); i++) sleep_us(100);
+  write_reg(reg::IMC, 0xffffffffu);
+  (void)read_reg(reg::ICR);
+
+  // DMA memory: rings first, then the slots.
+  rx_n_ = opts.rx_ring;
+  tx_n_ = opts.tx_ring;
+  rx_ring_off_ = 0;
+  tx_ring_off_ = (static_cast<size_t>(rx_n_) * 16 + 127) / 128 * 128;
+  slot_base_ = (tx_ring_off_ + static_cast<size_t>(tx_n_) * 16 + 4095) / 4096 * 4096;
+  size_t want = opts.slot_count == 0 ? kRegionBytes : slot_base_ + static_cast<size_t>(opts.slot_count) * kSlotSize;
+  dma::Error derr;
+  if (access == pci::Access::kVfio && !pci_.noiommu) {
+    rc = dma::alloc_anon(want, &region_, &derr);
+    if (rc == 0) {
+      rc = pci::vfio_map_dma(pci_, region_.virt, region_.size, kIova);
+      if (rc < 0) {
+        dma::free_region(&region_);
+        pci::close_device(pci_);
+        return fail(err, "ioctl(VFIO_IOMMU_MAP_DMA)", -rc);
+      }
+      dma::set_iova(&region_, kIova);
+    }
+  } else {
+    rc = dma::alloc_hugetlb(want, &region_, &derr);
+  }
+  if (rc < 0) {
+    pci::close_device(pci_);
+    return fail(err, derr.syscall, -rc, derr.code, derr.message);
+  }
+  size_t slots = (region_.size - slot_base_) / kSlotSize;
+  if (opts.slot_count != 0 && opts.slot_count < slots) slots = opts.slot_count;
+  slot_count_ = static_cast<uint32_t>(slots);
+  if (slot_count_ < rx_n_ + 32) {
+    close();
+    return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "slot pool too small for the RX ring");
+  }
+  rx_ = reinterpret_cast<volatile RxDesc*>(region_.virt + rx_ring_off_);
+  tx_ = reinterpret_cast<volatile TxDesc*>(region_.virt + tx_ring_off_);
+  rx_slot_.assign(rx_n_, kNoSlot);
+  tx_slot_.assign(tx_n_, kNoSlot);
+
+  // Link: set link up, auto speed; clear link reset, loss-of-signal invert, VLAN mode, PHY reset.
+  uint32_t ctrl = read_reg(reg::CTRL);
+  ctrl |= reg::CTRL_SLU | reg::CTRL_ASDE;
+  ctrl &= ~(reg::CTRL_LRST | reg::CTRL_ILOS | reg::CTRL_VME | reg::CTRL_PHY_RST);
+  write_reg(reg::CTRL, ctrl);
+  write_reg(reg::FCAL, 0);
+  write_reg(reg::FCAH, 0);
+  write_reg(reg::FCT, 0);
+  write_reg(reg::FCTTV, 0);
+  if (opts.loopback) {
+    phy_write(reg::PHY_BMCR, reg::BMCR_LOOPBACK | reg::BMCR_FULL_DUPLEX | reg::BMCR_SPEED1000);
+  } else {
+    phy_write(reg::PHY_BMCR, reg::BMCR_ANENABLE | reg::BMCR_FULL_DUPLEX | reg::BMCR_SPEED1000);
+  }
+
+  read_mac();
+  write_reg(reg::RAL0, mac_[0] | (mac_[1] << 8) | (mac_[2] << 16) | (static_cast<uint32_t>(mac_[3]) << 24));
+  write_reg(reg::RAH0, mac_[4] | (mac_[5] << 8) | (1u << 31));
+  for (uint32_t i = 0; i < 128; i++) write_reg(reg::MTA + 4 * i, 0);
+  // Clear the clear-on-read statistics left by an earlier user.
+  for (int i = 0; i < reg::kStatCount; i++) {
+    (void)read_reg(reg::kStats[i].off);
+    if (reg::kStats[i].wide) (void)read_reg(reg::kStats[i].off + 4);
+  }
+  write_reg(reg::ITR, 0);
+  write_reg(reg::RDTR, 0);
+  register_device(this);
+  return 0;
+}
+
+int Device::start(uint32_t* free_stack) {
+  if (!is_open() || started_) return -EINVAL;
+  free_ = free_stack;
+  if (free_[0] < rx_n_) return -ENOBUFS;
+  // RX ring: every descriptor gets a buffer; the hardware owns all but one.
+  for (uint32_t i = 0; i < rx_n_; i++) {
+    uint32_t s = free_[free_[0]--];
+    rx_slot_[i] = s;
+    rx_[i].addr = slot_addr(s);
+    rx_[i].length = 0;
+    rx_[i].status = 0;
+    rx_[i].errors = 0;
+  }
+  for (uint32_t i = 0; i < tx_n_; i++) {
+    tx_[i].addr = 0;
+    tx_[i].lower = 0;
+    tx_[i].upper = 0;
+  }
+  wmb();
+  uint64_t rx_base = region_.device_addr(rx_ring_off_), tx_base = region_.device_addr(tx_ring_off_);
+  pci::set_command_bits(pci_, true, true);
+  write_reg(reg::RDBAL, static_cast<uint32_t>(rx_base));
+  write_reg(reg::RDBAH, static_cast<uint32_t>(rx_base >> 32));
+  write_reg(reg::RDLEN, rx_n_ * 16);
+  write_reg(reg::RDH, 0);
+  write_reg(reg::RDT, ring::rx_initial_tail(rx_n_));
+  rx_next_ = ring::rx_next_to_check(ring::rx_initial_tail(rx_n_), rx_n_);
+  write_reg(reg::TDBAL, static_cast<uint32_t>(tx_base));
+  write_reg(reg::TDBAH, static_cast<uint32_t>(tx_base >> 32));
+  write_reg(reg::TDLEN, tx_n_ * 16);
+  write_reg(reg::TDH, 0);
+  write_reg(reg::TDT, 0);
+  tx_tail_ = tx_clean_ = 0;
+  ctx_key_ = 0xffffffffu;
+  write_reg(reg::TIPG, 0x0060200Au);
+  write_reg(reg::TCTL, reg::TCTL_EN | reg::TCTL_PSP | (0x0Fu << reg::TCTL_CT_SHIFT) | (0x40u << reg::TCTL_COLD_SHIFT) |
+                           reg::TCTL_RTLC);
+  uint32_t rctl = reg::RCTL_EN | reg::RCTL_BAM | reg::RCTL_SECRC;
+  if (opts_.promiscuous || opts_.loopback) rctl |= reg::RCTL_UPE | reg::RCTL_MPE;
+  write_reg(reg::RCTL, rctl);
+  started_ = true;
+  // Link comes up at once on QEMU; give real hardware a moment.
+  for (int i = 0; i < 100 && !link_up(); i++) sleep_us(10000);
+  return 0;
+}
+
+bool Device::link_up() { return is_open() && (read_reg(reg::STATUS) & reg::STATUS_LU) != 0; }
+
+uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
+  if (!started_) return 0;
+  uint32_t k = 0, idx = rx_next_, last = kNoSlot;
+  while (k < max) {
+    volatile RxDesc* d = &rx_[idx];
+    uint8_t status = d->status;
+    if (!(status & reg::RXD_DD)) break;
+    rmb();
+    uint8_t errors = d->errors;
+    uint32_t len = d->length;
+    bool bad = !(status & reg::RXD_EOP) || (errors & (reg::RXE_CE | reg::RXE_SE | reg::RXE_SEQ | reg::RXE_CXE | reg::RXE_RXE)) ||
+               len == 0 || len > kSlotSize;
+    if (bad) {
+      // Keep the buffer in the ring; the frame is dropped.
+      c_.rx_dropped_errors++;
+    } else {
+      if (free_[0] == 0) {
+        c_.rx_no_slot++;
+        break;  // leave the descriptor for the next burst
+      }
+      slots[k] = rx_slot_[idx];
+      lens[k] = len;
+      k++;
+      c_.rx_bytes += len;
+      uint32_t s = free_[free_[0]--];
+      rx_slot_[idx] = s;
+      d->addr = slot_addr(s);
+    }
+    d->length = 0;
+    d->errors = 0;
+    d->status = 0;
+    last = idx;
+    idx = ring::next(idx, rx_n_);
+  }
+  rx_next_ = idx;
+  if (last != kNoSlot) {
+    wmb();
+    write_reg(reg::RDT, ring::rx_tail_after(last));
+  }
+  c_.rx_frames += k;
+  return k;
+}
+
+uint32_t Device::tx_reclaim() {
+  if (!started_) return 0;
+  return ring::tx_reclaim(
+      &tx_clean_, tx_tail_, tx_n_, [this](uint32_t i) { return (tx_[i].upper & reg::TXD_STA_DD) != 0; },
+      [this](uint32_t i) {
+        uint32_t s = tx_slot_[i];
+        if (s != kNoSlot) {
+          free_[++free_[0]] = s;
+          tx_slot_[i] = kNoSlot;
+        }
+      });
+}
+
+uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n) {
+  if (!started_) return 0;
+  tx_reclaim();
+  uint32_t k = 0;
+  const uint8_t* pool_base = pool();
+  while (k < n) {
+    uint32_t slot = slots[k], len = lens[k];
+    const uint8_t* f = pool_base + static_cast<size_t>(slot) * kSlotSize;
+    // Checksum offload for IPv4 TCP/UDP (the stack wrote the pseudo-header sum).
+    uint32_t key = 0xffffffffu;
+    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0, tucmd = 0;
+    uint16_t ipcse = 0;
+    if (opts_.tx_checksum && len >= 34) {
+      uint32_t l3 = 14;
+      uint16_t et = static_cast<uint16_t>(f[12] << 8 | f[13]);
+      if (et == 0x8100 && len >= 38) {
+        l3 = 18;
+        et = static_cast<uint16_t>(f[16] << 8 | f[17]);
+      }
+      if (et == 0x0800 && (f[l3] >> 4) == 4) {
+        uint32_t ihl = (f[l3] & 0x0fu) * 4;
+        uint8_t proto = f[l3 + 9];
+        uint16_t frag = static_cast<uint16_t>((f[l3 + 6] & 0x3f) << 8 | f[l3 + 7]);
+        uint32_t l4 = l3 + ihl;
+        bool tcp = proto == 6, udp = proto == 17;
+        if (frag == 0 && ihl >= 20 && (tcp || udp) && l4 + (tcp ? 20 : 8) <= len && l4 + 16 < 256) {
+          ipcss = static_cast<uint8_t>(l3);
+          ipcso = static_cast<uint8_t>(l3 + 10);
+          ipcse = static_cast<uint16_t>(l4 - 1);
+          tucss = static_cast<uint8_t>(l4);
+          tucso = static_cast<uint8_t>(l4 + (tcp ? 16 : 6));
+          tucmd = static_cast<uint8_t>(reg::TUCMD_IP | (tcp ? reg::TUCMD_TCP : 0));
+          key = static_cast<uint32_t>(tucss) << 16 | static_cast<uint32_t>(tucso) << 8 | tucmd;
+        }
+      }
+    }
+    uint32_t need = (key != 0xffffffffu && key != ctx_key_) ? 2 : 1;
+    if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < need) {
+      c_.tx_ring_full++;
+      break;
+    }
+    if (need == 2) {
+      volatile TxDesc* cd = &tx_[tx_tail_];
+      cd->addr = static_cast<uint64_t>(ipcss) | static_cast<uint64_t>(ipcso) << 8 | static_cast<uint64_t>(ipcse) << 16 |
+                 static_cast<uint64_t>(tucss) << 32 | static_cast<uint64_t>(tucso) << 40;  // TUCSE 0: to the end
+      cd->lower = static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_RS | tucmd) << 24;
+      cd->upper = 0;
+      tx_slot_[tx_tail_] = kNoSlot;
+      tx_tail_ = ring::next(tx_tail_, tx_n_);
+      ctx_key_ = key;
+      c_.tx_contexts++;
+    }
+    volatile TxDesc* d = &tx_[tx_tail_];
+    d->addr = slot_addr(slot);
+    if (key != 0xffffffffu) {
+      d->lower = len | reg::TXD_DTYP_D |
+                 static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24;
+      // IP header checksum too only when the stack left the field zero.
+      uint8_t popts = reg::POPTS_TXSM;
+      if (f[ipcso] == 0 && f[ipcso + 1] == 0) popts |= reg::POPTS_IXSM;
+      d->upper = static_cast<uint32_t>(popts) << 8;
+      c_.tx_csum_offloaded++;
+    } else {
+      d->lower = len | static_cast<uint32_t>(reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24;
+      d->upper = 0;
+    }
+    tx_slot_[tx_tail_] = slot;
+    tx_tail_ = ring::next(tx_tail_, tx_n_);
+    c_.tx_bytes += len;
+    k++;
+  }
+  if (k > 0) {
+    wmb();
+    write_reg(reg::TDT, tx_tail_);
+    c_.tx_frames += k;
+    tx_reclaim();  // QEMU transmits inside the TDT write
+  }
+  return k;
+}
+
+bool Device::arm_irq() {
+  if (!started_) return false;
+  (void)read_reg(reg::ICR);  // drop stale causes from frames already handled
+  write_reg(reg::IMS, reg::ICR_RXT0 | reg::ICR_RXO | reg::ICR_RXDMT0 | reg::ICR_LSC);
+  rmb();
+  // A frame that arrived before the ICR read would otherwise wait for the next one.
+  return (rx_[rx_next_].status & reg::RXD_DD) != 0;
+}
+
+void Device::on_irq() {
+  c_.irqs++;
+  pci::irq_consume(pci_);
+  if (!is_open()) return;
+  write_reg(reg::IMC, 0xffffffffu);
+  (void)read_reg(reg::ICR);  // deasserts the line
+  pci::irq_unmask(pci_);
+}
+
+void Device::collect_hw_stats() {
+  if (!is_open()) return;
+  for (int i = 0; i < reg::kStatCount; i++) {
+    uint64_t v = read_reg(reg::kStats[i].off);
+    if (reg::kStats[i].wide) v |= static_cast<uint64_t>(read_reg(reg::kStats[i].off + 4)) << 32;
+    hw_totals_[i] += v;
+  }
+}
+
+void Device::stop_dma() {
+  if (!is_open()) return;
+  write_reg(reg::IMC, 0xffffffffu);
+  write_reg(reg::RCTL, 0);
+  write_reg(reg::TCTL, 0);
+  (void)read_reg(reg::STATUS);
+  pci::set_command_bits(pci_, true, false);
+  started_ = false;
+}
+
+void Device::close() {
+  unregister_device(this);
+  if (is_open()) {
+    collect_hw_stats();
+    stop_dma();
+    // Let an in-flight DMA finish before the memory goes away.
+    sleep_us(1000);
+  }
+  uint64_t iova = region_.iova;
+  size_t len = region_.size;
+  if (iova != 0 && pci_.container_fd >= 0) pci::vfio_unmap_dma(pci_, len, iova);
+  pci::close_device(pci_);
+  dma::free_region(&region_);
+  rx_ = nullptr;
+  tx_ = nullptr;
+  free_ = nullptr;
+  started_ = false;
+}
+
+void stop_all_devices() {
+  // No lock: may run from an exit path while another thread is gone; the
+  // table holds plain pointers to live devices.
+  for (Device* d : g_devices) {
+    if (d != nullptr) d->stop_dma();
+  }
+}
+
+}  // namespace ustack::e1000

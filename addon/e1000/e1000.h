@@ -1,0 +1,147 @@
+// The 8254x (e1000) in poll mode with legacy RX descriptors and legacy or
+// extended TX descriptors. No N-API types here.
+//
+// Memory: one DMA region holds the RX ring, the TX ring and the packet pool
+// (slots of kSlotSize bytes at slot-aligned offsets, so a slot never crosses
+// a page). Free slots live on a stack shared with JavaScript: a Uint32Array
+// whose element 0 is the count and elements 1..count the free slot indices.
+// JS pops (alloc) and pushes (release) directly; rx_burst pops replacements
+// for the RX ring and tx reclaim pushes sent slots back. One thread.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dma/dma.h"
+#include "pci/pci.h"
+
+namespace ustack::e1000 {
+
+constexpr uint32_t kSlotSize = 2048;
+constexpr uint32_t kNoSlot = 0xffffffffu;
+
+struct Options {
+  uint32_t rx_ring = 256;
+  uint32_t tx_ring = 256;
+  uint32_t slot_count = 0;  // 0: fill the region (4 MiB)
+  bool loopback = false;    // MII loopback self-test: every sent frame comes back
+  bool promiscuous = false;
+  bool tx_checksum = true;  // use context descriptors for IPv4 TCP/UDP checksums
+};
+
+struct Error {
+  const char* syscall = "";
+  int err = 0;  // errno
+  std::string code;
+  std::string message;
+};
+
+struct Counters {
+  uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped_errors = 0, rx_no_slot = 0;
+  uint64_t tx_frames = 0, tx_bytes = 0, tx_ring_full = 0, tx_contexts = 0, tx_csum_offloaded = 0;
+  uint64_t irqs = 0;
+};
+
+// Device ids this driver knows (legacy-descriptor 8254x parts QEMU models, and kin).
+bool supported_device(uint16_t vendor, uint16_t device, const char** model);
+
+class Device {
+ public:
+  Device() = default;
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // Opens the PCI device, allocates DMA memory, resets and programs the
+  // device (RX/TX still disabled). A device left running by a crashed process
+  // is stopped first.
+  int open(const std::string& addr, pci::Access access, const Options& opts, Error* err);
+
+  // Hands RX buffers from the free stack to the ring and enables RX and TX.
+  int start(uint32_t* free_stack);
+
+  uint32_t rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max);
+  uint32_t tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n);
+  // Returns sent slots to the free stack; returns how many descriptors were reclaimed.
+  uint32_t tx_reclaim();
+
+  // Interrupt wake-up. arm(): clears stale causes and unmasks RX interrupts;
+  // returns true when a frame is already waiting (the caller must not sleep).
+  bool arm_irq();
+  // After the irq fd became readable: masks device interrupts, acknowledges.
+  void on_irq();
+  int irq_fd() const { return pci::irq_fd(pci_); }
+
+  bool link_up();
+  // Adds the (clear-on-read) hardware counters into hw_totals().
+  void collect_hw_stats();
+  const uint64_t* hw_totals() const { return hw_totals_; }
+  const Counters& counters() const { return c_; }
+
+  // Stops RX/TX DMA, masks interrupts, clears bus mastering. Safe to call
+  // repeatedly, and from exit paths: touches only BAR0 and config space.
+  void stop_dma();
+  // stop_dma(), then unmaps/closes everything and frees the DMA memory.
+  // The caller must have dropped every reference into the pool first.
+  void close();
+  bool is_open() const { return pci_.bar0 != nullptr; }
+
+  uint8_t* pool() const { return region_.virt + slot_base_; }
+  size_t pool_bytes() const { return static_cast<size_t>(slot_count_) * kSlotSize; }
+  uint32_t slot_count() const { return slot_count_; }
+  const uint8_t* mac() const { return mac_; }
+  uint16_t device_id() const { return pci_.device_id; }
+  const char* model() const { return model_; }
+  bool hugetlb() const { return region_.hugetlb; }
+  bool vfio() const { return pci_.access == pci::Access::kVfio; }
+  uint32_t rx_ring_size() const { return rx_n_; }
+  uint32_t tx_ring_size() const { return tx_n_; }
+  uint32_t read_reg(uint32_t off) const;
+
+ private:
+  struct RxDesc {
+    uint64_t addr;
+    uint16_t length;
+    uint16_t csum;
+    uint8_t status;
+    uint8_t errors;
+    uint16_t special;
+  };
+  struct TxDesc {
+    uint64_t addr;
+    uint32_t lower;  // length | cso/dtyp | cmd
+    uint32_t upper;  // status | css/popts | special
+  };
+  static_assert(sizeof(RxDesc) == 16 && sizeof(TxDesc) == 16, "descriptor size");
+
+  void write_reg(uint32_t off, uint32_t v);
+  int phy_write(uint32_t reg, uint16_t v);
+  uint64_t slot_addr(uint32_t slot) const { return region_.device_addr(slot_base_ + static_cast<size_t>(slot) * kSlotSize); }
+  void read_mac();
+
+  pci::Device pci_;
+  dma::Region region_;
+  Options opts_;
+  const char* model_ = "";
+  uint8_t mac_[6] = {0};
+  size_t rx_ring_off_ = 0, tx_ring_off_ = 0, slot_base_ = 0;
+  uint32_t slot_count_ = 0;
+  volatile RxDesc* rx_ = nullptr;
+  volatile TxDesc* tx_ = nullptr;
+  uint32_t rx_n_ = 0, tx_n_ = 0;
+  uint32_t rx_next_ = 0;                 // next RX descriptor to inspect
+  uint32_t tx_tail_ = 0, tx_clean_ = 0;  // next to fill / oldest not reclaimed
+  std::vector<uint32_t> rx_slot_, tx_slot_;
+  uint32_t* free_ = nullptr;  // shared free stack (see above)
+  // Last context descriptor written (so one is sent only when offsets change).
+  uint32_t ctx_key_ = 0xffffffffu;
+  bool started_ = false;
+  uint64_t hw_totals_[32] = {0};
+  Counters c_;
+};
+
+// Every open Device, for the exit/signal safety net.
+void stop_all_devices();
+
+}  // namespace ustack::e1000
