@@ -4,6 +4,7 @@
  */
 import type { Nic } from './driver/nic.js';
 import { TapNic } from './driver/tap-nic.js';
+import { E1000Nic } from './driver/e1000-nic.js';
 import { MemoryNic } from './driver/memory-nic.js';
 import { LoopbackNic } from './driver/loopback-nic.js';
 import { CaptureNic } from './driver/capture-nic.js';
@@ -91,9 +92,11 @@ export class Stack implements SocketHost {
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       });
     } else if (spec.kind === 'e1000') {
-      const e = new Error(`e1000 driver is not available yet (nic ${opts.nic})`) as Error & { code: string };
-      e.code = 'ERR_USTACK_NO_DRIVER';
-      throw e;
+      nic = E1000Nic.open({
+        pci: spec.pci,
+        access: spec.access,
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      });
     } else {
       throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
     }

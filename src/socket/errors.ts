@@ -173,3 +173,32 @@ export function validatePort(port: unknown, name = 'Port', allowZero = true): nu
   }
   return +port | 0;
 }
+
+export function ERR_BUFFER_OUT_OF_BOUNDS(name?: string): Error {
+  return nodeError(
+    RangeError,
+    'ERR_BUFFER_OUT_OF_BOUNDS',
+    name ? `"${name}" is outside of buffer bounds` : 'Attempt to access memory outside buffer bounds',
+  );
+}
+
+export function ERR_SOCKET_BAD_BUFFER_SIZE(): Error {
+  return nodeError(TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
+}
+
+/**
+ * node's ERR_SOCKET_BUFFER_SIZE SystemError with its context, e.g. "Could not
+ * get or set buffer size: uv_recv_buffer_size returned EBADF (bad file descriptor)".
+ */
+export function ERR_SOCKET_BUFFER_SIZE_CTX(syscall: string, code: string, description: string): Error {
+  const e = nodeError(Error, 'ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: ${syscall} returned ${code} (${description})`) as unknown as Error & {
+    info: object;
+    errno: number;
+    syscall: string;
+  };
+  Object.defineProperty(e, 'name', { value: 'SystemError', enumerable: false, writable: true, configurable: true });
+  e.info = { errno: errnoOf(code), code, message: description, syscall };
+  e.errno = errnoOf(code);
+  e.syscall = syscall;
+  return e;
+}

@@ -1,0 +1,765 @@
+/**
+ * node:dgram on a ustack SocketHost: `createDgramModule(host)` returns
+ * `{ createSocket, Socket }` with node 20's semantics (lib/dgram.js): the
+ * bind/connect state machine, the queue of sends and connects issued before
+ * the implicit bind completes, argument normalisation, and where each error
+ * goes (thrown, callback, or 'error' event).
+ *
+ * Differences from node, all deliberate:
+ * - IPv4 only: `createSocket('udp6')` throws ERR_SOCKET_BAD_TYPE with a
+ *   message saying ustack has no IPv6.
+ * - Multicast (addMembership, setMulticast*) throws ERR_USTACK_UNSUPPORTED.
+ * - Received datagrams are copied out of the packet buffer and delivered
+ *   from process.nextTick after the stack's poll; a socket's queue holds at
+ *   most its receive buffer size (payload + 64 bytes accounting per
+ *   datagram); beyond that datagrams are dropped and counted
+ *   (`socket.ustackStats().rxDropped`). Buffer sizes behave like Linux:
+ *   set(n) stores 2n (clamped), get returns the stored value.
+ * - ICMP errors reach connected sockets only, as on Linux without
+ *   IP_RECVERR: port unreachable -> 'error' ECONNREFUSED (syscall recvmsg).
+ * - When the host has a `ready` promise (a stack still acquiring a DHCP
+ *   lease), bind waits for it before completing ('listening' comes later).
+ */
+import { EventEmitter } from 'node:events';
+import { Buffer } from 'node:buffer';
+import { types } from 'node:util';
+import type { SocketHost } from './host.js';
+import {
+  ERR_INVALID_ARG_TYPE,
+  ERR_SOCKET_ALREADY_BOUND,
+  ERR_SOCKET_BAD_TYPE,
+  ERR_SOCKET_DGRAM_IS_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_CONNECTED,
+  ERR_SOCKET_DGRAM_NOT_RUNNING,
+  ERR_BUFFER_OUT_OF_BOUNDS,
+  ERR_SOCKET_BAD_BUFFER_SIZE,
+  ERR_SOCKET_BUFFER_SIZE_CTX,
+  ERR_USTACK_UNSUPPORTED,
+  systemError,
+  validatePort,
+} from './errors.js';
+import { UdpBindError, type UdpEndpoint, type UdpHandler } from '../stack/udp/udp-layer.js';
+import type { IcmpErrorKind } from '../stack/iface/ip-output.js';
+import { hostLookup, type LookupFunction } from '../stack/udp/dns.js';
+import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
+
+export type SocketType = 'udp4' | 'udp6';
+
+export interface SocketOptions {
+  type: SocketType;
+  reuseAddr?: boolean;
+  ipv6Only?: boolean;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  lookup?: LookupFunction | ((hostname: string, options: unknown, cb: (...a: any[]) => void) => void);
+  signal?: AbortSignal;
+}
+
+export interface BindOptions {
+  port?: number;
+  address?: string;
+  exclusive?: boolean;
+  fd?: number;
+}
+
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+  size: number;
+}
+
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
+/** A host that may still be coming up (DHCP): bind waits for `ready`. */
+type MaybeReadyHost = SocketHost & { readonly ready?: Promise<unknown> };
+
+const BIND_UNBOUND = 0;
+const BIND_BINDING = 1;
+const BIND_BOUND = 2;
+const CONN_DISCONNECTED = 0;
+const CONN_CONNECTING = 1;
+const CONN_CONNECTED = 2;
+
+/** Linux: net.core.rmem_default / wmem_default, and twice rmem_max as the cap. */
+const DEFAULT_BUF = 212992;
+const MAX_BUF = 425984;
+const MIN_RCVBUF = 2304;
+const MIN_SNDBUF = 4608;
+/** Bytes charged per queued datagram on top of its payload. */
+const DATAGRAM_OVERHEAD = 64;
+const MAX_UDP_PAYLOAD = 65507;
+
+const kState = Symbol('ustack.dgram.state');
+
+interface Queued {
+  msg: Buffer;
+  address: number;
+  port: number;
+}
+
+/** The "handle": what a libuv UDP handle + kernel socket are in node. */
+class Handle implements UdpHandler {
+  ep: UdpEndpoint | null = null;
+  /** Bound explicitly to a specific address (connect then does not change it). */
+  boundAddress = 0;
+  ttl = 64;
+  broadcast = false;
+  recvBuf = DEFAULT_BUF;
+  sendBuf = DEFAULT_BUF;
+  refed = true;
+  holding = false;
+  receiving = false;
+  rxQueue: Queued[] = [];
+  rxQueueBytes = 0;
+  rxScheduled = false;
+  rxDropped = 0;
+  rxDelivered = 0;
+
+  constructor(
+    readonly host: MaybeReadyHost,
+    readonly owner: DgramSocket,
+    readonly lookup: (address: string, cb: (err: Error | null, ip?: string) => void) => void,
+  ) {}
+
+  onDatagram(src: number, srcPort: number, _dst: number, buf: Uint8Array, off: number, len: number): void {
+    if (!this.receiving) return;
+    const charge = len + DATAGRAM_OVERHEAD;
+    if (this.rxQueueBytes + charge > this.recvBuf) {
+      this.rxDropped++;
+      return;
+    }
+    const msg = Buffer.allocUnsafe(len);
+    msg.set(buf.subarray(off, off + len));
+    this.rxQueue.push({ msg, address: src, port: srcPort });
+    this.rxQueueBytes += charge;
+    if (!this.rxScheduled) {
+      this.rxScheduled = true;
+      process.nextTick(drain, this);
+    }
+  }
+
+  onIcmpError(kind: IcmpErrorKind, remoteAddress: number, remotePort: number): void {
+    const ep = this.ep;
+    if (ep === null || !this.receiving || ep.remotePort === 0) return;
+    if (ep.remoteAddress !== remoteAddress || ep.remotePort !== remotePort) return;
+    const code = ICMP_ERRNO[kind];
+    if (code === undefined) return;
+    process.nextTick(() => {
+      if (this.ep === ep) this.owner.emit('error', systemError(code, 'recvmsg'));
+    });
+  }
+
+  updateRef(): void {
+    const want = this.ep !== null && this.refed;
+    if (want && !this.holding) {
+      this.holding = true;
+      this.host.ref();
+    } else if (!want && this.holding) {
+      this.holding = false;
+      this.host.unref();
+    }
+  }
+
+  close(): void {
+    this.receiving = false;
+    this.ep?.close();
+    this.ep = null;
+    this.rxQueue = [];
+    this.rxQueueBytes = 0;
+    this.updateRef();
+  }
+}
+
+/** Linux's icmp_err_convert for the errors it reports to connected UDP sockets. */
+const ICMP_ERRNO: Partial<Record<IcmpErrorKind, string>> = {
+  'port-unreachable': 'ECONNREFUSED',
+  'host-unreachable': 'EHOSTUNREACH',
+  'net-unreachable': 'ENETUNREACH',
+  'protocol-unreachable': 'ENOPROTOOPT',
+  'admin-prohibited': 'EHOSTUNREACH',
+};
+
+function drain(h: Handle): void {
+  h.rxScheduled = false;
+  while (h.rxQueue.length > 0 && h.receiving) {
+    const d = h.rxQueue.shift()!;
+    h.rxQueueBytes -= d.msg.length + DATAGRAM_OVERHEAD;
+    h.rxDelivered++;
+    const rinfo: RemoteInfo = { address: ipToString(d.address), family: 'IPv4', port: d.port, size: d.msg.length };
+    h.owner.emit('message', d.msg, rinfo);
+  }
+}
+
+interface State {
+  handle: Handle | null;
+  bindState: number;
+  connectState: number;
+  queue: Array<() => void> | undefined;
+  reuseAddr: boolean;
+  recvBufferSize: number | undefined;
+  sendBufferSize: number | undefined;
+}
+
+type SendCallback = (error: Error | null, bytes?: number) => void;
+
+function bufferListOk(list: unknown[]): Buffer[] | null {
+  const out: Buffer[] = [];
+  for (const b of list) {
+    if (typeof b === 'string') out.push(Buffer.from(b));
+    else if (types.isArrayBufferView(b)) out.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    else return null;
+  }
+  return out;
+}
+
+function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Buffer {
+  let b: ArrayBufferView;
+  if (typeof buffer === 'string') b = Buffer.from(buffer);
+  else if (types.isArrayBufferView(buffer)) b = buffer;
+  else throw ERR_INVALID_ARG_TYPE('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
+  const off = (offset as number) >>> 0;
+  const len = (length as number) >>> 0;
+  if (off > b.byteLength) throw ERR_BUFFER_OUT_OF_BOUNDS('offset');
+  if (off + len > b.byteLength) throw ERR_BUFFER_OUT_OF_BOUNDS('length');
+  return Buffer.from(b.buffer, b.byteOffset + off, len);
+}
+
+function onListenSuccess(this: DgramSocket): void {
+  this.removeListener(EventEmitter.errorMonitor, onListenError);
+  const st = this[kState];
+  const queue = st.queue;
+  st.queue = undefined;
+  if (queue !== undefined) for (const fn of queue) fn();
+}
+
+function onListenError(this: DgramSocket): void {
+  this.removeListener('listening', onListenSuccess);
+  this[kState].queue = undefined;
+}
+
+function enqueue(self: DgramSocket, fn: () => void): void {
+  const st = self[kState];
+  if (st.queue === undefined) {
+    st.queue = [];
+    self.once(EventEmitter.errorMonitor, onListenError);
+    self.once('listening', onListenSuccess);
+  }
+  st.queue.push(fn);
+}
+
+function healthCheck(self: DgramSocket): Handle {
+  const h = self[kState].handle;
+  if (h === null) throw ERR_SOCKET_DGRAM_NOT_RUNNING();
+  return h;
+}
+
+function isBroadcastDestination(host: SocketHost, dst: number): boolean {
+  if (dst === 0xffffffff) return true;
+  for (const i of host.engine.interfaces) {
+    if (!i.loopback && i.address !== 0 && i.prefixLength < 31 && dst === i.broadcast) return true;
+  }
+  return false;
+}
+
+export class DgramSocket extends EventEmitter {
+  readonly type: SocketType;
+  [kState]: State;
+
+  constructor(host: SocketHost, type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
+    super();
+    let lookup: unknown;
+    let recvBufferSize: number | undefined;
+    let sendBufferSize: number | undefined;
+    let options: SocketOptions | undefined;
+    let t: unknown = type;
+    if (type !== null && typeof type === 'object') {
+      options = type;
+      t = options.type;
+      lookup = options.lookup;
+      if (options.recvBufferSize) recvBufferSize = options.recvBufferSize;
+      if (options.sendBufferSize) sendBufferSize = options.sendBufferSize;
+    }
+    if (lookup !== undefined && typeof lookup !== 'function') throw ERR_INVALID_ARG_TYPE('lookup', 'of type function', lookup);
+    if (t === 'udp6') {
+      const e = ERR_SOCKET_BAD_TYPE();
+      e.message = 'Bad socket type specified. ustack is IPv4-only: the valid type is udp4 (udp6 is not supported)';
+      throw e;
+    }
+    if (t !== 'udp4') throw ERR_SOCKET_BAD_TYPE();
+    this.type = 'udp4';
+    const fn = (lookup as LookupFunction | undefined) ?? hostLookup(host);
+    const lookup4 = (address: string, cb: (err: Error | null, ip?: string) => void): void =>
+      (fn as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void)(address || '127.0.0.1', 4, cb);
+    const handle = new Handle(host as MaybeReadyHost, this, lookup4);
+    if (typeof listener === 'function') this.on('message', listener);
+    this[kState] = {
+      handle,
+      bindState: BIND_UNBOUND,
+      connectState: CONN_DISCONNECTED,
+      queue: undefined,
+      reuseAddr: options?.reuseAddr === true,
+      recvBufferSize,
+      sendBufferSize,
+    };
+    if (options?.signal !== undefined) {
+      const signal = options.signal;
+      if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
+        throw ERR_INVALID_ARG_TYPE('options.signal', 'an instance of AbortSignal', signal);
+      }
+      const onAborted = (): void => {
+        if (this[kState].handle) this.close();
+      };
+      if (signal.aborted) onAborted();
+      else {
+        signal.addEventListener('abort', onAborted, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAborted));
+      }
+    }
+  }
+
+  bind(port?: number | BindOptions | null | (() => void), address?: string | (() => void), callback?: () => void): this;
+  bind(...args: unknown[]): this {
+    const h = healthCheck(this);
+    const st = this[kState];
+    if (st.bindState !== BIND_UNBOUND) throw ERR_SOCKET_ALREADY_BOUND();
+    st.bindState = BIND_BINDING;
+    const cb = args.length > 0 ? args[args.length - 1] : undefined;
+    if (typeof cb === 'function') {
+      const onListening = (): void => {
+        removeListeners();
+        (cb as () => void).call(this);
+      };
+      const removeListeners = (): void => {
+        this.removeListener('error', removeListeners);
+        this.removeListener('listening', onListening);
+      };
+      this.on('error', removeListeners);
+      this.on('listening', onListening);
+    }
+    let port: unknown = args[0];
+    let address: unknown;
+    if (port !== null && typeof port === 'object') {
+      const o = port as BindOptions;
+      if (o.fd !== undefined && Number.isInteger(o.fd) && o.fd > 0) {
+        st.bindState = BIND_UNBOUND;
+        throw ERR_USTACK_UNSUPPORTED('Binding a dgram socket to a file descriptor');
+      }
+      address = o.address || '';
+      port = o.port;
+    } else {
+      address = typeof args[1] === 'function' ? '' : args[1];
+    }
+    if (!address) address = '0.0.0.0';
+    const portNum = (Number(port ?? 0) >>> 0) & 0xffff;
+    const proceed = (): void => {
+      h.lookup(String(address), (err, ip) => {
+        if (st.handle !== h) return; // closed meanwhile
+        if (err) {
+          st.bindState = BIND_UNBOUND;
+          this.emit('error', err);
+          return;
+        }
+        let addr: number;
+        try {
+          addr = parseIpv4Address(ip ?? '');
+        } catch {
+          st.bindState = BIND_UNBOUND;
+          this.emit('error', systemError('EINVAL', 'bind', ip, portNum));
+          return;
+        }
+        try {
+          h.ep = h.host.engine.udp.bind(addr, portNum, h, st.reuseAddr);
+        } catch (e) {
+          if (!(e instanceof UdpBindError)) throw e;
+          st.bindState = BIND_UNBOUND;
+          this.emit('error', systemError(e.code, 'bind', ip, portNum));
+          return;
+        }
+        h.boundAddress = addr;
+        this.startListening(h);
+      });
+    };
+    const ready = h.host.ready;
+    if (ready !== undefined) {
+      ready.then(proceed, (err: Error) => {
+        if (st.handle !== h) return;
+        st.bindState = BIND_UNBOUND;
+        this.emit('error', err);
+      });
+    } else proceed();
+    return this;
+  }
+
+  private startListening(h: Handle): void {
+    const st = this[kState];
+    h.receiving = true;
+    st.bindState = BIND_BOUND;
+    h.updateRef();
+    if (st.recvBufferSize) h.recvBuf = linuxBufSize(st.recvBufferSize, MIN_RCVBUF);
+    if (st.sendBufferSize) h.sendBuf = linuxBufSize(st.sendBufferSize, MIN_SNDBUF);
+    this.emit('listening');
+  }
+
+  connect(port: number, address?: string | (() => void), callback?: () => void): void {
+    const p = validatePort(port, 'Port', false);
+    let addr: unknown = address;
+    let cb = callback;
+    if (typeof addr === 'function') {
+      cb = addr as () => void;
+      addr = '';
+    } else if (addr === undefined) addr = '';
+    if (typeof addr !== 'string') throw ERR_INVALID_ARG_TYPE('address', 'of type string', addr);
+    const st = this[kState];
+    if (st.connectState !== CONN_DISCONNECTED) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+    st.connectState = CONN_CONNECTING;
+    if (st.bindState === BIND_UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
+    if (st.bindState !== BIND_BOUND) {
+      enqueue(this, () => this.doConnect(p, addr as string, cb));
+      return;
+    }
+    this.doConnect(p, addr, cb);
+  }
+
+  private doConnect(port: number, address: string, callback: (() => void) | undefined): void {
+    const st = this[kState];
+    const h = st.handle;
+    if (h === null) return;
+    if (callback) this.once('connect', callback);
+    h.lookup(address, (lookupErr, ip) => {
+      if (st.handle !== h) return;
+      let ex: Error | null = lookupErr;
+      if (!ex) {
+        const code = this.handleConnect(h, ip ?? '', port);
+        if (code !== null) ex = systemError(code, 'connect', address, port);
+      }
+      if (ex) {
+        st.connectState = CONN_DISCONNECTED;
+        const err = ex;
+        process.nextTick(() => {
+          if (callback) {
+            this.removeListener('connect', callback);
+            (callback as (e: Error) => void)(err);
+          } else this.emit('error', err);
+        });
+        return;
+      }
+      st.connectState = CONN_CONNECTED;
+      process.nextTick(() => this.emit('connect'));
+    });
+  }
+
+  /** Like connect(2) on a UDP socket: fixes the peer, and the local address if it was the wildcard. */
+  private handleConnect(h: Handle, ip: string, port: number): string | null {
+    let dst: number;
+    try {
+      dst = parseIpv4Address(ip);
+    } catch {
+      return 'EINVAL';
+    }
+    if (dst === 0) dst = 0x7f000001; // Linux: connecting to INADDR_ANY means loopback
+    const router = h.host.engine.router;
+    const src = router.sourceFor(dst);
+    if (src < 0) return 'ENETUNREACH';
+    if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
+    const ep = h.ep!;
+    if (ep.localAddress === 0 && src !== 0) {
+      if (!this.rebind(h, src)) return 'EADDRINUSE';
+    }
+    h.ep!.remoteAddress = dst;
+    h.ep!.remotePort = port;
+    return null;
+  }
+
+  /** Moves the endpoint to another local address on the same port. */
+  private rebind(h: Handle, address: number): boolean {
+    const old = h.ep!;
+    const udp = h.host.engine.udp;
+    old.close();
+    try {
+      h.ep = udp.bind(address, old.localPort, h, this[kState].reuseAddr);
+      return true;
+    } catch {
+      h.ep = udp.bind(old.localAddress, old.localPort, h, this[kState].reuseAddr);
+      return false;
+    }
+  }
+
+  disconnect(): void {
+    const st = this[kState];
+    if (st.connectState !== CONN_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    const h = st.handle!;
+    const ep = h.ep!;
+    ep.remoteAddress = 0;
+    ep.remotePort = 0;
+    if (h.boundAddress === 0 && ep.localAddress !== 0) this.rebind(h, 0);
+    st.connectState = CONN_DISCONNECTED;
+  }
+
+  send(msg: unknown, ...rest: unknown[]): void;
+  send(
+    buffer: unknown,
+    offset?: unknown,
+    length?: unknown,
+    port?: unknown,
+    address?: unknown,
+    callback?: unknown,
+  ): void {
+    const st = this[kState];
+    const connected = st.connectState === CONN_CONNECTED;
+    let list: Buffer[] | null;
+    if (!connected) {
+      if (address || (port && typeof port !== 'function')) {
+        buffer = sliceBuffer(buffer, offset, length);
+      } else {
+        callback = port;
+        port = offset;
+        address = length;
+      }
+    } else {
+      if (typeof length === 'number') {
+        buffer = sliceBuffer(buffer, offset, length);
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else {
+        callback = offset;
+      }
+      if (port || address) throw ERR_SOCKET_DGRAM_IS_CONNECTED();
+    }
+    if (!Array.isArray(buffer)) {
+      if (typeof buffer === 'string') list = [Buffer.from(buffer)];
+      else if (!types.isArrayBufferView(buffer)) {
+        throw ERR_INVALID_ARG_TYPE('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
+      } else list = [Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)];
+    } else if (!(list = bufferListOk(buffer))) {
+      throw ERR_INVALID_ARG_TYPE('buffer list arguments', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
+    }
+    let portNum = 0;
+    if (!connected) portNum = validatePort(port, 'Port', false);
+    if (typeof callback !== 'function') callback = undefined;
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address !== undefined && address !== null && typeof address !== 'string') {
+      throw ERR_INVALID_ARG_TYPE('address', 'of type string', address);
+    }
+    healthCheck(this);
+    if (st.bindState === BIND_UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
+    if (list.length === 0) list.push(Buffer.alloc(0));
+    const cb = callback as SendCallback | undefined;
+    const addr = address as string | undefined | null;
+    if (st.bindState !== BIND_BOUND) {
+      const l = list;
+      enqueue(this, () => this.sendList(l, portNum, addr, cb, connected));
+      return;
+    }
+    this.sendList(list, portNum, addr, cb, connected);
+  }
+
+  private sendList(list: Buffer[], port: number, address: string | undefined | null, cb: SendCallback | undefined, wasConnected: boolean): void {
+    const st = this[kState];
+    const h = st.handle;
+    if (h === null) return;
+    // Queued before bind completed: node re-runs send() then, re-reading the connected state.
+    const connected = st.connectState === CONN_CONNECTED && wasConnected;
+    const afterDns = (ex: Error | null, ip?: string): void => {
+      if (ex) {
+        if (cb) process.nextTick(cb, ex);
+        else process.nextTick(() => this.emit('error', ex));
+        return;
+      }
+      if (st.handle !== h || h.ep === null) return;
+      const code = this.transmit(h, list, connected ? null : (ip ?? ''), port);
+      if (typeof code === 'number') {
+        if (cb) process.nextTick(cb, null, code);
+        return;
+      }
+      if (cb) process.nextTick(cb, systemError(code, 'send', address ?? undefined, connected ? undefined : port));
+    };
+    if (!connected) h.lookup(address ?? '', afterDns);
+    else afterDns(null);
+  }
+
+  /** Sends one datagram; returns its length, or an errno code. */
+  private transmit(h: Handle, list: Buffer[], ip: string | null, port: number): number | string {
+    const ep = h.ep!;
+    let dst: number;
+    let dstPort: number;
+    if (ip === null) {
+      dst = ep.remoteAddress;
+      dstPort = ep.remotePort;
+    } else {
+      try {
+        dst = parseIpv4Address(ip);
+      } catch {
+        return 'EINVAL';
+      }
+      if (dst === 0) dst = 0x7f000001;
+      dstPort = port;
+    }
+    const data = list.length === 1 ? list[0]! : Buffer.concat(list);
+    if (data.length > MAX_UDP_PAYLOAD) return 'EMSGSIZE';
+    if (data.length > h.sendBuf) return 'EMSGSIZE';
+    if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
+    const router = h.host.engine.router;
+    if (router.sourceFor(dst) < 0) return 'ENETUNREACH';
+    const ok = ep.send(dst, dstPort, data, 0, data.length, { ttl: h.ttl });
+    h.host.kick();
+    if (!ok) return 'ENOBUFS';
+    return data.length;
+  }
+
+  close(callback?: () => void): this {
+    const st = this[kState];
+    const queue = st.queue;
+    if (typeof callback === 'function') this.on('close', callback);
+    if (queue !== undefined) {
+      queue.push(() => this.close());
+      return this;
+    }
+    const h = healthCheck(this);
+    h.close();
+    st.handle = null;
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this[kState].handle) return;
+    await new Promise<void>((resolve) => this.close(resolve));
+  }
+
+  address(): AddressInfo {
+    const h = healthCheck(this);
+    if (h.ep === null) throw systemError('EBADF', 'getsockname');
+    return { address: ipToString(h.ep.localAddress), family: 'IPv4', port: h.ep.localPort };
+  }
+
+  remoteAddress(): AddressInfo {
+    const h = healthCheck(this);
+    if (this[kState].connectState !== CONN_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    const ep = h.ep!;
+    return { address: ipToString(ep.remoteAddress), family: 'IPv4', port: ep.remotePort };
+  }
+
+  setBroadcast(flag: boolean): void {
+    const h = healthCheck(this);
+    if (h.ep === null) throw systemError('EBADF', 'setBroadcast');
+    h.broadcast = !!flag;
+  }
+
+  setTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw ERR_INVALID_ARG_TYPE('ttl', 'of type number', ttl);
+    const h = healthCheck(this);
+    if (h.ep === null) throw systemError('EBADF', 'setTTL');
+    if (!(ttl >= 1 && ttl <= 255)) throw systemError('EINVAL', 'setTTL');
+    h.ttl = ttl | 0;
+    return ttl;
+  }
+
+  setRecvBufferSize(size: number): void {
+    this.bufferSize(size, true);
+  }
+  setSendBufferSize(size: number): void {
+    this.bufferSize(size, false);
+  }
+  getRecvBufferSize(): number {
+    return this.bufferSize(0, true);
+  }
+  getSendBufferSize(): number {
+    return this.bufferSize(0, false);
+  }
+
+  private bufferSize(size: number, recv: boolean): number {
+    if (size >>> 0 !== size) throw ERR_SOCKET_BAD_BUFFER_SIZE();
+    const h = this[kState].handle;
+    const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
+    if (h === null || h.ep === null) throw ERR_SOCKET_BUFFER_SIZE_CTX(syscall, 'EBADF', 'bad file descriptor');
+    if (size === 0) return recv ? h.recvBuf : h.sendBuf;
+    if (recv) h.recvBuf = linuxBufSize(size, MIN_RCVBUF);
+    else h.sendBuf = linuxBufSize(size, MIN_SNDBUF);
+    return size;
+  }
+
+  getSendQueueSize(): number {
+    return 0;
+  }
+  getSendQueueCount(): number {
+    return 0;
+  }
+
+  ref(): this {
+    const h = this[kState].handle;
+    if (h) {
+      h.refed = true;
+      h.updateRef();
+    }
+    return this;
+  }
+
+  unref(): this {
+    const h = this[kState].handle;
+    if (h) {
+      h.refed = false;
+      h.updateRef();
+    }
+    return this;
+  }
+
+  /** ustack-only: receive-queue counters of this socket. */
+  ustackStats(): { rxDelivered: number; rxDropped: number; rxQueued: number } {
+    const h = this[kState].handle;
+    return { rxDelivered: h?.rxDelivered ?? 0, rxDropped: h?.rxDropped ?? 0, rxQueued: h?.rxQueue.length ?? 0 };
+  }
+
+  addMembership(): void {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (addMembership)');
+  }
+  dropMembership(): void {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (dropMembership)');
+  }
+  addSourceSpecificMembership(): void {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (addSourceSpecificMembership)');
+  }
+  dropSourceSpecificMembership(): void {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (dropSourceSpecificMembership)');
+  }
+  setMulticastTTL(): number {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (setMulticastTTL)');
+  }
+  setMulticastLoopback(): boolean {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (setMulticastLoopback)');
+  }
+  setMulticastInterface(): void {
+    throw ERR_USTACK_UNSUPPORTED('Multicast (setMulticastInterface)');
+  }
+}
+
+/** Linux SO_RCVBUF/SO_SNDBUF: the kernel doubles the request, capped by 2 * rmem_max, floored. */
+function linuxBufSize(size: number, min: number): number {
+  return Math.max(min, Math.min(size * 2, MAX_BUF));
+}
+
+export interface DgramModule {
+  createSocket(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): DgramSocket;
+  Socket: new (type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) => DgramSocket;
+}
+
+/** node:dgram's surface bound to one host (a Stack). */
+export function createDgramModule(host: SocketHost): DgramModule {
+  class Socket extends DgramSocket {
+    constructor(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
+      super(host, type, listener);
+    }
+  }
+  Object.defineProperty(Socket, 'name', { value: 'Socket' });
+  const createSocket = (type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): DgramSocket =>
+    new Socket(type, listener);
+  return { createSocket, Socket };
+}
