@@ -1,10 +1,16 @@
 /** The `ustack` command line. */
 import { ECHO_USAGE, echoCommand } from './echo.js';
+import { DEVICES_USAGE, bindCommand, devicesCommand, hugepagesCommand, selftestCommand, unbindCommand } from './devices.js';
 
 const USAGE = `usage: ustack <command> [options]
 
 commands:
   echo        TCP and UDP echo server on a NIC (ustack echo --help)
+  devices     network PCI devices and whether ustack can use them
+  bind        hand a NIC to userspace (uio_pci_generic or vfio-pci)
+  unbind      give a NIC back to its kernel driver
+  hugepages   reserve huge pages and mount hugetlbfs
+  selftest    MII-loopback self-test of a bound e1000
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -12,10 +18,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'echo':
       return echoCommand(rest);
+    case 'devices':
+      return devicesCommand(rest);
+    case 'bind':
+      return bindCommand(rest);
+    case 'unbind':
+      return unbindCommand(rest);
+    case 'hugepages':
+      return hugepagesCommand(rest);
+    case 'selftest':
+      return selftestCommand(rest);
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n`);
+      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`ustack: unknown command '${cmd}'\n${USAGE}`);

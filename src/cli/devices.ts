@@ -1,0 +1,137 @@
+/**
+ * `ustack devices`, `ustack bind`, `ustack unbind`, `ustack hugepages`,
+ * `ustack selftest`: handing NICs to userspace and back.
+ */
+import { parseArgs } from './args.js';
+import {
+  bindDevice,
+  e1000Model,
+  hex4,
+  hugepageState,
+  listNetworkDevices,
+  normalizePci,
+  reserveHugepages,
+  unbindDevice,
+} from '../driver/pci-sysfs.js';
+
+export const DEVICES_USAGE = `usage: ustack devices                       network PCI devices, their driver, and whether ustack can use them
+       ustack bind <pci> [--uio|--vfio] [--force]  hand a NIC to userspace (default --uio)
+       ustack unbind <pci>                  give it back to its kernel driver
+       ustack hugepages <n>                 reserve n 2 MiB huge pages and mount hugetlbfs
+       ustack selftest <pci> [--vfio]       MII-loopback self-test of a bound e1000`;
+
+function fail(err: unknown): number {
+  const e = err as Error & { code?: string };
+  process.stderr.write(`ustack: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+  return 1;
+}
+
+export function devicesCommand(_argv: readonly string[]): number {
+  const devs = listNetworkDevices();
+  if (devs.length === 0) {
+    process.stdout.write('no network PCI devices found under /sys/bus/pci/devices\n');
+    return 0;
+  }
+  const rows = devs.map((d) => {
+    const model = e1000Model(d.vendor, d.device);
+    let status: string;
+    if (model === null) status = 'not supported by ustack';
+    else if (d.driver === 'uio_pci_generic') status = `ready: --nic e1000:${d.address}`;
+    else if (d.driver === 'vfio-pci') status = `ready: --nic e1000:${d.address}?access=vfio`;
+    else if (d.driver === '') status = `unbound: ustack bind ${d.address}`;
+    else status = `kernel driver in use: ustack bind ${d.address}`;
+    return [
+      d.address,
+      `${hex4(d.vendor)}:${hex4(d.device)}`,
+      model ?? '-',
+      d.driver || '-',
+      d.interfaces.join(',') || '-',
+      d.iommuGroup ?? '-',
+      status,
+    ];
+  });
+  const head = ['PCI', 'ID', 'MODEL', 'DRIVER', 'IF', 'IOMMU', 'USTACK'];
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  for (const r of all) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')}\n`);
+  return 0;
+}
+
+export function bindCommand(argv: readonly string[]): number {
+  try {
+    const args = parseArgs(argv, new Set(['uio', 'vfio', 'force']));
+    const pci = args.positional[0];
+    if (pci === undefined || (args.flags.has('uio') && args.flags.has('vfio'))) {
+      process.stderr.write(`${DEVICES_USAGE}\n`);
+      return 2;
+    }
+    const access = args.flags.has('vfio') ? 'vfio' : 'uio';
+    const addr = normalizePci(pci);
+    const r = bindDevice(addr, access, { force: args.flags.has('force') });
+    const was = r.previousDriver || 'no driver';
+    process.stdout.write(
+      `${addr} bound to ${r.device.driver} (was: ${was}); device ${r.node}; use --nic e1000:${addr}${access === 'vfio' ? '?access=vfio' : ''}\n`,
+    );
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+export function unbindCommand(argv: readonly string[]): number {
+  try {
+    const pci = argv[0];
+    if (pci === undefined) {
+      process.stderr.write(`${DEVICES_USAGE}\n`);
+      return 2;
+    }
+    const addr = normalizePci(pci);
+    const r = unbindDevice(addr);
+    process.stdout.write(`${addr} released from ${r.previousDriver || 'no driver'}; now: ${r.device.driver || 'no driver'}` +
+      `${r.device.interfaces.length ? ` (${r.device.interfaces.join(',')})` : ''}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+export function hugepagesCommand(argv: readonly string[]): number {
+  try {
+    const n = argv[0] === undefined ? NaN : Number(argv[0]);
+    if (argv[0] === undefined) {
+      const st = hugepageState();
+      process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB, ${st.free} free; hugetlbfs: ${st.mount ?? 'not mounted'}\n`);
+      return 0;
+    }
+    if (!Number.isInteger(n) || n < 0) {
+      process.stderr.write(`${DEVICES_USAGE}\n`);
+      return 2;
+    }
+    const st = reserveHugepages(n);
+    process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB reserved (${st.free} free); hugetlbfs mounted on ${st.mount}\n`);
+    if (st.total < n) {
+      process.stderr.write(`ustack: only ${st.total} of ${n} huge pages could be reserved (memory is fragmented; reserve at boot with hugepages=${n}) [ERR_USTACK_NO_HUGEPAGES]\n`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+export async function selftestCommand(argv: readonly string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv, new Set(['vfio', 'uio']));
+    const pci = args.positional[0];
+    if (pci === undefined) {
+      process.stderr.write(`${DEVICES_USAGE}\n`);
+      return 2;
+    }
+    const { E1000Nic } = await import('../driver/e1000-nic.js');
+    const r = await E1000Nic.selfTest(normalizePci(pci), args.flags.has('vfio') ? 'vfio' : 'uio');
+    process.stdout.write(`selftest ${r.model} MII loopback: sent ${r.sent}, received ${r.received}, intact ${r.intact}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
+    return r.ok ? 0 : 1;
+  } catch (err) {
+    return fail(err);
+  }
+}
