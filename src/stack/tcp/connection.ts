@@ -681,8 +681,9 @@ export class Connection {
 
   /** Next time dispatch() is needed (absolute ms), or Infinity. `-Infinity` means "now". */
   pollAt(): number {
-    if (this.state === State.CLOSED) return this.rstPending ? -Infinity : Infinity;
-    if (this.rstPending || this.ackNow) return -Infinity;
+    const blocked = this.blockedAt !== -Infinity;
+    if (this.state === State.CLOSED) return this.rstPending && !blocked ? -Infinity : Infinity;
+    if ((this.rstPending || this.ackNow) && !blocked) return -Infinity;
     let t = this.closeAt;
     if (this.rtoAt < t) t = this.rtoAt;
     if (this.ackAt < t) t = this.ackAt;
@@ -691,7 +692,6 @@ export class Connection {
     if (k < t) t = k;
     // Output had no buffer: retry a millisecond later rather than spin.
     if (this.blockedAt !== -Infinity && this.blockedAt + 1 < t) t = this.blockedAt + 1;
-    if (t > this.now && this.blockedAt === -Infinity && this.wantsToSend()) return -Infinity;
     return t;
   }
 

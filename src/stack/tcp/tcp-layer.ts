@@ -581,7 +581,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     }
     const at = conn.pollAt();
     if (at === Infinity) this.wheel.disarm(timer);
-    else this.wheel.arm(timer, at < now ? now : at);
+    // A deadline at or before now right after a dispatch at now would spin
+    // inside TimerWheel.advance: never re-arm for the same millisecond.
+    else this.wheel.arm(timer, at <= now ? now + 1 : at);
   }
 
   private runDeferred(now: number): void {
