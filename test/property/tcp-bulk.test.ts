@@ -38,7 +38,7 @@ describe('tcp bulk transfer between two stacks', () => {
       expect(r.remaining, msg).toBe(0);
       const st = r.net.a.stats;
       expect(st.conn.resetsIn + r.net.b.stats.conn.resetsIn, msg).toBe(0);
-      if (imp.corrupt) expect(st.badChecksum + r.net.b.stats.badChecksum, msg).toBeGreaterThan(0);
+      if (imp.corrupt && SIZE >= 16 * MB) expect(st.badChecksum + r.net.b.stats.badChecksum, msg).toBeGreaterThan(0);
     });
   }
 
@@ -72,7 +72,7 @@ describe('tcp bulk transfer between two stacks', () => {
           expect(r.bState, msg).toBe('CLOSED');
         },
       ),
-      { numRuns: Number(process.env.USTACK_PROP_RUNS ?? 60), seed: process.env.USTACK_PROP_SEED ? Number(process.env.USTACK_PROP_SEED) : undefined },
+      { numRuns: Number(process.env.USTACK_PROP_RUNS ?? 200), seed: process.env.USTACK_PROP_SEED ? Number(process.env.USTACK_PROP_SEED) : undefined },
     );
   });
 });

@@ -664,7 +664,7 @@ export class Connection {
     const s = this.state;
     if (s === State.CLOSED) return;
     if (s !== State.SYN_SENT && s !== State.TIME_WAIT) {
-      this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+      this.queueRst(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK);
     }
     this.appClosed = true;
     this.finish(undefined);
@@ -1101,7 +1101,7 @@ export class Connection {
     }
     if (len > 0 && this.appClosed) {
       // The application is gone: nobody will read this (RFC 2525 §2.17 / Linux tcp_rcv_state_process).
-      this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+      this.queueRst(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK);
       this.finish(undefined);
       return;
     }
@@ -1506,7 +1506,7 @@ export class Connection {
       if (this.keepProbes >= this.config.keepCount) {
         // RFC 1122 §4.2.3.6: the peer is dead. Linux tells it with a RST.
         this.stats.timeouts++;
-        this.queueRst(this.sndNxt, this.rcvNxt, TCP_RST | TCP_ACK);
+        this.queueRst(this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK);
         this.finish('ETIMEDOUT');
         return;
       }
@@ -1575,7 +1575,11 @@ export class Connection {
       this.maybeArmPersist(now);
     }
     if (this.ackNow) {
-      const o = this.prepare(TCP_ACK, this.sndNxt, now);
+      // A pure ACK carries the highest sequence number sent (Linux
+      // tcp_acceptable_seq): after an RTO sndNxt is rewound for go-back-N,
+      // and an ACK with that older number would be unacceptable to a peer
+      // that already received more, so neither side could ever advance.
+      const o = this.prepare(TCP_ACK, this.sndMax, now);
       o.payloadLength = 0;
       this.emit(sink, o, 0);
     }
