@@ -17,12 +17,16 @@ import type { Interface } from './stack/iface/interface.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
 import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
+import { createDgramModule, type DgramModule } from './socket/dgram.js';
+import { DhcpClient } from './stack/iface/dhcp.js';
 
 export interface StackOptions {
   /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */
   nic?: string;
-  /** 'A.B.C.D/len' (required with a nic). */
+  /** 'A.B.C.D/len' or 'dhcp' (required with a nic). */
   address?: string;
+  /** With address 'dhcp': give up after this many ms (default 30 000), and the first retransmission interval. */
+  dhcp?: { timeoutMs?: number; initialRetransmitMs?: number };
   /** DNS server for host names (USTACK_DNS). */
   dns?: string;
   gateway?: string;
@@ -65,7 +69,7 @@ export class Stack implements SocketHost {
     /** The NIC's interface, or the loopback interface on a loopback-only stack. */
     readonly iface: Interface,
     pollMode: PollMode | undefined,
-    readonly dnsServer: string | undefined,
+    private readonly dnsOption: string | undefined,
   ) {
     this.engine = engine;
     this.captures = captures;
@@ -75,13 +79,35 @@ export class Stack implements SocketHost {
     if (pcap) this.capture(pcap);
   }
 
-  /** Opens a NIC and starts the stack on it. */
+  /**
+   * Opens a NIC and starts the stack on it; with address 'dhcp' resolves once
+   * a lease is bound (rejects with ERR_USTACK_DHCP_TIMEOUT otherwise).
+   */
   static async open(opts: StackOptions = {}): Promise<Stack> {
+    const stack = Stack.openSync(opts);
+    if (stack.ready !== undefined) {
+      try {
+        await stack.ready;
+      } catch (err) {
+        await stack.close();
+        throw err;
+      }
+    }
+    return stack;
+  }
+
+  /**
+   * Like open(), but returns the stack at once. With address 'dhcp' the
+   * lease is still being acquired: `ready` settles when it is bound (the
+   * drop-in modules' default stack uses this: sockets wait for `ready`).
+   */
+  static openSync(opts: StackOptions = {}): Stack {
     if (opts === null || typeof opts !== 'object') throw invalidArg('The "options" argument must be of type object', 'ERR_INVALID_ARG_TYPE');
     if (opts.nic === undefined) return Stack.build(new RealClock(), null, 0, 0, 0, opts);
     const spec = parseNicSpec(opts.nic);
     if (opts.address === undefined) throw invalidArg('The "address" option is required with a nic', 'ERR_MISSING_OPTION');
-    const { address, prefixLength } = parseAddress(opts.address, 'address');
+    const useDhcp = opts.address === 'dhcp';
+    const { address, prefixLength } = useDhcp ? { address: 0, prefixLength: 0 } : parseAddress(opts.address, 'address');
     const gateway = opts.gateway === undefined ? 0 : parseIpv4Address(opts.gateway);
     const clock = new RealClock();
     let nic: Nic;
@@ -100,7 +126,55 @@ export class Stack implements SocketHost {
     } else {
       throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
     }
-    return Stack.build(clock, nic, address, prefixLength, gateway, opts);
+    const stack = Stack.build(clock, nic, address, prefixLength, gateway, opts);
+    if (useDhcp) stack.startDhcp(opts.dhcp ?? {});
+    return stack;
+  }
+
+  /** The DHCP client when opened with address 'dhcp'. */
+  dhcp: DhcpClient | null = null;
+  /** Pending while a DHCP lease is being acquired; undefined once the stack is usable. */
+  ready: Promise<void> | undefined;
+  private rejectReady: ((err: Error) => void) | null = null;
+
+  private startDhcp(opts: { timeoutMs?: number; initialRetransmitMs?: number }): void {
+    this.ref(); // acquiring a lease keeps the process alive, like a pending connect
+    this.ready = new Promise<void>((resolve, reject) => {
+      const settle = (): void => {
+        this.rejectReady = null;
+        this.unref();
+      };
+      this.rejectReady = (err) => {
+        settle();
+        reject(err);
+      };
+      this.dhcp = new DhcpClient(this.engine, this.iface, {
+        ...opts,
+        kick: () => this.kick(),
+        onBound: () => {
+          if (this.rejectReady === null) return;
+          settle();
+          this.ready = undefined;
+          resolve();
+        },
+        onError: (err) => this.rejectReady?.(err),
+      });
+    });
+    this.ready.catch(() => {});
+    this.dhcp!.start();
+  }
+
+  /** DNS server for host names: the `dns` option, else the DHCP lease's first one. */
+  get dnsServer(): string | undefined {
+    return this.dnsOption ?? this.dhcp?.dnsServers[0];
+  }
+
+  private dgramModule: DgramModule | null = null;
+
+  /** node:dgram-compatible module on this stack. */
+  get dgram(): DgramModule {
+    if (this.dgramModule === null) this.dgramModule = createDgramModule(this);
+    return this.dgramModule;
   }
 
   /**
@@ -226,6 +300,8 @@ export class Stack implements SocketHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.dhcp?.stop();
+    this.rejectReady?.(Object.assign(new Error('Stack closed while acquiring a DHCP lease'), { code: 'ERR_USTACK_CLOSED' }));
     this.engine.poll();
     this.loop.stop();
     this.engine.shutdown();

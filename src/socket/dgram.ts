@@ -386,11 +386,20 @@ export class DgramSocket extends EventEmitter {
     };
     const ready = h.host.ready;
     if (ready !== undefined) {
-      ready.then(proceed, (err: Error) => {
-        if (st.handle !== h) return;
-        st.bindState = BIND_UNBOUND;
-        this.emit('error', err);
-      });
+      // The stack is still coming up (DHCP): wait, keeping the process alive like a pending lookup.
+      h.host.ref();
+      ready.then(
+        () => {
+          h.host.unref();
+          proceed();
+        },
+        (err: Error) => {
+          h.host.unref();
+          if (st.handle !== h) return;
+          st.bindState = BIND_UNBOUND;
+          this.emit('error', err);
+        },
+      );
     } else proceed();
     return this;
   }
