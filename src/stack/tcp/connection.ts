@@ -355,6 +355,8 @@ export class Connection {
   private readonly sb: number[] = [];
   private sbN = 0;
   private lastSendTime = 0;
+  /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
+  private sndSml = 0;
 
   // --- timers (absolute ms; Infinity = off)
   private rtoAt = Infinity;
@@ -404,6 +406,7 @@ export class Connection {
     this.sndMax = this.iss;
     this.sndBase = seqAdd(this.iss, 1);
     this.recover = this.iss;
+    this.sndSml = this.iss;
     this.mmsS = Math.max(64, p.mmsS);
     // RFC 9293 §3.7.1 / RFC 6691: MSS = MMS_R - 20 (the TCP header); options are not subtracted.
     this.advMss = Math.max(48, Math.min(this.config.mss, this.mmsS - 20, 65535));
@@ -1116,7 +1119,10 @@ export class Connection {
       len -= skip;
       off = 0;
     }
-    const room = this.rcvRing.free;
+    // Keep only what lies inside the window we advertised (RFC 9293 §3.10.7.4
+    // "seventh": segments are trimmed to the window) and fits the ring.
+    const wnd = this.rcvWindowNow();
+    const room = wnd < this.rcvRing.free ? wnd : this.rcvRing.free;
     if (off + len > room) {
       const keep = Math.max(0, room - off);
       len = keep;
@@ -1440,8 +1446,9 @@ export class Connection {
     if (len <= 0) return 0;
     if (len >= mss) return len; // a full segment always goes
     if (this.forceSend) return len;
-    const inFlight = seqGt(this.sndMax, this.sndUna) && !(this.sndMax === this.sndUna);
-    const nagleOk = this.config.noDelay || !inFlight;
+    // Nagle (RFC 9293 §3.7.4) in Minshall's form, as Linux: a small segment
+    // may go unless an earlier small segment is still unacknowledged.
+    const nagleOk = this.config.noDelay || !seqGt(this.sndSml, this.sndUna);
     // All remaining data fits: push it (subject to Nagle).
     if (len === unsent && nagleOk) return len;
     // RFC 9293 §3.8.6.2.1: at least Fs * max window (Fs = 1/2) when Nagle allows.
@@ -1728,6 +1735,7 @@ export class Connection {
       if (this.rttActive && seqLe(seq, this.rttSeq) && seqLt(this.rttSeq, seqAdd(end, 1))) this.rttActive = false;
     } else {
       this.stats.bytesOut += n;
+      if (n < this.sndMss()) this.sndSml = end;
       if (!this.rttActive && !this.tsOk) {
         this.rttActive = true;
         this.rttSeq = end;
