@@ -490,7 +490,8 @@ export class Connection {
     this.passive = true;
     this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
-    this.rcvAdv = this.rcvNxt;
+    // The stateless SYN-ACK advertised min(buffer, 65535) unscaled: honour it.
+    this.rcvAdv = seqAdd(this.rcvNxt, Math.min(this.rcvRing.free, 65535));
     this.lastAckSent = this.rcvNxt;
     this.negotiate(opts.mss, opts.windowScale, opts.sackPermitted, opts.timestamps, true);
     if (this.tsOk && seg.tsVal !== undefined) {
