@@ -256,6 +256,41 @@ const DEFAULT_PEER_MSS = 536; // RFC 9293 §3.7.1 when no MSS option
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
 const OOW_ACK_INTERVAL_MS = 500; // Linux tcp_invalid_ratelimit for ACKs to out-of-window pure ACKs
 
+// Byte copies between rings and packet buffers. A plain loop instead of
+// `dst.set(src.subarray(...))`: the subarray view would be one allocation per
+// segment, and the steady state of a bulk transfer must allocate nothing.
+const spanScratch: number[] = [0, 0, 0, 0];
+
+function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
+  for (let i = 0; i < len; i++) dst[dOff + i] = src[sOff + i]!;
+}
+
+/** Copies len bytes into the ring's free region, `offset` bytes past its readable tail (no commit). */
+function ringPut(ring: ByteRing, offset: number, src: Uint8Array, sOff: number, len: number): void {
+  const sp = spanScratch;
+  const n = ring.writableSpans(sp, offset);
+  const buf = ring.buffer;
+  const a = Math.min(len, sp[1]!);
+  copyBytes(buf, sp[0]!, src, sOff, a);
+  if (a < len && n > 1) copyBytes(buf, sp[2]!, src, sOff + a, Math.min(len - a, sp[3]!));
+}
+
+/** Copies up to len readable bytes starting `offset` bytes into the ring; returns how many. */
+function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, len: number): number {
+  const sp = spanScratch;
+  const n = ring.readableSpans(sp, offset);
+  if (n === 0) return 0;
+  const buf = ring.buffer;
+  const a = Math.min(len, sp[1]!);
+  copyBytes(dst, dOff, buf, sp[0]!, a);
+  let b = 0;
+  if (a < len && n > 1) {
+    b = Math.min(len - a, sp[3]!);
+    copyBytes(dst, dOff + a, buf, sp[2]!, b);
+  }
+  return a + b;
+}
+
 const HOST_NONE: ConnectionHost = {
   kick() {},
   stateChanged() {},
@@ -582,7 +617,12 @@ export class Connection {
   /** Queues bytes for sending; returns how many were accepted (0 when the ring is full or writing is over). */
   write(src: Uint8Array, off: number, len: number): number {
     if (!this.canWrite() || len <= 0) return 0;
-    const n = this.sndRing.write(src, off, len);
+    const ring = this.sndRing;
+    const n = Math.min(len, ring.free);
+    if (n > 0) {
+      ringPut(ring, 0, src, off, n);
+      ring.commit(n);
+    }
     if (n < len) this.writeBlocked = true;
     if (n > 0) this.host.kick(this);
     return n;
@@ -590,7 +630,8 @@ export class Connection {
 
   /** Reads and consumes received bytes; opens the window (RFC 9293 §3.8.6.2.2). */
   read(dst: Uint8Array, off: number, len: number): number {
-    const n = this.rcvRing.read(dst, off, len);
+    const n = ringGet(this.rcvRing, 0, dst, off, len);
+    if (n > 0) this.rcvRing.consume(n);
     if (n > 0 && this.windowUpdateWorthSending()) {
       this.ackNow = true;
       this.host.kick(this);
@@ -677,7 +718,7 @@ export class Connection {
 
   /** Copies `len` bytes of queued send data starting `ringOffset` bytes after the oldest unacknowledged byte. */
   copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    return this.sndRing.peek(ringOffset, dst, dstOff, len);
+    return ringGet(this.sndRing, ringOffset, dst, dstOff, len);
   }
 
   // =========================================================================
@@ -1134,7 +1175,8 @@ export class Connection {
       this.stats.bytesIn += len;
       if (off === 0) {
         const hadHoles = this.asm.heldBytes > 0;
-        this.rcvRing.write(payload, pOff, len);
+        ringPut(this.rcvRing, 0, payload, pOff, len);
+        this.rcvRing.commit(len);
         const extra = this.asm.advance(len);
         if (extra > 0) this.rcvRing.commit(extra);
         this.rcvNxt = seqAdd(this.rcvNxt, len + extra);
@@ -1152,7 +1194,7 @@ export class Connection {
         // Out of order: keep it (bounded) and send a duplicate ACK with SACK at once (RFC 5681 §4.2).
         this.stats.outOfOrderSegments++;
         if (this.asm.add(off, len)) {
-          this.rcvRing.writeAt(off, payload, pOff, len);
+          ringPut(this.rcvRing, off, payload, pOff, len);
           this.stats.outOfOrderBytes += len;
         } else {
           this.stats.outOfOrderDropped += len;
