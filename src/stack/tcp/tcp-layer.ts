@@ -105,12 +105,23 @@ function isBroadcastOrMulticast(addr: number): boolean {
   return addr === 0xffffffff || addr >>> 28 === 14 || addr === 0;
 }
 
-const BUCKET_KEY = (remoteAddr: number, remotePort: number): number => (remoteAddr >>> 0) * 65536 + remotePort;
+/**
+ * Demux bucket key: a 30-bit hash of (remote address, remote port, local
+ * port). It must stay a small integer (a V8 Smi): a larger number key is
+ * boxed on every Map lookup, i.e. one allocation per segment. Buckets chain
+ * through Connection.nextInBucket and the full 4-tuple is compared.
+ */
+function bucketKey(remoteAddr: number, remotePort: number, localPort: number): number {
+  let h = Math.imul(remoteAddr | 0, 0x9e3779b1) ^ Math.imul((remotePort << 16) | localPort, 0x85ebca77);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae3d);
+  return (h ^ (h >>> 13)) & 0x3fffffff;
+}
 
 export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   readonly stats: TcpLayerStats;
   private readonly config: TcpConfig;
-  /** (remoteAddr, remotePort) -> chain of connections (linked through nextInBucket). */
+  /** bucketKey(4-tuple) -> chain of connections (linked through nextInBucket). */
   private readonly conns = new Map<number, Connection>();
   private readonly listeners = new Map<number, Listener[]>();
   private readonly isn: IsnGenerator;
@@ -120,6 +131,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private readonly ephHigh: number;
   private ephNext: number;
   private readonly view = new TcpSegmentView();
+  /** Every key present from the start (options undefined when absent) so its shape never changes. */
   private readonly rx: TcpRepr = {
     srcPort: 0,
     dstPort: 0,
@@ -128,6 +140,12 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     flags: 0,
     window: 0,
     urgent: 0,
+    mss: undefined,
+    windowScale: undefined,
+    sackPermitted: undefined,
+    sack: undefined,
+    tsVal: undefined,
+    tsEcr: undefined,
     payloadLength: 0,
   };
   /** Reused for stateless replies (RST, SYN-cookie SYN-ACK). */
@@ -286,7 +304,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
         this.stats.badChecksum++;
         return;
       }
-      v.readRepr(rx);
+      readSegment(v, rx);
     } catch {
       // Bad input is data: count and drop (never throw past the interface).
       this.stats.malformed++;
@@ -600,23 +618,23 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   }
 
   private lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Connection | null {
-    let c = this.conns.get(BUCKET_KEY(remoteAddr, remotePort)) ?? null;
+    let c = this.conns.get(bucketKey(remoteAddr, remotePort, localPort)) ?? null;
     while (c !== null) {
-      if (c.localPort === localPort && c.localAddr === localAddr) return c;
+      if (c.localPort === localPort && c.localAddr === localAddr && c.remoteAddr === remoteAddr && c.remotePort === remotePort) return c;
       c = c.nextInBucket;
     }
     return null;
   }
 
   private register(conn: Connection): void {
-    const key = BUCKET_KEY(conn.remoteAddr, conn.remotePort);
+    const key = bucketKey(conn.remoteAddr, conn.remotePort, conn.localPort);
     conn.nextInBucket = this.conns.get(key) ?? null;
     this.conns.set(key, conn);
     this.stats.currentConnections++;
   }
 
   private unregister(conn: Connection): void {
-    const key = BUCKET_KEY(conn.remoteAddr, conn.remotePort);
+    const key = bucketKey(conn.remoteAddr, conn.remotePort, conn.localPort);
     let c = this.conns.get(key) ?? null;
     let prev: Connection | null = null;
     while (c !== null && c !== conn) {
@@ -656,6 +674,64 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     }
     throw codeError('EADDRNOTAVAIL', 'no free ephemeral port');
   }
+}
+
+/**
+ * Fills `rx` from a view that wrap() already validated (option structure
+ * included). Unlike TcpSegmentView.readRepr this never deletes keys: a repr
+ * that loses keys drops to dictionary mode in V8, where every uint32 store
+ * (seq, ack, timestamps) allocates a number, i.e. allocation per segment.
+ */
+function readSegment(v: TcpSegmentView, rx: TcpRepr): void {
+  rx.srcPort = v.srcPort;
+  rx.dstPort = v.dstPort;
+  rx.seq = v.seq;
+  rx.ack = v.ack;
+  rx.flags = v.flags;
+  rx.window = v.window;
+  rx.urgent = v.urgent;
+  rx.payloadLength = v.payloadLength;
+  rx.mss = undefined;
+  rx.windowScale = undefined;
+  rx.sackPermitted = undefined;
+  rx.sack = undefined;
+  rx.tsVal = undefined;
+  rx.tsEcr = undefined;
+  if (!v.hasOptions) return;
+  const b = v.buf;
+  const end = v.off + v.headerLength;
+  let i = v.off + 20;
+  while (i < end) {
+    const kind = b[i]!;
+    if (kind === 0) break; // EOL
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return;
+    const l = b[i + 1]!;
+    if (l < 2 || i + l > end) return;
+    if (kind === 2 && l === 4) rx.mss = (b[i + 2]! << 8) | b[i + 3]!;
+    else if (kind === 3 && l === 3) rx.windowScale = b[i + 2]!;
+    else if (kind === 4 && l === 2) rx.sackPermitted = true;
+    else if (kind === 5 && l >= 10 && (l - 2) % 8 === 0) {
+      const n = Math.min((l - 2) >>> 2, 8);
+      const arr = sackScratch;
+      arr.length = n;
+      for (let k = 0; k < n; k++) arr[k] = u32at(b, i + 2 + 4 * k);
+      rx.sack = arr;
+    } else if (kind === 8 && l === 10) {
+      rx.tsVal = u32at(b, i + 2);
+      rx.tsEcr = u32at(b, i + 6);
+    }
+    i += l;
+  }
+}
+
+const sackScratch: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
+function u32at(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
 
 function codeError(code: string, message: string): Error & { code: string } {
