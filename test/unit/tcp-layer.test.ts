@@ -233,3 +233,67 @@ describe('tcp layer: active open, MSS from the route, TIME_WAIT', () => {
     expect(t.take()[0]).toMatchObject({ flags: 'SA', ack: 500001 });
   });
 });
+
+describe('tcp layer: ICMP errors (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)', () => {
+  function quote(srcPort: number, dstPort: number, seq: number): Uint8Array {
+    const q = new Uint8Array(8);
+    q[0] = srcPort >> 8;
+    q[1] = srcPort & 255;
+    q[2] = dstPort >> 8;
+    q[3] = dstPort & 255;
+    q[4] = seq >>> 24;
+    q[5] = (seq >>> 16) & 255;
+    q[6] = (seq >>> 8) & 255;
+    q[7] = seq & 255;
+    return q;
+  }
+
+  it('port unreachable while connecting is a hard error (ECONNREFUSED)', () => {
+    const t = new LayerScript({ config: NO_OPTS });
+    const c = t.layer.connect(REMOTE_ADDR, 8080);
+    let err: string | undefined;
+    c.events.onClosed = (e) => (err = e);
+    const [syn] = t.take();
+    // A quote with a sequence number outside what is in flight is not believed.
+    t.layer.icmpError(LOCAL_ADDR, REMOTE_ADDR, quote(c.localPort, 8080, syn!.seq + 100), 0, 8, 'port-unreachable', 0, 0);
+    expect(c.state).toBe(State.SYN_SENT);
+    t.layer.icmpError(LOCAL_ADDR, REMOTE_ADDR, quote(c.localPort, 8080, syn!.seq), 0, 8, 'port-unreachable', 0, 0);
+    expect(c.state).toBe(State.CLOSED);
+    expect(err).toBe('ECONNREFUSED');
+    expect(t.layer.stats.currentConnections).toBe(0);
+  });
+
+  it('host unreachable on an established connection is soft: it only names the later timeout', () => {
+    const t = new LayerScript({ config: { ...NO_OPTS, maxRetries: 1 } });
+    const c = t.layer.connect(REMOTE_ADDR, 8080);
+    let err: string | undefined;
+    c.events.onClosed = (e) => (err = e);
+    const [syn] = t.take();
+    t.inject({ seq: 9000, ack: syn!.seq + 1, flags: 'SA', srcPort: 8080, dstPort: c.localPort });
+    t.take();
+    c.write(pattern(10), 0, 10);
+    const [d] = t.take();
+    t.layer.icmpError(LOCAL_ADDR, REMOTE_ADDR, quote(c.localPort, 8080, d!.seq), 0, 8, 'host-unreachable', 0, 0);
+    expect(c.state).toBe(State.ESTABLISHED);
+    t.advance(100_000);
+    expect(c.state).toBe(State.CLOSED);
+    expect(err).toBe('EHOSTUNREACH');
+  });
+
+  it('fragmentation needed shrinks the MSS and resends at the new size at once', () => {
+    const t = new LayerScript({ config: NO_OPTS });
+    const c = t.layer.connect(REMOTE_ADDR, 8080);
+    const [syn] = t.take();
+    t.inject({ seq: 9000, ack: syn!.seq + 1, flags: 'SA', mss: 1460, srcPort: 8080, dstPort: c.localPort });
+    t.take();
+    c.write(pattern(1460), 0, 1460);
+    const [big] = t.take();
+    expect(big!.len).toBe(1460);
+    t.layer.icmpError(LOCAL_ADDR, REMOTE_ADDR, quote(c.localPort, 8080, big!.seq), 0, 8, 'frag-needed', 1000, 0);
+    expect(c.mss).toBe(960);
+    expect(t.take().map((x) => [x.seq - big!.seq, x.len])).toEqual([
+      [0, 960],
+      [960, 500],
+    ]);
+  });
+});

@@ -334,7 +334,7 @@ export class Connection {
   private finQueued = false;
   /** Peer's MSS option (data bytes per segment, without options). */
   private peerMss = DEFAULT_PEER_MSS;
-  private readonly mmsS: number;
+  private mmsS: number;
   /** Our advertised MSS. */
   readonly advMss: number;
   private sndShift = 0;
@@ -719,6 +719,48 @@ export class Connection {
   /** Copies `len` bytes of queued send data starting `ringOffset` bytes after the oldest unacknowledged byte. */
   copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
     return ringGet(this.sndRing, ringOffset, dst, dstOff, len);
+  }
+
+  // =========================================================================
+  // ICMP (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)
+
+  /** Soft error remembered for a later timeout (Linux sk_err_soft). */
+  private softError: TcpErrorCode | undefined = undefined;
+
+  /**
+   * An ICMP error quoting one of our segments whose sequence number was
+   * `quotedSeq`. Only errors quoting data in flight are believed (RFC 5927
+   * §4.1: makes blind ICMP attacks as hard as blind RST ones).
+   */
+  icmpError(kind: string, quotedSeq: number, mtu: number, now: number): void {
+    this.now = now;
+    if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
+    if (!(seqLe(this.sndUna, quotedSeq) && seqLt(quotedSeq, this.sndMax)) && !(this.sndUna === this.sndMax && quotedSeq === this.sndUna)) {
+      return;
+    }
+    if (kind === 'frag-needed') {
+      // Path MTU discovery (RFC 1191): shrink the segment size and resend what
+      // was too big at once; this is not congestion, so cwnd is left alone.
+      const mms = mtu - 20;
+      if (mms >= 68 && mms < this.mmsS) {
+        this.mmsS = mms;
+        this.cc.setMss(this.sndMss());
+        if (this.synchronizedForData() && seqLt(this.sndUna, this.sndMax)) {
+          this.sndNxt = this.sndUna;
+          this.rttActive = false;
+        }
+      }
+      return;
+    }
+    const code: TcpErrorCode = kind === 'net-unreachable' ? 'ENETUNREACH' : kind === 'host-unreachable' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
+    if (this.state === State.SYN_SENT && (kind === 'port-unreachable' || kind === 'protocol-unreachable' || kind === 'admin-prohibited')) {
+      // A hard error while connecting (as Linux): give up now.
+      this.finish('ECONNREFUSED');
+      this.flushEvents();
+      return;
+    }
+    // Established connections treat all of them as soft errors (RFC 1122 §4.2.3.9).
+    this.softError = code;
   }
 
   // =========================================================================
@@ -1445,18 +1487,6 @@ export class Connection {
     );
   }
 
-  /** Cheap check used by pollAt(): is anything sendable right now? */
-  private wantsToSend(): boolean {
-    const s = this.state;
-    if ((s === State.SYN_SENT || s === State.SYN_RECEIVED) && this.sndNxt === this.iss) return true;
-    if (!this.synchronizedForData()) return false;
-    if (this.rtxHead) return true;
-    const unsent = this.unsentBytes();
-    const finPending = this.finQueued && seqLt(this.sndNxt, this.finSeqPlusOne());
-    if (unsent === 0 && !finPending) return false;
-    return this.nextSegmentLength(false) > 0 || this.finSendable(unsent);
-  }
-
   private unsentBytes(): number {
     const sent = seqDiff(this.sndNxt, this.sndBase);
     const u = this.sndRing.length - (sent > 0 ? sent : 0);
@@ -1479,8 +1509,7 @@ export class Connection {
    * Length of the next new-data segment at sndNxt, applying the sender SWS
    * rules and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4); 0 if nothing should go now.
    */
-  private nextSegmentLength(forPoll: boolean): number {
-    void forPoll;
+  private nextSegmentLength(): number {
     const unsent = this.unsentBytes();
     if (unsent === 0) return 0;
     const mss = this.sndMss();
@@ -1579,7 +1608,7 @@ export class Connection {
     const limit = s === State.SYN_SENT || s === State.SYN_RECEIVED ? this.config.synRetries : this.config.maxRetries;
     if (this.retries > limit) {
       this.stats.timeouts++;
-      this.finish('ETIMEDOUT');
+      this.finish(this.softError !== undefined && this.softError !== 'ECONNREFUSED' ? this.softError : 'ETIMEDOUT');
       return;
     }
     this.stats.rtoTimeouts++;
@@ -1731,7 +1760,7 @@ export class Connection {
       return true;
     }
     // New data.
-    const len = this.nextSegmentLength(false);
+    const len = this.nextSegmentLength();
     const unsent = this.unsentBytes();
     if (len > 0) {
       const sent = this.sendRange(this.sndNxt, len, now, sink, false);

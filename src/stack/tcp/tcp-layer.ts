@@ -7,7 +7,7 @@
  * Interface-side socket lookup. Every Connection is pure; this layer gives
  * it time (the TimerWheel), input (parsed segments) and output (emitTcp).
  */
-import type { IpOutput, L4Writer, TransportInput } from '../iface/ip-output.js';
+import type { IcmpErrorKind, IpOutput, L4Writer, TransportInput } from '../iface/ip-output.js';
 import type { Clock } from '../time/clock.js';
 import { IPPROTO_TCP } from '../wire/ipv4.js';
 import { seqAdd, seqGt } from '../wire/seq.js';
@@ -319,6 +319,25 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     this.busy++;
     try {
       this.deliver(src, dst, rx, buf, v.payloadOffset, now);
+    } finally {
+      this.busy--;
+      if (this.busy === 0) this.runDeferred(now);
+    }
+  }
+
+  /** TransportInput.icmpError: find the connection the quoted segment came from. */
+  icmpError(localAddr: number, remoteAddr: number, buf: Uint8Array, off: number, len: number, error: IcmpErrorKind, mtu: number, now: number): void {
+    this.stats.icmpErrors++;
+    if (len < 8 || off < 0 || off + 8 > buf.length) return;
+    const srcPort = (buf[off]! << 8) | buf[off + 1]!;
+    const dstPort = (buf[off + 2]! << 8) | buf[off + 3]!;
+    const seq = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    const conn = this.lookup(localAddr >>> 0, srcPort, remoteAddr >>> 0, dstPort);
+    if (conn === null) return;
+    this.busy++;
+    try {
+      conn.icmpError(error, seq, mtu, now);
+      this.service(conn, now);
     } finally {
       this.busy--;
       if (this.busy === 0) this.runDeferred(now);
