@@ -14,6 +14,7 @@ import { RealClock, type Clock } from './stack/time/clock.js';
 import { NetStack } from './stack/net-stack.js';
 import { PollLoop, type PollMode } from './stack/poll-loop.js';
 import type { Interface } from './stack/iface/interface.js';
+import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
 import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
@@ -37,6 +38,8 @@ export interface StackOptions {
   poll?: PollMode;
   /** Also write every frame to this pcap file (USTACK_PCAP does the same). */
   capture?: string;
+  /** TCP defaults for every connection (buffer sizes, timers, congestion control...). */
+  tcp?: Partial<TcpConfig>;
 }
 
 export type StackStats = Record<string, Record<string, number>>;
@@ -184,14 +187,14 @@ export class Stack implements SocketHost {
    */
   static async pair(
     impair?: ImpairOptions,
-    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode } = {},
+    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode; tcp?: Partial<TcpConfig> } = {},
   ): Promise<[Stack, Stack]> {
     const [na, nb] = MemoryNic.pair(opts.mtu !== undefined ? { mtu: opts.mtu } : {});
     const addrs = opts.addresses ?? ['10.0.0.1/24', '10.0.0.2/24'];
     const clock = new RealClock();
     const a = parseAddress(addrs[0], 'addresses[0]');
     const b = parseAddress(addrs[1], 'addresses[1]');
-    const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}) };
+    const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}), ...(opts.tcp ? { tcp: opts.tcp } : {}) };
     return [
       Stack.build(clock, na, a.address, a.prefixLength, 0, common),
       Stack.build(clock, nb, b.address, b.prefixLength, 0, { ...common, ...(impair ? { impair: { ...impair, seed: (impair.seed ?? 1) + 1 } } : {}) }),
@@ -204,9 +207,9 @@ export class Stack implements SocketHost {
     address: number,
     prefixLength: number,
     gateway: number,
-    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string },
+    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig> },
   ): Stack {
-    const engine = new NetStack(clock);
+    const engine = new NetStack(clock, opts.tcp ? { tcp: { config: opts.tcp } } : {});
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
     const lo = engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
     if (rawNic === null) {

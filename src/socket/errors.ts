@@ -94,7 +94,7 @@ export function ERR_OUT_OF_RANGE(name: string, range: string, value: unknown): E
 
 export function ERR_SOCKET_BAD_PORT(name: string, port: unknown, allowZero = true): Error {
   const op = allowZero ? '>=' : '>';
-  return nodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describeReceived(port)}`);
+  return nodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describeReceived(port)}.`);
 }
 
 export function ERR_SOCKET_CLOSED(): Error {

@@ -158,7 +158,7 @@ export class UstackSocket extends Duplex {
   private _ended = false;
   private _bytesRead = 0;
   private _bytesWritten = 0;
-  private _timeoutMs = 0;
+  private _timeoutMs: number | undefined = undefined;
   private _timer: NodeJS.Timeout | null = null;
   private _refd = true;
   private _holdsRef = false;
@@ -224,7 +224,7 @@ export class UstackSocket extends Duplex {
     return this._conn ? 'IPv4' : undefined;
   }
   get timeout(): number | undefined {
-    return this._timeoutMs || undefined;
+    return this._timeoutMs;
   }
   get bufferSize(): number {
     return this.writableLength;
@@ -248,11 +248,11 @@ export class UstackSocket extends Duplex {
     }
     if (opts.port === undefined) throw ERR_MISSING_ARGS('options', 'port', 'path');
     if (typeof opts.port !== 'number' && typeof opts.port !== 'string') {
-      throw ERR_INVALID_ARG_TYPE('options.port', 'of type number or string', opts.port);
+      throw ERR_INVALID_ARG_TYPE('options.port', 'one of type number or string', opts.port);
     }
     const port = validatePort(opts.port);
     if (opts.host !== undefined && typeof opts.host !== 'string') {
-      throw ERR_INVALID_ARG_TYPE('options.host', 'of type string', opts.host);
+      throw ERR_INVALID_ARG_TYPE('hostname', 'of type string', opts.host);
     }
     if (opts.localAddress !== undefined && !isIPv4(opts.localAddress)) {
       throw ERR_INVALID_ARG_VALUE('options.localAddress', opts.localAddress);
@@ -346,9 +346,15 @@ export class UstackSocket extends Duplex {
     this._touch();
     this._flushPending();
     if (this._finalCb !== null) this._doFinal();
-    this.emit('connect');
-    this.emit('ready');
-    this._pull();
+    // Emitted a turn later, after the poll that sends our ACK: on loopback
+    // the server then sees 'connection' before the client sees 'connect',
+    // the order node shows over the kernel's loopback.
+    setImmediate(() => {
+      if (this.destroyed) return;
+      this.emit('connect');
+      this.emit('ready');
+      this._pull();
+    });
   }
 
   private _onClosed(error: TcpErrorCode | undefined): void {
@@ -400,6 +406,8 @@ export class UstackSocket extends Duplex {
     if (conn.readable === 0 && conn.peerFinished && !this._ended) {
       this._ended = true;
       this.push(null);
+      // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
+      this.read(0);
     }
   }
 
@@ -419,6 +427,8 @@ export class UstackSocket extends Duplex {
     if (conn.readable === 0 && conn.peerFinished && !this._ended) {
       this._ended = true;
       this.push(null);
+      // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
+      this.read(0);
     }
   }
 
@@ -431,7 +441,10 @@ export class UstackSocket extends Duplex {
   private _onEnd(): void {
     // With allowHalfOpen off, Duplex ends our side; node then refuses writes with EPIPE.
     if (!this.allowHalfOpen) {
+      const write = this.write;
       this.write = ((chunk: unknown, enc?: unknown, cb?: unknown): boolean => {
+        // Like node's writeAfterFIN: a normal write until our side has ended too.
+        if (!this.writableEnded) return Reflect.apply(write, this, [chunk, enc, cb]) as boolean;
         const callback = typeof enc === 'function' ? enc : cb;
         const err = EPIPE_ENDED();
         if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, err);
@@ -492,7 +505,9 @@ export class UstackSocket extends Duplex {
     this._hadError = err !== null;
     cb(err);
     const server = this._server;
-    process.nextTick(() => {
+    // Like node, whose 'close' comes from the handle's close callback (the
+    // event loop's close phase, after immediates), not on the next tick.
+    setImmediate(() => {
       this.emit('close', this._hadError);
       if (server !== null) server._connectionClosed();
     });

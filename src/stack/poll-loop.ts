@@ -24,6 +24,8 @@ export interface PollLoopOptions {
   idleMs?: number;
 }
 
+const noop = (): void => {};
+
 interface Refable {
   ref?(): unknown;
   unref?(): unknown;
@@ -38,6 +40,7 @@ export class PollLoop {
   private timerAt = Infinity;
   private lastWork = 0;
   private refs = 0;
+  private keepAlive: NodeJS.Timeout | null = null;
   private readonly wake = (): void => this.kick();
   private readonly tick = (): void => this.run();
   /** Polls done; spins that found nothing; times it went to sleep. */
@@ -70,6 +73,8 @@ export class PollLoop {
     if (this.timer !== null) clearTimeout(this.timer);
     this.immediate = null;
     this.timer = null;
+    if (this.keepAlive !== null) clearInterval(this.keepAlive);
+    this.keepAlive = null;
     this.engine.onOutput = null;
     for (const n of this.nics) n.setWakeHandler(null);
   }
@@ -83,6 +88,9 @@ export class PollLoop {
 
   ref(): void {
     if (++this.refs === 1) {
+      // In-process NICs (loopback, MemoryNic) have no libuv handle to keep the
+      // loop alive while we sleep; this idle interval does, while referenced.
+      this.keepAlive = setInterval(noop, 1 << 30);
       this.timer?.ref();
       for (const n of this.nics) (n as Refable).ref?.();
     }
@@ -91,6 +99,8 @@ export class PollLoop {
   unref(): void {
     if (this.refs === 0) return;
     if (--this.refs === 0) {
+      if (this.keepAlive !== null) clearInterval(this.keepAlive);
+      this.keepAlive = null;
       this.timer?.unref();
       for (const n of this.nics) (n as Refable).unref?.();
     }
