@@ -297,3 +297,28 @@ describe('tcp layer: ICMP errors (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)', () =
     ]);
   });
 });
+
+describe('tcp layer: memory of embryonic and finished connections', () => {
+  it('SYN_RECEIVED and TIME_WAIT connections hold no buffers', () => {
+    const t = new LayerScript({ config: { ...NO_OPTS, recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 } });
+    t.layer.listen(80, 0, 64, () => {});
+    for (let i = 0; i < 50; i++) t.inject({ seq: i * 1000, flags: 'S', srcPort: 30000 + i });
+    const embryos = t.layer.connections();
+    expect(embryos.length).toBe(50);
+    for (const c of embryos) {
+      expect(c.state).toBe(State.SYN_RECEIVED);
+      expect(c.rcvRing.capacity + c.sndRing.capacity).toBe(2);
+    }
+    const out = t.take();
+    // Complete one, close it actively, and check TIME_WAIT.
+    const sa = out[0]!;
+    t.inject({ seq: 1, ack: sa.seq + 1, flags: 'A', srcPort: 30000 });
+    const c = t.layer.connections().find((x) => x.remotePort === 30000)!;
+    expect(c.rcvRing.capacity).toBe(1 << 20);
+    c.close();
+    const fin = t.take().find((x) => x.flags.includes('F'))!;
+    t.inject({ seq: 1, ack: fin.seq + 1, flags: 'FA', srcPort: 30000 });
+    expect(c.state).toBe(State.TIME_WAIT);
+    expect(c.rcvRing.capacity + c.sndRing.capacity).toBe(2);
+  });
+});

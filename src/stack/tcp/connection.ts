@@ -291,6 +291,9 @@ function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, 
   return a + b;
 }
 
+/** Placeholder for a connection without buffers: capacity 1, never written (nothing is accepted then). */
+const NO_RING = new ByteRing(1);
+
 const HOST_NONE: ConnectionHost = {
   kick() {},
   stateChanged() {},
@@ -362,8 +365,14 @@ export class Connection {
   private tsRecentAge = 0;
 
   // --- buffers
-  readonly sndRing: ByteRing;
-  readonly rcvRing: ByteRing;
+  /**
+   * Buffers. A passive connection gets them only when it is ESTABLISHED and a
+   * finished one gives them back, so embryonic (SYN flood) and TIME_WAIT
+   * connections cost a few hundred bytes instead of the two rings.
+   */
+  sndRing: ByteRing;
+  rcvRing: ByteRing;
+  private readonly rcvCapacity: number;
   private readonly asm: Assembler;
   private readonly sackOut: number[] = [];
   private readonly asmRanges: number[] = [];
@@ -447,9 +456,10 @@ export class Connection {
     this.advMss = Math.max(48, Math.min(this.config.mss, this.mmsS - 20, 65535));
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.advMss);
     this.tsOffset = (p.tsOffset ?? 0) >>> 0;
-    this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize));
-    this.rcvRing = new ByteRing(Math.max(1, this.config.recvBufferSize));
-    this.asm = new Assembler(this.rcvRing.capacity, this.config.maxOooRanges);
+    this.rcvCapacity = Math.max(1, this.config.recvBufferSize);
+    this.sndRing = NO_RING;
+    this.rcvRing = NO_RING;
+    this.asm = new Assembler(this.rcvCapacity, this.config.maxOooRanges);
     this.rtt = new RttEstimator({
       initialRto: this.config.initialRtoMs,
       minRto: this.config.minRtoMs,
@@ -458,7 +468,7 @@ export class Connection {
     this.cc = createCongestionControl(this.config.congestion, DEFAULT_PEER_MSS, 0);
     // Window scale we would use: the smallest shift that lets the ring be advertised (RFC 7323 §2.3).
     let shift = 0;
-    while (shift < MAX_WINDOW_SHIFT && this.rcvRing.capacity >>> shift > 65535) shift++;
+    while (shift < MAX_WINDOW_SHIFT && this.rcvCapacity >>> shift > 65535) shift++;
     this.rcvShift = this.config.windowScaling ? shift : 0;
     this.out = {
       srcPort: this.localPort,
@@ -526,7 +536,7 @@ export class Connection {
     this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
     // The stateless SYN-ACK advertised min(buffer, 65535) unscaled: honour it.
-    this.rcvAdv = seqAdd(this.rcvNxt, Math.min(this.rcvRing.free, 65535));
+    this.rcvAdv = seqAdd(this.rcvNxt, Math.min(this.rcvCapacity, 65535));
     this.lastAckSent = this.rcvNxt;
     this.negotiate(opts.mss, opts.windowScale, opts.sackPermitted, opts.timestamps, true);
     if (this.tsOk && seg.tsVal !== undefined) {
@@ -610,6 +620,7 @@ export class Connection {
     const s = this.state;
     return (
       !this.finQueued &&
+      this.sndRing !== NO_RING &&
       (s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.ESTABLISHED || s === State.CLOSE_WAIT)
     );
   }
@@ -1671,7 +1682,7 @@ export class Connection {
     o.ack = synAck ? this.rcvNxt : 0;
     o.flags = synAck ? TCP_SYN | TCP_ACK : TCP_SYN;
     // RFC 7323 §2.2: the window in a SYN is never scaled.
-    o.window = Math.min(this.rcvRing.free, 65535);
+    o.window = Math.min(this.rcvCapacity, 65535);
     o.urgent = 0;
     o.mss = this.advMss;
     // Active open offers everything; a passive open only echoes what the peer offered.
@@ -1883,7 +1894,7 @@ export class Connection {
     const cur = this.rcvWindowNow();
     const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
     let wnd = Math.min(this.rcvRing.free, max);
-    const swsThreshold = Math.min(this.rcvRing.capacity >>> 1, this.advMss);
+    const swsThreshold = Math.min(this.rcvCapacity >>> 1, this.advMss);
     if (wnd > cur && wnd - cur < swsThreshold) wnd = cur;
     if (wnd < cur) wnd = cur;
     let field = wnd >>> this.rcvShift;
@@ -1902,7 +1913,7 @@ export class Connection {
     const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
     const wnd = Math.min(this.rcvRing.free, max);
     const inc = wnd - cur;
-    if (inc < Math.min(this.rcvRing.capacity >>> 1, this.advMss)) return false;
+    if (inc < Math.min(this.rcvCapacity >>> 1, this.advMss)) return false;
     // Like Linux __tcp_cleanup_rbuf: update when the window at least doubles or was below one MSS.
     return cur < this.advMss || wnd >= 2 * cur;
   }
@@ -1987,7 +1998,21 @@ export class Connection {
     const from = this.state;
     if (from === s) return;
     this.state = s;
+    if (s === State.SYN_SENT || s === State.ESTABLISHED) this.allocateBuffers();
+    else if (s === State.TIME_WAIT || s === State.CLOSED) this.releaseBuffers();
     this.host.stateChanged(this, from);
+  }
+
+  private allocateBuffers(): void {
+    if (this.sndRing === NO_RING) this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize));
+    if (this.rcvRing === NO_RING) this.rcvRing = new ByteRing(this.rcvCapacity);
+  }
+
+  /** Nothing more can be sent or received: drop the rings (keeping unread data readable). */
+  private releaseBuffers(): void {
+    this.sndRing = NO_RING;
+    if (this.rcvRing.length === 0) this.rcvRing = NO_RING;
+    this.asm.clear();
   }
 
   /** Ends the connection (CLOSED) and reports it once. */
