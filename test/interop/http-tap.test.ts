@@ -1,0 +1,187 @@
+/**
+ * node:http, undici and ws on ustack sockets, with the Linux kernel as the
+ * other side of a TAP device: curl downloads from node:http on ustack;
+ * node:http and undici's fetch on ustack download from python's http.server
+ * on the host; a kernel-side ws client echoes 10,000 messages through a ws
+ * server on ustack.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as http from 'node:http';
+import { Agent, fetch } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack, serveHttp, UstackHttpAgent, undiciConnector, type UstackServer } from '../../src/index.js';
+import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+
+const execFileAsync = promisify(execFile);
+const skipReason = tunUnavailableReason() ?? ensureTools(['curl', 'ip']);
+if (skipReason !== undefined) console.log(`[http-tap.test] skipping: ${skipReason}`);
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const MB = 1024 * 1024;
+
+describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack against the kernel', () => {
+  let stack: Stack;
+  let host: string;
+  let ours: string;
+  let tcp: UstackServer;
+  let httpServer: http.Server;
+  let wss: WebSocketServer;
+  // 100 MB body: one random MiB repeated, hashed incrementally.
+  const block = randomBytes(MB);
+  const BIG_BLOCKS = 100;
+  const bigHash = (() => {
+    const h = createHash('sha256');
+    for (let i = 0; i < BIG_BLOCKS; i++) h.update(block);
+    return h.digest('hex');
+  })();
+
+  beforeAll(async () => {
+    const subnet = freeSubnet24();
+    host = `10.11.${subnet}.1`;
+    ours = `10.11.${subnet}.2`;
+    stack = await Stack.open({ nic: `tap:${uniqueIfName('uhttp')}`, address: `${ours}/24`, hostAddress: `${host}/24` });
+    httpServer = http.createServer((req, res) => {
+      if (req.url === '/big') {
+        res.writeHead(200, { 'content-length': String(BIG_BLOCKS * MB), 'content-type': 'application/octet-stream' });
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < BIG_BLOCKS) {
+            sent++;
+            if (!res.write(block)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      } else {
+        res.end(`small ${req.url}`);
+      }
+    });
+    wss = new WebSocketServer({ server: httpServer });
+    wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
+    tcp = await serveHttp(stack.net, httpServer, 8080);
+  });
+
+  afterAll(async () => {
+    wss?.close();
+    tcp?.close();
+    httpServer?.close();
+    await stack?.close();
+  });
+
+  it('curl downloads 100 MB from node:http on ustack, three requests on one keep-alive connection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ustack-curl-'));
+    try {
+      const url = `http://${ours}:8080`;
+      const { stdout } = await execFileAsync(
+        'curl',
+        ['-sS', '--max-time', '120', '-w', '%{http_code} %{num_connects} %{size_download}\n', '-o', join(dir, 'a'), `${url}/big`, '-o', join(dir, 'b'), `${url}/small`, '-o', join(dir, 'c'), `${url}/big`],
+        { maxBuffer: 1 << 20 },
+      );
+      const lines = stdout.trim().split('\n');
+      expect(lines).toEqual([`200 1 ${BIG_BLOCKS * MB}`, '200 0 12', `200 0 ${BIG_BLOCKS * MB}`]);
+      const { stdout: sums } = await execFileAsync('sha256sum', [join(dir, 'a'), join(dir, 'c')]);
+      expect(sums.split('\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual([bigHash, bigHash]);
+      expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('small /small');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('clients on ustack, python3 -m http.server on the host', () => {
+    let py: ChildProcess;
+    let dir: string;
+    const file = randomBytes(5 * MB);
+    const port = 18000 + Math.floor(Math.random() * 1000);
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'ustack-py-'));
+      writeFileSync(join(dir, 'file.bin'), file);
+      py = spawn('python3', ['-m', 'http.server', '--bind', host, String(port), '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Wait until it accepts connections (from the kernel side).
+      for (let i = 0; i < 100; i++) {
+        const ok = await new Promise<boolean>((r) => {
+          http.get(`http://${host}:${port}/`, (res) => {
+            res.resume();
+            r(true);
+          }).on('error', () => r(false));
+        });
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+
+    afterAll(() => {
+      py?.kill();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('node:http client through a ustack Agent (python's HTTP/1.0 server closes after each response)', async () => {
+      const agent = new UstackHttpAgent(stack.net, { keepAlive: true, maxSockets: 1 });
+      try {
+        const ports: number[] = [];
+        for (let i = 0; i < 2; i++) {
+          const body = await new Promise<Buffer>((resolve, reject) => {
+            http
+              .get({ host, port, path: '/file.bin', agent }, (res) => {
+                ports.push(res.socket.localPort!);
+                const chunks: Buffer[] = [];
+                res.on('data', (d) => chunks.push(d));
+                res.on('end', () => resolve(Buffer.concat(chunks)));
+              })
+              .on('error', reject);
+          });
+          expect(sha(body)).toBe(sha(file));
+        }
+        expect(ports.length).toBe(2);
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('undici fetch through a dispatcher that connects with ustack', async () => {
+      const dispatcher = new Agent({ connect: undiciConnector(stack.net) as never });
+      try {
+        const res = await fetch(`http://${host}:${port}/file.bin`, { dispatcher });
+        expect(res.status).toBe(200);
+        expect(sha(new Uint8Array(await res.arrayBuffer()))).toBe(sha(file));
+      } finally {
+        await dispatcher.close();
+      }
+    });
+  });
+
+  it('a kernel-side ws client echoes 10,000 messages through ws on ustack', async () => {
+    const ws = new WebSocket(`ws://${ours}:8080/`);
+    const total = 10_000;
+    let received = 0;
+    let mismatches = 0;
+    await new Promise<void>((resolve, reject) => {
+      ws.on('error', reject);
+      ws.on('open', () => {
+        // Keep up to 64 messages in flight.
+        for (let i = 0; i < 64; i++) ws.send(`message ${i}`);
+      });
+      ws.on('message', (m) => {
+        if (m.toString() !== `message ${received}`) mismatches++;
+        received++;
+        const next = received + 63;
+        if (next < total) ws.send(`message ${next}`);
+        if (received === total) {
+          ws.close();
+          resolve();
+        }
+      });
+    });
+    expect(received).toBe(total);
+    expect(mismatches).toBe(0);
+  });
+});
