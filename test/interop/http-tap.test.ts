@@ -124,7 +124,7 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('node:http client through a ustack Agent (python's HTTP/1.0 server closes after each response)', async () => {
+    it('node:http client through a ustack Agent (the HTTP/1.0 server closes after each response)', async () => {
       const agent = new UstackHttpAgent(stack.net, { keepAlive: true, maxSockets: 1 });
       try {
         const ports: number[] = [];
