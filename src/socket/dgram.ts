@@ -107,6 +107,14 @@ class Handle implements UdpHandler {
   ep: UdpEndpoint | null = null;
   /** Bound explicitly to a specific address (connect then does not change it). */
   boundAddress = 0;
+  /** Bound to an explicit port (Linux SOCK_BINDPORT_LOCK): disconnect keeps it. */
+  portLocked = false;
+  /**
+   * Linux unhashes a socket whose port the kernel chose when it is
+   * disconnected: it has no port (address() reports port 0) until the next
+   * send or connect picks a new one.
+   */
+  unhashed = false;
   ttl = 64;
   broadcast = false;
   recvBuf = DEFAULT_BUF;
@@ -154,8 +162,20 @@ class Handle implements UdpHandler {
     });
   }
 
+  /** Has a "file descriptor": bound, or unhashed after disconnect. */
+  get open(): boolean {
+    return this.ep !== null || this.unhashed;
+  }
+
+  /** Re-binds an unhashed socket to a fresh ephemeral port. */
+  rehash(reuse: boolean): void {
+    if (!this.unhashed) return;
+    this.ep = this.host.engine.udp.bind(this.boundAddress, 0, this, reuse);
+    this.unhashed = false;
+  }
+
   updateRef(): void {
-    const want = this.ep !== null && this.refed;
+    const want = (this.ep !== null || (this.unhashed && this.receiving)) && this.refed;
     if (want && !this.holding) {
       this.holding = true;
       this.host.ref();
@@ -167,6 +187,7 @@ class Handle implements UdpHandler {
 
   close(): void {
     this.receiving = false;
+    this.unhashed = false;
     this.ep?.close();
     this.ep = null;
     this.rxQueue = [];
@@ -377,10 +398,15 @@ export class DgramSocket extends EventEmitter {
         } catch (e) {
           if (!(e instanceof UdpBindError)) throw e;
           st.bindState = BIND_UNBOUND;
+          // libuv created the socket before bind(2) failed: it now has a descriptor, unbound (0.0.0.0:0).
+          h.unhashed = true;
+          h.boundAddress = 0;
           this.emit('error', systemError(e.code, 'bind', ip, portNum));
           return;
         }
         h.boundAddress = addr;
+        h.unhashed = false;
+        h.portLocked = portNum !== 0;
         this.startListening(h);
       });
     };
@@ -475,6 +501,11 @@ export class DgramSocket extends EventEmitter {
     const src = router.sourceFor(dst);
     if (src < 0) return 'ENETUNREACH';
     if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
+    try {
+      h.rehash(this[kState].reuseAddr);
+    } catch {
+      return 'EAGAIN';
+    }
     const ep = h.ep!;
     if (ep.localAddress === 0 && src !== 0) {
       if (!this.rebind(h, src)) return 'EADDRINUSE';
@@ -505,7 +536,11 @@ export class DgramSocket extends EventEmitter {
     const ep = h.ep!;
     ep.remoteAddress = 0;
     ep.remotePort = 0;
-    if (h.boundAddress === 0 && ep.localAddress !== 0) this.rebind(h, 0);
+    if (!h.portLocked) {
+      ep.close();
+      h.ep = null;
+      h.unhashed = true;
+    } else if (h.boundAddress === 0 && ep.localAddress !== 0) this.rebind(h, 0);
     st.connectState = CONN_DISCONNECTED;
   }
 
@@ -583,7 +618,7 @@ export class DgramSocket extends EventEmitter {
         else process.nextTick(() => this.emit('error', ex));
         return;
       }
-      if (st.handle !== h || h.ep === null) return;
+      if (st.handle !== h || !h.open) return;
       const code = this.transmit(h, list, connected ? null : (ip ?? ''), port);
       if (typeof code === 'number') {
         if (cb) process.nextTick(cb, null, code);
@@ -597,6 +632,11 @@ export class DgramSocket extends EventEmitter {
 
   /** Sends one datagram; returns its length, or an errno code. */
   private transmit(h: Handle, list: Buffer[], ip: string | null, port: number): number | string {
+    try {
+      h.rehash(this[kState].reuseAddr);
+    } catch {
+      return 'EAGAIN';
+    }
     const ep = h.ep!;
     let dst: number;
     let dstPort: number;
@@ -646,6 +686,7 @@ export class DgramSocket extends EventEmitter {
 
   address(): AddressInfo {
     const h = healthCheck(this);
+    if (h.ep === null && h.unhashed) return { address: ipToString(h.boundAddress), family: 'IPv4', port: 0 };
     if (h.ep === null) throw systemError('EBADF', 'getsockname');
     return { address: ipToString(h.ep.localAddress), family: 'IPv4', port: h.ep.localPort };
   }
@@ -659,14 +700,14 @@ export class DgramSocket extends EventEmitter {
 
   setBroadcast(flag: boolean): void {
     const h = healthCheck(this);
-    if (h.ep === null) throw systemError('EBADF', 'setBroadcast');
+    if (!h.open) throw systemError('EBADF', 'setBroadcast');
     h.broadcast = !!flag;
   }
 
   setTTL(ttl: number): number {
     if (typeof ttl !== 'number') throw ERR_INVALID_ARG_TYPE('ttl', 'of type number', ttl);
     const h = healthCheck(this);
-    if (h.ep === null) throw systemError('EBADF', 'setTTL');
+    if (!h.open) throw systemError('EBADF', 'setTTL');
     if (!(ttl >= 1 && ttl <= 255)) throw systemError('EINVAL', 'setTTL');
     h.ttl = ttl | 0;
     return ttl;
@@ -689,7 +730,7 @@ export class DgramSocket extends EventEmitter {
     if (size >>> 0 !== size) throw ERR_SOCKET_BAD_BUFFER_SIZE();
     const h = this[kState].handle;
     const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
-    if (h === null || h.ep === null) throw ERR_SOCKET_BUFFER_SIZE_CTX(syscall, 'EBADF', 'bad file descriptor');
+    if (h === null || !h.open) throw ERR_SOCKET_BUFFER_SIZE_CTX(syscall, 'EBADF', 'bad file descriptor');
     if (size === 0) return recv ? h.recvBuf : h.sendBuf;
     if (recv) h.recvBuf = linuxBufSize(size, MIN_RCVBUF);
     else h.sendBuf = linuxBufSize(size, MIN_SNDBUF);
