@@ -99,6 +99,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   socat: 'socat',
   curl: 'curl',
+  dnsmasq: 'dnsmasq',
 };
 
 let aptUpdated = false;
