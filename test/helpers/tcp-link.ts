@@ -321,9 +321,10 @@ export function runBulk(
   imp: Impairments,
   bytesAB: number,
   bytesBA: number,
-  opts: { config?: Partial<TcpConfig>; maxVirtualMs?: number; impBA?: Impairments } = {},
+  opts: { config?: Partial<TcpConfig>; maxVirtualMs?: number; impBA?: Impairments; mtu?: number } = {},
 ): BulkResult {
   const net = new SimNet(seed, imp, opts.impBA ?? imp, opts.config ?? {});
+  if (opts.mtu !== undefined) net.mtu = opts.mtu;
   let server: BulkEnd | null = null;
   net.b.listen(5001, 0, 128, (conn) => {
     server = new BulkEnd(conn, new DataSource(bytesBA, seed + 1000));

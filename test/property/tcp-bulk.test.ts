@@ -45,6 +45,47 @@ describe('tcp bulk transfer between two stacks', () => {
     });
   }
 
+  it('property: random buffer sizes, MTUs and options under impairments', () => {
+    const cfg = fc.record({
+      recvBufferSize: fc.constantFrom(2048, 5000, 16384, 65535, 262144, 1 << 20),
+      sendBufferSize: fc.constantFrom(1000, 4096, 65536, 262144),
+      noDelay: fc.boolean(),
+      delayedAck: fc.boolean(),
+      windowScaling: fc.boolean(),
+      sack: fc.boolean(),
+      timestamps: fc.boolean(),
+      congestion: fc.constantFrom<'cubic' | 'newreno'>('cubic', 'newreno'),
+    });
+    const profile = fc.record({
+      loss: fc.constantFrom(0, 0.01, 0.05),
+      reorder: fc.constantFrom(0, 0.05),
+      duplicate: fc.constantFrom(0, 0.02),
+      corrupt: fc.constantFrom(0, 0.005),
+      delayMs: fc.constantFrom(0.1, 3, 25),
+      rateBps: fc.constantFrom(0, 5_000_000),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        profile,
+        cfg,
+        fc.constantFrom(576, 1280, 1500, 9000),
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: 0, max: 200_000 }),
+        (seed, imp, config, mtu, ab, ba) => {
+          const r = runBulk(seed, imp, ab, ba, { config, mtu, maxVirtualMs: 6 * 3600_000 });
+          const msg = `seed=${seed} profile=${JSON.stringify(imp)} config=${JSON.stringify(config)} mtu=${mtu} ab=${ab} ba=${ba} a=${r.aState}/${r.aError} b=${r.bState}/${r.bError} t=${r.virtualMs}`;
+          expect(r.aToB.bytes, msg).toBe(ab);
+          expect(r.bToA.bytes, msg).toBe(ba);
+          expect(r.aToB.rxHash, msg).toBe(r.aToB.txHash);
+          expect(r.bToA.rxHash, msg).toBe(r.bToA.txHash);
+          expect(r.remaining, msg).toBe(0);
+        },
+      ),
+      { numRuns: Number(process.env.USTACK_PROP_RUNS ?? 100), seed: process.env.USTACK_PROP_SEED ? Number(process.env.USTACK_PROP_SEED) : undefined },
+    );
+  });
+
   it('property: random seeds and impairment profiles deliver intact, in order, without hanging', () => {
     const profile = fc.record({
       loss: fc.constantFrom(0, 0.005, 0.02, 0.08),
