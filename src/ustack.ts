@@ -20,6 +20,8 @@ import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
 import { createDgramModule, type DgramModule } from './socket/dgram.js';
 import { DhcpClient } from './stack/iface/dhcp.js';
+import { hostLookup } from './stack/udp/dns.js';
+import type { LookupFunction } from './socket/host.js';
 
 export interface StackOptions {
   /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */
@@ -170,6 +172,14 @@ export class Stack implements SocketHost {
   /** DNS server for host names: the `dns` option, else the DHCP lease's first one. */
   get dnsServer(): string | undefined {
     return this.dnsOption ?? this.dhcp?.dnsServers[0];
+  }
+
+  private lookupFn: LookupFunction | null = null;
+
+  /** dns.lookup-style resolver through the stack's own DNS client (used by net and dgram). */
+  get lookup(): LookupFunction {
+    if (this.lookupFn === null) this.lookupFn = hostLookup(this) as LookupFunction;
+    return this.lookupFn;
   }
 
   private dgramModule: DgramModule | null = null;

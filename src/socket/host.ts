@@ -19,6 +19,8 @@ export interface SocketHost {
    * 'localhost' resolve.
    */
   lookup?: LookupFunction;
+  /** Pending while the stack has no address yet (DHCP); undefined when ready. */
+  readonly ready?: Promise<void> | undefined;
 }
 
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;

@@ -281,6 +281,21 @@ export class UstackSocket extends Duplex {
       opts.signal.addEventListener('abort', onAbort, { once: true });
       this.once('close', () => opts.signal!.removeEventListener('abort', onAbort));
     }
+    const ready = this._hostRef.ready;
+    if (ready !== undefined) {
+      // The stack is still acquiring its address (DHCP): connect once it has one.
+      ready.then(
+        () => this._resolveAndOpen(hostname, port, opts),
+        (err: Error) => this.destroy(err),
+      );
+      return this;
+    }
+    this._resolveAndOpen(hostname, port, opts);
+    return this;
+  }
+
+  private _resolveAndOpen(hostname: string, port: number, opts: NetConnectOpts): void {
+    if (!this.connecting || this.destroyed) return;
     resolve(this._hostRef, hostname, opts.lookup, (err, address, family) => {
       if (!this.connecting || this.destroyed) return;
       if (!isIP(hostname)) this.emit('lookup', err, address, family, hostname);
@@ -295,7 +310,6 @@ export class UstackSocket extends Duplex {
       this._remote = { address, port };
       this._open(address, port, opts);
     });
-    return this;
   }
 
   private _open(address: string, port: number, opts: NetConnectOpts): void {
@@ -666,16 +680,34 @@ export class UstackServer extends EventEmitter {
       if (this._refd) this._hostRef.ref();
       process.nextTick(() => this.emit('listening'));
     };
-    if (hostname === '::' || hostname === '0.0.0.0' || hostname === '') {
-      start('0.0.0.0');
-    } else {
-      resolve(this._hostRef, hostname, undefined, (err, address) => {
-        if (err) {
+    const go = (): void => {
+      if (hostname === '::' || hostname === '0.0.0.0' || hostname === '') {
+        start('0.0.0.0');
+      } else {
+        resolve(this._hostRef, hostname, undefined, (err, address) => {
+          if (err) {
+            this.emit('error', err);
+            return;
+          }
+          start(address);
+        });
+      }
+    };
+    const ready = this._hostRef.ready;
+    if (ready === undefined) go();
+    else {
+      // No address yet (DHCP): listen once there is one; hold the process meanwhile.
+      this._hostRef.ref();
+      ready.then(
+        () => {
+          this._hostRef.unref();
+          go();
+        },
+        (err: Error) => {
+          this._hostRef.unref();
           this.emit('error', err);
-          return;
-        }
-        start(address);
-      });
+        },
+      );
     }
     if (opts.signal) {
       const onAbort = (): void => {
