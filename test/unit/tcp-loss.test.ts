@@ -122,7 +122,7 @@ describe('tcp SACK recovery (RFC 2018, 6675)', () => {
     s.dispatch();
     expect(s.recv().length).toBe(10); // 1001 .. 11001
     // Holes: [1001,2001), [4001,5001), [7001,8001). SACKed: 2001-4001, 5001-7001, 8001-11001.
-    s.now = 20;
+    s.now = 5; // before the tail loss probe (PTO >= 10 ms)
     s.send({ seq: PEER, ack: 1001, flags: 'A', sack: [2001, 4001] });
     s.send({ seq: PEER, ack: 1001, flags: 'A', sack: [5001, 7001, 2001, 4001] });
     s.send({ seq: PEER, ack: 1001, flags: 'A', sack: [8001, 11001, 5001, 7001, 2001, 4001] });
@@ -149,5 +149,60 @@ describe('tcp SACK recovery (RFC 2018, 6675)', () => {
     s.recv();
     s.send({ seq: PEER, ack: 1001, flags: 'A', sack: [900000, 900100, 500, 700, 3000, 2000] });
     expect(s.conn.debugSender().scoreboard).toEqual([]);
+  });
+});
+
+describe('tcp tail loss probe (RFC 8985 §7)', () => {
+  it('a probe at 2*SRTT resends the last segment when ACKs stop, long before the RTO', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false, windowScaling: false } });
+    s.establishPassive({ iss: 5000, mss: 1000, sack: true });
+    // Give the estimator a 50 ms sample.
+    s.conn.write(pattern(100), 0, 100);
+    s.dispatch();
+    s.recv();
+    s.now = 50;
+    s.send({ seq: PEER, ack: 1101, flags: 'A' });
+    const srtt = s.conn.rtt.srtt;
+    expect(srtt).toBeGreaterThan(0);
+    s.conn.write(pattern(3000), 0, 3000);
+    s.dispatch();
+    expect(s.recv().map((x) => x.seq)).toEqual([1101, 2101, 3101]);
+    // Only the first is acknowledged, then silence (the tail or its ACKs were lost).
+    s.now = 100;
+    s.send({ seq: PEER, ack: 2101, flags: 'A' });
+    s.recvNone();
+    const pto = Math.max(2 * s.conn.rtt.srtt, 10); // two segments in flight: no delayed-ACK allowance
+    s.advanceTo(100 + pto - 0.001);
+    s.recvNone();
+    s.advanceTo(100 + pto);
+    const probe = s.recvOne();
+    expect(probe).toMatchObject({ seq: 3101, len: 1000 });
+    expect(probe.t).toBeLessThan(100 + s.conn.rtt.rto);
+    expect(s.conn.stats.tailLossProbes).toBe(1);
+    // The probe draws the ACK that was missing.
+    s.send({ seq: PEER, ack: 4101, flags: 'A' });
+    expect(s.conn.sendQueued).toBe(0);
+    expect(s.conn.stats.rtoTimeouts).toBe(0);
+  });
+
+  it('with one segment in flight the PTO adds a delayed-ACK allowance and never exceeds the RTO', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false, windowScaling: false } });
+    s.establishPassive({ iss: 5000, mss: 1000, sack: true });
+    s.conn.write(pattern(100), 0, 100);
+    s.dispatch();
+    s.recv();
+    s.advance(s.conn.rtt.rto);
+    expect(s.conn.stats.tailLossProbes).toBe(0); // RTO came first
+    expect(s.conn.stats.rtoTimeouts).toBe(1);
+  });
+
+  it('is off without SACK', () => {
+    const s = established();
+    s.conn.write(pattern(500), 0, 500);
+    s.dispatch();
+    s.recv();
+    s.advance(s.conn.rtt.rto - 1);
+    s.recvNone();
+    expect(s.conn.stats.tailLossProbes).toBe(0);
   });
 });

@@ -93,6 +93,8 @@ export interface TcpConfig {
   maxSackRanges: number;
   /** Cap on our advertised MSS (route MTU clamps it further). */
   mss: number;
+  /** Tail loss probes (RFC 8985 §7); used only with SACK, as the RFC requires. */
+  tailLossProbe: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -120,6 +122,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxOooRanges: 32,
   maxSackRanges: 32,
   mss: 65495,
+  tailLossProbe: true,
 });
 
 export interface TcpEvents {
@@ -157,6 +160,7 @@ export interface TcpConnStats {
   duplicateBytes: number;
   persistProbes: number;
   keepaliveProbes: number;
+  tailLossProbes: number;
   delayedAcks: number;
   resetsIn: number;
   resetsOut: number;
@@ -186,6 +190,7 @@ export function newConnStats(): TcpConnStats {
     duplicateBytes: 0,
     persistProbes: 0,
     keepaliveProbes: 0,
+    tailLossProbes: 0,
     delayedAcks: 0,
     resetsIn: 0,
     resetsOut: 0,
@@ -407,6 +412,9 @@ export class Connection {
   private ackAt = Infinity;
   private persistAt = Infinity;
   private closeAt = Infinity;
+  /** RFC 8985 §7 tail loss probe timer, and whether a probe awaits its ACK. */
+  private tlpAt = Infinity;
+  private tlpOutstanding = false;
   private persistBackoff = 0;
   private persistProbes = 0;
   private keepProbes = 0;
@@ -785,6 +793,7 @@ export class Connection {
     let t = this.closeAt;
     if (this.rtoAt < t) t = this.rtoAt;
     if (this.ackAt < t) t = this.ackAt;
+    if (this.tlpAt < t) t = this.tlpAt;
     if (this.persistAt < t) t = this.persistAt;
     const k = this.keepAliveAt();
     if (k < t) t = k;
@@ -1146,6 +1155,9 @@ export class Connection {
     // RFC 6298 §5.2/5.3: all acknowledged -> stop the timer; else restart it.
     if (this.sndUna === this.sndMax) this.rtoAt = Infinity;
     else this.rtoAt = now + this.rtt.rto;
+    // RFC 8985 §7.2: restart the PTO on an ACK of new data.
+    this.tlpOutstanding = false;
+    this.armTlp(now);
   }
 
   /** RFC 5681 §3.2 / RFC 6582 / RFC 6675 §5: a duplicate ACK. */
@@ -1166,6 +1178,7 @@ export class Connection {
   }
 
   private enterRecovery(now: number): void {
+    this.tlpAt = Infinity;
     const flight = this.pipe();
     this.inRecovery = true;
     this.recover = this.sndMax;
@@ -1299,6 +1312,7 @@ export class Connection {
   private enterTimeWait(now: number): void {
     this.setState(State.TIME_WAIT);
     this.closeAt = now + this.config.timeWaitMs;
+    this.tlpAt = Infinity;
     this.rtoAt = Infinity;
     this.persistAt = Infinity;
     this.ackAt = Infinity;
@@ -1568,7 +1582,12 @@ export class Connection {
         return;
       }
     }
+    if (now >= this.tlpAt) {
+      this.tlpAt = Infinity;
+      this.sendTailLossProbe(now, sink);
+    }
     if (now >= this.rtoAt) {
+      this.tlpAt = Infinity;
       this.rtoAt = Infinity;
       this.onRetransmitTimeout(now);
       if (this.state === State.CLOSED) return;
@@ -1630,6 +1649,7 @@ export class Connection {
     // Go back N from the oldest unacknowledged byte (RFC 5681 §3.1); SACKed
     // ranges are skipped as we resend. Leave recovery; RFC 6582 §4: set recover.
     this.sndNxt = this.sndUna;
+    this.tlpOutstanding = false;
     this.inRecovery = false;
     this.inflation = 0;
     this.rtxHead = false;
@@ -1833,7 +1853,48 @@ export class Connection {
     this.persistAt = Infinity;
     this.forceSend = false;
     this.lastSendTime = now;
+    if (!retransmission) this.armTlp(now);
     return space;
+  }
+
+  /**
+   * RFC 8985 §7.2: arm the probe timeout PTO = 2*SRTT (+ a worst-case
+   * delayed ACK when one segment is in flight), never later than the RTO.
+   */
+  private armTlp(now: number): void {
+    this.tlpAt = Infinity;
+    if (!this.config.tailLossProbe || !this.sackOk || this.tlpOutstanding || this.inRecovery) return;
+    if (!this.synchronizedForData() || this.sndUna === this.sndMax || this.sndNxt !== this.sndMax) return;
+    const srtt = this.rtt.srtt;
+    if (!(srtt >= 0)) return;
+    let pto = 2 * srtt;
+    if (seqDiff(this.sndMax, this.sndUna) <= this.sndMss()) pto += 200; // WCDelAckT
+    if (pto < 10) pto = 10;
+    const at = now + pto;
+    if (at < this.rtoAt) this.tlpAt = at;
+  }
+
+  /** RFC 8985 §7.3: send one new segment if possible, else retransmit the last one. */
+  private sendTailLossProbe(now: number, sink: SegmentSink): void {
+    if (!this.synchronizedForData() || this.sndUna === this.sndMax || this.inRecovery) return;
+    const mss = this.sndMss();
+    const unsent = this.unsentBytes();
+    const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    let sent = 0;
+    if (unsent > 0 && wndRoom > 0) {
+      sent = this.sendRange(this.sndNxt, Math.min(mss, unsent, wndRoom), now, sink, false);
+    } else {
+      let start = seqAdd(this.sndMax, -mss);
+      if (seqLt(start, this.sndUna)) start = this.sndUna;
+      // A trailing FIN occupies the last sequence number but no ring byte.
+      sent = this.sendRange(start, seqDiff(this.sndMax, start), now, sink, true);
+    }
+    if (sent > 0) {
+      this.stats.tailLossProbes++;
+      this.tlpOutstanding = true;
+      this.tlpAt = Infinity;
+      this.rtoAt = now + this.rtt.rto; // §7.3: re-arm the RTO after the probe
+    }
   }
 
   /** Zero window with data waiting and nothing in flight: arm the persist timer (RFC 9293 §3.8.6.1). */
@@ -2017,6 +2078,7 @@ export class Connection {
 
   /** Ends the connection (CLOSED) and reports it once. */
   private finish(error: TcpErrorCode | undefined): void {
+    this.tlpAt = Infinity;
     this.rtoAt = Infinity;
     this.ackAt = Infinity;
     this.persistAt = Infinity;
