@@ -244,6 +244,11 @@ int Device::start(uint32_t* free_stack) {
   wmb();
   uint64_t rx_base = region_.device_addr(rx_ring_off_), tx_base = region_.device_addr(tx_ring_off_);
   pci::set_command_bits(pci_, true, true);
+  // An earlier user may have died with the INTx line masked by the kernel
+  // (uio_pci_generic masks it in config space when the interrupt fires, and
+  // only the user unmasks it): unmask, or no wake-up would ever come.
+  pci::irq_consume(pci_);
+  pci::irq_unmask(pci_);
   write_reg(reg::RDBAL, static_cast<uint32_t>(rx_base));
   write_reg(reg::RDBAH, static_cast<uint32_t>(rx_base >> 32));
   write_reg(reg::RDLEN, rx_n_ * 16);

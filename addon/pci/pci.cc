@@ -269,9 +269,15 @@ void irq_consume(Device& d) {
 
 int irq_unmask(Device& d) {
   if (d.access == Access::kUio) {
-    uint32_t on = 1;
-    if (::write(d.uio_fd, &on, sizeof on) < 0) return -errno;
-    return 0;
+    // uio_pci_generic masks INTx in the command register (Interrupt Disable,
+    // bit 10) when the interrupt fires and has no irqcontrol: a write() to
+    // /dev/uioN fails with ENOSYS. Clear the bit in config space instead.
+    uint16_t cmd = 0;
+    int rc = config_read(d, 4, &cmd, 2);
+    if (rc < 0) return rc;
+    if (!(cmd & 0x400)) return 0;
+    cmd = static_cast<uint16_t>(cmd & ~0x400);
+    return config_write(d, 4, &cmd, 2);
   }
   struct vfio_irq_set set;
   std::memset(&set, 0, sizeof set);

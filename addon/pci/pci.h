@@ -58,7 +58,8 @@ int set_command_bits(Device& d, bool memory, bool bus_master);
 int irq_fd(const Device& d);
 // Consumes the pending interrupt notification (read) without blocking.
 void irq_consume(Device& d);
-// Re-enables the (INTx) interrupt after it fired (UIO: irqcontrol write;
+// Re-enables the (INTx) interrupt after it fired (UIO: clears Interrupt
+// Disable in the command register, as uio_pci_generic has no irqcontrol;
 // VFIO: unmask).
 int irq_unmask(Device& d);
 

@@ -1,5 +1,6 @@
 /** The `ustack` command line. */
 import { ECHO_USAGE, echoCommand } from './echo.js';
+import { PING_USAGE, pingCommand } from './ping.js';
 import { DEVICES_USAGE, bindCommand, devicesCommand, hugepagesCommand, selftestCommand, unbindCommand } from './devices.js';
 
 const USAGE = `usage: ustack <command> [options]
@@ -11,6 +12,7 @@ commands:
   unbind      give a NIC back to its kernel driver
   hugepages   reserve huge pages and mount hugetlbfs
   selftest    MII-loopback self-test of a bound e1000
+  ping        ICMP echo from a stack on a NIC (e.g. to the gateway)
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -28,10 +30,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return hugepagesCommand(rest);
     case 'selftest':
       return selftestCommand(rest);
+    case 'ping':
+      return pingCommand(rest);
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n`);
+      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n${PING_USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`ustack: unknown command '${cmd}'\n${USAGE}`);

@@ -331,6 +331,27 @@ export class E1000Nic implements Nic {
       let intact = 0;
       const frameLen = (i: number): number => 60 + ((i * 97) % 1400);
       const byteAt = (i: number, j: number): number => (i * 31 + j * 7) & 0xff;
+      // RX starts about a second after RCTL is written on QEMU: wait until a probe comes back.
+      const probeUntil = Date.now() + 5_000;
+      let up = false;
+      while (!up && Date.now() < probeUntil) {
+        const s = nic.alloc();
+        if (s >= 0) {
+          const o = s * nic.slotSize;
+          nic.pool.fill(0xff, o, o + 12);
+          nic.pool[o + 12] = 0x88;
+          nic.pool[o + 13] = 0xb6; // probe
+          slots[0] = s;
+          lens[0] = 60;
+          if (nic.txBurst(slots, lens, 1) !== 1) nic.release(s);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        const n = nic.rxBurst(slots, lens, 32);
+        for (let k = 0; k < n; k++) {
+          if (nic.pool[slots[k]! * nic.slotSize + 13] === 0xb6) up = true;
+          nic.release(slots[k]!);
+        }
+      }
       const deadline = Date.now() + 10_000;
       let received = 0;
       while ((sent < count || received < sent) && Date.now() < deadline) {

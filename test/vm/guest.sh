@@ -1,0 +1,120 @@
+#!/bin/bash
+# Runs inside the VM test's guest, chrooted into the host's root (read-only
+# over virtio-9p). Prints "@@ ..." lines for the host; "@@WAIT tag" waits for
+# the host to do its part (it then writes a line to the serial console).
+#   guest.sh MODE DIR   MODE: full (82540EM, UIO, everything) | vfio | em (82545EM, UIO)
+set -u
+mode=$1
+dir=$2
+cd "$dir"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+U=(node "$dir/bin/ustack.js")
+say() { echo "@@ $*"; }
+wait_host() { echo "@@WAIT $1"; read -r _reply; }
+check() { # check NAME CMD... : runs CMD, prints its output, reports pass/fail
+  local name=$1; shift
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out" | sed 's/^/   | /'
+  if [ $rc -eq 0 ]; then say "PASS $name"; else say "FAIL $name (exit $rc)"; fi
+  return $rc
+}
+expect_fail() { # expect_fail NAME PATTERN CMD... : CMD must fail and print PATTERN
+  local name=$1 pat=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out" | sed 's/^/   | /'
+  if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then say "PASS $name"; else say "FAIL $name"; fi
+}
+
+if [ "$mode" = debug ]; then bash "$dir/.cache/vm/debug.sh"; exit 0; fi
+pci=""
+for d in /sys/bus/pci/devices/*; do
+  id="$(cat "$d/vendor"):$(cat "$d/device")"
+  case "$id" in 0x8086:0x100e|0x8086:0x100f) pci=${d##*/};; esac
+done
+if [ -z "$pci" ]; then say "FAIL no 8254x found"; exit 1; fi
+say "nic $pci mode $mode"
+
+access=--uio; query=""
+if [ "$mode" = vfio ]; then access=--vfio; query="?access=vfio"; fi
+NIC="e1000:$pci$query"
+ADDR=10.0.2.15/24
+GW=10.0.2.2
+
+check devices "${U[@]}" devices
+expect_fail "error: device in use by the kernel driver" "in use by the kernel driver" "${U[@]}" echo --nic "$NIC" --address $ADDR
+expect_fail "error: no such device" "no PCI device" "${U[@]}" bind 0000:00:1f.7
+expect_fail "error: unsupported device id" "not an 8254x" "${U[@]}" bind "$(basename "$(ls -d /sys/bus/pci/devices/*:00.0 | head -1)")"
+check "bind $access" "${U[@]}" bind "$pci" $access
+check "devices after bind" "${U[@]}" devices
+if [ "$mode" != vfio ]; then
+  check "hugepages (from hugepages= on the kernel command line)" "${U[@]}" hugepages
+fi
+check "MII loopback self-test" "${U[@]}" selftest "$pci" $access
+check "ping the gateway from the guest" "${U[@]}" ping --nic "$NIC" --address $ADDR --gateway $GW -c 3 $GW
+
+ECHO=0
+start_echo() {
+  : > /tmp/echo.out; : > /tmp/echo.err
+  "${U[@]}" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
+  ECHO=$!
+  for _ in $(seq 1 600); do
+    grep -q "listening" /tmp/echo.out && { sed 's/^/   | /' /tmp/echo.out; return 0; }
+    kill -0 $ECHO 2>/dev/null || break
+    sleep 0.1
+  done
+  say "FAIL ustack echo did not start"; sed 's/^/   | /' /tmp/echo.out /tmp/echo.err
+  return 1
+}
+stop_echo() {
+  kill -INT $ECHO 2>/dev/null; wait $ECHO 2>/dev/null
+  sed 's/^/   | /' /tmp/echo.out
+}
+print_stats() {
+  kill -USR2 $ECHO; sleep 1
+  echo "@@STATS $(tail -1 /tmp/echo.err)"
+}
+
+start_echo && wait_host echo-ready
+print_stats
+
+if [ "$mode" = full ]; then
+  wait_host kill-mid
+  kill -KILL $ECHO; wait $ECHO 2>/dev/null
+  say "killed ustack echo (SIGKILL) mid-transfer"
+  start_echo && wait_host echo-ready-after-kill
+  stop_echo
+
+  # strace around a 10 MB echo: attach to every thread once the server is up.
+  start_echo --poll busy
+  sleep 2
+  tids=()
+  for t in /proc/$ECHO/task/*; do tids+=(-p "${t##*/}"); done
+  strace -c -f -o /tmp/strace.txt "${tids[@]}" 2>/dev/null &
+  ST=$!
+  sleep 3
+  wait_host strace-ready
+  kill -INT $ST; wait $ST 2>/dev/null
+  print_stats
+  echo "@@STRACE-BEGIN"; cat /tmp/strace.txt; echo "@@STRACE-END"
+  stop_echo
+
+  # The same echo through the guest kernel's own e1000 driver and node:net.
+  check "unbind (back to the kernel's e1000)" "${U[@]}" unbind "$pci"
+  ifc=$(ls /sys/bus/pci/devices/$pci/net 2>/dev/null | head -1)
+  if [ -z "$ifc" ]; then say "FAIL kernel e1000 did not take the device back"; else
+    ip link set "$ifc" up; ip addr add $ADDR dev "$ifc"; ip route add default via $GW 2>/dev/null
+    node "$dir/test/vm/node-echo.mjs" 7 </dev/null >/tmp/node-echo.out 2>&1 &
+    NE=$!
+    for _ in $(seq 1 300); do grep -q listening /tmp/node-echo.out && break; sleep 0.1; done
+    sleep 2
+    wait_host kernel-ready
+    kill $NE; wait $NE 2>/dev/null
+  fi
+else
+  stop_echo
+  check "unbind" "${U[@]}" unbind "$pci"
+fi
+check "devices at the end" "${U[@]}" devices
+say "DONE"

@@ -1,0 +1,501 @@
+#!/usr/bin/env node
+// The VM test (`npm run test:vm`): QEMU's e1000 models as the reference for
+// the driver. Installs what it needs from Debian, builds an initramfs
+// (busybox + kernel modules; the host's root is shared read-only over
+// virtio-9p so the host's node and this project run in the guest), boots
+// qemu-system-x86_64 -accel tcg and drives test/vm/guest.sh through the
+// serial console, acting as the network peer through slirp's hostfwd.
+//
+// Scenarios (USTACK_VM_SCENARIOS=full,vfio,em to pick):
+//   full  -device e1000 (82540EM), UIO + hugepages: CLI errors, bind, MII
+//         self-test, ping of the gateway, UDP echo, 1 MB TCP echo (SHA-256),
+//         SIGKILL mid-transfer and restart, strace -c around a 10 MB echo, and
+//         the same 10 MB echo through the guest kernel's e1000 + node:net.
+//   vfio  -machine q35 + intel-iommu, VFIO type1: bind, self-test, ping, echoes.
+//   em    -device e1000-82545em, UIO: bind, self-test, ping, echoes.
+// Downloads and the initramfs are cached under .cache/vm (gitignored).
+// Prints "N passed, N failed"; exits non-zero on any failure. Skips (exit 0,
+// with the reason) only when QEMU cannot be installed or run.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const cache = join(root, '.cache/vm');
+const here = join(root, 'test/vm');
+let passed = 0;
+let failed = 0;
+const failures = [];
+const figures = [];
+
+function log(s) {
+  process.stdout.write(`${s}\n`);
+}
+function pass(name) {
+  passed++;
+  log(`  PASS ${name}`);
+}
+function fail(name, why = '') {
+  failed++;
+  failures.push(name);
+  log(`  FAIL ${name}${why ? `: ${why}` : ''}`);
+}
+function skip(reason) {
+  log(`vm test skipped: ${reason}`);
+  log('0 passed, 0 failed, 1 skipped');
+  process.exit(0);
+}
+function sh(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+// ---- host setup -----------------------------------------------------------------
+
+function aptInstall(pkgs) {
+  if (pkgs.length === 0) return;
+  if (process.getuid?.() !== 0 || !have('apt-get')) skip(`missing ${pkgs.join(' ')} and cannot apt-get install (not root)`);
+  log(`vm: installing ${pkgs.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update', '-qq'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+  if (r.status !== 0) skip(`apt-get install ${pkgs.join(' ')} failed`);
+}
+
+function busyboxIsStatic() {
+  if (!existsSync('/bin/busybox')) return false;
+  return spawnSync('ldd', ['/bin/busybox'], { stdio: 'ignore' }).status !== 0;
+}
+
+function ensureTools() {
+  const need = [];
+  for (const [cmd, pkg] of [
+    ['qemu-system-x86_64', 'qemu-system-x86'],
+    ['cpio', 'cpio'],
+    ['depmod', 'kmod'],
+    ['strace', 'strace'],
+    ['ip', 'iproute2'],
+  ]) {
+    if (!have(cmd)) need.push(pkg);
+  }
+  if (!busyboxIsStatic()) need.push('busybox-static');
+  aptInstall(need);
+}
+
+function ensureKernel() {
+  const debs = join(cache, 'debs');
+  mkdirSync(debs, { recursive: true });
+  let version = '';
+  for (let attempt = 0; attempt < 2 && !version; attempt++) {
+    try {
+      const out = sh('apt-cache', ['depends', 'linux-image-amd64']);
+      version = /Depends: linux-image-(\S+)/.exec(out)?.[1] ?? '';
+    } catch {
+      /* no lists yet */
+    }
+    if (!version) spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  }
+  if (!version) {
+    // Offline: use whatever was unpacked before.
+    const kdir = join(cache, 'kernel/boot');
+    const v = existsSync(kdir) ? readdirSync(kdir).find((f) => f.startsWith('vmlinuz-')) : undefined;
+    if (!v) skip('cannot find the linux-image-amd64 package');
+    version = v.slice('vmlinuz-'.length);
+  }
+  const kroot = join(cache, `kernel-${version}`);
+  const vmlinuz = join(kroot, 'boot', `vmlinuz-${version}`);
+  if (!existsSync(join(kroot, 'lib/modules', version, 'modules.dep'))) {
+    let deb = readdirSync(debs).find((f) => f.startsWith(`linux-image-${version}_`));
+    if (!deb) {
+      log(`vm: downloading linux-image-${version}`);
+      const r = spawnSync('apt-get', ['download', `linux-image-${version}`], { cwd: debs, stdio: ['ignore', 'ignore', 'inherit'] });
+      deb = readdirSync(debs).find((f) => f.startsWith(`linux-image-${version}_`));
+      if (r.status !== 0 || !deb) skip(`apt-get download linux-image-${version} failed`);
+    }
+    rmSync(kroot, { recursive: true, force: true });
+    mkdirSync(kroot, { recursive: true });
+    sh('dpkg', ['-x', join(debs, deb), kroot]);
+    sh('depmod', ['-b', kroot, version]);
+  }
+  return { version, kroot, vmlinuz };
+}
+
+const MODULE_ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'uio_pci_generic', 'vfio_iommu_type1', 'vfio-pci', 'e1000'];
+
+function resolveModules(kroot, version) {
+  const base = join(kroot, 'lib/modules', version);
+  const deps = new Map();
+  const byName = new Map();
+  for (const line of readFileSync(join(base, 'modules.dep'), 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const path = line.slice(0, i);
+    deps.set(path, line.slice(i + 1).trim().split(/\s+/).filter(Boolean));
+    byName.set(basename(path).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_'), path);
+  }
+  const order = [];
+  const seen = new Set();
+  const visit = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    // modules.dep lists every (transitive) dependency; load them deepest first.
+    for (const d of deps.get(p) ?? []) visit(d);
+    order.push(p);
+  };
+  for (const m of MODULE_ROOTS) {
+    const p = byName.get(m.replace(/-/g, '_'));
+    if (p) visit(p); // absent: built into the kernel
+  }
+  return { base, order };
+}
+
+function ensureInitramfs(kernel) {
+  const { base, order } = resolveModules(kernel.kroot, kernel.version);
+  const init = readFileSync(join(here, 'init.sh'));
+  const key = createHash('sha256').update(init).update(kernel.version).update(order.join('\n')).digest('hex').slice(0, 16);
+  const out = join(cache, `initramfs-${key}.cpio.gz`);
+  if (existsSync(out)) return out;
+  log('vm: building initramfs');
+  const dir = join(cache, 'initramfs-build');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'modules'), { recursive: true });
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  writeFileSync(join(dir, 'init'), init, { mode: 0o755 });
+  const names = [];
+  for (const p of order) {
+    const name = basename(p);
+    copyFileSync(join(base, p), join(dir, 'modules', name));
+    names.push(name);
+  }
+  writeFileSync(join(dir, 'modules/order'), `${names.join('\n')}\n`);
+  execFileSync('sh', ['-c', `cd "${dir}" && chmod 755 bin/busybox && find . | cpio -o -H newc --quiet | gzip -1 > "${out}.tmp" && mv "${out}.tmp" "${out}"`]);
+  return out;
+}
+
+// ---- network peer (host side, through hostfwd) --------------------------------------
+
+function freePort(type) {
+  return new Promise((res, rej) => {
+    if (type === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => res(p));
+      });
+      s.on('error', rej);
+    } else {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => res(p));
+      });
+      s.on('error', rej);
+    }
+  });
+}
+
+async function udpEcho(port, count = 5) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  let ok = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      const payload = randomBytes([1, 64, 512, 1000, 1472][i % 5]);
+      let got = false;
+      for (let attempt = 0; attempt < 15 && !got; attempt++) {
+        got = await new Promise((res) => {
+          const t = setTimeout(() => {
+            sock.off('message', on);
+            res(false);
+          }, 1000);
+          const on = (msg) => {
+            if (Buffer.compare(msg, payload) === 0) {
+              clearTimeout(t);
+              sock.off('message', on);
+              res(true);
+            }
+          };
+          sock.on('message', on);
+          sock.send(payload, port, '127.0.0.1');
+        });
+      }
+      if (got) ok++;
+    }
+  } finally {
+    sock.close();
+  }
+  return ok;
+}
+
+/** Sends `bytes` of random data, reads the echo, compares SHA-256. */
+function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress } = {}) {
+  return new Promise((res) => {
+    const data = randomBytes(bytes);
+    const want = createHash('sha256').update(data).digest('hex');
+    const h = createHash('sha256');
+    let got = 0;
+    const t0 = process.hrtime.bigint();
+    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let done = false;
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      res({ ...r, got, ms: Number(process.hrtime.bigint() - t0) / 1e6, want });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: 'timeout' }), timeoutMs);
+    sock.on('connect', () => {
+      let off = 0;
+      const pump = () => {
+        while (off < bytes) {
+          const n = Math.min(65536, bytes - off);
+          const more = sock.write(data.subarray(off, off + n));
+          off += n;
+          if (!more) return sock.once('drain', pump);
+        }
+        sock.end();
+      };
+      pump();
+    });
+    sock.on('data', (d) => {
+      got += d.length;
+      h.update(d);
+      onProgress?.(got, sock);
+    });
+    sock.on('end', () => {
+      const sha = h.digest('hex');
+      finish({ ok: got === bytes && sha === want, sha });
+    });
+    sock.on('error', (e) => finish({ ok: false, error: e.code ?? e.message }));
+    sock.on('close', () => finish({ ok: false, error: 'closed' }));
+    sock.__abort = () => finish({ ok: false, error: 'aborted' });
+  });
+}
+
+// ---- scenarios -------------------------------------------------------------------
+
+const SCENARIOS = {
+  full: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
+  vfio: {
+    machine: ['-machine', 'q35,kernel-irqchip=split', '-device', 'intel-iommu,intremap=on'],
+    device: 'e1000',
+    append: 'intel_iommu=on',
+  },
+  em: { machine: ['-machine', 'pc'], device: 'e1000-82545em', append: '' },
+  // Runs .cache/vm/debug.sh in the guest (development aid).
+  debug: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
+};
+
+async function runScenario(name, kernel, initrd) {
+  const sc = SCENARIOS[name];
+  const tcpPort = await freePort('tcp');
+  const udpPort = await freePort('udp');
+  const tag = `[${name}]`;
+  log(`\n=== ${name}: ${sc.device} ${sc.machine.join(' ')} ===`);
+  const args = [
+    '-accel', 'tcg', '-m', '1536', '-smp', '1',
+    ...sc.machine,
+    '-kernel', kernel.vmlinuz, '-initrd', initrd,
+    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 hugepages=64 ${sc.append} ustack.mode=${name} ustack.dir=${root}`,
+    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${tcpPort}-10.0.2.15:7,hostfwd=udp:127.0.0.1:${udpPort}-10.0.2.15:7`,
+    '-device', `${sc.device},netdev=n0`,
+    ...(process.env.USTACK_VM_PCAP ? ['-object', `filter-dump,id=f0,netdev=n0,file=${process.env.USTACK_VM_PCAP}-${name}.pcap`] : []),
+  ];
+  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stats = [];
+  let strace = null;
+  let inStrace = false;
+  let sawDone = false;
+  let ustackMs = 0;
+  let kernelMs = 0;
+  let midTransfer = null;
+  const reply = () => qemu.stdin.write('go\n');
+
+  const echoChecks = async (what) => {
+    const u = await udpEcho(udpPort);
+    if (u === 5) pass(`${tag} UDP echo from the host via hostfwd (${what}): 5/5`);
+    else fail(`${tag} UDP echo (${what})`, `${u}/5 answered`);
+    const r = await tcpEcho(tcpPort, 1 << 20, { timeoutMs: 300_000 });
+    if (r.ok) pass(`${tag} TCP echo of 1 MB verified by SHA-256 (${what}): ${r.sha.slice(0, 16)}..., ${r.ms.toFixed(0)} ms`);
+    else fail(`${tag} TCP echo of 1 MB (${what})`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
+  };
+
+  const onWait = async (what) => {
+    try {
+      if (what === 'echo-ready') await echoChecks('ustack echo');
+      else if (what === 'echo-ready-after-kill') await echoChecks('restart after SIGKILL');
+      else if (what === 'kill-mid') {
+        // Start a long transfer; let the guest kill ustack once data flows.
+        await new Promise((res) => {
+          midTransfer = tcpEcho(tcpPort, 64 << 20, {
+            timeoutMs: 600_000,
+            onProgress: (got, sock) => {
+              if (got >= 256 << 10 && !sock.__signalled) {
+                sock.__signalled = true;
+                sock.__killTimer = setTimeout(() => sock.destroy(), 5000);
+                res();
+              }
+            },
+          });
+          midTransfer.then(() => res());
+        });
+        log(`${tag} host: transfer in progress, telling the guest to SIGKILL ustack`);
+      } else if (what === 'strace-ready') {
+        const r = await tcpEcho(tcpPort, 10 << 20);
+        ustackMs = r.ms;
+        if (r.ok) pass(`${tag} TCP echo of 10 MB through ustack (under strace) verified: ${r.ms.toFixed(0)} ms`);
+        else fail(`${tag} TCP echo of 10 MB through ustack`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
+      } else if (what === 'kernel-ready') {
+        const u = await udpEcho(udpPort);
+        log(`${tag} kernel e1000 + node:dgram UDP echo: ${u}/5`);
+        const r = await tcpEcho(tcpPort, 10 << 20);
+        kernelMs = r.ms;
+        if (r.ok) pass(`${tag} TCP echo of 10 MB through the guest kernel's e1000 + node:net verified: ${r.ms.toFixed(0)} ms`);
+        else fail(`${tag} TCP echo of 10 MB through the kernel`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
+      }
+    } catch (e) {
+      fail(`${tag} host step ${what}`, e.message);
+    }
+    reply();
+  };
+
+  let buf = '';
+  const onLine = (line) => {
+    line = line.replace(/\r$/, '');
+    if (inStrace) {
+      if (line.startsWith('@@STRACE-END')) inStrace = false;
+      else strace.push(line);
+    }
+    if (line.startsWith('@@STRACE-BEGIN')) {
+      inStrace = true;
+      strace = [];
+    }
+    const m = /@@(WAIT|STATS| PASS| FAIL| DONE)\s?(.*)$/.exec(line);
+    if (!line.startsWith('@@STATS')) log(`${tag} ${line}`);
+    if (!m) return;
+    const [, kind, rest] = m;
+    if (kind === 'WAIT') void onWait(rest.trim());
+    else if (kind === 'STATS') {
+      try {
+        stats.push(JSON.parse(rest));
+      } catch {
+        log(`${tag} (unparsable stats) ${rest.slice(0, 200)}`);
+      }
+    } else if (kind === ' PASS') pass(`${tag} ${rest}`);
+    else if (kind === ' FAIL') fail(`${tag} ${rest}`);
+    else if (kind === ' DONE') sawDone = true;
+  };
+  qemu.stdout.on('data', (d) => {
+    buf += d.toString('utf8');
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  let stderr = '';
+  qemu.stderr.on('data', (d) => (stderr += d.toString()));
+  const limitMs = Number(process.env.USTACK_VM_TIMEOUT_MS ?? 900_000);
+  const code = await new Promise((res) => {
+    const t = setTimeout(() => {
+      fail(`${tag} guest did not finish within ${limitMs / 1000} s`);
+      qemu.kill('SIGKILL');
+    }, limitMs);
+    qemu.on('exit', (c) => {
+      clearTimeout(t);
+      res(c);
+    });
+  });
+  if (buf) onLine(buf);
+  if (stderr.trim()) log(`${tag} qemu stderr: ${stderr.trim().slice(0, 2000)}`);
+  if (!sawDone) fail(`${tag} guest script completed`, `qemu exit ${code}`);
+
+  // Stats of the running echo after the first echo checks.
+  const nicStats = (s) => {
+    for (const v of Object.values(s ?? {})) if (v && typeof v === 'object' && 'hwRxGoodPackets' in v) return v;
+    return null;
+  };
+  const first = nicStats(stats[0]);
+  if (first) {
+    log(`${tag} NIC counters after the echoes: rx ${first.framesIn} frames (hw GPRC ${first.hwRxGoodPackets}), tx ${first.framesOut} (hw GPTC ${first.hwTxGoodPackets}), TX checksum offloaded ${first.txChecksumOffloaded}, contexts ${first.txContexts}, irqs ${first.irqs}, missed ${first.hwMissedPackets}, no-buffer ${first.hwRxNoBuffers}`);
+    if (first.hwRxGoodPackets > 0 && first.hwTxGoodPackets > 0) pass(`${tag} hardware statistics registers in stack.stats()`);
+    else fail(`${tag} hardware statistics registers`, JSON.stringify(first).slice(0, 300));
+  } else if (sawDone) fail(`${tag} stats from ustack echo (SIGUSR2)`);
+
+  if (name === 'full' && strace) {
+    const rows = [];
+    for (const l of strace) {
+      const f = l.trim().split(/\s+/);
+      // % time, seconds, usecs/call, calls, [errors], syscall
+      if (f.length >= 5 && /^\d/.test(f[0]) && /^[a-z_0-9]+$/.test(f[f.length - 1])) {
+        rows.push({ name: f[f.length - 1], calls: Number(f[3]) });
+      }
+    }
+    const total = rows.reduce((a, r) => a + r.calls, 0);
+    const family = /^(read|readv|pread64|preadv2?|write|writev|pwrite64|pwritev2?|send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg)$/;
+    const dataPath = rows.filter((r) => family.test(r.name));
+    const s = nicStats(stats[1]);
+    const packets = s ? s.framesIn + s.framesOut : 0;
+    log(`${tag} strace -c -f (attached to ustack echo --poll busy for the 10 MB echo):`);
+    for (const l of strace) log(`${tag}    ${l}`);
+    log(`${tag} syscalls: ${total} total for ${packets} packets (${packets ? (total / packets * 100).toFixed(2) : '?'} per 100 packets); read/write/send/recv-family: ${dataPath.map((r) => `${r.name}=${r.calls}`).join(' ') || 'none'}`);
+    figures.push(`strace: ${total} syscalls for ${packets} packets (${packets ? (total / packets * 100).toFixed(2) : '?'} per 100 packets); read/write/send/recv-family: ${dataPath.map((r) => `${r.name}=${r.calls}`).join(' ') || 'none'}`);
+    if (rows.length > 0 && dataPath.length === 0) pass(`${tag} no read/write/send/recv-family syscalls on the data path`);
+    else fail(`${tag} no read/write/send/recv-family syscalls on the data path`, dataPath.map((r) => `${r.name}=${r.calls}`).join(' ') || 'no strace rows');
+    if (packets > 0 && total * 100 < packets) pass(`${tag} fewer than one syscall per 100 packets`);
+    else log(`${tag} NOTE: ${total} syscalls for ${packets} packets is not below one per 100 packets (see report)`);
+  }
+  if (name === 'full' && ustackMs > 0 && kernelMs > 0) {
+    const line = `10 MB TCP echo: ustack on e1000 ${ustackMs.toFixed(0)} ms (under strace), guest kernel e1000 + node:net ${kernelMs.toFixed(0)} ms, ratio ustack/kernel ${(ustackMs / kernelMs).toFixed(2)}`;
+    log(`${tag} ${line}`);
+    figures.push(line);
+  }
+  if (midTransfer) await midTransfer.catch(() => {});
+}
+
+async function main() {
+  ensureTools();
+  if (!have('qemu-system-x86_64')) skip('qemu-system-x86_64 is not available');
+  const kernel = ensureKernel();
+  const initrd = ensureInitramfs(kernel);
+  // Make sure the project is built (the guest runs dist/ and build/Release).
+  if (!existsSync(join(root, 'build/Release/ustack.node')) || !existsSync(join(root, 'dist/cli/main.js'))) {
+    skip('project not built (run npm run build first)');
+  }
+  const probe = spawnSync('qemu-system-x86_64', ['-accel', 'tcg', '-machine', 'none', '-display', 'none', '-monitor', 'none', '-S', '-no-user-config', '-nodefaults', '-version'], { encoding: 'utf8' });
+  if (probe.status !== 0) skip(`qemu-system-x86_64 does not run: ${probe.stderr?.trim()}`);
+  log(`vm: ${probe.stdout.split('\n')[0]}; kernel ${kernel.version}; initramfs ${basename(initrd)}`);
+  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em').split(',').map((s) => s.trim()).filter(Boolean);
+  const t0 = Date.now();
+  for (const s of picked) {
+    if (!SCENARIOS[s]) {
+      fail(`unknown scenario ${s}`);
+      continue;
+    }
+    await runScenario(s, kernel, initrd);
+  }
+  log(`\nvm test: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  for (const f of figures) log(`figure: ${f}`);
+  if (failures.length) log(`failures:\n  ${failures.join('\n  ')}`);
+  log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  log(`vm test crashed: ${e.stack ?? e}`);
+  log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
