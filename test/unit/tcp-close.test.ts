@@ -173,4 +173,28 @@ describe('tcp close sequences', () => {
     expect(s.conn.state).toBe(State.CLOSED);
     expect(s.ev.closed).toBe(1);
   });
+
+  it('shutdown() while connecting queues the FIN until the handshake completes', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false, sack: false, windowScaling: false } });
+    s.conn.connect(0);
+    s.conn.write(pattern(10), 0, 10);
+    s.conn.shutdown();
+    s.dispatch();
+    expect(s.recvOne()).toMatchObject({ flags: 'S', seq: 1000 });
+    expect(s.conn.state).toBe(State.SYN_SENT);
+    s.send({ seq: 5000, ack: 1001, flags: 'SA', mss: 1460 });
+    expect(s.conn.state).toBe(State.FIN_WAIT_1);
+    expect(s.recv().map((x) => [x.flags, x.seq, x.len])).toEqual([['FPA', 1001, 10]]);
+  });
+
+  it('close() while connecting forgets the connection (RFC 9293 §3.10.4)', () => {
+    const s = new ConnScript({ iss: 1000 });
+    s.conn.connect(0);
+    s.dispatch();
+    s.recv();
+    s.conn.close();
+    s.dispatch();
+    s.recvNone();
+    expect(s.conn.state).toBe(State.CLOSED);
+  });
 });

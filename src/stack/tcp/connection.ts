@@ -686,13 +686,12 @@ export class Connection {
   shutdown(): void {
     switch (this.state) {
       case State.SYN_SENT:
-        // Nothing was synchronised: just forget the connection.
-        this.finish(undefined);
-        break;
       case State.SYN_RECEIVED:
       case State.ESTABLISHED:
         this.finQueued = true;
-        // SYN_RECEIVED: the FIN waits for ESTABLISHED (it needs the handshake's ACK first).
+        // SYN_SENT / SYN_RECEIVED: the FIN waits for ESTABLISHED (RFC 9293
+        // §3.10.4: "queue for processing after entering ESTABLISHED"), so
+        // connect-write-end works as with any socket API.
         if (this.state === State.ESTABLISHED) this.setState(State.FIN_WAIT_1);
         break;
       case State.CLOSE_WAIT:
@@ -712,6 +711,13 @@ export class Connection {
    */
   close(): void {
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
+    if (this.state === State.SYN_SENT) {
+      // RFC 9293 §3.10.4 CLOSE in SYN-SENT: delete the TCB (nothing was synchronised).
+      this.appClosed = true;
+      this.finish(undefined);
+      this.host.kick(this);
+      return;
+    }
     this.appClosed = true;
     if (this.rcvRing.length > 0) {
       this.abort();
@@ -873,6 +879,7 @@ export class Connection {
       this.setState(State.ESTABLISHED);
       this.events_ |= EV_CONNECTED;
       this.ackNow = true;
+      if (this.finQueued) this.setState(State.FIN_WAIT_1);
       if (seg.payloadLength > 0 || (f & TCP_FIN) !== 0) {
         this.processText(seg, seqAdd(seg.seq, 1), payload, payloadOff, now);
       }
