@@ -322,3 +322,29 @@ describe('tcp layer: memory of embryonic and finished connections', () => {
     expect(c.rcvRing.capacity + c.sndRing.capacity).toBe(2);
   });
 });
+
+describe('tcp layer: two stacks', () => {
+  it('simultaneous open and simultaneous close between two layers', async () => {
+    const { SimNet } = await import('../helpers/tcp-link.js');
+    const net = new SimNet(7, { delayMs: 10 });
+    const a = net.a.connect(net.addrB, 5000, { localPort: 6000 });
+    const b = net.b.connect(net.addrA, 6000, { localPort: 5000 });
+    const seen: string[] = [];
+    a.events.onConnected = () => seen.push('a');
+    b.events.onConnected = () => seen.push('b');
+    for (let i = 0; i < 100 && net.step(); i++) if (a.state === State.ESTABLISHED && b.state === State.ESTABLISHED) break;
+    expect(a.stateName).toBe('ESTABLISHED');
+    expect(b.stateName).toBe('ESTABLISHED');
+    expect(seen.sort()).toEqual(['a', 'b']);
+    a.write(pattern(5000), 0, 5000);
+    a.shutdown();
+    b.shutdown(); // FINs cross: both go through CLOSING
+    while (net.step() && (a.state !== State.CLOSED || b.state !== State.CLOSED)) {
+      /* run until both are gone */
+    }
+    expect(a.stateName).toBe('CLOSED');
+    expect(b.stateName).toBe('CLOSED');
+    expect(b.readable).toBe(5000);
+    expect(net.a.stats.currentConnections + net.b.stats.currentConnections).toBe(0);
+  });
+});
