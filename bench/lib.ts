@@ -1,0 +1,146 @@
+/**
+ * Shared helpers for the benchmarks: statistics, GC-based allocation
+ * accounting, table printing. Nothing here asserts on timings: targets are
+ * printed beside the figures as goals.
+ */
+import * as v8 from 'node:v8';
+
+export type Impl = 'ustack' | 'node';
+
+/** One row of the final table: a metric measured for both implementations over several rounds. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  unit: string;
+  ustack: number[];
+  node: number[];
+  /** Goal from issue 6, printed beside the figures. */
+  target: string;
+  /** What the "node" column is when it is not node's own module doing the same thing. */
+  nodeNote?: string;
+  higherIsBetter: boolean;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Percentile of a typed array's first n values (sorts a copy). */
+export function percentile(xs: Float64Array, n: number, p: number): number {
+  if (n === 0) return NaN;
+  const s = xs.slice(0, n).sort();
+  const i = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
+  return s[i]!;
+}
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a >= 1e7) return (x / 1e6).toFixed(1) + 'M';
+  if (a >= 1e5) return (x / 1e3).toFixed(0) + 'k';
+  if (a >= 1000) return x.toFixed(0);
+  if (a >= 100) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(3);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves on the next turn of the event loop (lets sockets close, timers fire). */
+export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) {
+    g();
+    g();
+  }
+}
+
+/**
+ * Counts bytes allocated on the V8 heap between start() and stop(): the
+ * growth of used heap between GCs plus what each GC collected, from
+ * v8.GCProfiler's before/after statistics. Needs no flags.
+ */
+export class AllocMeter {
+  private prof: v8.GCProfiler | null = null;
+  private startUsed = 0;
+
+  start(): void {
+    this.startUsed = v8.getHeapStatistics().used_heap_size;
+    this.prof = new v8.GCProfiler();
+    this.prof.start();
+  }
+
+  /** Bytes allocated since start(). */
+  stop(): number {
+    const endUsed = v8.getHeapStatistics().used_heap_size;
+    const result = this.prof!.stop() as unknown as {
+      statistics: { beforeGC: { heapStatistics: { usedHeapSize: number } }; afterGC: { heapStatistics: { usedHeapSize: number } } }[];
+    };
+    this.prof = null;
+    let allocated = 0;
+    let prev = this.startUsed;
+    for (const s of result?.statistics ?? []) {
+      allocated += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - prev);
+      prev = s.afterGC.heapStatistics.usedHeapSize;
+    }
+    allocated += Math.max(0, endUsed - prev);
+    return allocated;
+  }
+}
+
+export function printRows(rows: readonly Row[], title: string): string {
+  const header = ['scenario', 'metric', 'ustack median (min–max)', 'node median (min–max)', 'ustack/node', 'target'];
+  const lines: string[][] = [header];
+  for (const r of rows) {
+    const u = median(r.ustack);
+    const n = median(r.node);
+    const range = (xs: number[]): string => (xs.length === 0 ? 'n/a' : `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) ${r.unit}`);
+    const ratio = r.node.length > 0 && r.ustack.length > 0 && n !== 0 ? `${(u / n).toFixed(2)}×` : 'n/a';
+    lines.push([r.scenario, r.metric, range(r.ustack), range(r.node) + (r.nodeNote ? ` [${r.nodeNote}]` : ''), ratio, r.target]);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const out = [`\n${title}\n`];
+  lines.forEach((l, k) => {
+    out.push('| ' + l.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |');
+    if (k === 0) out.push('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  });
+  return out.join('\n');
+}
+
+export interface BenchOptions {
+  rounds: number;
+  /** Bytes per bulk stream. */
+  bulkBytes: number;
+  /** Duration of one timed round for rate scenarios (ms). */
+  roundMs: number;
+  /** Connection counts held in the memory scenario. */
+  holdCounts: number[];
+  /** Only run these implementations (profiling). */
+  impls: Impl[];
+  quick: boolean;
+}
+
+/** Runs `fn` for each implementation, alternating, `rounds` times. */
+export async function alternate<T>(
+  opts: BenchOptions,
+  fns: Record<Impl, (round: number) => Promise<T>>,
+  onResult: (impl: Impl, r: T) => void,
+): Promise<void> {
+  for (let round = 0; round < opts.rounds; round++) {
+    const order: Impl[] = round % 2 === 0 ? ['ustack', 'node'] : ['node', 'ustack'];
+    for (const impl of order) {
+      if (!opts.impls.includes(impl)) continue;
+      const r = await fns[impl](round);
+      onResult(impl, r);
+    }
+  }
+}
+
+export function log(msg: string): void {
+  process.stderr.write(msg + '\n');
+}
