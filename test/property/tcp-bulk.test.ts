@@ -6,9 +6,10 @@
  *
  * 64 MB each way runs in a few seconds per profile, so it is the default.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { runBulk, type Impairments } from '../helpers/tcp-link.js';
+import { IsnGenerator } from '../../src/stack/tcp/isn.js';
 
 const MB = 1024 * 1024;
 const SIZE = Number(process.env.USTACK_BULK_MB ?? 64) * MB;
@@ -84,6 +85,24 @@ describe('tcp bulk transfer between two stacks', () => {
       ),
       { numRuns: Number(process.env.USTACK_PROP_RUNS ?? 100), seed: process.env.USTACK_PROP_SEED ? Number(process.env.USTACK_PROP_SEED) : undefined },
     );
+  });
+
+  it('sequence numbers wrapping past 2^32 mid-transfer (ISNs just below 2^32)', () => {
+    let k = 0;
+    const spy = vi.spyOn(IsnGenerator.prototype, 'next').mockImplementation(() => (0xffffffff - 300_000 + 7919 * k++) >>> 0);
+    try {
+      for (const seed of [3, 4]) {
+        const r = runBulk(seed, { loss: 0.02, reorder: 0.05 }, 2_000_000, 1_500_000);
+        const msg = `seed=${seed} a=${r.aState}/${r.aError} b=${r.bState}/${r.bError}`;
+        expect(r.aToB.rxHash, msg).toBe(r.aToB.txHash);
+        expect(r.bToA.rxHash, msg).toBe(r.bToA.txHash);
+        expect(r.aToB.bytes, msg).toBe(2_000_000);
+        expect(r.bToA.bytes, msg).toBe(1_500_000);
+        expect(r.remaining, msg).toBe(0);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('property: random seeds and impairment profiles deliver intact, in order, without hanging', () => {

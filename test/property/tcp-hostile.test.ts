@@ -10,8 +10,6 @@ import fc from 'fast-check';
 import { ConnScript, pattern } from '../helpers/tcp-script.js';
 import { State } from '../../src/stack/tcp/connection.js';
 
-const PEER = 5001;
-
 const segArb = fc.record({
   flags: fc.constantFrom('A', 'PA', 'FA', 'R', 'RA', 'S', 'SA', '', 'F', 'SFRPA', 'A', 'A', 'PA'),
   seqMode: fc.constantFrom('exact', 'near', 'far', 'old'),
@@ -35,13 +33,13 @@ const opArb = fc.oneof(
 describe('tcp connection under hostile input', () => {
   it('never throws, stays bounded, keeps a valid state', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 120 }), fc.boolean(), (ops, passive) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 120 }), fc.boolean(), fc.constantFrom(1000, 0xfffff000, 0x7ffff000), fc.constantFrom(5000, 0xffffff00), (ops, passive, iss, piss) => {
         const s = new ConnScript({
-          iss: 1000,
+          iss,
           config: { recvBufferSize: 16384, sendBufferSize: 16384, maxOooRanges: 8, maxSackRanges: 8 },
         });
-        if (passive) s.establishPassive({ iss: 5000, sack: true, ts: true, windowScale: 2 });
-        else s.establishActive({ iss: 5000, sack: true, ts: true, windowScale: 2 });
+        if (passive) s.establishPassive({ iss: piss, sack: true, ts: true, windowScale: 2 });
+        else s.establishActive({ iss: piss, sack: true, ts: true, windowScale: 2 });
         const buf = new Uint8Array(20000);
         const data = pattern(20000);
         let tsBase = 200;
