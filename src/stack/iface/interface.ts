@@ -17,7 +17,7 @@
 import type { Nic } from '../../driver/nic.js';
 import type { Clock } from '../time/clock.js';
 import type { TimerWheel } from '../time/timer-wheel.js';
-import { WireError } from '../wire/errors.js';
+import { wrapOrReason } from '../wire/errors.js';
 import {
   EthernetFrame,
   ETH_HEADER_LEN,
@@ -46,7 +46,6 @@ import {
   ICMP_PORT_UNREACHABLE,
   ICMP_PROTOCOL_UNREACHABLE,
   ICMP_FRAG_NEEDED,
-  ICMP_HOST_UNREACHABLE,
   ICMP_NET_UNREACHABLE,
   ICMP_ADMIN_PROHIBITED,
   emitIcmp,
@@ -278,11 +277,8 @@ export class Interface implements NeighborHost {
       st.rx_drop_truncated++;
       return;
     }
-    let eth: EthernetFrame;
-    try {
-      eth = this.eth.wrap(buf, off, len);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
+    const eth = this.eth;
+    if (wrapOrReason(eth, buf, off, len) !== null) {
       st.rx_drop_truncated++;
       return;
     }
@@ -306,11 +302,8 @@ export class Interface implements NeighborHost {
   private arpInput(buf: Uint8Array, off: number, len: number, frameSrc: number, now: number): void {
     const st = this.stats;
     st.arp_rx++;
-    let p: ArpPacket;
-    try {
-      p = this.arp.wrap(buf, off, len);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
+    const p = this.arp;
+    if (wrapOrReason(p, buf, off, len) !== null) {
       st.arp_rx_malformed++;
       return;
     }
@@ -347,12 +340,10 @@ export class Interface implements NeighborHost {
   private ipInput(buf: Uint8Array, off: number, len: number, now: number): void {
     const st = this.stats;
     st.ip_rx++;
-    let ip: Ipv4Packet;
-    try {
-      ip = this.ip.wrap(buf, off, len);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      switch (e.reason) {
+    const ip = this.ip;
+    const why = wrapOrReason(ip, buf, off, len);
+    if (why !== null) {
+      switch (why) {
         case 'bad-version': st.ip_rx_drop_bad_version++; break;
         case 'bad-header-length': st.ip_rx_drop_bad_header_length++; break;
         case 'bad-length': st.ip_rx_drop_bad_length++; break;
@@ -438,11 +429,8 @@ export class Interface implements NeighborHost {
   private icmpInput(src: number, dst: number, isBroadcast: boolean, buf: Uint8Array, off: number, len: number, now: number): void {
     const st = this.stats;
     st.icmp_rx++;
-    let p: IcmpPacket;
-    try {
-      p = this.icmp.wrap(buf, off, len);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
+    const p = this.icmp;
+    if (wrapOrReason(p, buf, off, len) !== null) {
       st.icmp_rx_drop_malformed++;
       return;
     }

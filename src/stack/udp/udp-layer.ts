@@ -8,7 +8,7 @@ import type { IcmpErrorKind, IpOutput, IpSendOptions, TransportInput } from '../
 import { IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
 import { UdpDatagram, emitUdp, UDP_HEADER_LEN, type UdpRepr } from '../wire/udp.js';
 import { ICMP_PORT_UNREACHABLE } from '../wire/icmp.js';
-import { WireError } from '../wire/errors.js';
+import { wrapOrReason } from '../wire/errors.js';
 
 export interface UdpStats {
   udp_rx: number;
@@ -180,11 +180,8 @@ export class UdpLayer implements TransportInput {
   input(src: number, dst: number, buf: Uint8Array, off: number, len: number, verified: boolean): void {
     const st = this.stats;
     st.udp_rx++;
-    let d: UdpDatagram;
-    try {
-      d = this.view.wrap(buf, off, len);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
+    const d = this.view;
+    if (wrapOrReason(d, buf, off, len) !== null) {
       st.udp_rx_drop_malformed++;
       return;
     }

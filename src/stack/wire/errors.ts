@@ -26,3 +26,18 @@ export function checkBounds(buf: Uint8Array, off: number, len: number): void {
     throw new WireError('truncated', `range [${off}, ${off}+${len}) outside buffer of ${buf.length}`);
   }
 }
+
+/**
+ * Wraps a reusable view over buf[off, off + len): returns null when the
+ * packet is well formed, or the WireError's reason for the caller to count.
+ * Anything but a WireError is a bug and propagates.
+ */
+export function wrapOrReason(view: { wrap(buf: Uint8Array, off: number, len: number): unknown }, buf: Uint8Array, off: number, len: number): WireErrorReason | null {
+  try {
+    view.wrap(buf, off, len);
+    return null;
+  } catch (e) {
+    if (e instanceof WireError) return e.reason;
+    throw e;
+  }
+}
