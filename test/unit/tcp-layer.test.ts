@@ -348,3 +348,22 @@ describe('tcp layer: two stacks', () => {
     expect(net.a.stats.currentConnections + net.b.stats.currentConnections).toBe(0);
   });
 });
+
+describe('tcp layer: shutdown of the whole layer', () => {
+  it('abortAll() resets connections, closes listeners and empties the timer wheel', () => {
+    const t = new LayerScript({ config: NO_OPTS });
+    t.layer.listen(80, 0, 8, () => {});
+    const c = t.layer.connect(REMOTE_ADDR, 8080);
+    const [syn] = t.take();
+    t.inject({ seq: 9000, ack: syn!.seq + 1, flags: 'SA', srcPort: 8080, dstPort: c.localPort });
+    t.inject({ seq: 1, flags: 'S', srcPort: 1234 });
+    t.take();
+    t.layer.abortAll();
+    const out = t.take();
+    expect(out.filter((x) => x.flags.includes('R')).length).toBe(2);
+    expect(t.layer.stats.currentConnections).toBe(0);
+    expect(t.wheel.size).toBe(0);
+    t.inject({ seq: 1, flags: 'S', srcPort: 4321 });
+    expect(t.take()[0]).toMatchObject({ flags: 'RA' }); // the port is closed now
+  });
+});

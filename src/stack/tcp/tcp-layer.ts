@@ -284,6 +284,15 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     for (const c of victims) c.abort();
   }
 
+  /**
+   * Stack shutdown: closes every listener and resets every connection (RST
+   * to synchronized peers), so nothing is left on the timer wheel.
+   */
+  abortAll(): void {
+    for (const list of [...this.listeners.values()]) for (const l of [...list]) this.unlisten(l);
+    for (const c of this.connections()) c.abort();
+  }
+
   /** Connections currently known (for diagnostics and tests). */
   connections(): Connection[] {
     const out: Connection[] = [];
