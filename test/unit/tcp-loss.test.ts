@@ -206,3 +206,21 @@ describe('tcp tail loss probe (RFC 8985 §7)', () => {
     expect(s.conn.stats.tailLossProbes).toBe(0);
   });
 });
+
+describe('tcp SACK reneging', () => {
+  it('after an RTO, SACKed data is resent too (the receiver may have dropped it)', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false, windowScaling: false, tailLossProbe: false } });
+    s.establishPassive({ iss: 5000, mss: 1000, sack: true });
+    s.conn.write(pattern(3000), 0, 3000);
+    s.dispatch();
+    s.recv();
+    s.send({ seq: PEER, ack: 1001, flags: 'A', sack: [2001, 4001] });
+    s.recv();
+    s.advance(s.conn.rtt.rto * 4);
+    const rtx = s.recv().map((x) => x.seq);
+    expect(rtx[0]).toBe(1001);
+    // Still no ACK beyond 1001: the next round goes past the once-SACKed range.
+    s.send({ seq: PEER, ack: 2001, flags: 'A' });
+    expect(s.recv().map((x) => x.seq)).toContain(2001);
+  });
+});

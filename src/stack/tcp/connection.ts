@@ -1653,9 +1653,13 @@ export class Connection {
     if (s !== State.SYN_SENT && s !== State.SYN_RECEIVED) this.cc.onRto(now, flight);
     this.rtt.backoff(); // RFC 6298 §5.5
     this.rttActive = false; // Karn
-    // Go back N from the oldest unacknowledged byte (RFC 5681 §3.1); SACKed
-    // ranges are skipped as we resend. Leave recovery; RFC 6582 §4: set recover.
+    // Go back N from the oldest unacknowledged byte (RFC 5681 §3.1); ranges
+    // SACKed again by later ACKs are skipped as we resend. Leave recovery;
+    // RFC 6582 §4: set recover.
     this.sndNxt = this.sndUna;
+    // RFC 2018 §8 / RFC 6675 §5.1: after a timeout the SACK information is
+    // not trusted (the receiver may have reneged); ACKs rebuild it.
+    this.sbN = 0;
     this.tlpOutstanding = false;
     this.inRecovery = false;
     this.inflation = 0;
