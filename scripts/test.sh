@@ -29,3 +29,8 @@ else
 fi
 npx tsc -p tsconfig.test.json --noEmit
 npx vitest run "$@"
+# The e1000 driver on QEMU's models (ring unit tests + VM test; skips with a
+# reason when QEMU cannot run). USTACK_SKIP_VM=1 leaves it out.
+if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
+  npm run --silent test:vm
+fi

@@ -50,6 +50,12 @@ check "bind $access" "${U[@]}" bind "$pci" $access
 check "devices after bind" "${U[@]}" devices
 if [ "$mode" != vfio ]; then
   check "hugepages (from hugepages= on the kernel command line)" "${U[@]}" hugepages
+  "${U[@]}" hugepages 0 >/dev/null
+  expect_fail "error: no hugepages" "huge pages" "${U[@]}" echo --nic "$NIC" --address $ADDR
+  check "hugepages 64" "${U[@]}" hugepages 64
+fi
+if command -v setpriv >/dev/null; then
+  expect_fail "error: no permission" "no permission" setpriv --reuid=65534 --regid=65534 --clear-groups "${U[@]}" echo --nic "$NIC" --address $ADDR
 fi
 check "MII loopback self-test" "${U[@]}" selftest "$pci" $access
 check "ping the gateway from the guest" "${U[@]}" ping --nic "$NIC" --address $ADDR --gateway $GW -c 3 $GW
@@ -84,6 +90,7 @@ if [ "$mode" = full ]; then
   kill -KILL $ECHO; wait $ECHO 2>/dev/null
   say "killed ustack echo (SIGKILL) mid-transfer"
   start_echo && wait_host echo-ready-after-kill
+  wait_host timed-ustack
   stop_echo
 
   # strace around a 10 MB echo: attach to every thread once the server is up.
@@ -91,13 +98,21 @@ if [ "$mode" = full ]; then
   sleep 2
   tids=()
   for t in /proc/$ECHO/task/*; do tids+=(-p "${t##*/}"); done
-  strace -c -f -o /tmp/strace.txt "${tids[@]}" 2>/dev/null &
+  strace -f -qq -o /tmp/strace.log "${tids[@]}" 2>/dev/null &
   ST=$!
   sleep 3
   wait_host strace-ready
   kill -INT $ST; wait $ST 2>/dev/null
   print_stats
-  echo "@@STRACE-BEGIN"; cat /tmp/strace.txt; echo "@@STRACE-END"
+  echo "@@STRACE-BEGIN"
+  sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' /tmp/strace.log | sort | uniq -c | sort -rn
+  echo "@@STRACE-END"
+  # Every read/write-family call, and what its fd is.
+  io='^[0-9]+ +(read|readv|pread64|preadv|preadv2|write|writev|pwrite64|pwritev|pwritev2|send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg)\('
+  grep -E "$io" /tmp/strace.log | head -20 | sed 's/^/   | /'
+  grep -E "$io" /tmp/strace.log | sed -nE 's/^[0-9]+ +[a-z0-9_]+\(([0-9]+),.*/\1/p' | sort -u | while read -r fd; do
+    echo "@@FD $fd $(readlink /proc/$ECHO/fd/$fd)"
+  done
   stop_echo
 
   # The same echo through the guest kernel's own e1000 driver and node:net.
