@@ -11,7 +11,7 @@ import { CaptureNic } from './driver/capture-nic.js';
 import { ImpairedNic, type ImpairOptions } from './driver/impair.js';
 import { parseNicSpec } from './driver/nic-spec.js';
 import { RealClock, type Clock } from './stack/time/clock.js';
-import { NetStack } from './stack/net-stack.js';
+import { NetStack, type StackLimits } from './stack/net-stack.js';
 import { PollLoop, type PollMode } from './stack/poll-loop.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
@@ -42,6 +42,8 @@ export interface StackOptions {
   capture?: string;
   /** TCP defaults for every connection (buffer sizes, timers, congestion control...). */
   tcp?: Partial<TcpConfig>;
+  /** Resource caps (ARP queues, reassembly, backlog, out-of-order data, socket buffers); overflows are counted in stats(). */
+  limits?: StackLimits;
 }
 
 export type StackStats = Record<string, Record<string, number>>;
@@ -197,14 +199,14 @@ export class Stack implements SocketHost {
    */
   static async pair(
     impair?: ImpairOptions,
-    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode; tcp?: Partial<TcpConfig> } = {},
+    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode; tcp?: Partial<TcpConfig>; limits?: StackLimits } = {},
   ): Promise<[Stack, Stack]> {
     const [na, nb] = MemoryNic.pair(opts.mtu !== undefined ? { mtu: opts.mtu } : {});
     const addrs = opts.addresses ?? ['10.0.0.1/24', '10.0.0.2/24'];
     const clock = new RealClock();
     const a = parseAddress(addrs[0], 'addresses[0]');
     const b = parseAddress(addrs[1], 'addresses[1]');
-    const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}), ...(opts.tcp ? { tcp: opts.tcp } : {}) };
+    const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}), ...(opts.tcp ? { tcp: opts.tcp } : {}), ...(opts.limits ? { limits: opts.limits } : {}) };
     return [
       Stack.build(clock, na, a.address, a.prefixLength, 0, common),
       Stack.build(clock, nb, b.address, b.prefixLength, 0, { ...common, ...(impair ? { impair: { ...impair, seed: (impair.seed ?? 1) + 1 } } : {}) }),
@@ -217,9 +219,9 @@ export class Stack implements SocketHost {
     address: number,
     prefixLength: number,
     gateway: number,
-    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig> },
+    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig>; limits?: StackLimits },
   ): Stack {
-    const engine = new NetStack(clock, opts.tcp ? { tcp: { config: opts.tcp } } : {});
+    const engine = new NetStack(clock, { ...(opts.tcp ? { tcp: { config: opts.tcp } } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
     const lo = engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
     if (rawNic === null) {

@@ -7,7 +7,7 @@ import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { ImpairedNic, type ImpairOptions } from '../../src/driver/impair.js';
 import type { Nic } from '../../src/driver/nic.js';
 import { VirtualClock } from '../../src/stack/time/clock.js';
-import { NetStack } from '../../src/stack/net-stack.js';
+import { NetStack, type StackLimits } from '../../src/stack/net-stack.js';
 import type { Interface, InterfaceConfig } from '../../src/stack/iface/interface.js';
 import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
 
@@ -24,6 +24,8 @@ export interface SimOptions {
   mtu?: number;
   slotCount?: number;
   iface?: Partial<InterfaceConfig>;
+  /** Resource caps for both stacks (as Stack.open({ limits })). */
+  limits?: StackLimits;
 }
 
 export class Sim {
@@ -41,7 +43,7 @@ export class Sim {
   }
 
   private node(raw: MemoryNic, addr: string, opts: SimOptions, n: number): SimNode {
-    const stack = new NetStack(this.clock);
+    const stack = new NetStack(this.clock, opts.limits ? { limits: opts.limits } : {});
     const nic = opts.impair ? new ImpairedNic(raw, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 1) * 2 + n }) : raw;
     const address = parseIpv4Address(addr);
     const iface = stack.addInterface(nic, { name: `sim${n}`, address, prefixLength: 24, gateway: 0, ...opts.iface });
