@@ -39,8 +39,8 @@ say "nic $pci mode $mode"
 access=--uio; query=""
 if [ "$mode" = vfio ]; then access=--vfio; query="?access=vfio"; fi
 NIC="e1000:$pci$query"
-ADDR=10.0.2.15/24
-GW=10.0.2.2
+ADDR=$(sed -n 's/.*ustack\.addr=\([^ ]*\).*/\1/p' /proc/cmdline); ADDR=${ADDR:-10.0.2.15/24}
+GW=$(sed -n 's/.*ustack\.gw=\([^ ]*\).*/\1/p' /proc/cmdline); GW=${GW:-10.0.2.2}
 
 check devices "${U[@]}" devices
 expect_fail "error: device in use by the kernel driver" "in use by the kernel driver" "${U[@]}" echo --nic "$NIC" --address $ADDR

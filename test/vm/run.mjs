@@ -206,7 +206,7 @@ function freePort(type) {
 
 async function udpEcho(port, count = 5) {
   const sock = dgram.createSocket('udp4');
-  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  await new Promise((r) => sock.bind(0, peer.host === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0', r));
   let ok = 0;
   try {
     for (let i = 0; i < count; i++) {
@@ -226,7 +226,7 @@ async function udpEcho(port, count = 5) {
             }
           };
           sock.on('message', on);
-          sock.send(payload, port, '127.0.0.1');
+          sock.send(payload, port, peer.host);
         });
       }
       if (got) ok++;
@@ -245,7 +245,7 @@ function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress } = {}) {
     const h = createHash('sha256');
     let got = 0;
     const t0 = process.hrtime.bigint();
-    const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const sock = net.connect({ port, host: peer.host, allowHalfOpen: true });
     let done = false;
     const finish = (r) => {
       if (done) return;
@@ -285,6 +285,12 @@ function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress } = {}) {
 
 // ---- scenarios -------------------------------------------------------------------
 
+const TAP_IF = 'ustackvm0';
+const TAP_HOST = '10.213.0.1';
+const TAP_GUEST = '10.213.0.2';
+/** Where the host's clients reach the guest's echo (hostfwd or the TAP peer). */
+const peer = { host: '127.0.0.1', tcp: 0, udp: 0 };
+
 const SCENARIOS = {
   full: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
   vfio: {
@@ -293,6 +299,8 @@ const SCENARIOS = {
     append: 'intel_iommu=on',
   },
   em: { machine: ['-machine', 'pc'], device: 'e1000-82545em', append: '' },
+  // -netdev tap: the host kernel is the peer (and the pinged gateway).
+  tap: { machine: ['-machine', 'pc'], device: 'e1000', append: '', tap: true },
   // Runs .cache/vm/debug.sh in the guest (development aid).
   debug: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
 };
@@ -307,13 +315,34 @@ async function runScenario(name, kernel, initrd) {
     '-accel', 'tcg', '-m', '1536', '-smp', '1',
     ...sc.machine,
     '-kernel', kernel.vmlinuz, '-initrd', initrd,
-    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 hugepages=64 ${sc.append} ustack.mode=${name} ustack.dir=${root}`,
+    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 hugepages=64 ${sc.append} ustack.mode=${name} ustack.dir=${root}` +
+      (sc.tap ? ` ustack.addr=${TAP_GUEST}/24 ustack.gw=${TAP_HOST}` : ''),
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${tcpPort}-10.0.2.15:7,hostfwd=udp:127.0.0.1:${udpPort}-10.0.2.15:7`,
+    ...(sc.tap
+      ? ['-netdev', `tap,id=n0,ifname=${TAP_IF},script=no,downscript=no`]
+      : ['-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${tcpPort}-10.0.2.15:7,hostfwd=udp:127.0.0.1:${udpPort}-10.0.2.15:7`]),
     '-device', `${sc.device},netdev=n0`,
     ...(process.env.USTACK_VM_PCAP ? ['-object', `filter-dump,id=f0,netdev=n0,file=${process.env.USTACK_VM_PCAP}-${name}.pcap`] : []),
   ];
+  if (sc.tap) {
+    peer.host = TAP_GUEST;
+    peer.tcp = 7;
+    peer.udp = 7;
+    spawnSync('ip', ['link', 'del', TAP_IF], { stdio: 'ignore' });
+    try {
+      sh('ip', ['tuntap', 'add', 'dev', TAP_IF, 'mode', 'tap']);
+      sh('ip', ['addr', 'add', `${TAP_HOST}/24`, 'dev', TAP_IF]);
+      sh('ip', ['link', 'set', TAP_IF, 'up']);
+    } catch (e) {
+      fail(`${tag} create TAP ${TAP_IF}`, e.message);
+      return;
+    }
+  } else {
+    peer.host = '127.0.0.1';
+    peer.tcp = tcpPort;
+    peer.udp = udpPort;
+  }
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stats = [];
   let strace = null;
@@ -327,10 +356,10 @@ async function runScenario(name, kernel, initrd) {
   const reply = () => qemu.stdin.write('go\n');
 
   const echoChecks = async (what) => {
-    const u = await udpEcho(udpPort);
-    if (u === 5) pass(`${tag} UDP echo from the host via hostfwd (${what}): 5/5`);
+    const u = await udpEcho(peer.udp);
+    if (u === 5) pass(`${tag} UDP echo from the host (${what}): 5/5`);
     else fail(`${tag} UDP echo (${what})`, `${u}/5 answered`);
-    const r = await tcpEcho(tcpPort, 1 << 20, { timeoutMs: 300_000 });
+    const r = await tcpEcho(peer.tcp, 1 << 20, { timeoutMs: 300_000 });
     if (r.ok) pass(`${tag} TCP echo of 1 MB verified by SHA-256 (${what}): ${r.sha.slice(0, 16)}..., ${r.ms.toFixed(0)} ms`);
     else fail(`${tag} TCP echo of 1 MB (${what})`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
   };
@@ -340,14 +369,14 @@ async function runScenario(name, kernel, initrd) {
       if (what === 'echo-ready') await echoChecks('ustack echo');
       else if (what === 'echo-ready-after-kill') await echoChecks('restart after SIGKILL');
       else if (what === 'timed-ustack') {
-        const r = await tcpEcho(tcpPort, 10 << 20);
+        const r = await tcpEcho(peer.tcp, 10 << 20);
         ustackMs = r.ms;
         if (r.ok) pass(`${tag} TCP echo of 10 MB through ustack on the e1000 verified: ${r.ms.toFixed(0)} ms`);
         else fail(`${tag} TCP echo of 10 MB through ustack`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
       } else if (what === 'kill-mid') {
         // Start a long transfer; let the guest kill ustack once data flows.
         await new Promise((res) => {
-          midTransfer = tcpEcho(tcpPort, 64 << 20, {
+          midTransfer = tcpEcho(peer.tcp, 64 << 20, {
             timeoutMs: 600_000,
             onProgress: (got, sock) => {
               if (got >= 256 << 10 && !sock.__signalled) {
@@ -361,14 +390,14 @@ async function runScenario(name, kernel, initrd) {
         });
         log(`${tag} host: transfer in progress, telling the guest to SIGKILL ustack`);
       } else if (what === 'strace-ready') {
-        const r = await tcpEcho(tcpPort, 10 << 20);
+        const r = await tcpEcho(peer.tcp, 10 << 20);
         straceMs = r.ms;
         if (r.ok) pass(`${tag} TCP echo of 10 MB through ustack (under strace) verified: ${r.ms.toFixed(0)} ms`);
         else fail(`${tag} TCP echo of 10 MB through ustack`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
       } else if (what === 'kernel-ready') {
-        const u = await udpEcho(udpPort);
+        const u = await udpEcho(peer.udp);
         log(`${tag} kernel e1000 + node:dgram UDP echo: ${u}/5`);
-        const r = await tcpEcho(tcpPort, 10 << 20);
+        const r = await tcpEcho(peer.tcp, 10 << 20);
         kernelMs = r.ms;
         if (r.ok) pass(`${tag} TCP echo of 10 MB through the guest kernel's e1000 + node:net verified: ${r.ms.toFixed(0)} ms`);
         else fail(`${tag} TCP echo of 10 MB through the kernel`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
@@ -429,6 +458,7 @@ async function runScenario(name, kernel, initrd) {
     });
   });
   if (buf) onLine(buf);
+  if (sc.tap) spawnSync('ip', ['link', 'del', TAP_IF], { stdio: 'ignore' });
   if (stderr.trim()) log(`${tag} qemu stderr: ${stderr.trim().slice(0, 2000)}`);
   if (!sawDone) fail(`${tag} guest script completed`, `qemu exit ${code}`);
 
@@ -497,7 +527,7 @@ async function main() {
   const probe = spawnSync('qemu-system-x86_64', ['-accel', 'tcg', '-machine', 'none', '-display', 'none', '-monitor', 'none', '-S', '-no-user-config', '-nodefaults', '-version'], { encoding: 'utf8' });
   if (probe.status !== 0) skip(`qemu-system-x86_64 does not run: ${probe.stderr?.trim()}`);
   log(`vm: ${probe.stdout.split('\n')[0]}; kernel ${kernel.version}; initramfs ${basename(initrd)}`);
-  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em').split(',').map((s) => s.trim()).filter(Boolean);
+  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em,tap').split(',').map((s) => s.trim()).filter(Boolean);
   const t0 = Date.now();
   for (const s of picked) {
     if (!SCENARIOS[s]) {
