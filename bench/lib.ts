@@ -4,6 +4,7 @@
  * printed beside the figures as goals.
  */
 import * as v8 from 'node:v8';
+import { Session } from 'node:inspector';
 
 export type Impl = 'ustack' | 'node';
 
@@ -69,7 +70,20 @@ export class AllocMeter {
   private prof: v8.GCProfiler | null = null;
   private startUsed = 0;
 
+  private session: Session | null = null;
+
   start(): void {
+    if (process.env.BENCH_ALLOC_SITES) {
+      // Attribute allocations to stack frames (V8's sampling heap profiler,
+      // one sample per 128 bytes, objects later collected included).
+      this.session = new Session();
+      this.session.connect();
+      this.session.post('HeapProfiler.startSampling', {
+        samplingInterval: 128,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+    }
     this.startUsed = v8.getHeapStatistics().used_heap_size;
     this.prof = new v8.GCProfiler();
     this.prof.start();
@@ -89,7 +103,35 @@ export class AllocMeter {
       prev = s.afterGC.heapStatistics.usedHeapSize;
     }
     allocated += Math.max(0, endUsed - prev);
+    if (this.session !== null) this.reportSites();
     return allocated;
+  }
+
+  private reportSites(): void {
+    const session = this.session!;
+    this.session = null;
+    session.post('HeapProfiler.stopSampling', (err, res) => {
+      session.disconnect();
+      if (err) return;
+      interface N { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: N[] }
+      const sites = new Map<string, number>();
+      let total = 0;
+      const walk = (n: N, parent: string): void => {
+        const cf = n.callFrame;
+        const url = cf.url.replace(/^file:\/\//, '').replace(process.cwd() + '/', '');
+        const here = `${cf.functionName || '(anonymous)'} ${url}:${cf.lineNumber + 1}`;
+        if (n.selfSize > 0) {
+          const key = `${here}  <- ${parent}`;
+          sites.set(key, (sites.get(key) ?? 0) + n.selfSize);
+          total += n.selfSize;
+        }
+        for (const c of n.children) walk(c, here);
+      };
+      walk((res as unknown as { profile: { head: N } }).profile.head, '');
+      const top = [...sites.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+      log(`    allocation sites (sampled ${total} B):`);
+      for (const [k, v] of top) log(`    ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+    });
   }
 }
 

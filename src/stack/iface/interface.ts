@@ -169,6 +169,9 @@ export class Interface implements NeighborHost {
 
   private readonly pool: Uint8Array;
   private readonly slotSize: number;
+  /** Our MAC's top 16 bits and low 32 bits (as int32), for the receive check. */
+  private readonly macHi: number;
+  private readonly macLo: number;
   private readonly rxSlots = new Uint32Array(RX_BURST);
   private readonly rxLens = new Uint32Array(RX_BURST);
   private readonly txSlots = new Uint32Array(TX_BATCH);
@@ -200,6 +203,8 @@ export class Interface implements NeighborHost {
   ) {
     this.name = config.name;
     this.mac = nic.mac;
+    this.macHi = Math.floor(nic.mac / 0x1_0000_0000) & 0xffff;
+    this.macLo = (nic.mac % 0x1_0000_0000) | 0;
     this.address = 0;
     this.prefixLength = 0;
     this.netmask = 0;
@@ -282,8 +287,12 @@ export class Interface implements NeighborHost {
       st.rx_drop_truncated++;
       return;
     }
-    const dst = eth.dst;
-    if (dst !== this.mac && dst !== MAC_BROADCAST && !this.loopback) {
+    // Destination MAC compared as 16 + 32 bits: eth.dst is a 48-bit number,
+    // which V8 boxes (one heap number per frame).
+    const dHi = (buf[off]! << 8) | buf[off + 1]!;
+    const dLo = (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+    const forUs = (dHi === this.macHi && dLo === this.macLo) || (dHi === 0xffff && dLo === -1);
+    if (!forUs && !this.loopback) {
       st.rx_drop_not_for_us++;
       return;
     }

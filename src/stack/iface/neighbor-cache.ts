@@ -80,6 +80,10 @@ class Entry {
 }
 
 export class NeighborCache {
+  /**
+   * Keyed by `ip | 0`: an int32 key is a Smi, while a uint32 address above
+   * 2^31 (or one the JIT holds as a double) would be boxed on every lookup.
+   */
   private readonly entries = new Map<number, Entry>();
   readonly stats: NeighborStats = {
     arp_requests_sent: 0,
@@ -103,7 +107,7 @@ export class NeighborCache {
 
   /** The MAC to use for `ip` right now, or -1. Using a STALE entry starts a re-probe. */
   lookup(ip: number, now: number): number {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(ip | 0);
     if (e === undefined || e.mac < 0) return -1;
     if (e.state === NeighborState.Reachable && now - e.confirmedAt >= this.config.reachableMs) {
       e.state = NeighborState.Stale;
@@ -124,14 +128,14 @@ export class NeighborCache {
    * full or cache full): the caller still owns the slot and must drop it.
    */
   enqueue(ip: number, slot: number, len: number, now: number): boolean {
-    let e = this.entries.get(ip);
+    let e = this.entries.get(ip | 0);
     if (e === undefined) {
       if (this.entries.size >= this.config.maxEntries && !this.evictOne()) {
         this.stats.arp_cache_full++;
         return false;
       }
       e = new Entry(ip, this.onTimer);
-      this.entries.set(ip, e);
+      this.entries.set(ip | 0, e);
       e.probes = 1;
       this.stats.arp_requests_sent++;
       this.host.sendArpRequest(ip, -1);
@@ -152,7 +156,7 @@ export class NeighborCache {
    * Returns true when the cache now holds `ip`.
    */
   learn(ip: number, mac: number, create: boolean, now: number): boolean {
-    let e = this.entries.get(ip);
+    let e = this.entries.get(ip | 0);
     if (e === undefined) {
       if (!create) return false;
       if (this.entries.size >= this.config.maxEntries && !this.evictOne()) {
@@ -160,7 +164,7 @@ export class NeighborCache {
         return false;
       }
       e = new Entry(ip, this.onTimer);
-      this.entries.set(ip, e);
+      this.entries.set(ip | 0, e);
     }
     const wasIncomplete = e.state === NeighborState.Incomplete;
     e.mac = mac;
@@ -179,11 +183,11 @@ export class NeighborCache {
 
   /** Whether `ip` has an entry (any state). */
   has(ip: number): boolean {
-    return this.entries.has(ip);
+    return this.entries.has(ip | 0);
   }
 
   state(ip: number): NeighborState | undefined {
-    return this.entries.get(ip)?.state;
+    return this.entries.get(ip | 0)?.state;
   }
 
   /** Drops every entry and every queued frame. */
@@ -216,7 +220,7 @@ export class NeighborCache {
 
   private remove(e: Entry): void {
     this.wheel.disarm(e.timer);
-    this.entries.delete(e.ip);
+    this.entries.delete(e.ip | 0);
     if (e.queueSlots.length > 0) {
       this.stats.arp_queue_drops += e.queueSlots.length;
       this.host.dropQueued(e.queueSlots);

@@ -35,18 +35,27 @@ export class Router implements IpOutput, TransportTable {
   /** True when `ip` is one of our addresses (or loopback). */
   isLocalAddress(ip: number): boolean {
     if (isLoopbackAddress(ip)) return this.loopbackIface !== null;
-    for (const i of this.interfaces) if (!i.loopback && i.address === ip) return true;
+    // Indexed loops: for-of allocates an iterator when not optimised away (hot path).
+    const ifs = this.interfaces;
+    for (let k = 0; k < ifs.length; k++) if (!ifs[k]!.loopback && ifs[k]!.address === ip) return true;
     return false;
   }
 
   /** The interface that carries packets to `dst`, or null when unreachable. */
   route(dst: number): Interface | null {
     if (this.loopbackIface !== null && this.isLocalAddress(dst)) return this.loopbackIface;
-    for (const i of this.interfaces) if (!i.loopback && i.onLink(dst)) return i;
-    if (dst === 0xffffffff) {
-      for (const i of this.interfaces) if (!i.loopback) return i;
+    const ifs = this.interfaces;
+    for (let k = 0; k < ifs.length; k++) {
+      const i = ifs[k]!;
+      if (!i.loopback && i.onLink(dst)) return i;
     }
-    for (const i of this.interfaces) if (!i.loopback && i.gateway !== 0) return i;
+    if (dst === 0xffffffff) {
+      for (let k = 0; k < ifs.length; k++) if (!ifs[k]!.loopback) return ifs[k]!;
+    }
+    for (let k = 0; k < ifs.length; k++) {
+      const i = ifs[k]!;
+      if (!i.loopback && i.gateway !== 0) return i;
+    }
     return null;
   }
 
@@ -81,6 +90,7 @@ export class Router implements IpOutput, TransportTable {
 
   /** From inside a transport's input(): answer the packet with ICMP unreachable. */
   replyUnreachable(code: number): void {
-    for (const i of this.interfaces) i.replyUnreachable(code);
+    const ifs = this.interfaces;
+    for (let k = 0; k < ifs.length; k++) ifs[k]!.replyUnreachable(code);
   }
 }
