@@ -6,6 +6,7 @@ import { Stack, type StackOptions } from '../ustack.js';
 import { parseImpairSpec } from '../driver/nic-spec.js';
 import { flagString, parseArgs } from './args.js';
 import type { PollMode } from '../stack/poll-loop.js';
+import { removeStatsFile, writeStatsFile } from './stats.js';
 
 export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME --address A.B.C.D/LEN [--host-address A.B.C.D/LEN]
                    [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy]
@@ -53,7 +54,14 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
   process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
 
   const printStats = (): void => {
-    process.stderr.write(`${JSON.stringify(stack.stats())}\n`);
+    const stats = stack.stats();
+    process.stderr.write(`${JSON.stringify(stats)}\n`);
+    // For `ustack stats`: the same counters in <run dir>/<pid>.json.
+    try {
+      writeStatsFile(stats);
+    } catch (err) {
+      process.stderr.write(`ustack echo: cannot write stats file: ${(err as Error).message}\n`);
+    }
   };
   process.on('SIGUSR2', printStats);
   await new Promise<void>((resolve) => {
@@ -62,6 +70,7 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   process.off('SIGUSR2', printStats);
+  removeStatsFile();
   tcpEcho.close();
   udp.close();
   await stack.close();

@@ -1,6 +1,7 @@
 /** The `ustack` command line. */
 import { ECHO_USAGE, echoCommand } from './echo.js';
 import { PING_USAGE, pingCommand } from './ping.js';
+import { STATS_USAGE, statsCommand } from './stats.js';
 import { DEVICES_USAGE, bindCommand, devicesCommand, hugepagesCommand, selftestCommand, unbindCommand } from './devices.js';
 
 const USAGE = `usage: ustack <command> [options]
@@ -13,6 +14,7 @@ commands:
   hugepages   reserve huge pages and mount hugetlbfs
   selftest    MII-loopback self-test of a bound e1000
   ping        ICMP echo from a stack on a NIC (e.g. to the gateway)
+  stats       counters of a running ustack echo (ustack stats [pid])
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -32,10 +34,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return selftestCommand(rest);
     case 'ping':
       return pingCommand(rest);
+    case 'stats':
+      return statsCommand(rest);
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n${PING_USAGE}\n`);
+      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n${PING_USAGE}\n${STATS_USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`ustack: unknown command '${cmd}'\n${USAGE}`);

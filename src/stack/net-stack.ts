@@ -11,7 +11,8 @@ import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
 import { UdpLayer } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
-import type { Connection, TcpConfig } from './tcp/connection.js';
+import { State, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
+import { DEBUG, debug, ipStr } from './debug.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './wire/ipv4.js';
 import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from './wire/icmp.js';
 
@@ -42,6 +43,8 @@ export interface StackLimits {
   recvBuffer?: number;
 }
 
+const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(State).map(([k, v]) => [v, k]));
+
 /** A TcpLayer whose listeners' backlogs are clamped to `maxBacklog` (somaxconn). */
 class BoundedTcpLayer extends TcpLayer {
   maxBacklog = Infinity;
@@ -53,6 +56,13 @@ class BoundedTcpLayer extends TcpLayer {
     config?: Partial<TcpConfig>,
   ): Listener {
     return super.listen(port, addr, Math.min(backlog, this.maxBacklog), onConnection, config);
+  }
+
+  override stateChanged(conn: Connection, from: TcpState): void {
+    super.stateChanged(conn, from);
+    if (DEBUG) {
+      debug('tcp %s:%d <-> %s:%d %s -> %s', ipStr(conn.localAddr), conn.localPort, ipStr(conn.remoteAddr), conn.remotePort, STATE_NAMES[from] ?? String(from), conn.stateName);
+    }
   }
 }
 
@@ -146,6 +156,7 @@ export class NetStack {
    * transmit flush. Returns the number of frames received.
    */
   poll(): number {
+    if (DEBUG) this.logDrops();
     let frames = 0;
     const ifaces = this.router.interfaces;
     for (let i = 0; i < ifaces.length; i++) frames += ifaces[i]!.poll();
@@ -165,6 +176,22 @@ export class NetStack {
       frames += moved;
     }
     return frames;
+  }
+
+  private lastDrops = new Map<string, number>();
+
+  /** NODE_DEBUG=ustack: logs drop counters that grew since the last poll, by reason. */
+  private logDrops(): void {
+    for (const [section, row] of Object.entries(this.stats())) {
+      if (section === 'link' || section === 'arp' || section === 'ipv4' || section === 'icmp') continue; // totals of the per-interface rows
+      for (const [k, v] of Object.entries(row)) {
+        if (!/drop|malformed|bad|overflow|unsolicited|conflict|rate_limited|noSocket|outOfWindow|failed|full/i.test(k)) continue;
+        const key = `${section}.${k}`;
+        const was = this.lastDrops.get(key) ?? 0;
+        if (v > was) debug('drop %s: +%d (total %d)', key, v - was, v);
+        this.lastDrops.set(key, v);
+      }
+    }
   }
 
   /** When poll() next has something to do without new input (-Infinity: now). */

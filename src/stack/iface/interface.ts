@@ -54,6 +54,7 @@ import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type Neigh
 import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
 import type { IcmpErrorKind, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
+import { DEBUG, debug, ipStr, macStr } from '../debug.js';
 
 export const DEFAULT_TTL = 64;
 const RX_BURST = 64;
@@ -250,6 +251,7 @@ export class Interface implements NeighborHost {
 
   /** Announces our address (gratuitous ARP request, RFC 5227 §3) when the interface comes up. */
   announce(): void {
+    if (DEBUG) debug('iface %s up: %s/%d mac %s mtu %d%s', this.name, ipStr(this.address), this.prefixLength, macStr(this.mac), this.mtu, this.gateway ? ` gw ${ipStr(this.gateway)}` : '');
     if (this.loopback || this.address === 0) return;
     this.stats.arp_tx_gratuitous++;
     this.sendArp(ARP_REQUEST, MAC_BROADCAST, 0, this.address);

@@ -18,6 +18,7 @@
  * destination MAC), so the cache owns no packet memory of its own.
  */
 import { Timer, type TimerWheel } from '../time/timer-wheel.js';
+import { DEBUG, debug, ipStr, macStr } from '../debug.js';
 
 export const enum NeighborState {
   Incomplete = 0,
@@ -172,7 +173,10 @@ export class NeighborCache {
     e.confirmedAt = now;
     e.probes = 0;
     this.wheel.disarm(e.timer);
-    if (wasIncomplete) this.stats.arp_resolved++;
+    if (wasIncomplete) {
+      this.stats.arp_resolved++;
+      if (DEBUG) debug('arp: %s is at %s (%d queued packets sent)', ipStr(ip), macStr(mac), e.queueSlots.length);
+    }
     if (e.queueSlots.length > 0) {
       this.host.transmitQueued(mac, e.queueSlots, e.queueLens);
       e.queueSlots.length = 0;
@@ -204,6 +208,7 @@ export class NeighborCache {
     if (e.state !== NeighborState.Incomplete && e.state !== NeighborState.Probe) return;
     if (e.probes >= this.config.maxProbes) {
       this.stats.arp_failed++;
+      if (DEBUG) debug('arp: %s did not answer %d requests; dropping %d queued packets', ipStr(e.ip), e.probes, e.queueSlots.length);
       this.remove(e);
       return;
     }
