@@ -367,3 +367,16 @@ describe('tcp layer: shutdown of the whole layer', () => {
     expect(t.take()[0]).toMatchObject({ flags: 'RA' }); // the port is closed now
   });
 });
+
+describe('tcp layer: failing output', () => {
+  it('a SYN from a source with no route back leaves no state after synRetries and does not busy-retry', () => {
+    const t = new LayerScript({ config: { ...NO_OPTS, synRetries: 3 } });
+    t.layer.listen(80, 0, 8, () => {});
+    t.ip.fail = true;
+    t.inject({ seq: 1, flags: 'S' });
+    t.advance(300_000);
+    expect(t.layer.stats.currentConnections).toBe(0);
+    expect(t.layer.stats.outputDrops).toBe(4); // the SYN-ACK and its 3 retransmissions
+    expect(t.wheel.size).toBe(0);
+  });
+});

@@ -202,3 +202,78 @@ describe('tcp MSS', () => {
     expect(s.conn.mss).toBe(1448);
   });
 });
+
+describe('tcp resource bounds against hostile peers', () => {
+  it('clamps a tiny peer MSS to 48 bytes (Linux tcp_min_snd_mss; CVE-2019-11479)', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false } });
+    s.establishActive({ mss: 1 });
+    expect(s.conn.mss).toBe(48);
+  });
+
+  it('user timeout (RFC 5482): unacknowledged data gives up after userTimeoutMs', () => {
+    const s = established({ userTimeoutMs: 10_000, maxRetries: 100 });
+    s.conn.write(pattern(100), 0, 100);
+    s.dispatch();
+    s.recv();
+    s.advance(9_000);
+    expect(s.conn.state).toBe(State.ESTABLISHED);
+    s.advance(60_000);
+    expect(s.conn.state).toBe(State.CLOSED);
+    expect(s.ev.closeError).toBe('ETIMEDOUT');
+  });
+
+  it('user timeout also bounds a zero window that the peer keeps shut while answering probes', () => {
+    const s = established({ userTimeoutMs: 60_000 });
+    s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    s.conn.write(pattern(1000), 0, 1000);
+    s.dispatch();
+    for (let i = 0; i < 50 && s.conn.state !== State.CLOSED; i++) {
+      s.advanceTo(s.conn.pollAt());
+      if (s.recv().length > 0) s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    }
+    expect(s.conn.state).toBe(State.CLOSED);
+    expect(s.ev.closeError).toBe('ETIMEDOUT');
+    expect(s.now).toBeLessThan(60_000 + 130_000);
+  });
+
+  it('without a user timeout an answered zero window is probed indefinitely (RFC 1122 §4.2.2.17)', () => {
+    const s = established();
+    s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    s.conn.write(pattern(1000), 0, 1000);
+    s.dispatch();
+    for (let i = 0; i < 60; i++) {
+      s.advanceTo(s.conn.pollAt());
+      if (s.recv().length > 0) s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    }
+    expect(s.conn.state).toBe(State.ESTABLISHED);
+    expect(s.conn.stats.persistProbes).toBe(60);
+  });
+
+  it('after close(), zero-window probing stops after orphanRetries even if answered', () => {
+    const s = established({ orphanRetries: 3 });
+    s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    s.conn.write(pattern(1000), 0, 1000);
+    s.conn.close();
+    s.dispatch();
+    let probes = 0;
+    for (let i = 0; i < 20 && s.conn.state !== State.CLOSED; i++) {
+      s.advanceTo(s.conn.pollAt());
+      const out = s.recv();
+      probes += out.length;
+      if (out.length > 0) s.send({ seq: PEER, ack: 1001, flags: 'A', window: 0 });
+    }
+    expect(s.conn.state).toBe(State.CLOSED);
+    expect(probes).toBe(3);
+  });
+
+  it('a segment the output refuses counts as lost: RTO backoff, no busy retry', () => {
+    const s = established({ maxRetries: 3 });
+    s.blockOutput = true;
+    s.conn.write(pattern(100), 0, 100);
+    s.dispatch();
+    expect(s.conn.pollAt()).toBeGreaterThan(s.now); // no immediate retry
+    s.advance(600_000);
+    expect(s.conn.state).toBe(State.CLOSED);
+    expect(s.ev.closeError).toBe('ETIMEDOUT');
+  });
+});

@@ -95,6 +95,18 @@ export interface TcpConfig {
   mss: number;
   /** Tail loss probes (RFC 8985 §7); used only with SACK, as the RFC requires. */
   tailLossProbe: boolean;
+  /**
+   * RFC 5482 user timeout (Linux TCP_USER_TIMEOUT): give up with ETIMEDOUT
+   * when sent data stays unacknowledged, or a zero window stays shut, for
+   * this long; 0 = off (then maxRetries bounds retransmission, and a zero
+   * window answered by the peer is probed forever, RFC 1122 §4.2.2.17).
+   */
+  userTimeoutMs: number;
+  /**
+   * After close(), nobody waits for the data any more: zero-window probes
+   * stop after this many even if answered (Linux tcp_orphan_retries = 8).
+   */
+  orphanRetries: number;
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -123,6 +135,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxSackRanges: 32,
   mss: 65495,
   tailLossProbe: true,
+  userTimeoutMs: 0,
+  orphanRetries: 8,
 });
 
 export interface TcpEvents {
@@ -258,6 +272,7 @@ const EV_CLOSED = 16;
 const DUP_THRESH = 3; // RFC 5681 §3.2 / RFC 6675 DupThresh
 const MAX_WINDOW_SHIFT = 14; // RFC 7323 §2.3
 const DEFAULT_PEER_MSS = 536; // RFC 9293 §3.7.1 when no MSS option
+const MIN_SND_MSS = 48; // Linux net.ipv4.tcp_min_snd_mss
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
 const OOW_ACK_INTERVAL_MS = 500; // Linux tcp_invalid_ratelimit for ACKs to out-of-window pure ACKs
 
@@ -417,6 +432,10 @@ export class Connection {
   private tlpOutstanding = false;
   private persistBackoff = 0;
   private persistProbes = 0;
+  /** Probes since the window last opened (not reset by ACKs): bounds orphans. */
+  private persistTotal = 0;
+  /** Last time the peer made progress for us (RFC 5482 user timeout). */
+  private progressAt = 0;
   private keepProbes = 0;
   private lastRecv = 0;
   private keepLastProbe = 0;
@@ -438,7 +457,8 @@ export class Connection {
   private closedNotified = false;
   closeError: TcpErrorCode | undefined = undefined;
   private events_ = 0;
-  private blockedAt = -Infinity;
+  /** The sink refused a segment during this dispatch (no route / no buffer). */
+  private outputFailed = false;
   private now = 0;
 
   /** The one outgoing repr, reused for every segment. */
@@ -562,7 +582,9 @@ export class Connection {
   /** Records what both sides agreed in the SYN exchange. */
   private negotiate(mss: number, ws: number, sack: boolean, ts: boolean, weOffer: boolean): void {
     const c = this.config;
-    this.peerMss = mss > 0 ? mss : DEFAULT_PEER_MSS;
+    // Absent (or 0): 536 (RFC 9293 §3.7.1). Tiny values are clamped like Linux's
+    // tcp_min_snd_mss, so a peer cannot make us send 1-byte segments (CVE-2019-11479).
+    this.peerMss = mss > 0 ? Math.max(mss, MIN_SND_MSS) : DEFAULT_PEER_MSS;
     if (c.windowScaling && weOffer && ws >= 0) {
       this.wsOk = true;
       this.sndShift = Math.min(ws, MAX_WINDOW_SHIFT);
@@ -793,9 +815,8 @@ export class Connection {
 
   /** Next time dispatch() is needed (absolute ms), or Infinity. `-Infinity` means "now". */
   pollAt(): number {
-    const blocked = this.blockedAt !== -Infinity;
-    if (this.state === State.CLOSED) return this.rstPending && !blocked ? -Infinity : Infinity;
-    if ((this.rstPending || this.ackNow) && !blocked) return -Infinity;
+    if (this.state === State.CLOSED) return this.rstPending ? -Infinity : Infinity;
+    if (this.rstPending || this.ackNow) return -Infinity;
     let t = this.closeAt;
     if (this.rtoAt < t) t = this.rtoAt;
     if (this.ackAt < t) t = this.ackAt;
@@ -803,8 +824,6 @@ export class Connection {
     if (this.persistAt < t) t = this.persistAt;
     const k = this.keepAliveAt();
     if (k < t) t = k;
-    // Output had no buffer: retry a millisecond later rather than spin.
-    if (this.blockedAt !== -Infinity && this.blockedAt + 1 < t) t = this.blockedAt + 1;
     return t;
   }
 
@@ -1053,8 +1072,10 @@ export class Connection {
       this.sndWl1 = seq;
       this.sndWl2 = ack;
       if (this.sndWnd > 0) {
+        if (this.persistTotal > 0) this.progressAt = now;
         this.persistAt = Infinity;
         this.persistBackoff = 0;
+        this.persistTotal = 0;
       }
     }
     this.persistProbes = 0; // the peer is alive: persist may go on forever (RFC 1122 §4.2.2.17)
@@ -1119,6 +1140,7 @@ export class Connection {
       }
     }
     this.sndUna = ack;
+    this.progressAt = now;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack; // after an RTO go-back-N
     this.retries = 0;
 
@@ -1568,7 +1590,7 @@ export class Connection {
   /** Emits everything due at `now`. */
   dispatch(now: number, sink: SegmentSink): void {
     this.now = now;
-    this.blockedAt = -Infinity;
+    this.outputFailed = false;
     if (this.state === State.CLOSED) {
       if (this.rstPending) this.emitRst(sink);
       this.flushEvents();
@@ -1608,7 +1630,12 @@ export class Connection {
     if (now >= this.persistAt) {
       this.persistAt = Infinity;
       this.persistProbes++;
-      if (this.persistProbes > this.config.maxRetries) {
+      this.persistTotal++;
+      if (
+        this.persistProbes > this.config.maxRetries ||
+        this.userTimedOut(now) ||
+        (this.appClosed && this.persistTotal > this.config.orphanRetries)
+      ) {
         this.stats.timeouts++;
         this.finish('ETIMEDOUT');
         return;
@@ -1643,7 +1670,7 @@ export class Connection {
     this.retries++;
     const s = this.state;
     const limit = s === State.SYN_SENT || s === State.SYN_RECEIVED ? this.config.synRetries : this.config.maxRetries;
-    if (this.retries > limit) {
+    if (this.retries > limit || this.userTimedOut(now)) {
       this.stats.timeouts++;
       this.finish(this.softError !== undefined && this.softError !== 'ECONNREFUSED' ? this.softError : 'ETIMEDOUT');
       return;
@@ -1669,6 +1696,11 @@ export class Connection {
     if (s === State.SYN_SENT || s === State.SYN_RECEIVED) this.sndNxt = this.iss;
   }
 
+  private userTimedOut(now: number): boolean {
+    const u = this.config.userTimeoutMs;
+    return u > 0 && now - this.progressAt >= u;
+  }
+
   /** Zero-window / keepalive probe: an old sequence number draws an ACK (RFC 1122 §4.2.3.6, Linux). */
   private sendProbe(sink: SegmentSink, now: number): void {
     const o = this.prepare(TCP_ACK, seqAdd(this.sndUna, -1), now);
@@ -1691,7 +1723,7 @@ export class Connection {
       }
       let guard = 0;
       while (guard++ < 100_000) {
-        if (!this.sendOne(now, sink)) break;
+        if (!this.sendOne(now, sink) || this.outputFailed) break;
       }
       this.maybeArmPersist(now);
     }
@@ -1750,12 +1782,8 @@ export class Connection {
     // NewReno: retransmit the head (fast retransmit, partial ACK), regardless of cwnd (RFC 6582 §3.2).
     if (this.rtxHead) {
       this.rtxHead = false;
-      const sent = this.sendRange(this.sndUna, mss, now, sink, true);
-      if (sent === 0 && this.blockedAt === now) {
-        this.rtxHead = true; // the output had no buffer: try again later
-        return false;
-      }
-      return true;
+      this.sendRange(this.sndUna, mss, now, sink, true);
+      return !this.outputFailed;
     }
     // RFC 6675 NextSeg, rules 1 and 3: retransmit holes while pipe < cwnd.
     if (this.inRecovery && this.recoveryIsSack) {
@@ -1859,6 +1887,7 @@ export class Connection {
     if (!isRtx || seq === this.sndNxt) {
       if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     }
+    if (this.sndUna === this.sndMax && this.persistTotal === 0) this.progressAt = now; // the wait starts now
     if (seqGt(end, this.sndMax)) this.sndMax = end;
     if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
     this.persistAt = Infinity;
@@ -1920,6 +1949,7 @@ export class Connection {
       return;
     }
     if (this.persistAt === Infinity) {
+      if (this.persistTotal === 0 && this.persistBackoff === 0) this.progressAt = now;
       const base = this.rtt.rto;
       this.persistAt = now + Math.min(base * 2 ** Math.min(this.persistBackoff, 16), this.config.maxRtoMs);
     }
@@ -1990,13 +2020,17 @@ export class Connection {
     return cur < this.advMss || wnd >= 2 * cur;
   }
 
-  /** Emits the shared repr; bookkeeping common to every segment that carries an ACK. */
+  /**
+   * Emits the shared repr; bookkeeping common to every segment that carries
+   * an ACK. A segment the output refuses (no route, no buffer) is treated as
+   * sent and lost on the wire: the retransmission timer, with its backoff
+   * and retry limit, deals with it (a failing route must not turn into a
+   * retry every millisecond, nor keep a connection alive forever). The rest
+   * of this dispatch round is skipped.
+   */
   private emit(sink: SegmentSink, o: TcpRepr, ringOff: number): boolean {
-    if (!sink.emitSegment(this, o, ringOff)) {
-      this.blockedAt = this.now;
-      return false;
-    }
-    this.stats.segmentsOut++;
+    if (sink.emitSegment(this, o, ringOff)) this.stats.segmentsOut++;
+    else this.outputFailed = true;
     if ((o.flags & TCP_ACK) !== 0) {
       this.ackNow = false;
       this.ackAt = Infinity;

@@ -416,6 +416,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       return;
     }
     if ((f & TCP_SYN) === 0) return;
+    if ((f & TCP_FIN) !== 0) return; // SYN+FIN is a scan, not an open (Linux drops it too)
     if (!this.acceptQueueHasRoom(l)) {
       // Like Linux: with the accept queue full, drop SYNs; the peer retries.
       this.stats.listenOverflows++;
