@@ -100,6 +100,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   socat: 'socat',
   curl: 'curl',
   dnsmasq: 'dnsmasq',
+  hping3: 'hping3',
 };
 
 let aptUpdated = false;
