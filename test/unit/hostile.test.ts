@@ -11,7 +11,7 @@ import { Sim } from '../helpers/sim.js';
 import { RawPeer, injectFrom, tcpFrame } from '../helpers/hostile.js';
 import { arpFrame } from '../helpers/frames.js';
 import { Prng } from '../../src/driver/prng.js';
-import { State, type Connection } from '../../src/stack/tcp/connection.js';
+import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_PSH } from '../../src/stack/wire/tcp.js';
 import { ARP_REPLY } from '../../src/stack/wire/arp.js';
 import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
@@ -184,12 +184,9 @@ describe('blind injection into a live connection (RFC 5961)', () => {
 
 describe('peer MSS 0 and 1', () => {
   for (const mss of [0, 1]) {
-    // KNOWN BUG for MSS 1 (reported; src/stack/tcp is not ours): the peer's MSS
-    // option is used as is, so MSS 1 makes the server send one byte per
-    // segment (10,000 segments for 10 kB, ~40x header amplification; the
-    // CVE-2019-11479 pattern). Linux clamps to tcp_min_snd_mss (48). MSS 0 is
-    // already treated as absent (536). When fixed, make the MSS 1 case a plain `it`.
-    (mss === 1 ? it.fails : it)(`an MSS option of ${mss} is clamped to a sane minimum: a 10,000-byte reply takes few segments`, () => {
+    // MSS 1 was a bug found here (one byte per segment, the CVE-2019-11479
+    // pattern); TCP now clamps the peer's MSS to 48 like Linux's tcp_min_snd_mss.
+    it(`an MSS option of ${mss} is clamped to a sane minimum: a 10,000-byte reply takes few segments`, () => {
       const sim = new Sim();
       const peer = new RawPeer(sim, PEER);
       let server: Connection | null = null;
@@ -224,14 +221,15 @@ describe('peer MSS 0 and 1', () => {
 });
 
 describe('zero window held open forever', () => {
-  function zeroWindowPeer(hours: number): { conn: Connection; probes: number; sim: Sim } {
+  function zeroWindowPeer(hours: number, config: Partial<TcpConfig> = {}, closeAfterWrite = false): { conn: Connection; probes: number; sim: Sim } {
     const sim = new Sim();
     const peer = new RawPeer(sim, PEER);
     let conn: Connection | null = null;
     sim.a.stack.tcp.listen(80, 0, 8, (c) => {
       conn = c;
       c.write(new Uint8Array(100_000), 0, 100_000);
-    });
+      if (closeAfterWrite) c.close();
+    }, config);
     const { snd, rcv, sport } = handshake(sim, peer, 80, { window: 0 });
     let probes = 0;
     const end = sim.clock.now() + hours * 3_600_000;
@@ -261,29 +259,26 @@ describe('zero window held open forever', () => {
     expect(probes).toBeGreaterThan(0);
   });
 
-  // KNOWN BUG (reported to the lead; src/stack/tcp is owned by another engineer):
-  // connection.ts resets persistProbes on every ACK ("persist may go on forever",
-  // RFC 1122 §4.2.2.17) and TcpConfig has no bound on how long a zero window may
-  // be held, so a peer that ACKs probes but never opens its window pins the
-  // connection and its send buffer forever. Issue 7 asks for an abort after a
-  // bound (Linux: tcp_retries2 worth of probes / TCP_USER_TIMEOUT). When fixed,
-  // this test fails: turn it into a plain `it`.
-  it.fails('BUG: aborts a connection whose peer keeps the window shut for hours', () => {
-    const { conn } = zeroWindowPeer(6);
+  // Found here: with the default config a peer that ACKs probes but never
+  // opens its window pins the connection (and its send buffer) forever, as
+  // RFC 1122 §4.2.2.17 allows. The bound is TcpConfig.userTimeoutMs (RFC 5482,
+  // default 0 = off) and, after close(), orphanRetries.
+  it('with userTimeoutMs set, aborts a connection whose peer keeps the window shut', () => {
+    const { conn, sim } = zeroWindowPeer(6, { userTimeoutMs: 600_000 });
+    console.log(`[hostile] zero window answered, userTimeoutMs 10 min: state ${conn.stateName} at ${Math.round(sim.clock.now() / 1000)} s`);
+    expect(conn.state).toBe(State.CLOSED);
+  });
+
+  it('after close(), an answered zero window is given up after orphanRetries probes', () => {
+    const { conn } = zeroWindowPeer(6, {}, true);
     expect(conn.state).toBe(State.CLOSED);
   });
 });
 
 describe('embryonic connections toward unroutable sources', () => {
-  // KNOWN BUG (reported; src/stack/tcp is not ours to edit): a SYN from a
-  // source the stack has no route back to (off-link, no default gateway)
-  // creates a SYN_RECEIVED connection whose SYN-ACK send fails; the failed
-  // send is retried every 1 ms forever (never counted as a retransmission,
-  // so synRetries never ends it). The fuzz run saw 13 such connections
-  // produce 130,000 failed sends per 10 s of virtual time. A spoofed SYN flood
-  // at a stack without a gateway fills the SYN queue permanently and spins
-  // the poll loop. When fixed, this test fails: turn it into a plain `it`.
-  it.fails('BUG: a SYN from an unroutable source leaves no state after synRetries and does not busy-retry', () => {
+  // Found by the fuzz run (13 such connections made 130,000 failed sends per
+  // 10 s of virtual time, forever); fixed in TCP: refused output counts as loss.
+  it('a SYN from an unroutable source leaves no state after synRetries and does not busy-retry', () => {
     const sim = new Sim();
     sim.a.stack.tcp.listen(80, 0, 8, () => {});
     const src = parseIpv4Address('192.168.77.5');
