@@ -380,3 +380,30 @@ describe('tcp layer: failing output', () => {
     expect(t.wheel.size).toBe(0);
   });
 });
+
+describe('tcp layer: accept queue overflow on the final ACK', () => {
+  it('a handshake completing into a full accept queue is dropped and counted; the embryo waits', () => {
+    const t = new LayerScript({ config: NO_OPTS, synCookies: false });
+    const l = t.layer.listen(80, 0, 2);
+    const syn = (port: number, seq: number) => {
+      t.inject({ seq, flags: 'S', srcPort: port });
+      return t.take()[0]!;
+    };
+    const ack = (port: number, seq: number, sa: { seq: number }) => t.inject({ seq: seq + 1, ack: sa.seq + 1, flags: 'A', srcPort: port });
+    const sa1 = syn(1111, 1000);
+    const sa2 = syn(2222, 2000);
+    ack(1111, 1000, sa1); // accept queue 1/2
+    const sa3 = syn(3333, 3000); // SYN queue has room again
+    ack(2222, 2000, sa2); // accept queue 2/2: full
+    ack(3333, 3000, sa3); // overflow: dropped, counted
+    expect(l.acceptQueue.length).toBe(2);
+    expect(t.layer.stats.listenOverflows).toBe(1);
+    const embryo = t.layer.connections().find((c) => c.remotePort === 3333)!;
+    expect(embryo.state).toBe(State.SYN_RECEIVED);
+    // Once the application accepts, the peer's retransmitted ACK completes it.
+    l.accept();
+    ack(3333, 3000, sa3);
+    expect(embryo.state).toBe(State.ESTABLISHED);
+    expect(l.acceptQueue.length).toBe(2);
+  });
+});

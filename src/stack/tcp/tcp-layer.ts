@@ -367,6 +367,15 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       }
     }
     if (conn !== null) {
+      // The handshake would complete into a full accept queue: drop the ACK
+      // and keep the embryo (Linux tcp_check_req listen overflow; the peer
+      // retransmits, and the SYN-ACK timer eventually retires it).
+      if (conn.state === State.SYN_RECEIVED && conn.listenerRef !== null && (f & (TCP_ACK | TCP_RST | TCP_SYN)) === TCP_ACK) {
+        if (!this.acceptQueueHasRoom(conn.listenerRef as Listener)) {
+          this.stats.listenOverflows++;
+          return;
+        }
+      }
       conn.process(rx, buf, payloadOff, now);
       this.service(conn, now);
       return;
@@ -411,6 +420,10 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
           return;
         }
         if (opts === null) this.stats.synCookiesRejected++;
+        else {
+          this.stats.listenOverflows++; // a valid cookie, but nowhere to put the connection
+          return;
+        }
       }
       this.replyReset(src, dst, rx);
       return;
