@@ -5,6 +5,8 @@
  */
 import * as v8 from 'node:v8';
 import { Session } from 'node:inspector';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export type Impl = 'ustack' | 'node';
 
@@ -185,4 +187,16 @@ export async function alternate<T>(
 
 export function log(msg: string): void {
   process.stderr.write(msg + '\n');
+}
+
+/**
+ * A helper script in bench/ (next to this file when run with tsx, two levels
+ * up when run compiled from bench/.build/bench/).
+ */
+export function benchFile(name: string): string {
+  for (const rel of [`./${name}`, `../../${name}`]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`bench helper ${name} not found`);
 }

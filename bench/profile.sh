@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=(rr bulk udp conn hold raw tap)
 out=bench/profiles
+npx tsc -p bench/tsconfig.json
 mkdir -p "$out"
 : > "$out/summary.txt"
 for s in "${scenarios[@]}"; do
@@ -14,9 +15,9 @@ for s in "${scenarios[@]}"; do
   extra=()
   [ "$s" = hold ] && extra=(--hold=10000)
   [ "$s" = bulk ] && extra=(--bulk-mib=256)
-  node --expose-gc --cpu-prof --cpu-prof-dir="$out/$s" --import tsx bench/run.ts \
+  node --expose-gc --cpu-prof --cpu-prof-dir="$out/$s" bench/.build/bench/run.js \
     --quick --only="$s" --impl=ustack --rounds=2 "${extra[@]}" > "$out/$s.log" 2>&1 || true
-  # The main thread's profile is the largest (tsx's loader thread writes a small one).
+  # The main thread's profile is the largest.
   prof=$(ls -S "$out/$s"/*.cpuprofile | head -1)
   { echo "== $s ($prof)"; node bench/cpuprofile-top.mjs "$prof" 15; echo; } | tee -a "$out/summary.txt"
 done

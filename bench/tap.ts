@@ -13,13 +13,12 @@
  */
 import * as nodeNet from 'node:net';
 import { execFile, execSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Stack } from '../src/ustack.js';
-import { alternate, log, type BenchOptions, type Impl, type Row } from './lib.js';
+import { alternate, benchFile, log, type BenchOptions, type Impl, type Row } from './lib.js';
 
 const NS = 'ubench';
 const TAP = 'ubtap0';
-const CLIENT = fileURLToPath(new URL('./tap-client.mjs', import.meta.url));
+const CLIENT = benchFile('tap-client.mjs');
 
 function sh(cmd: string): void {
   execSync(cmd, { stdio: ['ignore', 'ignore', 'pipe'] });

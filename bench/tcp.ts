@@ -7,9 +7,8 @@
  */
 import * as nodeNet from 'node:net';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Stack } from '../src/ustack.js';
-import { AllocMeter, alternate, gc, log, percentile, sleep, tick, type BenchOptions, type Impl, type Row } from './lib.js';
+import { AllocMeter, alternate, benchFile, gc, log, percentile, sleep, tick, type BenchOptions, type Impl, type Row } from './lib.js';
 
 /** What both implementations offer: node's net surface. */
 type NetLike = Pick<typeof nodeNet, 'createServer' | 'connect'>;
@@ -22,8 +21,8 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function ustackEnv(mtu = 1500): Promise<Env> {
-  const [a, b] = await Stack.pair(undefined, { mtu });
+async function ustackEnv(mtu = 1500, tcp?: { sendBufferSize: number; recvBufferSize: number }): Promise<Env> {
+  const [a, b] = await Stack.pair(undefined, { mtu, ...(tcp ? { tcp } : {}) });
   // The server lives on b, the client on a.
   return {
     net: {
@@ -290,6 +289,7 @@ export async function tcpConnRate(opts: BenchOptions, rows: Row[]): Promise<void
 interface HoldResult {
   heapPerSocket: number;
   externalPerSocket: number;
+  rssPerSocket: number;
   held: number;
   note?: string;
 }
@@ -305,8 +305,16 @@ async function settleMemory(): Promise<NodeJS.MemoryUsage> {
 const SERVER_PORTS = 8;
 
 /** ustack: both ends in this process; figures are per socket (connection end). */
+/**
+ * TCP rings are allocated when a connection is established (256 KiB each
+ * way by default): 100,000 connections x 2 ends x 512 KiB does not fit this
+ * machine, so counts above SMALL_RINGS_ABOVE use 4 KiB rings (said in the row).
+ */
+const SMALL_RINGS_ABOVE = 20_000;
+const SMALL_RINGS = { sendBufferSize: 4096, recvBufferSize: 4096 };
+
 async function holdUstack(n: number): Promise<HoldResult> {
-  const env = await ustackEnv();
+  const env = await ustackEnv(1500, n > SMALL_RINGS_ABOVE ? SMALL_RINGS : undefined);
   const servers: Srv[] = [];
   const accepted: Sock[] = [];
   const ports: number[] = [];
@@ -346,6 +354,7 @@ async function holdUstack(n: number): Promise<HoldResult> {
   const r: HoldResult = {
     heapPerSocket: (after.heapUsed - before.heapUsed) / sockets,
     externalPerSocket: (after.external - before.external) / sockets,
+    rssPerSocket: (after.rss - before.rss) / sockets,
     held,
     ...(failed > 0 ? { note: `${failed} connects failed` } : {}),
   };
@@ -356,7 +365,7 @@ async function holdUstack(n: number): Promise<HoldResult> {
   return r;
 }
 
-const HOLD_CLIENT = fileURLToPath(new URL('./hold-client.mjs', import.meta.url));
+const HOLD_CLIENT = benchFile('hold-client.mjs');
 
 /**
  * node:net: the server's sockets are held here, the client ends in a child
@@ -389,6 +398,7 @@ async function holdNode(n: number): Promise<HoldResult> {
   const r: HoldResult = {
     heapPerSocket: held ? (after.heapUsed - before.heapUsed) / held : NaN,
     externalPerSocket: held ? (after.external - before.external) / held : NaN,
+    rssPerSocket: held ? (after.rss - before.rss) / held : NaN,
     held,
     ...(m && Number(m[2]) > 0 ? { note: `${m[2]} connects failed (${m[3] ?? '?'}); RLIMIT_NOFILE ${line}` } : {}),
   };
@@ -402,7 +412,7 @@ async function holdNode(n: number): Promise<HoldResult> {
 export async function tcpHold(opts: BenchOptions, rows: Row[], notes: string[]): Promise<void> {
   for (const n of opts.holdCounts) {
     const heap: Row = {
-      scenario: `4 ${n.toLocaleString('en')} idle connections`,
+      scenario: `4 ${n.toLocaleString('en')} idle connections${n > SMALL_RINGS_ABOVE ? ' (ustack: 4 KiB TCP rings)' : ''}`,
       metric: 'heap per socket',
       unit: 'B',
       ustack: [],
@@ -411,15 +421,17 @@ export async function tcpHold(opts: BenchOptions, rows: Row[], notes: string[]):
       higherIsBetter: false,
     };
     const ext: Row = { ...heap, metric: 'external (ArrayBuffer) per socket', ustack: [], node: [], target: '' };
+    const rss: Row = { ...heap, metric: 'RSS per socket', ustack: [], node: [], target: '', nodeNote: 'server process only; kernel socket memory not counted' };
     for (const impl of opts.impls) {
       const r = impl === 'ustack' ? await holdUstack(n) : await holdNode(n);
-      log(`  hold ${n} ${impl}: held ${r.held}, heap ${r.heapPerSocket.toFixed(0)} B/socket, external ${r.externalPerSocket.toFixed(0)} B/socket ${r.note ?? ''}`);
+      log(`  hold ${n} ${impl}: held ${r.held}, heap ${r.heapPerSocket.toFixed(0)} B/socket, external ${r.externalPerSocket.toFixed(0)} B/socket, rss ${r.rssPerSocket.toFixed(0)} B/socket ${r.note ?? ''}`);
       if (r.held < n) notes.push(`hold ${n} on ${impl}: only ${r.held} connections held${r.note ? ` (${r.note})` : ''}`);
       if (r.held > 0) {
         heap[impl].push(r.heapPerSocket);
         ext[impl].push(r.externalPerSocket);
+        rss[impl].push(r.rssPerSocket);
       }
     }
-    rows.push(heap, ext);
+    rows.push(heap, ext, rss);
   }
 }
