@@ -116,6 +116,8 @@ class Handle implements UdpHandler {
    */
   unhashed = false;
   ttl = 64;
+  /** Reused for every send (an options object per datagram was garbage per packet). */
+  readonly sendOpts = { ttl: 64 };
   broadcast = false;
   recvBuf = DEFAULT_BUF;
   sendBuf = DEFAULT_BUF;
@@ -658,7 +660,9 @@ export class DgramSocket extends EventEmitter {
     if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
     const router = h.host.engine.router;
     if (router.sourceFor(dst) < 0) return 'ENETUNREACH';
-    const ok = ep.send(dst, dstPort, data, 0, data.length, { ttl: h.ttl });
+    const opts = h.sendOpts;
+    opts.ttl = h.ttl;
+    const ok = ep.send(dst, dstPort, data, 0, data.length, opts);
     h.host.kick();
     if (!ok) return 'ENOBUFS';
     return data.length;
