@@ -635,11 +635,7 @@ export class Interface implements NeighborHost {
       return this.queueTx(slot, frameLen);
     }
     const now = this.clock.now();
-    const mac = this.neighbors.lookup(hop, now);
-    if (mac >= 0) {
-      writeMac(pool, base, mac);
-      return this.queueTx(slot, frameLen);
-    }
+    if (this.neighbors.writeMacFor(hop, now, pool, base)) return this.queueTx(slot, frameLen);
     if (this.neighbors.enqueue(hop, slot, frameLen, now)) return true;
     this.stats.tx_drop_unresolved++;
     this.nic.release(slot);

@@ -18,6 +18,7 @@
  * destination MAC), so the cache owns no packet memory of its own.
  */
 import { Timer, type TimerWheel } from '../time/timer-wheel.js';
+import { writeMac } from '../wire/ethernet.js';
 import { DEBUG, debug, ipStr, macStr } from '../debug.js';
 
 export const enum NeighborState {
@@ -110,6 +111,24 @@ export class NeighborCache {
   lookup(ip: number, now: number): number {
     const e = this.entries.get(ip | 0);
     if (e === undefined || e.mac < 0) return -1;
+    this.use(e, ip, now);
+    return e.mac;
+  }
+
+  /**
+   * lookup() for the transmit path: writes the MAC to use into
+   * buf[off, off + 6) and returns whether there was one. The 48-bit MAC never
+   * crosses a call boundary as a number (V8 boxes it there: a heap number per frame).
+   */
+  writeMacFor(ip: number, now: number, buf: Uint8Array, off: number): boolean {
+    const e = this.entries.get(ip | 0);
+    if (e === undefined || e.mac < 0) return false;
+    this.use(e, ip, now);
+    writeMac(buf, off, e.mac);
+    return true;
+  }
+
+  private use(e: Entry, ip: number, now: number): void {
     if (e.state === NeighborState.Reachable && now - e.confirmedAt >= this.config.reachableMs) {
       e.state = NeighborState.Stale;
     }
@@ -120,7 +139,6 @@ export class NeighborCache {
       this.host.sendArpRequest(ip, e.mac);
       this.wheel.arm(e.timer, now + this.config.retransMs);
     }
-    return e.mac;
   }
 
   /**
