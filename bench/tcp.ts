@@ -6,7 +6,7 @@
  *  4. connect + accept + close per second; memory per idle connection held
  */
 import * as nodeNet from 'node:net';
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { Stack } from '../src/ustack.js';
 import { AllocMeter, alternate, benchFile, gc, log, percentile, sleep, tick, type BenchOptions, type Impl, type Row } from './lib.js';
 
@@ -304,6 +304,15 @@ async function settleMemory(): Promise<NodeJS.MemoryUsage> {
 
 const SERVER_PORTS = 8;
 
+/** The hard open-file limit (node raises its soft limit to it at startup; npm run bench first tries ulimit -n 1048576). */
+function fdLimit(): number {
+  try {
+    return Number(execSync('ulimit -Hn', { shell: '/bin/sh' }).toString().trim());
+  } catch {
+    return Infinity;
+  }
+}
+
 /** ustack: both ends in this process; figures are per socket (connection end). */
 /**
  * TCP rings are allocated when a connection is established (256 KiB each
@@ -423,7 +432,19 @@ export async function tcpHold(opts: BenchOptions, rows: Row[], notes: string[]):
     const ext: Row = { ...heap, metric: 'external (ArrayBuffer) per socket', ustack: [], node: [], target: '' };
     const rss: Row = { ...heap, metric: 'RSS per socket', ustack: [], node: [], target: '', nodeNote: 'server process only; kernel socket memory not counted' };
     for (const impl of opts.impls) {
-      const r = impl === 'ustack' ? await holdUstack(n) : await holdNode(n);
+      if (impl === 'node' && n + 1000 > fdLimit()) {
+        // The accepting process holds one descriptor per connection.
+        notes.push(`hold ${n} on node: not run: RLIMIT_NOFILE is ${fdLimit()} (hard limit; raising it needs CAP_SYS_RESOURCE)`);
+        log(`  hold ${n} node: skipped, RLIMIT_NOFILE ${fdLimit()}`);
+        continue;
+      }
+      let r: HoldResult;
+      try {
+        r = impl === 'ustack' ? await holdUstack(n) : await holdNode(n);
+      } catch (e) {
+        notes.push(`hold ${n} on ${impl}: ${(e as Error).message}`);
+        continue;
+      }
       log(`  hold ${n} ${impl}: held ${r.held}, heap ${r.heapPerSocket.toFixed(0)} B/socket, external ${r.externalPerSocket.toFixed(0)} B/socket, rss ${r.rssPerSocket.toFixed(0)} B/socket ${r.note ?? ''}`);
       if (r.held < n) notes.push(`hold ${n} on ${impl}: only ${r.held} connections held${r.note ? ` (${r.note})` : ''}`);
       if (r.held > 0) {
