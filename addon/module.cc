@@ -91,6 +91,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
             InstanceAccessor<&TapDevice::GetPreExisted>("preExisted"),
             InstanceAccessor<&TapDevice::GetSlotSize>("slotSize"),
             InstanceAccessor<&TapDevice::GetSlotCount>("slotCount"),
+            InstanceAccessor<&TapDevice::GetVnetHdrLen>("vnetHdrLen"),
             InstanceMethod<&TapDevice::AttachPool>("attachPool"),
             InstanceMethod<&TapDevice::ReadBurst>("readBurst"),
             InstanceMethod<&TapDevice::WriteBurst>("writeBurst"),
@@ -116,6 +117,16 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     }
     std::string want = info[0].As<Napi::String>().Utf8Value();
     ustack::tap::OpenOptions opts;
+    // new TapDevice(name, { offloads?: boolean }): offloads = IFF_VNET_HDR
+    // (12-byte header) with TUN_F_CSUM | TUN_F_TSO4.
+    if (info.Length() >= 2 && info[1].IsObject()) {
+      Napi::Value off = info[1].As<Napi::Object>().Get("offloads");
+      if (env.IsExceptionPending()) return;
+      if (off.ToBoolean().Value()) {
+        opts.vnet_hdr_len = static_cast<int>(ustack::tap::kVnetHdrLen);
+        opts.offload_flags = ustack::tap::kTunOffloadCsum | ustack::tap::kTunOffloadTso4;
+      }
+    }
     ustack::tap::OpenResult res;
     int rc = ustack::tap::open_tap(want, opts, &res);
     if (rc < 0) {
@@ -125,6 +136,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     fd_ = res.fd;
     name_ = res.name;
     pre_existed_ = res.pre_existed;
+    vnet_hdr_len_ = static_cast<uint32_t>(opts.vnet_hdr_len);
 
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
@@ -156,6 +168,38 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), slot_size_); }
   Napi::Value GetSlotCount(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), slot_count_);
+  }
+  Napi::Value GetVnetHdrLen(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), vnet_hdr_len_);
+  }
+
+  // The optional 4th burst argument: a Uint8Array of n * vnetHdrLen bytes of
+  // virtio_net_hdr, one per frame. Required when the device has a vnet header.
+  bool VnetHdrs(const Napi::CallbackInfo& info, uint32_t n, uint8_t** hdrs) {
+    Napi::Env env = info.Env();
+    *hdrs = nullptr;
+    if (vnet_hdr_len_ == 0) return true;
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* ptr = nullptr;
+    if (info.Length() < 4 ||
+        napi_get_typedarray_info(env, info[3], &type, &len, &ptr, nullptr, nullptr) != napi_ok ||
+        type != napi_uint8_array) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (!pending) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
+                   "The \"hdrs\" argument must be a Uint8Array (device opened with offloads)");
+      }
+      return false;
+    }
+    if (len < static_cast<size_t>(n) * vnet_hdr_len_) {
+      ThrowRange(env, "hdrs holds " + std::to_string(len) + " bytes, need " +
+                          std::to_string(static_cast<size_t>(n) * vnet_hdr_len_));
+      return false;
+    }
+    *hdrs = static_cast<uint8_t*>(ptr);
+    return true;
   }
 
   bool CheckOpen(Napi::Env env, const char* syscall) {
@@ -230,7 +274,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     if (!CheckOpen(env, "read") || !CheckPool(env)) return env.Undefined();
     uint32_t *slots = nullptr, *lens = nullptr, n = 0;
     if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
-    int got = ustack::tap::read_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_);
+    uint8_t* hdrs = nullptr;
+    if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
+    int got = ustack::tap::read_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_, hdrs,
+                                      vnet_hdr_len_);
     return Napi::Number::New(env, got);
   }
 
@@ -247,7 +294,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
         return env.Undefined();
       }
     }
-    int taken = ustack::tap::write_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_);
+    uint8_t* hdrs = nullptr;
+    if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
+    int taken = ustack::tap::write_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_, hdrs,
+                                         vnet_hdr_len_);
     return Napi::Number::New(env, taken);
   }
 
@@ -437,6 +487,15 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     o.Set("lastRxErrno", Napi::Number::New(env, c.last_rx_errno));
     o.Set("lastTxErrno", Napi::Number::New(env, c.last_tx_errno));
     o.Set("wakeErrors", Napi::Number::New(env, static_cast<double>(wake_errors_)));
+    o.Set("rxGsoFrames", Napi::Number::New(env, static_cast<double>(c.rx_gso_frames)));
+    o.Set("rxGsoBytes", Napi::Number::New(env, static_cast<double>(c.rx_gso_bytes)));
+    o.Set("rxCsumPartial", Napi::Number::New(env, static_cast<double>(c.rx_csum_partial)));
+    o.Set("rxCsumValid", Napi::Number::New(env, static_cast<double>(c.rx_csum_valid)));
+    o.Set("rxLargest", Napi::Number::New(env, static_cast<double>(c.rx_largest)));
+    o.Set("txGsoFrames", Napi::Number::New(env, static_cast<double>(c.tx_gso_frames)));
+    o.Set("txGsoBytes", Napi::Number::New(env, static_cast<double>(c.tx_gso_bytes)));
+    o.Set("txCsumOffload", Napi::Number::New(env, static_cast<double>(c.tx_csum_offload)));
+    o.Set("txLargest", Napi::Number::New(env, static_cast<double>(c.tx_largest)));
     return o;
   }
 
@@ -467,6 +526,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   int fd_ = -1;
   std::string name_;
   bool pre_existed_ = false;
+  uint32_t vnet_hdr_len_ = 0;
 
   Napi::Reference<Napi::ArrayBuffer> pool_ref_;
   uint8_t* pool_base_ = nullptr;

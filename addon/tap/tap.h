@@ -9,13 +9,28 @@
 
 namespace ustack::tap {
 
-// How the TAP device is opened. Only plain Ethernet frames for now; the
-// fields below are where IFF_VNET_HDR offloads (checksum, GSO) will go.
+// virtio_net_hdr (include/uapi/linux/virtio_net.h), little-endian on the
+// wire for TAP on little-endian hosts (legacy virtio = native endianness):
+//   u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size; le16 csum_start;
+//   le16 csum_offset; [le16 num_buffers when the header is 12 bytes]
+constexpr uint32_t kVnetHdrLen = 12;  // we always ask for the 12-byte (mrg_rxbuf) form
+constexpr uint8_t kVnetFlagNeedsCsum = 1;   // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr uint8_t kVnetFlagDataValid = 2;   // VIRTIO_NET_HDR_F_DATA_VALID
+constexpr uint8_t kVnetGsoNone = 0;
+constexpr uint8_t kVnetGsoTcpv4 = 1;
+constexpr uint8_t kVnetGsoEcn = 0x80;
+constexpr unsigned kTunOffloadCsum = 0x01;  // TUN_F_CSUM
+constexpr unsigned kTunOffloadTso4 = 0x02;  // TUN_F_TSO4
+
+// How the TAP device is opened.
 struct OpenOptions {
-  // Reserved: request IFF_VNET_HDR and set TUNSETVNETHDRSZ to this size
-  // (0 = no virtio-net header in front of each frame). Not implemented yet;
-  // open_tap() rejects a non-zero value with -EOPNOTSUPP.
+  // Request IFF_VNET_HDR and set TUNSETVNETHDRSZ to this size (0 = plain
+  // frames; otherwise must be 10 or 12). Every read/write then carries a
+  // virtio_net_hdr in front of the frame.
   int vnet_hdr_len = 0;
+  // With a vnet header: TUNSETOFFLOAD flags (TUN_F_CSUM, TUN_F_TSO4, ...) the
+  // kernel may use toward us (partial checksums, GSO super-frames).
+  unsigned offload_flags = 0;
 };
 
 struct OpenResult {
@@ -44,6 +59,16 @@ struct Counters {
   uint64_t tx_eagain = 0;     // write bursts cut short by EAGAIN (backpressure)
   int last_rx_errno = 0;
   int last_tx_errno = 0;
+  // With a vnet header:
+  uint64_t rx_gso_frames = 0;     // frames the kernel sent as GSO super-frames
+  uint64_t rx_gso_bytes = 0;
+  uint64_t rx_csum_partial = 0;   // NEEDS_CSUM (checksum left to us)
+  uint64_t rx_csum_valid = 0;     // DATA_VALID
+  uint64_t rx_largest = 0;        // longest frame read
+  uint64_t tx_gso_frames = 0;     // frames handed to the kernel for segmentation
+  uint64_t tx_gso_bytes = 0;
+  uint64_t tx_csum_offload = 0;   // frames with NEEDS_CSUM
+  uint64_t tx_largest = 0;        // longest frame written
 };
 
 // Reads frames into pool slots: frame i goes to pool_base + slots[i] * slot_size
@@ -51,14 +76,21 @@ struct Counters {
 // validate slot indices. Returns the number read; -errno if the very first
 // read failed with a real error (an error after some frames is recorded in
 // `c` and the frames read so far are returned).
+//
+// With `hdrs` (device opened with a vnet header of hdr_len bytes), frame i's
+// virtio_net_hdr goes to hdrs + i * hdr_len (readv: header, then the slot).
 int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-               uint32_t* lens, uint32_t max, Counters* c);
+               uint32_t* lens, uint32_t max, Counters* c, uint8_t* hdrs = nullptr,
+               uint32_t hdr_len = 0);
 
 // Writes n frames (slot i, lens[i] bytes). Stops at EAGAIN. A frame the
 // kernel rejects with a real error is dropped and counted (it still counts as
 // taken). Returns how many frames were taken, 0..n.
+// With `hdrs`, frame i is written after the hdr_len-byte virtio_net_hdr at
+// hdrs + i * hdr_len (writev).
 int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-                const uint32_t* lens, uint32_t n, Counters* c);
+                const uint32_t* lens, uint32_t n, Counters* c, const uint8_t* hdrs = nullptr,
+                uint32_t hdr_len = 0);
 
 // Closes the fd; the kernel removes a non-persistent device.
 void close_tap(int fd);
