@@ -91,6 +91,10 @@ start_echo && wait_host echo-ready
 print_stats
 
 if [ "$mode" = full ]; then
+  # Idle: the poll loop sleeps on the device interrupt (UIO fd) instead of spinning.
+  c0=$(awk '{print $14+$15}' /proc/$ECHO/stat); sleep 5; c1=$(awk '{print $14+$15}' /proc/$ECHO/stat)
+  say "idle: ustack echo used $((c1 - c0)) CPU ticks in 5 s (CLK_TCK $(getconf CLK_TCK))"
+  wait_host echo-after-idle
   wait_host kill-mid
   kill -KILL $ECHO; wait $ECHO 2>/dev/null
   say "killed ustack echo (SIGKILL) mid-transfer"

@@ -368,7 +368,25 @@ async function runScenario(name, kernel, initrd) {
     try {
       if (what === 'echo-ready') await echoChecks('ustack echo');
       else if (what === 'echo-ready-after-kill') await echoChecks('restart after SIGKILL');
-      else if (what === 'timed-ustack') {
+      else if (what === 'echo-after-idle') {
+        // One datagram, no retry: the first packet after idle must wake the server.
+        const sock = dgram.createSocket('udp4');
+        const payload = randomBytes(100);
+        const t0 = Date.now();
+        const ok = await new Promise((res) => {
+          const t = setTimeout(() => res(false), 5000);
+          sock.on('message', (m) => {
+            if (Buffer.compare(m, payload) === 0) {
+              clearTimeout(t);
+              res(true);
+            }
+          });
+          sock.send(payload, peer.udp, peer.host);
+        });
+        sock.close();
+        if (ok) pass(`${tag} first datagram after 5 s idle answered (interrupt wake-up), ${Date.now() - t0} ms`);
+        else fail(`${tag} first datagram after idle answered`);
+      } else if (what === 'timed-ustack') {
         const r = await tcpEcho(peer.tcp, 10 << 20);
         ustackMs = r.ms;
         if (r.ok) pass(`${tag} TCP echo of 10 MB through ustack on the e1000 verified: ${r.ms.toFixed(0)} ms`);
