@@ -25,6 +25,8 @@ export interface PollLoopOptions {
 }
 
 const noop = (): void => {};
+/** Bursts polled back to back in one event-loop turn while frames keep coming. */
+const BURSTS_PER_TURN = 8;
 
 interface Refable {
   ref?(): unknown;
@@ -114,8 +116,16 @@ export class PollLoop {
     this.immediate = null;
     if (!this.running) return;
     const engine = this.engine;
-    this.counters.polls++;
-    const frames = engine.poll();
+    // While frames flow, poll a few bursts per event-loop turn: each turn
+    // costs libuv an epoll_wait, and the data path should not pay a system
+    // call per burst. Bounded so timers and other callbacks still run.
+    let frames = 0;
+    for (let i = 0; i < BURSTS_PER_TURN; i++) {
+      this.counters.polls++;
+      const n = engine.poll();
+      frames += n;
+      if (n === 0) break;
+    }
     const now = engine.clock.now();
     if (frames > 0) this.lastWork = now;
     else this.counters.idle_polls++;
