@@ -118,6 +118,11 @@ class Handle implements UdpHandler {
   ttl = 64;
   /** Reused for every send (an options object per datagram was garbage per packet). */
   readonly sendOpts = { ttl: 64 };
+  /** One-entry caches: the last destination string parsed, the last source address formatted. */
+  lastDstText = '';
+  lastDst = 0;
+  lastSrc = -1;
+  lastSrcText = '';
   broadcast = false;
   recvBuf = DEFAULT_BUF;
   sendBuf = DEFAULT_BUF;
@@ -213,7 +218,11 @@ function drain(h: Handle): void {
     const d = h.rxQueue.shift()!;
     h.rxQueueBytes -= d.msg.length + DATAGRAM_OVERHEAD;
     h.rxDelivered++;
-    const rinfo: RemoteInfo = { address: ipToString(d.address), family: 'IPv4', port: d.port, size: d.msg.length };
+    if (d.address !== h.lastSrc) {
+      h.lastSrc = d.address;
+      h.lastSrcText = ipToString(d.address);
+    }
+    const rinfo: RemoteInfo = { address: h.lastSrcText, family: 'IPv4', port: d.port, size: d.msg.length };
     h.owner.emit('message', d.msg, rinfo);
   }
 }
@@ -646,11 +655,15 @@ export class DgramSocket extends EventEmitter {
       dst = ep.remoteAddress;
       dstPort = ep.remotePort;
     } else {
-      try {
-        dst = parseIpv4Address(ip);
-      } catch {
-        return 'EINVAL';
-      }
+      if (ip !== h.lastDstText || ip === '') {
+        try {
+          dst = parseIpv4Address(ip);
+        } catch {
+          return 'EINVAL';
+        }
+        h.lastDstText = ip;
+        h.lastDst = dst;
+      } else dst = h.lastDst;
       if (dst === 0) dst = 0x7f000001;
       dstPort = port;
     }
