@@ -185,8 +185,8 @@ describe('tcp tail loss probe (RFC 8985 §7)', () => {
     expect(s.conn.stats.rtoTimeouts).toBe(0);
   });
 
-  it('with one segment in flight the PTO adds a delayed-ACK allowance and never exceeds the RTO', () => {
-    const s = new ConnScript({ iss: 1000, config: { timestamps: false, windowScaling: false } });
+  it('rack: false (legacy): with no SRTT there is no probe, the RTO comes first', () => {
+    const s = new ConnScript({ iss: 1000, config: { timestamps: false, windowScaling: false, rack: false } });
     s.establishPassive({ iss: 5000, mss: 1000, sack: true });
     s.conn.write(pattern(100), 0, 100);
     s.dispatch();

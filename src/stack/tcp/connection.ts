@@ -96,6 +96,14 @@ export interface TcpConfig {
   /** Tail loss probes (RFC 8985 §7); used only with SACK, as the RFC requires. */
   tailLossProbe: boolean;
   /**
+   * RACK time-based loss detection (RFC 8985 §6) and the RFC 8985 TLP rules
+   * (probe timeout, one probe per episode, TLP loss detection), used when
+   * SACK is negotiated; also makes the receiver send D-SACK (RFC 2883).
+   * false: RFC 6675 IsLost / DupThresh detection only (as before RACK).
+   * Without SACK, DupThresh (RFC 5681 / 6582) is always used.
+   */
+  rack: boolean;
+  /**
    * RFC 5482 user timeout (Linux TCP_USER_TIMEOUT): give up with ETIMEDOUT
    * when sent data stays unacknowledged, or a zero window stays shut, for
    * this long; 0 = off (then maxRetries bounds retransmission, and a zero
@@ -135,6 +143,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   maxSackRanges: 32,
   mss: 65495,
   tailLossProbe: true,
+  rack: true,
   userTimeoutMs: 0,
   orphanRetries: 8,
 });
@@ -175,6 +184,16 @@ export interface TcpConnStats {
   persistProbes: number;
   keepaliveProbes: number;
   tailLossProbes: number;
+  /** RFC 8985 §7.4: tail loss probes that repaired a loss (congestion response taken). */
+  tlpLossRecoveries: number;
+  /** Segments RACK marked lost (RFC 8985 §6.2 step 5). */
+  rackLosses: number;
+  /** RACK reorder timer expiries (RFC 8985 §6.2). */
+  rackReorderTimeouts: number;
+  /** D-SACK blocks received (RFC 2883: the peer got something twice). */
+  dsacksIn: number;
+  /** D-SACK blocks sent. */
+  dsacksOut: number;
   delayedAcks: number;
   resetsIn: number;
   resetsOut: number;
@@ -205,6 +224,11 @@ export function newConnStats(): TcpConnStats {
     persistProbes: 0,
     keepaliveProbes: 0,
     tailLossProbes: 0,
+    tlpLossRecoveries: 0,
+    rackLosses: 0,
+    rackReorderTimeouts: 0,
+    dsacksIn: 0,
+    dsacksOut: 0,
     delayedAcks: 0,
     resetsIn: 0,
     resetsOut: 0,
@@ -275,6 +299,21 @@ const DEFAULT_PEER_MSS = 536; // RFC 9293 §3.7.1 when no MSS option
 const MIN_SND_MSS = 48; // Linux net.ipv4.tcp_min_snd_mss
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
 const OOW_ACK_INTERVAL_MS = 500; // Linux tcp_invalid_ratelimit for ACKs to out-of-window pure ACKs
+
+// RACK segment log flags (RFC 8985 §6.1 per-segment state).
+const RS_SACKED = 1;
+/** Marked lost and not retransmitted since. */
+const RS_LOST = 2;
+/** Retransmitted at least once. */
+const RS_RTX = 4;
+/** Newly SACKed by the ACK being processed (delivered in sequence order). */
+const RS_NEW = 8;
+const RS_EMPTY_U32 = new Uint32Array(0);
+const RS_EMPTY_F64 = new Float64Array(0);
+const RS_EMPTY_U8 = new Uint8Array(0);
+const WC_DEL_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
+const REO_WND_PERSIST = 16; // RFC 8985 §6.2 step 4: DSACK-grown window kept for 16 recoveries
+const REO_WND_MULT_MAX = 64;
 
 // Byte copies between rings and packet buffers. A plain loop instead of
 // `dst.set(src.subarray(...))`: the subarray view would be one allocation per
@@ -422,6 +461,45 @@ export class Connection {
   /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
   private sndSml = 0;
 
+  // --- RACK (RFC 8985 §6). A log of transmitted segments in sequence order:
+  // one ring of typed arrays (no object per segment), grown by doubling only
+  // when more segments are in flight than it holds (sized from the send
+  // buffer). Record i covers [start(i), end(i)), start(0) = rsBase,
+  // start(i) = end(i-1); together they cover [sndUna, sndMax).
+  private rsEnd: Uint32Array = RS_EMPTY_U32;
+  private rsTs: Float64Array = RS_EMPTY_F64;
+  private rsFl: Uint8Array = RS_EMPTY_U8;
+  private rsMask = 0;
+  private rsHead = 0;
+  private rsN = 0;
+  private rsBase = 0;
+  /** Bytes in records marked lost and not yet retransmitted. */
+  private rsLostBytes = 0;
+  /** RACK.segs_sacked. */
+  private rsSackedSegs = 0;
+  /** RACK.xmit_ts / RACK.end_seq / RACK.rtt / RACK.min_RTT / RACK.fack. */
+  private rackXmitTs = -Infinity;
+  private rackEndSeq = 0;
+  private rackRtt = -1;
+  private rackMinRtt = Infinity;
+  private rackFack = 0;
+  private rackFackSet = false;
+  private rackReordering = false;
+  private rackReoMult = 1;
+  private rackReoPersist = 0;
+  private rackDsackRound = false;
+  private rackDsackRoundSeq = 0;
+  /** RTO recovery: from an RTO until everything sent before it is acknowledged. */
+  private rtoRecovery = false;
+  // TLP episode (RFC 8985 §7.4): probe range and whether it was a retransmission.
+  private tlpStartSeq = 0;
+  private tlpEndSeq = 0;
+  private tlpIsRetrans = false;
+  // Receiver D-SACK (RFC 2883) for the next ACK.
+  private dsackPending = false;
+  private dsackL = 0;
+  private dsackR = 0;
+
   // --- timers (absolute ms; Infinity = off)
   private rtoAt = Infinity;
   private ackAt = Infinity;
@@ -430,6 +508,8 @@ export class Connection {
   /** RFC 8985 §7 tail loss probe timer, and whether a probe awaits its ACK. */
   private tlpAt = Infinity;
   private tlpOutstanding = false;
+  /** RFC 8985 §6.2 RACK reorder timer. */
+  private rackAt = Infinity;
   private persistBackoff = 0;
   private persistProbes = 0;
   /** Probes since the window last opened (not reset by ACKs): bounds orphans. */
@@ -795,6 +875,7 @@ export class Connection {
         if (this.synchronizedForData() && seqLt(this.sndUna, this.sndMax)) {
           this.sndNxt = this.sndUna;
           this.rttActive = false;
+          if (this.rackOn()) this.rsMarkAllLost(false);
         }
       }
       return;
@@ -821,6 +902,7 @@ export class Connection {
     if (this.rtoAt < t) t = this.rtoAt;
     if (this.ackAt < t) t = this.ackAt;
     if (this.tlpAt < t) t = this.tlpAt;
+    if (this.rackAt < t) t = this.rackAt;
     if (this.persistAt < t) t = this.persistAt;
     const k = this.keepAliveAt();
     if (k < t) t = k;
@@ -956,7 +1038,10 @@ export class Connection {
         if (this.state === State.TIME_WAIT && (f & TCP_FIN) !== 0) {
           this.closeAt = now + this.config.timeWaitMs; // retransmitted FIN: restart 2MSL (§3.10.7.4)
         }
-        if (len > 0) this.stats.duplicateBytes += len;
+        if (len > 0) {
+          this.stats.duplicateBytes += len;
+          if (seqLe(seqAdd(seq, len), this.rcvNxt)) this.noteDsack(seq, seqAdd(seq, len));
+        }
         this.sendOowAck(len > 0 || (f & TCP_FIN) !== 0, seq);
       }
       return;
@@ -1063,7 +1148,10 @@ export class Connection {
     }
 
     const oldWnd = this.sndWnd;
+    const rack = this.rackOn();
+    const dsack = rack && seg.sack !== undefined && seg.sack.length >= 2 && this.isDsack(seg.sack, ack);
     const newSack = this.sackOk && seg.sack !== undefined && seg.sack.length > 0 ? this.updateScoreboard(seg.sack) : false;
+    const unaBefore = this.sndUna;
 
     // Window update (RFC 9293 §3.10.7.4: only from segments newer than the last update).
     if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
@@ -1090,6 +1178,10 @@ export class Connection {
       (this.sndWnd === oldWnd || newSack)
     ) {
       this.onDupAck(now);
+    }
+    if (rack) {
+      const pureDup = ack === unaBefore && len === 0 && !newSack && this.sndWnd === oldWnd;
+      this.rackOnAck(seg, ack, dsack, pureDup, now);
     }
 
     // FIN acknowledged?
@@ -1160,6 +1252,13 @@ export class Connection {
 
     // Trim the SACK scoreboard below the new cumulative ACK.
     this.trimScoreboard();
+    if (this.rackOn()) {
+      this.rsOnCumAck(ack, now, seg.tsEcr);
+      if (this.rtoRecovery && seqGe(ack, this.recover)) {
+        this.rtoRecovery = false;
+        this.rackRecoveryDone();
+      }
+    }
 
     if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
@@ -1168,6 +1267,7 @@ export class Connection {
         this.inflation = 0;
         this.rtxHead = false;
         this.cc.onExitRecovery(now);
+        if (this.rackOn()) this.rackRecoveryDone();
       } else if (!this.recoveryIsSack) {
         // Partial ACK (RFC 6582 §3.2 step 5): retransmit the next hole, deflate.
         this.inflation = Math.max(0, this.inflation - acked) + (acked >= this.sndMss() ? this.sndMss() : 0);
@@ -1184,8 +1284,9 @@ export class Connection {
     // RFC 6298 §5.2/5.3: all acknowledged -> stop the timer; else restart it.
     if (this.sndUna === this.sndMax) this.rtoAt = Infinity;
     else this.rtoAt = now + this.rtt.rto;
-    // RFC 8985 §7.2: restart the PTO on an ACK of new data.
-    this.tlpOutstanding = false;
+    // RFC 8985 §7.2: restart the PTO on an ACK of new data. (With RACK the
+    // episode ends by the §7.4 rules in rackOnAck instead.)
+    if (!this.rackOn()) this.tlpOutstanding = false;
     this.armTlp(now);
   }
 
@@ -1194,6 +1295,14 @@ export class Connection {
     this.dupAcks++;
     if (this.inRecovery) {
       if (!this.recoveryIsSack) this.inflation += this.sndMss(); // RFC 6582 §3.2 step 4
+      return;
+    }
+    if (this.rackOn()) {
+      // RACK decides from the SACK blocks (rackOnAck). A SACK peer that sends
+      // duplicate ACKs without blocks gets the DupThresh rule on the head.
+      if (this.sbN > 0 || this.dupAcks < DUP_THRESH || seqLt(this.sndUna, this.recover) || this.rsN === 0) return;
+      this.rsMarkLost(0);
+      this.enterRecovery(now);
       return;
     }
     const lost = this.sackOk && this.sbN > 0 && this.isLost(this.sndUna);
@@ -1208,10 +1317,10 @@ export class Connection {
 
   private enterRecovery(now: number): void {
     this.tlpAt = Infinity;
-    const flight = this.pipe();
+    const flight = this.rackOn() ? seqDiff(this.sndNxt, this.sndUna) : this.pipe();
     this.inRecovery = true;
     this.recover = this.sndMax;
-    this.recoveryIsSack = this.sackOk && this.sbN > 0;
+    this.recoveryIsSack = this.rackOn() || (this.sackOk && this.sbN > 0);
     this.cc.onEnterRecovery(now, flight);
     this.stats.fastRetransmits++;
     this.rttActive = false; // Karn: the head is about to be retransmitted
@@ -1252,6 +1361,7 @@ export class Connection {
     if (off < 0) {
       const skip = Math.min(-off, len);
       this.stats.duplicateBytes += skip;
+      if (skip > 0) this.noteDsack(seq, seqAdd(seq, skip));
       pOff += skip;
       len -= skip;
       off = 0;
@@ -1342,6 +1452,7 @@ export class Connection {
     this.setState(State.TIME_WAIT);
     this.closeAt = now + this.config.timeWaitMs;
     this.tlpAt = Infinity;
+    this.rackAt = Infinity;
     this.rtoAt = Infinity;
     this.persistAt = Infinity;
     this.ackAt = Infinity;
@@ -1478,6 +1589,11 @@ export class Connection {
    * is simply sndNxt - sndUna (after an RTO everything beyond sndNxt counts as lost).
    */
   private pipe(): number {
+    if (this.rackOn() && (this.inRecovery || this.rsLostBytes > 0)) {
+      // RFC 6675 pipe with RACK's loss marks: outstanding, not SACKed, not lost-awaiting-retransmission.
+      const p = seqDiff(this.sndMax, this.sndUna) - this.sackedBelow(this.sndMax) - this.rsLostBytes;
+      return p > 0 ? p : 0;
+    }
     const flight = seqDiff(this.sndNxt, this.sndUna);
     if (!this.inRecovery || !this.recoveryIsSack) return flight;
     const una = this.sndUna;
@@ -1511,6 +1627,398 @@ export class Connection {
       if (seqGt(l, seq)) return l;
     }
     return this.sndMax;
+  }
+
+  // =========================================================================
+  // RACK-TLP (RFC 8985): segment log, time-based loss detection, TLP episodes
+
+  private rackOn(): boolean {
+    return this.sackOk && this.config.rack;
+  }
+
+  private rsIdx(i: number): number {
+    return (this.rsHead + i) & this.rsMask;
+  }
+
+  private rsStartOf(i: number): number {
+    return i === 0 ? this.rsBase : this.rsEnd[this.rsIdx(i - 1)]!;
+  }
+
+  private rsTail(): number {
+    return this.rsN === 0 ? this.rsBase : this.rsEnd[this.rsIdx(this.rsN - 1)]!;
+  }
+
+  /** First use: room for a full send buffer of MSS-sized segments; later: doubles (rare, not per segment). */
+  private rsGrow(): void {
+    const old = this.rsEnd.length;
+    let cap = 16;
+    const want = old === 0 ? Math.ceil(this.config.sendBufferSize / Math.max(1, this.sndMss())) + 8 : old * 2;
+    while (cap < want) cap *= 2;
+    const e = new Uint32Array(cap);
+    const t = new Float64Array(cap);
+    const f = new Uint8Array(cap);
+    for (let i = 0; i < this.rsN; i++) {
+      const k = this.rsIdx(i);
+      e[i] = this.rsEnd[k]!;
+      t[i] = this.rsTs[k]!;
+      f[i] = this.rsFl[k]!;
+    }
+    this.rsEnd = e;
+    this.rsTs = t;
+    this.rsFl = f;
+    this.rsHead = 0;
+    this.rsMask = cap - 1;
+  }
+
+  /** Inserts a record at logical index i, shifting the later ones up. */
+  private rsInsert(i: number, end: number, ts: number, fl: number): void {
+    if (this.rsN === this.rsEnd.length) this.rsGrow();
+    for (let k = this.rsN; k > i; k--) {
+      const d = this.rsIdx(k);
+      const s = this.rsIdx(k - 1);
+      this.rsEnd[d] = this.rsEnd[s]!;
+      this.rsTs[d] = this.rsTs[s]!;
+      this.rsFl[d] = this.rsFl[s]!;
+    }
+    const d = this.rsIdx(i);
+    this.rsEnd[d] = end >>> 0;
+    this.rsTs[d] = ts;
+    this.rsFl[d] = fl;
+    this.rsN++;
+  }
+
+  /** Splits record i at seq (strictly inside it): [start, seq) at i, [seq, end) at i+1, same time and flags. */
+  private rsSplit(i: number, seq: number): void {
+    const k = this.rsIdx(i);
+    const fl = this.rsFl[k]!;
+    this.rsInsert(i, seq, this.rsTs[k]!, fl);
+    if (fl & RS_SACKED) this.rsSackedSegs++;
+  }
+
+  /** Index of the first record whose end lies beyond seq (rsN if none). */
+  private rsFind(seq: number): number {
+    let lo = 0;
+    let hi = this.rsN;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqGt(this.rsEnd[this.rsIdx(mid)]!, seq)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** RFC 8985 §6.1: [seq, end) went out at `now` (new data, or a retransmission of logged records). */
+  private rsOnSend(seq: number, end: number, now: number): void {
+    if (this.rsN === 0) this.rsBase = this.sndUna;
+    const tail = this.rsTail();
+    if (seqLt(seq, tail)) {
+      const s = seqLt(seq, this.rsBase) ? this.rsBase : seq;
+      const e = seqLt(end, tail) ? end : tail;
+      let i = seqLt(s, e) ? this.rsFind(s) : this.rsN;
+      if (i < this.rsN && seqLt(this.rsStartOf(i), s)) {
+        this.rsSplit(i, s);
+        i++;
+      }
+      for (; i < this.rsN; i++) {
+        const st = this.rsStartOf(i);
+        if (!seqLt(st, e)) break;
+        if (seqGt(this.rsEnd[this.rsIdx(i)]!, e)) this.rsSplit(i, e);
+        const k = this.rsIdx(i);
+        const fl = this.rsFl[k]!;
+        if (fl & RS_LOST) this.rsLostBytes -= seqDiff(this.rsEnd[k]!, st);
+        this.rsFl[k] = (fl & ~RS_LOST) | RS_RTX;
+        this.rsTs[k] = now;
+      }
+    }
+    if (seqGt(end, tail)) this.rsInsert(this.rsN, end, now, seqLt(seq, tail) ? RS_RTX : 0);
+  }
+
+  /** Cumulative ACK: drop acknowledged records, delivering (§6.2 steps 2-3) those not SACKed before. */
+  private rsOnCumAck(ack: number, now: number, tsEcr: number | undefined): void {
+    while (this.rsN > 0) {
+      const k = this.rsHead;
+      const st = this.rsBase;
+      const end = this.rsEnd[k]!;
+      const fl = this.rsFl[k]!;
+      if (seqLe(end, ack)) {
+        if (fl & RS_SACKED) this.rsSackedSegs--;
+        else this.rackDeliver(this.rsTs[k]!, end, fl, now, tsEcr);
+        if (fl & RS_LOST) this.rsLostBytes -= seqDiff(end, st);
+        this.rsHead = (k + 1) & this.rsMask;
+        this.rsN--;
+        this.rsBase = end;
+        continue;
+      }
+      if (seqLt(st, ack)) {
+        if (fl & RS_LOST) this.rsLostBytes -= seqDiff(ack, st);
+        if (!(fl & RS_SACKED)) this.rackDeliver(this.rsTs[k]!, ack, fl, now, tsEcr);
+        this.rsBase = ack;
+      }
+      break;
+    }
+    if (this.rsN === 0) {
+      this.rsBase = ack;
+      this.rsLostBytes = 0;
+      this.rsSackedSegs = 0;
+    }
+  }
+
+  /** Records now wholly SACKed (by the merged scoreboard) after this ACK's blocks; delivered in sequence order. */
+  private rsOnSack(blocks: number[], now: number, tsEcr: number | undefined): void {
+    let lo = this.rsN;
+    let hi = -1;
+    for (let b = 0; b + 1 < blocks.length; b += 2) {
+      const l = blocks[b]! >>> 0;
+      const r = blocks[b + 1]! >>> 0;
+      if (!seqLt(l, r) || seqLe(r, this.sndUna) || seqGt(r, this.sndMax)) continue;
+      for (let i = this.rsFind(seqLt(l, this.rsBase) ? this.rsBase : l); i < this.rsN; i++) {
+        const st = this.rsStartOf(i);
+        if (!seqLt(st, r)) break;
+        const k = this.rsIdx(i);
+        const fl = this.rsFl[k]!;
+        if (fl & RS_SACKED) continue;
+        const end = this.rsEnd[k]!;
+        if (seqLt(this.skipSacked(st), end)) continue; // only part of it is SACKed
+        if (fl & RS_LOST) this.rsLostBytes -= seqDiff(end, st);
+        this.rsFl[k] = (fl & ~RS_LOST) | RS_SACKED | RS_NEW;
+        this.rsSackedSegs++;
+        if (i < lo) lo = i;
+        if (i > hi) hi = i;
+      }
+    }
+    for (let i = lo; i <= hi; i++) {
+      const k = this.rsIdx(i);
+      const fl = this.rsFl[k]!;
+      if (fl & RS_NEW) {
+        this.rsFl[k] = fl & ~RS_NEW;
+        this.rackDeliver(this.rsTs[k]!, this.rsEnd[k]!, fl, now, tsEcr);
+      }
+    }
+  }
+
+  /** RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment. */
+  private rackDeliver(ts: number, end: number, fl: number, now: number, tsEcr: number | undefined): void {
+    // Step 3: delivered below the highest delivered sequence, never retransmitted: reordering.
+    if (!this.rackFackSet || seqGt(end, this.rackFack)) {
+      this.rackFack = end;
+      this.rackFackSet = true;
+    } else if (seqLt(end, this.rackFack) && (fl & RS_RTX) === 0) {
+      this.rackReordering = true;
+    }
+    const rtt = now - ts;
+    if (fl & RS_RTX) {
+      // Step 2: the ACK may be for an earlier copy. Timestamps tell; else an
+      // RTT below the minimum cannot be for this transmission.
+      // (Both: timestamps tick in whole milliseconds.)
+      if (this.tsOk && tsEcr !== undefined && tsEcr !== 0 && seqLt(tsEcr, this.tsNow(ts))) return;
+      if (rtt < this.rackMinRtt) return;
+    }
+    if (rtt < this.rackMinRtt) this.rackMinRtt = rtt;
+    if (ts > this.rackXmitTs || (ts === this.rackXmitTs && seqGt(end, this.rackEndSeq))) {
+      this.rackXmitTs = ts;
+      this.rackEndSeq = end;
+      this.rackRtt = rtt;
+    }
+  }
+
+  /** RFC 2883 §4: the first block is a D-SACK if below the ACK or inside the second block. */
+  private isDsack(sack: number[], ack: number): boolean {
+    const l = sack[0]! >>> 0;
+    const r = sack[1]! >>> 0;
+    if (!seqLt(l, r)) return false;
+    if (seqLe(r, ack)) return true;
+    return sack.length >= 4 && seqGe(l, sack[2]! >>> 0) && seqLe(r, sack[3]! >>> 0);
+  }
+
+  /** Receiver: [l, r) arrived again; report it in the next ACK (RFC 2883). */
+  private noteDsack(l: number, r: number): void {
+    if (!this.sackOk || !this.config.rack) return;
+    this.dsackPending = true;
+    this.dsackL = l >>> 0;
+    this.dsackR = r >>> 0;
+  }
+
+  /** RFC 8985 §6.2 step 4: the reordering window. */
+  private rackReoWnd(): number {
+    if (!this.rackReordering) {
+      if (this.inRecovery || this.rtoRecovery) return 0;
+      if (this.rsSackedSegs >= DUP_THRESH) return 0;
+    }
+    const minRtt = this.rackMinRtt === Infinity ? 0 : this.rackMinRtt;
+    let w = (this.rackReoMult * minRtt) / 4;
+    const srtt = this.rtt.srtt;
+    if (srtt >= 0 && w > srtt) w = srtt;
+    return w;
+  }
+
+  /** Leaving fast or RTO recovery: a DSACK-grown window decays after 16 of them (§6.2 step 4). */
+  private rackRecoveryDone(): void {
+    if (this.rackReoPersist > 0 && --this.rackReoPersist === 0) this.rackReoMult = 1;
+  }
+
+  /**
+   * RFC 8985 §6.2 step 5: every unacknowledged segment sent before the most
+   * recently delivered one and older than RACK.rtt + reo_wnd is lost. Returns
+   * how long until the next one would be (0 = none pending).
+   */
+  private rackDetectLoss(now: number): number {
+    if (this.rackRtt < 0 || this.rsN === 0) return 0;
+    const reo = this.rackReoWnd();
+    const xts = this.rackXmitTs;
+    let timeout = 0;
+    for (let i = 0; i < this.rsN; i++) {
+      const k = this.rsIdx(i);
+      const fl = this.rsFl[k]!;
+      if (fl & (RS_SACKED | RS_LOST)) continue;
+      const ts = this.rsTs[k]!;
+      const end = this.rsEnd[k]!;
+      if (ts > xts || (ts === xts && !seqLt(end, this.rackEndSeq))) continue; // not sent before it
+      const remaining = ts + this.rackRtt + reo - now;
+      if (remaining <= 0) {
+        this.rsFl[k] = fl | RS_LOST;
+        this.rsLostBytes += seqDiff(end, this.rsStartOf(i));
+        this.stats.rackLosses++;
+      } else if (remaining > timeout) {
+        timeout = remaining;
+      }
+    }
+    return timeout;
+  }
+
+  /** Detection, the reorder timer, and fast recovery when something was found lost. */
+  private rackRun(now: number): void {
+    const t = this.rackDetectLoss(now);
+    this.rackAt = t > 0 ? now + t : Infinity;
+    if (this.rsLostBytes > 0) {
+      this.tlpAt = Infinity;
+      // RFC 6582 "recover": one reduction per window (after an RTO the
+      // marked segments are resent within RTO recovery instead).
+      if (!this.inRecovery && !seqLt(this.sndUna, this.recover)) this.enterRecovery(now);
+    }
+  }
+
+  /** RACK part of processing an acceptable ACK (after the cumulative part). */
+  private rackOnAck(seg: TcpRepr, ack: number, dsack: boolean, pureDup: boolean, now: number): void {
+    if (seg.sack !== undefined && seg.sack.length > 0) this.rsOnSack(seg.sack, now, seg.tsEcr);
+    if (dsack) {
+      this.stats.dsacksIn++;
+      this.rackReordering = true; // a spurious retransmission: the network reorders
+    }
+    // §6.2 step 4: grow the window once per round trip that sees D-SACK.
+    if (this.rackDsackRound && seqGe(this.sndUna, this.rackDsackRoundSeq)) this.rackDsackRound = false;
+    if (dsack && !this.rackDsackRound) {
+      this.rackDsackRound = true;
+      this.rackDsackRoundSeq = this.sndNxt;
+      if (this.rackReoMult < REO_WND_MULT_MAX) this.rackReoMult++;
+      this.rackReoPersist = REO_WND_PERSIST;
+    }
+    this.rackRun(now);
+    if (this.tlpOutstanding) this.tlpOnAck(seg, ack, dsack, pureDup, now);
+    if (this.rsSackedSegs > 0 || this.inRecovery) this.tlpAt = Infinity;
+  }
+
+  /** RFC 8985 §7.4.2: did the probe repair a loss? */
+  private tlpOnAck(seg: TcpRepr, ack: number, dsack: boolean, pureDup: boolean, now: number): void {
+    if (seqLt(ack, this.tlpEndSeq)) return;
+    if (!this.tlpIsRetrans) {
+      this.tlpOutstanding = false; // new data probed: RACK sees any loss
+      return;
+    }
+    if (dsack) {
+      const r = seg.sack![1]! >>> 0;
+      if (seqGt(r, this.tlpStartSeq) && seqLe(r, this.tlpEndSeq)) {
+        this.tlpOutstanding = false; // both copies arrived: nothing was lost
+        return;
+      }
+    }
+    if (seqGt(ack, this.tlpEndSeq)) {
+      // Delivered beyond the probe with no D-SACK for it: the probe repaired
+      // a loss. Congestion response as for a fast recovery.
+      this.tlpOutstanding = false;
+      this.stats.tlpLossRecoveries++;
+      if (!this.inRecovery) {
+        this.cc.onEnterRecovery(now, seqDiff(this.sndNxt, this.sndUna));
+        this.cc.onExitRecovery(now);
+      }
+      return;
+    }
+    // ack == TLP.end_seq: a plain duplicate means the probe was a second copy.
+    if (pureDup) this.tlpOutstanding = false;
+  }
+
+  private rsMarkLost(i: number): void {
+    const k = this.rsIdx(i);
+    const fl = this.rsFl[k]!;
+    if (fl & (RS_LOST | RS_SACKED)) return;
+    this.rsFl[k] = fl | RS_LOST;
+    this.rsLostBytes += seqDiff(this.rsEnd[k]!, this.rsStartOf(i));
+  }
+
+  /** RTO (SACK state forgotten: `clearSacked`) or PMTU drop: every outstanding record is to be resent. */
+  private rsMarkAllLost(clearSacked: boolean): void {
+    let lost = 0;
+    for (let i = 0; i < this.rsN; i++) {
+      const k = this.rsIdx(i);
+      let fl = this.rsFl[k]!;
+      if (clearSacked) fl &= ~RS_SACKED;
+      if ((fl & RS_SACKED) === 0) {
+        fl |= RS_LOST;
+        lost += seqDiff(this.rsEnd[k]!, this.rsStartOf(i));
+      }
+      this.rsFl[k] = fl;
+    }
+    this.rsLostBytes = lost;
+    if (clearSacked) this.rsSackedSegs = 0;
+    this.rackAt = Infinity;
+  }
+
+  private rsFirstLost(): number {
+    for (let i = 0; i < this.rsN; i++) if (this.rsFl[this.rsIdx(i)]! & RS_LOST) return i;
+    return -1;
+  }
+
+  /** From seq, past every record that is SACKed or not awaiting retransmission. */
+  private rsSkipDone(seq: number): number {
+    for (let i = this.rsFind(seq); i < this.rsN; i++) {
+      if (this.rsFl[this.rsIdx(i)]! & RS_LOST) return seqLt(seq, this.rsStartOf(i)) ? this.rsStartOf(i) : seq;
+    }
+    return this.sndMax;
+  }
+
+  /** Test/diagnostic view of the RACK state. */
+  debugRack(): {
+    records: [number, number, number, number][];
+    lostBytes: number;
+    sackedSegs: number;
+    reoWnd: number;
+    minRtt: number;
+    rtt: number;
+    xmitTs: number;
+    reordering: boolean;
+    reoMult: number;
+    rackAt: number;
+    tlpAt: number;
+    tlpEpisode: boolean;
+  } {
+    const records: [number, number, number, number][] = [];
+    for (let i = 0; i < this.rsN; i++) {
+      const k = this.rsIdx(i);
+      records.push([this.rsStartOf(i), this.rsEnd[k]!, this.rsTs[k]!, this.rsFl[k]!]);
+    }
+    return {
+      records,
+      lostBytes: this.rsLostBytes,
+      sackedSegs: this.rsSackedSegs,
+      reoWnd: this.rackReoWnd(),
+      minRtt: this.rackMinRtt,
+      rtt: this.rackRtt,
+      xmitTs: this.rackXmitTs,
+      reordering: this.rackReordering,
+      reoMult: this.rackReoMult,
+      rackAt: this.rackAt,
+      tlpAt: this.tlpAt,
+      tlpEpisode: this.tlpOutstanding,
+    };
   }
 
   // =========================================================================
@@ -1611,12 +2119,19 @@ export class Connection {
         return;
       }
     }
+    if (now >= this.rackAt) {
+      // RFC 8985 §6.2: the reorder window passed with no ACK to trigger detection.
+      this.rackAt = Infinity;
+      this.stats.rackReorderTimeouts++;
+      this.rackRun(now);
+    }
     if (now >= this.tlpAt) {
       this.tlpAt = Infinity;
       this.sendTailLossProbe(now, sink);
     }
     if (now >= this.rtoAt) {
       this.tlpAt = Infinity;
+      this.rackAt = Infinity;
       this.rtoAt = Infinity;
       this.onRetransmitTimeout(now);
       if (this.state === State.CLOSED) return;
@@ -1688,6 +2203,12 @@ export class Connection {
     // not trusted (the receiver may have reneged); ACKs rebuild it.
     this.sbN = 0;
     this.tlpOutstanding = false;
+    if (this.rackOn() && s !== State.SYN_SENT && s !== State.SYN_RECEIVED) {
+      // RFC 8985 §6.3: everything outstanding is lost (SACK state is not trusted, above).
+      if (this.inRecovery) this.rackRecoveryDone();
+      this.rsMarkAllLost(true);
+      this.rtoRecovery = true;
+    }
     this.inRecovery = false;
     this.inflation = 0;
     this.rtxHead = false;
@@ -1785,8 +2306,32 @@ export class Connection {
       this.sendRange(this.sndUna, mss, now, sink, true);
       return !this.outputFailed;
     }
-    // RFC 6675 NextSeg, rules 1 and 3: retransmit holes while pipe < cwnd.
-    if (this.inRecovery && this.recoveryIsSack) {
+    if (this.rackOn()) {
+      // RFC 8985 with RFC 6675: retransmit what RACK marked lost (lowest
+      // first) while pipe < cwnd, before any new data; no rule-3 guesses.
+      if (this.rsLostBytes > 0) {
+        const p = this.pipe();
+        const avail = this.cc.cwnd - p;
+        if (!(avail >= mss || (avail > 0 && p === 0) || p === 0)) return false;
+        const i = this.rsFirstLost();
+        if (i >= 0) {
+          const st = this.rsStartOf(i);
+          const len = seqDiff(this.rsEnd[this.rsIdx(i)]!, st);
+          return this.sendRange(st, len < mss ? len : mss, now, sink, true) > 0;
+        }
+      }
+      // After an RTO (or PMTU drop) every record was marked lost and is resent
+      // above; sndNxt just steps over what is done.
+      if (seqLt(this.sndNxt, this.sndMax)) {
+        const s = this.rsSkipDone(this.sndNxt);
+        if (s !== this.sndNxt) {
+          this.sndNxt = s;
+          return true;
+        }
+        return false;
+      }
+    } else if (this.inRecovery && this.recoveryIsSack) {
+      // RFC 6675 NextSeg, rules 1 and 3: retransmit holes while pipe < cwnd.
       const avail = this.cc.cwnd - this.pipe();
       if (avail >= mss || (avail > 0 && this.pipe() === 0)) {
         let s = seqMax(this.highRxt, this.sndUna);
@@ -1888,6 +2433,7 @@ export class Connection {
       if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     }
     if (this.sndUna === this.sndMax && this.persistTotal === 0) this.progressAt = now; // the wait starts now
+    if (this.rackOn()) this.rsOnSend(seq, end, now);
     if (seqGt(end, this.sndMax)) this.sndMax = end;
     if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
     this.persistAt = Infinity;
@@ -1906,6 +2452,20 @@ export class Connection {
     if (!this.config.tailLossProbe || !this.sackOk || this.tlpOutstanding || this.inRecovery) return;
     if (!this.synchronizedForData() || this.sndUna === this.sndMax || this.sndNxt !== this.sndMax) return;
     const srtt = this.rtt.srtt;
+    if (this.rackOn()) {
+      // RFC 8985 §7.2: not in recovery (fast or RTO), nor with segments
+      // delivered out of order (the reorder timer is in charge then).
+      if (this.rtoRecovery || this.rsSackedSegs > 0 || this.rsLostBytes > 0) return;
+      let pto = 1000; // no SRTT yet
+      if (srtt >= 0) {
+        pto = 2 * srtt;
+        if (seqDiff(this.sndMax, this.sndUna) <= this.sndMss()) pto += WC_DEL_ACK_MS; // FlightSize one segment
+        if (pto < 10) pto = 10; // timer granularity floor (as Linux's TCP_TIMEOUT_MIN)
+      }
+      // Never later than the RTO would fire: the probe then replaces it.
+      this.tlpAt = now + pto < this.rtoAt ? now + pto : this.rtoAt;
+      return;
+    }
     if (!(srtt >= 0)) return;
     let pto = 2 * srtt;
     if (seqDiff(this.sndMax, this.sndUna) <= this.sndMss()) pto += 200; // WCDelAckT
@@ -1921,8 +2481,17 @@ export class Connection {
     const unsent = this.unsentBytes();
     const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
     let sent = 0;
-    if (unsent > 0 && wndRoom > 0) {
+    let probeSeq = this.sndNxt;
+    const isRetrans = !(unsent > 0 && wndRoom > 0);
+    if (!isRetrans) {
       sent = this.sendRange(this.sndNxt, Math.min(mss, unsent, wndRoom), now, sink, false);
+    } else if (this.rackOn() && this.rsN > 0) {
+      // The highest-sequence segment sent so far (§7.3), at most one MSS of it.
+      const end = this.rsEnd[this.rsIdx(this.rsN - 1)]!;
+      let start = this.rsStartOf(this.rsN - 1);
+      if (seqDiff(end, start) > mss) start = seqAdd(end, -mss);
+      probeSeq = start;
+      sent = this.sendRange(start, seqDiff(end, start), now, sink, true);
     } else {
       let start = seqAdd(this.sndMax, -mss);
       if (seqLt(start, this.sndUna)) start = this.sndUna;
@@ -1932,6 +2501,10 @@ export class Connection {
     if (sent > 0) {
       this.stats.tailLossProbes++;
       this.tlpOutstanding = true;
+      // §7.4.1: a new episode.
+      this.tlpStartSeq = probeSeq;
+      this.tlpEndSeq = this.sndMax;
+      this.tlpIsRetrans = isRetrans;
       this.tlpAt = Infinity;
       this.rtoAt = now + this.rtt.rto; // §7.3: re-arm the RTO after the probe
     }
@@ -1976,9 +2549,16 @@ export class Connection {
     // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
     const so = this.sackOut;
     so.length = 0;
-    if (this.sackOk && this.asm.heldBytes > 0) {
+    if (this.sackOk && (this.asm.heldBytes > 0 || this.dsackPending)) {
       const maxBlocks = this.tsOk ? 3 : 4;
-      const r = this.asm.ranges(this.asmRanges);
+      if (this.dsackPending) {
+        // RFC 2883 §4: the D-SACK block goes first, once.
+        so.push(this.dsackL, this.dsackR);
+        this.dsackPending = false;
+        this.stats.dsacksOut++;
+      }
+      const r = this.asm.heldBytes > 0 ? this.asm.ranges(this.asmRanges) : this.asmRanges;
+      if (this.asm.heldBytes === 0) r.length = 0;
       for (let i = 0; i + 1 < r.length && so.length < 2 * maxBlocks; i += 2) {
         so.push(seqAdd(this.rcvNxt, r[i]!), seqAdd(this.rcvNxt, r[i + 1]!));
       }
@@ -2124,6 +2704,7 @@ export class Connection {
   /** Ends the connection (CLOSED) and reports it once. */
   private finish(error: TcpErrorCode | undefined): void {
     this.tlpAt = Infinity;
+    this.rackAt = Infinity;
     this.rtoAt = Infinity;
     this.ackAt = Infinity;
     this.persistAt = Infinity;
