@@ -56,6 +56,7 @@ describe('tcp bulk transfer between two stacks', () => {
       sack: fc.boolean(),
       timestamps: fc.boolean(),
       congestion: fc.constantFrom<'cubic' | 'newreno'>('cubic', 'newreno'),
+      rack: fc.boolean(),
     });
     const profile = fc.record({
       loss: fc.constantFrom(0, 0.01, 0.05),
