@@ -2,6 +2,7 @@
  * `ustack ping`: opens a stack on a NIC, sends ICMP echo requests to a host
  * (e.g. the gateway) and prints the round-trip times, like ping(8).
  */
+import { ipToString } from '../stack/wire/ipv4.js';
 import { Stack } from '../ustack.js';
 import { flagString, parseArgs } from './args.js';
 
@@ -25,6 +26,10 @@ export async function pingCommand(argv: readonly string[]): Promise<number> {
   }
   const gateway = flagString(args, 'gateway') ?? process.env.USTACK_GATEWAY;
   const stack = await Stack.open({ nic, address, ...(gateway ? { gateway } : {}) });
+  if (address === 'dhcp') {
+    const gw = stack.iface.gateway;
+    process.stdout.write(`dhcp: leased ${stack.address}/${stack.iface.prefixLength}, gateway ${gw ? ipToString(gw) : 'none'}, dns ${stack.dnsServer ?? 'none'}\n`);
+  }
   let answered = 0;
   try {
     for (let seq = 0; seq < count; seq++) {

@@ -64,6 +64,12 @@ if [ "$mode" = full ] && command -v setpriv >/dev/null; then
 fi
 check "MII loopback self-test" "${U[@]}" selftest "$pci" $access
 check "ping the gateway from the guest" "${U[@]}" ping --nic "$NIC" --address $ADDR --gateway $GW -c 3 $GW
+if [ "$mode" = em ]; then
+  # address 'dhcp': a lease from QEMU's built-in DHCP server (slirp), then the gateway it named.
+  out=$("${U[@]}" ping --nic "$NIC" --address dhcp -c 2 $GW 2>&1); rc=$?
+  printf '%s\n' "$out" | sed 's/^/   | /'
+  if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "dhcp: leased 10.0.2.15/24, gateway $GW"; then say "PASS DHCP lease from QEMU's DHCP server"; else say "FAIL DHCP lease from QEMU's DHCP server"; fi
+fi
 
 ECHO=0
 start_echo() {
