@@ -3,7 +3,7 @@
  * impaired in-memory link, counting at the receivers how many data segments
  * arrived when every byte of them already had (spurious copies).
  *
- *   USTACK_RACK_COMPARE=1 MB=16 npx vitest run test/property/tcp-rack-compare.test.ts
+ *   USTACK_RACK_COMPARE=1 MB=16 SEEDS=1,2,3 npx vitest run test/property/tcp-rack-compare.test.ts
  *
  * Skipped unless USTACK_RACK_COMPARE is set. Data integrity is asserted.
  */
@@ -66,12 +66,15 @@ it.skipIf(!process.env.USTACK_RACK_COMPARE)('RACK on vs off: retransmissions and
     ['5% loss + 5% reorder + 1% dup (bulk test)', { loss: 0.05, reorder: 0.05, duplicate: 0.01 }],
     ['5% loss + 5% reorder, 25 ms delay', { loss: 0.05, reorder: 0.05, delayMs: 25 }],
   ];
+  const seeds = (process.env.SEEDS ?? '1').split(',').map(Number);
   for (const [name, imp] of profiles) {
     for (const rack of [false, true]) {
+      for (const seed of seeds) {
       const t0 = Date.now();
-      const r = run(imp, size, { rack });
-      console.log(`${name} | rack=${rack} | ${JSON.stringify(r)} wall=${Date.now() - t0}ms`);
-      expect(r.ok, `${name} rack=${rack}`).toBe(true);
+      const r = run(imp, size, { rack }, seed);
+      console.log(`${name} | rack=${rack} seed=${seed} | ${JSON.stringify(r)} wall=${Date.now() - t0}ms`);
+      expect(r.ok, `${name} rack=${rack} seed=${seed}`).toBe(true);
+      }
     }
   }
 }, 1200_000);
