@@ -2699,6 +2699,16 @@ export class Connection {
     this.sndRing = NO_RING;
     if (this.rcvRing.length === 0) this.rcvRing = NO_RING;
     this.asm.clear();
+    // Nothing more is sent: the RACK segment log goes too.
+    this.rsEnd = RS_EMPTY_U32;
+    this.rsTs = RS_EMPTY_F64;
+    this.rsFl = RS_EMPTY_U8;
+    this.rsMask = 0;
+    this.rsHead = 0;
+    this.rsN = 0;
+    this.rsLostBytes = 0;
+    this.rsSackedSegs = 0;
+    this.rackAt = Infinity;
   }
 
   /** Ends the connection (CLOSED) and reports it once. */
