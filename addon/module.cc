@@ -449,11 +449,16 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     Napi::HandleScope scope(env);
     Napi::Object recv = self->Value();
     napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
-    self->wake_cb_.MakeCallback(recv_v, {});
-    if (env.IsExceptionPending()) {
+    // Raw napi_make_callback: while node tears the environment down it still
+    // runs pending uv callbacks (a frame arriving then makes the fd readable)
+    // but can no longer call into JS; node-addon-api would turn that status
+    // into a throw, which is fatal there. Such a wake-up is simply dropped.
+    napi_value result;
+    napi_status st = napi_make_callback(env, nullptr, recv_v, self->wake_cb_.Value(), 0, nullptr, &result);
+    if (st == napi_pending_exception || env.IsExceptionPending()) {
       // No JS frame to unwind into: report it like any uncaught exception.
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
+      napi_value e = nullptr;
+      if (napi_get_and_clear_last_exception(env, &e) == napi_ok && e != nullptr) napi_fatal_exception(env, e);
     }
   }
 

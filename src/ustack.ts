@@ -35,6 +35,11 @@ export interface StackOptions {
   gateway?: string;
   /** TAP only: address given to the kernel side. */
   hostAddress?: string;
+  /**
+   * TAP only: virtio_net_hdr offloads (TX checksum, TSO/GSO both ways: TCP
+   * moves 64 KiB segments across the fd). Default true; false opens a plain TAP.
+   */
+  tapOffloads?: boolean;
   mtu?: number;
   impair?: ImpairOptions;
   poll?: PollMode;
@@ -123,6 +128,7 @@ export class Stack implements SocketHost {
         name: spec.name,
         ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+        ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
       });
     } else if (spec.kind === 'e1000') {
       nic = E1000Nic.open({

@@ -31,6 +31,21 @@ export interface TapDeviceStats {
   lastTxErrno: number;
   /** Wake-ups delivered with an error status from libuv (e.g. the device vanished). */
   wakeErrors: number;
+  /** With offloads (virtio_net_hdr): GSO super-frames received / their bytes. */
+  rxGsoFrames: number;
+  rxGsoBytes: number;
+  /** Frames received with a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+  rxCsumPartial: number;
+  /** Frames received marked VIRTIO_NET_HDR_F_DATA_VALID. */
+  rxCsumValid: number;
+  /** Longest frame read / written, bytes. */
+  rxLargest: number;
+  /** With offloads: frames handed to the kernel for segmentation (GSO) / their bytes. */
+  txGsoFrames: number;
+  txGsoBytes: number;
+  /** Frames written with NEEDS_CSUM (the kernel completes the checksum). */
+  txCsumOffload: number;
+  txLargest: number;
 }
 
 export interface TapHostConfig {
@@ -55,6 +70,8 @@ export interface TapDevice {
   readonly fd: number;
   /** True if the (persistent) device existed before we attached; it then survives close(). */
   readonly preExisted: boolean;
+  /** Bytes of virtio_net_hdr in front of each frame: 12 when opened with offloads, else 0. */
+  readonly vnetHdrLen: number;
   /** 0 until attachPool(). */
   readonly slotSize: number;
   readonly slotCount: number;
@@ -66,12 +83,12 @@ export interface TapDevice {
    * lengths into lens. Returns the count (stops at EAGAIN), or -errno if the
    * first read failed. Throws RangeError for a slot index outside the pool.
    */
-  readBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  readBurst(slots: Uint32Array, lens: Uint32Array, max: number, hdrs?: Uint8Array): number;
   /**
    * Writes frames slots[0..n). Returns how many were taken (stops at EAGAIN);
    * frames the kernel refused count as taken and appear in stats().txErrors.
    */
-  writeBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  writeBurst(slots: Uint32Array, lens: Uint32Array, n: number, hdrs?: Uint8Array): number;
   configureHost(config: TapHostConfig): void;
   /** The kernel side's MAC, 'aa:bb:cc:dd:ee:ff'. */
   hostMac(): string;
@@ -95,7 +112,8 @@ export interface TapDevice {
 }
 
 export interface TapDeviceConstructor {
-  new (name: string): TapDevice;
+  /** `offloads`: IFF_VNET_HDR + TUN_F_CSUM | TUN_F_TSO4; every burst then takes `hdrs` (vnetHdrLen bytes per frame). */
+  new (name: string, opts?: { offloads?: boolean }): TapDevice;
 }
 
 export interface UstackAddon {

@@ -20,6 +20,7 @@ export class CaptureNic implements Nic {
   get slotSize(): number { return this.inner.slotSize; }
   get slotCount(): number { return this.inner.slotCount; }
   get offloads(): NicOffloads { return this.inner.offloads; }
+  get rxPerFrameFlags(): boolean { return this.inner.rxPerFrameFlags === true; }
 
   /** Starts writing to `path` (replacing an earlier capture). */
   start(path: string): void {
@@ -36,9 +37,13 @@ export class CaptureNic implements Nic {
     return this.writer !== null;
   }
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number {
-    const n = this.inner.rxBurst(slots, lens, max);
-    if (this.writer !== null && n > 0) this.record(slots, lens, n);
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
+    if (this.writer === null) return this.inner.rxBurst(slots, lens, max, flags);
+    // While capturing, ask for complete checksums (no per-frame flags) so the
+    // capture shows what the stack verifies.
+    const n = this.inner.rxBurst(slots, lens, flags !== undefined ? Math.min(max, flags.length) : max);
+    if (flags !== undefined) flags.fill(0, 0, n);
+    if (n > 0) this.record(slots, lens, n);
     return n;
   }
 

@@ -344,6 +344,7 @@ export class ImpairedNic implements Nic {
   private readonly stageSeq = new Float64Array(STAGE);
   private readonly scratchSlots: Uint32Array;
   private readonly scratchLens: Uint32Array;
+  private readonly offloadsSeen: NicOffloads;
 
   constructor(
     readonly inner: Nic,
@@ -359,6 +360,10 @@ export class ImpairedNic implements Nic {
     this.active = this.tx.active;
     this.scratchSlots = new Uint32Array(this.active ? SCRATCH : 0);
     this.scratchLens = new Uint32Array(this.active ? SCRATCH : 0);
+    // Corruption happens "on the wire": checksums must be complete before it,
+    // so the stack must not leave them (or TSO segmentation) to the NIC below.
+    const off = inner.offloads;
+    this.offloadsSeen = (opts.corrupt ?? 0) > 0 ? { ...off, txChecksum: false, tso: false } : off;
   }
 
   get name(): string {
@@ -380,7 +385,12 @@ export class ImpairedNic implements Nic {
     return this.inner.slotCount;
   }
   get offloads(): NicOffloads {
-    return this.inner.offloads;
+    return this.offloadsSeen;
+  }
+
+  /** Per-frame RX flags pass through while nothing is impaired (see rxBurst). */
+  get rxPerFrameFlags(): boolean {
+    return this.inner.rxPerFrameFlags === true;
   }
 
   /** Frames currently held (both directions). */
@@ -388,9 +398,21 @@ export class ImpairedNic implements Nic {
     return this.tx.held + this.rx.held;
   }
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number {
-    if (!this.active) return this.inner.rxBurst(slots, lens, max);
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
+    if (!this.active) return this.inner.rxBurst(slots, lens, max, flags);
     if (this.closed) return 0;
+    // Held frames keep no flags: the inner NIC is asked for complete checksums
+    // (a TAP completes the kernel's partial ones) and the stack verifies them,
+    // which also catches our own corruption.
+    if (flags !== undefined) {
+      const n = this.rxBurstImpaired(slots, lens, Math.min(max, flags.length));
+      flags.fill(0, 0, n);
+      return n;
+    }
+    return this.rxBurstImpaired(slots, lens, max);
+  }
+
+  private rxBurstImpaired(slots: Uint32Array, lens: Uint32Array, max: number): number {
     const now = this.clock.now();
     this.flushTx(now);
     if (max > slots.length) max = slots.length;

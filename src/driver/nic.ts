@@ -21,6 +21,9 @@ export interface NicOffloads {
   rxChecksumVerified: boolean;
 }
 
+/** rxBurst() per-frame flag: the frame's TCP/UDP checksum needs no verification. */
+export const RX_FLAG_CSUM_VERIFIED = 1;
+
 export interface NicStats {
   [counter: string]: number;
 }
@@ -35,8 +38,16 @@ export interface Nic {
   readonly slotSize: number;
   readonly slotCount: number;
   readonly offloads: NicOffloads;
+  /**
+   * True when rxBurst() fills `flags` (one byte per frame, RX_FLAG_*) when it
+   * is given: per-frame checksum state overriding offloads.rxChecksumVerified.
+   * A NIC (or wrapper) without it never needs flags: called without `flags`,
+   * such a NIC returns frames whose checksums are complete (a TAP driver then
+   * completes the kernel's partial checksums itself).
+   */
+  readonly rxPerFrameFlags?: boolean;
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number;
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
   /** A free slot, or -1 when the pool is exhausted. */
   alloc(): number;

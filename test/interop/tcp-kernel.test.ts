@@ -59,7 +59,7 @@ function exchange(sock: nodeNet.Socket, block: Buffer, blocks: number): Promise<
   });
 }
 
-async function openStack(impair?: ImpairOptions): Promise<{ stack: Stack; host: string; ours: string }> {
+async function openStack(impair?: ImpairOptions, tapOffloads?: boolean): Promise<{ stack: Stack; host: string; ours: string }> {
   const subnet = freeSubnet24();
   const host = `10.11.${subnet}.1`;
   const ours = `10.11.${subnet}.2`;
@@ -68,6 +68,7 @@ async function openStack(impair?: ImpairOptions): Promise<{ stack: Stack; host: 
     address: `${ours}/24`,
     hostAddress: `${host}/24`,
     ...(impair ? { impair } : {}),
+    ...(tapOffloads !== undefined ? { tapOffloads } : {}),
   });
   return { stack, host, ours };
 }
@@ -137,7 +138,11 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
   }
 
   it('a capture of a transfer has no bad checksums and no RST (tshark -o tcp.check_checksum:TRUE)', async () => {
-    const { stack, ours } = await openStack();
+    // Without TAP offloads: with them our transmitted frames carry partial
+    // checksums (completed by the kernel after the capture point), which
+    // tshark rightly flags, as on any Linux capture with checksum offload.
+    // This test is about the checksums the stack computes itself.
+    const { stack, ours } = await openStack(undefined, false);
     stacks.push(stack);
     const dir = mkdtempSync(join(tmpdir(), 'ustack-cap-'));
     const pcap = join(dir, 'tcp.pcap');

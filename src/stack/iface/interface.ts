@@ -14,7 +14,8 @@
  *
  * Every dropped frame increments exactly one counter naming the reason.
  */
-import type { Nic } from '../../driver/nic.js';
+import { RX_FLAG_CSUM_VERIFIED, type Nic } from '../../driver/nic.js';
+import { onesSum } from '../wire/checksum.js';
 import type { Clock } from '../time/clock.js';
 import type { TimerWheel } from '../time/timer-wheel.js';
 import { wrapOrReason } from '../wire/errors.js';
@@ -33,6 +34,8 @@ import {
   IPV4_HEADER_LEN,
   IPV4_BROADCAST,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
   emitIpv4,
   type Ipv4Repr,
 } from '../wire/ipv4.js';
@@ -175,6 +178,12 @@ export class Interface implements NeighborHost {
   private readonly macLo: number;
   private readonly rxSlots = new Uint32Array(RX_BURST);
   private readonly rxLens = new Uint32Array(RX_BURST);
+  /** Per-frame RX flags, when the NIC reports them (rxPerFrameFlags). */
+  private readonly rxFlags: Uint8Array | undefined;
+  /** "Transport checksum verified" for the frame being processed. */
+  private rxVerified: boolean;
+  /** The NIC segments TCP packets larger than the MTU (TSO/GSO). */
+  private readonly tso: boolean;
   private readonly txSlots = new Uint32Array(TX_BATCH);
   private readonly txLens = new Uint32Array(TX_BATCH);
   private txCount = 0;
@@ -215,6 +224,10 @@ export class Interface implements NeighborHost {
     this.loopback = config.loopback ?? false;
     this.pool = nic.pool;
     this.slotSize = nic.slotSize;
+    this.rxFlags = nic.rxPerFrameFlags === true ? new Uint8Array(RX_BURST) : undefined;
+    this.rxVerified = nic.offloads.rxChecksumVerified;
+    // The NIC cuts by its own MTU: TSO only when ours is the same.
+    this.tso = nic.offloads.tso && nic.offloads.txChecksum && !this.loopback && this.mtu === nic.mtu;
     this.neighbors = new NeighborCache(this, wheel, { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor });
     this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
@@ -262,14 +275,17 @@ export class Interface implements NeighborHost {
   /** Processes one burst of received frames. Returns how many frames were taken. */
   poll(): number {
     const nic = this.nic;
-    const n = nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST);
+    const flags = this.rxFlags;
+    const n = flags === undefined ? nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST) : nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST, flags);
     if (n > 0) {
       const now = this.clock.now();
       for (let i = 0; i < n; i++) {
         const slot = this.rxSlots[i]!;
+        if (flags !== undefined) this.rxVerified = (flags[i]! & RX_FLAG_CSUM_VERIFIED) !== 0;
         this.input(this.pool, slot * this.slotSize, this.rxLens[i]!, now);
         nic.release(slot);
       }
+      this.rxVerified = nic.offloads.rxChecksumVerified;
     }
     this.flush();
     return n;
@@ -413,7 +429,9 @@ export class Interface implements NeighborHost {
     this.deliveringOff = pbuf === buf ? off : -1;
     this.deliveringLen = ip.headerLength + plen;
     this.deliveringBuf = buf;
-    t.input(src, dst, pbuf, poff, plen, this.loopback || this.nic.offloads.rxChecksumVerified, now);
+    // A reassembled datagram gets only the NIC-wide guarantee, not the last fragment's flag.
+    const verified = this.loopback || (pbuf === buf ? this.rxVerified : this.nic.offloads.rxChecksumVerified);
+    t.input(src, dst, pbuf, poff, plen, verified, now);
     this.deliveringOff = -1;
   }
 
@@ -551,7 +569,8 @@ export class Interface implements NeighborHost {
       this.stats.tx_drop_no_route++;
       return false;
     }
-    if (IPV4_HEADER_LEN + length > this.mtu) {
+    // TCP larger than the MTU goes whole to a TSO NIC, which segments it.
+    if (IPV4_HEADER_LEN + length > this.mtu && !(protocol === IPPROTO_TCP && this.tso && this.fitsSlot(length))) {
       if (opts?.dontFragment || IPV4_HEADER_LEN + length > 65535) {
         this.stats.tx_drop_too_big++;
         return false;
@@ -587,6 +606,17 @@ export class Interface implements NeighborHost {
     if (this.fragScratch === null) this.fragScratch = new Uint8Array(65535);
     const scratch = this.fragScratch;
     write(scratch, 0);
+    // With checksum offload the transport left the pseudo-header sum in its
+    // checksum field, which no NIC completes across fragments: do it here.
+    if ((this.loopback || this.nic.offloads.txChecksum) && (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP)) {
+      const at = protocol === IPPROTO_TCP ? 16 : 6;
+      if (length >= at + 2) {
+        let c = ~onesSum(scratch, 0, length) & 0xffff;
+        if (c === 0 && protocol === IPPROTO_UDP) c = 0xffff;
+        scratch[at] = c >>> 8;
+        scratch[at + 1] = c & 0xff;
+      }
+    }
     const maxData = (this.mtu - IPV4_HEADER_LEN) & ~7;
     const ident = this.nextIdent;
     this.nextIdent = (this.nextIdent + 1) & 0xffff;
@@ -617,6 +647,16 @@ export class Interface implements NeighborHost {
       if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + chunk, hop)) return false;
     }
     return true;
+  }
+
+  /** True when a packet of `length` transport bytes fits one slot (for TSO) and one IPv4 packet. */
+  private fitsSlot(length: number): boolean {
+    return IPV4_HEADER_LEN + length <= 65535 && ETH_HEADER_LEN + IPV4_HEADER_LEN + length <= this.slotSize;
+  }
+
+  /** Largest TCP segment (header + payload) this interface sends in one packet: above the MTU with TSO. */
+  get tsoMax(): number {
+    return this.tso ? Math.min(65535, this.slotSize - ETH_HEADER_LEN) - IPV4_HEADER_LEN : this.mtu - IPV4_HEADER_LEN;
   }
 
   /** Fills the Ethernet header for `hop` and queues the frame, or parks it until ARP resolves. */

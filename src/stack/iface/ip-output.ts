@@ -24,6 +24,12 @@ export interface IpOutput {
    */
   checksumOffloadFor(dst: number): boolean;
   /**
+   * Largest TCP segment (header + payload) the route toward `dst` accepts in
+   * one packet: above mtuFor(dst) when its NIC does TSO (it cuts the segment
+   * into MTU-sized ones). Optional; absent means mtuFor(dst).
+   */
+  tsoMaxFor?(dst: number): number;
+  /**
    * Builds one IPv4 packet of `length` transport bytes (written by `write`)
    * and sends it. Returns false when it was dropped (no route, no buffer,
    * neighbour queue full); the drop is counted by the IP layer.

@@ -71,6 +71,11 @@ export class Router implements IpOutput, TransportTable {
     return (i === null ? 576 : i.mtu) - IPV4_HEADER_LEN;
   }
 
+  tsoMaxFor(dst: number): number {
+    const i = this.route(dst);
+    return i === null ? 576 - IPV4_HEADER_LEN : i.tsoMax;
+  }
+
   checksumOffloadFor(dst: number): boolean {
     const i = this.route(dst);
     return i !== null && (i.loopback || i.nic.offloads.txChecksum);
