@@ -269,6 +269,12 @@ export interface ConnectionParams {
    * segment size (RFC 9293 §3.7.1 Eff.snd.MSS).
    */
   mmsS: number;
+  /**
+   * Largest TCP segment (header + payload) the route's NIC takes in one
+   * packet (IpOutput.tsoMaxFor): above mmsS with TSO, which then cuts data
+   * segments of several MSS into MSS-sized ones. Default mmsS (no TSO).
+   */
+  tsoMaxS?: number;
   /** Offset added to our timestamp clock (RFC 7323 §5.4 recommends a random one per connection). */
   tsOffset?: number;
   config?: Partial<TcpConfig>;
@@ -397,6 +403,9 @@ export class Connection {
   /** Peer's MSS option (data bytes per segment, without options). */
   private peerMss = DEFAULT_PEER_MSS;
   private mmsS: number;
+  /** TSO limit (ConnectionParams.tsoMaxS) and the mmsS it was given for (TSO stops if PMTU lowers mmsS). */
+  private readonly tsoMaxS: number;
+  private readonly tsoMmsS: number;
   /** Our advertised MSS. */
   readonly advMss: number;
   private sndShift = 0;
@@ -560,6 +569,8 @@ export class Connection {
     this.recover = this.iss;
     this.sndSml = this.iss;
     this.mmsS = Math.max(64, p.mmsS);
+    this.tsoMmsS = this.mmsS;
+    this.tsoMaxS = Math.max(this.mmsS, p.tsoMaxS ?? 0);
     // RFC 9293 §3.7.1 / RFC 6691: MSS = MMS_R - 20 (the TCP header); options are not subtracted.
     this.advMss = Math.max(48, Math.min(this.config.mss, this.mmsS - 20, 65535));
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.advMss);
@@ -2038,6 +2049,19 @@ export class Connection {
     return Math.max(1, Math.min(this.peerMss + 20, this.mmsS) - 20 - opt);
   }
 
+  /**
+   * Largest payload of one new-data segment we build: sndMss(), or with TSO
+   * as many whole sndMss() as fit the NIC's limit. Only when our MTU (not a
+   * smaller peer MSS or a lowered path MTU) sets sndMss(), as the NIC cuts by
+   * its MTU.
+   */
+  private segMax(): number {
+    const mss = this.sndMss();
+    if (this.tsoMaxS <= this.mmsS || this.mmsS !== this.tsoMmsS || this.peerMss + 20 < this.mmsS) return mss;
+    const k = Math.floor((this.tsoMaxS - 20 - (this.tsOk ? 12 : 0)) / mss);
+    return k > 1 ? k * mss : mss;
+  }
+
   private synchronizedForData(): boolean {
     const s = this.state;
     return (
@@ -2076,7 +2100,7 @@ export class Connection {
     if (unsent === 0) return 0;
     const mss = this.sndMss();
     const usable = this.usableWindow();
-    const len = Math.min(unsent, mss, usable);
+    const len = Math.min(unsent, this.segMax(), usable);
     if (len <= 0) return 0;
     if (len >= mss) return len; // a full segment always goes
     if (this.forceSend) return len;
@@ -2400,7 +2424,7 @@ export class Connection {
     // Leave room for SACK blocks (the option space is shared; RFC 2018 §3).
     const o = this.prepare(TCP_ACK, seq, now);
     const sackRoom = this.sackOut.length > 0 ? 4 + 4 * this.sackOut.length : 0;
-    const maxPayload = this.sndMss() - sackRoom;
+    const maxPayload = this.segMax() - sackRoom;
     if (n > maxPayload) n = Math.max(1, maxPayload);
     let flags = TCP_ACK;
     let space = n;

@@ -605,6 +605,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       remotePort,
       iss: iss ?? this.isn.next(localAddr, localPort, remoteAddr, remotePort, now),
       mmsS: this.ip.mtuFor(remoteAddr),
+      tsoMaxS: this.ip.tsoMaxFor?.(remoteAddr) ?? 0,
       tsOffset: this.tsOffsetFor(localAddr, localPort, remoteAddr, remotePort),
       config: config ? { ...this.config, ...config } : this.config,
       stats: this.stats.conn,
