@@ -6,28 +6,13 @@
  * tail (`free` bytes) may hold bytes placed by `writeAt` (out-of-order data)
  * that become readable only when `commit` is called.
  *
- * Allocation: copies that are small (<= SMALL_COPY bytes) are done with a
- * plain loop; larger ones use `Uint8Array.prototype.set(subarray(...))`,
- * which allocates one short-lived view object per contiguous piece (at most
- * two per call, because of wrap-around). The view is cheap next to copying a
- * segment's worth of bytes, and the memcpy that `set` does is much faster than
- * a JS loop for segment-sized copies, so that is the trade-off taken. Callers
- * that want no allocation at all can use `readableSpans`/`writableSpans`
- * against `buffer` directly.
+ * Allocation: none after construction; copies go through wire/bytes'
+ * copyBytes (32-bit words via cached DataViews).
  *
  * Misuse (counts out of range) throws RangeError: those are bugs in the
  * caller, never a consequence of network input.
  */
-
-const SMALL_COPY = 64;
-
-function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
-  if (len <= SMALL_COPY) {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
-  } else {
-    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-  }
-}
+import { copyBytes } from '../wire/bytes.js';
 
 export class ByteRing {
   /** The backing store; exposed for zero-copy use with the span helpers. */
