@@ -109,6 +109,10 @@ class LinkEnd implements IpOutput {
   peer!: TcpLayer;
   txFree = 0;
   queued = 0;
+  /** TSO limit answered by tsoMaxFor() (0: none, the MTU); the link carries such segments whole. */
+  tsoMax = 0;
+  /** Longest TCP segment (header + payload) sent. */
+  largest = 0;
   readonly stats: LinkStats = { sent: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0 };
   constructor(
     private readonly net: SimNet,
@@ -125,10 +129,14 @@ class LinkEnd implements IpOutput {
   checksumOffloadFor(): boolean {
     return false;
   }
+  tsoMaxFor(): number {
+    return this.tsoMax > 0 ? this.tsoMax : this.mtuFor();
+  }
   send(src: number, dst: number, _protocol: number, length: number, write: L4Writer): boolean {
     const data = new Uint8Array(length);
     write(data, 0);
     this.stats.sent++;
+    if (length > this.largest) this.largest = length;
     const imp = this.imp;
     const now = this.net.clock.now();
     if (imp.loss && this.rng.next() < imp.loss) {
@@ -321,10 +329,11 @@ export function runBulk(
   imp: Impairments,
   bytesAB: number,
   bytesBA: number,
-  opts: { config?: Partial<TcpConfig>; maxVirtualMs?: number; impBA?: Impairments; mtu?: number } = {},
+  opts: { config?: Partial<TcpConfig>; maxVirtualMs?: number; impBA?: Impairments; mtu?: number; tsoMax?: number } = {},
 ): BulkResult {
   const net = new SimNet(seed, imp, opts.impBA ?? imp, opts.config ?? {});
   if (opts.mtu !== undefined) net.mtu = opts.mtu;
+  if (opts.tsoMax !== undefined) net.endA.tsoMax = net.endB.tsoMax = opts.tsoMax;
   let server: BulkEnd | null = null;
   net.b.listen(5001, 0, 128, (conn) => {
     server = new BulkEnd(conn, new DataSource(bytesBA, seed + 1000));
