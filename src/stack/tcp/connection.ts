@@ -21,6 +21,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpRepr } from '../wi
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
 import type { CongestionControl, CongestionControlName } from './contracts.js';
 import { Assembler, ByteRing, RttEstimator, createCongestionControl } from './tcp-deps.js';
+import { copyBytes } from '../wire/bytes.js';
 
 // ---------------------------------------------------------------------------
 // States, configuration, events, stats
@@ -326,9 +327,6 @@ const REO_WND_MULT_MAX = 64;
 // segment, and the steady state of a bulk transfer must allocate nothing.
 const spanScratch: number[] = [0, 0, 0, 0];
 
-function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
-  for (let i = 0; i < len; i++) dst[dOff + i] = src[sOff + i]!;
-}
 
 /** Copies len bytes into the ring's free region, `offset` bytes past its readable tail (no commit). */
 function ringPut(ring: ByteRing, offset: number, src: Uint8Array, sOff: number, len: number): void {
