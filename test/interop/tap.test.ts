@@ -485,6 +485,10 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
 // The event-loop behaviour (ref/unref, finalizer) needs a process of its own.
 describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop', () => {
   const addonPath = join(packageRoot(), 'build/Release/ustack.node');
+  beforeAll(() => {
+    const missing = ensureTools(['ip', 'arping']);
+    if (missing !== undefined) throw new Error(`cannot get test tools: ${missing}`);
+  });
 
   function node(script: string, args: string[] = []) {
     return runBackground(process.execPath, [...args, '-e', script]);
@@ -529,11 +533,14 @@ describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop'
       if (linkExists(name) && ipAddrShow(name)?.flags.includes('UP')) break;
       await new Promise((r) => setImmediate(r));
     }
-    let ping = runBackground('ping', ['-n', '-c', '1', '-W', '1', '-I', name, `10.11.${j}.2`]);
+    // arping puts an ARP request on the link from a packet socket every time
+    // (ping depends on the kernel's neighbour state, which may hold off).
+    const poke = (): ReturnType<typeof runBackground> => runBackground('arping', ['-c', '1', '-w', '1', '-I', name, `10.11.${j}.2`]);
+    let ping = poke();
     const res = await Promise.race([child.done, ping.done.then(() => undefined)]).then(async (r) => {
-      // ping may have started before the child armed: retry until the child wakes.
+      // The poke may have come before the child armed: repeat until the child wakes.
       while (r === undefined) {
-        ping = runBackground('ping', ['-n', '-c', '1', '-W', '1', '-I', name, `10.11.${j}.2`]);
+        ping = poke();
         r = await Promise.race([child.done, ping.done.then(() => undefined)]);
       }
       return r;
