@@ -799,10 +799,14 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     Napi::HandleScope scope(env);
     Napi::Object recv = self->Value();
     napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
-    self->wake_cb_.MakeCallback(recv_v, {});
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
+    // Raw napi_make_callback, as in TapDevice::OnPoll: during environment
+    // teardown node still runs pending uv callbacks but cannot enter JS, and
+    // node-addon-api's MakeCallback would turn that status into a fatal throw.
+    napi_value result;
+    napi_status st = napi_make_callback(env, nullptr, recv_v, self->wake_cb_.Value(), 0, nullptr, &result);
+    if (st == napi_pending_exception || env.IsExceptionPending()) {
+      napi_value e = nullptr;
+      if (napi_get_and_clear_last_exception(env, &e) == napi_ok && e != nullptr) napi_fatal_exception(env, e);
     }
   }
 
