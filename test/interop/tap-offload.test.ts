@@ -14,7 +14,7 @@
  *    ping) stay correct with checksum offload.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import * as nodeNet from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { TapNic } from '../../src/driver/tap-nic.js';
+import { exchange, repeatedHash, type ExchangeResult as Side } from '../helpers/exchange.js';
 import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
 
 const execFileAsync = promisify(execFile);
@@ -33,44 +34,7 @@ if (skipReason !== undefined) console.log(`[tap-offload.test] skipping: ${skipRe
 const MB = 1024 * 1024;
 const SIZE_MB = Number(process.env.USTACK_INTEROP_MB ?? 50);
 const block = randomBytes(MB);
-const expected = (() => {
-  const h = createHash('sha256');
-  for (let i = 0; i < SIZE_MB; i++) h.update(block);
-  return h.digest('hex');
-})();
-
-interface Side {
-  received: string;
-  bytes: number;
-  error: string | null;
-}
-
-/** Writes `blocks` copies of `block` and hashes what comes back; resolves at 'close'. */
-function exchange(sock: nodeNet.Socket, blocks: number): Promise<Side> {
-  return new Promise((resolve) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    let error: string | null = null;
-    sock.on('data', (d: Buffer) => {
-      h.update(d);
-      bytes += d.length;
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-    sock.on('close', () => resolve({ received: h.digest('hex'), bytes, error }));
-    let i = 0;
-    const pump = (): void => {
-      while (i < blocks) {
-        i++;
-        if (!sock.write(block)) {
-          sock.once('drain', pump);
-          return;
-        }
-      }
-      sock.end();
-    };
-    pump();
-  });
-}
+const expected = repeatedHash(block, SIZE_MB);
 
 async function openStack(tapOffloads?: boolean): Promise<{ stack: Stack; host: string; ours: string; ifname: string }> {
   const subnet = freeSubnet24();
@@ -99,13 +63,13 @@ function resets(stack: Stack): number {
 async function kernelConnects(stack: Stack, ours: string, port: number, blocks = SIZE_MB): Promise<number> {
   let serverSide: Promise<Side> | null = null;
   const server = stack.net.createServer({ allowHalfOpen: true }, (s) => {
-    serverSide = exchange(s as unknown as nodeNet.Socket, blocks);
+    serverSide = exchange(s as unknown as nodeNet.Socket, block, blocks);
   });
   await new Promise<void>((r) => server.listen(port, '0.0.0.0', () => r()));
   const t0 = performance.now();
   const client = nodeNet.connect({ port, host: ours, allowHalfOpen: true });
   await new Promise((r) => client.once('connect', r));
-  const kernel = await exchange(client, blocks);
+  const kernel = await exchange(client, block, blocks);
   const ustack = await serverSide!;
   const secs = (performance.now() - t0) / 1000;
   server.close();
@@ -123,14 +87,14 @@ async function kernelConnects(stack: Stack, ours: string, port: number, blocks =
 async function ustackConnects(stack: Stack, host: string): Promise<number> {
   let serverSide: Promise<Side> | null = null;
   const server = nodeNet.createServer({ allowHalfOpen: true }, (s) => {
-    serverSide = exchange(s, SIZE_MB);
+    serverSide = exchange(s, block, SIZE_MB);
   });
   await new Promise<void>((r) => server.listen(0, host, () => r()));
   const port = (server.address() as nodeNet.AddressInfo).port;
   const t0 = performance.now();
   const client = stack.net.connect({ port, host, allowHalfOpen: true });
   await new Promise((r) => client.once('connect', r));
-  const ustack = await exchange(client as unknown as nodeNet.Socket, SIZE_MB);
+  const ustack = await exchange(client as unknown as nodeNet.Socket, block, SIZE_MB);
   const kernel = await serverSide!;
   const secs = (performance.now() - t0) / 1000;
   server.close();

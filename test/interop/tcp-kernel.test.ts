@@ -9,7 +9,7 @@
  * side is stack.net on the same event loop.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import * as nodeNet from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Stack, type ImpairOptions } from '../../src/index.js';
+import { exchange, repeatedHash, type ExchangeResult as Side } from '../helpers/exchange.js';
 import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
 
 const execFileAsync = promisify(execFile);
@@ -25,39 +26,6 @@ if (skipReason !== undefined) console.log(`[tcp-kernel.test] skipping: ${skipRea
 
 const MB = 1024 * 1024;
 const SIZE_MB = Number(process.env.USTACK_INTEROP_MB ?? 50);
-
-interface Side {
-  received: string;
-  bytes: number;
-  error: string | null;
-}
-
-/** Writes `blocks` copies of `block` and hashes what comes back; resolves at 'close'. */
-function exchange(sock: nodeNet.Socket, block: Buffer, blocks: number): Promise<Side> {
-  return new Promise((resolve) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    let error: string | null = null;
-    sock.on('data', (d: Buffer) => {
-      h.update(d);
-      bytes += d.length;
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-    sock.on('close', () => resolve({ received: h.digest('hex'), bytes, error }));
-    let i = 0;
-    const pump = (): void => {
-      while (i < blocks) {
-        i++;
-        if (!sock.write(block)) {
-          sock.once('drain', pump);
-          return;
-        }
-      }
-      sock.end();
-    };
-    pump();
-  });
-}
 
 async function openStack(impair?: ImpairOptions, tapOffloads?: boolean): Promise<{ stack: Stack; host: string; ours: string }> {
   const subnet = freeSubnet24();
@@ -79,11 +47,7 @@ function resets(stack: Stack): number {
 }
 
 const block = randomBytes(MB);
-const expected = (() => {
-  const h = createHash('sha256');
-  for (let i = 0; i < SIZE_MB; i++) h.update(block);
-  return h.digest('hex');
-})();
+const expected = repeatedHash(block, SIZE_MB);
 
 const profiles: Array<[string, ImpairOptions | undefined]> = [
   ['clean', undefined],
