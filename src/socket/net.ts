@@ -397,8 +397,20 @@ export class UstackSocket extends Duplex {
   // ------------------------------------------------------------ reading
   override _read(): void {
     this._reading = true;
-    this._pull();
+    // Asynchronous, as over the kernel: data never appears synchronously
+    // inside read() (undici's parser pauses and resumes around read() and
+    // relies on that).
+    if (!this._pullQueued) {
+      this._pullQueued = true;
+      process.nextTick(this._queuedPull);
+    }
   }
+
+  private _pullQueued = false;
+  private readonly _queuedPull = (): void => {
+    this._pullQueued = false;
+    this._pull();
+  };
 
   /** Moves bytes from the TCP receive ring into the stream while it wants them. */
   private _pull(): void {
@@ -408,21 +420,61 @@ export class UstackSocket extends Duplex {
       this._pullOnread(conn);
       return;
     }
+    let pushed = false;
     while (this._reading && conn.readable > 0) {
       const n = Math.min(conn.readable, READ_CHUNK);
       const buf = Buffer.allocUnsafe(n);
       const got = conn.read(buf, 0, n);
       if (got === 0) break;
+      pushed = true;
       this._bytesRead += got;
       this._touch();
       if (!this.push(got === n ? buf : buf.subarray(0, got))) this._reading = false;
     }
     if (conn.readable === 0 && conn.peerFinished && !this._ended) {
-      this._ended = true;
-      this.push(null);
-      // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
-      this.read(0);
+      // A consumer in paused mode (readableFlowing false: a 'readable'
+      // listener, or pause()) gets EOF only once it asks for data again and
+      // finds none, so 'end' never lands between its reads (undici's parser
+      // asserts on that). With no consumer at all, EOF goes now, as node's.
+      if (this.readableFlowing === false && !this._consumerWaiting) return;
+      if (pushed) {
+        // Over the kernel the last data and EOF come from separate reads,
+        // separate event-loop turns; consumers rely on that (undici resumes
+        // its parser in between). EOF follows a turn after the data here too.
+        if (!this._eofScheduled) {
+          this._eofScheduled = true;
+          setImmediate(() => {
+            this._eofScheduled = false;
+            this._pull();
+          });
+        }
+        return;
+      }
+      this._endReadable();
     }
+  }
+
+  private _eofScheduled = false;
+  /** The consumer called read() and found nothing since our last push. */
+  private _consumerWaiting = false;
+
+  override read(size?: number): any {
+    const chunk = super.read(size);
+    if (size !== 0) {
+      this._consumerWaiting = chunk === null;
+      if (chunk === null && this._conn !== null && this._conn.peerFinished && !this._ended && !this._pullQueued) {
+        this._pullQueued = true;
+        process.nextTick(this._queuedPull);
+      }
+    }
+    return chunk;
+  }
+
+  private _endReadable(): void {
+    this._ended = true;
+    this.push(null);
+    // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
+    this.read(0);
   }
 
   private _pullOnread(conn: Connection): void {
@@ -438,12 +490,7 @@ export class UstackSocket extends Duplex {
         break;
       }
     }
-    if (conn.readable === 0 && conn.peerFinished && !this._ended) {
-      this._ended = true;
-      this.push(null);
-      // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
-      this.read(0);
-    }
+    if (conn.readable === 0 && conn.peerFinished && !this._ended) this._endReadable();
   }
 
   override resume(): this {

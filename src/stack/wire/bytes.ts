@@ -37,9 +37,11 @@ export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: 
   const d = dst.byteOffset + dOff;
   const s = src.byteOffset + sOff;
   let i = 0;
+  // Int32, not Uint32: a value >= 2^31 would be a heap number (an
+  // allocation) in code V8 has not optimised yet; int32 always fits a Smi.
   for (const end = len - 8; i <= end; i += 8) {
-    dv.setUint32(d + i, sv.getUint32(s + i, true), true);
-    dv.setUint32(d + i + 4, sv.getUint32(s + i + 4, true), true);
+    dv.setInt32(d + i, sv.getInt32(s + i, true), true);
+    dv.setInt32(d + i + 4, sv.getInt32(s + i + 4, true), true);
   }
   for (; i < len; i++) dst[dOff + i] = src[sOff + i]!;
 }
