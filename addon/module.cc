@@ -80,6 +80,23 @@ bool GetU32Array(Napi::Env env, napi_value v, uint32_t** data, size_t* len, cons
 // An armed poll keeps the loop alive only while the device is ref'd. Devices
 // start ref'd (like a listening socket); unref() lets node exit while armed.
 
+// Calls a device's wake callback from a libuv poll callback (no JS frame on
+// the stack). Raw napi_make_callback: while node tears the environment down
+// it still runs pending uv callbacks (a frame arriving makes the fd readable)
+// but can no longer call into JS; node-addon-api would turn that status into
+// a throw, which is fatal there, so such a wake-up is simply dropped. An
+// exception from the callback itself is reported like any uncaught exception.
+// The caller opens the HandleScope.
+static void InvokeWakeCallback(Napi::Env env, Napi::Object recv, const Napi::FunctionReference& cb) {
+  napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
+  napi_value result;
+  napi_status st = napi_make_callback(env, nullptr, recv_v, cb.Value(), 0, nullptr, &result);
+  if (st == napi_pending_exception || env.IsExceptionPending()) {
+    napi_value e = nullptr;
+    if (napi_get_and_clear_last_exception(env, &e) == napi_ok && e != nullptr) napi_fatal_exception(env, e);
+  }
+}
+
 class TapDevice : public Napi::ObjectWrap<TapDevice> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -445,21 +462,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     self->armed_ = false;
     if (status < 0) self->wake_errors_++;
     if (self->wake_cb_.IsEmpty()) return;
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    Napi::Object recv = self->Value();
-    napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
-    // Raw napi_make_callback: while node tears the environment down it still
-    // runs pending uv callbacks (a frame arriving then makes the fd readable)
-    // but can no longer call into JS; node-addon-api would turn that status
-    // into a throw, which is fatal there. Such a wake-up is simply dropped.
-    napi_value result;
-    napi_status st = napi_make_callback(env, nullptr, recv_v, self->wake_cb_.Value(), 0, nullptr, &result);
-    if (st == napi_pending_exception || env.IsExceptionPending()) {
-      // No JS frame to unwind into: report it like any uncaught exception.
-      napi_value e = nullptr;
-      if (napi_get_and_clear_last_exception(env, &e) == napi_ok && e != nullptr) napi_fatal_exception(env, e);
-    }
+    Napi::HandleScope scope(self->Env());  // before Value(): it creates a handle
+    InvokeWakeCallback(self->Env(), self->Value(), self->wake_cb_);
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
@@ -795,19 +799,8 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     if (status < 0) self->wake_errors_++;
     self->dev_.on_irq();
     if (self->wake_cb_.IsEmpty()) return;
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    Napi::Object recv = self->Value();
-    napi_value recv_v = recv.IsEmpty() ? env.Undefined() : static_cast<napi_value>(recv);
-    // Raw napi_make_callback, as in TapDevice::OnPoll: during environment
-    // teardown node still runs pending uv callbacks but cannot enter JS, and
-    // node-addon-api's MakeCallback would turn that status into a fatal throw.
-    napi_value result;
-    napi_status st = napi_make_callback(env, nullptr, recv_v, self->wake_cb_.Value(), 0, nullptr, &result);
-    if (st == napi_pending_exception || env.IsExceptionPending()) {
-      napi_value e = nullptr;
-      if (napi_get_and_clear_last_exception(env, &e) == napi_ok && e != nullptr) napi_fatal_exception(env, e);
-    }
+    Napi::HandleScope scope(self->Env());  // before Value(): it creates a handle
+    InvokeWakeCallback(self->Env(), self->Value(), self->wake_cb_);
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
