@@ -17,7 +17,7 @@
  * Application calls (write/read/shutdown/close/abort) change state and then
  * call `host.kick(conn)` so the layer can dispatch and re-arm its timer.
  */
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, newTcpRepr, type TcpRepr } from '../wire/tcp.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
 import type { CongestionControl, CongestionControlName } from './contracts.js';
 import { Assembler, ByteRing, RttEstimator, createCongestionControl } from './tcp-deps.js';
@@ -587,22 +587,10 @@ export class Connection {
     let shift = 0;
     while (shift < MAX_WINDOW_SHIFT && this.rcvCapacity >>> shift > 65535) shift++;
     this.rcvShift = this.config.windowScaling ? shift : 0;
-    this.out = {
-      srcPort: this.localPort,
-      dstPort: this.remotePort,
-      seq: 0,
-      ack: 0,
-      flags: 0,
-      window: 0,
-      urgent: 0,
-      mss: undefined,
-      windowScale: undefined,
-      sackPermitted: undefined,
-      sack: this.sackOut,
-      tsVal: undefined,
-      tsEcr: undefined,
-      payloadLength: 0,
-    };
+    this.out = newTcpRepr();
+    this.out.srcPort = this.localPort;
+    this.out.dstPort = this.remotePort;
+    this.out.sack = this.sackOut;
   }
 
   // =========================================================================

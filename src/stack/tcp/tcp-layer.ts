@@ -21,6 +21,7 @@ import {
   tcpHeaderLength,
   type TcpChecksumMode,
   type TcpRepr,
+  newTcpRepr,
 } from '../wire/tcp.js';
 import {
   Connection,
@@ -132,33 +133,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private ephNext: number;
   private readonly view = new TcpSegmentView();
   /** Every key present from the start (options undefined when absent) so its shape never changes. */
-  private readonly rx: TcpRepr = {
-    srcPort: 0,
-    dstPort: 0,
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    window: 0,
-    urgent: 0,
-    mss: undefined,
-    windowScale: undefined,
-    sackPermitted: undefined,
-    sack: undefined,
-    tsVal: undefined,
-    tsEcr: undefined,
-    payloadLength: 0,
-  };
+  private readonly rx: TcpRepr = newTcpRepr();
   /** Reused for stateless replies (RST, SYN-cookie SYN-ACK). */
-  private readonly tx: TcpRepr = {
-    srcPort: 0,
-    dstPort: 0,
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    window: 0,
-    urgent: 0,
-    payloadLength: 0,
-  };
+  private readonly tx: TcpRepr = newTcpRepr();
   // Output state for the one writer closure (set before each ip.send).
   private wConn: Connection | null = null;
   private wRepr: TcpRepr = this.tx;

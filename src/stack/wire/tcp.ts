@@ -48,6 +48,30 @@ export interface TcpRepr {
   payloadLength: number;
 }
 
+/**
+ * A TcpRepr with every key present (options undefined = absent), for objects
+ * reused across segments: a fixed shape keeps V8 from falling back to
+ * dictionary mode, where each uint32 store would allocate.
+ */
+export function newTcpRepr(): TcpRepr {
+  return {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    urgent: 0,
+    mss: undefined,
+    windowScale: undefined,
+    sackPermitted: undefined,
+    sack: undefined,
+    tsVal: undefined,
+    tsEcr: undefined,
+    payloadLength: 0,
+  };
+}
+
 export type TcpChecksumMode = 'full' | 'pseudo' | 'none';
 
 /**
