@@ -584,6 +584,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
                        {
                            InstanceAccessor<&E1000Device::GetPool>("pool"),
                            InstanceAccessor<&E1000Device::GetSlotSize>("slotSize"),
+                           InstanceAccessor<&E1000Device::GetTso>("tso"),
                            InstanceAccessor<&E1000Device::GetSlotCount>("slotCount"),
                            InstanceAccessor<&E1000Device::GetMac>("mac"),
                            InstanceAccessor<&E1000Device::GetModel>("model"),
@@ -632,9 +633,12 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       num("rxRing", &opts.rx_ring);
       num("txRing", &opts.tx_ring);
       num("slotCount", &opts.slot_count);
+      num("slotSize", &opts.slot_size);
+      num("mtu", &opts.mtu);
       flag("loopback", &opts.loopback);
       flag("promiscuous", &opts.promiscuous);
       flag("txChecksum", &opts.tx_checksum);
+      flag("tso", &opts.tso);
       if (env.IsExceptionPending()) return;
     }
     ustack::e1000::Error err;
@@ -671,7 +675,8 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     pool_ref_ = Napi::Persistent(ab);
     return ab;
   }
-  Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ustack::e1000::kSlotSize); }
+  Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_size()); }
+  Napi::Value GetTso(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.tso()); }
   Napi::Value GetSlotCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_count()); }
   Napi::Value GetMac(const Napi::CallbackInfo& info) {
     const uint8_t* m = dev_.mac();
@@ -735,7 +740,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
     if (!dev_.is_open()) return Napi::Number::New(env, 0);
     for (uint32_t i = 0; i < n; i++) {
-      if (slots[i] >= dev_.slot_count() || lens[i] > ustack::e1000::kSlotSize || lens[i] < 14) {
+      if (slots[i] >= dev_.slot_count() || lens[i] > dev_.slot_size() || lens[i] < 14) {
         ThrowRange(env, "txBurst: slot " + std::to_string(slots[i]) + " / length " + std::to_string(lens[i]) + " out of range");
         return env.Undefined();
       }
@@ -830,6 +835,9 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     set("txRingFull", c.tx_ring_full);
     set("txContexts", c.tx_contexts);
     set("txChecksumOffloaded", c.tx_csum_offloaded);
+    set("txTsoFrames", c.tx_tso_frames);
+    set("txTsoSegments", c.tx_tso_segments);
+    set("rxMultiDescriptor", c.rx_multi_desc);
     set("irqs", c.irqs);
     set("wakeErrors", wake_errors_);
     for (int i = 0; i < ustack::e1000::reg::kStatCount; i++) set(ustack::e1000::reg::kStats[i].name, dev_.hw_totals()[i]);

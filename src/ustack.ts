@@ -134,6 +134,7 @@ export class Stack implements SocketHost {
       nic = E1000Nic.open({
         pci: spec.pci,
         access: spec.access,
+        ...(spec.tso !== undefined ? { tso: spec.tso } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       });
     } else {

@@ -15,7 +15,10 @@ namespace ustack::e1000 {
 
 namespace {
 
-constexpr size_t kRegionBytes = 4u << 20;  // 2 huge pages
+constexpr size_t kRegionBytes = 4u << 20;      // 2 huge pages: about 2000 slots of 2 KiB
+constexpr size_t kMaxRegionBytes = 32u << 20;  // default region cap for big slots (16 huge pages)
+constexpr uint32_t kDefaultSlots = 1024;       // aimed at for big slots
+constexpr uint32_t kVlanFrameOverhead = 18;    // Ethernet header + 802.1Q tag (1522-byte frames without LPE)
 constexpr uint64_t kIova = 1ull << 30;     // where VFIO maps the region for the device
 
 // Open devices for stop_all_devices(). Small fixed table: no allocation on the exit path.
@@ -57,6 +60,13 @@ int fail(Error* e, const char* call, int err, std::string code = "", std::string
 }
 
 }  // namespace
+
+size_t default_region_bytes(uint32_t slot_size) {
+  size_t want = static_cast<size_t>(slot_size) * kDefaultSlots;
+  if (want < kRegionBytes) want = kRegionBytes;
+  if (want > kMaxRegionBytes) want = kMaxRegionBytes;
+  return want;
+}
 
 bool supported_device(uint16_t vendor, uint16_t device, const char** model) {
   if (vendor != 0x8086) return false;
@@ -125,6 +135,14 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   if (!ring::valid_ring_size(opts.rx_ring) || !ring::valid_ring_size(opts.tx_ring)) {
     return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "ring sizes must be multiples of 8 in [8, 65536]");
   }
+  if (!opts.tx_checksum) opts_.tso = false;  // TSO rides on checksum offload
+  slot_size_ = opts.slot_size != 0 ? opts.slot_size : (opts_.tso ? kTsoSlotSize : kSlotSize);
+  if (slot_size_ < kRxBufSize || slot_size_ > kMaxSlotSize || (slot_size_ & (slot_size_ - 1)) != 0) {
+    return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "slot size must be a power of two in [2048, 65536]");
+  }
+  if (opts_.mtu < 68 || opts_.mtu + kVlanFrameOverhead > 1522) {
+    return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "mtu must be in [68, 1500] (no jumbo frames: long-packet reception stays off)");
+  }
   pci::Error perr;
   int rc = pci::open_device(addr, access, &pci_, &perr);
   if (rc < 0) return fail(err, perr.syscall, -rc, perr.code, perr.message);
@@ -155,13 +173,16 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   write_reg(reg::IMC, 0xffffffffu);
   (void)read_reg(reg::ICR);
 
-  // DMA memory: rings first, then the slots.
+  // DMA memory: rings first, then the slots, each at a multiple of the slot
+  // size (a power of two no bigger than a huge page: no slot crosses one).
   rx_n_ = opts.rx_ring;
   tx_n_ = opts.tx_ring;
   rx_ring_off_ = 0;
   tx_ring_off_ = (static_cast<size_t>(rx_n_) * 16 + 127) / 128 * 128;
-  slot_base_ = (tx_ring_off_ + static_cast<size_t>(tx_n_) * 16 + 4095) / 4096 * 4096;
-  size_t want = opts.slot_count == 0 ? kRegionBytes : slot_base_ + static_cast<size_t>(opts.slot_count) * kSlotSize;
+  size_t align = slot_size_ > 4096 ? slot_size_ : 4096;
+  slot_base_ = (tx_ring_off_ + static_cast<size_t>(tx_n_) * 16 + align - 1) / align * align;
+  size_t want = opts.slot_count == 0 ? default_region_bytes(slot_size_)
+                                     : slot_base_ + static_cast<size_t>(opts.slot_count) * slot_size_;
   dma::Error derr;
   if (access == pci::Access::kVfio && !pci_.noiommu) {
     rc = dma::alloc_anon(want, &region_, &derr);
@@ -181,7 +202,7 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
     pci::close_device(pci_);
     return fail(err, derr.syscall, -rc, derr.code, derr.message);
   }
-  size_t slots = (region_.size - slot_base_) / kSlotSize;
+  size_t slots = region_.size > slot_base_ ? (region_.size - slot_base_) / slot_size_ : 0;
   if (opts.slot_count != 0 && opts.slot_count < slots) slots = opts.slot_count;
   slot_count_ = static_cast<uint32_t>(slots);
   if (slot_count_ < rx_n_ + 32) {
@@ -261,7 +282,8 @@ int Device::start(uint32_t* free_stack) {
   write_reg(reg::TDH, 0);
   write_reg(reg::TDT, 0);
   tx_tail_ = tx_clean_ = 0;
-  ctx_key_ = 0xffffffffu;
+  ctx_valid_ = false;
+  rx_in_multi_ = false;
   write_reg(reg::TIPG, 0x0060200Au);
   write_reg(reg::TCTL, reg::TCTL_EN | reg::TCTL_PSP | (0x0Fu << reg::TCTL_CT_SHIFT) | (0x40u << reg::TCTL_COLD_SHIFT) |
                            reg::TCTL_RTLC);
@@ -286,11 +308,18 @@ uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
     rmb();
     uint8_t errors = d->errors;
     uint32_t len = d->length;
-    bool bad = !(status & reg::RXD_EOP) || (errors & (reg::RXE_CE | reg::RXE_SE | reg::RXE_SEQ | reg::RXE_CXE | reg::RXE_RXE)) ||
-               len == 0 || len > kSlotSize;
+    // A frame longer than one buffer spans descriptors up to one with EOP
+    // (only with long-packet reception, which we leave off): drop all of them,
+    // not just the first, or its tail would pass for a frame.
+    bool eop = (status & reg::RXD_EOP) != 0;
+    bool part = !eop || rx_in_multi_;
+    bool bad = part || (errors & (reg::RXE_CE | reg::RXE_SE | reg::RXE_SEQ | reg::RXE_CXE | reg::RXE_RXE)) || len == 0 ||
+               len > kRxBufSize;
     if (bad) {
       // Keep the buffer in the ring; the frame is dropped.
-      c_.rx_dropped_errors++;
+      if (part) c_.rx_multi_desc++;
+      if (eop) c_.rx_dropped_errors++;
+      rx_in_multi_ = !eop;
     } else {
       if (free_[0] == 0) {
         c_.rx_no_slot++;
@@ -336,68 +365,42 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
   if (!started_) return 0;
   tx_reclaim();
   uint32_t k = 0;
-  const uint8_t* pool_base = pool();
+  uint8_t* pool_base = pool();
+  const bool tso_on = tso();
   while (k < n) {
     uint32_t slot = slots[k], len = lens[k];
-    const uint8_t* f = pool_base + static_cast<size_t>(slot) * kSlotSize;
-    // Checksum offload for IPv4 TCP/UDP (the stack wrote the pseudo-header sum).
-    uint32_t key = 0xffffffffu;
-    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0, tucmd = 0;
-    uint16_t ipcse = 0;
-    if (opts_.tx_checksum && len >= 34) {
-      uint32_t l3 = 14;
-      uint16_t et = static_cast<uint16_t>(f[12] << 8 | f[13]);
-      if (et == 0x8100 && len >= 38) {
-        l3 = 18;
-        et = static_cast<uint16_t>(f[16] << 8 | f[17]);
-      }
-      if (et == 0x0800 && (f[l3] >> 4) == 4) {
-        uint32_t ihl = (f[l3] & 0x0fu) * 4;
-        uint8_t proto = f[l3 + 9];
-        uint16_t frag = static_cast<uint16_t>((f[l3 + 6] & 0x3f) << 8 | f[l3 + 7]);
-        uint32_t l4 = l3 + ihl;
-        bool tcp = proto == 6, udp = proto == 17;
-        if (frag == 0 && ihl >= 20 && (tcp || udp) && l4 + (tcp ? 20 : 8) <= len && l4 + 16 < 256) {
-          ipcss = static_cast<uint8_t>(l3);
-          ipcso = static_cast<uint8_t>(l3 + 10);
-          ipcse = static_cast<uint16_t>(l4 - 1);
-          tucss = static_cast<uint8_t>(l4);
-          tucso = static_cast<uint8_t>(l4 + (tcp ? 16 : 6));
-          tucmd = static_cast<uint8_t>(reg::TUCMD_IP | (tcp ? reg::TUCMD_TCP : 0));
-          key = static_cast<uint32_t>(tucss) << 16 | static_cast<uint32_t>(tucso) << 8 | tucmd;
-        }
-      }
-    }
-    uint32_t need = (key != 0xffffffffu && key != ctx_key_) ? 2 : 1;
-    if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < need) {
+    uint8_t* f = pool_base + static_cast<size_t>(slot) * slot_size_;
+    // Checksum offload for IPv4 TCP/UDP (the stack wrote the pseudo-header
+    // sum), TSO for IPv4 TCP above the MTU: see tx_context.h.
+    txctx::Plan p = txctx::plan(f, len, opts_.mtu, opts_.tx_checksum, tso_on);
+    bool new_ctx = p.kind != txctx::Kind::kPlain && (!ctx_valid_ || p.ctx != ctx_);
+    if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < (new_ctx ? 2u : 1u)) {
       c_.tx_ring_full++;
       break;
     }
-    if (need == 2) {
-      volatile TxDesc* cd = &tx_[tx_tail_];
-      cd->addr = static_cast<uint64_t>(ipcss) | static_cast<uint64_t>(ipcso) << 8 | static_cast<uint64_t>(ipcse) << 16 |
-                 static_cast<uint64_t>(tucss) << 32 | static_cast<uint64_t>(tucso) << 40;  // TUCSE 0: to the end
-      cd->lower = static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_RS | tucmd) << 24;
-      cd->upper = 0;
+    if (new_ctx) {
+      txctx::Desc cd = txctx::context_descriptor(p.ctx);
+      volatile TxDesc* d = &tx_[tx_tail_];
+      d->addr = cd.addr;
+      d->lower = cd.lower;
+      d->upper = cd.upper;
       tx_slot_[tx_tail_] = kNoSlot;
       tx_tail_ = ring::next(tx_tail_, tx_n_);
-      ctx_key_ = key;
+      ctx_ = p.ctx;
+      ctx_valid_ = true;
       c_.tx_contexts++;
     }
-    volatile TxDesc* d = &tx_[tx_tail_];
-    d->addr = slot_addr(slot);
-    if (key != 0xffffffffu) {
-      d->lower = len | reg::TXD_DTYP_D |
-                 static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24;
-      // IP header checksum too only when the stack left the field zero.
-      uint8_t popts = reg::POPTS_TXSM;
-      if (f[ipcso] == 0 && f[ipcso + 1] == 0) popts |= reg::POPTS_IXSM;
-      d->upper = static_cast<uint32_t>(popts) << 8;
-      c_.tx_csum_offloaded++;
-    } else {
-      d->lower = len | static_cast<uint32_t>(reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24;
-      d->upper = 0;
+    if (p.kind == txctx::Kind::kTso) {
+      txctx::seed_tso(f, p);
+      c_.tx_tso_frames++;
+      c_.tx_tso_segments += (p.ctx.paylen + p.ctx.mss - 1) / p.ctx.mss;
     }
+    if (p.kind != txctx::Kind::kPlain) c_.tx_csum_offloaded++;
+    txctx::Desc dd = txctx::data_descriptor(slot_addr(slot), len, p);
+    volatile TxDesc* d = &tx_[tx_tail_];
+    d->addr = dd.addr;
+    d->lower = dd.lower;
+    d->upper = dd.upper;
     tx_slot_[tx_tail_] = slot;
     tx_tail_ = ring::next(tx_tail_, tx_n_);
     c_.tx_bytes += len;

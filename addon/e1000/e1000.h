@@ -2,8 +2,10 @@
 // extended TX descriptors. No N-API types here.
 //
 // Memory: one DMA region holds the RX ring, the TX ring and the packet pool
-// (slots of kSlotSize bytes at slot-aligned offsets, so a slot never crosses
-// a page). Free slots live on a stack shared with JavaScript: a Uint32Array
+// (slots of slot_size() bytes, a power of two, at slot-aligned offsets, so a
+// slot never crosses a huge page). RX buffers are 2 KiB (RCTL BSIZE 2048):
+// only the first kRxBufSize bytes of an RX slot are used; bigger slots are
+// for TSO, where one slot holds a whole TCP super-frame. Free slots live on a stack shared with JavaScript: a Uint32Array
 // whose element 0 is the count and elements 1..count the free slot indices.
 // JS pops (alloc) and pushes (release) directly; rx_burst pops replacements
 // for the RX ring and tx reclaim pushes sent slots back. One thread.
@@ -14,21 +16,32 @@
 #include <vector>
 
 #include "dma/dma.h"
+#include "e1000/tx_context.h"
 #include "pci/pci.h"
 
 namespace ustack::e1000 {
 
-constexpr uint32_t kSlotSize = 2048;
+constexpr uint32_t kRxBufSize = 2048;         // RCTL BSIZE 00
+constexpr uint32_t kSlotSize = 2048;          // default slot size without TSO
+constexpr uint32_t kTsoSlotSize = 16384;      // default slot size with TSO
+constexpr uint32_t kMaxSlotSize = 65536;      // QEMU reads at most 64 KiB per frame
 constexpr uint32_t kNoSlot = 0xffffffffu;
 
 struct Options {
   uint32_t rx_ring = 256;
   uint32_t tx_ring = 256;
-  uint32_t slot_count = 0;  // 0: fill the region (4 MiB)
+  uint32_t slot_count = 0;  // 0: fill the default region (4 MiB, more for big slots: default_region_bytes())
+  uint32_t slot_size = 0;   // 0: kTsoSlotSize with TSO, else kSlotSize; a power of two in [2048, 65536]
+  uint32_t mtu = 1500;      // IP MTU TSO cuts to
   bool loopback = false;    // MII loopback self-test: every sent frame comes back
   bool promiscuous = false;
   bool tx_checksum = true;  // use context descriptors for IPv4 TCP/UDP checksums
+  bool tso = false;         // TCP segmentation offload (needs tx_checksum) for IPv4 TCP frames above the MTU
 };
+
+// DMA region size when slot_count is 0: 4 MiB, or about 1024 slots for big
+// slots (16 MiB for 16 KiB slots), at most 32 MiB.
+size_t default_region_bytes(uint32_t slot_size);
 
 struct Error {
   const char* syscall = "";
@@ -40,6 +53,8 @@ struct Error {
 struct Counters {
   uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped_errors = 0, rx_no_slot = 0;
   uint64_t tx_frames = 0, tx_bytes = 0, tx_ring_full = 0, tx_contexts = 0, tx_csum_offloaded = 0;
+  uint64_t tx_tso_frames = 0, tx_tso_segments = 0;  // TSO super-frames, and the MTU-sized frames they became
+  uint64_t rx_multi_desc = 0;  // descriptors of frames longer than one RX buffer (dropped)
   uint64_t irqs = 0;
 };
 
@@ -88,8 +103,10 @@ class Device {
   bool is_open() const { return pci_.bar0 != nullptr; }
 
   uint8_t* pool() const { return region_.virt + slot_base_; }
-  size_t pool_bytes() const { return static_cast<size_t>(slot_count_) * kSlotSize; }
+  size_t pool_bytes() const { return static_cast<size_t>(slot_count_) * slot_size_; }
   uint32_t slot_count() const { return slot_count_; }
+  uint32_t slot_size() const { return slot_size_; }
+  bool tso() const { return opts_.tso && opts_.tx_checksum; }
   const uint8_t* mac() const { return mac_; }
   uint16_t device_id() const { return pci_.device_id; }
   const char* model() const { return model_; }
@@ -117,7 +134,7 @@ class Device {
 
   void write_reg(uint32_t off, uint32_t v);
   int phy_write(uint32_t reg, uint16_t v);
-  uint64_t slot_addr(uint32_t slot) const { return region_.device_addr(slot_base_ + static_cast<size_t>(slot) * kSlotSize); }
+  uint64_t slot_addr(uint32_t slot) const { return region_.device_addr(slot_base_ + static_cast<size_t>(slot) * slot_size_); }
   void read_mac();
 
   pci::Device pci_;
@@ -127,15 +144,18 @@ class Device {
   uint8_t mac_[6] = {0};
   size_t rx_ring_off_ = 0, tx_ring_off_ = 0, slot_base_ = 0;
   uint32_t slot_count_ = 0;
+  uint32_t slot_size_ = kSlotSize;
   volatile RxDesc* rx_ = nullptr;
   volatile TxDesc* tx_ = nullptr;
   uint32_t rx_n_ = 0, tx_n_ = 0;
   uint32_t rx_next_ = 0;                 // next RX descriptor to inspect
+  bool rx_in_multi_ = false;             // inside a frame spanning several descriptors (dropped up to its EOP)
   uint32_t tx_tail_ = 0, tx_clean_ = 0;  // next to fill / oldest not reclaimed
   std::vector<uint32_t> rx_slot_, tx_slot_;
   uint32_t* free_ = nullptr;  // shared free stack (see above)
-  // Last context descriptor written (so one is sent only when offsets change).
-  uint32_t ctx_key_ = 0xffffffffu;
+  // Last context descriptor written (so one is sent only when it changes).
+  txctx::Context ctx_;
+  bool ctx_valid_ = false;
   bool started_ = false;
   uint64_t hw_totals_[32] = {0};
   Counters c_;

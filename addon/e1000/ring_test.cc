@@ -1,11 +1,15 @@
 // Unit tests for addon/e1000/ring.h (ring index arithmetic), with a tiny
-// model of the hardware's head pointers. Built and run by
+// model of the hardware's head pointers, and for addon/e1000/tx_context.h
+// (checksum/TSO context descriptors), with a model of how the device (QEMU's
+// hw/net/e1000.c) cuts a TSO frame. Built and run by
 // scripts/test-e1000-ring.sh; prints "N passed, N failed".
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "e1000/ring.h"
+#include "e1000/tx_context.h"
 
 namespace r = ustack::e1000::ring;
 
@@ -156,11 +160,248 @@ static void test_tx_random() {
   CHECK(reclaimed > 1000);
 }
 
+// ---- TX offload contexts ----
+
+namespace tc = ustack::e1000::txctx;
+namespace reg = ustack::e1000::reg;
+
+static uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (n & 1) s += static_cast<uint32_t>(p[n - 1] << 8);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return s;
+}
+static uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+static uint32_t rd32(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static void wr16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+static void wr32(uint8_t* p, uint32_t v) {
+  wr16(p, v >> 16);
+  wr16(p + 2, v);
+}
+
+// An IPv4 frame as the stack builds it with checksum offload: IP header
+// checksum filled in, TCP/UDP checksum field = pseudo-header sum with the
+// length. TCP with a 12-byte timestamp option unless `tcp_opt` says otherwise.
+static std::vector<uint8_t> make_frame(uint8_t proto, uint32_t payload, bool vlan = false, uint32_t tcp_opt = 12,
+                                       uint16_t frag = 0x4000) {
+  uint32_t l3 = vlan ? 18 : 14, thl = proto == 6 ? 20 + tcp_opt : 8;
+  std::vector<uint8_t> f(l3 + 20 + thl + payload, 0);
+  for (int i = 0; i < 12; i++) f[i] = static_cast<uint8_t>(0x10 + i);
+  if (vlan) {
+    wr16(&f[12], 0x8100);
+    wr16(&f[14], 5);
+  }
+  wr16(&f[l3 - 2], 0x0800);
+  uint8_t* ip = &f[l3];
+  ip[0] = 0x45;
+  wr16(ip + 2, 20 + thl + payload);
+  wr16(ip + 4, 0x1234);
+  wr16(ip + 6, frag);
+  ip[8] = 64;
+  ip[9] = proto;
+  const uint8_t src[4] = {10, 0, 2, 15}, dst[4] = {10, 0, 2, 2};
+  std::memcpy(ip + 12, src, 4);
+  std::memcpy(ip + 16, dst, 4);
+  wr16(ip + 10, ~sum16(ip, 20) & 0xffff);
+  uint8_t* l4 = ip + 20;
+  for (uint32_t i = 0; i < payload; i++) l4[thl + i] = static_cast<uint8_t>(i * 7 + 3);
+  uint32_t l4len = thl + payload;
+  uint32_t pseudo = sum16(ip + 12, 8, proto + l4len);
+  if (proto == 6) {
+    wr16(l4, 40000);
+    wr16(l4 + 2, 7);
+    wr32(l4 + 4, 0xfffff000u);  // wraps during the segments
+    wr32(l4 + 8, 99);
+    l4[12] = static_cast<uint8_t>((thl / 4) << 4);
+    l4[13] = 0x18 | 0x01;  // PSH ACK FIN
+    wr16(l4 + 14, 65535);
+    for (uint32_t i = 0; i < tcp_opt; i++) l4[20 + i] = i == 0 ? 1 : static_cast<uint8_t>(i);
+    wr16(l4 + 16, pseudo);
+  } else {
+    wr16(l4, 5000);
+    wr16(l4 + 2, 53);
+    wr16(l4 + 4, l4len);
+    wr16(l4 + 6, pseudo);
+  }
+  return f;
+}
+
+// The device's TSO as QEMU models it (hw/net/e1000.c process_tx_desc/xmit_seg,
+// re-stated): segments of hdrlen + mss bytes, each starting from the frame's
+// header; per segment IP total length = bytes from IPCSS, ident + i, seq +
+// i * mss, PSH/FIN cleared unless it is the last, TCP field += TCP length,
+// then the TCP sum from TUCSS (TXSM) and the IP header sum (IXSM).
+static std::vector<std::vector<uint8_t>> device_tso(const std::vector<uint8_t>& f, const tc::Plan& p) {
+  std::vector<std::vector<uint8_t>> out;
+  const tc::Context& c = p.ctx;
+  uint32_t hdr = c.hdrlen, sofar = 0;
+  for (uint32_t i = 0; sofar < f.size() - hdr; i++) {
+    uint32_t chunk = static_cast<uint32_t>(f.size()) - hdr - sofar;
+    if (chunk > c.mss) chunk = c.mss;
+    std::vector<uint8_t> s(f.begin(), f.begin() + hdr);
+    s.insert(s.end(), f.begin() + hdr + sofar, f.begin() + hdr + sofar + chunk);
+    uint8_t* ip = &s[c.ipcss];
+    wr16(ip + 2, static_cast<uint32_t>(s.size()) - c.ipcss);
+    wr16(ip + 4, rd16(ip + 4) + i);
+    uint8_t* tcp = &s[c.tucss];
+    wr32(tcp + 4, rd32(tcp + 4) + i * c.mss);
+    if (c.paylen - i * c.mss > c.mss) tcp[13] &= static_cast<uint8_t>(~9);
+    uint32_t tlen = static_cast<uint32_t>(s.size()) - c.tucss;
+    uint32_t ph = rd16(&s[c.tucso]) + tlen;
+    wr16(&s[c.tucso], (ph >> 16) + (ph & 0xffff));
+    if (p.popts & reg::POPTS_TXSM) {
+      uint32_t v = ~sum16(&s[c.tucss], s.size() - c.tucss) & 0xffff;
+      wr16(&s[c.tucso], v == 0 ? 0xffff : v);
+    }
+    if (p.popts & reg::POPTS_IXSM) {
+      uint32_t v = ~sum16(&s[c.ipcss], c.ipcse + 1u - c.ipcss) & 0xffff;
+      wr16(&s[c.ipcso], v == 0 ? 0xffff : v);
+    }
+    out.push_back(s);
+    sofar += chunk;
+  }
+  return out;
+}
+
+static void test_tx_context_checksum() {
+  // Small TCP: checksum context, IP checksum left to the stack (field non-zero).
+  auto f = make_frame(6, 100);
+  tc::Plan p = tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, true, true);
+  CHECK(p.kind == tc::Kind::kChecksum);
+  CHECK(p.ctx.ipcss == 14 && p.ctx.ipcso == 24 && p.ctx.ipcse == 33);
+  CHECK(p.ctx.tucss == 34 && p.ctx.tucso == 50 && p.ctx.tucse == 0);
+  CHECK(p.ctx.tucmd == (reg::TUCMD_IP | reg::TUCMD_TCP));
+  CHECK(p.ctx.hdrlen == 0 && p.ctx.mss == 0 && p.ctx.paylen == 0 && !p.ctx.tso());
+  CHECK(p.popts == reg::POPTS_TXSM);
+  // A zero IP checksum field asks for IXSM.
+  wr16(&f[24], 0);
+  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, true, true).popts == (reg::POPTS_TXSM | reg::POPTS_IXSM));
+  // UDP: checksum at +6.
+  auto u = make_frame(17, 3000);  // above the MTU: UDP is never segmented
+  tc::Plan pu = tc::plan(u.data(), static_cast<uint32_t>(u.size()), 1500, true, true);
+  CHECK(pu.kind == tc::Kind::kChecksum && pu.ctx.tucso == 40 && pu.ctx.tucmd == reg::TUCMD_IP);
+  // VLAN-tagged: offsets move by 4.
+  auto v = make_frame(6, 100, true);
+  tc::Plan pv = tc::plan(v.data(), static_cast<uint32_t>(v.size()), 1500, true, true);
+  CHECK(pv.kind == tc::Kind::kChecksum && pv.ctx.ipcss == 18 && pv.ctx.tucss == 38 && pv.ctx.tucso == 54);
+  // Fragments, non-IPv4 and checksum offload off: no context.
+  auto fr = make_frame(6, 100, false, 12, 0x2000);  // MF
+  CHECK(tc::plan(fr.data(), static_cast<uint32_t>(fr.size()), 1500, true, true).kind == tc::Kind::kPlain);
+  auto arp = make_frame(6, 100);
+  wr16(&arp[12], 0x0806);
+  CHECK(tc::plan(arp.data(), static_cast<uint32_t>(arp.size()), 1500, true, true).kind == tc::Kind::kPlain);
+  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, false, true).kind == tc::Kind::kPlain);
+  // Truncated TCP header: no context.
+  CHECK(tc::plan(f.data(), 14 + 20 + 10, 1500, true, true).kind == tc::Kind::kPlain);
+  // Descriptor encodings.
+  tc::Desc cd = tc::context_descriptor(p.ctx);
+  CHECK(cd.addr == (14ull | 24ull << 8 | 33ull << 16 | 34ull << 32 | 50ull << 40));
+  CHECK(cd.lower == (static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_RS | reg::TUCMD_IP | reg::TUCMD_TCP) << 24));
+  CHECK(cd.upper == 0);
+  tc::Desc dd = tc::data_descriptor(0x123456000ull, 154, p);
+  CHECK(dd.addr == 0x123456000ull);
+  CHECK(dd.lower == (154u | reg::TXD_DTYP_D |
+                     static_cast<uint32_t>(reg::TXD_CMD_DEXT | reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24));
+  CHECK(dd.upper == static_cast<uint32_t>(reg::POPTS_TXSM) << 8);
+  tc::Plan plain;
+  tc::Desc ld = tc::data_descriptor(0x1000, 60, plain);
+  CHECK(ld.lower == (60u | static_cast<uint32_t>(reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24) && ld.upper == 0);
+}
+
+static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt, bool vlan) {
+  auto f = make_frame(6, payload, vlan, tcp_opt);
+  const std::vector<uint8_t> orig = f;
+  uint32_t len = static_cast<uint32_t>(f.size()), l3 = vlan ? 18 : 14, thl = 20 + tcp_opt;
+  tc::Plan p = tc::plan(f.data(), len, mtu, true, true);
+  bool big = 20 + thl + payload > mtu;
+  CHECK(p.kind == (big ? tc::Kind::kTso : tc::Kind::kChecksum));
+  // Without TSO the same frame only gets a checksum context.
+  CHECK(tc::plan(f.data(), len, mtu, true, false).kind == tc::Kind::kChecksum);
+  if (!big) return;
+  const tc::Context& c = p.ctx;
+  CHECK(c.tso() && c.tucmd == (reg::TUCMD_IP | reg::TUCMD_TCP | reg::TXD_CMD_TSE));
+  CHECK(c.hdrlen == l3 + 20 + thl);
+  CHECK(c.mss == mtu - 20 - thl);
+  CHECK(c.paylen == payload);
+  CHECK(c.ipcss == l3 && c.ipcso == l3 + 10 && c.ipcse == l3 + 19 && c.tucss == l3 + 20 && c.tucso == l3 + 36);
+  CHECK(p.popts == (reg::POPTS_TXSM | reg::POPTS_IXSM));
+  tc::Desc cd = tc::context_descriptor(c);
+  CHECK((cd.lower & 0xfffff) == payload && (cd.lower >> 20 & 0xf) == 0);
+  CHECK((cd.lower >> 24) == (reg::TXD_CMD_DEXT | reg::TXD_CMD_RS | reg::TUCMD_IP | reg::TUCMD_TCP | reg::TXD_CMD_TSE));
+  CHECK(cd.upper == (static_cast<uint32_t>(c.hdrlen) << 8 | static_cast<uint32_t>(c.mss) << 16));
+  tc::Desc dd = tc::data_descriptor(0x200000, len, p);
+  CHECK((dd.lower & 0xfffff) == len && (dd.lower & reg::TXD_DTYP_D) != 0);
+  CHECK((dd.lower >> 24) == (reg::TXD_CMD_DEXT | reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS | reg::TXD_CMD_TSE));
+  // Seeding: IP length and checksum zero, TCP field = pseudo-header sum without the length.
+  tc::seed_tso(f.data(), p);
+  CHECK(rd16(&f[l3 + 2]) == 0 && rd16(&f[l3 + 10]) == 0);
+  CHECK(rd16(&f[l3 + 36]) == sum16(&f[l3 + 12], 8, 6));
+  CHECK(std::memcmp(&f[c.hdrlen], &orig[c.hdrlen], payload) == 0);
+  // Cut as the device does; every segment must be a valid frame of at most mtu + header.
+  auto segs = device_tso(f, p);
+  CHECK(segs.size() == (payload + c.mss - 1) / c.mss);
+  bool ok = true;
+  std::vector<uint8_t> data;
+  for (size_t i = 0; i < segs.size(); i++) {
+    const auto& s = segs[i];
+    const uint8_t* ip = &s[l3];
+    const uint8_t* tcp = ip + 20;
+    uint32_t iplen = rd16(ip + 2), tlen = iplen - 20;
+    if (s.size() > l3 + mtu || iplen != s.size() - l3) ok = false;
+    if (sum16(ip, 20) != 0xffff) ok = false;                                          // IP header checksum
+    if (sum16(tcp, tlen, sum16(ip + 12, 8, 6 + tlen)) != 0xffff) ok = false;           // TCP checksum
+    if (rd16(ip + 4) != ((0x1234 + i) & 0xffff)) ok = false;                           // ident
+    if (rd32(tcp + 4) != static_cast<uint32_t>(0xfffff000u + i * c.mss)) ok = false;  // seq
+    bool last = i + 1 == segs.size();
+    if ((tcp[13] & 9) != (last ? 9 : 0) || (tcp[13] & 0x10) == 0) ok = false;        // FIN/PSH on the last only
+    if (std::memcmp(tcp + 20, &orig[l3 + 40], tcp_opt) != 0) ok = false;               // options copied
+    data.insert(data.end(), s.begin() + c.hdrlen, s.end());
+  }
+  CHECK(ok);
+  CHECK(data.size() == payload && std::memcmp(data.data(), &orig[c.hdrlen], payload) == 0);
+}
+
+// The context key: a TSO context differs from the checksum one (and from the
+// next TSO frame of another length), so a plain checksum context is re-sent
+// after TSO; two frames with the same offsets share one checksum context.
+static void test_tx_context_key() {
+  auto a = make_frame(6, 100), b = make_frame(6, 900), big1 = make_frame(6, 8000), big2 = make_frame(6, 5000);
+  auto pa = tc::plan(a.data(), static_cast<uint32_t>(a.size()), 1500, true, true);
+  auto pb = tc::plan(b.data(), static_cast<uint32_t>(b.size()), 1500, true, true);
+  auto p1 = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), 1500, true, true);
+  auto p2 = tc::plan(big2.data(), static_cast<uint32_t>(big2.size()), 1500, true, true);
+  auto p1again = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), 1500, true, true);
+  CHECK(pa.ctx == pb.ctx);
+  CHECK(pa.ctx != p1.ctx);
+  CHECK(p1.ctx != p2.ctx);
+  CHECK(p1.ctx == p1again.ctx);
+  auto u = make_frame(17, 100);
+  CHECK(tc::plan(u.data(), static_cast<uint32_t>(u.size()), 1500, true, true).ctx != pa.ctx);
+  // An MTU-sized frame is not TSO; one byte more is.
+  auto m = make_frame(6, 1500 - 52), m1 = make_frame(6, 1500 - 52 + 1);
+  CHECK(tc::plan(m.data(), static_cast<uint32_t>(m.size()), 1500, true, true).kind == tc::Kind::kChecksum);
+  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), 1500, true, true).kind == tc::Kind::kTso);
+  // IP total length disagreeing with the frame (padding, truncation): no TSO.
+  wr16(&m1[16], 1400);
+  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), 1500, true, true).kind == tc::Kind::kChecksum);
+}
+
 int main() {
   test_wrap();
   test_rx_model();
   test_tx();
   test_tx_random();
+  test_tx_context_checksum();
+  test_tx_context_tso(16384 - 14 - 52 - 2, 1500, 12, false);  // a 16 KiB slot's worth
+  test_tx_context_tso(11 * 1448, 1500, 12, false);            // whole MSS multiples, as the stack sends
+  test_tx_context_tso(4000, 1500, 0, false);                  // no options: mss 1460, last segment short
+  test_tx_context_tso(3000, 576, 12, true);                   // small MTU, VLAN tag
+  test_tx_context_tso(60000, 1500, 12, false);                // 64 KiB-class frame
+  test_tx_context_tso(1000, 1500, 12, false);                 // fits the MTU: checksum only
+  test_tx_context_key();
   std::printf("e1000 ring: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

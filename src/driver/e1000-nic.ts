@@ -10,6 +10,11 @@
  * each way. The wake-up for idle periods is the device interrupt, delivered
  * through the UIO/VFIO interrupt fd to libuv.
  *
+ * Offloads: TX checksums (IPv4 TCP/UDP) and TSO through context descriptors.
+ * With TSO (the default) slots are 16 KiB, so the stack hands the NIC TCP
+ * frames of up to ~16 KiB and the NIC cuts them into MTU-sized segments; RX
+ * still uses 2 KiB of each slot.
+ *
  * Safety: close(), process exit, SIGINT/SIGTERM (when nothing else handles
  * them) and uncaught exceptions stop RX/TX DMA and clear bus mastering before
  * the memory is freed. A device left running by a crashed process is stopped
@@ -28,6 +33,8 @@ export interface E1000Device {
   readonly pool: ArrayBuffer;
   readonly slotSize: number;
   readonly slotCount: number;
+  /** TCP segmentation offload in use (asked for, and checksum offload on). */
+  readonly tso: boolean;
   readonly mac: string;
   readonly model: string;
   readonly deviceId: number;
@@ -54,7 +61,17 @@ interface E1000Addon {
   E1000Device: new (
     pci: string,
     access: 'uio' | 'vfio',
-    opts: { rxRing?: number; txRing?: number; slotCount?: number; loopback?: boolean; promiscuous?: boolean; txChecksum?: boolean },
+    opts: {
+      rxRing?: number;
+      txRing?: number;
+      slotCount?: number;
+      slotSize?: number;
+      mtu?: number;
+      loopback?: boolean;
+      promiscuous?: boolean;
+      txChecksum?: boolean;
+      tso?: boolean;
+    },
   ) => E1000Device;
   e1000StopAll(): void;
   e1000SupportedDevice(vendor: number, device: number): string | null;
@@ -71,13 +88,17 @@ export interface E1000NicOptions {
   /** RX / TX descriptors (multiples of 8; default 256). */
   rxRing?: number;
   txRing?: number;
-  /** Slots in the pool (default: as many as 4 MiB of DMA memory holds). */
+  /** Slots in the pool (default: as many as 4 MiB of DMA memory holds; with TSO about 1024 slots, 16 MiB). */
   slotCount?: number;
+  /** Bytes per slot, a power of two in [2048, 65536] (default 16384 with TSO, else 2048). */
+  slotSize?: number;
   /** MII loopback: every transmitted frame comes straight back (self-test). */
   loopback?: boolean;
   promiscuous?: boolean;
   /** Use the NIC's TX checksum offload (default true). */
   txChecksum?: boolean;
+  /** Use the NIC's TCP segmentation offload (default true; needs txChecksum). */
+  tso?: boolean;
   /** IP MTU, at most 1500 (no jumbo frames: 2048-byte buffers). */
   mtu?: number;
 }
@@ -160,7 +181,7 @@ export class E1000Nic implements Nic {
     this.slotSize = dev.slotSize;
     this.slotCount = dev.slotCount;
     this.pool = new Uint8Array(dev.pool);
-    this.offloads = { txChecksum: opts.txChecksum ?? true, tso: false, rxChecksumVerified: false };
+    this.offloads = { txChecksum: opts.txChecksum ?? true, tso: dev.tso === true, rxChecksumVerified: false };
     this.free = new Uint32Array(this.slotCount + 1);
     for (let i = 0; i < this.slotCount; i++) this.free[1 + i] = this.slotCount - 1 - i;
     this.free[0] = this.slotCount;
@@ -191,9 +212,12 @@ export class E1000Nic implements Nic {
       ...(opts.rxRing !== undefined ? { rxRing: opts.rxRing } : {}),
       ...(opts.txRing !== undefined ? { txRing: opts.txRing } : {}),
       ...(opts.slotCount !== undefined ? { slotCount: opts.slotCount } : {}),
+      ...(opts.slotSize !== undefined ? { slotSize: opts.slotSize } : {}),
+      mtu: opts.mtu ?? 1500,
       loopback: opts.loopback === true,
       promiscuous: opts.promiscuous === true,
       txChecksum: opts.txChecksum ?? true,
+      tso: (opts.tso ?? true) && (opts.txChecksum ?? true),
     });
     let nic: E1000Nic;
     try {

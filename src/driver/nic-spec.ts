@@ -3,8 +3,9 @@
  * Stack.open({ nic }), USTACK_NIC and the CLI's --nic / --impair.
  *
  *   tap:NAME                          a TAP device (NAME: 1-15 of [A-Za-z0-9_.-])
- *   e1000:DDDD:BB:SS.F[?access=uio|vfio]  an 8254x at that PCI address (default access: uio;
- *                                     the domain may be omitted: BB:SS.F means 0000:BB:SS.F)
+ *   e1000:DDDD:BB:SS.F[?access=uio|vfio][&tso=on|off]  an 8254x at that PCI address (default
+ *                                     access: uio; tso: on; the domain may be omitted: BB:SS.F
+ *                                     means 0000:BB:SS.F)
  *   memory                            an in-process link (MemoryNic)
  *
  *   loss=0.02,reorder=5%,duplicate=0.01,corrupt=0.001,delay=5ms,jitter=1ms,rate=10mbit,queue=500,seed=1
@@ -26,7 +27,10 @@ function formatValue(v: unknown): string {
   return `type ${typeof v}`;
 }
 
-export type NicSpec = { kind: 'tap'; name: string } | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio' } | { kind: 'memory' };
+export type NicSpec =
+  | { kind: 'tap'; name: string }
+  | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio'; tso?: boolean }
+  | { kind: 'memory' };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const PCI = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
@@ -66,6 +70,7 @@ export function parseNicSpec(s: string): NicSpec {
       }
       const pci = `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
       let access: 'uio' | 'vfio' = 'uio';
+      let tso: boolean | undefined;
       if (q >= 0) {
         const query = rest.slice(q + 1);
         const seen = new Set<string>();
@@ -73,18 +78,25 @@ export function parseNicSpec(s: string): NicSpec {
           const eq = part.indexOf('=');
           const key = eq < 0 ? part : part.slice(0, eq);
           const value = eq < 0 ? '' : part.slice(eq + 1);
-          if (key !== 'access') {
-            throw new InvalidArgValueError('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio)`);
+          if (key !== 'access' && key !== 'tso') {
+            throw new InvalidArgValueError('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio, tso=on|off)`);
           }
           if (seen.has(key)) throw new InvalidArgValueError('nic', s, `repeats the option '${key}'`);
           seen.add(key);
+          if (key === 'tso') {
+            if (value !== 'on' && value !== 'off') {
+              throw new InvalidArgValueError('nic', s, `has an invalid tso '${value}' (expected on or off)`);
+            }
+            tso = value === 'on';
+            continue;
+          }
           if (value !== 'uio' && value !== 'vfio') {
             throw new InvalidArgValueError('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
           }
           access = value;
         }
       }
-      return { kind: 'e1000', pci, access };
+      return tso === undefined ? { kind: 'e1000', pci, access } : { kind: 'e1000', pci, access, tso };
     }
     default:
       throw new InvalidArgValueError(

@@ -25,6 +25,14 @@ describe('parseNicSpec', () => {
     expect(parseNicSpec('e1000:0000:00:03.0?access=uio')).toEqual({ kind: 'e1000', pci: '0000:00:03.0', access: 'uio' });
     expect(parseNicSpec('e1000:00:1F.7')).toEqual({ kind: 'e1000', pci: '0000:00:1f.7', access: 'uio' });
     expect(parseNicSpec('e1000:ABCD:Ef:03.0')).toEqual({ kind: 'e1000', pci: 'abcd:ef:03.0', access: 'uio' });
+    expect(parseNicSpec('e1000:0000:00:03.0?tso=off')).toStrictEqual({ kind: 'e1000', pci: '0000:00:03.0', access: 'uio', tso: false });
+    expect(parseNicSpec('e1000:0000:00:03.0?access=vfio&tso=on')).toStrictEqual({
+      kind: 'e1000',
+      pci: '0000:00:03.0',
+      access: 'vfio',
+      tso: true,
+    });
+    expect(parseNicSpec('e1000:0000:00:03.0?access=uio')).not.toHaveProperty('tso');
     expect(parseNicSpec('memory')).toEqual({ kind: 'memory' });
     expect(parseNicSpec('  tap:t-1.x_2 ')).toEqual({ kind: 'tap', name: 't-1.x_2' });
   });
@@ -44,6 +52,8 @@ describe('parseNicSpec', () => {
     expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?access=dpdk'), "access 'dpdk'");
     expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?mode=vfio'), "option 'mode'");
     expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?access=uio&access=vfio'), "'access'");
+    expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?tso=yes'), "tso 'yes'");
+    expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?tso=on&tso=off'), "'tso'");
     expectInvalid(() => parseNicSpec('memory:x'), "unknown kind 'memory'");
   });
 
