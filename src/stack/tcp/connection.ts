@@ -20,7 +20,7 @@
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, newTcpRepr, type TcpRepr } from '../wire/tcp.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
 import type { CongestionControl, CongestionControlName } from './contracts.js';
-import { Assembler, ByteRing, RttEstimator, createCongestionControl } from './tcp-deps.js';
+import { Assembler, ByteRing, RingPool, RttEstimator, createCongestionControl, defaultRingPool } from './tcp-deps.js';
 import { copyBytes } from '../wire/bytes.js';
 
 // ---------------------------------------------------------------------------
@@ -281,6 +281,8 @@ export interface ConnectionParams {
   config?: Partial<TcpConfig>;
   stats?: TcpConnStats;
   host?: ConnectionHost | null;
+  /** Where the connection's rings take and return storage (the layer's; default: one shared pool). */
+  ringPool?: RingPool;
 }
 
 /** Options a passive open learned from a SYN (or from a SYN cookie). */
@@ -318,6 +320,8 @@ const RS_NEW = 8;
 const RS_EMPTY_U32 = new Uint32Array(0);
 const RS_EMPTY_F64 = new Float64Array(0);
 const RS_EMPTY_U8 = new Uint8Array(0);
+/** Records in a new RACK log (enough for request/response traffic; bulk doubles it a few times). */
+const RS_MIN_RECORDS = 16;
 const WC_DEL_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
 const REO_WND_PERSIST = 16; // RFC 8985 §6.2 step 4: DSACK-grown window kept for 16 recoveries
 const REO_WND_MULT_MAX = 64;
@@ -331,6 +335,7 @@ const spanScratch: number[] = [0, 0, 0, 0];
 /** Copies len bytes into the ring's free region, `offset` bytes past its readable tail (no commit). */
 function ringPut(ring: ByteRing, offset: number, src: Uint8Array, sOff: number, len: number): void {
   const sp = spanScratch;
+  ring.ensure(ring.length + offset + len);
   const n = ring.writableSpans(sp, offset);
   const buf = ring.buffer;
   const a = Math.min(len, sp[1]!);
@@ -439,6 +444,7 @@ export class Connection {
   sndRing: ByteRing;
   rcvRing: ByteRing;
   private readonly rcvCapacity: number;
+  private readonly ringPool: RingPool;
   private readonly asm: Assembler;
   private readonly sackOut: number[] = [];
   private readonly asmRanges: number[] = [];
@@ -470,8 +476,8 @@ export class Connection {
 
   // --- RACK (RFC 8985 §6). A log of transmitted segments in sequence order:
   // one ring of typed arrays (no object per segment), grown by doubling only
-  // when more segments are in flight than it holds (sized from the send
-  // buffer). Record i covers [start(i), end(i)), start(0) = rsBase,
+  // when more segments are in flight than it holds (16 records at first).
+  // Record i covers [start(i), end(i)), start(0) = rsBase,
   // start(i) = end(i-1); together they cover [sndUna, sndMax).
   private rsEnd: Uint32Array = RS_EMPTY_U32;
   private rsTs: Float64Array = RS_EMPTY_F64;
@@ -576,6 +582,7 @@ export class Connection {
     this.rcvCapacity = Math.max(1, this.config.recvBufferSize);
     this.sndRing = NO_RING;
     this.rcvRing = NO_RING;
+    this.ringPool = p.ringPool ?? defaultRingPool;
     this.asm = new Assembler(this.rcvCapacity, this.config.maxOooRanges);
     this.rtt = new RttEstimator({
       initialRto: this.config.initialRtoMs,
@@ -749,7 +756,10 @@ export class Connection {
   /** Reads and consumes received bytes; opens the window (RFC 9293 §3.8.6.2.2). */
   read(dst: Uint8Array, off: number, len: number): number {
     const n = ringGet(this.rcvRing, 0, dst, off, len);
-    if (n > 0) this.rcvRing.consume(n);
+    if (n > 0) {
+      this.rcvRing.consume(n);
+      this.rcvDrained();
+    }
     if (n > 0 && this.windowUpdateWorthSending()) {
       this.ackNow = true;
       this.host.kick(this);
@@ -757,11 +767,17 @@ export class Connection {
     return n;
   }
 
+  /** Nothing left to read and nothing held out of order: the receive ring gives its storage back. */
+  private rcvDrained(): void {
+    if (this.rcvRing.length === 0 && this.asm.heldBytes === 0) this.rcvRing.release();
+  }
+
   /** Skips received bytes without copying them. */
   discard(len: number): number {
     const n = Math.min(len, this.rcvRing.length);
     if (n <= 0) return 0;
     this.rcvRing.consume(n);
+    this.rcvDrained();
     if (this.windowUpdateWorthSending()) {
       this.ackNow = true;
       this.host.kick(this);
@@ -1222,6 +1238,11 @@ export class Connection {
     if (dataAcked > this.sndRing.length) dataAcked = this.sndRing.length;
     if (dataAcked > 0) {
       this.sndRing.consume(dataAcked);
+      // Everything acknowledged: the send ring gives its storage back (idle costs nothing).
+      if (this.sndRing.length === 0) {
+        this.sndRing.release();
+        if (this.rsN === 0 && this.rsEnd.length > RS_MIN_RECORDS) this.rsDrop();
+      }
       this.sndBase = seqAdd(this.sndBase, dataAcked);
       if (this.writeBlocked && this.canWrite()) {
         this.writeBlocked = false;
@@ -1645,12 +1666,14 @@ export class Connection {
     return this.rsN === 0 ? this.rsBase : this.rsEnd[this.rsIdx(this.rsN - 1)]!;
   }
 
-  /** First use: room for a full send buffer of MSS-sized segments; later: doubles (rare, not per segment). */
+  /**
+   * First use: RS_MIN_RECORDS records; then doubles when full (rare, not
+   * per segment). Dropped again when everything sent is acknowledged and it
+   * had grown (ackAdvance), so an idle connection keeps at most the small one.
+   */
   private rsGrow(): void {
     const old = this.rsEnd.length;
-    let cap = 16;
-    const want = old === 0 ? Math.ceil(this.config.sendBufferSize / Math.max(1, this.sndMss())) + 8 : old * 2;
-    while (cap < want) cap *= 2;
+    const cap = old === 0 ? RS_MIN_RECORDS : old * 2;
     const e = new Uint32Array(cap);
     const t = new Float64Array(cap);
     const f = new Uint8Array(cap);
@@ -2699,26 +2722,41 @@ export class Connection {
     this.host.stateChanged(this, from);
   }
 
+  /**
+   * The rings are lazy: storage is taken from the pool when bytes arrive or
+   * are written, grows by doubling up to the configured size, and goes back
+   * when they are empty. The window is computed from the configured size
+   * (ByteRing.free), never from what is allocated.
+   */
   private allocateBuffers(): void {
-    if (this.sndRing === NO_RING) this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize));
-    if (this.rcvRing === NO_RING) this.rcvRing = new ByteRing(this.rcvCapacity);
+    if (this.sndRing === NO_RING) this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize), { lazy: true, pool: this.ringPool });
+    if (this.rcvRing === NO_RING) this.rcvRing = new ByteRing(this.rcvCapacity, { lazy: true, pool: this.ringPool });
   }
 
   /** Nothing more can be sent or received: drop the rings (keeping unread data readable). */
   private releaseBuffers(): void {
+    this.sndRing.dispose();
     this.sndRing = NO_RING;
-    if (this.rcvRing.length === 0) this.rcvRing = NO_RING;
+    if (this.rcvRing.length === 0) {
+      this.rcvRing.dispose();
+      this.rcvRing = NO_RING;
+    }
     this.asm.clear();
     // Nothing more is sent: the RACK segment log goes too.
+    this.rsDrop();
+    this.rsN = 0;
+    this.rsLostBytes = 0;
+    this.rsSackedSegs = 0;
+    this.rackAt = Infinity;
+  }
+
+  /** Frees the RACK log's arrays (callers ensure it holds no records, or no longer matter). */
+  private rsDrop(): void {
     this.rsEnd = RS_EMPTY_U32;
     this.rsTs = RS_EMPTY_F64;
     this.rsFl = RS_EMPTY_U8;
     this.rsMask = 0;
     this.rsHead = 0;
-    this.rsN = 0;
-    this.rsLostBytes = 0;
-    this.rsSackedSegs = 0;
-    this.rackAt = Infinity;
   }
 
   /** Ends the connection (CLOSED) and reports it once. */

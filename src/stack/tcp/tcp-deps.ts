@@ -2,7 +2,7 @@
  * The helper modules the TCP core depends on, gathered in one place so that
  * connection.ts and tcp-layer.ts import them from a single module.
  */
-export { ByteRing } from './ring-buffer.js';
+export { ByteRing, RingPool, defaultRingPool } from './ring-buffer.js';
 export { Assembler } from './assembler.js';
 export { RttEstimator } from './rtt.js';
 export { createCongestionControl } from './congestion/index.js';

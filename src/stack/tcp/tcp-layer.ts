@@ -34,7 +34,7 @@ import {
   type TcpConnStats,
   type TcpState,
 } from './connection.js';
-import { IsnGenerator, SynCookies, Timer, TimerWheel } from './tcp-deps.js';
+import { IsnGenerator, RingPool, SynCookies, Timer, TimerWheel } from './tcp-deps.js';
 
 export interface TcpLayerOptions {
   /** Defaults for every connection (each connect/listen may override). */
@@ -48,6 +48,8 @@ export interface TcpLayerOptions {
   ephemeralHigh?: number;
   /** Seed for the ephemeral port sequence (tests). */
   ephemeralSeed?: number;
+  /** Bytes of free ring storage kept for reuse by this layer's connections (default 4 MiB). */
+  ringPoolBytes?: number;
 }
 
 export interface TcpLayerStats {
@@ -148,6 +150,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   // Re-entrancy: application calls made from event callbacks are deferred.
   private busy = 0;
   private readonly deferred: Connection[] = [];
+  /** Free send/receive ring storage shared by this layer's connections. */
+  readonly ringPool: RingPool;
 
   constructor(
     private readonly ip: IpOutput,
@@ -159,6 +163,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     this.isn = new IsnGenerator(opts.isnSecret);
     this.cookies = new SynCookies(opts.cookieSecret);
     this.useCookies = opts.synCookies ?? true;
+    this.ringPool = new RingPool(opts.ringPoolBytes);
     this.ephLow = opts.ephemeralLow ?? 49152;
     this.ephHigh = opts.ephemeralHigh ?? 65535;
     const span = this.ephHigh - this.ephLow + 1;
@@ -587,6 +592,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       config: config ? { ...this.config, ...config } : this.config,
       stats: this.stats.conn,
       host: this,
+      ringPool: this.ringPool,
     });
     const timer = new Timer((t: number) => this.onTimer(conn, t));
     conn.timerRef = timer;

@@ -79,7 +79,10 @@ export class Cubic extends LossBasedCongestionControl {
   }
 
   protected override rttSample(rttMs: number): void {
-    this.srttMs = this.srttMs < 0 ? rttMs : 0.875 * this.srttMs + 0.125 * rttMs;
+    // Two stores rather than one of a conditional: TurboFan boxed the merged
+    // (Smi | float64) value, one heap number per ACK.
+    if (this.srttMs < 0) this.srttMs = rttMs;
+    else this.srttMs = 0.875 * this.srttMs + 0.125 * rttMs;
   }
 
   private startEpoch(now: number): void {
