@@ -12,7 +12,8 @@ import { ImpairedNic, type ImpairOptions } from './driver/impair.js';
 import { parseNicSpec } from './driver/nic-spec.js';
 import { RealClock, type Clock } from './stack/time/clock.js';
 import { NetStack, type StackLimits } from './stack/net-stack.js';
-import { PollLoop, type PollMode } from './stack/poll-loop.js';
+import { PollLoop, type PollLoopOptions, type PollMode } from './stack/poll-loop.js';
+import { eventLoopProbe } from './driver/addon.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
@@ -42,7 +43,12 @@ export interface StackOptions {
   tapOffloads?: boolean;
   mtu?: number;
   impair?: ImpairOptions;
-  poll?: PollMode;
+  /**
+   * 'adaptive' (default: spin while frames flow, sleep on the NIC's wake-up
+   * when idle) or 'busy' (never sleep); or the options object, e.g.
+   * { mode: 'busy', sliceMs: 50 } (see PollLoopOptions).
+   */
+  poll?: PollMode | PollLoopOptions;
   /** Also write every frame to this pcap file (USTACK_PCAP does the same). */
   capture?: string;
   /** TCP defaults for every connection (buffer sizes, timers, congestion control...). */
@@ -68,6 +74,20 @@ function parseAddress(text: string, what: string): { address: number; prefixLeng
   }
 }
 
+function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOptions {
+  const o: PollLoopOptions = typeof poll === 'string' ? { mode: poll } : { ...(poll ?? {}) };
+  if (o.mode !== undefined && o.mode !== 'adaptive' && o.mode !== 'busy') {
+    throw invalidArg(`The "poll" mode must be 'adaptive' or 'busy'. Received '${String(o.mode)}'`);
+  }
+  for (const k of ['idleMs', 'sliceMs'] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
+      throw invalidArg(`The "poll.${k}" option must be a non-negative number. Received ${String(v)}`);
+    }
+  }
+  return o;
+}
+
 export class Stack implements SocketHost {
   /** The protocol engine (for advanced use and tests). */
   readonly engine: NetStack;
@@ -80,12 +100,12 @@ export class Stack implements SocketHost {
     captures: CaptureNic[],
     /** The NIC's interface, or the loopback interface on a loopback-only stack. */
     readonly iface: Interface,
-    pollMode: PollMode | undefined,
+    poll: PollMode | PollLoopOptions | undefined,
     private readonly dnsOption: string | undefined,
   ) {
     this.engine = engine;
     this.captures = captures;
-    this.loop = new PollLoop(engine, captures, pollMode ? { mode: pollMode } : {});
+    this.loop = new PollLoop(engine, captures, { eventLoop: eventLoopProbe(), ...pollOptions(poll) });
     this.loop.start();
     const pcap = process.env.USTACK_PCAP;
     if (pcap) this.capture(pcap);
@@ -206,7 +226,7 @@ export class Stack implements SocketHost {
    */
   static async pair(
     impair?: ImpairOptions,
-    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode; tcp?: Partial<TcpConfig>; limits?: StackLimits } = {},
+    opts: { addresses?: [string, string]; mtu?: number; poll?: PollMode | PollLoopOptions; tcp?: Partial<TcpConfig>; limits?: StackLimits } = {},
   ): Promise<[Stack, Stack]> {
     const [na, nb] = MemoryNic.pair(opts.mtu !== undefined ? { mtu: opts.mtu } : {});
     const addrs = opts.addresses ?? ['10.0.0.1/24', '10.0.0.2/24'];
@@ -226,7 +246,7 @@ export class Stack implements SocketHost {
     address: number,
     prefixLength: number,
     gateway: number,
-    opts: { impair?: ImpairOptions; poll?: PollMode; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig>; limits?: StackLimits },
+    opts: { impair?: ImpairOptions; poll?: PollMode | PollLoopOptions; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig>; limits?: StackLimits },
   ): Stack {
     const engine = new NetStack(clock, { ...(opts.tcp ? { tcp: { config: opts.tcp } } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());

@@ -9,7 +9,7 @@ import type { PollMode } from '../stack/poll-loop.js';
 import { removeStatsFile, writeStatsFile } from './stats.js';
 
 export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME --address A.B.C.D/LEN [--host-address A.B.C.D/LEN]
-                   [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy]
+                   [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy] [--poll-slice MS]
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
                    [--capture FILE.pcap]`;
 
@@ -38,7 +38,8 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
   if (hostAddress) opts.hostAddress = hostAddress;
   if (mtu) opts.mtu = Number(mtu);
   if (impair) opts.impair = parseImpairSpec(impair);
-  if (poll) opts.poll = poll as PollMode;
+  const slice = flagString(args, 'poll-slice');
+  if (poll || slice) opts.poll = { mode: (poll ?? 'adaptive') as PollMode, ...(slice ? { sliceMs: Number(slice) } : {}) };
   if (capture) opts.capture = capture;
 
   const stack = await Stack.open(opts);

@@ -119,6 +119,13 @@ export interface TapDeviceConstructor {
 export interface UstackAddon {
   readonly version: string;
   readonly TapDevice: TapDeviceConstructor;
+  /**
+   * Whether libuv has work due now (an expired timer, a referenced
+   * setImmediate, pending callbacks), read without a system call.
+   */
+  eventLoopDue(): boolean;
+  /** Starts/stops the addon's libuv idle handle (keeps the poll phase from blocking). */
+  eventLoopSpin(on: boolean): void;
 }
 
 const ADDON_CANDIDATES = ['build/Release/ustack.node', 'build/Debug/ustack.node'];
@@ -162,4 +169,32 @@ export function loadAddon(): UstackAddon {
   const require = createRequire(import.meta.url);
   cached = require(path) as UstackAddon;
   return cached;
+}
+
+let spinners = 0;
+
+/**
+ * A view of Node's event loop for one poll loop (the addon's eventLoopDue /
+ * eventLoopSpin), or null where the addon is not built (a loopback-only stack
+ * still runs; its poll slices then end on time alone). Spin requests are
+ * counted: the idle handle is shared by every stack in the process.
+ */
+export function eventLoopProbe(): { due(): boolean; spin(on: boolean): void } | null {
+  let addon: UstackAddon;
+  try {
+    addon = loadAddon();
+  } catch {
+    return null;
+  }
+  if (typeof addon.eventLoopDue !== 'function' || typeof addon.eventLoopSpin !== 'function') return null;
+  let on = false;
+  return {
+    due: addon.eventLoopDue,
+    spin(want: boolean): void {
+      if (want === on) return;
+      on = want;
+      spinners += want ? 1 : -1;
+      if (spinners === (want ? 1 : 0)) addon.eventLoopSpin(want);
+    },
+  };
 }

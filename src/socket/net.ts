@@ -431,6 +431,8 @@ export class UstackSocket extends Duplex {
       this._touch();
       if (!this.push(got === n ? buf : buf.subarray(0, got))) this._reading = false;
     }
+    // Whatever the consumer found before, it has not seen these bytes yet.
+    if (pushed) this._consumerWaiting = false;
     if (conn.readable === 0 && conn.peerFinished && !this._ended) {
       // A consumer in paused mode (readableFlowing false: a 'readable'
       // listener, or pause()) gets EOF only once it asks for data again and

@@ -178,6 +178,17 @@ export class NetStack {
     return frames;
   }
 
+  /**
+   * Receives what the NICs hold, without advancing timers: no clock read, so
+   * nothing allocated when idle. For a poll loop spinning between full polls.
+   */
+  pollReceive(): number {
+    let frames = 0;
+    const ifaces = this.router.interfaces;
+    for (let i = 0; i < ifaces.length; i++) frames += ifaces[i]!.poll();
+    return frames;
+  }
+
   private lastDrops = new Map<string, number>();
 
   /** NODE_DEBUG=ustack: logs drop counters that grew since the last poll, by reason. */
