@@ -8,7 +8,9 @@
  * connection end). With --snapshot it also takes a heap snapshot before and
  * after and prints the growth per socket by (node type, constructor name),
  * largest first: what a Connection, its timer, its UstackSocket and the
- * stream state each cost. --keep leaves the snapshots in /tmp.
+ * stream state each cost. --keep leaves the snapshots in /tmp. --exchange
+ * sends one 64-byte request on every connection and waits for its echo
+ * before measuring (a connection that was used, then went idle).
  */
 import * as v8 from 'node:v8';
 import { readFileSync, unlinkSync } from 'node:fs';
@@ -21,6 +23,8 @@ const snapshot = args.includes('--snapshot') || args.includes('--keep');
 const keep = args.includes('--keep');
 const tcp = args.find((a) => a.startsWith('--buf='));
 const bufSize = tcp ? Number(tcp.slice(6)) : 0;
+/** --exchange: one 64-byte request and its echo on every connection before measuring ("used, then idle"). */
+const exchange = args.includes('--exchange');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -68,14 +72,21 @@ const [a, b] = await Stack.pair(undefined, bufSize > 0 ? { tcp: { sendBufferSize
 const srvNet = b.net as unknown as typeof nodeNet;
 const cliNet = a.net as unknown as typeof nodeNet;
 const accepted: nodeNet.Socket[] = [];
+const host = b.address;
+/** One shared 'error' listener (a closure per socket would be counted as the socket's). */
+const ignore = (): void => {};
+function echo(this: nodeNet.Socket, d: Buffer): void {
+  this.write(d);
+}
 const servers: nodeNet.Server[] = [];
 const ports: number[] = [];
 for (let i = 0; i < 8; i++) {
   const srv = srvNet.createServer((s) => {
-    s.on('error', () => {});
+    s.on('error', ignore);
+    if (exchange) s.on('data', echo);
     accepted.push(s);
   });
-  await new Promise<void>((r) => srv.listen(7100 + i, b.address, () => r()));
+  await new Promise<void>((r) => srv.listen(7100 + i, host, () => r()));
   servers.push(srv);
   ports.push(7100 + i);
 }
@@ -84,7 +95,7 @@ for (let i = 0; i < 8; i++) {
   const warm: nodeNet.Socket[] = [];
   for (let i = 0; i < 64; i++) {
     warm.push(await new Promise<nodeNet.Socket>((r) => {
-      const c = cliNet.connect(ports[i % 8]!, b.address);
+      const c = cliNet.connect(ports[i % 8]!, host);
       c.once('connect', () => r(c));
     }));
   }
@@ -93,31 +104,50 @@ for (let i = 0; i < 8; i++) {
   for (const s of accepted.splice(0)) s.destroy();
   await sleep(50);
 }
+const fileBefore = snapshot ? v8.writeHeapSnapshot(`/tmp/ustack-idle-before-${process.pid}.heapsnapshot`) : '';
 const before = await settle();
-const snapBefore = snapshot ? summarize(v8.writeHeapSnapshot(`/tmp/ustack-idle-before-${process.pid}.heapsnapshot`)) : null;
 const clients: nodeNet.Socket[] = [];
 let next = 0;
 const worker = async (): Promise<void> => {
   while (next < n) {
     const port = ports[next++ % 8]!;
     await new Promise<void>((resolve) => {
-      const c = cliNet.connect(port, b.address);
+      const c = cliNet.connect(port, host);
+      const onError = (): void => resolve();
+      c.once('error', onError);
       c.once('connect', () => {
+        // As a program would once connected: no per-socket once-wrapper left behind.
+        c.off('error', onError);
+        c.on('error', ignore);
         clients.push(c);
         resolve();
       });
-      c.once('error', () => resolve());
     });
   }
 };
 await Promise.all(Array.from({ length: 256 }, worker));
 while (accepted.length < clients.length) await sleep(1);
+if (exchange) {
+  const req = Buffer.alloc(64, 0x61);
+  await Promise.all(
+    clients.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.once('data', () => resolve());
+          c.write(req);
+        }),
+    ),
+  );
+  await sleep(300); // delayed ACKs and the like settle
+}
 const after = await settle();
 const sockets = clients.length * 2;
 const per = (x: number): string => (x / sockets).toFixed(0);
-console.log(`${clients.length} connections (${sockets} sockets): heap ${per(after.heapUsed - before.heapUsed)} B/socket, external ${per(after.external - before.external)} B/socket, arrayBuffers ${per(after.arrayBuffers - before.arrayBuffers)} B/socket, rss ${per(after.rss - before.rss)} B/socket`);
-if (snapBefore !== null) {
-  const snapAfter = summarize(v8.writeHeapSnapshot(`/tmp/ustack-idle-after-${process.pid}.heapsnapshot`));
+console.log(`${clients.length} connections (${sockets} sockets${exchange ? ', after one request/response each' : ''}): heap ${per(after.heapUsed - before.heapUsed)} B/socket, external ${per(after.external - before.external)} B/socket, arrayBuffers ${per(after.arrayBuffers - before.arrayBuffers)} B/socket, rss ${per(after.rss - before.rss)} B/socket`);
+if (snapshot) {
+  const fileAfter = v8.writeHeapSnapshot(`/tmp/ustack-idle-after-${process.pid}.heapsnapshot`);
+  const snapBefore = summarize(fileBefore);
+  const snapAfter = summarize(fileAfter);
   const rows: [string, number, number][] = [];
   for (const [k, v] of snapAfter) {
     const o = snapBefore.get(k) ?? { size: 0, count: 0 };

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex, type DuplexOptions } from 'node:stream';
 import * as nodeNet from 'node:net';
-import type { Connection, TcpErrorCode } from '../stack/tcp/connection.js';
+import type { Connection, TcpErrorCode, TcpEvents } from '../stack/tcp/connection.js';
 import type { Listener } from '../stack/tcp/tcp-layer.js';
 import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
 import type { LookupFunction, SocketHost } from './host.js';
@@ -144,29 +144,117 @@ function resolve(host: SocketHost, hostname: string, lookup: LookupFunction | un
   process.nextTick(cb, e, '', 0);
 }
 
+/**
+ * The TCP events of a socket's connection: one small object whose methods
+ * are shared, instead of five closures (and their context) per socket.
+ */
+class SocketEvents implements TcpEvents {
+  constructor(readonly s: UstackSocket) {}
+  onConnected(): void {
+    this.s._onConnected();
+  }
+  onReadable(): void {
+    this.s._pull();
+  }
+  onWritable(): void {
+    this.s._flushPending();
+  }
+  onPeerClosed(): void {
+    this.s._pull();
+  }
+  onClosed(error?: TcpErrorCode): void {
+    this.s._onClosed(error);
+  }
+}
+
+// UstackSocket flag bits (UstackSocket._fl).
+const S_READING = 1;
+const S_ENDED = 2;
+const S_REFD = 4;
+const S_HOLDS_REF = 8;
+const S_HAD_ERROR = 16;
+const S_PULL_QUEUED = 32;
+const S_EOF_SCHEDULED = 64;
+const S_CONSUMER_WAITING = 128;
+
+function queuedPull(s: UstackSocket): void {
+  s._pullQueued = false;
+  s._pull();
+}
+
+function onSocketEnd(this: UstackSocket): void {
+  this._onEnd();
+}
+
 /** A TCP socket on a ustack stack (node:net Socket semantics). */
 export class UstackSocket extends Duplex {
   connecting = false;
   /** @internal the TCP connection once there is one. */
   _conn: Connection | null = null;
-  private _host = '';
-  private _remote: { address: string; port: number } | null = null;
   private _pendingChunk: Uint8Array | null = null;
   private _pendingOff = 0;
   private _pendingCb: ((err?: Error | null) => void) | null = null;
-  private _reading = false;
-  private _ended = false;
   private _bytesRead = 0;
   private _bytesWritten = 0;
   private _timeoutMs: number | undefined = undefined;
   private _timer: NodeJS.Timeout | null = null;
-  private _refd = true;
-  private _holdsRef = false;
   private _server: UstackServer | null = null;
   private _onread: NetConnectOpts['onread'] | null = null;
   private _finalCb: ((err?: Error | null) => void) | null = null;
-  private _hadError = false;
   override readonly allowHalfOpen: boolean;
+  private _fl = S_REFD;
+
+  // Booleans as bits of one small integer (_fl): one field instead of eight.
+  private get _reading(): boolean {
+    return (this._fl & S_READING) !== 0;
+  }
+  private set _reading(v: boolean) {
+    this._fl = v ? this._fl | S_READING : this._fl & ~S_READING;
+  }
+  private get _ended(): boolean {
+    return (this._fl & S_ENDED) !== 0;
+  }
+  private set _ended(v: boolean) {
+    this._fl = v ? this._fl | S_ENDED : this._fl & ~S_ENDED;
+  }
+  private get _refd(): boolean {
+    return (this._fl & S_REFD) !== 0;
+  }
+  private set _refd(v: boolean) {
+    this._fl = v ? this._fl | S_REFD : this._fl & ~S_REFD;
+  }
+  private get _holdsRef(): boolean {
+    return (this._fl & S_HOLDS_REF) !== 0;
+  }
+  private set _holdsRef(v: boolean) {
+    this._fl = v ? this._fl | S_HOLDS_REF : this._fl & ~S_HOLDS_REF;
+  }
+  private get _hadError(): boolean {
+    return (this._fl & S_HAD_ERROR) !== 0;
+  }
+  private set _hadError(v: boolean) {
+    this._fl = v ? this._fl | S_HAD_ERROR : this._fl & ~S_HAD_ERROR;
+  }
+  /** @internal a _pull is queued on the next tick (queuedPull). */
+  get _pullQueued(): boolean {
+    return (this._fl & S_PULL_QUEUED) !== 0;
+  }
+  set _pullQueued(v: boolean) {
+    this._fl = v ? this._fl | S_PULL_QUEUED : this._fl & ~S_PULL_QUEUED;
+  }
+  private get _eofScheduled(): boolean {
+    return (this._fl & S_EOF_SCHEDULED) !== 0;
+  }
+  private set _eofScheduled(v: boolean) {
+    this._fl = v ? this._fl | S_EOF_SCHEDULED : this._fl & ~S_EOF_SCHEDULED;
+  }
+  /** The consumer called read() and found nothing since our last push. */
+  private get _consumerWaiting(): boolean {
+    return (this._fl & S_CONSUMER_WAITING) !== 0;
+  }
+  private set _consumerWaiting(v: boolean) {
+    this._fl = v ? this._fl | S_CONSUMER_WAITING : this._fl & ~S_CONSUMER_WAITING;
+  }
 
   /** @internal */
   readonly _hostRef: SocketHost;
@@ -185,7 +273,7 @@ export class UstackSocket extends Duplex {
     this.allowHalfOpen = options.allowHalfOpen ?? false;
     if (options.onread) this._onread = options.onread;
     // Like node, a socket created without a handle is not readable until it connects.
-    this.on('end', () => this._onEnd());
+    this.on('end', onSocketEnd);
   }
 
   // ------------------------------------------------------------ getters
@@ -267,7 +355,6 @@ export class UstackSocket extends Duplex {
     if (cb) this.once('connect', cb);
     if (opts.timeout) this.setTimeout(opts.timeout);
     const hostname = opts.host ?? 'localhost';
-    this._host = hostname;
     this.connecting = true;
     this._takeRef();
     if (opts.signal) {
@@ -307,7 +394,6 @@ export class UstackSocket extends Duplex {
         this.destroy(systemError('EAFNOSUPPORT', 'connect', address, port));
         return;
       }
-      this._remote = { address, port };
       this._open(address, port, opts);
     });
   }
@@ -315,15 +401,14 @@ export class UstackSocket extends Duplex {
   private _open(address: string, port: number, opts: NetConnectOpts): void {
     let conn: Connection;
     try {
+      // No per-connection config: the connection shares the layer's, and
+      // keeps these two settings in its own fields.
       conn = this._hostRef.engine.tcp.connect(parseIpv4Address(address), port, {
         ...(opts.localAddress !== undefined ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
         ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
-        config: {
-          ...(opts.noDelay ? { noDelay: true } : {}),
-          ...(opts.keepAlive ? { keepAlive: true } : {}),
-          ...(opts.keepAlive && opts.keepAliveInitialDelay ? { keepIdleMs: opts.keepAliveInitialDelay } : {}),
-        },
       });
+      if (opts.noDelay) conn.setNoDelay(true);
+      if (opts.keepAlive) conn.setKeepAlive(true, opts.keepAliveInitialDelay ? opts.keepAliveInitialDelay : undefined);
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'EINVAL';
       this.destroy(systemError(code, 'connect', address, port));
@@ -336,13 +421,7 @@ export class UstackSocket extends Duplex {
   /** @internal binds this socket to a TCP connection (connecting or accepted). */
   _attach(conn: Connection): void {
     this._conn = conn;
-    conn.events = {
-      onConnected: () => this._onConnected(),
-      onReadable: () => this._pull(),
-      onWritable: () => this._flushPending(),
-      onPeerClosed: () => this._pull(),
-      onClosed: (error) => this._onClosed(error),
-    };
+    conn.events = new SocketEvents(this);
   }
 
   /** @internal an accepted connection: already established, maybe with data waiting. */
@@ -350,11 +429,11 @@ export class UstackSocket extends Duplex {
     this._server = server;
     this._attach(conn);
     this._takeRef();
-    this._remote = { address: ipToString(conn.remoteAddr), port: conn.remotePort };
     if (conn.readable > 0 || conn.peerFinished) process.nextTick(() => this._pull());
   }
 
-  private _onConnected(): void {
+  /** @internal */
+  _onConnected(): void {
     if (!this.connecting) return;
     this.connecting = false;
     this._touch();
@@ -371,13 +450,15 @@ export class UstackSocket extends Duplex {
     });
   }
 
-  private _onClosed(error: TcpErrorCode | undefined): void {
+  /** @internal */
+  _onClosed(error: TcpErrorCode | undefined): void {
     this._releaseRef();
     if (error !== undefined) {
       const syscall = this.connecting ? 'connect' : 'read';
+      const conn = this._conn;
       const err: SystemError =
-        syscall === 'connect' && this._remote
-          ? systemError(error, 'connect', this._remote.address, this._remote.port)
+        syscall === 'connect' && conn !== null
+          ? systemError(error, 'connect', ipToString(conn.remoteAddr), conn.remotePort)
           : systemError(error, syscall);
       this.connecting = false;
       // Data already received stays readable; the error follows it.
@@ -402,18 +483,13 @@ export class UstackSocket extends Duplex {
     // relies on that).
     if (!this._pullQueued) {
       this._pullQueued = true;
-      process.nextTick(this._queuedPull);
+      process.nextTick(queuedPull, this);
     }
   }
 
-  private _pullQueued = false;
-  private readonly _queuedPull = (): void => {
-    this._pullQueued = false;
-    this._pull();
-  };
 
-  /** Moves bytes from the TCP receive ring into the stream while it wants them. */
-  private _pull(): void {
+  /** @internal Moves bytes from the TCP receive ring into the stream while it wants them. */
+  _pull(): void {
     const conn = this._conn;
     if (conn === null || this.destroyed || this.connecting) return;
     if (this._onread) {
@@ -456,9 +532,6 @@ export class UstackSocket extends Duplex {
     }
   }
 
-  private _eofScheduled = false;
-  /** The consumer called read() and found nothing since our last push. */
-  private _consumerWaiting = false;
 
   override read(size?: number): any {
     const chunk = super.read(size);
@@ -466,7 +539,7 @@ export class UstackSocket extends Duplex {
       this._consumerWaiting = chunk === null;
       if (chunk === null && this._conn !== null && this._conn.peerFinished && !this._ended && !this._pullQueued) {
         this._pullQueued = true;
-        process.nextTick(this._queuedPull);
+        process.nextTick(queuedPull, this);
       }
     }
     return chunk;
@@ -501,7 +574,8 @@ export class UstackSocket extends Duplex {
     return this;
   }
 
-  private _onEnd(): void {
+  /** @internal */
+  _onEnd(): void {
     // With allowHalfOpen off, Duplex ends our side; node then refuses writes with EPIPE.
     if (!this.allowHalfOpen) {
       const write = this.write;
@@ -526,7 +600,8 @@ export class UstackSocket extends Duplex {
     if (!this.connecting) this._flushPending();
   }
 
-  private _flushPending(): void {
+  /** @internal */
+  _flushPending(): void {
     const conn = this._conn;
     const chunk = this._pendingChunk;
     if (conn === null || chunk === null || this.connecting) return;

@@ -314,8 +314,8 @@ describe('tcp layer: memory of embryonic and finished connections', () => {
     const sa = out[0]!;
     t.inject({ seq: 1, ack: sa.seq + 1, flags: 'A', srcPort: 30000 });
     const c = t.layer.connections().find((x) => x.remotePort === 30000)!;
-    // Established: rings sized for 1 MiB, but nothing is buffered, so nothing is allocated.
-    expect(c.rcvRing.limit).toBe(1 << 20);
+    // Established: 1 MiB of room each way, but nothing is buffered, so no ring storage is held.
+    expect(c.writable).toBe(1 << 20);
     expect(c.rcvRing.capacity + c.sndRing.capacity).toBe(0);
     c.close();
     const fin = t.take().find((x) => x.flags.includes('F'))!;

@@ -279,6 +279,13 @@ export interface ConnectionParams {
   /** Offset added to our timestamp clock (RFC 7323 §5.4 recommends a random one per connection). */
   tsOffset?: number;
   config?: Partial<TcpConfig>;
+  /**
+   * A complete configuration shared with other connections (the layer's or a
+   * listener's): used as is instead of a per-connection copy of `config`.
+   * The connection never modifies it (setNoDelay/setKeepAlive keep their
+   * values in the connection).
+   */
+  sharedConfig?: Readonly<TcpConfig>;
   stats?: TcpConnStats;
   host?: ConnectionHost | null;
   /** Where the connection's rings take and return storage (the layer's; default: one shared pool). */
@@ -359,8 +366,180 @@ function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, 
   return a + b;
 }
 
+/**
+ * The outgoing repr and its SACK block list, shared by every connection: a
+ * segment is filled (prepare/sendSyn/emitRst) and handed to the sink
+ * synchronously, before any other connection runs (application callbacks
+ * only come at the end of process/dispatch), so one per connection would
+ * only cost memory.
+ */
+const SACK_OUT: number[] = [];
+const OUT: TcpRepr = newTcpRepr();
+OUT.sack = SACK_OUT;
+/** Scratch for the assembler's ranges while SACK blocks are built. */
+const ASM_RANGES: number[] = [];
+
+/** The scoreboard of a connection that never received a SACK block (shared, never written). */
+const NO_SB: number[] = [];
+/** Stands for an empty assembler (never added to: a connection makes its own at the first out-of-order segment). */
+const NO_ASM = new Assembler(0, 1);
+/** A connection's assembler goes after this many receive-ring drains in a row without out-of-order data. */
+const ASM_IDLE_DRAINS = 8;
+
 /** Placeholder for a connection without buffers: capacity 1, never written (nothing is accepted then). */
 const NO_RING = new ByteRing(1);
+/**
+ * Stands for a ring that exists but holds nothing: an established
+ * connection with nothing buffered holds no ring object and no storage. The
+ * first byte written or received takes a ring from the layer's RingPool
+ * (takeSndRing/takeRcvRing); it goes back when empty (putSndRing/putRcvRing).
+ * Never written itself.
+ */
+const IDLE_RING = new ByteRing(1, { lazy: true });
+
+/**
+ * Connection state that is only needed while data is in flight or something
+ * unusual is going on: the RACK segment log and per-flight RACK/TLP state,
+ * loss recovery, the SACK scoreboard, D-SACK, persist and keepalive probes,
+ * a pending RST, challenge-ACK and out-of-window-ACK rate limits, soft ICMP
+ * errors. A connection reads COLD_NONE (every field at its initial value,
+ * never written) until something sets a field to another value; it then
+ * takes a ColdState from a small free list, and gives it back when it is
+ * idle again (Connection.maybeDropCold). Sequence numbers are kept as int32
+ * (see the compact storage of Connection).
+ */
+class ColdState {
+  // RACK segment log: one ring of typed arrays (no object per segment), grown
+  // by doubling only when more segments are in flight than it holds (16
+  // records at first). Record i covers [start(i), end(i)), start(0) =
+  // rsBase, start(i) = end(i-1); together they cover [sndUna, sndMax).
+  rsEnd: Uint32Array = RS_EMPTY_U32;
+  rsTs: Float64Array = RS_EMPTY_F64;
+  rsFl: Uint8Array = RS_EMPTY_U8;
+  rsMask = 0;
+  rsHead = 0;
+  rsN = 0;
+  /** Bytes in records marked lost and not yet retransmitted. */
+  rsLostBytes = 0;
+  /** RACK.segs_sacked. */
+  rsSackedSegs = 0;
+  /** RACK.xmit_ts / RACK.end_seq / RACK.fack. */
+  rackXmitTs = -Infinity;
+  _rsBase = 0;
+  _rackEndSeq = 0;
+  _rackFack = 0;
+  _rackDsackRoundSeq = 0;
+  /** TLP episode (RFC 8985 §7.4): probe range (flag tlpIsRetrans: whether it was a retransmission). */
+  _tlpStartSeq = 0;
+  _tlpEndSeq = 0;
+  dupAcks = 0;
+  /** NewReno window inflation (RFC 6582 §3.2 steps 3-4), bytes. */
+  inflation = 0;
+  /** RFC 6675 HighRxt: highest sequence retransmitted in this recovery + 1. */
+  _highRxt = 0;
+  /** Sender SACK scoreboard: sorted disjoint [start, end) pairs above sndUna. */
+  sb: number[] = NO_SB;
+  sbN = 0;
+  /** Receiver D-SACK (RFC 2883) block for the next ACK (flag dsackPending). */
+  _dsackL = 0;
+  _dsackR = 0;
+  /** RFC 8985 §7 tail loss probe timer (flag tlpOutstanding: a probe awaits its ACK). */
+  tlpAt = Infinity;
+  /** RFC 8985 §6.2 RACK reorder timer. */
+  rackAt = Infinity;
+  persistAt = Infinity;
+  persistBackoff = 0;
+  persistProbes = 0;
+  /** Probes since the window last opened (not reset by ACKs): bounds orphans. */
+  persistTotal = 0;
+  keepProbes = 0;
+  keepLastProbe = 0;
+  rstFlags = 0;
+  _rstSeq = 0;
+  _rstAck = 0;
+  challengeWindowStart = -Infinity;
+  challengeCount = 0;
+  lastOowAck = -Infinity;
+  /** Soft ICMP error remembered for a later timeout (Linux sk_err_soft). */
+  softError: TcpErrorCode | undefined = undefined;
+
+  /** Back to the initial values (a small RACK log is kept for reuse). */
+  reset(): void {
+    this.rsHead = 0;
+    this.rsN = 0;
+    this.rsLostBytes = 0;
+    this.rsSackedSegs = 0;
+    this.rackXmitTs = -Infinity;
+    this._rsBase = 0;
+    this._rackEndSeq = 0;
+    this._rackFack = 0;
+    this._rackDsackRoundSeq = 0;
+    this._tlpStartSeq = 0;
+    this._tlpEndSeq = 0;
+    this.dupAcks = 0;
+    this.inflation = 0;
+    this._highRxt = 0;
+    this.sbN = 0;
+    this._dsackL = 0;
+    this._dsackR = 0;
+    this.tlpAt = Infinity;
+    this.rackAt = Infinity;
+    this.persistAt = Infinity;
+    this.persistBackoff = 0;
+    this.persistProbes = 0;
+    this.persistTotal = 0;
+    this.keepProbes = 0;
+    this.keepLastProbe = 0;
+    this.rstFlags = 0;
+    this._rstSeq = 0;
+    this._rstAck = 0;
+    this.challengeWindowStart = -Infinity;
+    this.challengeCount = 0;
+    this.lastOowAck = -Infinity;
+    this.softError = undefined;
+    if (this.rsEnd.length > RS_MIN_RECORDS) {
+      this.rsEnd = RS_EMPTY_U32;
+      this.rsTs = RS_EMPTY_F64;
+      this.rsFl = RS_EMPTY_U8;
+    }
+    this.rsMask = this.rsEnd.length > 0 ? this.rsEnd.length - 1 : 0;
+  }
+}
+
+/** What an idle connection reads: never written (the setters take a ColdState first). */
+const COLD_NONE = new ColdState();
+/** Free ColdStates (shared by all connections; bounded). */
+const coldFree: ColdState[] = [];
+const COLD_FREE_MAX = 1024;
+
+// Connection flag bits (Connection.fl).
+const F_PASSIVE = 1;
+const F_FIN_QUEUED = 2;
+const F_WS_OK = 4;
+const F_SACK_OK = 8;
+const F_TS_OK = 16;
+const F_FIN_RECEIVED = 32;
+const F_PENDING_FIN = 64;
+const F_RTT_ACTIVE = 128;
+const F_IN_RECOVERY = 256;
+const F_RECOVERY_IS_SACK = 512;
+const F_RTX_HEAD = 1024;
+const F_RACK_FACK_SET = 2048;
+const F_RACK_REORDERING = 4096;
+const F_RACK_DSACK_ROUND = 8192;
+const F_RTO_RECOVERY = 16384;
+const F_TLP_IS_RETRANS = 32768;
+const F_DSACK_PENDING = 65536;
+const F_TLP_OUTSTANDING = 131072;
+const F_ACK_NOW = 262144;
+const F_FORCE_SEND = 524288;
+const F_RST_PENDING = 1048576;
+const F_NO_DELAY = 2097152;
+const F_KEEP_ALIVE = 4194304;
+const F_APP_CLOSED = 8388608;
+const F_WRITE_BLOCKED = 16777216;
+const F_CLOSED_NOTIFIED = 33554432;
+const F_OUTPUT_FAILED = 67108864;
 
 const HOST_NONE: ConnectionHost = {
   kick() {},
@@ -374,7 +553,7 @@ export class Connection {
   readonly localPort: number;
   readonly remoteAddr: number;
   readonly remotePort: number;
-  readonly config: TcpConfig;
+  readonly config: Readonly<TcpConfig>;
   readonly stats: TcpConnStats;
   events: TcpEvents = {};
   host: ConnectionHost;
@@ -386,23 +565,13 @@ export class Connection {
   timerRef: unknown = null;
 
   state: TcpState = State.CLOSED;
-  /** True if this connection was created from a LISTEN (affects RST in SYN_RECEIVED). */
-  passive = false;
 
-  // --- send sequence space (RFC 9293 §3.3.1)
-  readonly iss: number;
-  sndUna: number;
-  sndNxt: number;
-  /** Highest sequence number sent + 1 (sndNxt goes back to sndUna after an RTO; this does not). */
-  sndMax: number;
+  // --- send sequence space (RFC 9293 §3.3.1). iss, sndUna, sndNxt, sndMax,
+  // sndWl1, sndWl2, sndBase and the other sequence numbers (irs, rcvNxt,
+  // rcvAdv, ...) and all the boolean state are in the compact storage below.
   sndWnd = 0;
-  private sndWl1 = 0;
-  private sndWl2 = 0;
   /** Largest window the peer ever offered (RFC 5961 §5.2 ACK check, sender SWS Fs). */
   private maxSndWnd = 0;
-  /** Sequence number of the first byte in the send ring. */
-  private sndBase: number;
-  private finQueued = false;
   /** Peer's MSS option (data bytes per segment, without options). */
   private peerMss = DEFAULT_PEER_MSS;
   private mmsS: number;
@@ -413,26 +582,13 @@ export class Connection {
   readonly advMss: number;
   private sndShift = 0;
   private rcvShift = 0;
-  private wsOk = false;
-  private sackOk = false;
-  private tsOk = false;
 
   // --- receive sequence space
-  irs = 0;
-  rcvNxt = 0;
-  /** Right edge of the window we last advertised (never moved left: RFC 9293 §3.8.6.2.2). */
-  private rcvAdv = 0;
-  private finReceived = false;
-  private pendingFin = false;
-  private pendingFinSeq = 0;
   /** Largest segment seen from the peer: "full-sized" for delayed ACK. */
   private rcvMss: number;
   private rcvUnackedBytes = 0;
-  private lastAckSent = 0;
 
   // --- timestamps (RFC 7323)
-  private readonly tsOffset: number;
-  private tsRecent = 0;
   private tsRecentAge = 0;
 
   // --- buffers
@@ -445,127 +601,86 @@ export class Connection {
   rcvRing: ByteRing;
   private readonly rcvCapacity: number;
   private readonly ringPool: RingPool;
-  private readonly asm: Assembler;
-  private readonly sackOut: number[] = [];
-  private readonly asmRanges: number[] = [];
+  /** Sizing memory of the last send ring (bits 0-8) and receive ring (9-17): RingPool.takeRing. */
+  private ringSizes = 0;
+  /**
+   * Out-of-order bookkeeping: NO_ASM (shared, always empty) until the first
+   * out-of-order segment, and again after ASM_IDLE_DRAINS drains of the
+   * receive ring without any (rcvDrained).
+   */
+  private asm: Assembler = NO_ASM;
+  private asmIdleDrains = 0;
 
   // --- RTT / congestion / loss recovery
   readonly rtt: RttEstimator;
   cc: CongestionControl;
-  private rttActive = false;
-  private rttSeq = 0;
   private rttTime = 0;
   private retries = 0;
-  private dupAcks = 0;
-  private inRecovery = false;
-  private recoveryIsSack = false;
-  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint. */
-  private recover: number;
-  /** NewReno window inflation (RFC 6582 §3.2 steps 3-4), bytes. */
-  private inflation = 0;
-  /** NewReno: retransmit the segment at sndUna on the next dispatch. */
-  private rtxHead = false;
-  /** RFC 6675 HighRxt: highest sequence retransmitted in this recovery + 1. */
-  private highRxt = 0;
-  /** Sender SACK scoreboard: sorted disjoint [start, end) pairs above sndUna. */
-  private readonly sb: number[] = [];
-  private sbN = 0;
   private lastSendTime = 0;
-  /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
-  private sndSml = 0;
 
-  // --- RACK (RFC 8985 §6). A log of transmitted segments in sequence order:
-  // one ring of typed arrays (no object per segment), grown by doubling only
-  // when more segments are in flight than it holds (16 records at first).
-  // Record i covers [start(i), end(i)), start(0) = rsBase,
-  // start(i) = end(i-1); together they cover [sndUna, sndMax).
-  private rsEnd: Uint32Array = RS_EMPTY_U32;
-  private rsTs: Float64Array = RS_EMPTY_F64;
-  private rsFl: Uint8Array = RS_EMPTY_U8;
-  private rsMask = 0;
-  private rsHead = 0;
-  private rsN = 0;
-  private rsBase = 0;
-  /** Bytes in records marked lost and not yet retransmitted. */
-  private rsLostBytes = 0;
-  /** RACK.segs_sacked. */
-  private rsSackedSegs = 0;
-  /** RACK.xmit_ts / RACK.end_seq / RACK.rtt / RACK.min_RTT / RACK.fack. */
-  private rackXmitTs = -Infinity;
-  private rackEndSeq = 0;
+  // --- RACK (RFC 8985 §6): the segment log and the per-flight state are in
+  // ColdState; RACK.rtt, RACK.min_RTT and the reordering window's state
+  // outlive a flight and stay here.
   private rackRtt = -1;
   private rackMinRtt = Infinity;
-  private rackFack = 0;
-  private rackFackSet = false;
-  private rackReordering = false;
   private rackReoMult = 1;
   private rackReoPersist = 0;
-  private rackDsackRound = false;
-  private rackDsackRoundSeq = 0;
-  /** RTO recovery: from an RTO until everything sent before it is acknowledged. */
-  private rtoRecovery = false;
-  // TLP episode (RFC 8985 §7.4): probe range and whether it was a retransmission.
-  private tlpStartSeq = 0;
-  private tlpEndSeq = 0;
-  private tlpIsRetrans = false;
-  // Receiver D-SACK (RFC 2883) for the next ACK.
-  private dsackPending = false;
-  private dsackL = 0;
-  private dsackR = 0;
 
   // --- timers (absolute ms; Infinity = off)
   private rtoAt = Infinity;
   private ackAt = Infinity;
-  private persistAt = Infinity;
   private closeAt = Infinity;
-  /** RFC 8985 §7 tail loss probe timer, and whether a probe awaits its ACK. */
-  private tlpAt = Infinity;
-  private tlpOutstanding = false;
-  /** RFC 8985 §6.2 RACK reorder timer. */
-  private rackAt = Infinity;
-  private persistBackoff = 0;
-  private persistProbes = 0;
-  /** Probes since the window last opened (not reset by ACKs): bounds orphans. */
-  private persistTotal = 0;
+  // (tlpAt, rackAt, persistAt: ColdState)
   /** Last time the peer made progress for us (RFC 5482 user timeout). */
   private progressAt = 0;
-  private keepProbes = 0;
   private lastRecv = 0;
-  private keepLastProbe = 0;
-  private ackNow = false;
-  private forceSend = false;
 
-  // --- RST / challenge ACK
-  private rstPending = false;
-  private rstSeq = 0;
-  private rstAck = 0;
-  private rstFlags = 0;
-  private challengeWindowStart = -Infinity;
-  private challengeCount = 0;
-  private lastOowAck = -Infinity;
-
-  // --- application side
-  private appClosed = false;
-  private writeBlocked = false;
-  private closedNotified = false;
+  // --- application side (per-connection copies of settings the application changes)
+  private keepIdleMs: number;
   closeError: TcpErrorCode | undefined = undefined;
   private events_ = 0;
-  /** The sink refused a segment during this dispatch (no route / no buffer). */
-  private outputFailed = false;
   private now = 0;
 
-  /** The one outgoing repr, reused for every segment. */
-  private readonly out: TcpRepr;
+
+  // --- compact storage. Booleans live as bits of one small integer, and
+  // sequence numbers (and other uint32 values) as int32, so that V8 keeps
+  // every one of them in the object itself: a uint32 >= 2^31 or a boolean
+  // field costs a pointer, and a number field that ever held a non-Smi a
+  // 16-byte heap number box per connection. The accessors below read and
+  // write them as before (uint32 in, uint32 out).
+  private fl = 0;
+  /** Per-flight and rare state (ColdState); COLD_NONE while idle. */
+  private cold: ColdState = COLD_NONE;
+  private _iss = 0;
+  private _tsOffset = 0;
+  private _sndUna = 0;
+  private _sndNxt = 0;
+  private _sndMax = 0;
+  private _sndWl1 = 0;
+  private _sndWl2 = 0;
+  private _sndBase = 0;
+  private _recover = 0;
+  private _sndSml = 0;
+  private _irs = 0;
+  private _rcvNxt = 0;
+  private _rcvAdv = 0;
+  private _lastAckSent = 0;
+  private _tsRecent = 0;
+  private _rttSeq = 0;
+  private _pendingFinSeq = 0;
 
   constructor(p: ConnectionParams) {
     this.localAddr = p.localAddr;
     this.localPort = p.localPort;
     this.remoteAddr = p.remoteAddr;
     this.remotePort = p.remotePort;
-    this.config = { ...DEFAULT_TCP_CONFIG, ...(p.config ?? {}) };
+    this.config = p.sharedConfig ?? { ...DEFAULT_TCP_CONFIG, ...(p.config ?? {}) };
+    this.noDelay = this.config.noDelay;
+    this.keepAlive = this.config.keepAlive;
+    this.keepIdleMs = this.config.keepIdleMs;
     this.stats = p.stats ?? newConnStats();
     this.host = p.host ?? HOST_NONE;
-    this.iss = p.iss >>> 0;
+    this._iss = p.iss | 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
@@ -578,12 +693,11 @@ export class Connection {
     // RFC 9293 §3.7.1 / RFC 6691: MSS = MMS_R - 20 (the TCP header); options are not subtracted.
     this.advMss = Math.max(48, Math.min(this.config.mss, this.mmsS - 20, 65535));
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.advMss);
-    this.tsOffset = (p.tsOffset ?? 0) >>> 0;
+    this._tsOffset = (p.tsOffset ?? 0) | 0;
     this.rcvCapacity = Math.max(1, this.config.recvBufferSize);
     this.sndRing = NO_RING;
     this.rcvRing = NO_RING;
     this.ringPool = p.ringPool ?? defaultRingPool;
-    this.asm = new Assembler(this.rcvCapacity, this.config.maxOooRanges);
     this.rtt = new RttEstimator({
       initialRto: this.config.initialRtoMs,
       minRto: this.config.minRtoMs,
@@ -594,10 +708,693 @@ export class Connection {
     let shift = 0;
     while (shift < MAX_WINDOW_SHIFT && this.rcvCapacity >>> shift > 65535) shift++;
     this.rcvShift = this.config.windowScaling ? shift : 0;
-    this.out = newTcpRepr();
-    this.out.srcPort = this.localPort;
-    this.out.dstPort = this.remotePort;
-    this.out.sack = this.sackOut;
+  }
+
+
+
+  // --- accessors for the cold state (ColdState): reads go to `cold`; a write
+  // of anything but the initial value takes a ColdState first.
+  private get rsEnd(): Uint32Array {
+    return this.cold.rsEnd;
+  }
+  private set rsEnd(v: Uint32Array) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === RS_EMPTY_U32) return;
+      c = this.takeCold();
+    }
+    c.rsEnd = v;
+  }
+  private get rsTs(): Float64Array {
+    return this.cold.rsTs;
+  }
+  private set rsTs(v: Float64Array) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === RS_EMPTY_F64) return;
+      c = this.takeCold();
+    }
+    c.rsTs = v;
+  }
+  private get rsFl(): Uint8Array {
+    return this.cold.rsFl;
+  }
+  private set rsFl(v: Uint8Array) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === RS_EMPTY_U8) return;
+      c = this.takeCold();
+    }
+    c.rsFl = v;
+  }
+  private get rsMask(): number {
+    return this.cold.rsMask;
+  }
+  private set rsMask(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rsMask = v;
+  }
+  private get rsHead(): number {
+    return this.cold.rsHead;
+  }
+  private set rsHead(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rsHead = v;
+  }
+  private get rsN(): number {
+    return this.cold.rsN;
+  }
+  private set rsN(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rsN = v;
+  }
+  private get rsLostBytes(): number {
+    return this.cold.rsLostBytes;
+  }
+  private set rsLostBytes(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rsLostBytes = v;
+  }
+  private get rsSackedSegs(): number {
+    return this.cold.rsSackedSegs;
+  }
+  private set rsSackedSegs(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rsSackedSegs = v;
+  }
+  private get rackXmitTs(): number {
+    return this.cold.rackXmitTs;
+  }
+  private set rackXmitTs(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === -Infinity) return;
+      c = this.takeCold();
+    }
+    c.rackXmitTs = v;
+  }
+  private get rsBase(): number {
+    return this.cold._rsBase >>> 0;
+  }
+  private set rsBase(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rsBase = v | 0;
+  }
+  private get rackEndSeq(): number {
+    return this.cold._rackEndSeq >>> 0;
+  }
+  private set rackEndSeq(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rackEndSeq = v | 0;
+  }
+  private get rackFack(): number {
+    return this.cold._rackFack >>> 0;
+  }
+  private set rackFack(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rackFack = v | 0;
+  }
+  private get rackDsackRoundSeq(): number {
+    return this.cold._rackDsackRoundSeq >>> 0;
+  }
+  private set rackDsackRoundSeq(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rackDsackRoundSeq = v | 0;
+  }
+  private get tlpStartSeq(): number {
+    return this.cold._tlpStartSeq >>> 0;
+  }
+  private set tlpStartSeq(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._tlpStartSeq = v | 0;
+  }
+  private get tlpEndSeq(): number {
+    return this.cold._tlpEndSeq >>> 0;
+  }
+  private set tlpEndSeq(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._tlpEndSeq = v | 0;
+  }
+  private get dupAcks(): number {
+    return this.cold.dupAcks;
+  }
+  private set dupAcks(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.dupAcks = v;
+  }
+  private get inflation(): number {
+    return this.cold.inflation;
+  }
+  private set inflation(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.inflation = v;
+  }
+  private get highRxt(): number {
+    return this.cold._highRxt >>> 0;
+  }
+  private set highRxt(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._highRxt = v | 0;
+  }
+  private get sb(): number[] {
+    return this.cold.sb;
+  }
+  private set sb(v: number[]) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === NO_SB) return;
+      c = this.takeCold();
+    }
+    c.sb = v;
+  }
+  private get sbN(): number {
+    return this.cold.sbN;
+  }
+  private set sbN(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.sbN = v;
+  }
+  private get dsackL(): number {
+    return this.cold._dsackL >>> 0;
+  }
+  private set dsackL(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._dsackL = v | 0;
+  }
+  private get dsackR(): number {
+    return this.cold._dsackR >>> 0;
+  }
+  private set dsackR(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._dsackR = v | 0;
+  }
+  private get tlpAt(): number {
+    return this.cold.tlpAt;
+  }
+  private set tlpAt(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === Infinity) return;
+      c = this.takeCold();
+    }
+    c.tlpAt = v;
+  }
+  private get rackAt(): number {
+    return this.cold.rackAt;
+  }
+  private set rackAt(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === Infinity) return;
+      c = this.takeCold();
+    }
+    c.rackAt = v;
+  }
+  private get persistAt(): number {
+    return this.cold.persistAt;
+  }
+  private set persistAt(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === Infinity) return;
+      c = this.takeCold();
+    }
+    c.persistAt = v;
+  }
+  private get persistBackoff(): number {
+    return this.cold.persistBackoff;
+  }
+  private set persistBackoff(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.persistBackoff = v;
+  }
+  private get persistProbes(): number {
+    return this.cold.persistProbes;
+  }
+  private set persistProbes(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.persistProbes = v;
+  }
+  private get persistTotal(): number {
+    return this.cold.persistTotal;
+  }
+  private set persistTotal(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.persistTotal = v;
+  }
+  private get keepProbes(): number {
+    return this.cold.keepProbes;
+  }
+  private set keepProbes(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.keepProbes = v;
+  }
+  private get keepLastProbe(): number {
+    return this.cold.keepLastProbe;
+  }
+  private set keepLastProbe(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.keepLastProbe = v;
+  }
+  private get rstFlags(): number {
+    return this.cold.rstFlags;
+  }
+  private set rstFlags(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rstFlags = v;
+  }
+  private get rstSeq(): number {
+    return this.cold._rstSeq >>> 0;
+  }
+  private set rstSeq(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rstSeq = v | 0;
+  }
+  private get rstAck(): number {
+    return this.cold._rstAck >>> 0;
+  }
+  private set rstAck(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rstAck = v | 0;
+  }
+  private get challengeWindowStart(): number {
+    return this.cold.challengeWindowStart;
+  }
+  private set challengeWindowStart(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === -Infinity) return;
+      c = this.takeCold();
+    }
+    c.challengeWindowStart = v;
+  }
+  private get challengeCount(): number {
+    return this.cold.challengeCount;
+  }
+  private set challengeCount(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.challengeCount = v;
+  }
+  private get lastOowAck(): number {
+    return this.cold.lastOowAck;
+  }
+  private set lastOowAck(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === -Infinity) return;
+      c = this.takeCold();
+    }
+    c.lastOowAck = v;
+  }
+  private get softError(): TcpErrorCode | undefined {
+    return this.cold.softError;
+  }
+  private set softError(v: TcpErrorCode | undefined) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === undefined) return;
+      c = this.takeCold();
+    }
+    c.softError = v;
+  }
+
+  private takeCold(): ColdState {
+    const c = coldFree.length > 0 ? coldFree.pop()! : new ColdState();
+    this.cold = c;
+    return c;
+  }
+
+  // --- accessors for the compact storage (see above)
+  /** True if this connection was created from a LISTEN (affects RST in SYN_RECEIVED). */
+  get passive(): boolean {
+    return (this.fl & F_PASSIVE) !== 0;
+  }
+  set passive(v: boolean) {
+    this.fl = v ? this.fl | F_PASSIVE : this.fl & ~F_PASSIVE;
+  }
+  private get finQueued(): boolean {
+    return (this.fl & F_FIN_QUEUED) !== 0;
+  }
+  private set finQueued(v: boolean) {
+    this.fl = v ? this.fl | F_FIN_QUEUED : this.fl & ~F_FIN_QUEUED;
+  }
+  private get wsOk(): boolean {
+    return (this.fl & F_WS_OK) !== 0;
+  }
+  private set wsOk(v: boolean) {
+    this.fl = v ? this.fl | F_WS_OK : this.fl & ~F_WS_OK;
+  }
+  private get sackOk(): boolean {
+    return (this.fl & F_SACK_OK) !== 0;
+  }
+  private set sackOk(v: boolean) {
+    this.fl = v ? this.fl | F_SACK_OK : this.fl & ~F_SACK_OK;
+  }
+  private get tsOk(): boolean {
+    return (this.fl & F_TS_OK) !== 0;
+  }
+  private set tsOk(v: boolean) {
+    this.fl = v ? this.fl | F_TS_OK : this.fl & ~F_TS_OK;
+  }
+  private get finReceived(): boolean {
+    return (this.fl & F_FIN_RECEIVED) !== 0;
+  }
+  private set finReceived(v: boolean) {
+    this.fl = v ? this.fl | F_FIN_RECEIVED : this.fl & ~F_FIN_RECEIVED;
+  }
+  private get pendingFin(): boolean {
+    return (this.fl & F_PENDING_FIN) !== 0;
+  }
+  private set pendingFin(v: boolean) {
+    this.fl = v ? this.fl | F_PENDING_FIN : this.fl & ~F_PENDING_FIN;
+  }
+  private get rttActive(): boolean {
+    return (this.fl & F_RTT_ACTIVE) !== 0;
+  }
+  private set rttActive(v: boolean) {
+    this.fl = v ? this.fl | F_RTT_ACTIVE : this.fl & ~F_RTT_ACTIVE;
+  }
+  private get inRecovery(): boolean {
+    return (this.fl & F_IN_RECOVERY) !== 0;
+  }
+  private set inRecovery(v: boolean) {
+    this.fl = v ? this.fl | F_IN_RECOVERY : this.fl & ~F_IN_RECOVERY;
+  }
+  private get recoveryIsSack(): boolean {
+    return (this.fl & F_RECOVERY_IS_SACK) !== 0;
+  }
+  private set recoveryIsSack(v: boolean) {
+    this.fl = v ? this.fl | F_RECOVERY_IS_SACK : this.fl & ~F_RECOVERY_IS_SACK;
+  }
+  /** NewReno: retransmit the segment at sndUna on the next dispatch. */
+  private get rtxHead(): boolean {
+    return (this.fl & F_RTX_HEAD) !== 0;
+  }
+  private set rtxHead(v: boolean) {
+    this.fl = v ? this.fl | F_RTX_HEAD : this.fl & ~F_RTX_HEAD;
+  }
+  private get rackFackSet(): boolean {
+    return (this.fl & F_RACK_FACK_SET) !== 0;
+  }
+  private set rackFackSet(v: boolean) {
+    this.fl = v ? this.fl | F_RACK_FACK_SET : this.fl & ~F_RACK_FACK_SET;
+  }
+  private get rackReordering(): boolean {
+    return (this.fl & F_RACK_REORDERING) !== 0;
+  }
+  private set rackReordering(v: boolean) {
+    this.fl = v ? this.fl | F_RACK_REORDERING : this.fl & ~F_RACK_REORDERING;
+  }
+  private get rackDsackRound(): boolean {
+    return (this.fl & F_RACK_DSACK_ROUND) !== 0;
+  }
+  private set rackDsackRound(v: boolean) {
+    this.fl = v ? this.fl | F_RACK_DSACK_ROUND : this.fl & ~F_RACK_DSACK_ROUND;
+  }
+  /** RTO recovery: from an RTO until everything sent before it is acknowledged. */
+  private get rtoRecovery(): boolean {
+    return (this.fl & F_RTO_RECOVERY) !== 0;
+  }
+  private set rtoRecovery(v: boolean) {
+    this.fl = v ? this.fl | F_RTO_RECOVERY : this.fl & ~F_RTO_RECOVERY;
+  }
+  private get tlpIsRetrans(): boolean {
+    return (this.fl & F_TLP_IS_RETRANS) !== 0;
+  }
+  private set tlpIsRetrans(v: boolean) {
+    this.fl = v ? this.fl | F_TLP_IS_RETRANS : this.fl & ~F_TLP_IS_RETRANS;
+  }
+  private get dsackPending(): boolean {
+    return (this.fl & F_DSACK_PENDING) !== 0;
+  }
+  private set dsackPending(v: boolean) {
+    this.fl = v ? this.fl | F_DSACK_PENDING : this.fl & ~F_DSACK_PENDING;
+  }
+  private get tlpOutstanding(): boolean {
+    return (this.fl & F_TLP_OUTSTANDING) !== 0;
+  }
+  private set tlpOutstanding(v: boolean) {
+    this.fl = v ? this.fl | F_TLP_OUTSTANDING : this.fl & ~F_TLP_OUTSTANDING;
+  }
+  private get ackNow(): boolean {
+    return (this.fl & F_ACK_NOW) !== 0;
+  }
+  private set ackNow(v: boolean) {
+    this.fl = v ? this.fl | F_ACK_NOW : this.fl & ~F_ACK_NOW;
+  }
+  private get forceSend(): boolean {
+    return (this.fl & F_FORCE_SEND) !== 0;
+  }
+  private set forceSend(v: boolean) {
+    this.fl = v ? this.fl | F_FORCE_SEND : this.fl & ~F_FORCE_SEND;
+  }
+  private get rstPending(): boolean {
+    return (this.fl & F_RST_PENDING) !== 0;
+  }
+  private set rstPending(v: boolean) {
+    this.fl = v ? this.fl | F_RST_PENDING : this.fl & ~F_RST_PENDING;
+  }
+  private get noDelay(): boolean {
+    return (this.fl & F_NO_DELAY) !== 0;
+  }
+  private set noDelay(v: boolean) {
+    this.fl = v ? this.fl | F_NO_DELAY : this.fl & ~F_NO_DELAY;
+  }
+  private get keepAlive(): boolean {
+    return (this.fl & F_KEEP_ALIVE) !== 0;
+  }
+  private set keepAlive(v: boolean) {
+    this.fl = v ? this.fl | F_KEEP_ALIVE : this.fl & ~F_KEEP_ALIVE;
+  }
+  private get appClosed(): boolean {
+    return (this.fl & F_APP_CLOSED) !== 0;
+  }
+  private set appClosed(v: boolean) {
+    this.fl = v ? this.fl | F_APP_CLOSED : this.fl & ~F_APP_CLOSED;
+  }
+  private get writeBlocked(): boolean {
+    return (this.fl & F_WRITE_BLOCKED) !== 0;
+  }
+  private set writeBlocked(v: boolean) {
+    this.fl = v ? this.fl | F_WRITE_BLOCKED : this.fl & ~F_WRITE_BLOCKED;
+  }
+  private get closedNotified(): boolean {
+    return (this.fl & F_CLOSED_NOTIFIED) !== 0;
+  }
+  private set closedNotified(v: boolean) {
+    this.fl = v ? this.fl | F_CLOSED_NOTIFIED : this.fl & ~F_CLOSED_NOTIFIED;
+  }
+  /** The sink refused a segment during this dispatch (no route / no buffer). */
+  private get outputFailed(): boolean {
+    return (this.fl & F_OUTPUT_FAILED) !== 0;
+  }
+  private set outputFailed(v: boolean) {
+    this.fl = v ? this.fl | F_OUTPUT_FAILED : this.fl & ~F_OUTPUT_FAILED;
+  }
+  get iss(): number {
+    return this._iss >>> 0;
+  }
+  private get tsOffset(): number {
+    return this._tsOffset >>> 0;
+  }
+  get sndUna(): number {
+    return this._sndUna >>> 0;
+  }
+  set sndUna(v: number) {
+    this._sndUna = v | 0;
+  }
+  get sndNxt(): number {
+    return this._sndNxt >>> 0;
+  }
+  set sndNxt(v: number) {
+    this._sndNxt = v | 0;
+  }
+  /** Highest sequence number sent + 1 (sndNxt goes back to sndUna after an RTO; this does not). */
+  get sndMax(): number {
+    return this._sndMax >>> 0;
+  }
+  set sndMax(v: number) {
+    this._sndMax = v | 0;
+  }
+  private get sndWl1(): number {
+    return this._sndWl1 >>> 0;
+  }
+  private set sndWl1(v: number) {
+    this._sndWl1 = v | 0;
+  }
+  private get sndWl2(): number {
+    return this._sndWl2 >>> 0;
+  }
+  private set sndWl2(v: number) {
+    this._sndWl2 = v | 0;
+  }
+  /** Sequence number of the first byte in the send ring. */
+  private get sndBase(): number {
+    return this._sndBase >>> 0;
+  }
+  private set sndBase(v: number) {
+    this._sndBase = v | 0;
+  }
+  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint. */
+  private get recover(): number {
+    return this._recover >>> 0;
+  }
+  private set recover(v: number) {
+    this._recover = v | 0;
+  }
+  /** End of the last sub-MSS segment sent (Minshall's Nagle variant). */
+  private get sndSml(): number {
+    return this._sndSml >>> 0;
+  }
+  private set sndSml(v: number) {
+    this._sndSml = v | 0;
+  }
+  get irs(): number {
+    return this._irs >>> 0;
+  }
+  set irs(v: number) {
+    this._irs = v | 0;
+  }
+  get rcvNxt(): number {
+    return this._rcvNxt >>> 0;
+  }
+  set rcvNxt(v: number) {
+    this._rcvNxt = v | 0;
+  }
+  /** Right edge of the window we last advertised (never moved left: RFC 9293 §3.8.6.2.2). */
+  private get rcvAdv(): number {
+    return this._rcvAdv >>> 0;
+  }
+  private set rcvAdv(v: number) {
+    this._rcvAdv = v | 0;
+  }
+  private get lastAckSent(): number {
+    return this._lastAckSent >>> 0;
+  }
+  private set lastAckSent(v: number) {
+    this._lastAckSent = v | 0;
+  }
+  private get tsRecent(): number {
+    return this._tsRecent >>> 0;
+  }
+  private set tsRecent(v: number) {
+    this._tsRecent = v | 0;
+  }
+  private get rttSeq(): number {
+    return this._rttSeq >>> 0;
+  }
+  private set rttSeq(v: number) {
+    this._rttSeq = v | 0;
+  }
+  private get pendingFinSeq(): number {
+    return this._pendingFinSeq >>> 0;
+  }
+  private set pendingFinSeq(v: number) {
+    this._pendingFinSeq = v | 0;
   }
 
   // =========================================================================
@@ -694,7 +1491,7 @@ export class Connection {
   }
   /** Free space in the send ring. */
   get writable(): number {
-    return this.canWrite() ? this.sndRing.free : 0;
+    return this.canWrite() ? this.sndFree() : 0;
   }
   /** Bytes queued but not yet acknowledged. */
   get sendQueued(): number {
@@ -742,9 +1539,9 @@ export class Connection {
   /** Queues bytes for sending; returns how many were accepted (0 when the ring is full or writing is over). */
   write(src: Uint8Array, off: number, len: number): number {
     if (!this.canWrite() || len <= 0) return 0;
-    const ring = this.sndRing;
-    const n = Math.min(len, ring.free);
+    const n = Math.min(len, this.sndFree());
     if (n > 0) {
+      const ring = this.sndRing === IDLE_RING ? this.takeSndRing() : this.sndRing;
       ringPut(ring, 0, src, off, n);
       ring.commit(n);
     }
@@ -769,7 +1566,10 @@ export class Connection {
 
   /** Nothing left to read and nothing held out of order: the receive ring gives its storage back. */
   private rcvDrained(): void {
-    if (this.rcvRing.length === 0 && this.asm.heldBytes === 0) this.rcvRing.release();
+    const r = this.rcvRing;
+    if (r.length !== 0 || this.asm.heldBytes !== 0) return;
+    if (r !== IDLE_RING && r !== NO_RING) this.putRcvRing();
+    if (this.asm !== NO_ASM && ++this.asmIdleDrains >= ASM_IDLE_DRAINS) this.asm = NO_ASM;
   }
 
   /** Skips received bytes without copying them. */
@@ -786,13 +1586,13 @@ export class Connection {
   }
 
   setNoDelay(on = true): void {
-    this.config.noDelay = on;
+    this.noDelay = on;
     if (on) this.host.kick(this);
   }
 
   setKeepAlive(enable: boolean, initialDelayMs?: number): void {
-    this.config.keepAlive = enable;
-    if (initialDelayMs !== undefined && initialDelayMs > 0) this.config.keepIdleMs = initialDelayMs;
+    this.keepAlive = enable;
+    if (initialDelayMs !== undefined && initialDelayMs > 0) this.keepIdleMs = initialDelayMs;
     this.keepProbes = 0;
     this.host.kick(this);
   }
@@ -864,8 +1664,8 @@ export class Connection {
   // =========================================================================
   // ICMP (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)
 
-  /** Soft error remembered for a later timeout (Linux sk_err_soft). */
-  private softError: TcpErrorCode | undefined = undefined;
+  // (softError, the soft error remembered for a later timeout as Linux's
+  // sk_err_soft, is in ColdState.)
 
   /**
    * An ICMP error quoting one of our segments whose sequence number was
@@ -923,12 +1723,12 @@ export class Connection {
   }
 
   private keepAliveAt(): number {
-    if (!this.config.keepAlive) return Infinity;
+    if (!this.keepAlive) return Infinity;
     const s = this.state;
     if (s !== State.ESTABLISHED && s !== State.CLOSE_WAIT && s !== State.FIN_WAIT_2) return Infinity;
     if (this.sndNxt !== this.sndUna || this.sndRing.length > 0) return Infinity; // RTO / persist in charge
     return this.keepProbes === 0
-      ? this.lastRecv + this.config.keepIdleMs
+      ? this.lastRecv + this.keepIdleMs
       : this.keepLastProbe + this.config.keepIntervalMs;
   }
 
@@ -1240,7 +2040,7 @@ export class Connection {
       this.sndRing.consume(dataAcked);
       // Everything acknowledged: the send ring gives its storage back (idle costs nothing).
       if (this.sndRing.length === 0) {
-        this.sndRing.release();
+        this.putSndRing();
         if (this.rsN === 0 && this.rsEnd.length > RS_MIN_RECORDS) this.rsDrop();
       }
       this.sndBase = seqAdd(this.sndBase, dataAcked);
@@ -1387,7 +2187,8 @@ export class Connection {
     // Keep only what lies inside the window we advertised (RFC 9293 §3.10.7.4
     // "seventh": segments are trimmed to the window) and fits the ring.
     const wnd = this.rcvWindowNow();
-    const room = wnd < this.rcvRing.free ? wnd : this.rcvRing.free;
+    const free = this.rcvFree();
+    const room = wnd < free ? wnd : free;
     if (off + len > room) {
       const keep = Math.max(0, room - off);
       len = keep;
@@ -1398,10 +2199,11 @@ export class Connection {
       this.stats.bytesIn += len;
       if (off === 0) {
         const hadHoles = this.asm.heldBytes > 0;
-        ringPut(this.rcvRing, 0, payload, pOff, len);
-        this.rcvRing.commit(len);
+        const ring = this.rcvRing === IDLE_RING ? this.takeRcvRing() : this.rcvRing;
+        ringPut(ring, 0, payload, pOff, len);
+        ring.commit(len);
         const extra = this.asm.advance(len);
-        if (extra > 0) this.rcvRing.commit(extra);
+        if (extra > 0) ring.commit(extra);
         this.rcvNxt = seqAdd(this.rcvNxt, len + extra);
         this.events_ |= EV_READABLE;
         if (hadHoles) {
@@ -1416,8 +2218,10 @@ export class Connection {
       } else {
         // Out of order: keep it (bounded) and send a duplicate ACK with SACK at once (RFC 5681 §4.2).
         this.stats.outOfOrderSegments++;
+        if (this.asm === NO_ASM) this.asm = new Assembler(this.rcvCapacity, this.config.maxOooRanges);
+        this.asmIdleDrains = 0;
         if (this.asm.add(off, len)) {
-          ringPut(this.rcvRing, off, payload, pOff, len);
+          ringPut(this.rcvRing === IDLE_RING ? this.takeRcvRing() : this.rcvRing, off, payload, pOff, len);
           this.stats.outOfOrderBytes += len;
         } else {
           this.stats.outOfOrderDropped += len;
@@ -1495,7 +2299,8 @@ export class Connection {
   }
 
   private sbInsert(l: number, r: number): boolean {
-    const sb = this.sb;
+    let sb = this.sb;
+    if (sb === NO_SB) this.sb = sb = [];
     let n = this.sbN;
     // Find the first range whose end >= l.
     let i = 0;
@@ -1755,6 +2560,8 @@ export class Connection {
 
   /** Cumulative ACK: drop acknowledged records, delivering (§6.2 steps 2-3) those not SACKed before. */
   private rsOnCumAck(ack: number, now: number, tsEcr: number | undefined): void {
+    // No log at all (idle): nothing to deliver, and rsBase is set by rsOnSend before it is used.
+    if (this.cold === COLD_NONE) return;
     while (this.rsN > 0) {
       const k = this.rsHead;
       const st = this.rsBase;
@@ -2115,7 +2922,7 @@ export class Connection {
     if (this.forceSend) return len;
     // Nagle (RFC 9293 §3.7.4) in Minshall's form, as Linux: a small segment
     // may go unless an earlier small segment is still unacknowledged.
-    const nagleOk = this.config.noDelay || !seqGt(this.sndSml, this.sndUna);
+    const nagleOk = this.noDelay || !seqGt(this.sndSml, this.sndUna);
     // All remaining data fits: push it (subject to Nagle).
     if (len === unsent && nagleOk) return len;
     // RFC 9293 §3.8.6.2.1: at least Fs * max window (Fs = 1/2) when Nagle allows.
@@ -2140,7 +2947,49 @@ export class Connection {
     this.runTimers(now, sink);
     if (this.rstPending) this.emitRst(sink);
     if ((this.state as TcpState) !== State.CLOSED) this.transmit(now, sink);
+    if (this.cold !== COLD_NONE) this.maybeDropCold(now);
     this.flushEvents();
+  }
+
+  /**
+   * Idle again (everything sent is acknowledged, no recovery, no probe, no
+   * timer but the retransmission/ACK/close ones, no rate limit running): the
+   * ColdState goes back to the free list. What it held then is either at its
+   * initial value or only describes the finished flight: RACK.xmit_ts,
+   * end_seq and fack (every later segment is sent, and delivered, after
+   * them), the D-SACK round, the TLP episode, the RACK log.
+   */
+  private maybeDropCold(now: number): void {
+    const c = this.cold;
+    if (
+      this.sndUna !== this.sndMax ||
+      this.sndRing.length !== 0 ||
+      c.rsN !== 0 ||
+      c.sbN !== 0 ||
+      c.dupAcks !== 0 ||
+      c.inflation !== 0 ||
+      c.rsLostBytes !== 0 ||
+      c.rsSackedSegs !== 0 ||
+      (this.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_TLP_OUTSTANDING | F_DSACK_PENDING | F_RST_PENDING)) !== 0 ||
+      c.tlpAt !== Infinity ||
+      c.rackAt !== Infinity ||
+      c.persistAt !== Infinity ||
+      c.persistBackoff !== 0 ||
+      c.persistProbes !== 0 ||
+      c.persistTotal !== 0 ||
+      c.keepProbes !== 0 ||
+      c.softError !== undefined ||
+      now - c.challengeWindowStart < 1000 ||
+      now - c.lastOowAck < OOW_ACK_INTERVAL_MS
+    ) {
+      return;
+    }
+    this.fl &= ~(F_RACK_FACK_SET | F_RACK_DSACK_ROUND | F_TLP_IS_RETRANS);
+    this.cold = COLD_NONE;
+    if (coldFree.length < COLD_FREE_MAX) {
+      c.reset();
+      coldFree.push(c);
+    }
   }
 
   private runTimers(now: number, sink: SegmentSink): void {
@@ -2294,7 +3143,9 @@ export class Connection {
 
   private sendSyn(now: number, sink: SegmentSink): void {
     const synAck = this.state === State.SYN_RECEIVED;
-    const o = this.out;
+    const o = OUT;
+    o.srcPort = this.localPort;
+    o.dstPort = this.remotePort;
     o.seq = this.iss;
     o.ack = synAck ? this.rcvNxt : 0;
     o.flags = synAck ? TCP_SYN | TCP_ACK : TCP_SYN;
@@ -2309,7 +3160,7 @@ export class Connection {
     const offerTs = synAck ? this.tsOk : this.config.timestamps;
     o.tsVal = offerTs ? this.tsNow(now) : undefined;
     o.tsEcr = offerTs ? (synAck ? this.tsRecent : 0) : undefined;
-    this.sackOut.length = 0;
+    SACK_OUT.length = 0;
     o.payloadLength = 0;
     if (synAck) {
       this.rcvAdv = seqAdd(this.rcvNxt, o.window);
@@ -2432,7 +3283,7 @@ export class Connection {
     let n = Math.min(len, avail > 0 ? avail : 0);
     // Leave room for SACK blocks (the option space is shared; RFC 2018 §3).
     const o = this.prepare(TCP_ACK, seq, now);
-    const sackRoom = this.sackOut.length > 0 ? 4 + 4 * this.sackOut.length : 0;
+    const sackRoom = SACK_OUT.length > 0 ? 4 + 4 * SACK_OUT.length : 0;
     const maxPayload = this.segMax() - sackRoom;
     if (n > maxPayload) n = Math.max(1, maxPayload);
     let flags = TCP_ACK;
@@ -2563,7 +3414,9 @@ export class Connection {
 
   /** Fills the shared repr with the fields every synchronized segment carries. */
   private prepare(flags: number, seq: number, now: number): TcpRepr {
-    const o = this.out;
+    const o = OUT;
+    o.srcPort = this.localPort;
+    o.dstPort = this.remotePort;
     o.seq = seq;
     o.ack = this.rcvNxt;
     o.flags = flags;
@@ -2580,7 +3433,7 @@ export class Connection {
       o.tsEcr = undefined;
     }
     // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
-    const so = this.sackOut;
+    const so = SACK_OUT;
     so.length = 0;
     if (this.sackOk && (this.asm.heldBytes > 0 || this.dsackPending)) {
       const maxBlocks = this.tsOk ? 3 : 4;
@@ -2590,7 +3443,7 @@ export class Connection {
         this.dsackPending = false;
         this.stats.dsacksOut++;
       }
-      const r = this.asm.heldBytes > 0 ? this.asm.ranges(this.asmRanges) : this.asmRanges;
+      const r = this.asm.heldBytes > 0 ? this.asm.ranges(ASM_RANGES) : ASM_RANGES;
       if (this.asm.heldBytes === 0) r.length = 0;
       for (let i = 0; i + 1 < r.length && so.length < 2 * maxBlocks; i += 2) {
         so.push(seqAdd(this.rcvNxt, r[i]!), seqAdd(this.rcvNxt, r[i + 1]!));
@@ -2608,7 +3461,7 @@ export class Connection {
   private windowField(): number {
     const cur = this.rcvWindowNow();
     const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
-    let wnd = Math.min(this.rcvRing.free, max);
+    let wnd = Math.min(this.rcvFree(), max);
     const swsThreshold = Math.min(this.rcvCapacity >>> 1, this.advMss);
     if (wnd > cur && wnd - cur < swsThreshold) wnd = cur;
     if (wnd < cur) wnd = cur;
@@ -2626,7 +3479,7 @@ export class Connection {
     if (s !== State.ESTABLISHED && s !== State.FIN_WAIT_1 && s !== State.FIN_WAIT_2) return false;
     const cur = this.rcvWindowNow();
     const max = this.rcvShift > 0 ? 65535 << this.rcvShift : 65535;
-    const wnd = Math.min(this.rcvRing.free, max);
+    const wnd = Math.min(this.rcvFree(), max);
     const inc = wnd - cur;
     if (inc < Math.min(this.rcvCapacity >>> 1, this.advMss)) return false;
     // Like Linux __tcp_cleanup_rbuf: update when the window at least doubles or was below one MSS.
@@ -2662,7 +3515,9 @@ export class Connection {
 
   private emitRst(sink: SegmentSink): void {
     this.rstPending = false;
-    const o = this.out;
+    const o = OUT;
+    o.srcPort = this.localPort;
+    o.dstPort = this.remotePort;
     o.seq = this.rstSeq;
     o.ack = (this.rstFlags & TCP_ACK) !== 0 ? this.rstAck : 0;
     o.flags = this.rstFlags;
@@ -2673,7 +3528,7 @@ export class Connection {
     o.sackPermitted = undefined;
     o.tsVal = undefined;
     o.tsEcr = undefined;
-    this.sackOut.length = 0;
+    SACK_OUT.length = 0;
     o.payloadLength = 0;
     if (sink.emitSegment(this, o, 0)) {
       this.stats.segmentsOut++;
@@ -2723,25 +3578,66 @@ export class Connection {
   }
 
   /**
-   * The rings are lazy: storage is taken from the pool when bytes arrive or
-   * are written, grows by doubling up to the configured size, and goes back
-   * when they are empty. The window is computed from the configured size
-   * (ByteRing.free), never from what is allocated.
+   * The rings are lazy: a ring object and storage are taken from the pool
+   * when bytes arrive or are written, the storage grows by doubling up to
+   * the configured size, and both go back when the ring is empty. The window
+   * is computed from the configured size (sndFree/rcvFree), never from what
+   * is allocated.
    */
   private allocateBuffers(): void {
-    if (this.sndRing === NO_RING) this.sndRing = new ByteRing(Math.max(1, this.config.sendBufferSize), { lazy: true, pool: this.ringPool });
-    if (this.rcvRing === NO_RING) this.rcvRing = new ByteRing(this.rcvCapacity, { lazy: true, pool: this.ringPool });
+    if (this.sndRing === NO_RING) this.sndRing = IDLE_RING;
+    if (this.rcvRing === NO_RING) this.rcvRing = IDLE_RING;
+  }
+
+  /** Room left in the send buffer (its configured size, not what is allocated). */
+  private sndFree(): number {
+    const r = this.sndRing;
+    return r === NO_RING ? r.free : Math.max(1, this.config.sendBufferSize) - r.length;
+  }
+
+  /** Room left in the receive buffer (its configured size, not what is allocated): the window. */
+  private rcvFree(): number {
+    const r = this.rcvRing;
+    return r === NO_RING ? r.free : this.rcvCapacity - r.length;
+  }
+
+  private takeSndRing(): ByteRing {
+    const r = this.ringPool.takeRing(Math.max(1, this.config.sendBufferSize), this.ringSizes & 0x1ff);
+    this.sndRing = r;
+    return r;
+  }
+
+  private takeRcvRing(): ByteRing {
+    const r = this.ringPool.takeRing(this.rcvCapacity, this.ringSizes >>> 9);
+    this.rcvRing = r;
+    return r;
+  }
+
+  /** The send ring is empty: ring and storage back to the pool. */
+  private putSndRing(): void {
+    const r = this.sndRing;
+    if (r === IDLE_RING || r === NO_RING) return;
+    this.ringSizes = (this.ringSizes & ~0x1ff) | this.ringPool.giveRing(r);
+    this.sndRing = IDLE_RING;
+  }
+
+  /** The receive ring is empty and nothing is held out of order: ring and storage back to the pool. */
+  private putRcvRing(): void {
+    const r = this.rcvRing;
+    if (r === IDLE_RING || r === NO_RING) return;
+    this.ringSizes = (this.ringSizes & 0x1ff) | (this.ringPool.giveRing(r) << 9);
+    this.rcvRing = this.sndRing === NO_RING ? NO_RING : IDLE_RING;
   }
 
   /** Nothing more can be sent or received: drop the rings (keeping unread data readable). */
   private releaseBuffers(): void {
-    this.sndRing.dispose();
+    this.putSndRing();
     this.sndRing = NO_RING;
     if (this.rcvRing.length === 0) {
-      this.rcvRing.dispose();
+      this.putRcvRing();
       this.rcvRing = NO_RING;
     }
-    this.asm.clear();
+    this.asm = NO_ASM;
     // Nothing more is sent: the RACK segment log goes too.
     this.rsDrop();
     this.rsN = 0;

@@ -49,6 +49,9 @@ class SizeClass {
 export class RingPool {
   private readonly classes = new Map<number, SizeClass>();
   private bytes = 0;
+  /** Ring objects without storage, for takeRing (bounded). */
+  private readonly rings: ByteRing[] = [];
+  private nRings = 0;
   /** Allocations made because the pool had nothing of the size (diagnostics). */
   allocations = 0;
 
@@ -86,12 +89,45 @@ export class RingPool {
     this.bytes += size;
   }
 
+  /**
+   * A lazy ring of at most `limit` bytes, holding nothing yet; `sizeState` is
+   * what giveRing returned for the previous ring in the same role (0 if
+   * none), so the first allocation starts at the size the last tenure
+   * needed. Lets a connection hold no ring object at all while idle.
+   */
+  takeRing(limit: number, sizeState: number): ByteRing {
+    const r = this.nRings > 0 ? this.rings[--this.nRings]! : new ByteRing(limit, { lazy: true, pool: this });
+    r.reuse(limit, sizeState);
+    return r;
+  }
+
+  /**
+   * Takes back an empty ring (its storage and the object); returns its size
+   * state for the next takeRing in the same role. The caller must hold
+   * nothing in it (length 0, nothing placed past the tail that it needs).
+   */
+  giveRing(r: ByteRing): number {
+    r.dispose();
+    const state = r.sizeState;
+    if (this.nRings < MAX_FREE_RINGS) {
+      if (this.nRings === this.rings.length) this.rings.push(r);
+      else this.rings[this.nRings] = r;
+      this.nRings++;
+    }
+    return state;
+  }
+
   /** Drops everything retained. */
   clear(): void {
     this.classes.clear();
     this.bytes = 0;
+    this.rings.length = 0;
+    this.nRings = 0;
   }
 }
+
+/** Ring objects a pool keeps for takeRing. */
+const MAX_FREE_RINGS = 256;
 
 /** The pool of rings created without one. */
 export const defaultRingPool = new RingPool();
@@ -113,7 +149,7 @@ export class ByteRing {
   /** The backing store (its length is `capacity`); exposed for zero-copy use with the span helpers. */
   buffer: Uint8Array;
   /** Most bytes the ring holds (readable + placed). */
-  readonly limit: number;
+  limit: number;
   private head = 0;
   private len = 0;
   /** Largest logical extent needed during the current tenure of `buffer`. */
@@ -204,6 +240,28 @@ export class ByteRing {
     this.head = 0;
     this.peak = 0;
     return true;
+  }
+
+  /**
+   * The sizing memory of a lazy ring (next allocation size, underused
+   * tenures) as one small integer, for a ring object handed back to a pool:
+   * see RingPool.takeRing.
+   */
+  get sizeState(): number {
+    let log = 0;
+    while (log < 31 && 1 << log < this.hint) log++;
+    return (log << 4) | this.underused;
+  }
+
+  /** Reinitialises a pooled lazy ring: empty, no storage, new limit and sizing memory. */
+  reuse(limit: number, sizeState: number): void {
+    this.limit = limit;
+    this.head = 0;
+    this.len = 0;
+    this.peak = 0;
+    const log = sizeState >>> 4;
+    this.hint = log > 0 ? Math.min(limit, 1 << log) : 0;
+    this.underused = sizeState & 15;
   }
 
   /** Drops everything held and gives the storage back (lazy rings): the ring is done with. */

@@ -94,6 +94,8 @@ export class Listener {
     readonly synBacklog: number,
     public onConnection: ((conn: Connection) => void) | null,
     readonly config: Partial<TcpConfig> | undefined,
+    /** The layer's configuration with `config` applied: shared by this listener's connections. */
+    readonly fullConfig: Readonly<TcpConfig>,
   ) {}
   /** Takes one established connection from the accept queue. */
   accept(): Connection | null {
@@ -102,6 +104,25 @@ export class Listener {
   close(): void {
     this.layer.unlisten(this);
   }
+}
+
+/**
+ * A connection's timer. The wheel calls `timer.callback(now)` as a method of
+ * the timer, so one shared function serves every connection instead of a
+ * closure (and its context) per connection.
+ */
+class ConnTimer extends Timer {
+  constructor(
+    readonly layer: TcpLayer,
+    readonly conn: Connection,
+  ) {
+    super(fireConnTimer);
+  }
+}
+
+function fireConnTimer(this: unknown, now: number): void {
+  if (!(this instanceof ConnTimer)) throw new Error('ConnTimer callback called without its timer as this');
+  this.layer.onTimer(this.conn, now);
 }
 
 function isBroadcastOrMulticast(addr: number): boolean {
@@ -221,7 +242,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       throw codeError('EADDRINUSE', `address in use ${localPort}`);
     }
     const now = this.clock.now();
-    const conn = this.newConnection(localAddr >>> 0, localPort, remoteAddr, remotePort, now, opts.config);
+    const cfg = opts.config !== undefined ? { ...this.config, ...opts.config } : this.config;
+    const conn = this.newConnection(localAddr >>> 0, localPort, remoteAddr, remotePort, now, cfg);
     this.register(conn);
     this.stats.activeOpens++;
     conn.connect(now);
@@ -241,7 +263,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const list = this.listeners.get(port) ?? [];
     for (const l of list) if (l.addr === addr >>> 0 || l.addr === 0 || addr === 0) throw codeError('EADDRINUSE', `port ${port} in use`);
     const b = Math.max(1, Math.floor(backlog));
-    const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config);
+    const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config, config !== undefined ? { ...this.config, ...config } : this.config);
     list.push(l);
     this.listeners.set(port, list);
     return l;
@@ -381,7 +403,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
         const opts = this.cookies.decode(dst, rx.dstPort, src, rx.srcPort, seqAdd(rx.ack, -1), seqAdd(rx.seq, -1), now);
         if (opts !== null && this.acceptQueueHasRoom(l)) {
           this.stats.synCookiesAccepted++;
-          const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.config, seqAdd(rx.ack, -1));
+          const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.fullConfig, seqAdd(rx.ack, -1));
           conn.listenerRef = l;
           this.register(conn);
           this.stats.passiveOpens++;
@@ -425,7 +447,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       }
       return;
     }
-    const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.config);
+    const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.fullConfig);
     conn.listenerRef = l;
     this.register(conn);
     this.stats.passiveOpens++;
@@ -440,7 +462,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
 
   /** Stateless SYN-ACK whose ISN encodes the connection (RFC 4987 §3.6). */
   private sendCookieSynAck(l: Listener, src: number, dst: number, rx: TcpRepr, now: number): void {
-    const cfg = { ...this.config, ...(l.config ?? {}) };
+    const cfg = l.fullConfig;
     const mmsS = this.ip.mtuFor(src);
     const advMss = Math.max(48, Math.min(cfg.mss, mmsS - 20, 65535));
     const peerMss = rx.mss ?? 536;
@@ -577,7 +599,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     remoteAddr: number,
     remotePort: number,
     now: number,
-    config: Partial<TcpConfig> | undefined,
+    config: Readonly<TcpConfig>,
     iss?: number,
   ): Connection {
     const conn = new Connection({
@@ -589,13 +611,12 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       mmsS: this.ip.mtuFor(remoteAddr),
       tsoMaxS: this.ip.tsoMaxFor?.(remoteAddr) ?? 0,
       tsOffset: this.tsOffsetFor(localAddr, localPort, remoteAddr, remotePort),
-      config: config ? { ...this.config, ...config } : this.config,
+      sharedConfig: config,
       stats: this.stats.conn,
       host: this,
       ringPool: this.ringPool,
     });
-    const timer = new Timer((t: number) => this.onTimer(conn, t));
-    conn.timerRef = timer;
+    conn.timerRef = new ConnTimer(this, conn);
     return conn;
   }
 
@@ -604,7 +625,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     return this.isn.next(ra, rp, la, lp, 0);
   }
 
-  private onTimer(conn: Connection, now: number): void {
+  /** @internal a connection's timer fired (ConnTimer). */
+  onTimer(conn: Connection, now: number): void {
     this.busy++;
     try {
       this.service(conn, now);
