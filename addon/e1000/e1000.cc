@@ -157,6 +157,10 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
     pci::close_device(pci_);
     return fail(err, "mmap(BAR0)", EINVAL, "", "BAR0 is too small for an 8254x");
   }
+  // QEMU's models carry its default PCI subsystem vendor (Red Hat, 0x1af4):
+  // their TSO needs the whole-MSS workaround (tx_context.h).
+  uint8_t subvendor[2] = {0, 0};  // config space is little-endian
+  qemu_model_ = pci::config_read(pci_, 0x2c, subvendor, 2) == 0 && (subvendor[0] | subvendor[1] << 8) == 0x1af4;
 
   // Memory space on, bus master off while we take the device over. A process
   // that died may have left RX/TX running with rings in freed memory: stop
@@ -366,13 +370,17 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
   tx_reclaim();
   uint32_t k = 0;
   uint8_t* pool_base = pool();
-  const bool tso_on = tso();
+  txctx::Caps caps;
+  caps.mtu = opts_.mtu;
+  caps.csum = opts_.tx_checksum;
+  caps.tso = tso();
+  caps.avoid_whole_mss = qemu_model_;
   while (k < n) {
     uint32_t slot = slots[k], len = lens[k];
     uint8_t* f = pool_base + static_cast<size_t>(slot) * slot_size_;
     // Checksum offload for IPv4 TCP/UDP (the stack wrote the pseudo-header
     // sum), TSO for IPv4 TCP above the MTU: see tx_context.h.
-    txctx::Plan p = txctx::plan(f, len, opts_.mtu, opts_.tx_checksum, tso_on);
+    txctx::Plan p = txctx::plan(f, len, caps);
     bool new_ctx = p.kind != txctx::Kind::kPlain && (!ctx_valid_ || p.ctx != ctx_);
     if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < (new_ctx ? 2u : 1u)) {
       c_.tx_ring_full++;
@@ -394,6 +402,7 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
       txctx::seed_tso(f, p);
       c_.tx_tso_frames++;
       c_.tx_tso_segments += (p.ctx.paylen + p.ctx.mss - 1) / p.ctx.mss;
+      if (p.mss_lowered) c_.tx_tso_mss_lowered++;
     }
     if (p.kind != txctx::Kind::kPlain) c_.tx_csum_offloaded++;
     txctx::Desc dd = txctx::data_descriptor(slot_addr(slot), len, p);

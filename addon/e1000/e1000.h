@@ -54,6 +54,7 @@ struct Counters {
   uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped_errors = 0, rx_no_slot = 0;
   uint64_t tx_frames = 0, tx_bytes = 0, tx_ring_full = 0, tx_contexts = 0, tx_csum_offloaded = 0;
   uint64_t tx_tso_frames = 0, tx_tso_segments = 0;  // TSO super-frames, and the MTU-sized frames they became
+  uint64_t tx_tso_mss_lowered = 0;  // TSO frames cut one segment finer (QEMU whole-MSS workaround, tx_context.h)
   uint64_t rx_multi_desc = 0;  // descriptors of frames longer than one RX buffer (dropped)
   uint64_t irqs = 0;
 };
@@ -107,6 +108,8 @@ class Device {
   uint32_t slot_count() const { return slot_count_; }
   uint32_t slot_size() const { return slot_size_; }
   bool tso() const { return opts_.tso && opts_.tx_checksum; }
+  // QEMU's e1000 model (PCI subsystem vendor 0x1af4).
+  bool qemu_model() const { return qemu_model_; }
   const uint8_t* mac() const { return mac_; }
   uint16_t device_id() const { return pci_.device_id; }
   const char* model() const { return model_; }
@@ -141,6 +144,7 @@ class Device {
   dma::Region region_;
   Options opts_;
   const char* model_ = "";
+  bool qemu_model_ = false;
   uint8_t mac_[6] = {0};
   size_t rx_ring_off_ = 0, tx_ring_off_ = 0, slot_base_ = 0;
   uint32_t slot_count_ = 0;

@@ -165,6 +165,15 @@ static void test_tx_random() {
 namespace tc = ustack::e1000::txctx;
 namespace reg = ustack::e1000::reg;
 
+static tc::Caps caps(uint32_t mtu, bool csum, bool tso, bool avoid_whole_mss = false) {
+  tc::Caps c;
+  c.mtu = mtu;
+  c.csum = csum;
+  c.tso = tso;
+  c.avoid_whole_mss = avoid_whole_mss;
+  return c;
+}
+
 static uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
   for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
   if (n & 1) s += static_cast<uint32_t>(p[n - 1] << 8);
@@ -231,15 +240,17 @@ static std::vector<uint8_t> make_frame(uint8_t proto, uint32_t payload, bool vla
 
 // The device's TSO as QEMU models it (hw/net/e1000.c process_tx_desc/xmit_seg,
 // re-stated): segments of hdrlen + mss bytes, each starting from the frame's
-// header; per segment IP total length = bytes from IPCSS, ident + i, seq +
-// i * mss, PSH/FIN cleared unless it is the last, TCP field += TCP length,
-// then the TCP sum from TUCSS (TXSM) and the IP header sum (IXSM).
+// header, sent as each fills; at EOP whatever is left goes too -- the bare
+// header when the payload was a whole number of segments. Per segment: IP
+// total length = bytes from IPCSS, ident + i, seq + i * mss, PSH/FIN cleared
+// while more than one mss of PAYLEN is left, TCP field += TCP length, then
+// the TCP sum from TUCSS (TXSM) and the IP header sum (IXSM).
 static std::vector<std::vector<uint8_t>> device_tso(const std::vector<uint8_t>& f, const tc::Plan& p) {
   std::vector<std::vector<uint8_t>> out;
   const tc::Context& c = p.ctx;
-  uint32_t hdr = c.hdrlen, sofar = 0;
-  for (uint32_t i = 0; sofar < f.size() - hdr; i++) {
-    uint32_t chunk = static_cast<uint32_t>(f.size()) - hdr - sofar;
+  uint32_t hdr = c.hdrlen, sofar = 0, total = static_cast<uint32_t>(f.size()) - hdr;
+  for (uint32_t i = 0; sofar <= total; i++) {
+    uint32_t chunk = total - sofar;
     if (chunk > c.mss) chunk = c.mss;
     std::vector<uint8_t> s(f.begin(), f.begin() + hdr);
     s.insert(s.end(), f.begin() + hdr + sofar, f.begin() + hdr + sofar + chunk);
@@ -262,6 +273,7 @@ static std::vector<std::vector<uint8_t>> device_tso(const std::vector<uint8_t>& 
     }
     out.push_back(s);
     sofar += chunk;
+    if (chunk < c.mss) break;  // the EOP segment (possibly header-only)
   }
   return out;
 }
@@ -269,7 +281,7 @@ static std::vector<std::vector<uint8_t>> device_tso(const std::vector<uint8_t>& 
 static void test_tx_context_checksum() {
   // Small TCP: checksum context, IP checksum left to the stack (field non-zero).
   auto f = make_frame(6, 100);
-  tc::Plan p = tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, true, true);
+  tc::Plan p = tc::plan(f.data(), static_cast<uint32_t>(f.size()), caps(1500, true, true));
   CHECK(p.kind == tc::Kind::kChecksum);
   CHECK(p.ctx.ipcss == 14 && p.ctx.ipcso == 24 && p.ctx.ipcse == 33);
   CHECK(p.ctx.tucss == 34 && p.ctx.tucso == 50 && p.ctx.tucse == 0);
@@ -278,24 +290,24 @@ static void test_tx_context_checksum() {
   CHECK(p.popts == reg::POPTS_TXSM);
   // A zero IP checksum field asks for IXSM.
   wr16(&f[24], 0);
-  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, true, true).popts == (reg::POPTS_TXSM | reg::POPTS_IXSM));
+  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), caps(1500, true, true)).popts == (reg::POPTS_TXSM | reg::POPTS_IXSM));
   // UDP: checksum at +6.
   auto u = make_frame(17, 3000);  // above the MTU: UDP is never segmented
-  tc::Plan pu = tc::plan(u.data(), static_cast<uint32_t>(u.size()), 1500, true, true);
+  tc::Plan pu = tc::plan(u.data(), static_cast<uint32_t>(u.size()), caps(1500, true, true));
   CHECK(pu.kind == tc::Kind::kChecksum && pu.ctx.tucso == 40 && pu.ctx.tucmd == reg::TUCMD_IP);
   // VLAN-tagged: offsets move by 4.
   auto v = make_frame(6, 100, true);
-  tc::Plan pv = tc::plan(v.data(), static_cast<uint32_t>(v.size()), 1500, true, true);
+  tc::Plan pv = tc::plan(v.data(), static_cast<uint32_t>(v.size()), caps(1500, true, true));
   CHECK(pv.kind == tc::Kind::kChecksum && pv.ctx.ipcss == 18 && pv.ctx.tucss == 38 && pv.ctx.tucso == 54);
   // Fragments, non-IPv4 and checksum offload off: no context.
   auto fr = make_frame(6, 100, false, 12, 0x2000);  // MF
-  CHECK(tc::plan(fr.data(), static_cast<uint32_t>(fr.size()), 1500, true, true).kind == tc::Kind::kPlain);
+  CHECK(tc::plan(fr.data(), static_cast<uint32_t>(fr.size()), caps(1500, true, true)).kind == tc::Kind::kPlain);
   auto arp = make_frame(6, 100);
   wr16(&arp[12], 0x0806);
-  CHECK(tc::plan(arp.data(), static_cast<uint32_t>(arp.size()), 1500, true, true).kind == tc::Kind::kPlain);
-  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), 1500, false, true).kind == tc::Kind::kPlain);
+  CHECK(tc::plan(arp.data(), static_cast<uint32_t>(arp.size()), caps(1500, true, true)).kind == tc::Kind::kPlain);
+  CHECK(tc::plan(f.data(), static_cast<uint32_t>(f.size()), caps(1500, false, true)).kind == tc::Kind::kPlain);
   // Truncated TCP header: no context.
-  CHECK(tc::plan(f.data(), 14 + 20 + 10, 1500, true, true).kind == tc::Kind::kPlain);
+  CHECK(tc::plan(f.data(), 14 + 20 + 10, caps(1500, true, true)).kind == tc::Kind::kPlain);
   // Descriptor encodings.
   tc::Desc cd = tc::context_descriptor(p.ctx);
   CHECK(cd.addr == (14ull | 24ull << 8 | 33ull << 16 | 34ull << 32 | 50ull << 40));
@@ -311,20 +323,27 @@ static void test_tx_context_checksum() {
   CHECK(ld.lower == (60u | static_cast<uint32_t>(reg::TXD_CMD_EOP | reg::TXD_CMD_IFCS | reg::TXD_CMD_RS) << 24) && ld.upper == 0);
 }
 
-static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt, bool vlan) {
+// A TSO frame of `payload` bytes: context fields, descriptor encodings,
+// seeding, and the segments the device cuts, each checked as a receiver
+// would. `avoid`: the QEMU quirk workaround (Caps::avoid_whole_mss).
+static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt, bool vlan, bool avoid = true) {
   auto f = make_frame(6, payload, vlan, tcp_opt);
   const std::vector<uint8_t> orig = f;
   uint32_t len = static_cast<uint32_t>(f.size()), l3 = vlan ? 18 : 14, thl = 20 + tcp_opt;
-  tc::Plan p = tc::plan(f.data(), len, mtu, true, true);
+  tc::Plan p = tc::plan(f.data(), len, caps(mtu, true, true, avoid));
   bool big = 20 + thl + payload > mtu;
   CHECK(p.kind == (big ? tc::Kind::kTso : tc::Kind::kChecksum));
   // Without TSO the same frame only gets a checksum context.
-  CHECK(tc::plan(f.data(), len, mtu, true, false).kind == tc::Kind::kChecksum);
+  CHECK(tc::plan(f.data(), len, caps(mtu, true, false)).kind == tc::Kind::kChecksum);
   if (!big) return;
   const tc::Context& c = p.ctx;
+  const uint32_t mss = mtu - 20 - thl;
+  const bool whole = payload % mss == 0;
   CHECK(c.tso() && c.tucmd == (reg::TUCMD_IP | reg::TUCMD_TCP | reg::TXD_CMD_TSE));
   CHECK(c.hdrlen == l3 + 20 + thl);
-  CHECK(c.mss == mtu - 20 - thl);
+  CHECK(c.mss == (avoid ? tc::tso_mss_avoiding_whole(payload, mss) : mss));
+  CHECK(p.mss_lowered == (avoid && whole));
+  CHECK(c.mss <= mss && (!avoid || payload % c.mss != 0));
   CHECK(c.paylen == payload);
   CHECK(c.ipcss == l3 && c.ipcso == l3 + 10 && c.ipcse == l3 + 19 && c.tucss == l3 + 20 && c.tucso == l3 + 36);
   CHECK(p.popts == (reg::POPTS_TXSM | reg::POPTS_IXSM));
@@ -342,9 +361,14 @@ static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt
   CHECK(std::memcmp(&f[c.hdrlen], &orig[c.hdrlen], payload) == 0);
   // Cut as the device does; every segment must be a valid frame of at most mtu + header.
   auto segs = device_tso(f, p);
-  CHECK(segs.size() == (payload + c.mss - 1) / c.mss);
+  // QEMU's extra header-only segment: only when the payload is whole segments
+  // (which the workaround never leaves).
+  const bool bogus = payload % c.mss == 0;
+  CHECK(bogus == (!avoid && whole));
+  CHECK(segs.size() == (payload + c.mss - 1) / c.mss + (bogus ? 1 : 0));
   bool ok = true;
   std::vector<uint8_t> data;
+  uint32_t smallest = 0xffffffffu;
   for (size_t i = 0; i < segs.size(); i++) {
     const auto& s = segs[i];
     const uint8_t* ip = &s[l3];
@@ -355,13 +379,40 @@ static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt
     if (sum16(tcp, tlen, sum16(ip + 12, 8, 6 + tlen)) != 0xffff) ok = false;           // TCP checksum
     if (rd16(ip + 4) != ((0x1234 + i) & 0xffff)) ok = false;                           // ident
     if (rd32(tcp + 4) != static_cast<uint32_t>(0xfffff000u + i * c.mss)) ok = false;  // seq
-    bool last = i + 1 == segs.size();
+    bool last = i + 1 == segs.size() || (bogus && i + 2 == segs.size());
     if ((tcp[13] & 9) != (last ? 9 : 0) || (tcp[13] & 0x10) == 0) ok = false;        // FIN/PSH on the last only
     if (std::memcmp(tcp + 20, &orig[l3 + 40], tcp_opt) != 0) ok = false;               // options copied
+    uint32_t dlen = static_cast<uint32_t>(s.size()) - c.hdrlen;
+    if (dlen < smallest) smallest = dlen;
     data.insert(data.end(), s.begin() + c.hdrlen, s.end());
   }
   CHECK(ok);
   CHECK(data.size() == payload && std::memcmp(data.data(), &orig[c.hdrlen], payload) == 0);
+  CHECK(bogus ? smallest == 0 : smallest > 0);  // with the workaround every segment carries data
+}
+
+// tso_mss_avoiding_whole over every whole-MSS payload a 64 KiB frame can hold.
+static void test_tso_mss_avoiding_whole() {
+  bool ok = true;
+  int cases = 0;
+  for (uint32_t mss : {536u, 1000u, 1448u, 1460u, 8948u}) {
+    for (uint32_t k = 1; k * mss <= 65535; k++) {
+      uint32_t p = k * mss, m = tc::tso_mss_avoiding_whole(p, mss);
+      cases++;
+      if (k < 2) {
+        if (m != mss) ok = false;
+        continue;
+      }
+      // k + 1 segments of at most mss, the last short but not empty, and the
+      // smallest such MSS (one less would need k + 2 segments or divide p).
+      if (m > mss || p % m == 0 || (p + m - 1) / m != k + 1) ok = false;
+      if ((p + m - 2) / (m - 1) == k + 1 && p % (m - 1) != 0) ok = false;
+    }
+    // Not whole: unchanged.
+    if (tc::tso_mss_avoiding_whole(3 * mss + 1, mss) != mss) ok = false;
+  }
+  CHECK(ok);
+  CHECK(cases > 100);
 }
 
 // The context key: a TSO context differs from the checksum one (and from the
@@ -369,24 +420,24 @@ static void test_tx_context_tso(uint32_t payload, uint32_t mtu, uint32_t tcp_opt
 // after TSO; two frames with the same offsets share one checksum context.
 static void test_tx_context_key() {
   auto a = make_frame(6, 100), b = make_frame(6, 900), big1 = make_frame(6, 8000), big2 = make_frame(6, 5000);
-  auto pa = tc::plan(a.data(), static_cast<uint32_t>(a.size()), 1500, true, true);
-  auto pb = tc::plan(b.data(), static_cast<uint32_t>(b.size()), 1500, true, true);
-  auto p1 = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), 1500, true, true);
-  auto p2 = tc::plan(big2.data(), static_cast<uint32_t>(big2.size()), 1500, true, true);
-  auto p1again = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), 1500, true, true);
+  auto pa = tc::plan(a.data(), static_cast<uint32_t>(a.size()), caps(1500, true, true));
+  auto pb = tc::plan(b.data(), static_cast<uint32_t>(b.size()), caps(1500, true, true));
+  auto p1 = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), caps(1500, true, true));
+  auto p2 = tc::plan(big2.data(), static_cast<uint32_t>(big2.size()), caps(1500, true, true));
+  auto p1again = tc::plan(big1.data(), static_cast<uint32_t>(big1.size()), caps(1500, true, true));
   CHECK(pa.ctx == pb.ctx);
   CHECK(pa.ctx != p1.ctx);
   CHECK(p1.ctx != p2.ctx);
   CHECK(p1.ctx == p1again.ctx);
   auto u = make_frame(17, 100);
-  CHECK(tc::plan(u.data(), static_cast<uint32_t>(u.size()), 1500, true, true).ctx != pa.ctx);
+  CHECK(tc::plan(u.data(), static_cast<uint32_t>(u.size()), caps(1500, true, true)).ctx != pa.ctx);
   // An MTU-sized frame is not TSO; one byte more is.
   auto m = make_frame(6, 1500 - 52), m1 = make_frame(6, 1500 - 52 + 1);
-  CHECK(tc::plan(m.data(), static_cast<uint32_t>(m.size()), 1500, true, true).kind == tc::Kind::kChecksum);
-  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), 1500, true, true).kind == tc::Kind::kTso);
+  CHECK(tc::plan(m.data(), static_cast<uint32_t>(m.size()), caps(1500, true, true)).kind == tc::Kind::kChecksum);
+  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), caps(1500, true, true)).kind == tc::Kind::kTso);
   // IP total length disagreeing with the frame (padding, truncation): no TSO.
   wr16(&m1[16], 1400);
-  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), 1500, true, true).kind == tc::Kind::kChecksum);
+  CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), caps(1500, true, true)).kind == tc::Kind::kChecksum);
 }
 
 int main() {
@@ -397,10 +448,16 @@ int main() {
   test_tx_context_checksum();
   test_tx_context_tso(16384 - 14 - 52 - 2, 1500, 12, false);  // a 16 KiB slot's worth
   test_tx_context_tso(11 * 1448, 1500, 12, false);            // whole MSS multiples, as the stack sends
+  test_tx_context_tso(11 * 1448, 1500, 12, false, false);     // ... and what QEMU does with them unaided
+  test_tx_context_tso(2 * 1460, 1500, 0, false);              // two whole segments
+  test_tx_context_tso(2 * 1460, 1500, 0, false, false);
   test_tx_context_tso(4000, 1500, 0, false);                  // no options: mss 1460, last segment short
+  test_tx_context_tso(4000, 1500, 0, false, false);
   test_tx_context_tso(3000, 576, 12, true);                   // small MTU, VLAN tag
   test_tx_context_tso(60000, 1500, 12, false);                // 64 KiB-class frame
+  test_tx_context_tso(45 * 1448, 1500, 12, false);            // 64 KiB-class, whole segments
   test_tx_context_tso(1000, 1500, 12, false);                 // fits the MTU: checksum only
+  test_tso_mss_avoiding_whole();
   test_tx_context_key();
   std::printf("e1000 ring: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

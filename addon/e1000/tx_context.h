@@ -22,6 +22,17 @@
 //    TCP checksum field the pseudo-header sum WITHOUT the length (the device
 //    adds each segment's own TCP length).
 //
+// QEMU's model (hw/net/e1000.c process_tx_desc, every version to date) sends
+// one extra, header-only segment after a TSO frame whose payload is a whole
+// number of MSS: the last full segment goes out when it fills, and the EOP
+// path then sends what is left, the bare header (seq = end of the data, same
+// ack, flags kept). To the peer that is a duplicate ACK. The stack's TSO
+// frames are whole multiples of its MSS, so on QEMU (PCI subsystem vendor
+// 0x1af4) plan() is asked to avoid that: it lowers the MSS of such a frame
+// just enough that the payload splits into k + 1 nearly equal segments with a
+// short last one (tso_mss_avoiding_whole) -- the same k + 1 frames QEMU would
+// have sent, all carrying data. Real 8254x parts do not need this.
+//
 // The device keeps the last context it was given, so a context descriptor is
 // written only when the needed one differs (Context ==): a TSO context (whose
 // PAYLEN changes with every frame) is followed by a fresh plain checksum
@@ -57,6 +68,15 @@ struct Plan {
   Kind kind = Kind::kPlain;  // kPlain: a legacy descriptor, no context
   Context ctx;
   uint8_t popts = 0;  // POPTS of the data descriptor
+  bool mss_lowered = false;  // TSO: MSS lowered to avoid a whole number of segments
+};
+
+// What the device was opened with.
+struct Caps {
+  uint32_t mtu = 1500;          // IP MTU TSO cuts to
+  bool csum = true;             // checksum offload
+  bool tso = false;             // TSO (needs csum)
+  bool avoid_whole_mss = false; // QEMU: never a TSO payload that is a whole number of MSS
 };
 
 // The three 32/64-bit words of a descriptor as the device reads them.
@@ -85,12 +105,24 @@ inline uint16_t pseudo_sum_no_len(const uint8_t* ip, uint8_t proto) {
   return static_cast<uint16_t>(s);
 }
 
+// For a TSO payload of k whole segments of `mss` (k >= 2): the smallest MSS
+// that cuts it into k + 1 segments, the last one short (never empty, never a
+// whole segment). Otherwise `mss` itself.
+inline uint32_t tso_mss_avoiding_whole(uint32_t paylen, uint32_t mss) {
+  if (mss == 0 || paylen % mss != 0 || paylen / mss < 2) return mss;
+  uint32_t k1 = paylen / mss + 1;
+  uint32_t m = (paylen + k1 - 1) / k1;  // ceil(paylen / (k + 1))
+  if (paylen % m == 0) m++;
+  // Sanity (holds while k + 1 < mss, i.e. always for 64 KiB frames): k + 1 segments of at most mss.
+  if (m > mss || (paylen + m - 1) / m != k1 || paylen % m == 0) return mss;
+  return m;
+}
+
 // What the frame needs: nothing (kPlain), checksum offload, or TSO.
-// `mtu` is the IP MTU the device cuts TSO frames to; `csum`/`tso` are what
-// the device was opened with (TSO needs checksum offload).
-inline Plan plan(const uint8_t* f, uint32_t len, uint32_t mtu, bool csum, bool tso) {
+inline Plan plan(const uint8_t* f, uint32_t len, const Caps& caps) {
   Plan p;
-  if (!csum || len < kEthHeader + 20) return p;
+  const uint32_t mtu = caps.mtu;
+  if (!caps.csum || len < kEthHeader + 20) return p;
   uint32_t l3 = kEthHeader;
   uint16_t et = be16(f + 12);
   if (et == 0x8100) {
@@ -116,7 +148,7 @@ inline Plan plan(const uint8_t* f, uint32_t len, uint32_t mtu, bool csum, bool t
   p.kind = Kind::kChecksum;
   p.popts = reg::POPTS_TXSM;
   if (f[c.ipcso] == 0 && f[c.ipcso + 1] == 0) p.popts |= reg::POPTS_IXSM;
-  if (!tso || !tcp) return p;
+  if (!caps.tso || !tcp) return p;
   uint32_t ip_len = be16(f + l3 + 2);
   if (ip_len <= mtu || l3 + ip_len != len) return p;  // fits the MTU (or odd lengths): checksum only
   uint32_t thl = (f[l4 + 12] >> 4) * 4u;
@@ -125,6 +157,11 @@ inline Plan plan(const uint8_t* f, uint32_t len, uint32_t mtu, bool csum, bool t
   uint32_t mss = mtu - ihl - thl;
   uint32_t paylen = len - hdrlen;
   if (paylen > kMaxPaylen || mss > 0xffff) return p;
+  if (caps.avoid_whole_mss) {
+    uint32_t m = tso_mss_avoiding_whole(paylen, mss);
+    p.mss_lowered = m != mss;
+    mss = m;
+  }
   c.tucmd = static_cast<uint8_t>(c.tucmd | reg::TXD_CMD_TSE);
   c.hdrlen = static_cast<uint8_t>(hdrlen);
   c.mss = static_cast<uint16_t>(mss);

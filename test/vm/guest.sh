@@ -38,6 +38,8 @@ say "nic $pci mode $mode"
 
 access=--uio; query=""
 if [ "$mode" = vfio ]; then access=--vfio; query="?access=vfio"; fi
+# ustack.tso=off on the kernel command line (USTACK_VM_TSO=off on the host): no TSO.
+if grep -q 'ustack\.tso=off' /proc/cmdline; then query="${query:+$query&}tso=off"; query="?${query#\?}"; fi
 NIC="e1000:$pci$query"
 ADDR=$(sed -n 's/.*ustack\.addr=\([^ ]*\).*/\1/p' /proc/cmdline); ADDR=${ADDR:-10.0.2.15/24}
 GW=$(sed -n 's/.*ustack\.gw=\([^ ]*\).*/\1/p' /proc/cmdline); GW=${GW:-10.0.2.2}
