@@ -313,23 +313,31 @@ function fdLimit(): number {
   }
 }
 
-/** ustack: both ends in this process; figures are per socket (connection end). */
 /**
- * TCP rings are allocated when a connection is established (256 KiB each
- * way by default): 100,000 connections x 2 ends x 512 KiB does not fit this
- * machine, so counts above SMALL_RINGS_ABOVE use 4 KiB rings (said in the row).
+ * One 'error' listener for every held socket (both implementations): a
+ * closure per socket would be counted as the socket's memory.
  */
-const SMALL_RINGS_ABOVE = 20_000;
-const SMALL_RINGS = { sendBufferSize: 4096, recvBufferSize: 4096 };
+const ignoreError = (): void => {};
+/** Echo for the "used, then idle" variant (one shared function, as ignoreError). */
+function echoData(this: Sock, d: Buffer): void {
+  this.write(d);
+}
+const REQUEST = Buffer.alloc(64, 0x61);
 
-async function holdUstack(n: number): Promise<HoldResult> {
-  const env = await ustackEnv(1500, n > SMALL_RINGS_ABOVE ? SMALL_RINGS : undefined);
+/**
+ * ustack: both ends in this process; figures are per socket (connection
+ * end). Default TCP buffer sizes (256 KiB each way): rings hold storage only
+ * while bytes are buffered.
+ */
+async function holdUstack(n: number, exchange: boolean): Promise<HoldResult> {
+  const env = await ustackEnv(1500);
   const servers: Srv[] = [];
   const accepted: Sock[] = [];
   const ports: number[] = [];
   for (let i = 0; i < SERVER_PORTS; i++) {
     const srv = env.net.createServer((s) => {
-      s.on('error', () => {});
+      s.on('error', ignoreError);
+      if (exchange) s.on('data', echoData);
       accepted.push(s);
     });
     ports.push(await listen(srv, 7000 + i, env.host));
@@ -344,19 +352,30 @@ async function holdUstack(n: number): Promise<HoldResult> {
       const port = ports[i++ % SERVER_PORTS]!;
       await new Promise<void>((resolve) => {
         const c = env.net.connect(port, env.host);
-        c.once('connect', () => {
-          clients.push(c);
-          resolve();
-        });
-        c.once('error', () => {
+        const onError = (): void => {
           failed++;
           resolve();
+        };
+        c.once('error', onError);
+        c.once('connect', () => {
+          // Leave no per-socket once-wrapper behind (node's client side is not measured at all).
+          c.off('error', onError);
+          c.on('error', ignoreError);
+          clients.push(c);
+          if (!exchange) {
+            resolve();
+            return;
+          }
+          // One request and its echo, then idle.
+          c.once('data', () => resolve());
+          c.write(REQUEST);
         });
       });
     }
   };
   await Promise.all(Array.from({ length: 256 }, worker));
   while (accepted.length < clients.length) await tick();
+  if (exchange) await sleep(200); // the last delayed ACKs go out
   const after = await settleMemory();
   const held = clients.length;
   const sockets = held * 2;
@@ -381,16 +400,17 @@ const HOLD_CLIENT = benchFile('hold-client.mjs');
  * process (RLIMIT_NOFILE caps one process's descriptors); figures are per
  * server-side socket.
  */
-async function holdNode(n: number): Promise<HoldResult> {
+async function holdNode(n: number, exchange: boolean): Promise<HoldResult> {
   const srvSockets: Sock[] = [];
   const srv = nodeNet.createServer((s) => {
-    s.on('error', () => {});
+    s.on('error', ignoreError);
+    if (exchange) s.on('data', echoData);
     srvSockets.push(s);
   });
   srv.on('error', () => {});
   const port = await listen(srv, 0, '127.0.0.1');
   const before = await settleMemory();
-  const child = spawn(process.execPath, [HOLD_CLIENT, String(port), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [HOLD_CLIENT, String(port), String(n), ...(exchange ? ['exchange'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -419,9 +439,13 @@ async function holdNode(n: number): Promise<HoldResult> {
 }
 
 export async function tcpHold(opts: BenchOptions, rows: Row[], notes: string[]): Promise<void> {
-  for (const n of opts.holdCounts) {
+  // Each count idle from the start; the smallest count also "used, then
+  // idle": one 64 B request and its echo on every connection first.
+  const runs: { n: number; exchange: boolean }[] = opts.holdCounts.map((n) => ({ n, exchange: false }));
+  if (opts.holdCounts.length > 0) runs.splice(1, 0, { n: Math.min(...opts.holdCounts), exchange: true });
+  for (const { n, exchange } of runs) {
     const heap: Row = {
-      scenario: `4 ${n.toLocaleString('en')} idle connections${n > SMALL_RINGS_ABOVE ? ' (ustack: 4 KiB TCP rings)' : ''}`,
+      scenario: `4 ${n.toLocaleString('en')} idle connections${exchange ? ', after one 64 B request/response each' : ''}`,
       metric: 'heap per socket',
       unit: 'B',
       ustack: [],
@@ -431,22 +455,23 @@ export async function tcpHold(opts: BenchOptions, rows: Row[], notes: string[]):
     };
     const ext: Row = { ...heap, metric: 'external (ArrayBuffer) per socket', ustack: [], node: [], target: '' };
     const rss: Row = { ...heap, metric: 'RSS per socket', ustack: [], node: [], target: '', nodeNote: 'server process only; kernel socket memory not counted' };
+    const tag = `hold ${n}${exchange ? ' (exchange)' : ''}`;
     for (const impl of opts.impls) {
       if (impl === 'node' && n + 1000 > fdLimit()) {
         // The accepting process holds one descriptor per connection.
-        notes.push(`hold ${n} on node: not run: RLIMIT_NOFILE is ${fdLimit()} (hard limit; raising it needs CAP_SYS_RESOURCE)`);
-        log(`  hold ${n} node: skipped, RLIMIT_NOFILE ${fdLimit()}`);
+        notes.push(`${tag} on node: not run: RLIMIT_NOFILE is ${fdLimit()} (hard limit; raising it needs CAP_SYS_RESOURCE)`);
+        log(`  ${tag} node: skipped, RLIMIT_NOFILE ${fdLimit()}`);
         continue;
       }
       let r: HoldResult;
       try {
-        r = impl === 'ustack' ? await holdUstack(n) : await holdNode(n);
+        r = impl === 'ustack' ? await holdUstack(n, exchange) : await holdNode(n, exchange);
       } catch (e) {
-        notes.push(`hold ${n} on ${impl}: ${(e as Error).message}`);
+        notes.push(`${tag} on ${impl}: ${(e as Error).message}`);
         continue;
       }
-      log(`  hold ${n} ${impl}: held ${r.held}, heap ${r.heapPerSocket.toFixed(0)} B/socket, external ${r.externalPerSocket.toFixed(0)} B/socket, rss ${r.rssPerSocket.toFixed(0)} B/socket ${r.note ?? ''}`);
-      if (r.held < n) notes.push(`hold ${n} on ${impl}: only ${r.held} connections held${r.note ? ` (${r.note})` : ''}`);
+      log(`  ${tag} ${impl}: held ${r.held}, heap ${r.heapPerSocket.toFixed(0)} B/socket, external ${r.externalPerSocket.toFixed(0)} B/socket, rss ${r.rssPerSocket.toFixed(0)} B/socket ${r.note ?? ''}`);
+      if (r.held < n) notes.push(`${tag} on ${impl}: only ${r.held} connections held${r.note ? ` (${r.note})` : ''}`);
       if (r.held > 0) {
         heap[impl].push(r.heapPerSocket);
         ext[impl].push(r.externalPerSocket);

@@ -255,6 +255,8 @@ export interface ConnectionHost {
   kick(conn: Connection): void;
   /** State transition hook (the layer tracks SYN queue / accept queue / removal). */
   stateChanged(conn: Connection, from: TcpState): void;
+  /** Where the connection's rings take and return storage (default: one pool shared by hosts without one). */
+  readonly ringPool?: RingPool;
 }
 
 export interface ConnectionParams {
@@ -288,8 +290,6 @@ export interface ConnectionParams {
   sharedConfig?: Readonly<TcpConfig>;
   stats?: TcpConnStats;
   host?: ConnectionHost | null;
-  /** Where the connection's rings take and return storage (the layer's; default: one shared pool). */
-  ringPool?: RingPool;
 }
 
 /** Options a passive open learned from a SYN (or from a SYN cookie). */
@@ -462,6 +462,9 @@ class ColdState {
   lastOowAck = -Infinity;
   /** Soft ICMP error remembered for a later timeout (Linux sk_err_soft). */
   softError: TcpErrorCode | undefined = undefined;
+  /** The segment being timed for an RTT sample without timestamps (flag rttActive). */
+  _rttSeq = 0;
+  rttTime = 0;
 
   /** Back to the initial values (a small RACK log is kept for reuse). */
   reset(): void {
@@ -497,6 +500,8 @@ class ColdState {
     this.challengeCount = 0;
     this.lastOowAck = -Infinity;
     this.softError = undefined;
+    this._rttSeq = 0;
+    this.rttTime = 0;
     if (this.rsEnd.length > RS_MIN_RECORDS) {
       this.rsEnd = RS_EMPTY_U32;
       this.rsTs = RS_EMPTY_F64;
@@ -600,7 +605,6 @@ export class Connection {
   sndRing: ByteRing;
   rcvRing: ByteRing;
   private readonly rcvCapacity: number;
-  private readonly ringPool: RingPool;
   /** Sizing memory of the last send ring (bits 0-8) and receive ring (9-17): RingPool.takeRing. */
   private ringSizes = 0;
   /**
@@ -614,7 +618,6 @@ export class Connection {
   // --- RTT / congestion / loss recovery
   readonly rtt: RttEstimator;
   cc: CongestionControl;
-  private rttTime = 0;
   private retries = 0;
   private lastSendTime = 0;
 
@@ -666,7 +669,6 @@ export class Connection {
   private _rcvAdv = 0;
   private _lastAckSent = 0;
   private _tsRecent = 0;
-  private _rttSeq = 0;
   private _pendingFinSeq = 0;
 
   constructor(p: ConnectionParams) {
@@ -697,7 +699,6 @@ export class Connection {
     this.rcvCapacity = Math.max(1, this.config.recvBufferSize);
     this.sndRing = NO_RING;
     this.rcvRing = NO_RING;
-    this.ringPool = p.ringPool ?? defaultRingPool;
     this.rtt = new RttEstimator({
       initialRto: this.config.initialRtoMs,
       minRto: this.config.minRtoMs,
@@ -1385,10 +1386,26 @@ export class Connection {
     this._tsRecent = v | 0;
   }
   private get rttSeq(): number {
-    return this._rttSeq >>> 0;
+    return this.cold._rttSeq >>> 0;
   }
   private set rttSeq(v: number) {
-    this._rttSeq = v | 0;
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if ((v | 0) === 0) return;
+      c = this.takeCold();
+    }
+    c._rttSeq = v | 0;
+  }
+  private get rttTime(): number {
+    return this.cold.rttTime;
+  }
+  private set rttTime(v: number) {
+    let c = this.cold;
+    if (c === COLD_NONE) {
+      if (v === 0) return;
+      c = this.takeCold();
+    }
+    c.rttTime = v;
   }
   private get pendingFinSeq(): number {
     return this._pendingFinSeq >>> 0;
@@ -2970,7 +2987,7 @@ export class Connection {
       c.inflation !== 0 ||
       c.rsLostBytes !== 0 ||
       c.rsSackedSegs !== 0 ||
-      (this.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_TLP_OUTSTANDING | F_DSACK_PENDING | F_RST_PENDING)) !== 0 ||
+      (this.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_TLP_OUTSTANDING | F_DSACK_PENDING | F_RST_PENDING | F_RTT_ACTIVE)) !== 0 ||
       c.tlpAt !== Infinity ||
       c.rackAt !== Infinity ||
       c.persistAt !== Infinity ||
@@ -3602,13 +3619,13 @@ export class Connection {
   }
 
   private takeSndRing(): ByteRing {
-    const r = this.ringPool.takeRing(Math.max(1, this.config.sendBufferSize), this.ringSizes & 0x1ff);
+    const r = (this.host.ringPool ?? defaultRingPool).takeRing(Math.max(1, this.config.sendBufferSize), this.ringSizes & 0x1ff);
     this.sndRing = r;
     return r;
   }
 
   private takeRcvRing(): ByteRing {
-    const r = this.ringPool.takeRing(this.rcvCapacity, this.ringSizes >>> 9);
+    const r = (this.host.ringPool ?? defaultRingPool).takeRing(this.rcvCapacity, this.ringSizes >>> 9);
     this.rcvRing = r;
     return r;
   }
@@ -3617,7 +3634,7 @@ export class Connection {
   private putSndRing(): void {
     const r = this.sndRing;
     if (r === IDLE_RING || r === NO_RING) return;
-    this.ringSizes = (this.ringSizes & ~0x1ff) | this.ringPool.giveRing(r);
+    this.ringSizes = (this.ringSizes & ~0x1ff) | (this.host.ringPool ?? defaultRingPool).giveRing(r);
     this.sndRing = IDLE_RING;
   }
 
@@ -3625,7 +3642,7 @@ export class Connection {
   private putRcvRing(): void {
     const r = this.rcvRing;
     if (r === IDLE_RING || r === NO_RING) return;
-    this.ringSizes = (this.ringSizes & 0x1ff) | (this.ringPool.giveRing(r) << 9);
+    this.ringSizes = (this.ringSizes & 0x1ff) | ((this.host.ringPool ?? defaultRingPool).giveRing(r) << 9);
     this.rcvRing = this.sndRing === NO_RING ? NO_RING : IDLE_RING;
   }
 

@@ -112,17 +112,15 @@ export class Listener {
  * closure (and its context) per connection.
  */
 class ConnTimer extends Timer {
-  constructor(
-    readonly layer: TcpLayer,
-    readonly conn: Connection,
-  ) {
+  constructor(readonly conn: Connection) {
     super(fireConnTimer);
   }
 }
 
 function fireConnTimer(this: unknown, now: number): void {
   if (!(this instanceof ConnTimer)) throw new Error('ConnTimer callback called without its timer as this');
-  this.layer.onTimer(this.conn, now);
+  // The layer is the host of every connection it made.
+  (this.conn.host as TcpLayer).onTimer(this.conn, now);
 }
 
 function isBroadcastOrMulticast(addr: number): boolean {
@@ -614,9 +612,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       sharedConfig: config,
       stats: this.stats.conn,
       host: this,
-      ringPool: this.ringPool,
     });
-    conn.timerRef = new ConnTimer(this, conn);
+    conn.timerRef = new ConnTimer(conn);
     return conn;
   }
 
