@@ -76,7 +76,7 @@ fi
 ECHO=0
 start_echo() {
   : > /tmp/echo.out; : > /tmp/echo.err
-  "${U[@]}" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
+  node ${ECHO_NODE_FLAGS:-} "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
   ECHO=$!
   for _ in $(seq 1 600); do
     grep -q "listening" /tmp/echo.out && { sed 's/^/   | /' /tmp/echo.out; return 0; }
@@ -110,14 +110,18 @@ if [ "$mode" = full ]; then
   wait_host timed-ustack
   stop_echo
 
-  # strace around a 10 MB echo: attach to every thread once the server is up.
-  start_echo --poll busy
-  sleep 2
+  # strace around a 10 MB echo. The server has answered a 20 MB echo
+  # before strace attaches (JIT warm-up: TCG makes V8's tiers slow to settle), and runs as a dedicated busy-polling
+  # process would: --poll busy, and node --single-threaded (V8's background
+  # GC and compiler threads otherwise wake each other with futexes).
+  ECHO_NODE_FLAGS=--single-threaded start_echo --poll busy
+  wait_host warm-up
+  print_stats
   tids=()
   for t in /proc/$ECHO/task/*; do tids+=(-p "${t##*/}"); done
   strace -f -qq -o /tmp/strace.log "${tids[@]}" 2>/dev/null &
   ST=$!
-  sleep 3
+  sleep 2
   wait_host strace-ready
   kill -INT $ST; wait $ST 2>/dev/null
   print_stats
