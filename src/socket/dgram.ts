@@ -23,6 +23,7 @@
 import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
+import { isIPv4 } from 'node:net';
 import type { SocketHost } from './host.js';
 import {
   ERR_INVALID_ARG_TYPE,
@@ -42,6 +43,7 @@ import { UdpBindError, type UdpEndpoint, type UdpHandler } from '../stack/udp/ud
 import type { IcmpErrorKind } from '../stack/iface/ip-output.js';
 import { hostLookup, type LookupFunction } from '../stack/udp/dns.js';
 import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
+import { copyBytes } from '../stack/wire/bytes.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -123,6 +125,18 @@ class Handle implements UdpHandler {
   lastDst = 0;
   lastSrc = -1;
   lastSrcText = '';
+  /** No user lookup: an IPv4 literal resolves to itself, on the next tick. */
+  defaultLookup = true;
+  /**
+   * Unconnected sends to IPv4 literals waiting for the next tick, where node
+   * would deliver each one's lookup callback. Parallel arrays, one nextTick
+   * for the batch: no closure and tick object per datagram.
+   */
+  pendData: Buffer[][] = [];
+  pendPort: number[] = [];
+  pendIp: string[] = [];
+  pendCb: (SendCallback | undefined)[] = [];
+  pendScheduled = false;
   broadcast = false;
   recvBuf = DEFAULT_BUF;
   sendBuf = DEFAULT_BUF;
@@ -149,7 +163,7 @@ class Handle implements UdpHandler {
       return;
     }
     const msg = Buffer.allocUnsafe(len);
-    msg.set(buf.subarray(off, off + len));
+    copyBytes(msg, 0, buf, off, len);
     this.rxQueue.push({ msg, address: src, port: srcPort });
     this.rxQueueBytes += charge;
     if (!this.rxScheduled) {
@@ -211,6 +225,25 @@ const ICMP_ERRNO: Partial<Record<IcmpErrorKind, string>> = {
   'protocol-unreachable': 'ENOPROTOOPT',
   'admin-prohibited': 'EHOSTUNREACH',
 };
+
+function flushPendingSends(sock: DgramSocket, h: Handle): void {
+  h.pendScheduled = false;
+  const data = h.pendData;
+  const n = data.length;
+  for (let i = 0; i < n; i++) sock._sendResolved(h, data[i]!, h.pendIp[i]!, h.pendPort[i]!, h.pendCb[i]);
+  // Sends queued while sending (none, unless a send re-enters) wait for their own tick.
+  if (data.length === n) {
+    data.length = 0;
+    h.pendPort.length = 0;
+    h.pendIp.length = 0;
+    h.pendCb.length = 0;
+  } else {
+    data.splice(0, n);
+    h.pendPort.splice(0, n);
+    h.pendIp.splice(0, n);
+    h.pendCb.splice(0, n);
+  }
+}
 
 function drain(h: Handle): void {
   h.rxScheduled = false;
@@ -328,6 +361,7 @@ export class DgramSocket extends EventEmitter {
     const lookup4 = (address: string, cb: (err: Error | null, ip?: string) => void): void =>
       (fn as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void)(address || '127.0.0.1', 4, cb);
     const handle = new Handle(host as MaybeReadyHost, this, lookup4);
+    handle.defaultLookup = lookup === undefined;
     if (typeof listener === 'function') this.on('message', listener);
     this[kState] = {
       handle,
@@ -591,7 +625,7 @@ export class DgramSocket extends EventEmitter {
       if (typeof buffer === 'string') list = [Buffer.from(buffer)];
       else if (!types.isArrayBufferView(buffer)) {
         throw ERR_INVALID_ARG_TYPE('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
-      } else list = [Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)];
+      } else list = [Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)];
     } else if (!(list = bufferListOk(buffer))) {
       throw ERR_INVALID_ARG_TYPE('buffer list arguments', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
     }
@@ -637,8 +671,26 @@ export class DgramSocket extends EventEmitter {
       }
       if (cb) process.nextTick(cb, systemError(code, 'send', address ?? undefined, connected ? undefined : port));
     };
-    if (!connected) h.lookup(address ?? '', afterDns);
-    else afterDns(null);
+    if (connected) afterDns(null);
+    else if (h.defaultLookup && (!address || address === h.lastDstText || isIPv4(address))) {
+      h.pendData.push(list);
+      h.pendPort.push(port);
+      h.pendIp.push(address || '127.0.0.1');
+      h.pendCb.push(cb);
+      if (!h.pendScheduled) {
+        h.pendScheduled = true;
+        process.nextTick(flushPendingSends, this, h);
+      }
+    } else h.lookup(address ?? '', afterDns);
+  }
+
+  /** @internal Sends what flushPendingSends took off the queue (as afterDns would have). */
+  _sendResolved(h: Handle, list: Buffer[], ip: string, port: number, cb: SendCallback | undefined): void {
+    if (this[kState].handle !== h || !h.open) return;
+    const code = this.transmit(h, list, ip, port);
+    if (!cb) return;
+    if (typeof code === 'number') process.nextTick(cb, null, code);
+    else process.nextTick(cb, systemError(code, 'send', ip, port));
   }
 
   /** Sends one datagram; returns its length, or an errno code. */

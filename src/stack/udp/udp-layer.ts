@@ -4,6 +4,7 @@
  * errors delivered to the endpoint that sent the offending datagram (so a
  * connected socket sees ECONNREFUSED, as on Linux).
  */
+import { copyBytes } from '../wire/bytes.js';
 import type { IcmpErrorKind, IpOutput, IpSendOptions, TransportInput } from '../iface/ip-output.js';
 import { IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
 import { UdpDatagram, emitUdp, UDP_HEADER_LEN, type UdpRepr } from '../wire/udp.js';
@@ -52,7 +53,7 @@ export class UdpEndpoint {
   private wdata: Uint8Array = new Uint8Array(0);
   private woff = 0;
   private readonly writer = (buf: Uint8Array, off: number): void => {
-    buf.set(this.wdata.subarray(this.woff, this.woff + this.repr.payloadLength), off + UDP_HEADER_LEN);
+    copyBytes(buf, off + UDP_HEADER_LEN, this.wdata, this.woff, this.repr.payloadLength);
     emitUdp(this.repr, buf, off, this.wsrc, this.wdst, this.layer.ip.checksumOffloadFor(this.wdst) ? 'pseudo' : 'full');
   };
 
