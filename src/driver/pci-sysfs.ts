@@ -166,6 +166,9 @@ export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { forc
       'ERR_USTACK_NO_IOMMU',
     );
   }
+  // Refuse before touching anything: binding this device to vfio-pci while a
+  // group peer stays on its kernel driver would leave the device unusable.
+  if (access === 'vfio') assertGroupViable(address, dev.iommuGroup!);
   if (access === 'uio') ensureDriver(target, ['uio', 'uio_pci_generic']);
   else ensureDriver(target, ['vfio', 'vfio_iommu_type1', 'vfio-pci']);
 
@@ -186,22 +189,30 @@ export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { forc
     const uio = readdirSync(join(dir, 'uio')).find((n) => n.startsWith('uio')) ?? '?';
     node = `/dev/${uio}`;
   } else {
-    const g = now.iommuGroup!;
-    node = `/dev/vfio/${g}`;
-    const others = iommuGroupMembers(g).filter((a) => a !== address);
-    const blocking = others.filter((a) => {
-      const d = linkBase(join(SYS_PCI, a, 'driver'));
-      return d !== '' && d !== 'vfio-pci' && d !== 'pci-stub' && d !== 'pcieport';
-    });
-    if (blocking.length > 0) {
-      throw coded(
-        `IOMMU group ${g} is not viable: ${blocking.join(', ')} in the same group ${blocking.length === 1 ? 'is' : 'are'} ` +
-          `still bound to a kernel driver; bind ${blocking.length === 1 ? 'it' : 'them'} to vfio-pci too`,
-        'ERR_USTACK_GROUP_NOT_VIABLE',
-      );
-    }
+    node = `/dev/vfio/${now.iommuGroup!}`;
   }
   return { device: now, previousDriver: dev.driver, node };
+}
+
+/**
+ * VFIO hands out a whole IOMMU group or nothing: every other device in it
+ * must be driverless or on vfio-pci / pci-stub (bridges on pcieport are fine).
+ */
+function assertGroupViable(address: string, group: string): void {
+  const others = iommuGroupMembers(group).filter((a) => a !== address);
+  const blocking = others.filter((a) => {
+    const d = linkBase(join(SYS_PCI, a, 'driver'));
+    return d !== '' && d !== 'vfio-pci' && d !== 'pci-stub' && d !== 'pcieport';
+  });
+  if (blocking.length > 0) {
+    const drivers = blocking.map((a) => `${a} (${linkBase(join(SYS_PCI, a, 'driver'))})`);
+    throw coded(
+      `IOMMU group ${group} is not viable: ${drivers.join(', ')} in the same group ${blocking.length === 1 ? 'is' : 'are'} ` +
+        `bound to a kernel driver; bind ${blocking.length === 1 ? 'it' : 'them'} to vfio-pci too (ustack bind <pci> --vfio), ` +
+        `or use --uio`,
+      'ERR_USTACK_GROUP_NOT_VIABLE',
+    );
+  }
 }
 
 /** Gives a device back to its kernel driver (clears the override and reprobes). */

@@ -31,7 +31,7 @@ if [ "$mode" = debug ]; then bash "$dir/.cache/vm/debug.sh"; exit 0; fi
 pci=""
 for d in /sys/bus/pci/devices/*; do
   id="$(cat "$d/vendor"):$(cat "$d/device")"
-  case "$id" in 0x8086:0x100e|0x8086:0x100f) pci=${d##*/};; esac
+  case "$id" in 0x8086:0x100e|0x8086:0x100f) [ -z "$pci" ] && pci=${d##*/};; esac
 done
 if [ -z "$pci" ]; then say "FAIL no 8254x found"; exit 1; fi
 say "nic $pci mode $mode"
@@ -50,6 +50,24 @@ if [ "$mode" = full ]; then
   expect_fail "error: device in use by the kernel driver" "in use by the kernel driver" "${U[@]}" echo --nic "$NIC" --address $ADDR
   expect_fail "error: no such device" "no PCI device" "${U[@]}" bind 0000:00:1f.7
   expect_fail "error: unsupported device id" "not an 8254x" "${U[@]}" bind "$(basename "$(ls -d /sys/bus/pci/devices/*:00.0 | head -1)")"
+fi
+if [ "$mode" = vfio ]; then
+  # An 8254x whose IOMMU group it shares with another device on a kernel driver.
+  other=""; grp=""
+  for d in /sys/bus/pci/devices/*; do
+    a=${d##*/}; [ "$a" = "$pci" ] && continue
+    case "$(cat "$d/vendor"):$(cat "$d/device")" in 0x8086:0x100e|0x8086:0x100f) ;; *) continue;; esac
+    g=$(basename "$(readlink "$d/iommu_group")")
+    if [ "$(ls /sys/kernel/iommu_groups/$g/devices | wc -l)" -gt 1 ]; then other=$a; grp=$g; break; fi
+  done
+  if [ -n "$other" ]; then
+    say "IOMMU group $grp: $(for m in /sys/kernel/iommu_groups/$grp/devices/*; do printf '%s(%s) ' "${m##*/}" "$(basename "$(readlink "$m/driver" 2>/dev/null)" 2>/dev/null)"; done)"
+    expect_fail "error: IOMMU group not viable" "is not viable" "${U[@]}" bind "$other" --vfio
+    drv=$(basename "$(readlink "/sys/bus/pci/devices/$other/driver" 2>/dev/null)" 2>/dev/null)
+    if [ "$drv" != vfio-pci ] && [ -n "$drv" ]; then say "PASS the refused device kept its kernel driver ($drv)"; else say "FAIL the refused device is on '${drv:-no driver}'"; fi
+  else
+    say "FAIL no 8254x found sharing an IOMMU group (the bridge topology did not group them)"
+  fi
 fi
 check "bind $access" "${U[@]}" bind "$pci" $access
 check "devices after bind" "${U[@]}" devices

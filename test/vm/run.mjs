@@ -303,7 +303,15 @@ const peer = { host: '127.0.0.1', tcp: 0, udp: 0 };
 const SCENARIOS = {
   full: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
   vfio: {
-    machine: ['-machine', 'q35,kernel-irqchip=split', '-device', 'intel-iommu,intremap=on'],
+    // Two more 8254x behind a conventional PCI bridge: they share one IOMMU
+    // group (the bridge aliases their DMA requester IDs), which the guest uses
+    // for the "IOMMU group not viable" error.
+    machine: [
+      '-machine', 'q35,kernel-irqchip=split', '-device', 'intel-iommu,intremap=on',
+      '-device', 'pci-bridge,id=br1,chassis_nr=1,bus=pcie.0,addr=0x10',
+      '-netdev', 'user,id=n1', '-device', 'e1000,netdev=n1,bus=br1,addr=1',
+      '-netdev', 'user,id=n2', '-device', 'e1000,netdev=n2,bus=br1,addr=2',
+    ],
     device: 'e1000',
     append: 'intel_iommu=on',
   },
