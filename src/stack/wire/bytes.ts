@@ -17,6 +17,8 @@ export function w32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
+/** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
+const BULK_COPY_MIN = 8192;
 /** Below this, a byte loop beats setting up word copies. */
 const WORD_COPY_MIN = 32;
 
@@ -28,6 +30,13 @@ const WORD_COPY_MIN = 32;
  * call, which the per-segment data path must not do.
  */
 export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
+  if (len >= BULK_COPY_MIN) {
+    // A TSO super-frame or a large write: memcpy through a view. The view is
+    // ~100 bytes of garbage per >= 8 KiB copied (< 13 KB per MB moved), and
+    // the copy runs at memory speed rather than ~2-3 GB/s.
+    dst.set(src.subarray(sOff, sOff + len), dOff);
+    return;
+  }
   if (len < WORD_COPY_MIN) {
     for (let i = 0; i < len; i++) dst[dOff + i] = src[sOff + i]!;
     return;
