@@ -203,11 +203,14 @@ export class PollLoop {
       frames += n;
       if (n === 0) break;
     }
-    if (frames === 0 && this.sliceStart >= 0) {
-      // Inside a slice and nothing arrived: poll again right here for a
-      // moment. A trip round the callback queues allocates (a microtask and a
-      // tick object), and an idle busy loop would otherwise feed the young
-      // generation ~100 bytes per poll — hundreds of GCs a second.
+    if (frames === 0 && this.sliceStart >= 0 && this.mode === 'busy') {
+      // Busy, inside a slice, and nothing arrived: poll again right here for
+      // a moment. A trip round the callback queues allocates (a microtask and
+      // a tick object), and an idle busy loop would otherwise feed the young
+      // generation ~100 bytes per poll — hundreds of GCs a second. Not in
+      // adaptive mode: there the frames may have to come from this very
+      // thread (an in-process peer, the application's queued callbacks), and
+      // spinning here would only hold them up.
       // The clock is read (and timers advanced) every 1024 polls only: a clock
       // read boxes a double, and this loop runs millions of times a second.
       const until = Math.min(engine.clock.now() + IDLE_SPIN_MS, this.sliceStart + this.sliceMs);
