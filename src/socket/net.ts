@@ -154,13 +154,17 @@ class SocketEvents implements TcpEvents {
     this.s._onConnected();
   }
   onReadable(): void {
-    this.s._pull();
+    // Not now: the stack reports readable data per segment, in the middle of
+    // a poll burst. One pull after the burst moves everything that arrived
+    // in it as one chunk (one Buffer per burst instead of one per segment,
+    // as node reads up to 64 KiB per wake-up).
+    this.s._queuePull();
   }
   onWritable(): void {
     this.s._flushPending();
   }
   onPeerClosed(): void {
-    this.s._pull();
+    this.s._queuePull();
   }
   onClosed(error?: TcpErrorCode): void {
     this.s._onClosed(error);
@@ -481,6 +485,11 @@ export class UstackSocket extends Duplex {
     // Asynchronous, as over the kernel: data never appears synchronously
     // inside read() (undici's parser pauses and resumes around read() and
     // relies on that).
+    this._queuePull();
+  }
+
+  /** @internal one _pull on the next tick, however many times this is called before it. */
+  _queuePull(): void {
     if (!this._pullQueued) {
       this._pullQueued = true;
       process.nextTick(queuedPull, this);

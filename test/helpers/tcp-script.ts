@@ -90,8 +90,9 @@ function capture(r: TcpRepr, payload: Uint8Array, t: number): Seg {
   if (r.sackPermitted) s.sackPermitted = true;
   if (r.sack !== undefined && r.sack.length > 0) s.sack = r.sack.slice();
   if (r.tsVal !== undefined) {
-    s.tsVal = r.tsVal;
-    s.tsEcr = r.tsEcr;
+    // The connection hands timestamps over as int32 bit patterns (SegmentSink).
+    s.tsVal = r.tsVal >>> 0;
+    s.tsEcr = r.tsEcr !== undefined ? r.tsEcr >>> 0 : undefined;
   }
   return s;
 }

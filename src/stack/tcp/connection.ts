@@ -244,7 +244,9 @@ export interface SegmentSink {
    * Sends `repr` (reused: copy what you keep) with `repr.payloadLength` bytes
    * taken from the send ring at `ringOffset` via `conn.copyPayload`. Returns
    * false if the segment could not be sent (no buffer): the connection then
-   * stops this dispatch round and tries again later.
+   * stops this dispatch round and tries again later. `repr.seq`, `tsVal`
+   * and `tsEcr` may be the 32 bits as an int32 (`>>> 0` for the unsigned
+   * value; emitTcp writes either), which keeps them out of heap numbers.
    */
   emitSegment(conn: Connection, repr: TcpRepr, ringOffset: number): boolean;
 }
@@ -374,6 +376,8 @@ function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, 
  * only cost memory.
  */
 const SACK_OUT: number[] = [];
+/** Where nextDeadline() leaves its result (a typed array holds a double without boxing it). */
+const DEADLINE = new Float64Array(1);
 const OUT: TcpRepr = newTcpRepr();
 OUT.sack = SACK_OUT;
 /** Scratch for the assembler's ranges while SACK blocks are built. */
@@ -511,8 +515,8 @@ class ColdState {
   }
 }
 
-/** What an idle connection reads: never written (the setters take a ColdState first). */
-const COLD_NONE = new ColdState();
+/** What an idle connection reads: never written (frozen; see the Connection's cold accessors). */
+const COLD_NONE = Object.freeze(new ColdState()) as ColdState;
 /** Free ColdStates (shared by all connections; bounded). */
 const coldFree: ColdState[] = [];
 const COLD_FREE_MAX = 1024;
@@ -713,420 +717,241 @@ export class Connection {
 
 
 
-  // --- accessors for the cold state (ColdState): reads go to `cold`; a write
-  // of anything but the initial value takes a ColdState first.
+  // --- accessors for the cold state (ColdState). Reads work at any time
+  // (COLD_NONE holds the initial values); writes only between takeCold()
+  // at an entry point that can change cold state (process, dispatch, the
+  // opens, close/shutdown/abort, setKeepAlive, icmpError) and the
+  // maybeDropCold() at the end of dispatch. COLD_NONE is frozen, so a write
+  // outside that throws instead of changing every idle connection. Setters
+  // stay tiny so that V8 always inlines them (a setter or getter call that
+  // is not inlined boxes a double or a uint32 >= 2^31: an allocation).
   private get rsEnd(): Uint32Array {
     return this.cold.rsEnd;
   }
   private set rsEnd(v: Uint32Array) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === RS_EMPTY_U32) return;
-      c = this.takeCold();
-    }
-    c.rsEnd = v;
+    this.cold.rsEnd = v;
   }
   private get rsTs(): Float64Array {
     return this.cold.rsTs;
   }
   private set rsTs(v: Float64Array) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === RS_EMPTY_F64) return;
-      c = this.takeCold();
-    }
-    c.rsTs = v;
+    this.cold.rsTs = v;
   }
   private get rsFl(): Uint8Array {
     return this.cold.rsFl;
   }
   private set rsFl(v: Uint8Array) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === RS_EMPTY_U8) return;
-      c = this.takeCold();
-    }
-    c.rsFl = v;
+    this.cold.rsFl = v;
   }
   private get rsMask(): number {
     return this.cold.rsMask;
   }
   private set rsMask(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rsMask = v;
+    this.cold.rsMask = v;
   }
   private get rsHead(): number {
     return this.cold.rsHead;
   }
   private set rsHead(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rsHead = v;
+    this.cold.rsHead = v;
   }
   private get rsN(): number {
     return this.cold.rsN;
   }
   private set rsN(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rsN = v;
+    this.cold.rsN = v;
   }
   private get rsLostBytes(): number {
     return this.cold.rsLostBytes;
   }
   private set rsLostBytes(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rsLostBytes = v;
+    this.cold.rsLostBytes = v;
   }
   private get rsSackedSegs(): number {
     return this.cold.rsSackedSegs;
   }
   private set rsSackedSegs(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rsSackedSegs = v;
+    this.cold.rsSackedSegs = v;
   }
   private get rackXmitTs(): number {
     return this.cold.rackXmitTs;
   }
   private set rackXmitTs(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === -Infinity) return;
-      c = this.takeCold();
-    }
-    c.rackXmitTs = v;
+    this.cold.rackXmitTs = v;
   }
   private get rsBase(): number {
     return this.cold._rsBase >>> 0;
   }
   private set rsBase(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rsBase = v | 0;
+    this.cold._rsBase = v | 0;
   }
   private get rackEndSeq(): number {
     return this.cold._rackEndSeq >>> 0;
   }
   private set rackEndSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rackEndSeq = v | 0;
+    this.cold._rackEndSeq = v | 0;
   }
   private get rackFack(): number {
     return this.cold._rackFack >>> 0;
   }
   private set rackFack(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rackFack = v | 0;
+    this.cold._rackFack = v | 0;
   }
   private get rackDsackRoundSeq(): number {
     return this.cold._rackDsackRoundSeq >>> 0;
   }
   private set rackDsackRoundSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rackDsackRoundSeq = v | 0;
+    this.cold._rackDsackRoundSeq = v | 0;
   }
   private get tlpStartSeq(): number {
     return this.cold._tlpStartSeq >>> 0;
   }
   private set tlpStartSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._tlpStartSeq = v | 0;
+    this.cold._tlpStartSeq = v | 0;
   }
   private get tlpEndSeq(): number {
     return this.cold._tlpEndSeq >>> 0;
   }
   private set tlpEndSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._tlpEndSeq = v | 0;
+    this.cold._tlpEndSeq = v | 0;
   }
   private get dupAcks(): number {
     return this.cold.dupAcks;
   }
   private set dupAcks(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.dupAcks = v;
+    this.cold.dupAcks = v;
   }
   private get inflation(): number {
     return this.cold.inflation;
   }
   private set inflation(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.inflation = v;
+    this.cold.inflation = v;
   }
   private get highRxt(): number {
     return this.cold._highRxt >>> 0;
   }
   private set highRxt(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._highRxt = v | 0;
+    this.cold._highRxt = v | 0;
   }
   private get sb(): number[] {
     return this.cold.sb;
   }
   private set sb(v: number[]) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === NO_SB) return;
-      c = this.takeCold();
-    }
-    c.sb = v;
+    this.cold.sb = v;
   }
   private get sbN(): number {
     return this.cold.sbN;
   }
   private set sbN(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.sbN = v;
+    this.cold.sbN = v;
   }
   private get dsackL(): number {
     return this.cold._dsackL >>> 0;
   }
   private set dsackL(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._dsackL = v | 0;
+    this.cold._dsackL = v | 0;
   }
   private get dsackR(): number {
     return this.cold._dsackR >>> 0;
   }
   private set dsackR(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._dsackR = v | 0;
+    this.cold._dsackR = v | 0;
   }
   private get tlpAt(): number {
     return this.cold.tlpAt;
   }
   private set tlpAt(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === Infinity) return;
-      c = this.takeCold();
-    }
-    c.tlpAt = v;
+    this.cold.tlpAt = v;
   }
   private get rackAt(): number {
     return this.cold.rackAt;
   }
   private set rackAt(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === Infinity) return;
-      c = this.takeCold();
-    }
-    c.rackAt = v;
+    this.cold.rackAt = v;
   }
   private get persistAt(): number {
     return this.cold.persistAt;
   }
   private set persistAt(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === Infinity) return;
-      c = this.takeCold();
-    }
-    c.persistAt = v;
+    this.cold.persistAt = v;
   }
   private get persistBackoff(): number {
     return this.cold.persistBackoff;
   }
   private set persistBackoff(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.persistBackoff = v;
+    this.cold.persistBackoff = v;
   }
   private get persistProbes(): number {
     return this.cold.persistProbes;
   }
   private set persistProbes(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.persistProbes = v;
+    this.cold.persistProbes = v;
   }
   private get persistTotal(): number {
     return this.cold.persistTotal;
   }
   private set persistTotal(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.persistTotal = v;
+    this.cold.persistTotal = v;
   }
   private get keepProbes(): number {
     return this.cold.keepProbes;
   }
   private set keepProbes(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.keepProbes = v;
+    this.cold.keepProbes = v;
   }
   private get keepLastProbe(): number {
     return this.cold.keepLastProbe;
   }
   private set keepLastProbe(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.keepLastProbe = v;
+    this.cold.keepLastProbe = v;
   }
   private get rstFlags(): number {
     return this.cold.rstFlags;
   }
   private set rstFlags(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rstFlags = v;
+    this.cold.rstFlags = v;
   }
   private get rstSeq(): number {
     return this.cold._rstSeq >>> 0;
   }
   private set rstSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rstSeq = v | 0;
+    this.cold._rstSeq = v | 0;
   }
   private get rstAck(): number {
     return this.cold._rstAck >>> 0;
   }
   private set rstAck(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rstAck = v | 0;
+    this.cold._rstAck = v | 0;
   }
   private get challengeWindowStart(): number {
     return this.cold.challengeWindowStart;
   }
   private set challengeWindowStart(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === -Infinity) return;
-      c = this.takeCold();
-    }
-    c.challengeWindowStart = v;
+    this.cold.challengeWindowStart = v;
   }
   private get challengeCount(): number {
     return this.cold.challengeCount;
   }
   private set challengeCount(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.challengeCount = v;
+    this.cold.challengeCount = v;
   }
   private get lastOowAck(): number {
     return this.cold.lastOowAck;
   }
   private set lastOowAck(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === -Infinity) return;
-      c = this.takeCold();
-    }
-    c.lastOowAck = v;
+    this.cold.lastOowAck = v;
   }
   private get softError(): TcpErrorCode | undefined {
     return this.cold.softError;
   }
   private set softError(v: TcpErrorCode | undefined) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === undefined) return;
-      c = this.takeCold();
-    }
-    c.softError = v;
+    this.cold.softError = v;
   }
 
-  private takeCold(): ColdState {
-    const c = coldFree.length > 0 ? coldFree.pop()! : new ColdState();
-    this.cold = c;
-    return c;
+  /** Attaches a ColdState (from the free list) if there is none. */
+  private takeCold(): void {
+    if (this.cold !== COLD_NONE) return;
+    this.cold = coldFree.length > 0 ? coldFree.pop()! : new ColdState();
   }
 
   // --- accessors for the compact storage (see above)
@@ -1389,23 +1214,13 @@ export class Connection {
     return this.cold._rttSeq >>> 0;
   }
   private set rttSeq(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if ((v | 0) === 0) return;
-      c = this.takeCold();
-    }
-    c._rttSeq = v | 0;
+    this.cold._rttSeq = v | 0;
   }
   private get rttTime(): number {
     return this.cold.rttTime;
   }
   private set rttTime(v: number) {
-    let c = this.cold;
-    if (c === COLD_NONE) {
-      if (v === 0) return;
-      c = this.takeCold();
-    }
-    c.rttTime = v;
+    this.cold.rttTime = v;
   }
   private get pendingFinSeq(): number {
     return this._pendingFinSeq >>> 0;
@@ -1420,6 +1235,7 @@ export class Connection {
   /** Active open (RFC 9293 §3.10.1): SYN_SENT; the SYN goes out on the next dispatch. */
   connect(now: number): void {
     if (this.state !== State.CLOSED) throw new Error('connect: connection already in use');
+    this.takeCold();
     this.now = now;
     this.lastRecv = now;
     this.setState(State.SYN_SENT);
@@ -1431,6 +1247,7 @@ export class Connection {
    * goes out on the next dispatch (RFC 9293 §3.10.7.2).
    */
   acceptSyn(seg: TcpRepr, now: number): void {
+    this.takeCold();
     this.now = now;
     this.lastRecv = now;
     this.passive = true;
@@ -1456,6 +1273,7 @@ export class Connection {
    * it to process() for its ACK/data.
    */
   acceptCookie(seg: TcpRepr, opts: PeerSynOptions, now: number): void {
+    this.takeCold();
     this.now = now;
     this.lastRecv = now;
     this.passive = true;
@@ -1608,6 +1426,7 @@ export class Connection {
   }
 
   setKeepAlive(enable: boolean, initialDelayMs?: number): void {
+    this.takeCold();
     this.keepAlive = enable;
     if (initialDelayMs !== undefined && initialDelayMs > 0) this.keepIdleMs = initialDelayMs;
     this.keepProbes = 0;
@@ -1616,6 +1435,7 @@ export class Connection {
 
   /** Half-close: FIN after all queued data (RFC 9293 §3.10.4). */
   shutdown(): void {
+    this.takeCold();
     switch (this.state) {
       case State.SYN_SENT:
       case State.SYN_RECEIVED:
@@ -1642,6 +1462,7 @@ export class Connection {
    * After close() arriving data also draws a RST (the reader is gone).
    */
   close(): void {
+    this.takeCold();
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
     if (this.state === State.SYN_SENT) {
       // RFC 9293 §3.10.4 CLOSE in SYN-SENT: delete the TCB (nothing was synchronised).
@@ -1663,6 +1484,7 @@ export class Connection {
 
   /** Abortive close: RST (RFC 9293 §3.10.5 ABORT), no error reported. */
   abort(): void {
+    this.takeCold();
     const s = this.state;
     if (s === State.CLOSED) return;
     if (s !== State.SYN_SENT && s !== State.TIME_WAIT) {
@@ -1690,6 +1512,7 @@ export class Connection {
    * §4.1: makes blind ICMP attacks as hard as blind RST ones).
    */
   icmpError(kind: string, quotedSeq: number, mtu: number, now: number): void {
+    this.takeCold();
     this.now = now;
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
     if (!(seqLe(this.sndUna, quotedSeq) && seqLt(quotedSeq, this.sndMax)) && !(this.sndUna === this.sndMax && quotedSeq === this.sndUna)) {
@@ -1726,17 +1549,43 @@ export class Connection {
 
   /** Next time dispatch() is needed (absolute ms), or Infinity. `-Infinity` means "now". */
   pollAt(): number {
-    if (this.state === State.CLOSED) return this.rstPending ? -Infinity : Infinity;
-    if (this.rstPending || this.ackNow) return -Infinity;
-    let t = this.closeAt;
-    if (this.rtoAt < t) t = this.rtoAt;
-    if (this.ackAt < t) t = this.ackAt;
-    if (this.tlpAt < t) t = this.tlpAt;
-    if (this.rackAt < t) t = this.rackAt;
-    if (this.persistAt < t) t = this.persistAt;
-    const k = this.keepAliveAt();
-    if (k < t) t = k;
-    return t;
+    this.nextDeadline();
+    return DEADLINE[0]!;
+  }
+
+  /**
+   * @internal For the layer's timer: pollAt() rounded up to a whole
+   * millisecond, at least now + 1 (never the same millisecond again right
+   * after a dispatch at `now`); -1 when nothing is due. A small integer, not
+   * a double: this runs after every segment, and a double returned from a
+   * call V8 does not inline is a new heap number. Timers fire up to 1 ms
+   * after their exact deadline (the wheel's resolution anyway).
+   */
+  timerDeadline(now: number): number {
+    this.nextDeadline();
+    const at = DEADLINE[0]!;
+    if (at === Infinity) return -1;
+    return Math.ceil(at <= now ? now + 1 : at);
+  }
+
+  /** pollAt() into DEADLINE[0] (no double returned: see timerDeadline). */
+  private nextDeadline(): void {
+    let t: number;
+    if (this.state === State.CLOSED) t = this.rstPending ? -Infinity : Infinity;
+    else if (this.rstPending || this.ackNow) t = -Infinity;
+    else {
+      t = this.closeAt;
+      if (this.rtoAt < t) t = this.rtoAt;
+      if (this.ackAt < t) t = this.ackAt;
+      if (this.tlpAt < t) t = this.tlpAt;
+      if (this.rackAt < t) t = this.rackAt;
+      if (this.persistAt < t) t = this.persistAt;
+      if (this.keepAlive) {
+        const k = this.keepAliveAt();
+        if (k < t) t = k;
+      }
+    }
+    DEADLINE[0] = t;
   }
 
   private keepAliveAt(): number {
@@ -1754,6 +1603,7 @@ export class Connection {
 
   /** Handles one segment addressed to this connection. Never throws on hostile input. */
   process(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number): void {
+    this.takeCold();
     this.now = now;
     this.stats.segmentsIn++;
     switch (this.state) {
@@ -1862,7 +1712,10 @@ export class Connection {
     // First: sequence number acceptability.
     const segLen = len + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
     const wnd = this.rcvWindowNow();
-    if (!this.acceptable(seq, segLen, wnd)) {
+    // Sequence numbers go to the helpers below as int32 bit patterns (they
+    // compare them only modulo 2^32): a uint32 >= 2^31 passed to a function
+    // V8 does not inline is a heap number per segment.
+    if (!this.acceptable(seq | 0, segLen, wnd)) {
       this.stats.outOfWindow++;
       if ((f & TCP_RST) === 0) {
         if (this.state === State.TIME_WAIT && (f & TCP_FIN) !== 0) {
@@ -1937,27 +1790,28 @@ export class Connection {
       if (this.finQueued) this.setState(State.FIN_WAIT_1);
     }
 
-    if (!this.processAck(seg, seq, len, f, now)) return;
+    if (!this.processAck(seg, seq | 0, len, f, now)) return;
     if (this.state === State.CLOSED) return;
 
     // Sixth: URG is not supported (RFC 6093 recommends against new uses). Seventh: text. Eighth: FIN.
     if (len > 0 || (f & TCP_FIN) !== 0) {
-      this.processText(seg, seq, payload, pOff, now, f);
+      this.processText(seg, seq | 0, payload, pOff, now, f);
     }
   }
 
   /** RFC 9293 §3.10.7.4 table: is any part of the segment inside the receive window? */
+  /** `seq`: int32 or uint32 (compared modulo 2^32). */
   private acceptable(seq: number, segLen: number, wnd: number): boolean {
     const rn = this.rcvNxt;
     if (segLen === 0) {
-      if (wnd === 0) return seq === rn;
+      if (wnd === 0) return seqDiff(seq, rn) === 0;
       return seqLe(rn, seq) && seqLt(seq, seqAdd(rn, wnd));
     }
     if (wnd === 0) {
       // Nothing fits, but the ACK/RST/FIN-at-rcvNxt of a segment starting at
       // rcvNxt is still useful (RFC 9293: "special allowance" for ACKs; Linux
       // accepts seq == rcv_nxt with a zero window).
-      return seq === rn;
+      return seqDiff(seq, rn) === 0;
     }
     const end = seqAdd(rn, wnd);
     const last = seqAdd(seq, segLen - 1);
@@ -1984,7 +1838,7 @@ export class Connection {
     const unaBefore = this.sndUna;
 
     // Window update (RFC 9293 §3.10.7.4: only from segments newer than the last update).
-    if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
+    if (seqLt(this.sndWl1, seq) || (seqDiff(this.sndWl1, seq) === 0 && seqLe(this.sndWl2, ack))) {
       this.sndWnd = seg.window << this.sndShift;
       if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seq;
@@ -2011,7 +1865,7 @@ export class Connection {
     }
     if (rack) {
       const pureDup = ack === unaBefore && len === 0 && !newSack && this.sndWnd === oldWnd;
-      this.rackOnAck(seg, ack, dsack, pureDup, now);
+      this.rackOnAck(seg, ack | 0, dsack, pureDup, now); // int32: see processSynchronized
     }
 
     // FIN acknowledged?
@@ -2088,7 +1942,7 @@ export class Connection {
     // Trim the SACK scoreboard below the new cumulative ACK.
     this.trimScoreboard();
     if (this.rackOn()) {
-      this.rsOnCumAck(ack, now, seg.tsEcr);
+      this.rsOnCumAck(ack | 0, now, seg.tsEcr); // int32: see processSynchronized
       if (this.rtoRecovery && seqGe(ack, this.recover)) {
         this.rtoRecovery = false;
         this.rackRecoveryDone();
@@ -2484,8 +2338,9 @@ export class Connection {
     return i === 0 ? this.rsBase : this.rsEnd[this.rsIdx(i - 1)]!;
   }
 
+  /** End of the last record (rsBase when none), as an int32 bit pattern (compared modulo 2^32). */
   private rsTail(): number {
-    return this.rsN === 0 ? this.rsBase : this.rsEnd[this.rsIdx(this.rsN - 1)]!;
+    return this.rsN === 0 ? this.cold._rsBase : this.rsEnd[this.rsIdx(this.rsN - 1)]! | 0;
   }
 
   /**
@@ -2549,7 +2404,7 @@ export class Connection {
     return lo;
   }
 
-  /** RFC 8985 §6.1: [seq, end) went out at `now` (new data, or a retransmission of logged records). */
+  /** RFC 8985 §6.1: [seq, end) went out at `now` (new data, or a retransmission of logged records). seq, end: int32 or uint32 (modulo 2^32). */
   private rsOnSend(seq: number, end: number, now: number): void {
     if (this.rsN === 0) this.rsBase = this.sndUna;
     const tail = this.rsTail();
@@ -2577,8 +2432,6 @@ export class Connection {
 
   /** Cumulative ACK: drop acknowledged records, delivering (§6.2 steps 2-3) those not SACKed before. */
   private rsOnCumAck(ack: number, now: number, tsEcr: number | undefined): void {
-    // No log at all (idle): nothing to deliver, and rsBase is set by rsOnSend before it is used.
-    if (this.cold === COLD_NONE) return;
     while (this.rsN > 0) {
       const k = this.rsHead;
       const st = this.rsBase;
@@ -2586,7 +2439,7 @@ export class Connection {
       const fl = this.rsFl[k]!;
       if (seqLe(end, ack)) {
         if (fl & RS_SACKED) this.rsSackedSegs--;
-        else this.rackDeliver(this.rsTs[k]!, end, fl, now, tsEcr);
+        else this.rackDeliver(k, end | 0, fl, now, tsEcr);
         if (fl & RS_LOST) this.rsLostBytes -= seqDiff(end, st);
         this.rsHead = (k + 1) & this.rsMask;
         this.rsN--;
@@ -2595,7 +2448,7 @@ export class Connection {
       }
       if (seqLt(st, ack)) {
         if (fl & RS_LOST) this.rsLostBytes -= seqDiff(ack, st);
-        if (!(fl & RS_SACKED)) this.rackDeliver(this.rsTs[k]!, ack, fl, now, tsEcr);
+        if (!(fl & RS_SACKED)) this.rackDeliver(k, ack | 0, fl, now, tsEcr);
         this.rsBase = ack;
       }
       break;
@@ -2635,13 +2488,20 @@ export class Connection {
       const fl = this.rsFl[k]!;
       if (fl & RS_NEW) {
         this.rsFl[k] = fl & ~RS_NEW;
-        this.rackDeliver(this.rsTs[k]!, this.rsEnd[k]!, fl, now, tsEcr);
+        this.rackDeliver(k, this.rsEnd[k]! | 0, fl, now, tsEcr);
       }
     }
   }
 
   /** RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment. */
-  private rackDeliver(ts: number, end: number, fl: number, now: number, tsEcr: number | undefined): void {
+  /**
+   * Record k (its send time in rsTs) was delivered up to `end` (an int32 bit
+   * pattern: only mod-2^32 comparisons use it). Index and int32, not the
+   * float64 time and uint32 end: arguments of a call V8 does not inline are
+   * boxed, one heap number each per delivered segment.
+   */
+  private rackDeliver(k: number, end: number, fl: number, now: number, tsEcr: number | undefined): void {
+    const ts = this.rsTs[k]!;
     // Step 3: delivered below the highest delivered sequence, never retransmitted: reordering.
     if (!this.rackFackSet || seqGt(end, this.rackFack)) {
       this.rackFack = end;
@@ -2869,8 +2729,9 @@ export class Connection {
   // Output
 
   /** Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4). */
+  /** Our timestamp clock at `now`, as an int32 bit pattern (callers use it modulo 2^32; no heap number). */
   private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
+    return (Math.floor(now) + this._tsOffset) | 0;
   }
 
   /**
@@ -2954,10 +2815,13 @@ export class Connection {
 
   /** Emits everything due at `now`. */
   dispatch(now: number, sink: SegmentSink): void {
+    this.takeCold();
     this.now = now;
     this.outputFailed = false;
     if (this.state === State.CLOSED) {
       if (this.rstPending) this.emitRst(sink);
+      // Finished: the ColdState goes back for another connection.
+      this.releaseCold();
       this.flushEvents();
       return;
     }
@@ -3002,6 +2866,13 @@ export class Connection {
       return;
     }
     this.fl &= ~(F_RACK_FACK_SET | F_RACK_DSACK_ROUND | F_TLP_IS_RETRANS);
+    this.releaseCold();
+  }
+
+  /** Detaches the ColdState (back to the free list, at its initial values). */
+  private releaseCold(): void {
+    const c = this.cold;
+    if (c === COLD_NONE) return;
     this.cold = COLD_NONE;
     if (coldFree.length < COLD_FREE_MAX) {
       c.reset();
@@ -3123,7 +2994,7 @@ export class Connection {
 
   /** Zero-window / keepalive probe: an old sequence number draws an ACK (RFC 1122 §4.2.3.6, Linux). */
   private sendProbe(sink: SegmentSink, now: number): void {
-    const o = this.prepare(TCP_ACK, seqAdd(this.sndUna, -1), now);
+    const o = this.prepare(TCP_ACK, seqAdd(this.sndUna, -1) | 0, now);
     o.payloadLength = 0;
     this.emit(sink, o, 0);
   }
@@ -3152,7 +3023,7 @@ export class Connection {
       // tcp_acceptable_seq): after an RTO sndNxt is rewound for go-back-N,
       // and an ACK with that older number would be unacceptable to a peer
       // that already received more, so neither side could ever advance.
-      const o = this.prepare(TCP_ACK, this.sndMax, now);
+      const o = this.prepare(TCP_ACK, this.sndMax | 0, now);
       o.payloadLength = 0;
       this.emit(sink, o, 0);
     }
@@ -3176,7 +3047,7 @@ export class Connection {
     o.sackPermitted = (synAck ? this.sackOk : this.config.sack) ? true : undefined;
     const offerTs = synAck ? this.tsOk : this.config.timestamps;
     o.tsVal = offerTs ? this.tsNow(now) : undefined;
-    o.tsEcr = offerTs ? (synAck ? this.tsRecent : 0) : undefined;
+    o.tsEcr = offerTs ? (synAck ? this._tsRecent : 0) : undefined;
     SACK_OUT.length = 0;
     o.payloadLength = 0;
     if (synAck) {
@@ -3204,7 +3075,7 @@ export class Connection {
     // NewReno: retransmit the head (fast retransmit, partial ACK), regardless of cwnd (RFC 6582 §3.2).
     if (this.rtxHead) {
       this.rtxHead = false;
-      this.sendRange(this.sndUna, mss, now, sink, true);
+      this.sendRange(this.sndUna | 0, mss, now, sink, true);
       return !this.outputFailed;
     }
     if (this.rackOn()) {
@@ -3218,7 +3089,7 @@ export class Connection {
         if (i >= 0) {
           const st = this.rsStartOf(i);
           const len = seqDiff(this.rsEnd[this.rsIdx(i)]!, st);
-          return this.sendRange(st, len < mss ? len : mss, now, sink, true) > 0;
+          return this.sendRange(st | 0, len < mss ? len : mss, now, sink, true) > 0;
         }
       }
       // After an RTO (or PMTU drop) every record was marked lost and is resent
@@ -3244,7 +3115,7 @@ export class Connection {
           const isLostSeg = seqLt(s, lp);
           if (isLostSeg || this.unsentBytes() === 0 || this.usableWindow() < mss) {
             const limit = Math.min(seqDiff(this.nextSackedStart(s), s), mss);
-            const sent = this.sendRange(s, limit, now, sink, true);
+            const sent = this.sendRange(s | 0, limit, now, sink, true);
             if (sent > 0) {
               this.highRxt = seqAdd(s, sent);
               return true;
@@ -3270,7 +3141,7 @@ export class Connection {
       if (avail <= 0 && this.sndNxt !== this.sndUna) return false;
       if (avail > 0 && avail < limit) limit = avail;
       if (limit <= 0) limit = 1;
-      const sent = this.sendRange(s, limit, now, sink, true);
+      const sent = this.sendRange(s | 0, limit, now, sink, true);
       if (sent <= 0) return false;
       this.sndNxt = seqAdd(s, sent);
       return true;
@@ -3279,12 +3150,12 @@ export class Connection {
     const len = this.nextSegmentLength();
     const unsent = this.unsentBytes();
     if (len > 0) {
-      const sent = this.sendRange(this.sndNxt, len, now, sink, false);
+      const sent = this.sendRange(this.sndNxt | 0, len, now, sink, false);
       if (sent <= 0) return false;
       return true;
     }
     if (this.finSendable(unsent)) {
-      const sent = this.sendRange(this.sndNxt, 0, now, sink, false);
+      const sent = this.sendRange(this.sndNxt | 0, 0, now, sink, false);
       return sent > 0 && false;
     }
     return false;
@@ -3294,6 +3165,7 @@ export class Connection {
    * Sends [seq, seq+len) of data (plus FIN if the data ends the stream and a
    * FIN is queued). Returns the sequence space covered (0 if emission failed).
    */
+  /** `seq`: an int32 bit pattern (callers pass `x | 0`: no heap number per call); compared modulo 2^32 only. */
   private sendRange(seq: number, len: number, now: number, sink: SegmentSink, isRtx: boolean): number {
     const ringOff = seqDiff(seq, this.sndBase);
     const avail = this.sndRing.length - ringOff;
@@ -3330,11 +3202,11 @@ export class Connection {
         this.rttTime = now;
       }
     }
-    if (!isRtx || seq === this.sndNxt) {
+    if (!isRtx || seqDiff(seq, this.sndNxt) === 0) {
       if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     }
     if (this.sndUna === this.sndMax && this.persistTotal === 0) this.progressAt = now; // the wait starts now
-    if (this.rackOn()) this.rsOnSend(seq, end, now);
+    if (this.rackOn()) this.rsOnSend(seq, end | 0, now);
     if (seqGt(end, this.sndMax)) this.sndMax = end;
     if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rto;
     this.persistAt = Infinity;
@@ -3385,19 +3257,19 @@ export class Connection {
     let probeSeq = this.sndNxt;
     const isRetrans = !(unsent > 0 && wndRoom > 0);
     if (!isRetrans) {
-      sent = this.sendRange(this.sndNxt, Math.min(mss, unsent, wndRoom), now, sink, false);
+      sent = this.sendRange(this.sndNxt | 0, Math.min(mss, unsent, wndRoom), now, sink, false);
     } else if (this.rackOn() && this.rsN > 0) {
       // The highest-sequence segment sent so far (§7.3), at most one MSS of it.
       const end = this.rsEnd[this.rsIdx(this.rsN - 1)]!;
       let start = this.rsStartOf(this.rsN - 1);
       if (seqDiff(end, start) > mss) start = seqAdd(end, -mss);
       probeSeq = start;
-      sent = this.sendRange(start, seqDiff(end, start), now, sink, true);
+      sent = this.sendRange(start | 0, seqDiff(end, start), now, sink, true);
     } else {
       let start = seqAdd(this.sndMax, -mss);
       if (seqLt(start, this.sndUna)) start = this.sndUna;
       // A trailing FIN occupies the last sequence number but no ring byte.
-      sent = this.sendRange(start, seqDiff(this.sndMax, start), now, sink, true);
+      sent = this.sendRange(start | 0, seqDiff(this.sndMax, start), now, sink, true);
     }
     if (sent > 0) {
       this.stats.tailLossProbes++;
@@ -3429,7 +3301,7 @@ export class Connection {
     }
   }
 
-  /** Fills the shared repr with the fields every synchronized segment carries. */
+  /** Fills the shared repr with the fields every synchronized segment carries. `seq`: int32 bit pattern (see SegmentSink). */
   private prepare(flags: number, seq: number, now: number): TcpRepr {
     const o = OUT;
     o.srcPort = this.localPort;
@@ -3443,8 +3315,9 @@ export class Connection {
     o.sackPermitted = undefined;
     o.window = this.windowField();
     if (this.tsOk) {
+      // int32 bit patterns (see SegmentSink): no heap number per segment.
       o.tsVal = this.tsNow(now);
-      o.tsEcr = this.tsRecent;
+      o.tsEcr = this._tsRecent;
     } else {
       o.tsVal = undefined;
       o.tsEcr = undefined;

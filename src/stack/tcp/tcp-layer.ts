@@ -642,11 +642,14 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       this.unregister(conn);
       return;
     }
-    const at = conn.pollAt();
-    if (at === Infinity) this.wheel.disarm(timer);
-    // A deadline at or before now right after a dispatch at now would spin
-    // inside TimerWheel.advance: never re-arm for the same millisecond.
-    else this.wheel.arm(timer, at <= now ? now + 1 : at);
+    // pollAt() in whole milliseconds, after now (a deadline at or before now
+    // right after a dispatch at now would spin inside TimerWheel.advance).
+    const deadline = conn.timerDeadline(now);
+    if (deadline < 0) this.wheel.disarm(timer);
+    // Unchanged (most segments of a transfer): leave the timer where it is.
+    // Re-arming would only move it behind timers with the same deadline,
+    // and cost a heap number per segment with a real (fractional) clock.
+    else if (!timer.armed || timer.deadline !== deadline) this.wheel.arm(timer, deadline);
   }
 
   private runDeferred(now: number): void {
@@ -766,8 +769,11 @@ function readSegment(v: TcpSegmentView, rx: TcpRepr): void {
       for (let k = 0; k < n; k++) arr[k] = u32at(b, i + 2 + 4 * k);
       rx.sack = arr;
     } else if (kind === 8 && l === 10) {
-      rx.tsVal = u32at(b, i + 2);
-      rx.tsEcr = u32at(b, i + 6);
+      // int32, not uint32: these keys also hold undefined, so V8 keeps them
+      // tagged and a value >= 2^31 would be a new heap number per segment.
+      // The connection only does mod-2^32 arithmetic on them (wire/seq).
+      rx.tsVal = u32at(b, i + 2) | 0;
+      rx.tsEcr = u32at(b, i + 6) | 0;
     }
     i += l;
   }
