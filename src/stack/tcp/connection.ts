@@ -317,6 +317,8 @@ const DEFAULT_PEER_MSS = 536; // RFC 9293 §3.7.1 when no MSS option
 const MIN_SND_MSS = 48; // Linux net.ipv4.tcp_min_snd_mss
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
 const OOW_ACK_INTERVAL_MS = 500; // Linux tcp_invalid_ratelimit for ACKs to out-of-window pure ACKs
+/** "Long ago" for the rate-limit times: a small integer (a V8 Smi), unlike -Infinity. */
+const NEVER_MS = -(2 ** 30);
 
 // RACK segment log flags (RFC 8985 §6.1 per-segment state).
 const RS_SACKED = 1;
@@ -433,9 +435,6 @@ class ColdState {
   _rackEndSeq = 0;
   _rackFack = 0;
   _rackDsackRoundSeq = 0;
-  /** TLP episode (RFC 8985 §7.4): probe range (flag tlpIsRetrans: whether it was a retransmission). */
-  _tlpStartSeq = 0;
-  _tlpEndSeq = 0;
   dupAcks = 0;
   /** NewReno window inflation (RFC 6582 §3.2 steps 3-4), bytes. */
   inflation = 0;
@@ -461,9 +460,6 @@ class ColdState {
   rstFlags = 0;
   _rstSeq = 0;
   _rstAck = 0;
-  challengeWindowStart = -Infinity;
-  challengeCount = 0;
-  lastOowAck = -Infinity;
   /** Soft ICMP error remembered for a later timeout (Linux sk_err_soft). */
   softError: TcpErrorCode | undefined = undefined;
   /** The segment being timed for an RTT sample without timestamps (flag rttActive). */
@@ -481,8 +477,6 @@ class ColdState {
     this._rackEndSeq = 0;
     this._rackFack = 0;
     this._rackDsackRoundSeq = 0;
-    this._tlpStartSeq = 0;
-    this._tlpEndSeq = 0;
     this.dupAcks = 0;
     this.inflation = 0;
     this._highRxt = 0;
@@ -500,9 +494,6 @@ class ColdState {
     this.rstFlags = 0;
     this._rstSeq = 0;
     this._rstAck = 0;
-    this.challengeWindowStart = -Infinity;
-    this.challengeCount = 0;
-    this.lastOowAck = -Infinity;
     this.softError = undefined;
     this._rttSeq = 0;
     this.rttTime = 0;
@@ -628,6 +619,12 @@ export class Connection {
   // --- RACK (RFC 8985 §6): the segment log and the per-flight state are in
   // ColdState; RACK.rtt, RACK.min_RTT and the reordering window's state
   // outlive a flight and stay here.
+  // Rate limits (RFC 5961 §7 challenge ACKs; out-of-window ACKs): whole
+  // milliseconds, so they stay small integers rather than heap-number boxes
+  // (they outlive a flight, so they are not in ColdState). NEVER: long ago.
+  private challengeWindowStart = NEVER_MS;
+  private challengeCount = 0;
+  private lastOowAck = NEVER_MS;
   private rackRtt = -1;
   private rackMinRtt = Infinity;
   private rackReoMult = 1;
@@ -674,6 +671,14 @@ export class Connection {
   private _lastAckSent = 0;
   private _tsRecent = 0;
   private _pendingFinSeq = 0;
+  /**
+   * TLP episode (RFC 8985 §7.4): probe range (flags tlpOutstanding,
+   * tlpIsRetrans). Not in ColdState: an episode can stay open after
+   * everything is acknowledged, until the D-SACK or duplicate ACK that
+   * settles it (or the next flight).
+   */
+  private _tlpStartSeq = 0;
+  private _tlpEndSeq = 0;
 
   constructor(p: ConnectionParams) {
     this.localAddr = p.localAddr;
@@ -804,16 +809,16 @@ export class Connection {
     this.cold._rackDsackRoundSeq = v | 0;
   }
   private get tlpStartSeq(): number {
-    return this.cold._tlpStartSeq >>> 0;
+    return this._tlpStartSeq >>> 0;
   }
   private set tlpStartSeq(v: number) {
-    this.cold._tlpStartSeq = v | 0;
+    this._tlpStartSeq = v | 0;
   }
   private get tlpEndSeq(): number {
-    return this.cold._tlpEndSeq >>> 0;
+    return this._tlpEndSeq >>> 0;
   }
   private set tlpEndSeq(v: number) {
-    this.cold._tlpEndSeq = v | 0;
+    this._tlpEndSeq = v | 0;
   }
   private get dupAcks(): number {
     return this.cold.dupAcks;
@@ -922,24 +927,6 @@ export class Connection {
   }
   private set rstAck(v: number) {
     this.cold._rstAck = v | 0;
-  }
-  private get challengeWindowStart(): number {
-    return this.cold.challengeWindowStart;
-  }
-  private set challengeWindowStart(v: number) {
-    this.cold.challengeWindowStart = v;
-  }
-  private get challengeCount(): number {
-    return this.cold.challengeCount;
-  }
-  private set challengeCount(v: number) {
-    this.cold.challengeCount = v;
-  }
-  private get lastOowAck(): number {
-    return this.cold.lastOowAck;
-  }
-  private set lastOowAck(v: number) {
-    this.cold.lastOowAck = v;
   }
   private get softError(): TcpErrorCode | undefined {
     return this.cold.softError;
@@ -2833,12 +2820,15 @@ export class Connection {
   }
 
   /**
-   * Idle again (everything sent is acknowledged, no recovery, no probe, no
-   * timer but the retransmission/ACK/close ones, no rate limit running): the
-   * ColdState goes back to the free list. What it held then is either at its
+   * Idle again (everything sent is acknowledged, no recovery, no persist or
+   * keepalive probing, no RST or D-SACK to send, no timer but the
+   * retransmission/ACK/close ones): the ColdState goes back to the free list. What it held then is either at its
    * initial value or only describes the finished flight: RACK.xmit_ts,
    * end_seq and fack (every later segment is sent, and delivered, after
-   * them), the D-SACK round, the TLP episode, the RACK log.
+   * them), the D-SACK round, the RACK log; and a soft ICMP
+   * error, which everything acknowledged since makes stale (Linux clears
+   * sk_err_soft on such an ACK too). The rate limits that must outlive
+   * this (challenge ACKs, out-of-window ACKs) are in the connection itself.
    */
   private maybeDropCold(now: number): void {
     const c = this.cold;
@@ -2851,21 +2841,18 @@ export class Connection {
       c.inflation !== 0 ||
       c.rsLostBytes !== 0 ||
       c.rsSackedSegs !== 0 ||
-      (this.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_TLP_OUTSTANDING | F_DSACK_PENDING | F_RST_PENDING | F_RTT_ACTIVE)) !== 0 ||
+      (this.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_DSACK_PENDING | F_RST_PENDING | F_RTT_ACTIVE)) !== 0 ||
       c.tlpAt !== Infinity ||
       c.rackAt !== Infinity ||
       c.persistAt !== Infinity ||
       c.persistBackoff !== 0 ||
       c.persistProbes !== 0 ||
       c.persistTotal !== 0 ||
-      c.keepProbes !== 0 ||
-      c.softError !== undefined ||
-      now - c.challengeWindowStart < 1000 ||
-      now - c.lastOowAck < OOW_ACK_INTERVAL_MS
+      c.keepProbes !== 0
     ) {
       return;
     }
-    this.fl &= ~(F_RACK_FACK_SET | F_RACK_DSACK_ROUND | F_TLP_IS_RETRANS);
+    this.fl &= ~(F_RACK_FACK_SET | F_RACK_DSACK_ROUND);
     this.releaseCold();
   }
 
@@ -3429,7 +3416,7 @@ export class Connection {
   /** RFC 5961 §3.2/§4.2/§5.2 challenge ACK, rate limited per connection (§7). */
   private challengeAck(now: number): void {
     if (now - this.challengeWindowStart >= 1000) {
-      this.challengeWindowStart = now;
+      this.challengeWindowStart = Math.floor(now);
       this.challengeCount = 0;
     }
     if (this.challengeCount >= this.config.challengeAckLimit) {
@@ -3450,7 +3437,7 @@ export class Connection {
     // Zero-window and keepalive probes (seq = RCV.NXT - 1) must always be answered.
     if (!hasData && seq !== seqAdd(this.rcvNxt, -1)) {
       if (this.now - this.lastOowAck < OOW_ACK_INTERVAL_MS) return;
-      this.lastOowAck = this.now;
+      this.lastOowAck = Math.floor(this.now);
     }
     this.ackNow = true;
   }
@@ -3579,6 +3566,23 @@ export class Connection {
     if (ev & EV_WRITABLE) e.onWritable?.();
     ev = ev & EV_CLOSED;
     if (ev) e.onClosed?.(this.closeError);
+  }
+
+  /**
+   * Test/diagnostic view of what the connection holds besides its own object:
+   * ring storage and ring objects (none while nothing is buffered), the
+   * ColdState (only while data is in flight or something unusual is going
+   * on) and the out-of-order assembler (only after out-of-order data).
+   */
+  debugMemory(): { ringBytes: number; ringObjects: number; coldState: boolean; assembler: boolean } {
+    let ringBytes = 0;
+    let ringObjects = 0;
+    for (const r of [this.sndRing, this.rcvRing]) {
+      if (r === NO_RING || r === IDLE_RING) continue;
+      ringObjects++;
+      ringBytes += r.capacity;
+    }
+    return { ringBytes, ringObjects, coldState: this.cold !== COLD_NONE, assembler: this.asm !== NO_ASM };
   }
 
   /** Test/diagnostic view of internal sender state. */
