@@ -837,6 +837,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     set("txChecksumOffloaded", c.tx_csum_offloaded);
     set("txTsoFrames", c.tx_tso_frames);
     set("txTsoSegments", c.tx_tso_segments);
+    set("txTsoSoftware", c.tx_tso_software);
     set("txTsoMssLowered", c.tx_tso_mss_lowered);
     set("rxMultiDescriptor", c.rx_multi_desc);
     set("irqs", c.irqs);

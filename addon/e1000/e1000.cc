@@ -365,6 +365,61 @@ uint32_t Device::tx_reclaim() {
       });
 }
 
+void Device::put_desc(const txctx::Desc& dd, uint32_t slot) {
+  volatile TxDesc* d = &tx_[tx_tail_];
+  d->addr = dd.addr;
+  d->lower = dd.lower;
+  d->upper = dd.upper;
+  tx_slot_[tx_tail_] = slot;
+  tx_tail_ = ring::next(tx_tail_, tx_n_);
+}
+
+bool Device::put_context(const txctx::Context& c) {
+  if (ctx_valid_ && c == ctx_) return false;
+  put_desc(txctx::context_descriptor(c), kNoSlot);
+  ctx_ = c;
+  ctx_valid_ = true;
+  c_.tx_contexts++;
+  return true;
+}
+
+// A whole-MSS TSO frame on QEMU's model, cut here into plain segments with
+// checksum offload (see tx_context.h): segments 1..n-1 go into fresh slots
+// from the free stack, segment 0 stays in the frame's own slot. Returns
+// false (nothing done) when the ring or the free stack is short.
+bool Device::tx_software_segments(uint32_t slot, uint8_t* f, const txctx::Plan& p) {
+  constexpr uint32_t kMaxSegments = 64;
+  const uint32_t n = txctx::segments(p), hdr = p.ctx.hdrlen, mss = p.ctx.mss;
+  txctx::Plan sp = p;  // the segments' plain checksum context
+  sp.kind = txctx::Kind::kChecksum;
+  sp.ctx.tucmd = static_cast<uint8_t>(sp.ctx.tucmd & ~reg::TXD_CMD_TSE);
+  sp.ctx.hdrlen = 0;
+  sp.ctx.mss = 0;
+  sp.ctx.paylen = 0;
+  sp.popts = reg::POPTS_TXSM | reg::POPTS_IXSM;
+  bool new_ctx = !ctx_valid_ || sp.ctx != ctx_;
+  if (n < 2 || n > kMaxSegments || free_[0] < n - 1 || ring::tx_free(tx_clean_, tx_tail_, tx_n_) < n + (new_ctx ? 1 : 0)) {
+    return false;
+  }
+  put_context(sp.ctx);
+  uint8_t* pool_base = pool();
+  uint32_t seg_slot[kMaxSegments];
+  seg_slot[0] = slot;
+  // Copies first, from the frame as the stack wrote it; segment 0's header last.
+  for (uint32_t i = 1; i < n; i++) {
+    uint32_t s = free_[free_[0]--];
+    seg_slot[i] = s;
+    uint8_t* out = pool_base + static_cast<size_t>(s) * slot_size_;
+    std::memcpy(out, f, hdr);
+    std::memcpy(out + hdr, f + hdr + static_cast<size_t>(i) * mss, mss);
+    txctx::segment_header(out, p, i, n, mss);
+  }
+  txctx::segment_header(f, p, 0, n, mss);
+  for (uint32_t i = 0; i < n; i++) put_desc(txctx::data_descriptor(slot_addr(seg_slot[i]), hdr + mss, sp), seg_slot[i]);
+  c_.tx_tso_software++;
+  return true;
+}
+
 uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n) {
   if (!started_) return 0;
   tx_reclaim();
@@ -374,44 +429,37 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
   caps.mtu = opts_.mtu;
   caps.csum = opts_.tx_checksum;
   caps.tso = tso();
-  caps.avoid_whole_mss = qemu_model_;
   while (k < n) {
     uint32_t slot = slots[k], len = lens[k];
     uint8_t* f = pool_base + static_cast<size_t>(slot) * slot_size_;
     // Checksum offload for IPv4 TCP/UDP (the stack wrote the pseudo-header
     // sum), TSO for IPv4 TCP above the MTU: see tx_context.h.
     txctx::Plan p = txctx::plan(f, len, caps);
+    if (p.kind == txctx::Kind::kTso && p.whole_mss && qemu_model_) {
+      if (tx_software_segments(slot, f, p)) {
+        c_.tx_tso_frames++;
+        c_.tx_tso_segments += txctx::segments(p);
+        c_.tx_csum_offloaded++;
+        c_.tx_bytes += len;
+        k++;
+        continue;
+      }
+      txctx::avoid_whole_mss(p);  // no room to cut it here: k + 1 segments, none empty
+    }
     bool new_ctx = p.kind != txctx::Kind::kPlain && (!ctx_valid_ || p.ctx != ctx_);
     if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < (new_ctx ? 2u : 1u)) {
       c_.tx_ring_full++;
       break;
     }
-    if (new_ctx) {
-      txctx::Desc cd = txctx::context_descriptor(p.ctx);
-      volatile TxDesc* d = &tx_[tx_tail_];
-      d->addr = cd.addr;
-      d->lower = cd.lower;
-      d->upper = cd.upper;
-      tx_slot_[tx_tail_] = kNoSlot;
-      tx_tail_ = ring::next(tx_tail_, tx_n_);
-      ctx_ = p.ctx;
-      ctx_valid_ = true;
-      c_.tx_contexts++;
-    }
+    if (p.kind != txctx::Kind::kPlain) put_context(p.ctx);
     if (p.kind == txctx::Kind::kTso) {
       txctx::seed_tso(f, p);
       c_.tx_tso_frames++;
-      c_.tx_tso_segments += (p.ctx.paylen + p.ctx.mss - 1) / p.ctx.mss;
+      c_.tx_tso_segments += txctx::segments(p);
       if (p.mss_lowered) c_.tx_tso_mss_lowered++;
     }
     if (p.kind != txctx::Kind::kPlain) c_.tx_csum_offloaded++;
-    txctx::Desc dd = txctx::data_descriptor(slot_addr(slot), len, p);
-    volatile TxDesc* d = &tx_[tx_tail_];
-    d->addr = dd.addr;
-    d->lower = dd.lower;
-    d->upper = dd.upper;
-    tx_slot_[tx_tail_] = slot;
-    tx_tail_ = ring::next(tx_tail_, tx_n_);
+    put_desc(txctx::data_descriptor(slot_addr(slot), len, p), slot);
     c_.tx_bytes += len;
     k++;
   }

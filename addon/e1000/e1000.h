@@ -54,7 +54,8 @@ struct Counters {
   uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped_errors = 0, rx_no_slot = 0;
   uint64_t tx_frames = 0, tx_bytes = 0, tx_ring_full = 0, tx_contexts = 0, tx_csum_offloaded = 0;
   uint64_t tx_tso_frames = 0, tx_tso_segments = 0;  // TSO super-frames, and the MTU-sized frames they became
-  uint64_t tx_tso_mss_lowered = 0;  // TSO frames cut one segment finer (QEMU whole-MSS workaround, tx_context.h)
+  uint64_t tx_tso_software = 0;     // of those, cut by the driver (QEMU, whole-MSS frames: tx_context.h)
+  uint64_t tx_tso_mss_lowered = 0;  // ... or cut one segment finer when it had no slots for that
   uint64_t rx_multi_desc = 0;  // descriptors of frames longer than one RX buffer (dropped)
   uint64_t irqs = 0;
 };
@@ -136,6 +137,10 @@ class Device {
   static_assert(sizeof(RxDesc) == 16 && sizeof(TxDesc) == 16, "descriptor size");
 
   void write_reg(uint32_t off, uint32_t v);
+  // TX helpers: one descriptor at the tail; a context descriptor unless it is the current one.
+  void put_desc(const txctx::Desc& d, uint32_t slot);
+  bool put_context(const txctx::Context& c);
+  bool tx_software_segments(uint32_t slot, uint8_t* f, const txctx::Plan& p);
   int phy_write(uint32_t reg, uint16_t v);
   uint64_t slot_addr(uint32_t slot) const { return region_.device_addr(slot_base_ + static_cast<size_t>(slot) * slot_size_); }
   void read_mac();

@@ -27,11 +27,12 @@
 // number of MSS: the last full segment goes out when it fills, and the EOP
 // path then sends what is left, the bare header (seq = end of the data, same
 // ack, flags kept). To the peer that is a duplicate ACK. The stack's TSO
-// frames are whole multiples of its MSS, so on QEMU (PCI subsystem vendor
-// 0x1af4) plan() is asked to avoid that: it lowers the MSS of such a frame
-// just enough that the payload splits into k + 1 nearly equal segments with a
-// short last one (tso_mss_avoiding_whole) -- the same k + 1 frames QEMU would
-// have sent, all carrying data. Real 8254x parts do not need this.
+// frames are often whole multiples of its MSS, so on QEMU (PCI subsystem
+// vendor 0x1af4) the driver cuts such a frame itself (segment_header(): k
+// plain frames with checksum offload, exactly what a real TSO would put on
+// the wire) and, when it has no free slots for that, lowers the MSS just
+// enough that the payload splits into k + 1 nearly equal segments with a
+// short last one (avoid_whole_mss()). Real 8254x parts need neither.
 //
 // The device keeps the last context it was given, so a context descriptor is
 // written only when the needed one differs (Context ==): a TSO context (whose
@@ -68,6 +69,7 @@ struct Plan {
   Kind kind = Kind::kPlain;  // kPlain: a legacy descriptor, no context
   Context ctx;
   uint8_t popts = 0;  // POPTS of the data descriptor
+  bool whole_mss = false;    // TSO: the payload is a whole number (>= 2) of MSS
   bool mss_lowered = false;  // TSO: MSS lowered to avoid a whole number of segments
 };
 
@@ -118,6 +120,14 @@ inline uint32_t tso_mss_avoiding_whole(uint32_t paylen, uint32_t mss) {
   return m;
 }
 
+// Lowers a whole-MSS TSO plan's MSS (tso_mss_avoiding_whole).
+inline void avoid_whole_mss(Plan& p) {
+  if (p.kind != Kind::kTso || !p.whole_mss) return;
+  uint32_t m = tso_mss_avoiding_whole(p.ctx.paylen, p.ctx.mss);
+  p.mss_lowered = m != p.ctx.mss;
+  p.ctx.mss = static_cast<uint16_t>(m);
+}
+
 // What the frame needs: nothing (kPlain), checksum offload, or TSO.
 inline Plan plan(const uint8_t* f, uint32_t len, const Caps& caps) {
   Plan p;
@@ -157,18 +167,42 @@ inline Plan plan(const uint8_t* f, uint32_t len, const Caps& caps) {
   uint32_t mss = mtu - ihl - thl;
   uint32_t paylen = len - hdrlen;
   if (paylen > kMaxPaylen || mss > 0xffff) return p;
-  if (caps.avoid_whole_mss) {
-    uint32_t m = tso_mss_avoiding_whole(paylen, mss);
-    p.mss_lowered = m != mss;
-    mss = m;
-  }
   c.tucmd = static_cast<uint8_t>(c.tucmd | reg::TXD_CMD_TSE);
   c.hdrlen = static_cast<uint8_t>(hdrlen);
   c.mss = static_cast<uint16_t>(mss);
   c.paylen = paylen;
   p.kind = Kind::kTso;
   p.popts = reg::POPTS_TXSM | reg::POPTS_IXSM;
+  p.whole_mss = paylen % mss == 0;
+  if (caps.avoid_whole_mss) avoid_whole_mss(p);
   return p;
+}
+
+// Segments a TSO plan becomes on the wire (QEMU's extra header-only one not counted).
+inline uint32_t segments(const Plan& p) { return p.kind == Kind::kTso ? (p.ctx.paylen + p.ctx.mss - 1) / p.ctx.mss : 1; }
+
+// Software segmentation (the QEMU whole-MSS case): turns `h`, a copy of the
+// TSO frame's header exactly as the stack wrote it (hdrlen bytes, not
+// seeded), into the header of plain segment i of `n`, which carries `seg_len`
+// payload bytes (payload offset i * mss): IP total length, identification +
+// i, IP checksum 0 (its checksum plan then asks for IXSM), TCP sequence +
+// i * mss, PSH/FIN on the last segment only, and the TCP checksum field the
+// pseudo-header sum with this segment's length (checksum offload).
+inline void segment_header(uint8_t* h, const Plan& p, uint32_t i, uint32_t n, uint32_t seg_len) {
+  const Context& c = p.ctx;
+  uint8_t* ip = h + c.ipcss;
+  uint8_t* tcp = h + c.tucss;
+  uint32_t tcp_len = c.hdrlen - c.tucss + seg_len;
+  put_be16(ip + 2, static_cast<uint16_t>(c.tucss - c.ipcss + tcp_len));
+  put_be16(ip + 4, static_cast<uint16_t>(be16(ip + 4) + i));
+  put_be16(ip + 10, 0);
+  uint32_t seq = (static_cast<uint32_t>(be16(tcp + 4)) << 16 | be16(tcp + 6)) + i * c.mss;
+  put_be16(tcp + 4, static_cast<uint16_t>(seq >> 16));
+  put_be16(tcp + 6, static_cast<uint16_t>(seq));
+  if (i + 1 < n) tcp[13] = static_cast<uint8_t>(tcp[13] & ~0x09);  // PSH, FIN
+  uint32_t sum = pseudo_sum_no_len(ip, 6) + tcp_len;
+  sum = (sum & 0xffff) + (sum >> 16);
+  put_be16(h + c.tucso, static_cast<uint16_t>(sum));
 }
 
 // Rewrites a TSO frame's headers as the device expects them (see above).
