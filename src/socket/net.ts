@@ -154,11 +154,16 @@ class SocketEvents implements TcpEvents {
     this.s._onConnected();
   }
   onReadable(): void {
-    // Not now: the stack reports readable data per segment, in the middle of
-    // a poll burst. One pull after the burst moves everything that arrived
-    // in it as one chunk (one Buffer per burst instead of one per segment,
-    // as node reads up to 64 KiB per wake-up).
-    this.s._queuePull();
+    // The stack reports readable data per segment, in the middle of a poll
+    // burst. The first report pulls at once (a request is answered within
+    // the same poll, whose transmit flush then carries the reply) and queues
+    // one more pull for after the burst, which moves everything else that
+    // arrived in it as one chunk: two Buffers per burst instead of one per
+    // segment (node reads up to 64 KiB per wake-up).
+    const s = this.s;
+    if (s._pullQueued) return;
+    s._pull();
+    s._queuePull();
   }
   onWritable(): void {
     this.s._flushPending();
