@@ -1,28 +1,34 @@
 /**
- * Drives a NetStack in real time on Node's event loop.
+ * Drives NetStacks in real time on Node's event loop.
  *
- * Adaptive polling: while frames flow the loop re-polls from setImmediate
- * (yielding to other callbacks between bursts); after `idleMs` without
- * traffic it arms every NIC's wake-up (TAP fd readable, e1000 interrupt,
- * in-process peer transmit) and sleeps, with one timer for the engine's next
- * deadline. `busy` mode never sleeps, for the lowest latency.
+ * Adaptive polling: while frames flow a stack is polled again and again;
+ * after `idleMs` without traffic it arms every NIC's wake-up (TAP fd
+ * readable, e1000 interrupt, in-process peer transmit) and sleeps, with one
+ * timer for the engine's next deadline. `busy` mode never sleeps, for the
+ * lowest latency.
  *
  * Slices: every event-loop turn costs libuv an epoll_wait system call, which
  * a kernel-bypass data path should not pay per burst. So while frames flow
- * the loop keeps polling inside one turn for up to `sliceMs`, chained through
- * process.nextTick and a microtask in turn: the application's nextTick
+ * the polls stay inside one turn for up to `sliceMs`, chained through a
+ * microtask and process.nextTick in turn: the application's nextTick
  * callbacks (stream 'data', write callbacks) and promise continuations run
  * between polls, so an echo answers within the slice, while timers, I/O and
- * setImmediate callbacks wait for the slice to end. The slice ends early once
- * no frame has arrived for `idleMs`.
+ * setImmediate callbacks wait for the slice to end — or for the addon's
+ * eventLoopDue() to report them due, which ends it early. In adaptive mode a
+ * slice also ends once no frame has arrived for `idleMs`.
  *
- * Liveness: the loop keeps the process alive only while something holds a
+ * One PollScheduler per thread runs every stack's polls from that one chain:
+ * two stacks in one process (a MemoryNic pair, a TAP and loopback) are
+ * polled in turn, and neither waits for the other's slice to end.
+ *
+ * Liveness: a loop keeps the process alive only while something holds a
  * reference (ref()/unref() are counted, like a server or socket handle), or
- * for at most `idleMs` after the last frame while it spins. Spinning needs
- * libuv's poll phase to be non-blocking: a referenced setImmediate, or with
- * the addon an unreferenced one plus the addon's idle handle (a referenced
- * immediate keeps node's own idle handle active for its whole callback, so
- * due() could not tell a queued application immediate from ours).
+ * for at most `idleMs` after the last frame while it spins. Yielding a turn
+ * needs libuv's poll phase to be non-blocking: a referenced setImmediate, or
+ * with the addon an unreferenced one plus the addon's idle handle (a
+ * referenced immediate keeps node's own idle handle active for its whole
+ * callback, so eventLoopDue() could not tell a queued application immediate
+ * from ours).
  */
 import type { Nic } from '../driver/nic.js';
 import type { NetStack } from './net-stack.js';
@@ -61,51 +67,145 @@ export interface EventLoopProbe {
 }
 
 const noop = (): void => {};
-/** Bursts polled back to back in one event-loop turn while frames keep coming. */
-const BURSTS_PER_TURN = 8;
+/** Bursts polled back to back in one step while frames keep coming. */
+const BURSTS_PER_STEP = 8;
 const POLLS = 0;
 const IDLE_POLLS = 1;
 const SLEEPS = 2;
 const WAKEUPS = 3;
 const SLICES = 4;
-/** Inside a slice, how long an idle loop polls in place before yielding to queued callbacks (ms). */
+/** Busy mode, inside a slice: how long an idle stack polls in place before yielding to queued callbacks (ms). */
 const IDLE_SPIN_MS = 0.2;
+
+/** What a stack wants after one step of polling. */
+const enum Want {
+  /** Nothing to do: it armed its wake-ups (and a timer) and sleeps. */
+  Sleep = 0,
+  /** Poll again soon, but a turn of the event loop may come first. */
+  Turn = 1,
+  /** Frames are flowing (or busy): poll again within this slice. */
+  Stay = 2,
+}
 
 interface Refable {
   ref?(): unknown;
   unref?(): unknown;
 }
 
+/**
+ * The thread's one polling chain: steps every awake PollLoop, then either
+ * chains the next step (microtask, then nextTick), yields one event-loop
+ * turn (setImmediate), or stops when every loop sleeps.
+ */
+class PollScheduler {
+  private readonly loops: PollLoop[] = [];
+  private chained = false;
+  private stepping = false;
+  private kickedInStep = false;
+  private immediate: NodeJS.Immediate | null = null;
+  private sliceStart = -1;
+  private probe: EventLoopProbe | null = null;
+  private readonly chainStep = (): void => {
+    this.chained = false;
+    this.step();
+  };
+  private readonly chainMicrotask = (): void => {
+    process.nextTick(this.chainStep);
+  };
+  private readonly turnStep = (): void => {
+    this.immediate = null;
+    this.probe?.spin(false);
+    this.step();
+  };
+
+  /** Marks a loop awake and makes sure a step comes: in this turn, unless a turn is being yielded. */
+  wake(loop: PollLoop, probe: EventLoopProbe | null): void {
+    if (this.probe === null && probe !== null) this.probe = probe;
+    if (!loop.scheduled) {
+      loop.scheduled = true;
+      this.loops.push(loop);
+    }
+    if (this.stepping) {
+      this.kickedInStep = true;
+      return;
+    }
+    if (this.chained || this.immediate !== null) return;
+    this.chained = true;
+    queueMicrotask(this.chainMicrotask);
+  }
+
+  /** Forgets a stopped loop. */
+  remove(loop: PollLoop): void {
+    const i = this.loops.indexOf(loop);
+    if (i >= 0) this.loops.splice(i, 1);
+    loop.scheduled = false;
+    if (this.loops.length === 0 && this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+      this.probe?.spin(false);
+    }
+  }
+
+  private step(): void {
+    const loops = this.loops;
+    const inSlice = this.sliceStart >= 0;
+    this.stepping = true;
+    this.kickedInStep = false;
+    let want: Want = Want.Sleep;
+    let sliceMs = Infinity;
+    for (let i = 0; i < loops.length; ) {
+      const loop = loops[i]!;
+      const w = loop.step(inSlice);
+      if (w === Want.Sleep) {
+        loop.scheduled = false;
+        loops[i] = loops[loops.length - 1]!;
+        loops.pop();
+        continue;
+      }
+      if (w > want) want = w;
+      if (loop.sliceMs < sliceMs) sliceMs = loop.sliceMs;
+      i++;
+    }
+    this.stepping = false;
+    if (loops.length === 0) {
+      this.sliceStart = -1;
+      return;
+    }
+    const now = performance.now();
+    if (this.sliceStart < 0) this.sliceStart = now;
+    if ((want === Want.Stay || this.kickedInStep) && now - this.sliceStart < sliceMs && !(this.probe?.due() ?? false)) {
+      // Stay in this turn: the next step after the application's queued callbacks.
+      this.chained = true;
+      queueMicrotask(this.chainMicrotask);
+      return;
+    }
+    this.sliceStart = -1;
+    this.immediate = setImmediate(this.turnStep);
+    if (this.probe !== null) {
+      this.immediate.unref();
+      this.probe.spin(true);
+    }
+  }
+}
+
+const scheduler = new PollScheduler();
+
 export class PollLoop {
   private readonly mode: PollMode;
   private readonly idleMs: number;
+  /** Longest slice this loop asks for (ms). */
+  readonly sliceMs: number;
+  private readonly eventLoop: EventLoopProbe | null;
   private running = false;
-  private immediate: NodeJS.Immediate | null = null;
+  /** In the scheduler's list of loops to step. */
+  scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private lastWork = 0;
   private refs = 0;
   private keepAlive: NodeJS.Timeout | null = null;
   private readonly wake = (): void => this.kick();
-  private readonly tick = (): void => {
-    this.immediate = null;
-    this.eventLoop?.spin(false);
-    this.run();
-  };
-  private readonly sliceMs: number;
-  private readonly eventLoop: EventLoopProbe | null;
-  /** When the current slice began (its first turn's clock), or -1 outside a slice. */
-  private sliceStart = -1;
-  /** A chained poll is queued (nextTick or microtask): kick() has nothing to do. */
-  private chained = false;
-  private readonly chainTick = (): void => {
-    this.chained = false;
-    this.run();
-  };
-  private readonly chainMicrotask = (): void => {
-    process.nextTick(this.chainTick);
-  };
-  /** Polls done; spins that found nothing; times it went to sleep; slices (event-loop turns spent polling). */
+  /** Polls done; steps that found nothing; times it went to sleep; wake-ups; slices it polled in. */
   get counters(): { polls: number; idle_polls: number; sleeps: number; wakeups: number; slices: number } {
     const c = this.count;
     return { polls: c[POLLS]!, idle_polls: c[IDLE_POLLS]!, sleeps: c[SLEEPS]!, wakeups: c[WAKEUPS]!, slices: c[SLICES]! };
@@ -142,26 +242,24 @@ export class PollLoop {
 
   stop(): void {
     this.running = false;
-    if (this.immediate !== null) clearImmediate(this.immediate);
+    scheduler.remove(this);
     if (this.timer !== null) clearTimeout(this.timer);
-    this.immediate = null;
     this.timer = null;
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.keepAlive = null;
     this.engine.onOutput = null;
-    this.eventLoop?.spin(false);
     for (const n of this.nics) n.setWakeHandler(null);
   }
 
-  /** Schedules a poll as soon as possible (new frames, or the application queued data). */
+  /**
+   * Schedules a poll as soon as possible (new frames, or the application
+   * queued data): right after the callbacks already queued, in this turn of
+   * the event loop — unless a turn is being yielded, then after it.
+   */
   kick(): void {
-    if (!this.running || this.immediate !== null || this.chained) return;
+    if (!this.running) return;
     this.count[WAKEUPS]++;
-    this.immediate = setImmediate(this.tick);
-    if (this.eventLoop !== null) {
-      this.immediate.unref();
-      this.eventLoop.spin(true);
-    }
+    scheduler.wake(this, this.eventLoop);
   }
 
   ref(): void {
@@ -190,20 +288,19 @@ export class PollLoop {
     return this.refs > 0;
   }
 
-  private run(): void {
-    if (!this.running) return;
+  /** @internal One step (the scheduler's): polls a few bursts and says what it wants next. */
+  step(inSlice: boolean): Want {
+    if (!this.running) return Want.Sleep;
     const engine = this.engine;
-    // While frames flow, poll a few bursts per event-loop turn: each turn
-    // costs libuv an epoll_wait, and the data path should not pay a system
-    // call per burst. Bounded so timers and other callbacks still run.
+    if (!inSlice) this.count[SLICES]++;
     let frames = 0;
-    for (let i = 0; i < BURSTS_PER_TURN; i++) {
+    for (let i = 0; i < BURSTS_PER_STEP; i++) {
       this.count[POLLS]++;
       const n = engine.poll();
       frames += n;
       if (n === 0) break;
     }
-    if (frames === 0 && this.sliceStart >= 0 && this.mode === 'busy') {
+    if (frames === 0 && inSlice && this.mode === 'busy') {
       // Busy, inside a slice, and nothing arrived: poll again right here for
       // a moment. A trip round the callback queues allocates (a microtask and
       // a tick object), and an idle busy loop would otherwise feed the young
@@ -213,7 +310,7 @@ export class PollLoop {
       // spinning here would only hold them up.
       // The clock is read (and timers advanced) every 1024 polls only: a clock
       // read boxes a double, and this loop runs millions of times a second.
-      const until = Math.min(engine.clock.now() + IDLE_SPIN_MS, this.sliceStart + this.sliceMs);
+      const until = engine.clock.now() + IDLE_SPIN_MS;
       let k = 0;
       do {
         this.count[POLLS]++;
@@ -228,26 +325,12 @@ export class PollLoop {
     const now = engine.clock.now();
     if (frames > 0) this.lastWork = now;
     else this.count[IDLE_POLLS]++;
+    const recent = now - this.lastWork < this.idleMs;
+    if (this.mode === 'busy' ? this.refs > 0 || recent : recent) return Want.Stay;
     const next = engine.pollAt();
-    const spin = this.mode === 'busy' ? this.refs > 0 || now - this.lastWork < this.idleMs : now - this.lastWork < this.idleMs;
-    if (next <= now || spin) {
-      if (this.sliceStart < 0) {
-        this.sliceStart = now;
-        this.count[SLICES]++;
-      }
-      const stay = this.mode === 'busy' || frames > 0 || now - this.lastWork < this.idleMs;
-      if (stay && now - this.sliceStart < this.sliceMs && !(this.eventLoop?.due() ?? false)) {
-        // Stay in this turn: next poll after the application's queued callbacks.
-        this.chained = true;
-        queueMicrotask(this.chainMicrotask);
-        return;
-      }
-      this.sliceStart = -1;
-      this.kick();
-      return;
-    }
-    this.sliceStart = -1;
+    if (next <= now) return Want.Turn;
     this.sleep(next, now);
+    return Want.Sleep;
   }
 
   private sleep(next: number, now: number): void {
