@@ -70,7 +70,9 @@ export class RttEstimator implements RttEstimatorContract {
    */
   sample(rttMs: number): void {
     if (!Number.isFinite(rttMs)) return;
-    const r = rttMs < 0 ? 0 : rttMs;
+    // Math.max/min rather than conditionals: a value merged from a small
+    // integer and a double was boxed by V8 (a heap number per sample).
+    const r = Math.max(0, rttMs);
     if (this._srtt < 0) {
       this._srtt = r;
       this._rttvar = r / 2;
@@ -79,7 +81,7 @@ export class RttEstimator implements RttEstimatorContract {
       this._rttvar = (1 - BETA) * this._rttvar + BETA * Math.abs(this._srtt - r);
       this._srtt = (1 - ALPHA) * this._srtt + ALPHA * r;
     }
-    this.baseRto = this.clamp(this._srtt + Math.max(this.granularity, K * this._rttvar));
+    this.baseRto = Math.min(Math.max(this._srtt + Math.max(this.granularity, K * this._rttvar), this.minRto), this.maxRto);
   }
 
   /** Doubles the RTO after a timeout (RFC 6298 §5.5), capped at maxRto. */
