@@ -4,11 +4,20 @@
  * receiving end takes as verified, and the bytes arrive intact.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPcap } from '../../src/driver/pcap.js';
 import { describe, expect, it } from 'vitest';
 import { Stack } from '../../src/ustack.js';
 
-async function transfer(offloads: boolean, bytes: number): Promise<{ ok: boolean; framesOut: number; bytesOut: number; badChecksums: number }> {
+async function transfer(
+  offloads: boolean,
+  bytes: number,
+  capture?: string,
+): Promise<{ ok: boolean; framesOut: number; bytesOut: number; badChecksums: number }> {
   const [a, b] = await Stack.pair(undefined, { offloads });
+  if (capture) a.capture(capture);
   try {
     const data = randomBytes(bytes);
     const got = createHash('sha256');
@@ -50,6 +59,35 @@ describe('MemoryNic offloads', () => {
     expect(r.badChecksums).toBe(0);
     // Far fewer, far larger frames than 1514-byte ones: TSO super-frames.
     expect(r.bytesOut / r.framesOut).toBeGreaterThan(8000);
+  });
+
+  it('a super-frame takes one IP ID per segment it will be cut into (no ID reused by the next frame)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ustack-ipid-'));
+    try {
+      const file = join(dir, 'a.pcap');
+      const r = await transfer(true, 2 << 20, file);
+      expect(r.ok).toBe(true);
+      let checked = 0;
+      let prev: { id: number; segments: number } | null = null;
+      for (const { data: f } of readPcap(new Uint8Array(readFileSync(file)))) {
+        if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6) continue;
+        const src = (f[26]! << 24) | (f[27]! << 16) | (f[28]! << 8) | f[29]!;
+        if (src >>> 0 !== 0x0a000001) continue; // a's frames only
+        const ipLen = (f[16]! << 8) | f[17]!;
+        const id = (f[18]! << 8) | f[19]!;
+        const tcpHeader = (f[14 + 20 + 12]! >>> 4) * 4;
+        const payload = ipLen - 20 - tcpHeader;
+        const segments = payload > 1500 - 20 - tcpHeader ? Math.ceil(payload / (1500 - 20 - tcpHeader)) : 1;
+        if (prev !== null && prev.segments > 1) {
+          expect((id - prev.id) & 0xffff).toBeGreaterThanOrEqual(prev.segments);
+          checked++;
+        }
+        prev = { id, segments };
+      }
+      expect(checked).toBeGreaterThan(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('without offloads every frame fits the MTU', async () => {

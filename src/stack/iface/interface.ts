@@ -598,6 +598,14 @@ export class Interface implements NeighborHost {
     r.payloadLength = length;
     emitIpv4(r, this.pool, base + ETH_HEADER_LEN);
     write(this.pool, base + ETH_HEADER_LEN + IPV4_HEADER_LEN);
+    if (IPV4_HEADER_LEN + length > this.mtu) {
+      // A TSO super-frame: the NIC gives its k segments IDs ident..ident+k-1
+      // (as the e1000 and Linux GSO do); the next frame must not reuse them.
+      const tcpHeader = (this.pool[base + ETH_HEADER_LEN + IPV4_HEADER_LEN + 12]! >>> 4) * 4;
+      const mss = this.mtu - IPV4_HEADER_LEN - tcpHeader;
+      const segments = Math.ceil((length - tcpHeader) / mss);
+      this.nextIdent = (this.nextIdent + segments - 1) & 0xffff;
+    }
     this.stats.ip_tx++;
     return this.resolveAndQueue(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + length, hop);
   }
