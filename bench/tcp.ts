@@ -21,8 +21,13 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function ustackEnv(mtu = 1500, tcp?: { sendBufferSize: number; recvBufferSize: number }): Promise<Env> {
-  const [a, b] = await Stack.pair(undefined, { mtu, ...(tcp ? { tcp } : {}) });
+/**
+ * `offloads`: the MemoryNic link behaves like Linux's veth/lo (no checksums
+ * computed, TCP in 64 KiB super-frames) — what node:net over 127.0.0.1 gets
+ * from the kernel's loopback.
+ */
+async function ustackEnv(mtu = 1500, tcp?: { sendBufferSize: number; recvBufferSize: number }, offloads = false): Promise<Env> {
+  const [a, b] = await Stack.pair(undefined, { mtu, ...(tcp ? { tcp } : {}), ...(offloads ? { offloads: true } : {}) });
   // The server lives on b, the client on a.
   return {
     net: {
@@ -102,12 +107,17 @@ function rrRound(c: Sock, ms: number): Promise<RrResult> {
 }
 
 export async function tcpRr(opts: BenchOptions, rows: Row[]): Promise<void> {
-  const rate: Row = { scenario: '1 TCP RR 64 B', metric: 'transactions/s', unit: '/s', ustack: [], node: [], target: 'ustack ≥ 1.5× node', higherIsBetter: true };
-  const p50: Row = { scenario: '1 TCP RR 64 B', metric: 'p50 latency', unit: 'µs', ustack: [], node: [], target: '', higherIsBetter: false };
-  const p99: Row = { scenario: '1 TCP RR 64 B', metric: 'p99 latency', unit: 'µs', ustack: [], node: [], target: '', higherIsBetter: false };
+  for (const offloads of [false, true]) await tcpRrOnce(opts, rows, offloads);
+}
+
+async function tcpRrOnce(opts: BenchOptions, rows: Row[], offloads: boolean): Promise<void> {
+  const scenario = offloads ? '1 TCP RR 64 B (ustack link: veth-like offloads)' : '1 TCP RR 64 B';
+  const rate: Row = { scenario, metric: 'transactions/s', unit: '/s', ustack: [], node: [], target: 'ustack ≥ 1.5× node', higherIsBetter: true };
+  const p50: Row = { scenario, metric: 'p50 latency', unit: 'µs', ustack: [], node: [], target: '', higherIsBetter: false };
+  const p99: Row = { scenario, metric: 'p99 latency', unit: 'µs', ustack: [], node: [], target: '', higherIsBetter: false };
   const setups: Partial<Record<Impl, { env: Env; srv: Srv; c: Sock }>> = {};
   for (const impl of opts.impls) {
-    const env = impl === 'ustack' ? await ustackEnv() : nodeEnv();
+    const env = impl === 'ustack' ? await ustackEnv(1500, undefined, offloads) : nodeEnv();
     const srv = env.net.createServer((s) => {
       s.setNoDelay(true);
       s.on('data', (d) => s.write(d));
@@ -186,9 +196,15 @@ async function bulkRound(env: Env, bytes: number): Promise<BulkResult> {
 
 export async function tcpBulk(opts: BenchOptions, rows: Row[]): Promise<void> {
   const mb = (opts.bulkBytes / (1 << 20)).toFixed(0);
-  for (const mtu of [1500, 9000]) {
+  const variants: Array<{ mtu: number; offloads: boolean }> = [
+    { mtu: 1500, offloads: false },
+    { mtu: 1500, offloads: true },
+    { mtu: 9000, offloads: false },
+  ];
+  for (const { mtu, offloads } of variants) {
+    const name = `2 TCP bulk ${mb} MiB, MTU ${mtu}${offloads ? ' (ustack link: veth-like offloads, TSO)' : ''}`;
     const gb: Row = {
-      scenario: `2 TCP bulk ${mb} MiB, MTU ${mtu}`,
+      scenario: name,
       metric: 'throughput',
       unit: 'Gbit/s',
       ustack: [],
@@ -198,7 +214,7 @@ export async function tcpBulk(opts: BenchOptions, rows: Row[]): Promise<void> {
       higherIsBetter: true,
     };
     const al: Row = {
-      scenario: `2 TCP bulk ${mb} MiB, MTU ${mtu}`,
+      scenario: name,
       metric: 'V8 heap allocated per MB moved',
       unit: 'B/MB',
       ustack: [],
@@ -207,13 +223,13 @@ export async function tcpBulk(opts: BenchOptions, rows: Row[]): Promise<void> {
       higherIsBetter: false,
     };
     const envs: Partial<Record<Impl, Env>> = {};
-    if (opts.impls.includes('ustack')) envs.ustack = await ustackEnv(mtu);
+    if (opts.impls.includes('ustack')) envs.ustack = await ustackEnv(mtu, undefined, offloads);
     if (opts.impls.includes('node')) envs.node = nodeEnv();
     // Warm-up: JIT and ring growth.
     for (const e of Object.values(envs)) await bulkRound(e, Math.min(opts.bulkBytes, 32 << 20));
     const run = (impl: Impl) => async (): Promise<BulkResult> => bulkRound(envs[impl]!, opts.bulkBytes);
     await alternate(opts, { ustack: run('ustack'), node: run('node') }, (impl, r) => {
-      log(`  bulk mtu ${mtu} ${impl}: ${r.gbps.toFixed(2)} Gbit/s, ${r.allocPerMB.toFixed(0)} B heap allocated per MB`);
+      log(`  bulk mtu ${mtu}${offloads ? ' offloads' : ''} ${impl}: ${r.gbps.toFixed(2)} Gbit/s, ${r.allocPerMB.toFixed(0)} B heap allocated per MB`);
       gb[impl].push(r.gbps);
       al[impl].push(r.allocPerMB);
     });
