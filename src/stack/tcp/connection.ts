@@ -1794,6 +1794,14 @@ export class Connection {
       if (wnd === 0) return seqDiff(seq, rn) === 0;
       return seqLe(rn, seq) && seqLt(seq, seqAdd(rn, wnd));
     }
+    // Old text reaching up to what we last acknowledged: a retransmitted FIN
+    // (BSD stacks such as QEMU's slirp put their FIN on every segment until
+    // it is acknowledged) or the last data again. Nothing in it is new
+    // (processText trims it and ACKs), but its ACK and window are current:
+    // dropping them left our sender waiting for the RTO, which resent data
+    // the peer had acknowledged. As Linux tcp_sequence (end_seq >= rcv_wup;
+    // BSD processes the ACK of any old segment).
+    if (seqLe(seq, rn) && seqGe(seqAdd(seq, segLen), this.lastAckSent)) return true;
     if (wnd === 0) {
       // Nothing fits, but the ACK/RST/FIN-at-rcvNxt of a segment starting at
       // rcvNxt is still useful (RFC 9293: "special allowance" for ACKs; Linux
@@ -2020,6 +2028,9 @@ export class Connection {
       // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer already sent FIN; ignore text.
       if (fin && s === State.TIME_WAIT) {
         this.closeAt = now + this.config.timeWaitMs;
+        this.ackNow = true;
+      } else if ((len > 0 || fin) && seqLt(seq, this.rcvNxt)) {
+        // Old text or the peer's FIN again (see acceptable()): tell it where we are.
         this.ackNow = true;
       }
       return;
