@@ -3173,6 +3173,13 @@ export class Connection {
     const sackRoom = SACK_OUT.length > 0 ? 4 + 4 * SACK_OUT.length : 0;
     const maxPayload = this.segMax() - sackRoom;
     if (n > maxPayload) n = Math.max(1, maxPayload);
+    // TSO: the NIC cuts at its MTU (sndMss() of payload, less the SACK
+    // blocks). Several segments' worth that do not end the data are cut to
+    // whole ones, as Linux tcp_mss_split_point: a send limited by the window
+    // or cwnd otherwise left a short segment on the wire, and what is left
+    // of the window now follows the SWS rules like any small segment.
+    const unit = this.sndMss() - sackRoom;
+    if (n > unit && unit > 0 && ringOff + n < this.sndRing.length) n -= n % unit;
     let flags = TCP_ACK;
     let space = n;
     if (this.finQueued && ringOff + n === this.sndRing.length) {
