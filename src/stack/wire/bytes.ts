@@ -19,8 +19,8 @@ export function w32(b: Uint8Array, o: number, v: number): void {
 
 /** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
 const BULK_COPY_MIN = 8192;
-/** Below this, a byte loop beats setting up word copies. */
-const WORD_COPY_MIN = 32;
+/** Below this, a byte loop beats setting up word copies (two DataView lookups). */
+const WORD_COPY_MIN = 128;
 
 /**
  * Copies src[sOff, sOff + len) to dst[dOff, dOff + len) (non-overlapping)

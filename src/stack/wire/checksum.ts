@@ -60,8 +60,22 @@ function fold16(sum: number): number {
  * uncomplemented 16-bit sum (0..0xffff). `initial` may be any non-negative
  * integer below 2^48 (e.g. a previous onesSum or pseudoHeaderSum).
  */
+/** Below this length, summing byte pairs beats finding the buffer's DataView. */
+const SHORT_SUM = 128;
+
 export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0): number {
   checkBounds(buf, off, len);
+  if (len < SHORT_SUM) {
+    // Headers and small datagrams: byte pairs straight from the array (no
+    // DataView lookup, which costs more than the sum at these lengths).
+    let sum = initial > 0xffff ? fold16(initial) : initial;
+    const end = off + (len & ~1);
+    let i = off;
+    for (; i < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+    if ((len & 1) !== 0) sum += buf[i]! << 8;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    return (sum & 0xffff) + (sum >>> 16);
+  }
   const dv = dataViewOf(buf);
   let i = buf.byteOffset + off;
   // Everything stays a small integer (Smi): each 32-bit word is read signed
