@@ -98,12 +98,6 @@ const MAX_UDP_PAYLOAD = 65507;
 
 const kState = Symbol('ustack.dgram.state');
 
-interface Queued {
-  msg: Buffer;
-  address: number;
-  port: number;
-}
-
 /** The "handle": what a libuv UDP handle + kernel socket are in node. */
 class Handle implements UdpHandler {
   ep: UdpEndpoint | null = null;
@@ -143,7 +137,14 @@ class Handle implements UdpHandler {
   refed = true;
   holding = false;
   receiving = false;
-  rxQueue: Queued[] = [];
+  /**
+   * Received datagrams waiting for the 'message' tick: parallel arrays read
+   * from rxHead (no queue-entry object per datagram, no shift()).
+   */
+  rxMsgs: (Buffer | undefined)[] = [];
+  rxSrcs: number[] = [];
+  rxPorts: number[] = [];
+  rxHead = 0;
   rxQueueBytes = 0;
   rxScheduled = false;
   rxDropped = 0;
@@ -164,7 +165,9 @@ class Handle implements UdpHandler {
     }
     const msg = Buffer.allocUnsafe(len);
     copyBytes(msg, 0, buf, off, len);
-    this.rxQueue.push({ msg, address: src, port: srcPort });
+    this.rxMsgs.push(msg);
+    this.rxSrcs.push(src);
+    this.rxPorts.push(srcPort);
     this.rxQueueBytes += charge;
     if (!this.rxScheduled) {
       this.rxScheduled = true;
@@ -211,7 +214,10 @@ class Handle implements UdpHandler {
     this.unhashed = false;
     this.ep?.close();
     this.ep = null;
-    this.rxQueue = [];
+    this.rxMsgs.length = 0;
+    this.rxSrcs.length = 0;
+    this.rxPorts.length = 0;
+    this.rxHead = 0;
     this.rxQueueBytes = 0;
     this.updateRef();
   }
@@ -247,16 +253,26 @@ function flushPendingSends(sock: DgramSocket, h: Handle): void {
 
 function drain(h: Handle): void {
   h.rxScheduled = false;
-  while (h.rxQueue.length > 0 && h.receiving) {
-    const d = h.rxQueue.shift()!;
-    h.rxQueueBytes -= d.msg.length + DATAGRAM_OVERHEAD;
+  const msgs = h.rxMsgs;
+  while (h.rxHead < msgs.length && h.receiving) {
+    const i = h.rxHead++;
+    const msg = msgs[i]!;
+    msgs[i] = undefined;
+    const src = h.rxSrcs[i]!;
+    h.rxQueueBytes -= msg.length + DATAGRAM_OVERHEAD;
     h.rxDelivered++;
-    if (d.address !== h.lastSrc) {
-      h.lastSrc = d.address;
-      h.lastSrcText = ipToString(d.address);
+    if (src !== h.lastSrc) {
+      h.lastSrc = src;
+      h.lastSrcText = ipToString(src);
     }
-    const rinfo: RemoteInfo = { address: h.lastSrcText, family: 'IPv4', port: d.port, size: d.msg.length };
-    h.owner.emit('message', d.msg, rinfo);
+    const rinfo: RemoteInfo = { address: h.lastSrcText, family: 'IPv4', port: h.rxPorts[i]!, size: msg.length };
+    h.owner.emit('message', msg, rinfo);
+  }
+  if (h.rxHead >= h.rxMsgs.length) {
+    h.rxMsgs.length = 0;
+    h.rxSrcs.length = 0;
+    h.rxPorts.length = 0;
+    h.rxHead = 0;
   }
 }
 
@@ -834,7 +850,7 @@ export class DgramSocket extends EventEmitter {
   /** ustack-only: receive-queue counters of this socket. */
   ustackStats(): { rxDelivered: number; rxDropped: number; rxQueued: number } {
     const h = this[kState].handle;
-    return { rxDelivered: h?.rxDelivered ?? 0, rxDropped: h?.rxDropped ?? 0, rxQueued: h?.rxQueue.length ?? 0 };
+    return { rxDelivered: h?.rxDelivered ?? 0, rxDropped: h?.rxDropped ?? 0, rxQueued: h ? h.rxMsgs.length - h.rxHead : 0 };
   }
 
   addMembership(): void {
