@@ -20,13 +20,13 @@ function bound(s: DSock, port: number, host: string): Promise<number> {
   return new Promise((resolve) => s.bind(port, host, () => resolve(s.address().port)));
 }
 
-async function setup(impl: Impl): Promise<Setup> {
+async function setup(impl: Impl, offloads = false): Promise<Setup> {
   let mk: (t: 'udp4') => DSock;
   let srvHost: string;
   let cliHost: string;
   let closeStacks = async (): Promise<void> => {};
   if (impl === 'ustack') {
-    const [a, b] = await Stack.pair();
+    const [a, b] = await Stack.pair(undefined, offloads ? { offloads: true } : {});
     mk = b.dgram.createSocket as unknown as (t: 'udp4') => DSock;
     const mkA = a.dgram.createSocket as unknown as (t: 'udp4') => DSock;
     srvHost = b.address;
@@ -92,11 +92,17 @@ async function echoRound(s: Setup, ms: number, inFlight: number): Promise<EchoRe
 }
 
 export async function udpEcho(opts: BenchOptions, rows: Row[]): Promise<void> {
-  const rate: Row = { scenario: '3 UDP echo 64 B, 64 in flight', metric: 'echoes/s', unit: '/s', ustack: [], node: [], target: 'ustack ≥ 5× node', higherIsBetter: true };
-  const al: Row = { scenario: '3 UDP echo 64 B, 64 in flight', metric: 'V8 heap allocated per MB moved', unit: 'B/MB', ustack: [], node: [], target: 'no allocation per packet', higherIsBetter: false };
+  // Also on the veth-like link (no checksums computed), as node's lo has it.
+  for (const offloads of [false, true]) await udpEchoOnce(opts, rows, offloads);
+}
+
+async function udpEchoOnce(opts: BenchOptions, rows: Row[], offloads: boolean): Promise<void> {
+  const scenario = `3 UDP echo 64 B, 64 in flight${offloads ? ' (ustack link: veth-like offloads)' : ''}`;
+  const rate: Row = { scenario, metric: 'echoes/s', unit: '/s', ustack: [], node: [], target: 'ustack ≥ 5× node', higherIsBetter: true };
+  const al: Row = { scenario, metric: 'V8 heap allocated per MB moved', unit: 'B/MB', ustack: [], node: [], target: 'no allocation per packet', higherIsBetter: false };
   const setups: Partial<Record<Impl, Setup>> = {};
   for (const impl of opts.impls) {
-    setups[impl] = await setup(impl);
+    setups[impl] = await setup(impl, offloads);
     await echoRound(setups[impl]!, 200, 64);
   }
   const run = (impl: Impl) => async (): Promise<EchoResult> => echoRound(setups[impl]!, opts.roundMs, 64);
