@@ -7,40 +7,9 @@
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import { ByteRing, RingPool } from '../../src/stack/tcp/ring-buffer.js';
+import { RingModel as Model } from '../helpers/ring-model.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
-
-/** Readable bytes, and bytes placed past them (offset from the readable tail). */
-class Model {
-  data: number[] = [];
-  pending = new Map<number, number>();
-  constructor(readonly limit: number) {}
-  get free(): number {
-    return this.limit - this.data.length;
-  }
-  private shift(n: number): void {
-    const next = new Map<number, number>();
-    for (const [k, v] of this.pending) if (k >= n) next.set(k - n, v);
-    this.pending = next;
-  }
-  write(src: Uint8Array): number {
-    const n = Math.min(src.length, this.free);
-    for (let i = 0; i < n; i++) this.data.push(src[i]!);
-    this.shift(n);
-    return n;
-  }
-  writeAt(off: number, src: Uint8Array): void {
-    for (let i = 0; i < src.length; i++) this.pending.set(off + i, src[i]!);
-  }
-  commit(n: number): void {
-    // Bytes never placed are unspecified (-1).
-    for (let i = 0; i < n; i++) this.data.push(this.pending.get(i) ?? -1);
-    this.shift(n);
-  }
-  read(n: number): number[] {
-    return this.data.splice(0, Math.min(n, this.data.length));
-  }
-}
 
 type Op =
   | { k: 'write'; len: number; seed: number }
