@@ -171,13 +171,12 @@ export function loadAddon(): UstackAddon {
   return cached;
 }
 
-let spinners = 0;
-
 /**
- * A view of Node's event loop for one poll loop (the addon's eventLoopDue /
- * eventLoopSpin), or null where the addon is not built (a loopback-only stack
- * still runs; its poll slices then end on time alone). Spin requests are
- * counted: the idle handle is shared by every stack in the process.
+ * A view of Node's event loop for the poll scheduler (the addon's
+ * eventLoopDue / eventLoopSpin; the addon keeps one idle handle per
+ * environment and ignores repeated spin requests), or null where the addon is
+ * not built (a loopback-only stack still runs; its poll slices then end on
+ * time alone).
  */
 export function eventLoopProbe(): { due(): boolean; spin(on: boolean): void } | null {
   let addon: UstackAddon;
@@ -187,14 +186,5 @@ export function eventLoopProbe(): { due(): boolean; spin(on: boolean): void } | 
     return null;
   }
   if (typeof addon.eventLoopDue !== 'function' || typeof addon.eventLoopSpin !== 'function') return null;
-  let on = false;
-  return {
-    due: addon.eventLoopDue,
-    spin(want: boolean): void {
-      if (want === on) return;
-      on = want;
-      spinners += want ? 1 : -1;
-      if (spinners === (want ? 1 : 0)) addon.eventLoopSpin(want);
-    },
-  };
+  return { due: addon.eventLoopDue, spin: addon.eventLoopSpin };
 }

@@ -128,7 +128,8 @@ class Handle implements UdpHandler {
    */
   pendData: Buffer[][] = [];
   pendPort: number[] = [];
-  pendIp: string[] = [];
+  /** The address each send was given (undefined: none, so 127.0.0.1). */
+  pendAddr: (string | null | undefined)[] = [];
   pendCb: (SendCallback | undefined)[] = [];
   pendScheduled = false;
   broadcast = false;
@@ -236,17 +237,21 @@ function flushPendingSends(sock: DgramSocket, h: Handle): void {
   h.pendScheduled = false;
   const data = h.pendData;
   const n = data.length;
-  for (let i = 0; i < n; i++) sock._sendResolved(h, data[i]!, h.pendIp[i]!, h.pendPort[i]!, h.pendCb[i]);
+  for (let i = 0; i < n; i++) {
+    // The default lookup resolves no address to 127.0.0.1 and a literal to itself.
+    const address = h.pendAddr[i];
+    sock._sendResolved(h, data[i]!, address || '127.0.0.1', h.pendPort[i]!, h.pendCb[i], address);
+  }
   // Sends queued while sending (none, unless a send re-enters) wait for their own tick.
   if (data.length === n) {
     data.length = 0;
     h.pendPort.length = 0;
-    h.pendIp.length = 0;
+    h.pendAddr.length = 0;
     h.pendCb.length = 0;
   } else {
     data.splice(0, n);
     h.pendPort.splice(0, n);
-    h.pendIp.splice(0, n);
+    h.pendAddr.splice(0, n);
     h.pendCb.splice(0, n);
   }
 }
@@ -679,19 +684,13 @@ export class DgramSocket extends EventEmitter {
         else process.nextTick(() => this.emit('error', ex));
         return;
       }
-      if (st.handle !== h || !h.open) return;
-      const code = this.transmit(h, list, connected ? null : (ip ?? ''), port);
-      if (typeof code === 'number') {
-        if (cb) process.nextTick(cb, null, code);
-        return;
-      }
-      if (cb) process.nextTick(cb, systemError(code, 'send', address ?? undefined, connected ? undefined : port));
+      this._sendResolved(h, list, connected ? null : (ip ?? ''), port, cb, address);
     };
     if (connected) afterDns(null);
     else if (h.defaultLookup && (!address || address === h.lastDstText || isIPv4(address))) {
       h.pendData.push(list);
       h.pendPort.push(port);
-      h.pendIp.push(address || '127.0.0.1');
+      h.pendAddr.push(address);
       h.pendCb.push(cb);
       if (!h.pendScheduled) {
         h.pendScheduled = true;
@@ -700,13 +699,17 @@ export class DgramSocket extends EventEmitter {
     } else h.lookup(address ?? '', afterDns);
   }
 
-  /** @internal Sends what flushPendingSends took off the queue (as afterDns would have). */
-  _sendResolved(h: Handle, list: Buffer[], ip: string, port: number, cb: SendCallback | undefined): void {
+  /**
+   * @internal Sends one datagram once its destination is resolved (ip null:
+   * the connected peer) and reports to the callback; `address` is what the
+   * caller passed, for the error.
+   */
+  _sendResolved(h: Handle, list: Buffer[], ip: string | null, port: number, cb: SendCallback | undefined, address: string | null | undefined): void {
     if (this[kState].handle !== h || !h.open) return;
     const code = this.transmit(h, list, ip, port);
     if (!cb) return;
     if (typeof code === 'number') process.nextTick(cb, null, code);
-    else process.nextTick(cb, systemError(code, 'send', ip, port));
+    else process.nextTick(cb, systemError(code, 'send', address ?? undefined, ip === null ? undefined : port));
   }
 
   /** Sends one datagram; returns its length, or an errno code. */

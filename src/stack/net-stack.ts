@@ -157,9 +157,8 @@ export class NetStack {
    */
   poll(): number {
     if (DEBUG) this.logDrops();
-    let frames = 0;
+    let frames = this.pollReceive();
     const ifaces = this.router.interfaces;
-    for (let i = 0; i < ifaces.length; i++) frames += ifaces[i]!.poll();
     this.wheel.advance(this.clock.now());
     for (let i = 0; i < ifaces.length; i++) ifaces[i]!.flush();
     // Loopback traffic is answered within the same poll (as the kernel's lo
