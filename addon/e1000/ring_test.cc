@@ -238,6 +238,21 @@ static std::vector<uint8_t> make_frame(uint8_t proto, uint32_t payload, bool vla
   return f;
 }
 
+// Checksum offload as the device does it for a plain frame: the TCP/UDP sum
+// from TUCSS over the field as the stack left it (TXSM), the IP header sum
+// (IXSM).
+static void device_csum(std::vector<uint8_t>& s, const tc::Plan& p) {
+  const tc::Context& c = p.ctx;
+  if (p.popts & reg::POPTS_TXSM) {
+    uint32_t v = ~sum16(&s[c.tucss], s.size() - c.tucss) & 0xffff;
+    wr16(&s[c.tucso], v == 0 ? 0xffff : v);
+  }
+  if (p.popts & reg::POPTS_IXSM) {
+    uint32_t v = ~sum16(&s[c.ipcss], c.ipcse + 1u - c.ipcss) & 0xffff;
+    wr16(&s[c.ipcso], v == 0 ? 0xffff : v);
+  }
+}
+
 // The device's TSO as QEMU models it (hw/net/e1000.c process_tx_desc/xmit_seg,
 // re-stated): segments of hdrlen + mss bytes, each starting from the frame's
 // header, sent as each fills; at EOP whatever is left goes too -- the bare
@@ -263,34 +278,12 @@ static std::vector<std::vector<uint8_t>> device_tso(const std::vector<uint8_t>& 
     uint32_t tlen = static_cast<uint32_t>(s.size()) - c.tucss;
     uint32_t ph = rd16(&s[c.tucso]) + tlen;
     wr16(&s[c.tucso], (ph >> 16) + (ph & 0xffff));
-    if (p.popts & reg::POPTS_TXSM) {
-      uint32_t v = ~sum16(&s[c.tucss], s.size() - c.tucss) & 0xffff;
-      wr16(&s[c.tucso], v == 0 ? 0xffff : v);
-    }
-    if (p.popts & reg::POPTS_IXSM) {
-      uint32_t v = ~sum16(&s[c.ipcss], c.ipcse + 1u - c.ipcss) & 0xffff;
-      wr16(&s[c.ipcso], v == 0 ? 0xffff : v);
-    }
+    device_csum(s, p);
     out.push_back(s);
     sofar += chunk;
     if (chunk < c.mss) break;  // the EOP segment (possibly header-only)
   }
   return out;
-}
-
-// Checksum offload as the device does it for a plain frame: the TCP/UDP sum
-// from TUCSS over the field as the stack left it (TXSM), the IP header sum
-// (IXSM).
-static void device_csum(std::vector<uint8_t>& s, const tc::Plan& p) {
-  const tc::Context& c = p.ctx;
-  if (p.popts & reg::POPTS_TXSM) {
-    uint32_t v = ~sum16(&s[c.tucss], s.size() - c.tucss) & 0xffff;
-    wr16(&s[c.tucso], v == 0 ? 0xffff : v);
-  }
-  if (p.popts & reg::POPTS_IXSM) {
-    uint32_t v = ~sum16(&s[c.ipcss], c.ipcse + 1u - c.ipcss) & 0xffff;
-    wr16(&s[c.ipcso], v == 0 ? 0xffff : v);
-  }
 }
 
 // What a receiver checks of the segments of one TSO frame: sizes, both
