@@ -74,10 +74,11 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
       const kernel = await exchange(client, block, SIZE_MB);
       const ustack = await serverSide!;
       server.close();
+      // Printed before the checks, so a failing run shows which counter moved.
+      console.log(`[tcp-kernel] ${name}, kernel -> ustack: tcp ${JSON.stringify(pick(stack.stats().tcp!))}`);
       expect(kernel).toEqual({ received: expected, bytes: SIZE_MB * MB, error: null });
       expect(ustack).toEqual({ received: expected, bytes: SIZE_MB * MB, error: null });
       expect(resets(stack)).toBe(0);
-      console.log(`[tcp-kernel] ${name}, kernel -> ustack: tcp ${JSON.stringify(pick(stack.stats().tcp!))}`);
     });
 
     it(`${name}: ustack connects to the kernel`, async () => {
@@ -139,6 +140,6 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
 });
 
 function pick(t: Record<string, number>): Record<string, number> {
-  const keys = ['activeOpens', 'passiveOpens', 'retransmits', 'fastRetransmits', 'rtoTimeouts', 'sackRecoveries', 'resetsSent'];
+  const keys = ['activeOpens', 'passiveOpens', 'retransmits', 'fastRetransmits', 'rtoTimeouts', 'sackRecoveries', 'resetsSent', 'resetsIn', 'resetsOut', 'noSocket'];
   return Object.fromEntries(keys.filter((k) => k in t).map((k) => [k, t[k]!]));
 }
