@@ -152,6 +152,9 @@ function newStats(): InterfaceStats {
 /** Where the Interface finds transports: the Router implements it. */
 export interface TransportTable {
   transport(protocol: number): TransportInput | undefined;
+  /** Brackets the frames of one receive burst (TransportInput.rxBurstStart/End). */
+  rxBurstStart(): void;
+  rxBurstEnd(now: number): void;
 }
 
 export class Interface implements NeighborHost {
@@ -279,13 +282,19 @@ export class Interface implements NeighborHost {
     const n = flags === undefined ? nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST) : nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST, flags);
     if (n > 0) {
       const now = this.clock.now();
-      for (let i = 0; i < n; i++) {
-        const slot = this.rxSlots[i]!;
-        if (flags !== undefined) this.rxVerified = (flags[i]! & RX_FLAG_CSUM_VERIFIED) !== 0;
-        this.input(this.pool, slot * this.slotSize, this.rxLens[i]!, now);
-        nic.release(slot);
+      const transports = this.transports;
+      transports.rxBurstStart();
+      try {
+        for (let i = 0; i < n; i++) {
+          const slot = this.rxSlots[i]!;
+          if (flags !== undefined) this.rxVerified = (flags[i]! & RX_FLAG_CSUM_VERIFIED) !== 0;
+          this.input(this.pool, slot * this.slotSize, this.rxLens[i]!, now);
+          nic.release(slot);
+        }
+      } finally {
+        this.rxVerified = nic.offloads.rxChecksumVerified;
+        transports.rxBurstEnd(now);
       }
-      this.rxVerified = nic.offloads.rxChecksumVerified;
     }
     this.flush();
     return n;

@@ -52,6 +52,14 @@ export interface TransportInput {
    * `mtu` is the next-hop MTU for 'frag-needed', else 0.
    */
   icmpError?(localAddr: number, remoteAddr: number, buf: Uint8Array, off: number, len: number, error: IcmpErrorKind, mtu: number, now: number): void;
+  /**
+   * A receive burst (the frames one rxBurst returned) begins/ends: a
+   * transport may hold its output until the end, as the packets of one burst
+   * arrived together (one ACK per burst instead of one per two segments, as
+   * Linux's GRO makes). Calls nest and always pair.
+   */
+  rxBurstStart?(): void;
+  rxBurstEnd?(now: number): void;
 }
 
 export type IcmpErrorKind = 'port-unreachable' | 'host-unreachable' | 'net-unreachable' | 'protocol-unreachable' | 'frag-needed' | 'admin-prohibited' | 'ttl-exceeded';

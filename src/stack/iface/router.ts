@@ -24,8 +24,22 @@ export class Router implements IpOutput, TransportTable {
     this.interfaces.push(iface);
   }
 
+  /** Registered transports that bracket receive bursts. */
+  private readonly burstAware: TransportInput[] = [];
+
   register(protocol: number, t: TransportInput): void {
     this.protocols[protocol] = t;
+    if (t.rxBurstStart !== undefined && !this.burstAware.includes(t)) this.burstAware.push(t);
+  }
+
+  rxBurstStart(): void {
+    const b = this.burstAware;
+    for (let k = 0; k < b.length; k++) b[k]!.rxBurstStart!();
+  }
+
+  rxBurstEnd(now: number): void {
+    const b = this.burstAware;
+    for (let k = 0; k < b.length; k++) b[k]!.rxBurstEnd!(now);
   }
 
   transport(protocol: number): TransportInput | undefined {

@@ -540,6 +540,8 @@ const F_APP_CLOSED = 8388608;
 const F_WRITE_BLOCKED = 16777216;
 const F_CLOSED_NOTIFIED = 33554432;
 const F_OUTPUT_FAILED = 67108864;
+/** An ACK is due that answers one segment (duplicate, challenge, probe, ...): not to be coalesced. */
+const F_ACK_EACH = 134217728;
 
 const HOST_NONE: ConnectionHost = {
   kick() {},
@@ -1056,8 +1058,13 @@ export class Connection {
   private get ackNow(): boolean {
     return (this.fl & F_ACK_NOW) !== 0;
   }
+  /**
+   * Every `ackNow = true` marks the ACK as answering this segment
+   * (F_ACK_EACH); only the every-second-segment rule sets F_ACK_NOW alone,
+   * which receive-burst coalescing may fold into one ACK (outputMayWait).
+   */
   private set ackNow(v: boolean) {
-    this.fl = v ? this.fl | F_ACK_NOW : this.fl & ~F_ACK_NOW;
+    this.fl = v ? this.fl | F_ACK_NOW | F_ACK_EACH : this.fl & ~(F_ACK_NOW | F_ACK_EACH);
   }
   private get forceSend(): boolean {
     return (this.fl & F_FORCE_SEND) !== 0;
@@ -1585,6 +1592,24 @@ export class Connection {
       : this.keepLastProbe + this.config.keepIntervalMs;
   }
 
+  /**
+   * After process(): whether this connection's output may wait for the end of
+   * the receive burst (TcpLayer coalescing). Only for in-order data in
+   * ESTABLISHED with nothing held out of order, no D-SACK or RST to send: the
+   * ACK then covers the whole burst (a stretch ACK, as with Linux's GRO).
+   * Anything a peer counts ACK by ACK — duplicate ACKs for data out of
+   * order, challenge ACKs, answers to probes and to old or out-of-window
+   * segments (F_ACK_EACH) — goes out segment by segment.
+   */
+  get outputMayWait(): boolean {
+    return (
+      this.state === State.ESTABLISHED &&
+      this.asm.heldBytes === 0 &&
+      (this.fl & (F_ACK_EACH | F_DSACK_PENDING | F_RST_PENDING)) === 0 &&
+      !this.pendingFin
+    );
+  }
+
   // =========================================================================
   // Incoming segments (RFC 9293 §3.10.7)
 
@@ -2081,7 +2106,7 @@ export class Connection {
         } else {
           this.rcvUnackedBytes += len;
           // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
-          if (!this.config.delayedAck || this.rcvUnackedBytes >= 2 * this.rcvMss) this.ackNow = true;
+          if (!this.config.delayedAck || this.rcvUnackedBytes >= 2 * this.rcvMss) this.fl |= F_ACK_NOW;
           else if (this.ackAt === Infinity) this.ackAt = now + this.config.delayedAckMs;
         }
       } else {

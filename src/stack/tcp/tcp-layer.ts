@@ -169,6 +169,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   // Re-entrancy: application calls made from event callbacks are deferred.
   private busy = 0;
   private readonly deferred: Connection[] = [];
+  /** Receive bursts being processed (rxBurstStart/End nest). */
+  private rxBursts = 0;
   /** Free send/receive ring storage shared by this layer's connections. */
   readonly ringPool: RingPool;
 
@@ -379,7 +381,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
         }
       }
       conn.process(rx, buf, payloadOff, now);
-      this.service(conn, now);
+      if (this.rxBursts > 0 && conn.outputMayWait) this.defer(conn);
+      else this.service(conn, now);
       return;
     }
     const l = this.findListener(dst, rx.dstPort);
@@ -550,9 +553,34 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     return ok;
   }
 
+  /**
+   * TransportInput.rxBurstStart/End: while a receive burst is processed,
+   * connections receiving in-order data are serviced once at its end (their
+   * segments arrived together; one ACK and one read for the lot instead of an
+   * ACK per two segments). Their output leaves in the same transmit flush
+   * as before: only the number of ACKs changes, not their timing.
+   */
+  rxBurstStart(): void {
+    this.rxBursts++;
+    this.busy++;
+  }
+
+  rxBurstEnd(now: number): void {
+    this.rxBursts--;
+    this.busy--;
+    if (this.busy === 0) this.runDeferred(now);
+  }
+
+  private defer(conn: Connection): void {
+    // Most recent first: a burst usually defers the same connection again.
+    const d = this.deferred;
+    for (let i = d.length - 1; i >= 0; i--) if (d[i] === conn) return;
+    d.push(conn);
+  }
+
   kick(conn: Connection): void {
     if (this.busy > 0) {
-      if (!this.deferred.includes(conn)) this.deferred.push(conn);
+      this.defer(conn);
       return;
     }
     this.busy++;
