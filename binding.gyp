@@ -7,7 +7,8 @@
         "addon/tap/tap.cc",
         "addon/e1000/e1000.cc",
         "addon/pci/pci.cc",
-        "addon/dma/dma.cc"
+        "addon/dma/dma.cc",
+        "addon/bytes/bytes.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

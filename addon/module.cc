@@ -14,6 +14,7 @@
 #include "tap/tap.h"
 #include "e1000/e1000.h"
 #include "e1000/regs.h"
+#include "bytes/bytes.h"
 #include "e1000/ring.h"
 
 namespace {
@@ -986,6 +987,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
   exports.Set("eventLoopDue", Napi::Function::New(env, EventLoopDue, "eventLoopDue"));
   exports.Set("eventLoopSpin", Napi::Function::New(env, EventLoopSpin, "eventLoopSpin"));
+  ustack::bytes::Register(env, exports);
   napi_add_env_cleanup_hook(env, [](void*) { ustack::e1000::stop_all_devices(); }, nullptr);
   return exports;
 }

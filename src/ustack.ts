@@ -13,7 +13,8 @@ import { parseNicSpec } from './driver/nic-spec.js';
 import { RealClock, type Clock } from './stack/time/clock.js';
 import { NetStack, type StackLimits } from './stack/net-stack.js';
 import { PollLoop, type PollLoopOptions, type PollMode } from './stack/poll-loop.js';
-import { eventLoopProbe } from './driver/addon.js';
+import { eventLoopProbe, nativeByteKernels } from './driver/addon.js';
+import { installByteKernels } from './stack/wire/kernels.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
@@ -23,6 +24,10 @@ import { createDgramModule, type DgramModule } from './socket/dgram.js';
 import { DhcpClient } from './stack/iface/dhcp.js';
 import { hostLookup } from './stack/udp/dns.js';
 import type { LookupFunction } from './socket/host.js';
+
+// The addon's memcpy/checksum kernels for the data path's copies and sums
+// (JavaScript loops where the addon is not built, or USTACK_NATIVE_BYTES=0).
+installByteKernels(nativeByteKernels());
 
 export interface StackOptions {
   /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */

@@ -126,6 +126,12 @@ export interface UstackAddon {
   eventLoopDue(): boolean;
   /** Starts/stops the addon's libuv idle handle (keeps the poll phase from blocking). */
   eventLoopSpin(on: boolean): void;
+  /** memmove of src[sOff, sOff + len) to dst[dOff, ...): 0, or -1 (nothing done) on bad arguments or bounds. */
+  bytesCopy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
+  /** bytesCopy, returning the one's complement sum of the bytes (as onesSum), or -1. */
+  bytesCopySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
+  /** The folded one's complement sum of buf[off, off + len) as big-endian 16-bit words, or -1. */
+  bytesSum(buf: Uint8Array, off: number, len: number): number;
 }
 
 const ADDON_CANDIDATES = ['build/Release/ustack.node', 'build/Debug/ustack.node'];
@@ -187,4 +193,27 @@ export function eventLoopProbe(): { due(): boolean; spin(on: boolean): void } | 
   }
   if (typeof addon.eventLoopDue !== 'function' || typeof addon.eventLoopSpin !== 'function') return null;
   return { due: addon.eventLoopDue, spin: addon.eventLoopSpin };
+}
+
+/** The addon's byte kernels (memcpy and the Internet checksum), for the stack's wire helpers. */
+export interface NativeByteKernels {
+  copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
+  copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
+  sum(buf: Uint8Array, off: number, len: number): number;
+}
+
+/**
+ * The addon's byte kernels, or null where the addon is not built (or predates
+ * them) or USTACK_NATIVE_BYTES=0 asks for the JavaScript ones.
+ */
+export function nativeByteKernels(): NativeByteKernels | null {
+  if (process.env.USTACK_NATIVE_BYTES === '0') return null;
+  let addon: UstackAddon;
+  try {
+    addon = loadAddon();
+  } catch {
+    return null;
+  }
+  if (typeof addon.bytesCopy !== 'function' || typeof addon.bytesSum !== 'function' || typeof addon.bytesCopySum !== 'function') return null;
+  return { copy: addon.bytesCopy, copySum: addon.bytesCopySum, sum: addon.bytesSum };
 }

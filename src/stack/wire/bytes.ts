@@ -1,5 +1,6 @@
 /** Big-endian byte helpers shared by the codecs (no bounds checks: callers check once). */
 import { dataViewOf } from './checksum.js';
+import { nativeCopy } from './kernels.js';
 export function u16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
@@ -17,6 +18,8 @@ export function w32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
+/** From this length on, the native kernel (when installed) beats the word loop. */
+export const NATIVE_COPY_MIN = 256;
 /** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
 const BULK_COPY_MIN = 8192;
 /** Below this, a byte loop beats setting up word copies (two DataView lookups). */
@@ -30,6 +33,7 @@ const WORD_COPY_MIN = 128;
  * call, which the per-segment data path must not do.
  */
 export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
+  if (len >= NATIVE_COPY_MIN && nativeCopy !== null && nativeCopy(dst, dOff, src, sOff, len) === 0) return;
   if (len >= BULK_COPY_MIN) {
     // A TSO super-frame or a large write: memcpy through a view. The view is
     // ~100 bytes of garbage per >= 8 KiB copied (< 13 KB per MB moved), and

@@ -9,6 +9,7 @@
  * needs an intermediate fold.
  */
 import { checkBounds } from './errors.js';
+import { nativeSum } from './kernels.js';
 
 /**
  * The views of the last few buffers seen (most-recent first): a stack's slot
@@ -62,6 +63,8 @@ function fold16(sum: number): number {
  */
 /** Below this length, summing byte pairs beats finding the buffer's DataView. */
 const SHORT_SUM = 128;
+/** From this length on, the native kernel (when installed) beats the JavaScript loops. */
+export const NATIVE_SUM_MIN = 128;
 
 export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0): number {
   checkBounds(buf, off, len);
@@ -75,6 +78,14 @@ export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0):
     if ((len & 1) !== 0) sum += buf[i]! << 8;
     sum = (sum & 0xffff) + (sum >>> 16);
     return (sum & 0xffff) + (sum >>> 16);
+  }
+  if (len >= NATIVE_SUM_MIN && nativeSum !== null) {
+    const r = nativeSum(buf, off, len);
+    if (r >= 0) {
+      let sum = r + (initial > 0xffff ? fold16(initial) : initial);
+      sum = (sum & 0xffff) + (sum >>> 16);
+      return (sum & 0xffff) + (sum >>> 16);
+    }
   }
   const dv = dataViewOf(buf);
   let i = buf.byteOffset + off;
