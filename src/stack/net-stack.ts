@@ -153,13 +153,15 @@ export class NetStack {
 
   /**
    * One round of work: a receive burst on every interface, due timers, and a
-   * transmit flush. Returns the number of frames received.
+   * transmit flush. Returns the number of frames received. `now`: the
+   * caller's clock reading, when it has a fresh one (the poll loop reads the
+   * clock once per step for all its polls).
    */
-  poll(): number {
+  poll(now = this.clock.now()): number {
     if (DEBUG) this.logDrops();
-    let frames = this.pollReceive();
+    let frames = this.pollReceive(now);
     const ifaces = this.router.interfaces;
-    this.wheel.advance(this.clock.now());
+    this.wheel.advance(now);
     for (let i = 0; i < ifaces.length; i++) ifaces[i]!.flush();
     // Loopback traffic is answered within the same poll (as the kernel's lo
     // delivers synchronously): a handshake or request/response on 127.0.0.1
@@ -169,7 +171,7 @@ export class NetStack {
       let moved = 0;
       for (let i = 0; i < ifaces.length; i++) {
         const iface = ifaces[i]!;
-        if (iface.loopback && iface.nic.pollAt() === -Infinity) moved += iface.poll();
+        if (iface.loopback && iface.nic.pollAt() === -Infinity) moved += iface.poll(now);
       }
       if (moved === 0) break;
       frames += moved;
@@ -178,13 +180,14 @@ export class NetStack {
   }
 
   /**
-   * Receives what the NICs hold, without advancing timers: no clock read, so
-   * nothing allocated when idle. For a poll loop spinning between full polls.
+   * Receives what the NICs hold, without advancing timers: no clock read
+   * unless frames arrive (or `now` is given), so nothing allocated when idle.
+   * For a poll loop spinning between full polls.
    */
-  pollReceive(): number {
+  pollReceive(now = -1): number {
     let frames = 0;
     const ifaces = this.router.interfaces;
-    for (let i = 0; i < ifaces.length; i++) frames += ifaces[i]!.poll();
+    for (let i = 0; i < ifaces.length; i++) frames += ifaces[i]!.poll(now);
     return frames;
   }
 

@@ -108,6 +108,44 @@ describe('poll loop slices', () => {
     expect(stats.sleeps).toBeGreaterThan(0);
   });
 
+  it('a request/response costs each stack about one poll and the thread a few clock readings (not four polls and eleven)', async () => {
+    const [a, b] = await pair({ mode: 'adaptive' });
+    const server = a.net.createServer((s) => {
+      s.setNoDelay(true);
+      s.on('data', (d: Buffer) => s.write(d));
+    });
+    await new Promise<void>((res) => server.listen(7001, res));
+    const c = b.net.connect(7001, a.address);
+    await new Promise<void>((res) => c.once('connect', () => res()));
+    c.setNoDelay(true);
+    const msg = Buffer.alloc(64, 7);
+    const N = 2000;
+    const p0 = a.stats().poll!.polls! + b.stats().poll!.polls!;
+    const realNow = performance.now.bind(performance);
+    let reads = 0;
+    performance.now = () => {
+      reads++;
+      return realNow();
+    };
+    try {
+      await new Promise<void>((res) => {
+        let n = 0;
+        c.on('data', () => (++n === N ? res() : c.write(msg)));
+        c.write(msg);
+      });
+    } finally {
+      performance.now = realNow;
+    }
+    const polls = a.stats().poll!.polls! + b.stats().poll!.polls! - p0;
+    console.log(`[poll-loop] ${N} request/responses: ${polls} polls (both stacks), ${reads} clock readings`);
+    c.destroy();
+    server.close();
+    // Each side's poll that takes the segment also sends the answer; a poll
+    // that drained the queue is not repeated. Slack for slice boundaries.
+    expect(polls / N).toBeLessThan(3);
+    expect(reads / N).toBeLessThan(6);
+  });
+
   it('rejects bad poll options with node-style errors', () => {
     expect(() => Stack.openSync({ poll: 'turbo' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => Stack.openSync({ poll: { sliceMs: -1 } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));

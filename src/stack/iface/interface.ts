@@ -275,13 +275,17 @@ export class Interface implements NeighborHost {
 
   // ---------------------------------------------------------------- receive
 
-  /** Processes one burst of received frames. Returns how many frames were taken. */
-  poll(): number {
+  /**
+   * Processes one burst of received frames. Returns how many frames were
+   * taken. `at`: the caller's clock reading, or -1 to read the clock if
+   * frames arrived.
+   */
+  poll(at = -1): number {
     const nic = this.nic;
     const flags = this.rxFlags;
     const n = flags === undefined ? nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST) : nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST, flags);
     if (n > 0) {
-      const now = this.clock.now();
+      const now = at >= 0 ? at : this.clock.now();
       const transports = this.transports;
       transports.rxBurstStart();
       try {

@@ -4,10 +4,13 @@
  */
 export interface Clock {
   now(): number;
+  /** True for performance.now() time (RealClock): the poll loop may then pass its own reading down. */
+  readonly isReal?: boolean;
 }
 
 /** Wall-clock time from the monotonic high-resolution timer. */
 export class RealClock implements Clock {
+  readonly isReal = true;
   now(): number {
     return performance.now();
   }

