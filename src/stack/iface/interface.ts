@@ -211,7 +211,7 @@ export class Interface implements NeighborHost {
     readonly nic: Nic,
     config: InterfaceConfig,
     private readonly clock: Clock,
-    wheel: TimerWheel,
+    private readonly wheel: TimerWheel,
     private readonly transports: TransportTable,
   ) {
     this.name = config.name;
@@ -695,9 +695,10 @@ export class Interface implements NeighborHost {
       writeMac(pool, base, MAC_BROADCAST);
       return this.queueTx(slot, frameLen);
     }
-    const now = this.clock.now();
-    if (this.neighbors.writeMacFor(hop, now, pool, base)) return this.queueTx(slot, frameLen);
-    if (this.neighbors.enqueue(hop, slot, frameLen, now)) return true;
+    // The wheel's tick, not a clock reading, for the entry's age (reachable
+    // for 30 s; at most one poll stale): one reading fewer per packet sent.
+    if (this.neighbors.writeMacFor(hop, this.wheel.tick, pool, base)) return this.queueTx(slot, frameLen);
+    if (this.neighbors.enqueue(hop, slot, frameLen, this.clock.now())) return true;
     this.stats.tx_drop_unresolved++;
     this.nic.release(slot);
     return false;

@@ -124,6 +124,15 @@ export class TimerWheel {
     this.cur = Math.floor(now);
   }
 
+  /**
+   * The whole millisecond of the last advance(): a cheap, slightly stale
+   * clock (a small integer, no reading) for bookkeeping on the scale of
+   * seconds, such as neighbour-cache ages.
+   */
+  get tick(): number {
+    return this.cur;
+  }
+
   /** Number of armed timers. */
   get size(): number {
     return this.count;
