@@ -22,6 +22,8 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq
 import type { CongestionControl, CongestionControlName } from './contracts.js';
 import { Assembler, ByteRing, RingPool, RttEstimator, createCongestionControl, defaultRingPool } from './tcp-deps.js';
 import { copyBytes } from '../wire/bytes.js';
+import { addPartSum, onesSum } from '../wire/checksum.js';
+import { nativeCopySum } from '../wire/kernels.js';
 
 // ---------------------------------------------------------------------------
 // States, configuration, events, stats
@@ -371,6 +373,55 @@ function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, 
 }
 
 /**
+ * Copies len bytes and returns their folded one's complement sum: the native
+ * kernel touches each byte once; where it is not installed or refuses, a
+ * copy and then a sum of the copy.
+ */
+function copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number {
+  const r = nativeCopySum !== null ? nativeCopySum(dst, dOff, src, sOff, len) : -1;
+  if (r >= 0) return r;
+  copyBytes(dst, dOff, src, sOff, len);
+  return onesSum(dst, dOff, len);
+}
+
+/** Folds a sum of a few folded sums (< 2^18) to 16 bits. */
+function fold(sum: number): number {
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return (sum & 0xffff) + (sum >>> 16);
+}
+
+/** ringPut that also returns the folded sum of the len bytes (the ring's free space must be allocated: ensure). */
+function ringPutSum(ring: ByteRing, src: Uint8Array, sOff: number, len: number): number {
+  const sp = spanScratch;
+  const n = ring.writableSpans(sp, 0);
+  const buf = ring.buffer;
+  const a = Math.min(len, sp[1]!);
+  let sum = copySum(buf, sp[0]!, src, sOff, a);
+  // The second span's bytes sit at payload offset a, which is odd when the first span is.
+  if (a < len && n > 1) sum = addPartSum(sum, copySum(buf, sp[2]!, src, sOff + a, len - a), a);
+  return fold(sum);
+}
+
+/**
+ * ringGet of exactly len bytes that also returns their folded sum; -1 (after
+ * copying what there is, as ringGet) when the ring holds fewer.
+ */
+function ringGetSum(ring: ByteRing, offset: number, dst: Uint8Array, dOff: number, len: number): number {
+  const sp = spanScratch;
+  const n = ring.readableSpans(sp, offset);
+  const a = Math.min(len, sp[1]!);
+  const b = a < len && n > 1 ? Math.min(len - a, sp[3]!) : 0;
+  if (a + b < len) {
+    ringGet(ring, offset, dst, dOff, len);
+    return -1;
+  }
+  const buf = ring.buffer;
+  let sum = copySum(dst, dOff, buf, sp[0]!, a);
+  if (b > 0) sum = addPartSum(sum, copySum(dst, dOff + a, buf, sp[2]!, b), a);
+  return fold(sum);
+}
+
+/**
  * The outgoing repr and its SACK block list, shared by every connection: a
  * segment is filled (prepare/sendSyn/emitRst) and handed to the sink
  * synchronously, before any other connection runs (application callbacks
@@ -611,6 +662,17 @@ export class Connection {
    */
   private asm: Assembler = NO_ASM;
   private asmIdleDrains = 0;
+  /**
+   * A payload placeInOrder copied into the receive ring's free space (not
+   * committed) while the layer verified its checksum: the packet buffer and
+   * offset it came from, its length (0: none), the ring storage it went to,
+   * and whether the ring was taken for it. Lives for one process() call.
+   */
+  private placedBuf: Uint8Array | null = null;
+  private placedOff = 0;
+  private placedLen = 0;
+  private placedStore: Uint8Array | null = null;
+  private placedTookRing = false;
 
   // --- RTT / congestion / loss recovery
   readonly rtt: RttEstimator;
@@ -1494,6 +1556,65 @@ export class Connection {
     return ringGet(this.sndRing, ringOffset, dst, dstOff, len);
   }
 
+  /**
+   * copyPayload of exactly `len` bytes, returning their folded one's
+   * complement sum for the checksum (so each byte is read once), or -1 when
+   * fewer were queued (the caller then sums the segment itself).
+   */
+  copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
+    return ringGetSum(this.sndRing, ringOffset, dst, dstOff, len);
+  }
+
+  /**
+   * Fused receive, for a segment whose checksum the NIC did not verify:
+   * copies its payload into the receive ring's free space, not committed,
+   * and returns the bytes' folded sum, so the layer verifies the checksum
+   * with it and processText commits the bytes instead of copying them again
+   * (each byte read once). Returns -1, doing nothing, unless that is safe
+   * whatever the segment turns out to be: ESTABLISHED, the payload starts at
+   * rcvNxt and lies wholly inside the window and the ring, and nothing is
+   * held out of order (so the free space holds no bytes anyone needs: a
+   * corrupt segment overwrites only garbage, and dropPlacement forgets it).
+   */
+  placeInOrder(seq: number, buf: Uint8Array, off: number, len: number): number {
+    if (this.state !== State.ESTABLISHED || this.appClosed || len <= 0 || seqDiff(seq, this.rcvNxt) !== 0) return -1;
+    if (this.asm.heldBytes !== 0 || this.rcvRing === NO_RING || len > this.rcvWindowNow() || len > this.rcvFree()) return -1;
+    const took = this.rcvRing === IDLE_RING;
+    const ring = took ? this.takeRcvRing() : this.rcvRing;
+    ring.ensure(ring.length + len);
+    const sum = ringPutSum(ring, buf, off, len);
+    this.placedBuf = buf;
+    this.placedOff = off;
+    this.placedLen = len;
+    this.placedStore = ring.buffer;
+    this.placedTookRing = took;
+    return sum;
+  }
+
+  /**
+   * Forgets a placement processText did not use (its checksum failed, or the
+   * segment was trimmed or dropped): the bytes stay uncommitted garbage, and
+   * a ring taken for them goes back, as if the segment never came.
+   */
+  dropPlacement(): void {
+    if (this.placedLen === 0) return;
+    this.placedLen = 0;
+    this.placedBuf = null;
+    this.placedStore = null;
+    if (this.placedTookRing && this.rcvRing.length === 0 && this.asm.heldBytes === 0) this.putRcvRing();
+    this.placedTookRing = false;
+  }
+
+  /** Whether placeInOrder already put these len bytes at the ring's tail (then they are taken as placed). */
+  private usePlacement(payload: Uint8Array, pOff: number, len: number, ring: ByteRing): boolean {
+    if (this.placedLen < len || payload !== this.placedBuf || pOff !== this.placedOff || ring.buffer !== this.placedStore) return false;
+    this.placedLen = 0;
+    this.placedBuf = null;
+    this.placedStore = null;
+    this.placedTookRing = false;
+    return true;
+  }
+
   // =========================================================================
   // ICMP (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)
 
@@ -1629,6 +1750,8 @@ export class Connection {
         this.processSynchronized(seg, payload, payloadOff, now);
         break;
     }
+    // A placement lives for this segment only (before the application runs).
+    this.dropPlacement();
     this.flushEvents();
   }
 
@@ -2094,7 +2217,7 @@ export class Connection {
       if (off === 0) {
         const hadHoles = this.asm.heldBytes > 0;
         const ring = this.rcvRing === IDLE_RING ? this.takeRcvRing() : this.rcvRing;
-        ringPut(ring, 0, payload, pOff, len);
+        if (!this.usePlacement(payload, pOff, len, ring)) ringPut(ring, 0, payload, pOff, len);
         ring.commit(len);
         const extra = this.asm.advance(len);
         if (extra > 0) ring.commit(extra);

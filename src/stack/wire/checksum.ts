@@ -139,3 +139,16 @@ export function pseudoHeaderSum(src: number, dst: number, protocol: number, leng
     (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff);
   return fold16(sum);
 }
+
+/**
+ * Adds `partSum`, the folded sum of a run of bytes taken on its own, to
+ * `sum`, where the run starts `at` bytes into the data `sum` covers. Words
+ * are counted from the start of the data: a run at an odd position has its
+ * bytes in the other halves of the words, and as one's complement sums do
+ * not depend on byte order (RFC 1071 §2(B)), that is its sum byte-swapped.
+ * Returns `sum` plus at most 0xffff, unfolded (fold with onesSum's `initial`
+ * or foldChecksum).
+ */
+export function addPartSum(sum: number, partSum: number, at: number): number {
+  return sum + ((at & 1) === 0 ? partSum : ((partSum & 0xff) << 8) | (partSum >>> 8));
+}

@@ -211,8 +211,16 @@ export class TcpSegmentView {
   get payloadLength(): number {
     return this.len - this.headerLength;
   }
-  verifyChecksum(src: number, dst: number): boolean {
-    return onesSum(this.buf, this.off, this.len, pseudoHeaderSum(src, dst, IPPROTO_TCP, this.len)) === 0xffff;
+  /**
+   * Whether the segment's checksum verifies. `payloadSum`: the folded sum of
+   * the payload when the caller already has it (from a copy that summed the
+   * bytes), so only the header is read here; the header is a multiple of 4
+   * bytes long, so the payload's words line up with the segment's.
+   */
+  verifyChecksum(src: number, dst: number, payloadSum = -1): boolean {
+    const pseudo = pseudoHeaderSum(src, dst, IPPROTO_TCP, this.len);
+    if (payloadSum >= 0) return onesSum(this.buf, this.off, this.headerLength, pseudo + payloadSum) === 0xffff;
+    return onesSum(this.buf, this.off, this.len, pseudo) === 0xffff;
   }
   /** Stores the options into `into` and deletes the option keys that are absent. Does not allocate unless a SACK array is needed. */
   readOptions(into: TcpRepr): TcpRepr {
@@ -286,8 +294,10 @@ export function tcpHeaderLength(repr: TcpRepr): number {
  * Writes the header with options in Linux's layout (tcp_options_write):
  * MSS; SACK-permitted+timestamps or NOP,NOP,timestamps; NOP,NOP,SACK-permitted
  * (without timestamps); NOP,window scale; NOP,NOP,SACK blocks. With 'full' the
- * payload (repr.payloadLength bytes) must already follow the header. Returns
- * the header length.
+ * payload (repr.payloadLength bytes) must already follow the header, and
+ * `payloadSum`, when given (>= 0), is its folded one's complement sum (as
+ * onesSum with initial 0): then only the header is summed here, for a caller
+ * that summed the payload while copying it. Returns the header length.
  */
 export function emitTcp(
   repr: TcpRepr,
@@ -296,6 +306,7 @@ export function emitTcp(
   src: number,
   dst: number,
   checksum: TcpChecksumMode = 'full',
+  payloadSum = -1,
 ): number {
   const hl = tcpHeaderLength(repr);
   if (off < 0 || off + hl > buf.length) throw new Error('emitTcp: buffer too small');
@@ -356,7 +367,10 @@ export function emitTcp(
   const total = hl + repr.payloadLength;
   if (checksum === 'full') {
     if (off + total > buf.length) throw new Error('emitTcp: payload runs past the buffer');
-    w16(buf, off + 16, internetChecksum(buf, off, total, pseudoHeaderSum(src, dst, IPPROTO_TCP, total)));
+    const pseudo = pseudoHeaderSum(src, dst, IPPROTO_TCP, total);
+    // The header is a multiple of 4 bytes, so the payload's words line up with the segment's.
+    if (payloadSum >= 0) w16(buf, off + 16, internetChecksum(buf, off, hl, pseudo + payloadSum));
+    else w16(buf, off + 16, internetChecksum(buf, off, total, pseudo));
   } else if (checksum === 'pseudo') {
     w16(buf, off + 16, pseudoHeaderSum(src, dst, IPPROTO_TCP, total));
   }
