@@ -684,7 +684,15 @@ export class Interface implements NeighborHost {
   private resolveAndQueue(slot: number, frameLen: number, hop: number): boolean {
     const base = slot * this.slotSize;
     const pool = this.pool;
-    writeMac(pool, base + 6, this.mac);
+    // Our MAC from its two small-integer halves (the 48-bit number is boxed).
+    const hi = this.macHi;
+    const lo = this.macLo;
+    pool[base + 6] = hi >>> 8;
+    pool[base + 7] = hi;
+    pool[base + 8] = lo >>> 24;
+    pool[base + 9] = lo >>> 16;
+    pool[base + 10] = lo >>> 8;
+    pool[base + 11] = lo;
     pool[base + 12] = ETHERTYPE_IPV4 >>> 8;
     pool[base + 13] = ETHERTYPE_IPV4 & 0xff;
     if (this.loopback) {

@@ -18,7 +18,6 @@
  * destination MAC), so the cache owns no packet memory of its own.
  */
 import { Timer, type TimerWheel } from '../time/timer-wheel.js';
-import { writeMac } from '../wire/ethernet.js';
 import { DEBUG, debug, ipStr, macStr } from '../debug.js';
 
 export const enum NeighborState {
@@ -71,7 +70,15 @@ export interface NeighborHost {
 class Entry {
   state = NeighborState.Incomplete;
   mac = -1;
+  /**
+   * The MAC as two small integers (top 16 bits, low 32 bits as int32), for
+   * writing into frames: the 48-bit number is a heap number, and handling it
+   * per packet sent allocated 16 bytes per packet.
+   */
+  macHi = 0;
+  macLo = 0;
   probes = 0;
+  /** Whole milliseconds (a small integer, not a boxed double). */
   confirmedAt = 0;
   readonly queueSlots: number[] = [];
   readonly queueLens: number[] = [];
@@ -124,7 +131,14 @@ export class NeighborCache {
     const e = this.entries.get(ip | 0);
     if (e === undefined || e.mac < 0) return false;
     this.use(e, ip, now);
-    writeMac(buf, off, e.mac);
+    const hi = e.macHi;
+    const lo = e.macLo;
+    buf[off] = hi >>> 8;
+    buf[off + 1] = hi;
+    buf[off + 2] = lo >>> 24;
+    buf[off + 3] = lo >>> 16;
+    buf[off + 4] = lo >>> 8;
+    buf[off + 5] = lo;
     return true;
   }
 
@@ -187,8 +201,10 @@ export class NeighborCache {
     }
     const wasIncomplete = e.state === NeighborState.Incomplete;
     e.mac = mac;
+    e.macHi = Math.floor(mac / 0x1_0000_0000) & 0xffff;
+    e.macLo = mac % 0x1_0000_0000 | 0;
     e.state = NeighborState.Reachable;
-    e.confirmedAt = now;
+    e.confirmedAt = Math.floor(now);
     e.probes = 0;
     this.wheel.disarm(e.timer);
     if (wasIncomplete) {
