@@ -26,7 +26,10 @@ import {
   ETHERTYPE_IPV4,
   MAC_BROADCAST,
   isMulticastMac,
+  macHigh16,
+  macLow32,
   writeMac,
+  writeMacHalves,
 } from '../wire/ethernet.js';
 import { ArpPacket, ARP_LEN, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp.js';
 import {
@@ -216,8 +219,8 @@ export class Interface implements NeighborHost {
   ) {
     this.name = config.name;
     this.mac = nic.mac;
-    this.macHi = Math.floor(nic.mac / 0x1_0000_0000) & 0xffff;
-    this.macLo = (nic.mac % 0x1_0000_0000) | 0;
+    this.macHi = macHigh16(nic.mac);
+    this.macLo = macLow32(nic.mac);
     this.address = 0;
     this.prefixLength = 0;
     this.netmask = 0;
@@ -684,19 +687,11 @@ export class Interface implements NeighborHost {
   private resolveAndQueue(slot: number, frameLen: number, hop: number): boolean {
     const base = slot * this.slotSize;
     const pool = this.pool;
-    // Our MAC from its two small-integer halves (the 48-bit number is boxed).
-    const hi = this.macHi;
-    const lo = this.macLo;
-    pool[base + 6] = hi >>> 8;
-    pool[base + 7] = hi;
-    pool[base + 8] = lo >>> 24;
-    pool[base + 9] = lo >>> 16;
-    pool[base + 10] = lo >>> 8;
-    pool[base + 11] = lo;
+    writeMacHalves(pool, base + 6, this.macHi, this.macLo);
     pool[base + 12] = ETHERTYPE_IPV4 >>> 8;
     pool[base + 13] = ETHERTYPE_IPV4 & 0xff;
     if (this.loopback) {
-      writeMac(pool, base, this.mac);
+      writeMacHalves(pool, base, this.macHi, this.macLo);
       return this.queueTx(slot, frameLen);
     }
     if (hop === IPV4_BROADCAST || (this.prefixLength < 31 && hop === this.broadcast)) {

@@ -19,6 +19,7 @@
  */
 import { Timer, type TimerWheel } from '../time/timer-wheel.js';
 import { DEBUG, debug, ipStr, macStr } from '../debug.js';
+import { macHigh16, macLow32, writeMacHalves } from '../wire/ethernet.js';
 
 export const enum NeighborState {
   Incomplete = 0,
@@ -131,14 +132,7 @@ export class NeighborCache {
     const e = this.entries.get(ip | 0);
     if (e === undefined || e.mac < 0) return false;
     this.use(e, ip, now);
-    const hi = e.macHi;
-    const lo = e.macLo;
-    buf[off] = hi >>> 8;
-    buf[off + 1] = hi;
-    buf[off + 2] = lo >>> 24;
-    buf[off + 3] = lo >>> 16;
-    buf[off + 4] = lo >>> 8;
-    buf[off + 5] = lo;
+    writeMacHalves(buf, off, e.macHi, e.macLo);
     return true;
   }
 
@@ -201,8 +195,8 @@ export class NeighborCache {
     }
     const wasIncomplete = e.state === NeighborState.Incomplete;
     e.mac = mac;
-    e.macHi = Math.floor(mac / 0x1_0000_0000) & 0xffff;
-    e.macLo = mac % 0x1_0000_0000 | 0;
+    e.macHi = macHigh16(mac);
+    e.macLo = macLow32(mac);
     e.state = NeighborState.Reachable;
     e.confirmedAt = Math.floor(now);
     e.probes = 0;

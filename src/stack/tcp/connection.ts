@@ -22,7 +22,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq
 import type { CongestionControl, CongestionControlName } from './contracts.js';
 import { Assembler, ByteRing, RingPool, RttEstimator, createCongestionControl, defaultRingPool } from './tcp-deps.js';
 import { copyBytes } from '../wire/bytes.js';
-import { addPartSum, onesSum } from '../wire/checksum.js';
+import { addPartSum, fold16, onesSum } from '../wire/checksum.js';
 import { nativeCopySum } from '../wire/kernels.js';
 
 // ---------------------------------------------------------------------------
@@ -384,12 +384,6 @@ function copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, l
   return onesSum(dst, dOff, len);
 }
 
-/** Folds a sum of a few folded sums (< 2^18) to 16 bits. */
-function fold(sum: number): number {
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return (sum & 0xffff) + (sum >>> 16);
-}
-
 /** ringPut that also returns the folded sum of the len bytes (the ring's free space must be allocated: ensure). */
 function ringPutSum(ring: ByteRing, src: Uint8Array, sOff: number, len: number): number {
   const sp = spanScratch;
@@ -399,7 +393,7 @@ function ringPutSum(ring: ByteRing, src: Uint8Array, sOff: number, len: number):
   let sum = copySum(buf, sp[0]!, src, sOff, a);
   // The second span's bytes sit at payload offset a, which is odd when the first span is.
   if (a < len && n > 1) sum = addPartSum(sum, copySum(buf, sp[2]!, src, sOff + a, len - a), a);
-  return fold(sum);
+  return fold16(sum);
 }
 
 /**
@@ -418,7 +412,7 @@ function ringGetSum(ring: ByteRing, offset: number, dst: Uint8Array, dOff: numbe
   const buf = ring.buffer;
   let sum = copySum(dst, dOff, buf, sp[0]!, a);
   if (b > 0) sum = addPartSum(sum, copySum(dst, dOff + a, buf, sp[2]!, b), a);
-  return fold(sum);
+  return fold16(sum);
 }
 
 /**

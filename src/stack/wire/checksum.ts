@@ -47,7 +47,7 @@ export function dataViewOf(buf: Uint8Array): DataView {
 const TWO32 = 0x1_0000_0000;
 
 /** Folds a non-negative integer sum (< 2^53) to 16 bits with end-around carry. */
-function fold16(sum: number): number {
+export function fold16(sum: number): number {
   // Reduce to < 2^33 first with 32-bit end-around carry (safe for any sum < 2^53).
   while (sum >= TWO32) sum = (sum % TWO32) + Math.floor(sum / TWO32);
   sum = (sum & 0xffff) + (sum >>> 16);

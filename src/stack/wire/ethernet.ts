@@ -29,8 +29,24 @@ export function readMac(buf: Uint8Array, off: number): number {
 }
 
 export function writeMac(buf: Uint8Array, off: number, mac: number): void {
-  const hi = Math.floor(mac / TWO32) & 0xffff;
-  const lo = mac >>> 0;
+  writeMacHalves(buf, off, macHigh16(mac), macLow32(mac));
+}
+
+/** A MAC's top 16 bits (a small integer). */
+export function macHigh16(mac: number): number {
+  return Math.floor(mac / TWO32) & 0xffff;
+}
+
+/** A MAC's low 32 bits as an int32 (a small integer; the 48-bit number is a heap number in V8). */
+export function macLow32(mac: number): number {
+  return mac % TWO32 | 0;
+}
+
+/**
+ * Writes a MAC given as its halves (macHigh16, macLow32): what the per-packet
+ * paths keep, so no 48-bit number is handled per frame.
+ */
+export function writeMacHalves(buf: Uint8Array, off: number, hi: number, lo: number): void {
   buf[off] = hi >>> 8;
   buf[off + 1] = hi;
   buf[off + 2] = lo >>> 24;
