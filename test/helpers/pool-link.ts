@@ -6,14 +6,12 @@
  * checksum routine is not what those tests measure.
  */
 import type { IpOutput, L4Writer } from '../../src/stack/iface/ip-output.js';
-import type { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
+import { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
+import type { Connection } from '../../src/stack/tcp/connection.js';
+import { VirtualClock } from '../../src/stack/time/clock.js';
+import { TimerWheel } from '../../src/stack/time/timer-wheel.js';
+import { key16 } from './tcp-link.js';
 
-/** A node of V8's sampling heap profile (HeapProfiler.stopSampling). */
-export interface ProfileNode {
-  callFrame: { functionName: string; url: string };
-  selfSize: number;
-  children: ProfileNode[];
-}
 
 const SLOTS = 4096;
 const SLOT_SIZE = 2048;
@@ -63,4 +61,64 @@ export class PoolLink {
       this.layers[this.qTo[q]!]!.input(this.qSrc[q]!, this.qDst[q]!, this.slotViews[this.qSlot[q]!]!, 0, this.qLen[q]!, true, now);
     }
   }
+}
+
+/**
+ * Two TcpLayers on a PoolLink with a bulk transfer both ways: the client
+ * connects to the server's port 5001, and run(bytes) has each side write
+ * 64 KiB and read everything it can until `bytes` more were read, the clock
+ * advancing `step` ms per round.
+ */
+export function tcpBulkRig(opts: { seed: number; start: number; step: number }): {
+  a: TcpLayer;
+  b: TcpLayer;
+  client: Connection;
+  server(): Connection | null;
+  run(bytes: number): void;
+  moved(): number;
+} {
+  const clock = new VirtualClock(opts.start);
+  const wheel = new TimerWheel(opts.start);
+  const link = new PoolLink();
+  const cfg = { sendBufferSize: 256 * 1024, recvBufferSize: 256 * 1024 };
+  const a = new TcpLayer(link.ends[0]!, wheel, clock, { config: cfg, ephemeralSeed: 1, isnSecret: key16(opts.seed, 1) });
+  const b = new TcpLayer(link.ends[1]!, wheel, clock, { config: cfg, ephemeralSeed: 2, isnSecret: key16(opts.seed, 2) });
+  link.layers = [a, b];
+  let server: Connection | null = null;
+  b.listen(5001, 0, 16, (c) => {
+    server = c;
+  });
+  const client = a.connect(0x0a000002, 5001);
+  const src = new Uint8Array(65536);
+  for (let i = 0; i < src.length; i++) src[i] = i * 7;
+  const dst = new Uint8Array(65536);
+  let moved = 0;
+  let sum = 0;
+  const pump = (c: Connection): void => {
+    c.write(src, 0, src.length);
+    for (;;) {
+      const n = c.read(dst, 0, dst.length);
+      if (n <= 0) break;
+      moved += n;
+      sum = (sum + dst[n - 1]!) | 0; // the reads are used
+    }
+  };
+  return {
+    a,
+    b,
+    client,
+    server: () => server,
+    moved: () => moved,
+    run(bytes: number): void {
+      const target = moved + bytes;
+      let guard = 0;
+      while (moved < target && guard++ < 10_000_000) {
+        pump(client);
+        if (server !== null) pump(server);
+        link.deliverAll(clock.now());
+        clock.advance(opts.step);
+        wheel.advance(clock.now());
+      }
+    },
+  };
 }

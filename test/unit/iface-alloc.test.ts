@@ -8,13 +8,9 @@
  * part; the handler reads the payload in place. Complements
  * tcp-alloc-realclock.test.ts (TCP) and the raw rows of `npm run bench`.
  */
-import { Session } from 'node:inspector';
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../helpers/sim.js';
-import type { ProfileNode } from '../helpers/pool-link.js';
-
-const post = <T = unknown>(session: Session, method: string, params?: object): Promise<T> =>
-  new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
+import { stackAllocations, sumSites } from '../helpers/alloc-profile.js';
 
 describe('Interface packet path', () => {
   it('UDP send and receive through two Interfaces: below 1 byte allocated per packet by stack code', async () => {
@@ -43,25 +39,9 @@ describe('Interface packet path', () => {
     };
     run(200_000); // warm-up: ARP resolved, JIT settled
     const before = received;
-    const session = new Session();
-    session.connect();
-    await post(session, 'HeapProfiler.enable');
-    await post(session, 'HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
-    run(200_000);
-    const { profile } = await post<{ profile: { head: ProfileNode } }>(session, 'HeapProfiler.stopSampling');
-    session.disconnect();
+    const sites = await stackAllocations(() => run(200_000));
     const packets = received - before;
-    let bytes = 0;
-    const sites = new Map<string, number>();
-    const walk = (n: ProfileNode, site: string): void => {
-      const name = n.callFrame.url.includes('/src/stack/') ? `${n.callFrame.functionName}@${n.callFrame.url.split('/src/')[1]}` : site;
-      if (name !== '' && n.selfSize > 0) {
-        bytes += n.selfSize;
-        sites.set(name, (sites.get(name) ?? 0) + n.selfSize);
-      }
-      for (const c of n.children) walk(c, name);
-    };
-    walk(profile.head, '');
+    const bytes = sumSites(sites);
     const perPacket = bytes / packets;
     console.log(`[iface-alloc] ${packets} datagrams: ${perPacket.toFixed(3)} B per packet by stack code; sites:`, [...sites].sort((x, y) => y[1] - x[1]).slice(0, 6));
     expect(packets).toBe(200_000);

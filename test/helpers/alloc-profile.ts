@@ -1,0 +1,52 @@
+/**
+ * Allocation sampling for the "nothing allocated per packet" tests: V8's
+ * sampling heap profiler (node:inspector, one sample per 64 bytes
+ * allocated) records the stack of every sampled allocation; what was
+ * allocated while stack code (src/stack/) was on the call stack is charged
+ * to the innermost stack function.
+ */
+import { Session } from 'node:inspector';
+
+/** A node of V8's sampling heap profile (HeapProfiler.stopSampling). */
+export interface ProfileNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+/**
+ * Runs `body` under the sampling heap profiler and returns the bytes
+ * allocated with stack code on the call stack, by innermost stack function
+ * ("name@stack/dir/file.ts"). `ignore`: allocating frames (by function name)
+ * not to count, e.g. 'subarray'.
+ */
+export async function stackAllocations(body: () => void, ignore: (functionName: string) => boolean = () => false): Promise<Map<string, number>> {
+  const session = new Session();
+  session.connect();
+  const post = <T = unknown>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
+  let head: ProfileNode;
+  try {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    body();
+    head = (await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling')).profile.head;
+  } finally {
+    session.disconnect();
+  }
+  const sites = new Map<string, number>();
+  const walk = (n: ProfileNode, site: string): void => {
+    const name = n.callFrame.url.includes('/src/stack/') ? `${n.callFrame.functionName}@${n.callFrame.url.split('/src/')[1]}` : site;
+    if (name !== '' && n.selfSize > 0 && !ignore(n.callFrame.functionName)) sites.set(name, (sites.get(name) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, name);
+  };
+  walk(head, '');
+  return sites;
+}
+
+/** The sum of the sites' bytes that `keep` selects. */
+export function sumSites(sites: Map<string, number>, keep: (site: string) => boolean = () => true): number {
+  let n = 0;
+  for (const [site, bytes] of sites) if (keep(site)) n += bytes;
+  return n;
+}
