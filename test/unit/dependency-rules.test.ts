@@ -1,0 +1,102 @@
+/**
+ * The import rules in .dependency-cruiser.cjs, checked against small trees
+ * laid out like src/: a rule that cannot fail protects nothing, so each rule
+ * is shown rejecting the import it forbids, and a tree that follows the rules
+ * is shown passing. `npm test` runs the same rules over the real src/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const depcruise = join(root, 'node_modules/.bin/depcruise');
+const config = join(root, '.dependency-cruiser.cjs');
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Writes `files` (path -> source) into a fresh tree and cruises its src/. */
+function cruise(files: Record<string, string>): { ok: boolean; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ustack-deprules-'));
+  dirs.push(dir);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
+  );
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  try {
+    const output = execFileSync(depcruise, ['src', '--config', config], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    return { ok: true, output };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+const layered = {
+  'src/wire/ipv4.ts': `export const IPV4 = 0x0800;\n`,
+  'src/time/clock.ts': `export const now = (): number => 0;\n`,
+  'src/driver/nic.ts': `import { IPV4 } from '../wire/ipv4.js';\nexport const NIC = IPV4;\n`,
+  'src/stack/iface/interface.ts': `import { NIC } from '../../driver/nic.js';\nimport { now } from '../../time/clock.js';\nexport const IFACE = NIC + now();\n`,
+  'src/stack/tcp/connection.ts': `import { IFACE } from '../iface/interface.js';\nexport const TCP = IFACE;\n`,
+  'src/socket/net.ts': `import { TCP } from '../stack/tcp/connection.js';\nexport const NET = TCP;\n`,
+  'src/cli/main.ts': `import { NET } from '../socket/net.js';\nexport const MAIN = NET;\n`,
+};
+
+describe('dependency rules (.dependency-cruiser.cjs)', () => {
+  it('pass a tree whose imports all go downwards', () => {
+    const r = cruise(layered);
+    expect(r.output).toContain('no dependency violations');
+    expect(r.ok).toBe(true);
+  });
+
+  it('reject an upward import across layers (driver -> stack)', () => {
+    const r = cruise({
+      ...layered,
+      'src/driver/nic.ts': `import { IFACE } from '../stack/iface/interface.js';\nexport const NIC = 1;\nexport const X = IFACE;\n`,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('driver-imports-upward');
+  });
+
+  it('reject a leaf importing anything of ours (wire -> time)', () => {
+    const r = cruise({
+      ...layered,
+      'src/wire/ipv4.ts': `import { now } from '../time/clock.js';\nexport const IPV4 = 0x0800 + now();\n`,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('wire-is-a-leaf');
+  });
+
+  it('reject the interface importing a transport above it (iface -> tcp)', () => {
+    const r = cruise({
+      ...layered,
+      'src/stack/iface/router.ts': `import { TCP } from '../tcp/connection.js';\nexport const R = TCP;\n`,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('stack/iface-imports-upward');
+  });
+
+  it('reject an import cycle inside one layer', () => {
+    const r = cruise({
+      ...layered,
+      'src/stack/tcp/a.ts': `import { B } from './b.js';\nexport const A = 1;\nexport const AB = B;\n`,
+      'src/stack/tcp/b.ts': `import { A } from './a.js';\nexport const B = 2;\nexport const BA = A;\n`,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('no-circular');
+  });
+
+  it('reject a source file outside every named layer', () => {
+    const r = cruise({ ...layered, 'src/misc/helper.ts': `import { IPV4 } from '../wire/ipv4.js';\nexport const H = IPV4;\n` });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain('every-module-in-a-layer');
+  });
+});
