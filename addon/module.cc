@@ -16,6 +16,7 @@
 #include "e1000/regs.h"
 #include "bytes/bytes.h"
 #include "e1000/ring.h"
+#include "pci/address.h"
 
 namespace {
 
@@ -614,7 +615,14 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "new E1000Device(pci: string, access: 'uio' | 'vfio', options?)");
       return;
     }
-    addr_ = info[0].As<Napi::String>().Utf8Value();
+    // The address becomes part of sysfs paths opened as root: only DDDD:BB:DD.F.
+    std::string addr = info[0].As<Napi::String>().Utf8Value();
+    if (!ustack::pci::parse_address(addr, &addr_)) {
+      ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE",
+                 "The argument 'pci' must be a PCI address DDDD:BB:DD.F (hex; device <= 1f, function <= 7). Received '" +
+                     addr.substr(0, 64) + "'");
+      return;
+    }
     std::string access = info[1].As<Napi::String>().Utf8Value();
     if (access != "uio" && access != "vfio") {
       ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE", "access must be 'uio' or 'vfio'");
@@ -703,7 +711,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       return env.Undefined();
     }
     free_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
-    int rc = dev_.start(data);
+    int rc = dev_.start(data, static_cast<uint32_t>(len - 1));
     if (rc < 0) {
       ThrowSystem(env, -rc, "start", addr_);
       return env.Undefined();
@@ -746,7 +754,14 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
         return env.Undefined();
       }
     }
-    return Napi::Number::New(env, dev_.tx_burst(slots, lens, n));
+    ustack::e1000::TxRefusal refusal;
+    uint32_t sent = dev_.tx_burst(slots, lens, n, &refusal);
+    if (refusal.why != ustack::e1000::slots::Refusal::kNone) {
+      if (refusal.range()) ThrowRange(env, refusal.message());
+      else ThrowCoded(env, false, refusal.code(), refusal.message());
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, sent);
   }
 
   Napi::Value TxReclaim(const Napi::CallbackInfo& info) {
@@ -762,12 +777,14 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "readReg(offset: number)");
       return env.Undefined();
     }
-    uint32_t off = info[0].As<Napi::Number>().Uint32Value();
-    if (off % 4 != 0 || off >= 0x20000) {
-      ThrowRange(env, "register offset out of range");
+    double off = info[0].As<Napi::Number>().DoubleValue();
+    if (!dev_.reg_readable(off)) {
+      char got[32];
+      std::snprintf(got, sizeof got, "%.17g", off);
+      ThrowRange(env, std::string("readReg: offset must be a multiple of 4 inside BAR0 (4-byte registers); got ") + got);
       return env.Undefined();
     }
-    return Napi::Number::New(env, dev_.read_reg(off));
+    return Napi::Number::New(env, dev_.read_reg(static_cast<uint32_t>(off)));
   }
 
   Napi::Value SetWakeCallback(const Napi::CallbackInfo& info) {
@@ -841,6 +858,15 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     set("txTsoSoftware", c.tx_tso_software);
     set("txTsoMssLowered", c.tx_tso_mss_lowered);
     set("rxMultiDescriptor", c.rx_multi_desc);
+    set("rxBadLength", c.rx_bad_length);
+    set("txRefused", c.tx_refused);
+    set("deviceFaults", c.device_faults);
+    const ustack::e1000::slots::Faults& sf = dev_.slot_faults();
+    set("freeStackBadIndex", sf.bad_index);
+    set("freeStackInRing", sf.in_ring);
+    set("freeStackDuplicate", sf.duplicate);
+    set("freeStackCountClamped", sf.count_clamped);
+    set("freeStackPushRefused", sf.push_refused);
     set("irqs", c.irqs);
     set("wakeErrors", wake_errors_);
     for (int i = 0; i < ustack::e1000::reg::kStatCount; i++) set(ustack::e1000::reg::kStats[i].name, dev_.hw_totals()[i]);

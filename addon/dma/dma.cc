@@ -1,5 +1,6 @@
 // DMA memory: hugetlbfs + pagemap, or anonymous memory for VFIO. See dma.h.
 #include "dma/dma.h"
+#include "dma/view_hold.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -24,6 +25,19 @@ int fail(Error* e, const char* call, int err, std::string code = "", std::string
 }
 
 std::atomic<unsigned> g_seq{0};
+
+// Every region is left out of a fork (the child gets no mapping at all).
+// The anonymous (VFIO) region is private: after a fork a write to it is
+// copy-on-write, and the process can end up on a fresh page while the NIC
+// keeps DMAing to the old one the IOMMU maps. The hugetlbfs region is
+// shared: a child would keep the packet memory, and the physical addresses
+// the device was given, alive and writable after the driver freed it.
+// (child_process spawns with vfork/exec, which copies nothing; this covers
+// a plain fork.)
+int dont_fork(void* p, size_t len, Error* err) {
+  if (::madvise(p, len, MADV_DONTFORK) < 0) return fail(err, "madvise(MADV_DONTFORK)", errno);
+  return 0;
+}
 
 }  // namespace
 
@@ -108,6 +122,10 @@ int alloc_hugetlb(size_t size, Region* r, Error* err) {
     ::munmap(p, total);
     return fail(err, "mlock", e);
   }
+  if (int rc = dont_fork(p, total, err); rc < 0) {
+    ::munmap(p, total);
+    return rc;
+  }
   std::memset(p, 0, total);
   r->virt = static_cast<uint8_t*>(p);
   r->size = total;
@@ -136,6 +154,10 @@ int alloc_anon(size_t size, Region* r, Error* err) {
     ::munmap(p, total);
     return fail(err, "mlock", e);
   }
+  if (int rc = dont_fork(p, total, err); rc < 0) {
+    ::munmap(p, total);
+    return rc;
+  }
   std::memset(p, 0, total);
   r->virt = static_cast<uint8_t*>(p);
   r->size = total;
@@ -154,7 +176,9 @@ void set_iova(Region* r, uint64_t iova) {
 void free_region(Region* r) {
   if (r->virt != nullptr) {
     ::munlock(r->virt, r->size);
-    ::munmap(r->virt, r->size);
+    // JavaScript may still view the memory (an external ArrayBuffer): then
+    // the addresses stay mapped, to zero pages, until it lets go (view_hold.h).
+    unmap_or_retire(r->virt, r->size);
   }
   r->virt = nullptr;
   r->size = 0;

@@ -7,6 +7,7 @@
 //    a huge page boundary is contiguous too.
 //  - VFIO type1: ordinary anonymous memory mapped through the IOMMU at an
 //    IOVA of our choosing: the whole region is contiguous for the device.
+// Both are MADV_DONTFORK: a forked child never shares or copies DMA memory.
 #pragma once
 #include <cstddef>
 #include <cstdint>

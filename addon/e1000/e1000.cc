@@ -94,6 +94,28 @@ uint32_t Device::read_reg(uint32_t off) const {
   return *reinterpret_cast<const volatile uint32_t*>(pci_.bar0 + off);
 }
 
+bool Device::reg_readable(double off) const {
+  return is_open() && off >= 0 && off + 4 <= static_cast<double>(pci_.bar0_len) && off == static_cast<double>(static_cast<uint32_t>(off)) &&
+         static_cast<uint32_t>(off) % 4 == 0;
+}
+
+const char* TxRefusal::code() const { return range() ? "ERR_OUT_OF_RANGE" : "ERR_USTACK_SLOT_NOT_OWNED"; }
+
+std::string TxRefusal::message() const {
+  std::string at = "txBurst: frame " + std::to_string(index) + ": slot " + std::to_string(slot);
+  switch (why) {
+    case slots::Refusal::kSlotRange: return at + " is not a slot of the pool";
+    case slots::Refusal::kLength:
+      return at + ": length " + std::to_string(len) + " is outside [" + std::to_string(slots::kMinFrame) + ", " +
+             std::to_string(max_len) + "]";
+    case slots::Refusal::kOnFreeStack: return at + " is free (released, or never allocated): it cannot be sent";
+    case slots::Refusal::kInRx: return at + " is in the RX ring (the driver owns it)";
+    case slots::Refusal::kInTx: return at + " is already in the TX ring (sent twice)";
+    case slots::Refusal::kNone: break;
+  }
+  return at;
+}
+
 void Device::write_reg(uint32_t off, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(pci_.bar0 + off) = v; }
 
 int Device::phy_write(uint32_t phy_reg, uint16_t v) {
@@ -217,6 +239,8 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   tx_ = reinterpret_cast<volatile TxDesc*>(region_.virt + tx_ring_off_);
   rx_slot_.assign(rx_n_, kNoSlot);
   tx_slot_.assign(tx_n_, kNoSlot);
+  slots_.reset(slot_count_);
+  faulted_ = false;
 
   // Link: set link up, auto speed; clear link reset, loss-of-signal invert, VLAN mode, PHY reset.
   uint32_t ctrl = read_reg(reg::CTRL);
@@ -248,13 +272,23 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   return 0;
 }
 
-int Device::start(uint32_t* free_stack) {
-  if (!is_open() || started_) return -EINVAL;
-  free_ = free_stack;
-  if (free_[0] < rx_n_) return -ENOBUFS;
+int Device::start(uint32_t* free_stack, uint32_t capacity) {
+  if (!is_open() || started_ || faulted_ || free_stack == nullptr) return -EINVAL;
+  slots_.attach(free_stack, capacity);
+  if (slots_.count() < rx_n_) {
+    slots_.detach();
+    return -ENOBUFS;
+  }
   // RX ring: every descriptor gets a buffer; the hardware owns all but one.
+  // After attach() the stack holds only valid, distinct slots: no pop fails.
   for (uint32_t i = 0; i < rx_n_; i++) {
-    uint32_t s = free_[free_[0]--];
+    uint32_t s = slots_.pop(slots::State::kRx);
+    if (s == kNoSlot) {
+      for (uint32_t j = 0; j < i; j++) slots_.push(rx_slot_[j]);
+      rx_slot_.assign(rx_n_, kNoSlot);
+      slots_.detach();
+      return -ENOBUFS;
+    }
     rx_slot_[i] = s;
     rx_[i].addr = slot_addr(s);
     rx_[i].length = 0;
@@ -300,10 +334,22 @@ int Device::start(uint32_t* free_stack) {
   return 0;
 }
 
-bool Device::link_up() { return is_open() && (read_reg(reg::STATUS) & reg::STATUS_LU) != 0; }
+bool Device::link_up() { return is_open() && !faulted_ && (read_reg(reg::STATUS) & reg::STATUS_LU) != 0; }
+
+bool Device::heads_sane() {
+  if (!started_) return !faulted_;
+  if (ring::head_in_ring(read_reg(reg::RDH), rx_n_) && ring::head_in_ring(read_reg(reg::TDH), tx_n_)) return true;
+  // The device reports descriptors it cannot have: whatever it does next
+  // (DMA through descriptors we never filled) is not to be trusted.
+  c_.device_faults++;
+  faulted_ = true;
+  stop_dma();
+  return false;
+}
 
 uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
   if (!started_) return 0;
+  slots_.sync();
   uint32_t k = 0, idx = rx_next_, last = kNoSlot;
   while (k < max) {
     volatile RxDesc* d = &rx_[idx];
@@ -317,23 +363,28 @@ uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
     // not just the first, or its tail would pass for a frame.
     bool eop = (status & reg::RXD_EOP) != 0;
     bool part = !eop || rx_in_multi_;
-    bool bad = part || (errors & (reg::RXE_CE | reg::RXE_SE | reg::RXE_SEQ | reg::RXE_CXE | reg::RXE_RXE)) || len == 0 ||
-               len > kRxBufSize;
+    // The length is the device's word: JavaScript reads that many bytes of
+    // the slot, so it never exceeds the buffer the descriptor had.
+    bool bad_len = !ring::rx_length_ok(len, kRxBufSize);
+    bool bad = part || (errors & (reg::RXE_CE | reg::RXE_SE | reg::RXE_SEQ | reg::RXE_CXE | reg::RXE_RXE)) || bad_len;
     if (bad) {
       // Keep the buffer in the ring; the frame is dropped.
       if (part) c_.rx_multi_desc++;
       if (eop) c_.rx_dropped_errors++;
+      if (bad_len && !part) c_.rx_bad_length++;
       rx_in_multi_ = !eop;
     } else {
-      if (free_[0] == 0) {
+      uint32_t s = slots_.pop(slots::State::kRx);
+      if (s == kNoSlot) {
         c_.rx_no_slot++;
         break;  // leave the descriptor for the next burst
       }
-      slots[k] = rx_slot_[idx];
+      uint32_t got = rx_slot_[idx];
+      slots_.rx_to_js(got);
+      slots[k] = got;
       lens[k] = len;
       k++;
       c_.rx_bytes += len;
-      uint32_t s = free_[free_[0]--];
       rx_slot_[idx] = s;
       d->addr = slot_addr(s);
     }
@@ -354,12 +405,17 @@ uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
 
 uint32_t Device::tx_reclaim() {
   if (!started_) return 0;
+  slots_.sync();
+  return reclaim();
+}
+
+uint32_t Device::reclaim() {
   return ring::tx_reclaim(
       &tx_clean_, tx_tail_, tx_n_, [this](uint32_t i) { return (tx_[i].upper & reg::TXD_STA_DD) != 0; },
       [this](uint32_t i) {
         uint32_t s = tx_slot_[i];
         if (s != kNoSlot) {
-          free_[++free_[0]] = s;
+          slots_.push(s);  // refused (counted) unless the slot is in the TX ring
           tx_slot_[i] = kNoSlot;
         }
       });
@@ -398,17 +454,23 @@ bool Device::tx_software_segments(uint32_t slot, uint8_t* f, const txctx::Plan& 
   sp.ctx.paylen = 0;
   sp.popts = reg::POPTS_TXSM | reg::POPTS_IXSM;
   bool new_ctx = !ctx_valid_ || sp.ctx != ctx_;
-  if (n < 2 || n > kMaxSegments || free_[0] < n - 1 || ring::tx_free(tx_clean_, tx_tail_, tx_n_) < n + (new_ctx ? 1 : 0)) {
+  if (n < 2 || n > kMaxSegments || slots_.count() < n - 1 || ring::tx_free(tx_clean_, tx_tail_, tx_n_) < n + (new_ctx ? 1 : 0)) {
     return false;
+  }
+  uint32_t seg_slot[kMaxSegments];
+  seg_slot[0] = slot;
+  for (uint32_t i = 1; i < n; i++) {
+    seg_slot[i] = slots_.pop(slots::State::kTx);
+    if (seg_slot[i] == kNoSlot) {  // the stack held invalid entries: give back what was taken
+      for (uint32_t j = 1; j < i; j++) slots_.push(seg_slot[j]);
+      return false;
+    }
   }
   put_context(sp.ctx);
   uint8_t* pool_base = pool();
-  uint32_t seg_slot[kMaxSegments];
-  seg_slot[0] = slot;
   // Copies first, from the frame as the stack wrote it; segment 0's header last.
   for (uint32_t i = 1; i < n; i++) {
-    uint32_t s = free_[free_[0]--];
-    seg_slot[i] = s;
+    uint32_t s = seg_slot[i];
     uint8_t* out = pool_base + static_cast<size_t>(s) * slot_size_;
     std::memcpy(out, f, hdr);
     std::memcpy(out + hdr, f + hdr + static_cast<size_t>(i) * mss, mss);
@@ -420,9 +482,31 @@ bool Device::tx_software_segments(uint32_t slot, uint8_t* f, const txctx::Plan& 
   return true;
 }
 
-uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n) {
+uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n, TxRefusal* refusal) {
+  if (refusal != nullptr) refusal->why = slots::Refusal::kNone;
   if (!started_) return 0;
-  tx_reclaim();
+  slots_.sync();
+  // Every slot and length first, so a bad burst is refused whole: each slot
+  // must be the caller's (not free, not in a ring, not twice in the burst)
+  // and its frame must fit the slot and the descriptor's length field.
+  const uint32_t max_len = slots::max_tx_frame(slot_size_);
+  for (uint32_t i = 0; i < n; i++) {
+    slots::Refusal why = slots::tx_length_ok(lens[i], slot_size_) ? slots_.claim_tx(slots[i]) : slots::Refusal::kLength;
+    if (why == slots::Refusal::kLength && slots[i] >= slot_count_) why = slots::Refusal::kSlotRange;
+    if (why != slots::Refusal::kNone) {
+      for (uint32_t j = 0; j < i; j++) slots_.unclaim_tx(slots[j]);
+      c_.tx_refused++;
+      if (refusal != nullptr) {
+        refusal->why = why;
+        refusal->index = i;
+        refusal->slot = slots[i];
+        refusal->len = lens[i];
+        refusal->max_len = max_len;
+      }
+      return 0;
+    }
+  }
+  reclaim();
   uint32_t k = 0;
   uint8_t* pool_base = pool();
   txctx::Caps caps;
@@ -449,6 +533,7 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
     bool new_ctx = p.kind != txctx::Kind::kPlain && (!ctx_valid_ || p.ctx != ctx_);
     if (ring::tx_free(tx_clean_, tx_tail_, tx_n_) < (new_ctx ? 2u : 1u)) {
       c_.tx_ring_full++;
+      heads_sane();  // a full ring is also what a stuck device looks like
       break;
     }
     if (p.kind != txctx::Kind::kPlain) put_context(p.ctx);
@@ -463,17 +548,20 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
     c_.tx_bytes += len;
     k++;
   }
-  if (k > 0) {
+  for (uint32_t i = k; i < n; i++) slots_.unclaim_tx(slots[i]);  // not sent: still the caller's
+  if (k > 0 && started_) {  // (a device fault above stopped it: those frames are lost with the ring)
     wmb();
     write_reg(reg::TDT, tx_tail_);
     c_.tx_frames += k;
-    tx_reclaim();  // QEMU transmits inside the TDT write
+    reclaim();  // QEMU transmits inside the TDT write
   }
   return k;
 }
 
 bool Device::arm_irq() {
   if (!started_) return false;
+  // About to sleep: the moment to check the device still makes sense.
+  if (!heads_sane()) return false;
   (void)read_reg(reg::ICR);  // drop stale causes from frames already handled
   write_reg(reg::IMS, reg::ICR_RXT0 | reg::ICR_RXO | reg::ICR_RXDMT0 | reg::ICR_LSC);
   rmb();
@@ -492,6 +580,7 @@ void Device::on_irq() {
 
 void Device::collect_hw_stats() {
   if (!is_open()) return;
+  heads_sane();
   for (int i = 0; i < reg::kStatCount; i++) {
     uint64_t v = read_reg(reg::kStats[i].off);
     if (reg::kStats[i].wide) v |= static_cast<uint64_t>(read_reg(reg::kStats[i].off + 4)) << 32;
@@ -524,7 +613,7 @@ void Device::close() {
   dma::free_region(&region_);
   rx_ = nullptr;
   tx_ = nullptr;
-  free_ = nullptr;
+  slots_.detach();
   started_ = false;
 }
 

@@ -5,10 +5,17 @@
 // (slots of slot_size() bytes, a power of two, at slot-aligned offsets, so a
 // slot never crosses a huge page). RX buffers are 2 KiB (RCTL BSIZE 2048):
 // only the first kRxBufSize bytes of an RX slot are used; bigger slots are
-// for TSO, where one slot holds a whole TCP super-frame. Free slots live on a stack shared with JavaScript: a Uint32Array
-// whose element 0 is the count and elements 1..count the free slot indices.
-// JS pops (alloc) and pushes (release) directly; rx_burst pops replacements
-// for the RX ring and tx reclaim pushes sent slots back. One thread.
+// for TSO, where one slot holds a whole TCP super-frame. Free slots live on a
+// stack shared with JavaScript: a Uint32Array whose element 0 is the count and
+// elements 1..count the free slot indices. JS pops (alloc) and pushes
+// (release) directly; rx_burst pops replacements for the RX ring and tx
+// reclaim pushes sent slots back. Nothing on that stack is trusted: the
+// driver tracks every slot's owner itself (slots.h). One thread.
+//
+// What the device reports is checked too: RX lengths are bounded by the RX
+// buffer before JavaScript sees them, and a head register outside its ring
+// (a broken or vanished device reads as all ones) stops the device for good
+// (a device fault, counted).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "dma/dma.h"
+#include "e1000/slots.h"
 #include "e1000/tx_context.h"
 #include "pci/pci.h"
 
@@ -25,7 +33,7 @@ constexpr uint32_t kRxBufSize = 2048;         // RCTL BSIZE 00
 constexpr uint32_t kSlotSize = 2048;          // default slot size without TSO
 constexpr uint32_t kTsoSlotSize = 16384;      // default slot size with TSO
 constexpr uint32_t kMaxSlotSize = 65536;      // QEMU reads at most 64 KiB per frame
-constexpr uint32_t kNoSlot = 0xffffffffu;
+constexpr uint32_t kNoSlot = slots::kNoSlot;
 
 struct Options {
   uint32_t rx_ring = 256;
@@ -57,7 +65,23 @@ struct Counters {
   uint64_t tx_tso_software = 0;     // of those, cut by the driver (QEMU, whole-MSS frames: tx_context.h)
   uint64_t tx_tso_mss_lowered = 0;  // ... or cut one segment finer when it had no slots for that
   uint64_t rx_multi_desc = 0;  // descriptors of frames longer than one RX buffer (dropped)
+  uint64_t rx_bad_length = 0;  // frames the device reported shorter than a header or longer than the buffer (dropped)
+  uint64_t tx_refused = 0;     // TX bursts refused for a bad slot or length (an error to the caller)
+  uint64_t device_faults = 0;  // head registers outside their ring: the device was stopped
   uint64_t irqs = 0;
+};
+
+// Why tx_burst refused a burst (nothing of it was sent): the caller's mistake.
+struct TxRefusal {
+  slots::Refusal why = slots::Refusal::kNone;
+  uint32_t index = 0;  // position in the burst
+  uint32_t slot = 0;
+  uint32_t len = 0;
+  uint32_t max_len = 0;
+  // A Node-style code: ERR_OUT_OF_RANGE (slot or length) or ERR_USTACK_SLOT_NOT_OWNED.
+  const char* code() const;
+  bool range() const { return why == slots::Refusal::kSlotRange || why == slots::Refusal::kLength; }
+  std::string message() const;
 };
 
 // Device ids this driver knows (legacy-descriptor 8254x parts QEMU models, and kin).
@@ -76,10 +100,14 @@ class Device {
   int open(const std::string& addr, pci::Access access, const Options& opts, Error* err);
 
   // Hands RX buffers from the free stack to the ring and enables RX and TX.
-  int start(uint32_t* free_stack);
+  // `capacity`: the indices the stack has room for after its count word.
+  int start(uint32_t* free_stack, uint32_t capacity);
 
   uint32_t rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max);
-  uint32_t tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n);
+  // Sends up to n frames; returns how many the ring took (the rest stay the
+  // caller's). A burst with a bad slot or length is refused whole: returns 0
+  // and says why in *refusal.
+  uint32_t tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t n, TxRefusal* refusal);
   // Returns sent slots to the free stack; returns how many descriptors were reclaimed.
   uint32_t tx_reclaim();
 
@@ -95,6 +123,8 @@ class Device {
   void collect_hw_stats();
   const uint64_t* hw_totals() const { return hw_totals_; }
   const Counters& counters() const { return c_; }
+  const slots::Faults& slot_faults() const { return slots_.faults(); }
+  bool faulted() const { return faulted_; }
 
   // Stops RX/TX DMA, masks interrupts, clears bus mastering. Safe to call
   // repeatedly, and from exit paths: touches only BAR0 and config space.
@@ -119,6 +149,8 @@ class Device {
   uint32_t rx_ring_size() const { return rx_n_; }
   uint32_t tx_ring_size() const { return tx_n_; }
   uint32_t read_reg(uint32_t off) const;
+  // Whether `off` is a register read_reg may read: 4-byte aligned, inside the mapped BAR0.
+  bool reg_readable(double off) const;
 
  private:
   struct RxDesc {
@@ -141,6 +173,9 @@ class Device {
   void put_desc(const txctx::Desc& d, uint32_t slot);
   bool put_context(const txctx::Context& c);
   bool tx_software_segments(uint32_t slot, uint8_t* f, const txctx::Plan& p);
+  uint32_t reclaim();
+  // Head registers inside their rings; otherwise a device fault (stops the device).
+  bool heads_sane();
   int phy_write(uint32_t reg, uint16_t v);
   uint64_t slot_addr(uint32_t slot) const { return region_.device_addr(slot_base_ + static_cast<size_t>(slot) * slot_size_); }
   void read_mac();
@@ -161,11 +196,12 @@ class Device {
   bool rx_in_multi_ = false;             // inside a frame spanning several descriptors (dropped up to its EOP)
   uint32_t tx_tail_ = 0, tx_clean_ = 0;  // next to fill / oldest not reclaimed
   std::vector<uint32_t> rx_slot_, tx_slot_;
-  uint32_t* free_ = nullptr;  // shared free stack (see above)
+  slots::Table slots_;  // every slot's owner, and the shared free stack (see above)
   // Last context descriptor written (so one is sent only when it changes).
   txctx::Context ctx_;
   bool ctx_valid_ = false;
   bool started_ = false;
+  bool faulted_ = false;
   uint64_t hw_totals_[32] = {0};
   Counters c_;
 };

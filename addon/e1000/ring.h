@@ -67,6 +67,16 @@ uint32_t tx_reclaim(uint32_t* clean, uint32_t tail, uint32_t n, Dd dd, Done done
   return k;
 }
 
+// ---- What the device reports ----
+
+// A head register names a descriptor of the ring; anything else (all ones
+// when the device is gone) is a device fault.
+inline bool head_in_ring(uint32_t head, uint32_t n) { return head < n; }
+
+// An RX descriptor's length is a whole frame of one buffer: at least an
+// Ethernet header, at most the buffer the descriptor pointed to.
+inline bool rx_length_ok(uint32_t len, uint32_t buf_size) { return len >= 14 && len <= buf_size; }
+
 // Ring sizes the hardware accepts: a multiple of 8 descriptors (RDLEN/TDLEN
 // a multiple of 128 bytes), at most 65536 descriptors here.
 inline bool valid_ring_size(uint32_t n) { return n >= 8 && n % 8 == 0 && n <= 65536; }

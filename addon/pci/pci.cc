@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "pci/address.h"
 
 namespace ustack::pci {
 
@@ -64,14 +67,31 @@ int open_uio(Device& d, Error* err) {
   ::closedir(dir);
   if (uio_name.empty()) return fail(err, "readdir(uio)", ENODEV, "ERR_USTACK_NOT_BOUND", "no uio device for " + d.addr);
 
-  d.uio_fd = ::open(("/dev/" + uio_name).c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (d.uio_fd < 0) {
-    int e = errno;
-    if (e == ENOENT) return fail(err, "open(/dev/uio)", e, "", "/dev/" + uio_name + " is missing (is devtmpfs mounted?)");
-    return fail(err, "open(/dev/uio)", e);
-  }
+  // UIO lets any number of processes open a device, and each would reset and
+  // reprogram it under the one driving it. VFIO refuses a second open of the
+  // group; here an exclusive lock does the same, taken before anything
+  // touches the device. It is on the sysfs config file, not on /dev/uioN:
+  // uio_pci_generic clears bus mastering whenever a /dev/uioN file is
+  // closed, so a refused second process must not have opened it. The kernel
+  // drops the lock when its holder exits, however it exits.
   d.config_fd = ::open((base + "/config").c_str(), O_RDWR | O_CLOEXEC);
   if (d.config_fd < 0) return fail(err, "open(config)", errno);
+  if (::flock(d.config_fd, LOCK_EX | LOCK_NB) < 0) {
+    int e = errno == EWOULDBLOCK ? EBUSY : errno;
+    if (e == EBUSY) {
+      return fail(err, "flock(config)", e, "EBUSY",
+                  "EBUSY: device " + d.addr + " is in use by another process (it holds the lock on " + base +
+                      "/config); stop that process first");
+    }
+    return fail(err, "flock(config)", e);
+  }
+  const std::string uio_path = "/dev/" + uio_name;
+  d.uio_fd = ::open(uio_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (d.uio_fd < 0) {
+    int e = errno;
+    if (e == ENOENT) return fail(err, "open(/dev/uio)", e, "", uio_path + " is missing (is devtmpfs mounted?)");
+    return fail(err, "open(/dev/uio)", e);
+  }
   d.bar_fd = ::open((base + "/resource0").c_str(), O_RDWR | O_SYNC | O_CLOEXEC);
   if (d.bar_fd < 0) return fail(err, "open(resource0)", errno);
   struct stat st;
@@ -161,6 +181,7 @@ int open_vfio(Device& d, Error* err) {
 }  // namespace
 
 int read_ids(const std::string& addr, uint16_t* vendor, uint16_t* device) {
+  if (!parse_address(addr, nullptr)) return -EINVAL;
   unsigned v = 0, dv = 0;
   int rc = read_hex_file(kSysPci + addr + "/vendor", &v);
   if (rc < 0) return rc;
@@ -172,6 +193,7 @@ int read_ids(const std::string& addr, uint16_t* vendor, uint16_t* device) {
 }
 
 int current_driver(const std::string& addr, std::string* driver) {
+  if (!parse_address(addr, nullptr)) return -EINVAL;
   char link[512];
   ssize_t n = ::readlink((kSysPci + addr + "/driver").c_str(), link, sizeof link - 1);
   if (n < 0) {
@@ -188,6 +210,11 @@ int current_driver(const std::string& addr, std::string* driver) {
 }
 
 int open_device(const std::string& addr, Access access, Device* d, Error* err) {
+  // Every path below is built from the address: nothing but DDDD:BB:DD.F.
+  if (!parse_address(addr, nullptr)) {
+    return fail(err, "open", EINVAL, "ERR_INVALID_ARG_VALUE",
+                "invalid PCI address '" + addr.substr(0, 64) + "' (expected DDDD:BB:DD.F, e.g. 0000:00:03.0)");
+  }
   d->addr = addr;
   d->access = access;
   struct stat st;
