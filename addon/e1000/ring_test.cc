@@ -1,15 +1,20 @@
 // Unit tests for addon/e1000/ring.h (ring index arithmetic), with a tiny
-// model of the hardware's head pointers, and for addon/e1000/tx_context.h
+// model of the hardware's head pointers, for addon/e1000/tx_context.h
 // (checksum/TSO context descriptors), with a model of how the device (QEMU's
-// hw/net/e1000.c) cuts a TSO frame. Built and run by
+// hw/net/e1000.c) cuts a TSO frame, for addon/e1000/slots.h (slot ownership
+// and the free stack shared with JavaScript, fed hostile stacks) and for
+// addon/pci/address.h (PCI address checks). Built and run by
 // scripts/test-e1000-ring.sh; prints "N passed, N failed".
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "e1000/ring.h"
+#include "e1000/slots.h"
 #include "e1000/tx_context.h"
+#include "pci/address.h"
 
 namespace r = ustack::e1000::ring;
 
@@ -485,6 +490,381 @@ static void test_tx_context_key() {
   CHECK(tc::plan(m1.data(), static_cast<uint32_t>(m1.size()), caps(1500, true, true)).kind == tc::Kind::kChecksum);
 }
 
+// ---- Slot ownership and the shared free stack ----
+
+namespace sl = ustack::e1000::slots;
+
+// A free stack as JavaScript holds it: [count, slot...] with `cap` entries of
+// room, and guard words after it that nothing may write.
+struct SharedStack {
+  static constexpr uint32_t kGuard = 0xdeadbeefu;
+  std::vector<uint32_t> mem;
+  uint32_t cap;
+  explicit SharedStack(uint32_t capacity, uint32_t fill) : mem(capacity + 1 + 8, kGuard), cap(capacity) {
+    mem[0] = fill;
+    for (uint32_t i = 0; i < fill; i++) mem[1 + i] = fill - 1 - i;  // as E1000Nic fills it
+  }
+  uint32_t* data() { return mem.data(); }
+  uint32_t& count() { return mem[0]; }
+  bool guards_intact() const {
+    for (size_t i = cap + 1; i < mem.size(); i++) {
+      if (mem[i] != kGuard) return false;
+    }
+    return true;
+  }
+  // JavaScript's alloc()/release() without checks (the hostile case), with a
+  // typed array's semantics: reads past its end give 0, writes there are dropped.
+  uint32_t js_pop() {
+    uint32_t c = mem[0]--;
+    return c <= cap ? mem[c] : 0;
+  }
+  void js_push(uint32_t s) {
+    uint32_t c = ++mem[0];
+    if (c <= cap) mem[c] = s;
+  }
+};
+
+// What the driver pops is always a pool slot outside both rings.
+static void test_slots_basic() {
+  const uint32_t n = 16;
+  SharedStack st(n, n);
+  sl::Table t;
+  t.reset(n);
+  t.attach(st.data(), n);
+  CHECK(t.count() == n && t.capacity() == n);
+  for (uint32_t s = 0; s < n; s++) CHECK(t.state(s) == sl::State::kFree && t.on_stack(s));
+  // RX takes 4.
+  uint32_t rx[4];
+  for (auto& s : rx) s = t.pop(sl::State::kRx);
+  CHECK(st.count() == 12);
+  for (uint32_t s : rx) CHECK(s < n && t.state(s) == sl::State::kRx && !t.on_stack(s));
+  // JS allocates one and sends it: accepted once.
+  uint32_t a = st.js_pop();
+  CHECK(t.claim_tx(a) == sl::Refusal::kNone && t.state(a) == sl::State::kTx);
+  CHECK(t.claim_tx(a) == sl::Refusal::kInTx);  // a duplicate TX
+  // A slot in the RX ring cannot be sent.
+  CHECK(t.claim_tx(rx[0]) == sl::Refusal::kInRx);
+  // Out of range.
+  CHECK(t.claim_tx(n) == sl::Refusal::kSlotRange);
+  CHECK(t.claim_tx(0xffffffffu) == sl::Refusal::kSlotRange);
+  // A slot still on the stack (never allocated) cannot be sent.
+  uint32_t top = st.mem[st.count()];
+  CHECK(t.claim_tx(top) == sl::Refusal::kOnFreeStack);
+  // Released, then sent: refused.
+  uint32_t b = st.js_pop();
+  st.js_push(b);
+  t.sync();
+  CHECK(t.claim_tx(b) == sl::Refusal::kOnFreeStack);
+  // Reclaim of `a` pushes it back once; a second push is refused and writes nothing.
+  uint32_t before = st.count();
+  CHECK(t.push(a));
+  CHECK(st.count() == before + 1 && st.mem[st.count()] == a && t.on_stack(a));
+  CHECK(!t.push(a));
+  CHECK(st.count() == before + 1 && t.faults().push_refused == 1);
+  // A push of a slot JavaScript holds (never in a ring) is refused too.
+  uint32_t c = st.js_pop();
+  CHECK(!t.push(c) && t.faults().push_refused == 2);
+  st.js_push(c);
+  // An RX frame handed to JS, released by JS, then sent: refused after sync.
+  t.rx_to_js(rx[1]);
+  CHECK(t.state(rx[1]) == sl::State::kJs);
+  st.js_push(rx[1]);
+  t.sync();
+  CHECK(t.on_stack(rx[1]) && t.claim_tx(rx[1]) == sl::Refusal::kOnFreeStack);
+  // unclaim gives a TX claim back to JavaScript.
+  uint32_t d = st.js_pop();
+  CHECK(t.claim_tx(d) == sl::Refusal::kNone);
+  t.unclaim_tx(d);
+  CHECK(t.state(d) == sl::State::kJs && t.claim_tx(d) == sl::Refusal::kNone);
+  CHECK(st.guards_intact());
+  CHECK(t.faults().bad_index == 0 && t.faults().duplicate == 0 && t.faults().in_ring == 0);
+}
+
+// Hostile stacks: out-of-range indices, duplicates, ring slots, a count
+// above the capacity. None of them reaches a ring; nothing is written past
+// the stack; each repair is counted.
+static void test_slots_hostile() {
+  const uint32_t n = 8;
+  {
+    // Count above the capacity, entries garbage: clamped, every bad entry dropped.
+    SharedStack st(n, 0);
+    for (uint32_t i = 1; i <= n; i++) st.mem[i] = i % 2 ? 1000 + i : i / 2;  // 4 bad, slots 1..4 good
+    st.count() = 0xffffffffu;
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n);
+    CHECK(t.faults().count_clamped == 1);
+    CHECK(t.faults().bad_index == 4);
+    CHECK(st.count() == 4 && t.count() == 4);
+    std::vector<int> seen(n, 0);
+    bool ok = true;
+    for (uint32_t s; (s = t.pop(sl::State::kRx)) != sl::kNoSlot;) {
+      if (s >= n || seen[s]++) ok = false;
+    }
+    CHECK(ok && seen[1] && seen[2] && seen[3] && seen[4]);
+    CHECK(st.count() == 0 && st.guards_intact());
+  }
+  {
+    // Duplicates on the stack at attach: only one copy survives.
+    SharedStack st(n, 0);
+    uint32_t init[] = {3, 3, 5, 3, 5, 0};
+    st.count() = 6;
+    for (uint32_t i = 0; i < 6; i++) st.mem[1 + i] = init[i];
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n);
+    CHECK(t.faults().duplicate == 3);
+    CHECK(t.count() == 3);
+    std::vector<int> seen(n, 0);
+    for (uint32_t s; (s = t.pop(sl::State::kRx)) != sl::kNoSlot;) seen[s]++;
+    CHECK(seen[0] == 1 && seen[3] == 1 && seen[5] == 1);
+  }
+  {
+    // JavaScript releases a slot twice (double release): sync drops the second copy.
+    SharedStack st(n, n);
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n);
+    uint32_t r1 = t.pop(sl::State::kRx), r2 = t.pop(sl::State::kRx);
+    uint32_t a = st.js_pop();
+    st.js_push(a);
+    st.js_push(a);
+    t.sync();
+    CHECK(t.faults().duplicate == 1 && t.count() == n - 2);
+    // JavaScript pushes a slot that is in the RX ring and one out of range:
+    // sync drops both.
+    st.js_push(r1);
+    st.js_push(77);
+    t.sync();
+    CHECK(t.faults().bad_index == 1 && t.faults().in_ring == 1 && t.count() == n - 2);
+    // Pushed after the last sync, the same reach pop(), which skips them.
+    st.js_push(r2);
+    st.js_push(1000);
+    uint32_t got = t.pop(sl::State::kRx);
+    CHECK(got != r1 && got != r2 && got < n && t.faults().bad_index == 2 && t.faults().in_ring == 2);
+    // A count beyond the array: clamped.
+    st.count() = n + 5;
+    t.sync();
+    CHECK(t.faults().count_clamped == 1 && st.count() <= n);
+    CHECK(st.guards_intact());
+  }
+  {
+    // A double release that leaves the top entry where the driver last saw
+    // it (JS pops a and b, pushes a twice): sync stops at the known top and
+    // misses the copy below, but pop() never hands the slot out twice.
+    SharedStack st(n, n);
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n);
+    uint32_t a = st.js_pop();
+    (void)st.js_pop();
+    st.js_push(a);
+    st.js_push(a);
+    t.sync();
+    std::vector<int> seen(n, 0);
+    bool distinct = true;
+    for (uint32_t s; (s = t.pop(sl::State::kRx)) != sl::kNoSlot;) {
+      if (seen[s]++) distinct = false;
+    }
+    CHECK(distinct && seen[a] == 1);
+    CHECK(t.faults().in_ring + t.faults().duplicate == 1);
+    CHECK(st.guards_intact());
+  }
+  {
+    // The stack is full of duplicates JavaScript pushed since the last sync
+    // and the driver holds a sent slot: the push is refused, not written past the end.
+    SharedStack st(n, n);
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n);
+    uint32_t s = st.js_pop();
+    CHECK(t.claim_tx(s) == sl::Refusal::kNone);
+    st.count() = n;  // JS "pushes" the slot back by moving the count only: the stack now says s is free
+    st.mem[n] = s;
+    CHECK(t.push(s) == false);  // full (capacity n)
+    CHECK(st.count() == n && st.guards_intact());
+    CHECK(t.faults().push_refused == 1);
+  }
+  {
+    // A capacity larger than the pool is bounded by the pool.
+    SharedStack st(n + 10, n);
+    sl::Table t;
+    t.reset(n);
+    t.attach(st.data(), n + 10);
+    CHECK(t.capacity() == n);
+  }
+}
+
+// A long random run: JavaScript allocates, releases (sometimes twice, or
+// slots it does not own), sends (sometimes free or duplicate slots); the
+// driver refills RX and reclaims TX. The invariants: every slot in a ring is
+// a pool slot, no slot is in two ring places at once, every refusal the
+// table gives for a legitimate send is none, and nothing is written past the stack.
+static void test_slots_random() {
+  const uint32_t n = 64;
+  SharedStack st(n, n);
+  sl::Table t;
+  t.reset(n);
+  t.attach(st.data(), n);
+  std::vector<uint32_t> rx_ring, tx_ring, js;  // js: slots JavaScript holds legitimately
+  for (int i = 0; i < 16; i++) rx_ring.push_back(t.pop(sl::State::kRx));
+  unsigned rng = 7;
+  auto rnd = [&](unsigned m) {
+    rng = rng * 1103515245 + 12345;
+    return (rng >> 16) % m;
+  };
+  bool ok = true, legit_ok = true;
+  int refused = 0, sent = 0;
+  for (int round = 0; round < 200000; round++) {
+    switch (rnd(10)) {
+      case 0:
+      case 1: {  // JS alloc
+        if (st.count() > 0 && st.count() <= n) {
+          uint32_t s = st.js_pop();
+          if (s < n) js.push_back(s);  // garbage JS pops is not a slot it may send
+        }
+        break;
+      }
+      case 2: {  // JS release (legit)
+        if (!js.empty() && st.count() < n) {
+          size_t i = rnd(js.size());
+          st.js_push(js[i]);
+          js.erase(js.begin() + i);
+        }
+        break;
+      }
+      case 3: {  // JS sends a slot it holds (legit, unless it also released it: see case 7)
+        if (!js.empty()) {
+          size_t i = rnd(js.size());
+          t.sync();
+          sl::Refusal r = t.claim_tx(js[i]);
+          if (r == sl::Refusal::kNone) {
+            tx_ring.push_back(js[i]);
+            sent++;
+          } else {
+            legit_ok = false;
+          }
+          js.erase(js.begin() + i);
+        }
+        break;
+      }
+      case 4: {  // RX: a frame arrives, its slot goes to JS and the ring is refilled
+        t.sync();
+        if (!rx_ring.empty()) {
+          uint32_t s = t.pop(sl::State::kRx);
+          if (s != sl::kNoSlot) {
+            uint32_t got = rx_ring.front();
+            rx_ring.erase(rx_ring.begin());
+            t.rx_to_js(got);
+            js.push_back(got);
+            rx_ring.push_back(s);
+          }
+        }
+        break;
+      }
+      case 5: {  // TX reclaim
+        t.sync();
+        size_t k = rnd(static_cast<unsigned>(tx_ring.size()) + 1);
+        for (size_t i = 0; i < k; i++) t.push(tx_ring[i]);
+        tx_ring.erase(tx_ring.begin(), tx_ring.begin() + static_cast<long>(k));
+        break;
+      }
+      case 6: {  // hostile: send a random slot (free, in a ring, out of range...)
+        t.sync();
+        uint32_t s = rnd(n + 4);
+        bool held = false;
+        for (uint32_t j : js) held = held || j == s;
+        if (held) break;  // that would be legitimate
+        sl::Refusal r = t.claim_tx(s);
+        if (r == sl::Refusal::kNone) tx_ring.push_back(s);  // accepted: a slot JS popped and dropped (JS's loss, not a conflict)
+        else refused++;
+        break;
+      }
+      case 7: {  // hostile: release a slot JS does not hold, or twice
+        st.js_push(rnd(n + 4));  // past the end too: the count moves, the write is dropped
+        break;
+      }
+      case 8: {  // hostile: scribble the count
+        if (rnd(50) == 0) st.count() = rnd(3 * n);
+        break;
+      }
+      default:
+        break;
+    }
+    // Invariants: ring slots valid and distinct, states agree.
+    std::vector<int> where(n, 0);
+    for (uint32_t s : rx_ring) {
+      if (s >= n || where[s]++ || t.state(s) != sl::State::kRx) ok = false;
+    }
+    for (uint32_t s : tx_ring) {
+      if (s >= n || where[s]++ || t.state(s) != sl::State::kTx) ok = false;
+    }
+    if (!st.guards_intact()) ok = false;
+    // Hostile releases can leave JS's legitimate slots on the stack too; JS's
+    // own bookkeeping is not the driver's: drop those from `js` once the
+    // stack holds them, so case 3 only sends slots truly outside the driver.
+    for (size_t i = 0; i < js.size();) {
+      uint32_t s = js[i];
+      bool on = false;
+      for (uint32_t p = 1; p <= st.count() && p <= n; p++) on = on || st.mem[p] == s;
+      if (on || t.state(s) == sl::State::kRx || t.state(s) == sl::State::kTx) js.erase(js.begin() + static_cast<long>(i));
+      else i++;
+    }
+  }
+  CHECK(ok);
+  CHECK(legit_ok);
+  CHECK(sent > 1000);
+  CHECK(refused > 1000);
+  const sl::Faults& f = t.faults();
+  CHECK(f.bad_index > 0 && f.duplicate + f.in_ring > 0 && f.count_clamped > 0);
+}
+
+// Frame lengths a TX descriptor can carry (16-bit legacy length field).
+static void test_tx_lengths() {
+  CHECK(sl::max_tx_frame(2048) == 2048);
+  CHECK(sl::max_tx_frame(65536) == 65535);
+  CHECK(!sl::tx_length_ok(65536, 65536));  // would be length 0 in a legacy descriptor
+  CHECK(sl::tx_length_ok(65535, 65536));
+  CHECK(!sl::tx_length_ok(2049, 2048));
+  CHECK(sl::tx_length_ok(2048, 2048));
+  CHECK(!sl::tx_length_ok(13, 2048) && sl::tx_length_ok(14, 2048) && !sl::tx_length_ok(0, 2048));
+}
+
+// What the device reports: heads inside the ring, RX lengths inside the buffer.
+static void test_device_values() {
+  CHECK(r::head_in_ring(0, 256) && r::head_in_ring(255, 256));
+  CHECK(!r::head_in_ring(256, 256) && !r::head_in_ring(0xffffffffu, 256));  // all ones: the device is gone
+  CHECK(r::rx_length_ok(60, 2048) && r::rx_length_ok(2048, 2048) && r::rx_length_ok(14, 2048));
+  CHECK(!r::rx_length_ok(2049, 2048) && !r::rx_length_ok(65535, 2048) && !r::rx_length_ok(0, 2048) && !r::rx_length_ok(13, 2048));
+}
+
+// PCI addresses: DDDD:BB:DD.F only.
+static void test_pci_address() {
+  namespace pci = ustack::pci;
+  std::string c;
+  CHECK(pci::parse_address("0000:00:03.0", &c) && c == "0000:00:03.0");
+  CHECK(pci::parse_address("ABCD:EF:1F.7", &c) && c == "abcd:ef:1f.7");
+  CHECK(pci::parse_address("ffff:ff:00.0", nullptr));
+  const char* bad[] = {
+      "", "../../x", "0000:00:03.0/../..", "0000:00:03.0/", "0000:00:03", "0000:00:03.", "00:03.0",
+      "0000:00:20.0",  // device above 1f
+      "0000:00:03.8",  // function above 7
+      "0000:00:0g.0", "000g:00:03.0", "0000-00:03.0", "0000:00-03.0", "0000:00:03-0", "0000:00:03.0\n",
+      " 0000:00:03.0", "0000:00:03.00", "00000:00:03.0", "0000:000:03.0", "..", "/sys/bus/pci/devices/0000:00:03.0",
+  };
+  for (const char* b : bad) {
+    std::string out = "unchanged";
+    if (pci::parse_address(b, &out) || out != "unchanged") {
+      failed++;
+      std::fprintf(stderr, "FAIL pci address accepted: '%s'\n", b);
+    } else {
+      passed++;
+    }
+  }
+  CHECK(!pci::parse_address(std::string("0000:00:03.0\0", 13), nullptr));  // embedded NUL
+  CHECK(!pci::parse_address(std::string(4096, '0'), nullptr));             // too long
+}
+
 int main() {
   test_wrap();
   test_rx_model();
@@ -508,6 +888,12 @@ int main() {
   test_tx_software_segments(3, 1500, 0, true);
   test_tx_software_segments(45, 1500, 12, false);
   test_tx_context_key();
+  test_slots_basic();
+  test_slots_hostile();
+  test_slots_random();
+  test_tx_lengths();
+  test_device_values();
+  test_pci_address();
   std::printf("e1000 ring: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
