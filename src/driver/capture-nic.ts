@@ -64,6 +64,7 @@ export class CaptureNic implements Nic {
   }
 
   alloc(): number { return this.inner.alloc(); }
+  get availableSlots(): number { return this.inner.availableSlots; }
   release(slot: number): void { this.inner.release(slot); }
   setWakeHandler(onWake: (() => void) | null): void { this.inner.setWakeHandler(onWake); }
   armWake(): void { this.inner.armWake(); }

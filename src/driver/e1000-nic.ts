@@ -272,9 +272,16 @@ export class E1000Nic implements Nic {
     f[++f[0]!] = slot;
   }
 
-  /** Free slots in the pool. */
+  /**
+   * Free slots in the pool. When few are left, transmitted frames the device
+   * is done with are reclaimed first (as alloc() does on an empty pool): the
+   * stack stops transmitting at its receive reserve, so the free count must
+   * not wait for a transmit burst to recover.
+   */
   get availableSlots(): number {
-    return this.free[0]!;
+    const f = this.free;
+    if (f[0]! <= this.slotCount >>> 2 && !this.closed) this.dev.txReclaim();
+    return f[0]!;
   }
 
   setWakeHandler(onWake: (() => void) | null): void {

@@ -440,6 +440,11 @@ export class ImpairedNic implements Nic {
     return this.inner.alloc();
   }
 
+  /** The inner pool's free slots (frames held here for delay or reordering are not free). */
+  get availableSlots(): number {
+    return this.inner.availableSlots;
+  }
+
   release(slot: number): void {
     this.inner.release(slot);
   }

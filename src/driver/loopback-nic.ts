@@ -65,6 +65,9 @@ export class LoopbackNic implements Nic {
   alloc(): number {
     return this.slots.alloc();
   }
+  get availableSlots(): number {
+    return this.slots.available;
+  }
   release(slot: number): void {
     this.slots.release(slot);
   }

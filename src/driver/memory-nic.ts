@@ -136,6 +136,10 @@ export class MemoryNic implements Nic {
     return this.allocator.available;
   }
 
+  get availableSlots(): number {
+    return this.allocator.available;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -51,6 +51,12 @@ export interface Nic {
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
   /** A free slot, or -1 when the pool is exhausted. */
   alloc(): number;
+  /**
+   * Free slots in the pool right now: what alloc() and the receive side can
+   * still take. The stack keeps a reserve of these for receive and refuses
+   * to transmit into it.
+   */
+  readonly availableSlots: number;
   release(slot: number): void;
 
   /**

@@ -23,6 +23,17 @@ import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from './wire/icmp.js';
 export interface StackLimits {
   /** Packets queued per address awaiting ARP resolution (overflow: arp.queue_drops). */
   arpQueue?: number;
+  /**
+   * Packets queued awaiting ARP, all addresses of an interface together —
+   * NIC slots held (default: an eighth of the pool). Past it the oldest is
+   * dropped: arp.queue_cap_drops.
+   */
+  arpQueueTotal?: number;
+  /**
+   * Free NIC slots transmit leaves for receive (default: a sixteenth of the
+   * pool, 16 to a quarter of it). Transmit refused: link.tx_drop_rx_reserve.
+   */
+  rxReserve?: number;
   /** Neighbour cache entries (overflow: arp.cache_full). */
   arpEntries?: number;
   /** Bytes held by IPv4 reassembly, all datagrams together (overflow: ipv4.frag_memory_drops). */
@@ -69,20 +80,22 @@ class BoundedTcpLayer extends TcpLayer {
 /** Splits StackLimits into the TCP config and interface config they feed. */
 export function limitsToConfig(limits: StackLimits = {}): {
   tcp: Partial<TcpConfig>;
-  neighbor: { queueLength?: number; maxEntries?: number };
+  neighbor: { queueLength?: number; queueTotal?: number; maxEntries?: number };
   reassembly: { maxBytes?: number; maxDatagrams?: number };
+  rxReserve?: number;
 } {
   const tcp: Partial<TcpConfig> = {};
   if (limits.tcpOutOfOrderRanges !== undefined) tcp.maxOooRanges = limits.tcpOutOfOrderRanges;
   if (limits.sendBuffer !== undefined) tcp.sendBufferSize = limits.sendBuffer;
   if (limits.recvBuffer !== undefined) tcp.recvBufferSize = limits.recvBuffer;
-  const neighbor: { queueLength?: number; maxEntries?: number } = {};
+  const neighbor: { queueLength?: number; queueTotal?: number; maxEntries?: number } = {};
   if (limits.arpQueue !== undefined) neighbor.queueLength = limits.arpQueue;
+  if (limits.arpQueueTotal !== undefined) neighbor.queueTotal = limits.arpQueueTotal;
   if (limits.arpEntries !== undefined) neighbor.maxEntries = limits.arpEntries;
   const reassembly: { maxBytes?: number; maxDatagrams?: number } = {};
   if (limits.reassemblyBytes !== undefined) reassembly.maxBytes = limits.reassemblyBytes;
   if (limits.reassemblyDatagrams !== undefined) reassembly.maxDatagrams = limits.reassemblyDatagrams;
-  return { tcp, neighbor, reassembly };
+  return { tcp, neighbor, reassembly, ...(limits.rxReserve !== undefined ? { rxReserve: limits.rxReserve } : {}) };
 }
 
 const sum = (rows: readonly Record<string, number>[], key: string): number => {
@@ -140,6 +153,7 @@ export class NetStack {
         reassembly: { ...lim.reassembly, ...config.reassembly },
       };
     }
+    if (lim.rxReserve !== undefined && config.rxReserve === undefined) config = { ...config, rxReserve: lim.rxReserve };
     const iface = new Interface(nic, config, this.clock, this.wheel, this.router);
     iface.onTxPending = this.notifyOutput;
     iface.echoReplyHandler = (from, ident, seqNo, _buf, _off, len, now) => {
@@ -198,7 +212,7 @@ export class NetStack {
     for (const [section, row] of Object.entries(this.stats())) {
       if (section === 'link' || section === 'arp' || section === 'ipv4' || section === 'icmp') continue; // totals of the per-interface rows
       for (const [k, v] of Object.entries(row)) {
-        if (!/drop|malformed|bad|overflow|unsolicited|conflict|rate_limited|noSocket|outOfWindow|failed|full/i.test(k)) continue;
+        if (!/drop|malformed|bad|overflow|unsolicited|conflict|rate_limited|noSocket|outOfWindow|failed|full|exception|evicted/i.test(k)) continue;
         const key = `${section}.${k}`;
         const was = this.lastDrops.get(key) ?? 0;
         if (v > was) debug('drop %s: +%d (total %d)', key, v - was, v);
@@ -287,6 +301,7 @@ export class NetStack {
       bytes_out: sum(st, 'tx_bytes'),
       ...pick(st, 'rx_drop_', ''),
       ...pick(st, 'tx_drop_', ''),
+      poll_exceptions: sum(st, 'poll_exceptions'),
     };
     const arp = {
       packets_in: sum(st, 'arp_rx'),
@@ -302,8 +317,11 @@ export class NetStack {
       resolved: sum(nb, 'arp_resolved'),
       failed: sum(nb, 'arp_failed'),
       queue_drops: sum(nb, 'arp_queue_drops'),
+      queue_cap_drops: sum(nb, 'arp_queue_cap_drops'),
+      evicted_incomplete: sum(nb, 'arp_evicted_incomplete'),
       cache_full: sum(nb, 'arp_cache_full'),
       entries: ifs.reduce((n, i) => n + i.neighbors.size, 0),
+      queued: ifs.reduce((n, i) => n + i.neighbors.queued, 0),
     };
     const ipv4 = {
       packets_in: sum(st, 'ip_rx'),

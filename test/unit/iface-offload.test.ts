@@ -70,6 +70,7 @@ class OffloadShim implements Nic {
   }
 
   alloc(): number { return this.inner.alloc(); }
+  get availableSlots(): number { return this.inner.availableSlots; }
   release(slot: number): void { this.inner.release(slot); }
   setWakeHandler(h: (() => void) | null): void { this.inner.setWakeHandler(h); }
   armWake(): void { this.inner.armWake(); }

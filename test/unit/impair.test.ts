@@ -475,6 +475,9 @@ class StingyNic implements Nic {
   alloc() {
     return this.inner.alloc();
   }
+  get availableSlots() {
+    return this.inner.availableSlots;
+  }
   release(s: number) {
     this.inner.release(s);
   }

@@ -14,7 +14,9 @@ import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
 
 const LIMITS: StackLimits = {
   arpQueue: 2,
+  arpQueueTotal: 12,
   arpEntries: 16,
+  rxReserve: 8,
   reassemblyBytes: 8192,
   reassemblyDatagrams: 4,
   maxBacklog: 4,
@@ -30,6 +32,8 @@ describe('Stack.open({ limits }) threads every cap to its layer', () => {
     try {
       expect(a.iface.neighbors.config.queueLength).toBe(2);
       expect(a.iface.neighbors.config.maxEntries).toBe(16);
+      expect(a.iface.neighbors.config.queueTotal).toBe(12);
+      expect(a.iface.rxReserve).toBe(8);
       expect(a.iface.reassembler.config).toMatchObject({ maxBytes: 8192, maxDatagrams: 4 });
       const l = a.engine.tcp.listen(9, 0, 1000);
       expect(l.backlog).toBe(4);
@@ -51,22 +55,34 @@ describe('Stack.open({ limits }) threads every cap to its layer', () => {
 });
 
 describe('each cap holds and its overflow is counted', () => {
-  it('ARP pending queue and neighbour cache', () => {
+  it('ARP pending queue, all queues together, and neighbour cache', () => {
     const sim = new Sim({ limits: LIMITS });
     const a = sim.a;
     const u = a.stack.udp.bind(0, 5000, { onDatagram: () => {} });
     const payload = new Uint8Array(32);
     // 10 packets to one silent on-link address: 2 wait for ARP, 8 overflow.
     for (let i = 0; i < 10; i++) u.send(parseIpv4Address('10.0.0.50'), 9, payload, 0, 32);
-    // 40 silent addresses: the cache holds 16 entries.
+    expect(a.stack.stats().arp!.queue_drops).toBe(8);
+    // 40 silent addresses: the cache holds 16 entries (the oldest unresolved
+    // ones are evicted for new ones) and all queues together 12 packets (the
+    // oldest queued packet goes).
     for (let i = 0; i < 40; i++) u.send(parseIpv4Address(`10.0.0.${100 + i}`), 9, payload, 0, 32);
     const st = a.stack.stats();
     console.log(`[limits] arp: ${JSON.stringify(st.arp)}`);
-    expect(st.arp!.queue_drops).toBe(8);
-    expect(st.arp!.cache_full).toBeGreaterThanOrEqual(40 - 15);
-    expect(st.arp!.entries).toBeLessThanOrEqual(16);
+    expect(st.arp!.entries).toBe(16);
+    expect(st.arp!.evicted_incomplete).toBe(41 - 16);
+    expect(st.arp!.cache_full).toBe(0);
+    expect(st.arp!.queued).toBeLessThanOrEqual(12);
+    expect(st.arp!.queue_cap_drops).toBeGreaterThan(0);
+    // Every packet sent is queued or dropped exactly once, under one reason.
+    expect(st.arp!.queued + st.arp!.queue_drops! + st.arp!.queue_cap_drops!).toBe(50);
+    expect(st.link!.tx_drop_unresolved).toBe(st.arp!.queue_drops! + st.arp!.queue_cap_drops!);
+    a.iface.flush(); // the ARP requests
+    // Slots held: the queued packets, and B's announcement waiting in A's RX ring.
+    expect(a.raw.freeSlots + a.raw.rxPending).toBe(a.raw.slotCount - st.arp!.queued!);
     sim.runFor(10_000);
     expect(a.stack.stats().arp!.failed).toBeGreaterThan(0);
+    expect(a.stack.stats().arp!.queued).toBe(0);
     expect(a.raw.freeSlots).toBe(a.raw.slotCount);
   });
 

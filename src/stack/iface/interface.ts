@@ -12,6 +12,12 @@
  * hop's MAC and appends the slot to a bounded TX batch, flushed to the NIC in
  * one burst at the end of the poll (or when the batch fills).
  *
+ * Slot budget: receive needs free slots to keep working (the NIC fills them
+ * with arriving frames), so transmit never takes the last `rxReserve` of
+ * them, and frames parked for ARP hold at most `neighbor.queueTotal` (both
+ * derived from the pool size unless configured). Whatever a peer makes us
+ * send, the stack can still receive.
+ *
  * Every dropped frame increments exactly one counter naming the reason.
  */
 import { RX_FLAG_CSUM_VERIFIED, type Nic } from '../../driver/nic.js';
@@ -81,6 +87,25 @@ export interface InterfaceConfig {
   reassembly?: Partial<ReassemblyConfig>;
   /** ICMP errors we send: tokens per second and burst (RFC 1812 §4.3.2.8 rate limiting). */
   icmpErrorRate?: { perSecond: number; burst: number };
+  /** Free NIC slots transmit never takes (kept for receive); default rxReserveFor(pool). */
+  rxReserve?: number;
+}
+
+/**
+ * The default receive reserve: a sixteenth of the pool, at least 16 slots,
+ * at most a quarter of the pool. 64 of the default 1,024 — one full receive
+ * burst, which a TAP read or an e1000 ring refill takes at once.
+ */
+export function rxReserveFor(slotCount: number): number {
+  return Math.min(slotCount >>> 2, Math.max(16, slotCount >>> 4));
+}
+
+/**
+ * The default cap on frames parked for ARP, all addresses together: an
+ * eighth of the pool (128 of 1,024), at least one address's queue.
+ */
+export function neighborQueueTotalFor(slotCount: number, queueLength: number): number {
+  return Math.max(queueLength, slotCount >>> 3);
 }
 
 /** Receives echo replies (for ping-style tools and tests). */
@@ -96,7 +121,13 @@ export interface InterfaceStats {
   rx_drop_not_for_us: number;
   rx_drop_vlan: number;
   rx_drop_unknown_ethertype: number;
+  /** Frames of a burst released without (complete) handling because handling one threw (see poll_exceptions). */
+  rx_drop_burst_aborted: number;
+  /** Exceptions thrown while handling a receive burst (a bug; rethrown after the burst's slots are released). */
+  poll_exceptions: number;
   tx_drop_no_buffer: number;
+  /** Transmit refused: the NIC's free slots were down to the receive reserve. */
+  tx_drop_rx_reserve: number;
   tx_drop_nic_full: number;
   tx_drop_no_route: number;
   tx_drop_unresolved: number;
@@ -139,7 +170,8 @@ function newStats(): InterfaceStats {
   return {
     rx_frames: 0, rx_bytes: 0, tx_frames: 0, tx_bytes: 0,
     rx_drop_truncated: 0, rx_drop_not_for_us: 0, rx_drop_vlan: 0, rx_drop_unknown_ethertype: 0,
-    tx_drop_no_buffer: 0, tx_drop_nic_full: 0, tx_drop_no_route: 0, tx_drop_unresolved: 0, tx_drop_too_big: 0,
+    rx_drop_burst_aborted: 0, poll_exceptions: 0,
+    tx_drop_no_buffer: 0, tx_drop_rx_reserve: 0, tx_drop_nic_full: 0, tx_drop_no_route: 0, tx_drop_unresolved: 0, tx_drop_too_big: 0,
     arp_rx: 0, arp_rx_malformed: 0, arp_rx_requests: 0, arp_rx_replies: 0, arp_rx_unsolicited: 0,
     arp_rx_conflict: 0, arp_tx_replies: 0, arp_tx_gratuitous: 0,
     ip_rx: 0, ip_rx_drop_truncated: 0, ip_rx_drop_bad_version: 0, ip_rx_drop_bad_header_length: 0,
@@ -170,6 +202,8 @@ export class Interface implements NeighborHost {
   gateway: number;
   readonly mtu: number;
   readonly loopback: boolean;
+  /** Free NIC slots transmit leaves for receive. */
+  readonly rxReserve: number;
   readonly stats: InterfaceStats = newStats();
   readonly neighbors: NeighborCache;
   readonly reassembler: Reassembler;
@@ -234,7 +268,11 @@ export class Interface implements NeighborHost {
     this.rxVerified = nic.offloads.rxChecksumVerified;
     // The NIC cuts by its own MTU: TSO only when ours is the same.
     this.tso = nic.offloads.tso && nic.offloads.txChecksum && !this.loopback && this.mtu === nic.mtu;
-    this.neighbors = new NeighborCache(this, wheel, { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor });
+    // On loopback a transmitted frame is the received one: nothing to reserve.
+    this.rxReserve = this.loopback ? 0 : Math.max(0, config.rxReserve ?? rxReserveFor(nic.slotCount));
+    const neighbor = { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor };
+    if (config.neighbor?.queueTotal === undefined) neighbor.queueTotal = neighborQueueTotalFor(nic.slotCount, neighbor.queueLength);
+    this.neighbors = new NeighborCache(this, wheel, neighbor);
     this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
@@ -289,22 +327,54 @@ export class Interface implements NeighborHost {
     const n = flags === undefined ? nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST) : nic.rxBurst(this.rxSlots, this.rxLens, RX_BURST, flags);
     if (n > 0) {
       const now = at >= 0 ? at : this.clock.now();
-      const transports = this.transports;
-      transports.rxBurstStart();
+      // Slots rxSlots[next, n) are still ours: a throw anywhere below must not leak them.
+      let next = 0;
+      let threw = true;
       try {
-        for (let i = 0; i < n; i++) {
-          const slot = this.rxSlots[i]!;
-          if (flags !== undefined) this.rxVerified = (flags[i]! & RX_FLAG_CSUM_VERIFIED) !== 0;
-          this.input(this.pool, slot * this.slotSize, this.rxLens[i]!, now);
+        this.transports.rxBurstStart();
+        while (next < n) {
+          const slot = this.rxSlots[next]!;
+          if (flags !== undefined) this.rxVerified = (flags[next]! & RX_FLAG_CSUM_VERIFIED) !== 0;
+          this.input(this.pool, slot * this.slotSize, this.rxLens[next]!, now);
+          next++;
           nic.release(slot);
         }
+        threw = false;
       } finally {
+        // A throw is a bug (input() never throws on bad input) or an
+        // exception from a callback run inside the poll: it propagates to the
+        // caller as any callback's would, after the rest of the burst is
+        // given back and the burst is closed, so the stack keeps its slots
+        // and keeps working if the caller carries on.
+        if (threw) this.abandonBurst(next, n);
         this.rxVerified = nic.offloads.rxChecksumVerified;
-        transports.rxBurstEnd(now);
+        this.endBurst(now);
       }
     }
     this.flush();
     return n;
+  }
+
+  /** Closes the burst for the transports (which service coalesced connections there); a throw is counted too. */
+  private endBurst(now: number): void {
+    let threw = true;
+    try {
+      this.transports.rxBurstEnd(now);
+      threw = false;
+    } finally {
+      if (threw) this.stats.poll_exceptions++;
+    }
+  }
+
+  /**
+   * After a throw in the receive loop: counts it, and releases the slots of
+   * the frames not handled yet (rxSlots[from, n), the first being the frame
+   * whose handling threw).
+   */
+  private abandonBurst(from: number, n: number): void {
+    this.stats.poll_exceptions++;
+    this.stats.rx_drop_burst_aborted += n - from;
+    for (let i = from; i < n; i++) this.nic.release(this.rxSlots[i]!);
   }
 
   /** Handles one Ethernet frame at buf[off, off + len). Never throws on bad input. */
@@ -593,11 +663,8 @@ export class Interface implements NeighborHost {
       }
       return this.sendFragmented(src, dst, hop, protocol, length, write, opts);
     }
-    const slot = this.nic.alloc();
-    if (slot < 0) {
-      this.stats.tx_drop_no_buffer++;
-      return false;
-    }
+    const slot = this.allocTx();
+    if (slot < 0) return false;
     const base = slot * this.slotSize;
     const r = this.ipRepr;
     r.src = src;
@@ -648,11 +715,8 @@ export class Interface implements NeighborHost {
     const r = this.ipRepr;
     for (let offset = 0; offset < length; offset += maxData) {
       const chunk = Math.min(maxData, length - offset);
-      const slot = this.nic.alloc();
-      if (slot < 0) {
-        this.stats.tx_drop_no_buffer++;
-        return false;
-      }
+      const slot = this.allocTx();
+      if (slot < 0) return false;
       const base = slot * this.slotSize;
       r.src = src;
       r.dst = dst;
@@ -707,12 +771,25 @@ export class Interface implements NeighborHost {
     return false;
   }
 
-  private sendArp(op: number, dstMac: number, targetMac: number, targetIp: number): void {
-    const slot = this.nic.alloc();
-    if (slot < 0) {
-      this.stats.tx_drop_no_buffer++;
-      return;
+  /**
+   * A slot to build an outgoing frame in, or -1 (counted). Never one of the
+   * last `rxReserve` free slots: those keep receive working, whatever a peer
+   * makes us send.
+   */
+  private allocTx(): number {
+    const reserve = this.rxReserve;
+    if (reserve > 0 && this.nic.availableSlots <= reserve) {
+      this.stats.tx_drop_rx_reserve++;
+      return -1;
     }
+    const slot = this.nic.alloc();
+    if (slot < 0) this.stats.tx_drop_no_buffer++;
+    return slot;
+  }
+
+  private sendArp(op: number, dstMac: number, targetMac: number, targetIp: number): void {
+    const slot = this.allocTx();
+    if (slot < 0) return;
     const base = slot * this.slotSize;
     const pool = this.pool;
     writeMac(pool, base, dstMac);
@@ -736,16 +813,14 @@ export class Interface implements NeighborHost {
     this.sendArp(ARP_REQUEST, unicastMac < 0 ? MAC_BROADCAST : unicastMac, 0, ip);
   }
 
-  transmitQueued(mac: number, slots: readonly number[], lens: readonly number[]): void {
-    for (let i = 0; i < slots.length; i++) {
-      writeMac(this.pool, slots[i]! * this.slotSize, mac);
-      this.queueTx(slots[i]!, lens[i]!);
-    }
+  transmitQueued(mac: number, slot: number, len: number): void {
+    writeMac(this.pool, slot * this.slotSize, mac);
+    this.queueTx(slot, len);
   }
 
-  dropQueued(slots: readonly number[]): void {
-    this.stats.tx_drop_unresolved += slots.length;
-    for (const s of slots) this.nic.release(s);
+  dropQueued(slot: number): void {
+    this.stats.tx_drop_unresolved++;
+    this.nic.release(slot);
   }
 
   private queueTx(slot: number, len: number): boolean {

@@ -12,10 +12,16 @@
  *
  * The cache never grows past `maxEntries`; entries are only created when we
  * need an address resolved or when a request is addressed to us (RFC 826's
- * "merge" rule) — never from unsolicited replies.
+ * "merge" rule) — never from unsolicited replies. When it is full, a new
+ * entry evicts the oldest INCOMPLETE one (spoofed sources that never answer
+ * ARP create exactly these), else the oldest other entry.
  *
  * Queued packets are NIC slot indices (already built frames lacking only the
- * destination MAC), so the cache owns no packet memory of its own.
+ * destination MAC), so the cache owns no packet memory of its own — but it
+ * holds NIC slots, which the receive path needs too. All queued frames of
+ * all entries therefore wait in one FIFO ring of `queueTotal` frames: past
+ * it, the oldest queued frame (whichever address it waits for) is dropped,
+ * so replies to many addresses that never resolve cannot drain the pool.
  */
 import { Timer, type TimerWheel } from '../time/timer-wheel.js';
 import { DEBUG, debug, ipStr, macStr } from '../debug.js';
@@ -37,6 +43,12 @@ export interface NeighborConfig {
   maxProbes: number;
   /** Packets queued per unresolved address (Linux unres_qlen_bytes equivalent). */
   queueLength: number;
+  /**
+   * Packets queued for all unresolved addresses together, i.e. NIC slots the
+   * cache may hold; past it the oldest queued packet is dropped. The
+   * Interface derives it from the pool size when it is not given.
+   */
+  queueTotal: number;
   /** Upper bound on entries. */
   maxEntries: number;
 }
@@ -46,6 +58,7 @@ export const DEFAULT_NEIGHBOR_CONFIG: NeighborConfig = {
   retransMs: 1_000,
   maxProbes: 3,
   queueLength: 8,
+  queueTotal: 128,
   maxEntries: 1024,
 };
 
@@ -54,7 +67,12 @@ export interface NeighborStats {
   arp_probes_sent: number;
   arp_resolved: number;
   arp_failed: number;
+  /** Frames dropped from a full per-address queue, or still queued when their entry failed or was evicted. */
   arp_queue_drops: number;
+  /** Oldest queued frames dropped because all queues together held `queueTotal` frames. */
+  arp_queue_cap_drops: number;
+  /** INCOMPLETE entries evicted to make room in a full cache. */
+  arp_evicted_incomplete: number;
   arp_cache_full: number;
 }
 
@@ -62,10 +80,10 @@ export interface NeighborStats {
 export interface NeighborHost {
   /** Sends an ARP request for `ip`: broadcast when `unicastMac` < 0, else unicast. */
   sendArpRequest(ip: number, unicastMac: number): void;
-  /** Frames in `slots` can now go to `mac`. */
-  transmitQueued(mac: number, slots: readonly number[], lens: readonly number[]): void;
-  /** Frames in `slots` will never be sent: release them. */
-  dropQueued(slots: readonly number[]): void;
+  /** The frame in `slot` (`len` bytes) can now go to `mac`. Must not call back into the cache. */
+  transmitQueued(mac: number, slot: number, len: number): void;
+  /** The frame in `slot` will never be sent: release it. Must not call back into the cache. */
+  dropQueued(slot: number): void;
 }
 
 class Entry {
@@ -81,8 +99,8 @@ class Entry {
   probes = 0;
   /** Whole milliseconds (a small integer, not a boxed double). */
   confirmedAt = 0;
-  readonly queueSlots: number[] = [];
-  readonly queueLens: number[] = [];
+  /** Frames waiting for this address in the cache's queue ring. */
+  queued = 0;
   readonly timer: Timer;
   constructor(readonly ip: number, onTimer: (e: Entry, now: number) => void) {
     this.timer = new Timer((now) => onTimer(this, now));
@@ -95,24 +113,51 @@ export class NeighborCache {
    * 2^31 (or one the JIT holds as a double) would be boxed on every lookup.
    */
   private readonly entries = new Map<number, Entry>();
+  /** INCOMPLETE entries, oldest first: the first to go when the cache is full. */
+  private readonly incomplete = new Set<Entry>();
   readonly stats: NeighborStats = {
     arp_requests_sent: 0,
     arp_probes_sent: 0,
     arp_resolved: 0,
     arp_failed: 0,
     arp_queue_drops: 0,
+    arp_queue_cap_drops: 0,
+    arp_evicted_incomplete: 0,
     arp_cache_full: 0,
   };
   private readonly onTimer = (e: Entry, now: number): void => this.timerFired(e, now);
+  /**
+   * Every queued frame of every entry, oldest first: slot, length and the
+   * entry it waits for, in a ring of `capacity` frames allocated once.
+   */
+  private readonly capacity: number;
+  private readonly ringSlot: Uint32Array;
+  private readonly ringLen: Uint32Array;
+  private readonly ringOwner: (Entry | null)[];
+  private ringHead = 0;
+  private ringCount = 0;
 
   constructor(
     private readonly host: NeighborHost,
     private readonly wheel: TimerWheel,
     readonly config: NeighborConfig = DEFAULT_NEIGHBOR_CONFIG,
-  ) {}
+  ) {
+    const total = config.queueTotal;
+    if (!(total >= 0)) throw new RangeError(`NeighborCache: queueTotal must be >= 0, got ${total}`);
+    // More than every entry's full queue can never be used.
+    this.capacity = Math.floor(Math.min(total, config.maxEntries * config.queueLength));
+    this.ringSlot = new Uint32Array(this.capacity);
+    this.ringLen = new Uint32Array(this.capacity);
+    this.ringOwner = new Array<Entry | null>(this.capacity).fill(null);
+  }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Frames queued for all unresolved addresses together (NIC slots held). */
+  get queued(): number {
+    return this.ringCount;
   }
 
   /** The MAC to use for `ip` right now, or -1. Using a STALE entry starts a re-probe. */
@@ -163,18 +208,72 @@ export class NeighborCache {
       }
       e = new Entry(ip, this.onTimer);
       this.entries.set(ip | 0, e);
+      this.incomplete.add(e);
       e.probes = 1;
       this.stats.arp_requests_sent++;
       this.host.sendArpRequest(ip, -1);
       this.wheel.arm(e.timer, now + this.config.retransMs);
     }
-    if (e.queueSlots.length >= this.config.queueLength) {
+    if (e.queued >= this.config.queueLength || this.capacity === 0) {
       this.stats.arp_queue_drops++;
       return false;
     }
-    e.queueSlots.push(slot);
-    e.queueLens.push(len);
+    const cap = this.capacity;
+    if (this.ringCount === cap) {
+      // All queues together hold as many slots as they may: the oldest frame goes.
+      const h = this.ringHead;
+      this.ringOwner[h]!.queued--;
+      this.ringOwner[h] = null;
+      this.ringHead = h + 1 === cap ? 0 : h + 1;
+      this.ringCount--;
+      this.stats.arp_queue_cap_drops++;
+      this.host.dropQueued(this.ringSlot[h]!);
+    }
+    let tail = this.ringHead + this.ringCount;
+    if (tail >= cap) tail -= cap;
+    this.ringSlot[tail] = slot;
+    this.ringLen[tail] = len;
+    this.ringOwner[tail] = e;
+    this.ringCount++;
+    e.queued++;
     return true;
+  }
+
+  /**
+   * Takes `e`'s frames out of the ring, in order, handing each to the host
+   * (transmitted to `mac`, or dropped when `mac` < 0); the other entries'
+   * frames keep their order. O(frames queued), once per resolution or removal.
+   */
+  private takeQueued(e: Entry, mac: number): void {
+    const cap = this.capacity;
+    const n = this.ringCount;
+    const owner = this.ringOwner;
+    let r = this.ringHead;
+    let w = r;
+    let kept = 0;
+    for (let k = 0; k < n; k++) {
+      const o = owner[r]!;
+      if (o === e) {
+        if (mac >= 0) this.host.transmitQueued(mac, this.ringSlot[r]!, this.ringLen[r]!);
+        else this.host.dropQueued(this.ringSlot[r]!);
+      } else {
+        if (w !== r) {
+          this.ringSlot[w] = this.ringSlot[r]!;
+          this.ringLen[w] = this.ringLen[r]!;
+          owner[w] = o;
+        }
+        kept++;
+        if (++w === cap) w = 0;
+      }
+      if (++r === cap) r = 0;
+    }
+    // Slots past the kept frames no longer name an entry.
+    for (let k = kept; k < n; k++) {
+      owner[w] = null;
+      if (++w === cap) w = 0;
+    }
+    this.ringCount = kept;
+    e.queued = 0;
   }
 
   /**
@@ -194,6 +293,7 @@ export class NeighborCache {
       this.entries.set(ip | 0, e);
     }
     const wasIncomplete = e.state === NeighborState.Incomplete;
+    if (wasIncomplete) this.incomplete.delete(e);
     e.mac = mac;
     e.macHi = macHigh16(mac);
     e.macLo = macLow32(mac);
@@ -203,13 +303,9 @@ export class NeighborCache {
     this.wheel.disarm(e.timer);
     if (wasIncomplete) {
       this.stats.arp_resolved++;
-      if (DEBUG) debug('arp: %s is at %s (%d queued packets sent)', ipStr(ip), macStr(mac), e.queueSlots.length);
+      if (DEBUG) debug('arp: %s is at %s (%d queued packets sent)', ipStr(ip), macStr(mac), e.queued);
     }
-    if (e.queueSlots.length > 0) {
-      this.host.transmitQueued(mac, e.queueSlots, e.queueLens);
-      e.queueSlots.length = 0;
-      e.queueLens.length = 0;
-    }
+    if (e.queued > 0) this.takeQueued(e, mac);
     return true;
   }
 
@@ -224,7 +320,18 @@ export class NeighborCache {
 
   /** Drops every entry and every queued frame. */
   clear(): void {
-    for (const e of this.entries.values()) this.remove(e);
+    const cap = this.capacity;
+    for (let k = 0, r = this.ringHead; k < this.ringCount; k++) {
+      this.ringOwner[r] = null;
+      this.stats.arp_queue_drops++;
+      this.host.dropQueued(this.ringSlot[r]!);
+      if (++r === cap) r = 0;
+    }
+    this.ringCount = 0;
+    for (const e of this.entries.values()) {
+      e.queued = 0;
+      this.remove(e);
+    }
   }
 
   /** Snapshot for diagnostics: [ip, mac, state]. */
@@ -236,7 +343,7 @@ export class NeighborCache {
     if (e.state !== NeighborState.Incomplete && e.state !== NeighborState.Probe) return;
     if (e.probes >= this.config.maxProbes) {
       this.stats.arp_failed++;
-      if (DEBUG) debug('arp: %s did not answer %d requests; dropping %d queued packets', ipStr(e.ip), e.probes, e.queueSlots.length);
+      if (DEBUG) debug('arp: %s did not answer %d requests; dropping %d queued packets', ipStr(e.ip), e.probes, e.queued);
       this.remove(e);
       return;
     }
@@ -254,21 +361,29 @@ export class NeighborCache {
   private remove(e: Entry): void {
     this.wheel.disarm(e.timer);
     this.entries.delete(e.ip | 0);
-    if (e.queueSlots.length > 0) {
-      this.stats.arp_queue_drops += e.queueSlots.length;
-      this.host.dropQueued(e.queueSlots);
-      e.queueSlots.length = 0;
-      e.queueLens.length = 0;
+    this.incomplete.delete(e);
+    if (e.queued > 0) {
+      this.stats.arp_queue_drops += e.queued;
+      this.takeQueued(e, -1);
     }
   }
 
-  /** Makes room by evicting one entry that has nothing queued (oldest first). */
+  /**
+   * Makes room in a full cache: the oldest INCOMPLETE entry goes first (its
+   * queued frames are dropped and counted) — a confirmed neighbour is worth
+   * more than an address that has not answered yet, and spoofed sources fill
+   * the cache with exactly those; else the oldest entry.
+   */
   private evictOne(): boolean {
+    for (const e of this.incomplete) {
+      this.stats.arp_evicted_incomplete++;
+      if (DEBUG) debug('arp: cache full, evicting unresolved %s (%d queued packets dropped)', ipStr(e.ip), e.queued);
+      this.remove(e);
+      return true;
+    }
     for (const e of this.entries.values()) {
-      if (e.queueSlots.length === 0 && e.state !== NeighborState.Incomplete) {
-        this.remove(e);
-        return true;
-      }
+      this.remove(e);
+      return true;
     }
     return false;
   }
