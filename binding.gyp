@@ -8,7 +8,11 @@
         "addon/e1000/e1000.cc",
         "addon/pci/pci.cc",
         "addon/dma/dma.cc",
-        "addon/bytes/bytes.cc"
+        "addon/bytes/bytes.cc",
+        "addon/dma/view_hold.cc",
+        "addon/napi/errors.cc",
+        "addon/napi/buffers.cc",
+        "addon/registry/device_registry.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

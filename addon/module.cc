@@ -16,63 +16,21 @@
 #include "e1000/regs.h"
 #include "bytes/bytes.h"
 #include "e1000/ring.h"
+#include "napi/buffers.h"
+#include "napi/errors.h"
+#include "registry/device_registry.h"
+#include "dma/view_hold.h"
 #include "pci/address.h"
 
 namespace {
 
-// ---- Errors -----------------------------------------------------------------
-
-// A Node-style system error: message "EBUSY: Device or resource busy, ioctl(TUNSETIFF) 'tap0'",
-// with code, errno (negative, as libuv/Node report it) and syscall.
-Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& subject) {
-  char name[64];
-  uv_err_name_r(-err, name, sizeof name);
-  std::string msg = std::string(name) + ": " + std::strerror(err) + ", " + syscall;
-  if (!subject.empty()) msg += " '" + subject + "'";
-  Napi::Error e = Napi::Error::New(env, msg);
-  Napi::Object o = e.Value();
-  o.Set("code", Napi::String::New(env, name));
-  o.Set("errno", Napi::Number::New(env, -err));
-  o.Set("syscall", Napi::String::New(env, syscall));
-  if (!subject.empty()) o.Set("device", Napi::String::New(env, subject));
-  return e;
-}
-
-void ThrowSystem(Napi::Env env, int err, const char* syscall, const std::string& subject) {
-  SystemError(env, err, syscall, subject).ThrowAsJavaScriptException();
-}
-
-void ThrowCoded(Napi::Env env, bool type_error, const char* code, const std::string& msg) {
-  Napi::Error e = type_error ? Napi::TypeError::New(env, msg) : Napi::Error::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
-}
-
-void ThrowRange(Napi::Env env, const std::string& msg) {
-  Napi::Error e = Napi::RangeError::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
-  e.ThrowAsJavaScriptException();
-}
-
-// Data pointer and length of a Uint32Array with a single N-API call (hot path).
-bool GetU32Array(Napi::Env env, napi_value v, uint32_t** data, size_t* len, const char* what) {
-  napi_typedarray_type type;
-  void* ptr = nullptr;
-  napi_status st = napi_get_typedarray_info(env, v, &type, len, &ptr, nullptr, nullptr);
-  if (st != napi_ok || type != napi_uint32_array) {
-    if (st != napi_ok) {
-      // napi_get_typedarray_info leaves no exception pending for a non-typed-array.
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) return false;
-    }
-    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
-               std::string("The \"") + what + "\" argument must be a Uint32Array");
-    return false;
-  }
-  *data = static_cast<uint32_t*>(ptr);
-  return true;
-}
+using ustack::napi::BurstArrays;
+using ustack::napi::GetU32Array;
+using ustack::napi::HeldBuffer;
+using ustack::napi::SystemError;
+using ustack::napi::ThrowCoded;
+using ustack::napi::ThrowRange;
+using ustack::napi::ThrowSystem;
 
 // ---- TapDevice ------------------------------------------------------------------
 //
@@ -227,11 +185,13 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
     return false;
   }
 
-  // attachPool(arrayBuffer, slotSize): once. Keeps the ArrayBuffer alive.
+  // attachPool(arrayBuffer, slotSize): once, or again after JavaScript
+  // detached or shrank the pool. Keeps the ArrayBuffer alive; its memory is
+  // looked up again on every burst (HeldBuffer), never cached.
   Napi::Value AttachPool(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env, "attachPool")) return env.Undefined();
-    if (pool_base_ != nullptr) {
+    if (!pool_.IsEmpty() && pool_.Usable(env)) {
       ThrowCoded(env, false, "ERR_USTACK_POOL_ATTACHED", "TapDevice: pool already attached");
       return env.Undefined();
     }
@@ -248,74 +208,57 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       ThrowRange(env, "attachPool: slotSize must be an integer in [64, 1 MiB] and fit the pool");
       return env.Undefined();
     }
-    slot_size_ = static_cast<uint32_t>(ss);
-    size_t count = bytes / slot_size_;
-    slot_count_ = count > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(count);
-    pool_ref_ = Napi::Persistent(ab);
-    pool_base_ = static_cast<uint8_t*>(ab.Data());
+    uint32_t slot_size = static_cast<uint32_t>(ss);
+    size_t count = bytes / slot_size;
+    uint32_t slot_count = count > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(count);
+    if (!pool_.Hold(env, ab, static_cast<size_t>(slot_count) * slot_size, "pool")) return env.Undefined();
+    slot_size_ = slot_size;
+    slot_count_ = slot_count;
     return env.Undefined();
   }
 
-  bool CheckPool(Napi::Env env) {
-    if (pool_base_ != nullptr) return true;
-    ThrowCoded(env, false, "ERR_USTACK_NO_POOL", "TapDevice: attachPool() first");
-    return false;
-  }
-
-  // Common argument handling for readBurst/writeBurst: (slots, lens, count).
-  bool BurstArgs(const Napi::CallbackInfo& info, uint32_t** slots, uint32_t** lens, uint32_t* n) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[2].IsNumber()) {
-      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "expected (slots: Uint32Array, lens: Uint32Array, n: number)");
-      return false;
+  // The pool's memory for this call (see AttachPool).
+  uint8_t* PoolData(Napi::Env env) {
+    if (pool_.IsEmpty()) {
+      ThrowCoded(env, false, "ERR_USTACK_NO_POOL", "TapDevice: attachPool() first");
+      return nullptr;
     }
-    size_t slots_len = 0, lens_len = 0;
-    if (!GetU32Array(env, info[0], slots, &slots_len, "slots")) return false;
-    if (!GetU32Array(env, info[1], lens, &lens_len, "lens")) return false;
-    double want = info[2].As<Napi::Number>().DoubleValue();
-    if (!(want >= 0)) want = 0;
-    size_t cap = slots_len < lens_len ? slots_len : lens_len;
-    *n = want < static_cast<double>(cap) ? static_cast<uint32_t>(want) : static_cast<uint32_t>(cap);
-    for (uint32_t i = 0; i < *n; i++) {
-      if ((*slots)[i] >= slot_count_) {
-        ThrowRange(env, "slot index " + std::to_string((*slots)[i]) + " out of range (slotCount " +
-                            std::to_string(slot_count_) + ")");
-        return false;
-      }
-    }
-    return true;
+    return pool_.Get(env, "TapDevice: the pool");
   }
 
   // readBurst(slots, lens, max): reads up to max frames into the given slots.
   // Returns the count, or -errno on a read error before any frame.
   Napi::Value ReadBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env, "read") || !CheckPool(env)) return env.Undefined();
-    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
-    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    if (!CheckOpen(env, "read")) return env.Undefined();
+    uint8_t* pool = PoolData(env);
+    if (pool == nullptr) return env.Undefined();
+    if (!burst_.Read(info, BurstArrays::Inputs::kSlots) || !burst_.CheckSlots(env, slot_count_)) {
+      return env.Undefined();
+    }
+    uint32_t n = burst_.count();
     uint8_t* hdrs = nullptr;
     if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
-    int got = ustack::tap::read_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_, hdrs,
-                                      vnet_hdr_len_);
+    int got = ustack::tap::read_burst(fd_, pool, slot_size_, burst_.slots(), burst_.out_lens(), n, &counters_,
+                                      hdrs, vnet_hdr_len_);
     return Napi::Number::New(env, got);
   }
 
-  // writeBurst(slots, lens, n): returns how many frames were taken.
+  // writeBurst(slots, lens, n): returns how many frames were taken. A frame
+  // longer than a slot is refused (ERR_OUT_OF_RANGE) before anything is sent.
   Napi::Value WriteBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!CheckOpen(env, "write") || !CheckPool(env)) return env.Undefined();
-    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
-    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
-    for (uint32_t i = 0; i < n; i++) {
-      if (lens[i] > slot_size_) {
-        ThrowRange(env, "frame length " + std::to_string(lens[i]) + " exceeds slotSize " +
-                            std::to_string(slot_size_));
-        return env.Undefined();
-      }
+    if (!CheckOpen(env, "write")) return env.Undefined();
+    uint8_t* pool = PoolData(env);
+    if (pool == nullptr) return env.Undefined();
+    if (!burst_.Read(info, BurstArrays::Inputs::kSlotsAndLens) || !burst_.CheckSlots(env, slot_count_) ||
+        !burst_.CheckLens(env, 0, slot_size_, "slotSize")) {
+      return env.Undefined();
     }
+    uint32_t n = burst_.count();
     uint8_t* hdrs = nullptr;
     if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
-    int taken = ustack::tap::write_burst(fd_, pool_base_, slot_size_, slots, lens, n, &counters_, hdrs,
+    int taken = ustack::tap::write_burst(fd_, pool, slot_size_, burst_.slots(), burst_.lens(), n, &counters_, hdrs,
                                          vnet_hdr_len_);
     return Napi::Number::New(env, taken);
   }
@@ -396,6 +339,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   Napi::Value HostMac(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!CheckOpen(env, "ioctl(SIOCGIFHWADDR)")) return env.Undefined();
     uint8_t m[6];
     int rc = ustack::tap::get_mac(name_, m);
     if (rc < 0) {
@@ -409,6 +353,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   Napi::Value HostMtu(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!CheckOpen(env, "ioctl(SIOCGIFMTU)")) return env.Undefined();
     int rc = ustack::tap::get_mtu(name_);
     if (rc < 0) {
       ThrowSystem(env, -rc, "ioctl(SIOCGIFMTU)", name_);
@@ -419,6 +364,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 
   Napi::Value HostFlags(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!CheckOpen(env, "ioctl(SIOCGIFFLAGS)")) return env.Undefined();
     int rc = ustack::tap::get_flags(name_);
     if (rc < 0) {
       ThrowSystem(env, -rc, "ioctl(SIOCGIFFLAGS)", name_);
@@ -435,7 +381,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setWakeCallback(fn: Function | null)");
       return env.Undefined();
     }
-    if (info[0].IsFunction()) {
+    // A closed device never wakes: holding a callback would only keep it alive.
+    if (info[0].IsFunction() && fd_ >= 0) {
       wake_cb_ = Napi::Persistent(info[0].As<Napi::Function>());
     } else {
       wake_cb_.Reset();
@@ -514,8 +461,7 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     CloseAll();
     wake_cb_.Reset();
-    pool_ref_.Reset();
-    pool_base_ = nullptr;
+    pool_.Reset();
     return info.Env().Undefined();
   }
 
@@ -539,8 +485,8 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
   bool pre_existed_ = false;
   uint32_t vnet_hdr_len_ = 0;
 
-  Napi::Reference<Napi::ArrayBuffer> pool_ref_;
-  uint8_t* pool_base_ = nullptr;
+  HeldBuffer pool_;  // the attached pool (never a cached pointer: JavaScript can detach it)
+  BurstArrays burst_;
   uint32_t slot_size_ = 0;
   uint32_t slot_count_ = 0;
 
@@ -656,6 +602,9 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       ThrowE1000(env, err, addr_);
       return;
     }
+    // Stopped when this environment ends (a worker exits) or the process does.
+    ustack::registry::devices().add(static_cast<napi_env>(env), &dev_,
+                                    [](void* d) { static_cast<ustack::e1000::Device*>(d)->stop_dma(); });
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
@@ -676,13 +625,31 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     return false;
   }
 
+  // The pool as one external ArrayBuffer over the DMA memory, made once. It
+  // can outlive the device (held by JavaScript after close(), or moved into a
+  // new ArrayBuffer by ArrayBuffer.prototype.transfer(), which close() cannot
+  // detach): its finalizer, which V8 runs when the last ArrayBuffer sharing
+  // the memory is gone, ends a view hold that keeps the addresses mapped
+  // (zero pages after close: dma/view_hold.h).
   Napi::Value GetPool(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!pool_ref_.IsEmpty()) return pool_ref_.Value();
     if (!CheckOpen(env)) return env.Undefined();
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, dev_.pool(), dev_.pool_bytes());
-    pool_ref_ = Napi::Persistent(ab);
-    return ab;
+    auto* hold = new ustack::dma::ViewHold(dev_.pool(), dev_.pool_bytes());
+    napi_value ab = nullptr;
+    napi_status st = napi_create_external_arraybuffer(
+        env, dev_.pool(), dev_.pool_bytes(),
+        [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); }, hold, &ab);
+    if (st != napi_ok) {
+      delete hold;
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", "E1000Device: cannot expose the DMA pool to JavaScript");
+      return env.Undefined();
+    }
+    Napi::ArrayBuffer pool(env, ab);
+    pool_ref_ = Napi::Persistent(pool);
+    return pool;
   }
   Napi::Value GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_size()); }
   Napi::Value GetTso(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.tso()); }
@@ -710,7 +677,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       ThrowRange(env, "freeStack must hold slotCount + 1 entries and a valid count");
       return env.Undefined();
     }
-    free_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    if (!free_stack_.Hold(env, info[0], len * sizeof(uint32_t), "freeStack")) return env.Undefined();
     int rc = dev_.start(data, static_cast<uint32_t>(len - 1));
     if (rc < 0) {
       ThrowSystem(env, -rc, "start", addr_);
@@ -719,43 +686,40 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
     return env.Undefined();
   }
 
-  bool BurstArgs(const Napi::CallbackInfo& info, uint32_t** slots, uint32_t** lens, uint32_t* n) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[2].IsNumber()) {
-      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "expected (slots: Uint32Array, lens: Uint32Array, n: number)");
-      return false;
-    }
-    size_t sl = 0, ll = 0;
-    if (!GetU32Array(env, info[0], slots, &sl, "slots")) return false;
-    if (!GetU32Array(env, info[1], lens, &ll, "lens")) return false;
-    double want = info[2].As<Napi::Number>().DoubleValue();
-    if (!(want >= 0)) want = 0;
-    size_t cap = sl < ll ? sl : ll;
-    *n = want < static_cast<double>(cap) ? static_cast<uint32_t>(want) : static_cast<uint32_t>(cap);
-    return true;
+  // The driver keeps the free stack's address from start() on: before each
+  // call that uses it, make sure JavaScript has not detached or shrunk it
+  // since. If it has, the device stops (DMA off: it can no longer take or
+  // return slots) and every later call throws.
+  bool FreeStackUsable(Napi::Env env) {
+    if (free_stack_.IsEmpty() || free_stack_.Usable(env)) return true;
+    dev_.stop_dma();
+    free_stack_.Get(env, "E1000Device: the free stack");  // throws ERR_USTACK_BUFFER_DETACHED
+    return false;
   }
 
   Napi::Value RxBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
-    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    if (!burst_.Read(info, BurstArrays::Inputs::kNone)) return env.Undefined();
     if (!dev_.is_open()) return Napi::Number::New(env, 0);
-    return Napi::Number::New(env, dev_.rx_burst(slots, lens, n));
+    if (!FreeStackUsable(env)) return env.Undefined();
+    return Napi::Number::New(env, dev_.rx_burst(burst_.out_slots(), burst_.out_lens(), burst_.count()));
   }
 
+  // The slots and lengths are copied once (BurstArrays) and the driver reads
+  // only the copies. Lengths are bounded by the slot and by what one TX
+  // descriptor carries (a legacy descriptor's length field has 16 bits).
   Napi::Value TxBurst(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint32_t *slots = nullptr, *lens = nullptr, n = 0;
-    if (!BurstArgs(info, &slots, &lens, &n)) return env.Undefined();
+    if (!burst_.Read(info, BurstArrays::Inputs::kSlotsAndLens)) return env.Undefined();
     if (!dev_.is_open()) return Napi::Number::New(env, 0);
-    for (uint32_t i = 0; i < n; i++) {
-      if (slots[i] >= dev_.slot_count() || lens[i] > dev_.slot_size() || lens[i] < 14) {
-        ThrowRange(env, "txBurst: slot " + std::to_string(slots[i]) + " / length " + std::to_string(lens[i]) + " out of range");
-        return env.Undefined();
-      }
+    if (!FreeStackUsable(env)) return env.Undefined();
+    if (!burst_.CheckSlots(env, dev_.slot_count()) ||
+        !burst_.CheckLens(env, ustack::e1000::slots::kMinFrame, ustack::e1000::slots::max_tx_frame(dev_.slot_size()),
+                          "the largest TX frame")) {
+      return env.Undefined();
     }
     ustack::e1000::TxRefusal refusal;
-    uint32_t sent = dev_.tx_burst(slots, lens, n, &refusal);
+    uint32_t sent = dev_.tx_burst(burst_.slots(), burst_.lens(), burst_.count(), &refusal);
     if (refusal.why != ustack::e1000::slots::Refusal::kNone) {
       if (refusal.range()) ThrowRange(env, refusal.message());
       else ThrowCoded(env, false, refusal.code(), refusal.message());
@@ -765,7 +729,10 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
   }
 
   Napi::Value TxReclaim(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), dev_.is_open() ? dev_.tx_reclaim() : 0);
+    Napi::Env env = info.Env();
+    if (!dev_.is_open()) return Napi::Number::New(env, 0);
+    if (!FreeStackUsable(env)) return env.Undefined();
+    return Napi::Number::New(env, dev_.tx_reclaim());
   }
 
   Napi::Value LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
@@ -888,7 +855,7 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       if (!ab.IsDetached()) ab.Detach();
       pool_ref_.Reset();
     }
-    free_ref_.Reset();
+    free_stack_.Reset();
     wake_cb_.Reset();
     CloseAll();
     return info.Env().Undefined();
@@ -901,15 +868,17 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       poll_ = nullptr;
     }
     armed_ = false;
-    // In a finalizer the pool ArrayBuffer is unreachable already (it holds no
-    // reference to us, but we hold one to it: both die together).
+    // The pool ArrayBuffer may outlive this (GetPool): close() leaves its
+    // addresses mapped to zero pages while it lives.
+    ustack::registry::devices().remove(&dev_);
     dev_.close();
   }
 
   std::string addr_;
   ustack::e1000::Device dev_;
   Napi::Reference<Napi::ArrayBuffer> pool_ref_;
-  Napi::ObjectReference free_ref_;
+  HeldBuffer free_stack_;  // the driver keeps its address: checked before every call (FreeStackUsable)
+  BurstArrays burst_;
   uv_poll_t* poll_ = nullptr;
   bool armed_ = false;
   bool refed_ = true;
@@ -917,11 +886,29 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
   Napi::FunctionReference wake_cb_;
 };
 
-// e1000StopAll(): stops DMA and bus mastering on every open device (exit and
-// fatal-signal paths; memory is freed later or by the kernel).
+// e1000StopAll(): stops DMA and bus mastering on every open device of every
+// environment: for the main thread's exit and signal paths, after which the
+// process is gone and its workers with it (memory is freed later or by the
+// kernel). Returns how many devices it stopped.
 Napi::Value E1000StopAll(const Napi::CallbackInfo& info) {
-  ustack::e1000::stop_all_devices();
-  return info.Env().Undefined();
+  size_t n = ustack::registry::devices().stop_all();
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// e1000StopEnv(): the same for the devices this environment (this thread)
+// opened only: for a worker's exit paths, which must not stop the main
+// thread's devices.
+Napi::Value E1000StopEnv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t n = ustack::registry::devices().stop_env(static_cast<napi_env>(env));
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// Environment teardown (a worker ending, or the main thread's): stops this
+// environment's devices before their finalizers free the DMA memory.
+void OnEnvTeardown(void* env) {
+  ustack::registry::devices().stop_env(env);
+  ustack::registry::devices().unwatch_env(env);
 }
 
 // e1000SupportedDevice(vendor, device): the model name, or null.
@@ -1010,11 +997,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("TapDevice", TapDevice::Define(env));
   exports.Set("E1000Device", E1000Device::Define(env));
   exports.Set("e1000StopAll", Napi::Function::New(env, E1000StopAll, "e1000StopAll"));
+  exports.Set("e1000StopEnv", Napi::Function::New(env, E1000StopEnv, "e1000StopEnv"));
   exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
   exports.Set("eventLoopDue", Napi::Function::New(env, EventLoopDue, "eventLoopDue"));
   exports.Set("eventLoopSpin", Napi::Function::New(env, EventLoopSpin, "eventLoopSpin"));
   ustack::bytes::Register(env, exports);
-  napi_add_env_cleanup_hook(env, [](void*) { ustack::e1000::stop_all_devices(); }, nullptr);
+  napi_env raw = env;
+  if (ustack::registry::devices().watch_env(raw)) napi_add_env_cleanup_hook(raw, OnEnvTeardown, raw);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 // DMA memory: hugetlbfs + pagemap, or anonymous memory for VFIO. See dma.h.
 #include "dma/dma.h"
+#include "dma/view_hold.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -175,7 +176,9 @@ void set_iova(Region* r, uint64_t iova) {
 void free_region(Region* r) {
   if (r->virt != nullptr) {
     ::munlock(r->virt, r->size);
-    ::munmap(r->virt, r->size);
+    // JavaScript may still view the memory (an external ArrayBuffer): then
+    // the addresses stay mapped, to zero pages, until it lets go (view_hold.h).
+    unmap_or_retire(r->virt, r->size);
   }
   r->virt = nullptr;
   r->size = 0;

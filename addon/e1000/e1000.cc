@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "e1000/regs.h"
 #include "e1000/ring.h"
@@ -20,26 +19,6 @@ constexpr size_t kMaxRegionBytes = 32u << 20;  // default region cap for big slo
 constexpr uint32_t kDefaultSlots = 1024;       // aimed at for big slots
 constexpr uint32_t kVlanFrameOverhead = 18;    // Ethernet header + 802.1Q tag (1522-byte frames without LPE)
 constexpr uint64_t kIova = 1ull << 30;     // where VFIO maps the region for the device
-
-// Open devices for stop_all_devices(). Small fixed table: no allocation on the exit path.
-Device* g_devices[16] = {nullptr};
-std::mutex g_mu;
-
-void register_device(Device* d) {
-  std::lock_guard<std::mutex> lk(g_mu);
-  for (auto& p : g_devices) {
-    if (p == nullptr) {
-      p = d;
-      return;
-    }
-  }
-}
-void unregister_device(Device* d) {
-  std::lock_guard<std::mutex> lk(g_mu);
-  for (auto& p : g_devices) {
-    if (p == d) p = nullptr;
-  }
-}
 
 void sleep_us(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
@@ -268,7 +247,6 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   }
   write_reg(reg::ITR, 0);
   write_reg(reg::RDTR, 0);
-  register_device(this);
   return 0;
 }
 
@@ -599,7 +577,6 @@ void Device::stop_dma() {
 }
 
 void Device::close() {
-  unregister_device(this);
   if (is_open()) {
     collect_hw_stats();
     stop_dma();
@@ -615,14 +592,6 @@ void Device::close() {
   tx_ = nullptr;
   slots_.detach();
   started_ = false;
-}
-
-void stop_all_devices() {
-  // No lock: may run from an exit path while another thread is gone; the
-  // table holds plain pointers to live devices.
-  for (Device* d : g_devices) {
-    if (d != nullptr) d->stop_dma();
-  }
 }
 
 }  // namespace ustack::e1000

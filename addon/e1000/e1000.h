@@ -130,7 +130,8 @@ class Device {
   // repeatedly, and from exit paths: touches only BAR0 and config space.
   void stop_dma();
   // stop_dma(), then unmaps/closes everything and frees the DMA memory.
-  // The caller must have dropped every reference into the pool first.
+  // A view of the pool JavaScript still holds keeps the addresses, mapped to
+  // zero pages, until it is gone (dma/view_hold.h).
   void close();
   bool is_open() const { return pci_.bar0 != nullptr; }
 
@@ -205,8 +206,5 @@ class Device {
   uint64_t hw_totals_[32] = {0};
   Counters c_;
 };
-
-// Every open Device, for the exit/signal safety net.
-void stop_all_devices();
 
 }  // namespace ustack::e1000

@@ -76,17 +76,27 @@ export interface TapDevice {
   readonly slotSize: number;
   readonly slotCount: number;
 
-  /** Once per device. The addon keeps the ArrayBuffer alive. */
+  /**
+   * Once per device (ERR_USTACK_POOL_ATTACHED), or again after the attached
+   * pool was detached. The addon keeps the ArrayBuffer alive and looks up its
+   * memory on every burst: once it is detached (`transfer()`,
+   * `structuredClone(pool, { transfer: [pool] })`) or a resizable one shrinks
+   * below slotCount * slotSize, bursts throw ERR_USTACK_BUFFER_DETACHED.
+   */
   attachPool(pool: ArrayBuffer, slotSize: number): void;
   /**
    * Reads up to `max` frames into slots[0..max) (frame i at slots[i] * slotSize),
    * lengths into lens. Returns the count (stops at EAGAIN), or -errno if the
-   * first read failed. Throws RangeError for a slot index outside the pool.
+   * first read failed. Throws a RangeError (ERR_OUT_OF_RANGE) for a slot
+   * index outside the pool, before reading anything. Each slot index is read
+   * from `slots` once (the arrays may be views of a SharedArrayBuffer).
    */
   readBurst(slots: Uint32Array, lens: Uint32Array, max: number, hdrs?: Uint8Array): number;
   /**
    * Writes frames slots[0..n). Returns how many were taken (stops at EAGAIN);
    * frames the kernel refused count as taken and appear in stats().txErrors.
+   * Throws a RangeError (ERR_OUT_OF_RANGE), before writing anything, for a
+   * slot index outside the pool or a length above slotSize.
    */
   writeBurst(slots: Uint32Array, lens: Uint32Array, n: number, hdrs?: Uint8Array): number;
   configureHost(config: TapHostConfig): void;
@@ -96,7 +106,11 @@ export interface TapDevice {
   /** The kernel side's IFF_* flags. */
   hostFlags(): number;
 
-  /** Called (with `this` = the device) once per armWake() when the fd becomes readable. */
+  /**
+   * Called (with `this` = the device) once per armWake() when the fd becomes
+   * readable. An exception it throws is reported like any uncaught exception
+   * (process 'uncaughtException'); the device stays usable and can be armed again.
+   */
   setWakeCallback(fn: (() => void) | null): void;
   /**
    * One-shot: polls the fd for readability. An armed device keeps the event
@@ -107,7 +121,14 @@ export interface TapDevice {
   unref(): void;
   hasRef(): boolean;
   stats(): TapDeviceStats;
-  /** Stops polling and closes the fd; idempotent. Also done when garbage-collected. */
+  /**
+   * Stops polling and closes the fd; idempotent. Also done when
+   * garbage-collected. Afterwards attachPool, the bursts, armWake,
+   * configureHost and the host* queries throw EBADF (a system error with
+   * code, errno and syscall); setWakeCallback, ref and unref do nothing;
+   * stats() returns the final counters; fd is -1. The pool stays ordinary
+   * JavaScript memory.
+   */
   close(): void;
 }
 

@@ -20,6 +20,7 @@
  * the memory is freed. A device left running by a crashed process is stopped
  * and reprogrammed on open.
  */
+import { isMainThread } from 'node:worker_threads';
 import { loadAddon } from './addon.js';
 import { parseMac } from './host-config.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
@@ -30,6 +31,11 @@ export interface E1000DeviceStats {
 
 /** The addon's E1000Device (see addon/module.cc). */
 export interface E1000Device {
+  /**
+   * The DMA memory, one external ArrayBuffer, detached by close(). Its
+   * addresses stay mapped (to zero pages after close) while any ArrayBuffer
+   * sharing it lives, including one made from it by transfer().
+   */
   readonly pool: ArrayBuffer;
   readonly slotSize: number;
   readonly slotCount: number;
@@ -40,6 +46,11 @@ export interface E1000Device {
   readonly deviceId: number;
   /** 'hugetlbfs' (physical addresses) or 'vfio-iommu' (IOVA mapping). */
   readonly memory: string;
+  /**
+   * The driver keeps using freeStack's memory: if its buffer is later
+   * detached or shrunk, the device stops (DMA off) and rxBurst, txBurst and
+   * txReclaim throw ERR_USTACK_BUFFER_DETACHED.
+   */
   start(freeStack: Uint32Array): void;
   rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
@@ -73,7 +84,10 @@ interface E1000Addon {
       tso?: boolean;
     },
   ) => E1000Device;
-  e1000StopAll(): void;
+  /** Stops DMA on every open device of the process; returns how many. */
+  e1000StopAll(): number;
+  /** Stops DMA on the devices this thread (environment) opened; returns how many. */
+  e1000StopEnv(): number;
   e1000SupportedDevice(vendor: number, device: number): string | null;
 }
 
@@ -108,9 +122,17 @@ export interface E1000NicOptions {
 const open = new Set<E1000Nic>();
 let hooksInstalled = false;
 
+/**
+ * Stops DMA on the devices this exit path takes down: on the main thread
+ * every device in the process (its workers die with it); in a worker only the
+ * devices that worker opened ('exit' and an uncaught exception end just that
+ * thread). The addon also stops a worker's devices when its environment ends.
+ */
 function stopAllDma(): void {
   try {
-    loadE1000Addon().e1000StopAll();
+    const addon = loadE1000Addon();
+    if (isMainThread) addon.e1000StopAll();
+    else addon.e1000StopEnv();
   } catch {
     /* addon gone: nothing to stop */
   }
@@ -121,9 +143,11 @@ function installSafetyHooks(): void {
   hooksInstalled = true;
   process.on('exit', stopAllDma);
   process.on('uncaughtExceptionMonitor', () => {
-    // The process is about to die unless someone handles the exception.
+    // The process (or this worker) is about to die unless someone handles the exception.
     if (process.listenerCount('uncaughtException') === 0) stopAllDma();
   });
+  // Workers receive no signals.
+  if (!isMainThread) return;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       // Someone else handles the signal (e.g. a server closing its stack): leave it to them.
