@@ -23,6 +23,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { loadAddon } from './addon.js';
 import { parseMac } from './host-config.js';
+import { normalizePci } from './pci-sysfs.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
 
 export interface E1000DeviceStats {
@@ -217,14 +218,17 @@ export class E1000Nic implements Nic {
    * memory, resets and starts it. Errors carry `code`: ERR_USTACK_NO_DEVICE,
    * ERR_USTACK_NOT_BOUND, ERR_USTACK_DEVICE_IN_USE, ERR_USTACK_NO_PERMISSION,
    * ERR_USTACK_NO_HUGEPAGES, ERR_USTACK_GROUP_NOT_VIABLE,
-   * ERR_USTACK_UNSUPPORTED_DEVICE, or a system error code.
+   * ERR_USTACK_UNSUPPORTED_DEVICE, EBUSY (another process drives the
+   * device), ERR_INVALID_ARG_VALUE (not a PCI address), or a system error code.
    */
-  static open(opts: E1000NicOptions): E1000Nic {
-    if (typeof opts !== 'object' || opts === null || typeof opts.pci !== 'string') {
+  static open(options: E1000NicOptions): E1000Nic {
+    if (typeof options !== 'object' || options === null || typeof options.pci !== 'string') {
       const e = new TypeError('E1000Nic.open: options.pci must be a string') as TypeError & { code: string };
       e.code = 'ERR_INVALID_ARG_TYPE';
       throw e;
     }
+    // The address becomes part of sysfs paths: DDDD:BB:SS.F only (the addon checks again).
+    const opts: E1000NicOptions = { ...options, pci: normalizePci(options.pci) };
     if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 1500)) {
       const e = new RangeError(`E1000Nic.open: mtu must be an integer in [68, 1500], got ${String(opts.mtu)}`) as RangeError & { code: string };
       e.code = 'ERR_OUT_OF_RANGE';

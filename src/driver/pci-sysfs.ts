@@ -59,14 +59,41 @@ function linkBase(path: string): string {
   }
 }
 
-/** Normalises '00:03.0' to '0000:00:03.0'. */
+const PCI_ADDRESS = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
+const CANONICAL_PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
+
+function invalidPci(addr: unknown, why: string): TypeError & { code: string } {
+  const shown = typeof addr === 'string' ? `'${addr.length > 64 ? `${addr.slice(0, 64)}...` : addr}'` : `type ${typeof addr}`;
+  const e = new TypeError(`invalid PCI address ${shown}: ${why}`) as TypeError & { code: string };
+  e.code = 'ERR_INVALID_ARG_VALUE';
+  return e;
+}
+
+/**
+ * Normalises '00:03.0' to '0000:00:03.0'. Anything but DDDD:BB:SS.F (hex,
+ * device 00-1f, function 0-7; the domain may be left out) throws a TypeError
+ * with code ERR_INVALID_ARG_VALUE: the address becomes part of sysfs paths
+ * written as root, where '../' would lead anywhere.
+ */
 export function normalizePci(addr: string): string {
-  const m = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/.exec(addr);
-  if (!m) throw coded(`invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`, 'ERR_INVALID_ARG_VALUE');
+  if (typeof addr !== 'string' || addr.length > 12) {
+    throw invalidPci(addr, 'expected DDDD:BB:SS.F, e.g. 0000:00:03.0');
+  }
+  const m = PCI_ADDRESS.exec(addr);
+  if (!m) throw invalidPci(addr, 'expected DDDD:BB:SS.F, e.g. 0000:00:03.0');
+  if (parseInt(m[3]!, 16) > 0x1f) throw invalidPci(addr, `device number ${m[3]!} is above 1f`);
   return `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
 }
 
+/** Throws ERR_INVALID_ARG_VALUE unless `addr` is a canonical address as sysfs names devices (0000:00:03.0). */
+export function assertPciAddress(addr: string): void {
+  if (typeof addr !== 'string' || !CANONICAL_PCI_ADDRESS.test(addr)) {
+    throw invalidPci(addr, 'expected a canonical DDDD:BB:SS.F (lower-case hex, device <= 1f, function <= 7), e.g. 0000:00:03.0');
+  }
+}
+
 export function readPciDevice(address: string): PciDevice {
+  assertPciAddress(address);
   const dir = join(SYS_PCI, address);
   if (!existsSync(dir)) throw coded(`no PCI device ${address} (see: ustack devices)`, 'ERR_USTACK_NO_DEVICE');
   let interfaces: string[] = [];
@@ -151,7 +178,7 @@ export interface BindResult {
 
 /** Hands a NIC to uio_pci_generic or vfio-pci (driver_override, so only this device is affected). */
 export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { force?: boolean } = {}): BindResult {
-  const dev = readPciDevice(address);
+  const dev = readPciDevice(address); // checks the address before any path is built from it
   if (!opts.force && e1000Model(dev.vendor, dev.device) === null) {
     throw coded(
       `device ${address} (${hex4(dev.vendor)}:${hex4(dev.device)}) is not an 8254x this driver supports ` +
