@@ -84,6 +84,13 @@ if [ "$mode" = full ] && command -v setpriv >/dev/null; then
 fi
 check "MII loopback self-test" "${U[@]}" selftest "$pci" $access
 check "ping the gateway from the guest" "${U[@]}" ping --nic "$NIC" --address $ADDR --gateway $GW -c 3 $GW
+if [ "$mode" = full ]; then
+  # Bad input from JavaScript against the real device (readReg bounds, a
+  # second open, slots the caller does not own, oversized frames, a
+  # scribbled free stack), then frames through MII loopback.
+  node "$dir/test/vm/native-checks.mjs" "$pci" uio </dev/null 2>&1; rc=$?
+  if [ $rc -ne 0 ]; then say "FAIL native checks (exit $rc)"; fi
+fi
 if [ "$mode" = em ]; then
   # address 'dhcp': a lease from QEMU's built-in DHCP server (slirp), then the gateway it named.
   out=$("${U[@]}" ping --nic "$NIC" --address dhcp -c 2 $GW 2>&1); rc=$?
@@ -104,6 +111,19 @@ start_echo() {
   say "FAIL ustack echo did not start"; sed 's/^/   | /' /tmp/echo.out /tmp/echo.err
   return 1
 }
+# The DMA region is left out of a fork: its mapping in the echo process
+# carries VmFlags dc (hugetlbfs: the ustack-dma file; VFIO: locked anonymous memory).
+check_dontfork() {
+  local rows dma
+  rows=$(awk '/^[0-9a-f]+-[0-9a-f]+ /{name=$6; next} /^VmFlags:/{print (name==""?"[anon]":name) " |" substr($0, 9) " "}' /proc/$ECHO/smaps)
+  dma=$(printf '%s\n' "$rows" | grep -E 'ustack-dma| lo ')
+  printf '%s\n' "$dma" | sed 's/^/   | /'
+  if [ -n "$dma" ] && ! printf '%s\n' "$dma" | grep -qv ' dc '; then
+    say "PASS DMA memory is MADV_DONTFORK in the running echo (VmFlags dc)"
+  else
+    say "FAIL DMA memory is MADV_DONTFORK in the running echo (VmFlags dc)"
+  fi
+}
 stop_echo() {
   kill -INT $ECHO 2>/dev/null; wait $ECHO 2>/dev/null
   sed 's/^/   | /' /tmp/echo.out
@@ -115,6 +135,15 @@ print_stats() {
 
 start_echo && wait_host echo-ready
 print_stats
+check_dontfork
+
+if [ "$mode" = full ]; then
+  # UIO: a second process opening the device is refused before it touches
+  # it (the first holds an exclusive lock); the echo keeps serving.
+  expect_fail "a second process opening $pci is refused (EBUSY) while ustack echo drives it" "EBUSY.*in use by another process" "${U[@]}" selftest "$pci" $access
+  if kill -0 $ECHO 2>/dev/null; then say "PASS ustack echo still running after the refused second open"; else say "FAIL ustack echo died"; fi
+  wait_host echo-after-second-open
+fi
 
 if [ "$mode" = full ]; then
   # Idle: the poll loop sleeps on the device interrupt (UIO fd) instead of spinning.

@@ -8,9 +8,13 @@
 //
 // Scenarios (USTACK_VM_SCENARIOS=full,vfio,em to pick):
 //   full  -device e1000 (82540EM), UIO + hugepages: CLI errors, bind, MII
-//         self-test, ping of the gateway, UDP echo, 1 MB TCP echo (SHA-256),
-//         SIGKILL mid-transfer and restart, strace -c around a 10 MB echo, and
-//         the same 10 MB echo through the guest kernel's e1000 + node:net.
+//         self-test, ping of the gateway, the addon against bad input from
+//         JavaScript (test/vm/native-checks.mjs), UDP echo, 1 MB TCP echo
+//         (SHA-256), a second process opening the device refused while the
+//         echo keeps serving, SIGKILL mid-transfer and restart, strace -c
+//         around a 10 MB echo, and the same 10 MB echo through the guest
+//         kernel's e1000 + node:net. Every scenario checks the echo's DMA
+//         mapping is MADV_DONTFORK.
 //   vfio  -machine q35 + intel-iommu, VFIO type1: bind, self-test, ping, echoes.
 //   em    -device e1000-82545em, UIO: bind, self-test, ping, echoes.
 // Downloads and the initramfs are cached under .cache/vm (gitignored).
@@ -393,6 +397,12 @@ async function runScenario(name, kernel, initrd) {
     try {
       if (what === 'echo-ready') await echoChecks('ustack echo');
       else if (what === 'echo-ready-after-kill') await echoChecks('restart after SIGKILL');
+      else if (what === 'echo-after-second-open') {
+        const u = await udpEcho(peer.udp);
+        const r = await tcpEcho(peer.tcp, 256 << 10, { timeoutMs: 120_000 });
+        if (u === 5 && r.ok) pass(`${tag} the echo still serves after the refused second open: UDP 5/5, 256 KB TCP verified`);
+        else fail(`${tag} the echo still serves after the refused second open`, `UDP ${u}/5, TCP ${r.error ?? (r.ok ? 'ok' : 'mismatch')}`);
+      }
       else if (what === 'echo-after-idle') {
         // One datagram, no retry: the first packet after idle must wake the server.
         const sock = dgram.createSocket('udp4');
