@@ -6,10 +6,16 @@
  * `net.connect({ lookup })` and dgram sockets resolve names through it.
  *
  * Answers are accepted only from the server we asked, from port 53, with our
- * ID and our question echoed back; anything else is ignored (and counted).
+ * ID and our question echoed back; anything else is ignored (and counted by
+ * reason). Source, port and ID are checked on the raw bytes before any name
+ * is decoded, so a blind spoofer's replies cost no parsing.
  *
  * The codec (encodeMessage/decodeMessage) is pure: decoding never reads
- * outside its input and throws nothing but DnsFormatError.
+ * outside its input and throws nothing but DnsFormatError. Name
+ * decompression is bounded: at most MAX_NAME_POINTERS pointers per name and
+ * a work budget linear in the message length (one step per label or pointer
+ * followed), so a message of chained compression pointers costs linear, not
+ * quadratic, work.
  */
 import { isIP } from 'node:net';
 import { randomInt } from 'node:crypto';
@@ -80,6 +86,34 @@ export interface DnsMessage {
 
 const NAME_TYPES = new Set([DNS_TYPE_CNAME, DNS_TYPE_NS, DNS_TYPE_PTR]);
 const MAX_MESSAGE = 65535;
+
+/**
+ * Compression pointers followed in one name. Real encoders point each name
+ * at most a few suffixes deep (Go's resolver allows 10); a long chain is
+ * only ever an attack.
+ */
+export const MAX_NAME_POINTERS = 32;
+/**
+ * Name-decoding steps (labels read plus pointers followed) per message byte,
+ * plus a constant: the per-message budget, so the work stays linear in the
+ * message length whatever the per-name limit. Within MAX_NAME_POINTERS the
+ * worst a message can do is about 27 steps per byte (6-byte questions, each
+ * a 32-pointer chain to a 127-label name); a legitimate one, a few.
+ */
+export const NAME_STEPS_PER_BYTE = 32;
+const NAME_STEPS_BASE = 256;
+
+/** The step budget decodeMessage allows a message of `length` bytes. */
+export function nameStepBudget(length: number): number {
+  return NAME_STEPS_BASE + NAME_STEPS_PER_BYTE * length;
+}
+
+/** Counts name-decoding steps (labels read plus pointers followed) across decodeMessage calls. */
+export interface DnsDecodeWork {
+  steps: number;
+  /** The step budget per message, instead of nameStepBudget(length). */
+  budget?: number;
+}
 
 /** Splits a dotted name into labels, validating lengths (63 per label, 255 total on the wire). */
 function labelsOf(name: string): Uint8Array[] {
@@ -191,10 +225,22 @@ export function encodeMessage(m: DnsMessage): Uint8Array {
 }
 
 class Reader {
+  /** Name-decoding steps left for this message. */
+  budget: number;
   constructor(
     readonly buf: Uint8Array,
     public pos = 0,
-  ) {}
+    /** Where steps are added up; shared by the readers of one message. */
+    readonly work: DnsDecodeWork = { steps: 0 },
+    budget = nameStepBudget(buf.length),
+  ) {
+    this.budget = budget;
+  }
+  /** One label read or pointer followed. */
+  private step(): void {
+    this.work.steps++;
+    if (--this.budget < 0) throw new DnsFormatError('names take too much work to decode (compression pointer chains)');
+  }
   need(n: number): void {
     if (this.pos + n > this.buf.length) throw new DnsFormatError(`truncated message at offset ${this.pos}`);
   }
@@ -211,12 +257,16 @@ class Reader {
   u32(): number {
     return ((this.u16() << 16) | this.u16()) >>> 0;
   }
-  /** A possibly compressed name; pointers must point backwards (no loops). */
+  /**
+   * A possibly compressed name; pointers must point backwards (no loops),
+   * at most MAX_NAME_POINTERS of them, within the message's step budget.
+   */
   name(): string {
     const parts: string[] = [];
     let pos = this.pos;
     let jumped = false;
     let wire = 1;
+    let pointers = 0;
     // Each pointer must go strictly backwards, so the walk terminates.
     let limit = pos;
     for (;;) {
@@ -226,6 +276,8 @@ class Reader {
         if (pos + 1 >= this.buf.length) throw new DnsFormatError('truncated compression pointer');
         const target = ((len & 0x3f) << 8) | this.buf[pos + 1]!;
         if (target >= limit) throw new DnsFormatError('compression pointer does not point backwards');
+        if (++pointers > MAX_NAME_POINTERS) throw new DnsFormatError(`more than ${MAX_NAME_POINTERS} compression pointers in one name`);
+        this.step();
         if (!jumped) this.pos = pos + 2;
         jumped = true;
         limit = target;
@@ -238,6 +290,7 @@ class Reader {
         break;
       }
       if (pos + 1 + len > this.buf.length) throw new DnsFormatError('label runs past the end');
+      this.step();
       wire += len + 1;
       if (wire > 255) throw new DnsFormatError('name longer than 255 bytes');
       const label = Buffer.from(this.buf.buffer, this.buf.byteOffset + pos + 1, len).toString('latin1');
@@ -261,8 +314,9 @@ function readRecord(r: Reader): DnsRecord {
   if (type === DNS_TYPE_A && klass === DNS_CLASS_IN && rdlen === 4) {
     rec.data = ipToString(r.u32());
   } else if (NAME_TYPES.has(type)) {
-    const sub = new Reader(r.buf.subarray(0, end), r.pos);
+    const sub = new Reader(r.buf.subarray(0, end), r.pos, r.work, r.budget);
     rec.data = sub.name();
+    r.budget = sub.budget;
     if (sub.pos !== end) throw new DnsFormatError('name RDATA does not fill its length');
   } else {
     rec.rdata = r.buf.slice(r.pos, end);
@@ -271,9 +325,13 @@ function readRecord(r: Reader): DnsRecord {
   return rec;
 }
 
-/** Decodes a message; throws DnsFormatError (only) for malformed input. */
-export function decodeMessage(buf: Uint8Array): DnsMessage {
-  const r = new Reader(buf);
+/**
+ * Decodes a message; throws DnsFormatError (only) for malformed input,
+ * including names that need more than nameStepBudget(buf.length) steps.
+ * `work.steps` grows by the steps taken.
+ */
+export function decodeMessage(buf: Uint8Array, work?: DnsDecodeWork): DnsMessage {
+  const r = new Reader(buf, 0, work, work?.budget ?? nameStepBudget(buf.length));
   const id = r.u16();
   const b2 = r.u8();
   const b3 = r.u8();
@@ -387,7 +445,18 @@ export interface ResolverStats {
   dns_queries: number;
   dns_retries: number;
   dns_answers: number;
+  /** Replies ignored, all reasons (the dns_ignored_* counters below). */
   dns_ignored: number;
+  /** Not from the server we asked, not from port 53, or shorter than a header. */
+  dns_ignored_source: number;
+  /** Not a response, or not our query's ID (checked before any name is decoded). */
+  dns_ignored_id: number;
+  /** Malformed, including names over the compression pointer or work limits. */
+  dns_ignored_malformed: number;
+  /** Our ID, but not our question echoed back. */
+  dns_ignored_question: number;
+  /** Name-decoding steps spent on replies (labels read plus pointers followed). */
+  dns_decode_steps: number;
   dns_timeouts: number;
 }
 
@@ -464,20 +533,32 @@ class Query {
     const st = this.resolver.stats;
     if (src !== this.server || srcPort !== 53 || bytes.length < 12) {
       st.dns_ignored++;
+      st.dns_ignored_source++;
+      return;
+    }
+    // ID and QR from the header bytes: a reply that is not ours is not parsed.
+    if (((bytes[0]! << 8) | bytes[1]!) !== this.id || (bytes[2]! & 0x80) === 0) {
+      st.dns_ignored++;
+      st.dns_ignored_id++;
       return;
     }
     let m: DnsMessage;
+    const work: DnsDecodeWork = { steps: 0 };
     try {
-      m = decodeMessage(bytes);
+      m = decodeMessage(bytes, work);
     } catch (e) {
       if (!(e instanceof DnsFormatError)) throw e;
       st.dns_ignored++;
+      st.dns_ignored_malformed++;
       return;
+    } finally {
+      st.dns_decode_steps += work.steps;
     }
     const q = m.questions[0];
-    if (!m.response || m.id !== this.id || m.questions.length !== 1 || q === undefined ||
+    if (m.questions.length !== 1 || q === undefined ||
         q.name.toLowerCase() !== this.name.toLowerCase() || q.type !== DNS_TYPE_A || q.class !== DNS_CLASS_IN) {
       st.dns_ignored++;
+      st.dns_ignored_question++;
       return;
     }
     st.dns_answers++;
@@ -504,7 +585,10 @@ class Query {
 }
 
 export class Resolver {
-  readonly stats: ResolverStats = { dns_queries: 0, dns_retries: 0, dns_answers: 0, dns_ignored: 0, dns_timeouts: 0 };
+  readonly stats: ResolverStats = {
+    dns_queries: 0, dns_retries: 0, dns_answers: 0, dns_ignored: 0, dns_ignored_source: 0, dns_ignored_id: 0,
+    dns_ignored_malformed: 0, dns_ignored_question: 0, dns_decode_steps: 0, dns_timeouts: 0,
+  };
   readonly timeoutMs: number;
   readonly attempts: number;
   private readonly hosts: Record<string, string>;
@@ -685,6 +769,11 @@ export interface ResolverHost {
 }
 
 const resolvers = new WeakMap<object, Resolver>();
+
+/** The host's resolver if it has been used, else undefined (for counters: nothing is created). */
+export function existingHostResolver(host: ResolverHost): Resolver | undefined {
+  return resolvers.get(host);
+}
 
 /** The one resolver of a host (created on first use), reading the host's DNS server at each query. */
 export function hostResolver(host: ResolverHost): Resolver {
