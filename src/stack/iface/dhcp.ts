@@ -189,6 +189,54 @@ export interface DhcpInfo {
   renewalTime?: number;
   rebindingTime?: number;
   message?: string;
+  /** Option codes whose pieces together exceeded MAX_MERGED_OPTION bytes (the rest was ignored). */
+  truncated: number;
+}
+
+/**
+ * The most bytes one option's pieces concatenate to (RFC 3396); the rest is
+ * ignored. 1 KiB holds 256 addresses, more than any client option needs,
+ * and keeps what a hostile server can make us hold and parse small.
+ */
+export const MAX_MERGED_OPTION = 1024;
+
+/**
+ * Concatenates repeated options (RFC 3396) in wire order, each code's
+ * pieces copied once into a buffer sized first: linear in the message,
+ * however many pieces there are. Each result is at most MAX_MERGED_OPTION
+ * bytes; `truncated` counts the codes cut there.
+ */
+export function mergeOptions(options: readonly DhcpOption[]): { merged: Map<number, Uint8Array>; truncated: number } {
+  const sizes = new Map<number, number>();
+  let truncated = 0;
+  for (const o of options) {
+    const had = sizes.get(o.code) ?? 0;
+    const want = had + o.data.length;
+    if (want > MAX_MERGED_OPTION && had <= MAX_MERGED_OPTION) truncated++;
+    sizes.set(o.code, want);
+  }
+  const merged = new Map<number, Uint8Array>();
+  const filled = new Map<number, number>();
+  for (const o of options) {
+    let out = merged.get(o.code);
+    if (out === undefined) {
+      const size = Math.min(sizes.get(o.code)!, MAX_MERGED_OPTION);
+      // A single piece that fits is used as it is.
+      out = size === o.data.length ? o.data : new Uint8Array(size);
+      merged.set(o.code, out);
+      if (out === o.data) {
+        filled.set(o.code, size);
+        continue;
+      }
+    }
+    const at = filled.get(o.code) ?? 0;
+    const n = Math.min(o.data.length, out.length - at);
+    if (n > 0) {
+      out.set(n === o.data.length ? o.data : o.data.subarray(0, n), at);
+      filled.set(o.code, at + n);
+    }
+  }
+  return { merged, truncated };
 }
 
 function addrList(d: Uint8Array): number[] {
@@ -199,22 +247,12 @@ function addrList(d: Uint8Array): number[] {
 
 /** Interprets the options of a decoded packet; never throws (bad lengths are ignored). */
 export function dhcpInfo(p: DhcpPacket): DhcpInfo {
-  const merged = new Map<number, Uint8Array>();
-  for (const o of p.options) {
-    const prev = merged.get(o.code);
-    if (prev === undefined) merged.set(o.code, o.data);
-    else {
-      const c = new Uint8Array(prev.length + o.data.length);
-      c.set(prev);
-      c.set(o.data, prev.length);
-      merged.set(o.code, c);
-    }
-  }
+  const { merged, truncated } = mergeOptions(p.options);
   const one = (code: number): number | undefined => {
     const d = merged.get(code);
     return d !== undefined && d.length === 4 ? u32(d, 0) : undefined;
   };
-  const info: DhcpInfo = { routers: addrList(merged.get(OPT_ROUTER) ?? new Uint8Array(0)), dns: addrList(merged.get(OPT_DNS) ?? new Uint8Array(0)) };
+  const info: DhcpInfo = { routers: addrList(merged.get(OPT_ROUTER) ?? new Uint8Array(0)), dns: addrList(merged.get(OPT_DNS) ?? new Uint8Array(0)), truncated };
   const mt = merged.get(OPT_MESSAGE_TYPE);
   if (mt !== undefined && mt.length === 1) info.messageType = mt[0]!;
   const set = (k: 'serverId' | 'requestedIp' | 'subnetMask' | 'leaseTime' | 'renewalTime' | 'rebindingTime', code: number): void => {
@@ -313,6 +351,8 @@ export interface DhcpStats {
   dhcp_rx_ack: number;
   dhcp_rx_nak: number;
   dhcp_rx_ignored: number;
+  /** Options of our server's replies cut at MAX_MERGED_OPTION bytes (RFC 3396 pieces past it ignored). */
+  dhcp_rx_options_truncated: number;
   dhcp_retransmits: number;
   dhcp_leases: number;
 }
@@ -330,7 +370,7 @@ export class DhcpClient {
   lease: DhcpLease | null = null;
   readonly stats: DhcpStats = {
     dhcp_tx_discover: 0, dhcp_tx_request: 0, dhcp_rx_offer: 0, dhcp_rx_ack: 0, dhcp_rx_nak: 0,
-    dhcp_rx_ignored: 0, dhcp_retransmits: 0, dhcp_leases: 0,
+    dhcp_rx_ignored: 0, dhcp_rx_options_truncated: 0, dhcp_retransmits: 0, dhcp_leases: 0,
   };
   private ep: UdpEndpoint | null = null;
   private xid = 0;
@@ -546,6 +586,7 @@ export class DhcpClient {
       return;
     }
     const info = dhcpInfo(p);
+    this.stats.dhcp_rx_options_truncated += info.truncated;
     const serverId = info.serverId ?? src;
     switch (info.messageType) {
       case DHCPOFFER:
