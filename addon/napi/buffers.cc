@@ -65,6 +65,7 @@ bool BurstArrays::Read(const Napi::CallbackInfo& info, Inputs inputs) {
   double want = info[2].As<Napi::Number>().DoubleValue();
   if (!(want >= 0)) want = 0;  // NaN and negatives: nothing
   size_t cap = slots_len < lens_len ? slots_len : lens_len;
+  if (cap > kMaxBurst) cap = kMaxBurst;
   n_ = want < static_cast<double>(cap) ? static_cast<uint32_t>(want) : static_cast<uint32_t>(cap);
   if (inputs != Inputs::kNone) {
     if (slots_.size() < n_) slots_.resize(n_);

@@ -25,9 +25,12 @@ bool GetU32Array(napi_env env, napi_value v, uint32_t** data, size_t* len, const
 class BurstArrays {
  public:
   enum class Inputs { kNone, kSlots, kSlotsAndLens };
+  // A burst moves at most this many frames, whatever n says: the copies stay
+  // small, and every burst call may already move fewer frames than asked.
+  static constexpr uint32_t kMaxBurst = 65536;
 
   // Parses info[0..2] as (slots: Uint32Array, lens: Uint32Array, n: number);
-  // the count is n clamped to [0, both arrays' lengths]. Copies `inputs`.
+  // the count is n clamped to [0, both arrays' lengths, kMaxBurst]. Copies `inputs`.
   // false with a TypeError (ERR_INVALID_ARG_TYPE) pending otherwise.
   bool Read(const Napi::CallbackInfo& info, Inputs inputs);
 

@@ -89,14 +89,16 @@ export interface TapDevice {
    * lengths into lens. Returns the count (stops at EAGAIN), or -errno if the
    * first read failed. Throws a RangeError (ERR_OUT_OF_RANGE) for a slot
    * index outside the pool, before reading anything. Each slot index is read
-   * from `slots` once (the arrays may be views of a SharedArrayBuffer).
+   * from `slots` once (the arrays may be views of a SharedArrayBuffer). At
+   * most 65536 frames per call.
    */
   readBurst(slots: Uint32Array, lens: Uint32Array, max: number, hdrs?: Uint8Array): number;
   /**
    * Writes frames slots[0..n). Returns how many were taken (stops at EAGAIN);
    * frames the kernel refused count as taken and appear in stats().txErrors.
    * Throws a RangeError (ERR_OUT_OF_RANGE), before writing anything, for a
-   * slot index outside the pool or a length above slotSize.
+   * slot index outside the pool or a length above slotSize. At most 65536
+   * frames per call.
    */
   writeBurst(slots: Uint32Array, lens: Uint32Array, n: number, hdrs?: Uint8Array): number;
   configureHost(config: TapHostConfig): void;
