@@ -22,7 +22,7 @@ import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
 import { createDgramModule, type DgramModule } from './socket/dgram.js';
 import { DhcpClient } from './stack/iface/dhcp.js';
-import { hostLookup } from './stack/udp/dns.js';
+import { existingHostResolver, hostLookup } from './stack/udp/dns.js';
 import type { LookupFunction } from './socket/host.js';
 
 // The addon's memcpy/checksum kernels for the data path's copies and sums
@@ -112,8 +112,23 @@ export class Stack implements SocketHost {
     this.captures = captures;
     this.loop = new PollLoop(engine, captures, { eventLoop: eventLoopProbe(), ...pollOptions(poll) });
     this.loop.start();
-    const pcap = process.env.USTACK_PCAP;
-    if (pcap) this.capture(pcap);
+  }
+
+  /**
+   * Starts the capture USTACK_PCAP or `path` names (the option wins). A
+   * refused or failing capture path fails the open: the stack is closed
+   * (releasing its NIC) and the error thrown.
+   */
+  private startCapture(path: string | undefined): this {
+    try {
+      const pcap = process.env.USTACK_PCAP;
+      if (pcap) this.capture(pcap);
+      if (path) this.capture(path);
+    } catch (e) {
+      this.close().catch(() => {});
+      throw e;
+    }
+    return this;
   }
 
   /**
@@ -269,9 +284,7 @@ export class Stack implements SocketHost {
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
     const lo = engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
     if (rawNic === null) {
-      const stack = new Stack(engine, [loNic], lo, opts.poll, opts.dns);
-      if (opts.capture) stack.capture(opts.capture);
-      return stack;
+      return new Stack(engine, [loNic], lo, opts.poll, opts.dns).startCapture(opts.capture);
     }
     const impaired = opts.impair ? new ImpairedNic(rawNic, clock, opts.impair) : rawNic;
     const nic = new CaptureNic(impaired, () => clock.now());
@@ -282,9 +295,7 @@ export class Stack implements SocketHost {
       gateway,
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
     });
-    const stack = new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns);
-    if (opts.capture) stack.capture(opts.capture);
-    return stack;
+    return new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns).startCapture(opts.capture);
   }
 
   private netModule: NetModule | null = null;
@@ -307,7 +318,11 @@ export class Stack implements SocketHost {
 
   /** Counters per layer (like `netstat -s` / `ethtool -S`). */
   stats(): StackStats {
-    return { ...this.engine.stats(), poll: { ...this.loop.counters } };
+    const out: StackStats = { ...this.engine.stats(), poll: { ...this.loop.counters } };
+    const dns = existingHostResolver(this);
+    if (dns !== undefined) out.dns = { ...dns.stats };
+    if (this.dhcp !== null) out.dhcp = { ...this.dhcp.stats };
+    return out;
   }
 
   /** Starts writing every frame in and out of the NIC to a pcap file; `null` stops. */

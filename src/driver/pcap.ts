@@ -4,6 +4,12 @@
  *
  * PcapWriter appends records into one preallocated buffer and writes it with
  * fs.writeSync only when it is full, on flush() and on close().
+ *
+ * A capture holds every byte of traffic, and its path may come from the
+ * environment (USTACK_PCAP) of a process running as root: the file is
+ * created mode 0600, never through a symbolic link, and an existing file is
+ * replaced only when it is a regular file of ours with no other link (see
+ * openCaptureFile).
  */
 import * as fs from 'node:fs';
 import { WireError } from '../stack/wire/errors.js';
@@ -15,6 +21,63 @@ const GLOBAL_HEADER_LEN = 24;
 const RECORD_HEADER_LEN = 16;
 const DEFAULT_SNAPLEN = 262144;
 const MIN_BUFFER = 256 * 1024;
+const CAPTURE_MODE = 0o600;
+
+/** Why a capture path was refused: ERR_USTACK_PCAP_SYMLINK or ERR_USTACK_PCAP_UNSAFE_FILE. */
+export interface PcapPathError extends Error {
+  code: 'ERR_USTACK_PCAP_SYMLINK' | 'ERR_USTACK_PCAP_UNSAFE_FILE';
+  path: string;
+}
+
+function pathError(code: PcapPathError['code'], path: string, why: string): PcapPathError {
+  const e = new Error(`pcap capture ${JSON.stringify(path)}: ${why}`) as PcapPathError;
+  e.code = code;
+  e.path = path;
+  return e;
+}
+
+/**
+ * Opens `path` for writing a capture: creates it (O_CREAT | O_EXCL |
+ * O_NOFOLLOW, mode 0600), or else reopens it without following a symbolic
+ * link and, only if it is a regular file owned by this user with a single
+ * link, truncates it and sets mode 0600. Refusals are coded errors; other
+ * failures are fs's own (ENOENT, EACCES, EISDIR...).
+ */
+export function openCaptureFile(path: string): number {
+  const c = fs.constants;
+  const nofollow = c.O_NOFOLLOW ?? 0;
+  try {
+    return fs.openSync(path, c.O_WRONLY | c.O_CREAT | c.O_EXCL | nofollow, CAPTURE_MODE);
+  } catch (e) {
+    // O_EXCL fails with EEXIST on any existing name, a symbolic link (even a dangling one) included.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(path, c.O_WRONLY | nofollow);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw pathError('ERR_USTACK_PCAP_SYMLINK', path, 'is a symbolic link; refusing to write a capture through it');
+    }
+    throw e;
+  }
+  try {
+    // Checked on the open file, not the name, so a swap after the check changes nothing.
+    const st = fs.fstatSync(fd);
+    const uid = process.getuid?.() ?? st.uid;
+    let why: string | null = null;
+    if (!st.isFile()) why = 'exists and is not a regular file';
+    else if (st.uid !== uid) why = `exists and belongs to uid ${st.uid}, not ${uid}`;
+    else if (st.nlink !== 1) why = `exists with ${st.nlink} hard links`;
+    if (why !== null) throw pathError('ERR_USTACK_PCAP_UNSAFE_FILE', path, `${why}; refusing to replace it`);
+    fs.ftruncateSync(fd, 0);
+    fs.fchmodSync(fd, CAPTURE_MODE);
+    return fd;
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
 
 export class PcapWriter {
   private fd: number;
@@ -39,13 +102,13 @@ export class PcapWriter {
     this.used = GLOBAL_HEADER_LEN;
   }
 
-  /** Creates (truncates) `path` and writes the global header. */
+  /** Creates (or safely replaces, see openCaptureFile) `path`, mode 0600, and writes the global header. */
   static open(path: string, opts: { snaplen?: number } = {}): PcapWriter {
     const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
     if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
       throw new RangeError(`invalid snaplen: ${String(snaplen)}`);
     }
-    const fd = fs.openSync(path, 'w');
+    const fd = openCaptureFile(path);
     const w = new PcapWriter(fd, snaplen);
     w.flush();
     return w;
