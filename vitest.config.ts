@@ -9,5 +9,7 @@ export default defineConfig({
     // Interop tests create TAP devices and namespaces with fixed names; run files one at a time.
     fileParallelism: false,
     pool: 'forks',
+    // Bounded waits and child processes: what a test still waited for, and no child outliving its test.
+    setupFiles: ['test/helpers/setup.ts'],
   },
 });

@@ -2,9 +2,12 @@
  * Helpers for interop tests that put ustack on a link with the Linux kernel
  * (TAP devices, network namespaces).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { startChild, type ChildResult, type TrackedChild } from './children.js';
+import { withTimeout } from './wait.js';
 
 /** execFileSync wrapper: returns stdout as text; throws (with stderr in the message) on failure. */
 export function run(cmd: string, args: readonly string[] = [], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): string {
@@ -23,31 +26,51 @@ export function run(cmd: string, args: readonly string[] = [], opts: { env?: Nod
   }
 }
 
-export interface BackgroundRun {
-  /** Resolves when the process exits (never rejects). */
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-  kill(): void;
+export type BackgroundRun = TrackedChild;
+
+/**
+ * Starts a command without blocking the event loop (e.g. ping while the test
+ * reads the TAP). The child is stopped when the test that started it ends
+ * (test/helpers/children.ts); `done` resolves when it exits.
+ */
+export function runBackground(cmd: string, args: readonly string[] = [], what?: string): BackgroundRun {
+  return startChild(cmd, args, what !== undefined ? { what } : {});
 }
 
-/** Starts a command without blocking the event loop (e.g. ping while the test reads the TAP). */
-export function runBackground(cmd: string, args: readonly string[] = []): BackgroundRun {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      child.on('error', (err) => resolve({ code: -1, signal: null, stdout, stderr: stderr + String(err) }));
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-  return {
-    done,
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    },
-  };
+export interface BoundedRunOptions {
+  /** Upper bound on the run; the child is killed after it. */
+  timeoutMs: number;
+  /** What the command is for (default: the command line). */
+  what?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs a command to completion without blocking the event loop, as
+ * promisify(execFile) does, but bounded: rejects when it exits non-zero (with
+ * its output in the message) or runs longer than `timeoutMs` (it is killed,
+ * and the message names it and shows its output so far).
+ */
+export async function runBounded(
+  cmd: string,
+  args: readonly string[],
+  opts: BoundedRunOptions,
+): Promise<{ stdout: string; stderr: string }> {
+  const what = opts.what ?? `${[cmd, ...args].join(' ').slice(0, 200)} to finish`;
+  const child = startChild(cmd, args, { what, ...(opts.env !== undefined ? { env: opts.env } : {}) });
+  let res: ChildResult;
+  try {
+    res = await withTimeout(child.done, { timeoutMs: opts.timeoutMs, what, detail: () => child.describe() });
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  if (res.code !== 0) {
+    const e = new Error(`${cmd} ${args.join(' ')} failed (code ${String(res.code)}, signal ${String(res.signal)}): ${child.describe()}`);
+    Object.assign(e, { code: res.code, stdout: res.stdout, stderr: res.stderr });
+    throw e;
+  }
+  return { stdout: res.stdout, stderr: res.stderr };
 }
 
 export function isRoot(): boolean {
@@ -97,6 +120,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   nc: 'netcat-openbsd',
   tshark: 'tshark',
   ip: 'iproute2',
+  tc: 'iproute2',
   socat: 'socat',
   curl: 'curl',
   dnsmasq: 'dnsmasq',
@@ -149,12 +173,27 @@ export function ensureTools(tools: readonly string[]): string | undefined {
 }
 
 let ifCounter = 0;
+/** Base-36 digits of the pid (pid_max is at most 2^22 < 36^5) and of the per-process counter. */
+const PID_DIGITS = 5;
+const COUNTER_DIGITS = 2;
+const MAX_PREFIX = 15 - PID_DIGITS - COUNTER_DIGITS;
 
-/** An interface name unique to this process and call, at most 15 characters (IFNAMSIZ - 1). */
+/**
+ * An interface name no other live process's call and no other call in this
+ * process returns: the prefix (up to 8 characters), then the pid and a
+ * counter as fixed-width base-36 fields, so two names are equal only when
+ * prefix, pid and counter all are. A name left on the machine by a dead
+ * process with the same pid is skipped. At most 15 characters (IFNAMSIZ - 1).
+ */
 export function uniqueIfName(prefix: string): string {
-  const tail = `${process.pid.toString(36)}${(ifCounter++).toString(36)}`;
-  const head = prefix.slice(0, Math.max(1, 15 - tail.length));
-  return `${head}${tail}`.slice(0, 15);
+  if (!/^[a-z][a-z0-9]*$/.test(prefix)) throw new Error(`uniqueIfName: prefix must be [a-z][a-z0-9]*, got '${prefix}'`);
+  const head = prefix.slice(0, MAX_PREFIX);
+  const pid = process.pid.toString(36).padStart(PID_DIGITS, '0');
+  for (;;) {
+    if (ifCounter >= 36 ** COUNTER_DIGITS) throw new Error('uniqueIfName: this process used up its interface names');
+    const name = `${head}${pid}${(ifCounter++).toString(36).padStart(COUNTER_DIGITS, '0')}`;
+    if (!existsSync(`/sys/class/net/${name}`)) return name;
+  }
 }
 
 interface IpAddrInfo {
@@ -194,12 +233,88 @@ export function linkExists(ifname: string): boolean {
   }
 }
 
-/**
- * A /24 under 10.11.0.0/16 that no interface on this machine uses yet, so
- * parallel test runs do not route each other's traffic. Returns the third
- * octet; avoids 0 (the default in examples) unless nothing else is free.
- */
-export function freeSubnet24(): number {
+// ---- subnet claims ---------------------------------------------------------------
+//
+// A claim is a file `subnet-X.<pid>-<start time>` in a directory every test
+// process on the machine shares. To claim X a process creates its own file
+// (the name is unique to it, so creating it never races), then lists X's
+// files: if another live process has one, it deletes its own and moves on.
+// Of two processes claiming X at once, the one that lists second sees the
+// other's file, so at most one keeps X (both may back off; both then try
+// other subnets). A file whose owner is gone (pid dead, or reused by a
+// process that started later) is stale: anyone may delete it. Claims last
+// until the process exits.
+
+function claimDir(): string {
+  for (const dir of ['/run/ustack-test-claims', join(tmpdir(), 'ustack-test-claims')]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    } catch {
+      // not writable here
+    }
+  }
+  throw new Error('freeSubnet24: no writable directory for subnet claims');
+}
+
+/** The process's start time (clock ticks since boot, /proc/PID/stat field 22), or undefined if it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerAlive(owner: string): boolean {
+  const dash = owner.indexOf('-');
+  const pid = Number(owner.slice(0, dash));
+  return Number.isInteger(pid) && pid > 0 && startTime(pid) === owner.slice(dash + 1);
+}
+
+const myClaims: string[] = [];
+let claimOwner: string | undefined;
+
+process.on('exit', () => {
+  for (const f of myClaims) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** Claims 10.11.X.0/24 for this process; false if another live process holds it (or we already do). */
+function tryClaim(dir: string, x: number): boolean {
+  claimOwner ??= `${process.pid}-${startTime(process.pid) ?? '0'}`;
+  const mine = `subnet-${x}.${claimOwner}`;
+  const path = join(dir, mine);
+  try {
+    writeFileSync(path, '', { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false; // ours already
+    throw err;
+  }
+  for (const f of readdirSync(dir)) {
+    if (f === mine || !f.startsWith(`subnet-${x}.`)) continue;
+    if (ownerAlive(f.slice(`subnet-${x}.`.length))) {
+      unlinkSync(path);
+      return false;
+    }
+    try {
+      unlinkSync(join(dir, f)); // stale: its owner is gone
+    } catch {
+      // another process removed it first
+    }
+  }
+  myClaims.push(path);
+  return true;
+}
+
+/** Third octets of the 10.11.X.Y addresses interfaces on this machine have now. */
+function subnetsInUse(): Set<number> {
   const used = new Set<number>();
   const out = run('ip', ['-j', '-4', 'addr', 'show']);
   for (const link of JSON.parse(out) as IpLink[]) {
@@ -208,10 +323,23 @@ export function freeSubnet24(): number {
       if (m) used.add(Number(m[1]));
     }
   }
-  const start = 100 + (process.pid % 100);
-  for (let i = 0; i < 255; i++) {
+  return used;
+}
+
+/**
+ * A /24 under 10.11.0.0/16 that no interface on this machine uses and no
+ * other test process (of this run or a parallel one) has claimed; claimed
+ * for this process until it exits, so the next call returns another one
+ * even before the first is configured. Returns the third octet, 1..254
+ * (10.11.0.0/24 is the examples' default and never returned).
+ */
+export function freeSubnet24(): number {
+  const dir = claimDir();
+  const used = subnetsInUse();
+  const start = process.pid % 254;
+  for (let i = 0; i < 254; i++) {
     const x = 1 + ((start + i) % 254);
-    if (!used.has(x)) return x;
+    if (!used.has(x) && tryClaim(dir, x)) return x;
   }
-  return 0;
+  throw new Error(`freeSubnet24: every 10.11.X.0/24 is in use or claimed (claims in ${dir})`);
 }

@@ -6,7 +6,7 @@
  * subnet no other interface on the machine uses.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/driver/addon.js';
 import { isLocalUnicastMac } from '../../src/driver/host-config.js';
 import { TapNic } from '../../src/driver/tap-nic.js';
@@ -20,6 +20,16 @@ import {
   tunUnavailableReason,
   uniqueIfName,
 } from '../helpers/netns.js';
+import { startChild, type TrackedChild } from '../helpers/children.js';
+import {
+  broadcastIndex,
+  openQuietTap,
+  queueBroadcasts,
+  sendBroadcasts,
+  tapLink,
+  type QuietTap,
+} from '../helpers/quiet-tap.js';
+import { sleep, waitFor, withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason();
 if (skipReason !== undefined) console.log(`[tap.test] skipping TAP interop tests: ${skipReason}`);
@@ -182,33 +192,50 @@ function drain(nic: TapNic): Uint8Array[] {
   }
 }
 
-/** Resolves on the next wake-up (arms it). */
-function nextWake(nic: TapNic): Promise<void> {
-  return new Promise((resolve) => {
+/** Upper bound on waiting for a frame the kernel was made to send. */
+const FRAME_WAIT_MS = 10_000;
+
+/** Resolves on the next wake-up (arms it); rejects naming `what` after `timeoutMs`. */
+function nextWake(nic: TapNic, what: string, timeoutMs = FRAME_WAIT_MS): Promise<void> {
+  const woke = new Promise<void>((resolve) => {
     nic.setWakeHandler(() => {
       nic.setWakeHandler(null);
       resolve();
     });
     nic.armWake();
   });
+  return withTimeout(woke, { timeoutMs, what: `a wake-up from ${nic.name}: ${what}` }).finally(() =>
+    nic.setWakeHandler(null),
+  );
 }
 
 /**
  * Reads frames (waiting on wake-ups in between) until `match` returns a value.
- * `onFrame` sees every frame first (e.g. to answer ARP). Bounded by the test timeout.
+ * `onFrame` sees every frame first (e.g. to answer ARP). Gives up after
+ * FRAME_WAIT_MS, naming `what` and the frames that did come.
  */
 async function waitForFrame<T>(
   nic: TapNic,
+  what: string,
   match: (f: Uint8Array) => T | undefined,
   onFrame?: (f: Uint8Array) => void,
 ): Promise<T> {
+  const deadline = Date.now() + FRAME_WAIT_MS;
+  const seen: string[] = [];
   for (;;) {
     for (const f of drain(nic)) {
       onFrame?.(f);
       const m = match(f);
       if (m !== undefined) return m;
+      seen.push(`${f.length} B type 0x${((f[12]! << 8) | f[13]!).toString(16)}`);
     }
-    await nextWake(nic);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${FRAME_WAIT_MS} ms waiting for ${what}; other frames: [${seen.join(', ')}]`);
+    try {
+      await nextWake(nic, what, left);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; other frames: [${seen.join(', ')}]`);
+    }
   }
 }
 
@@ -234,6 +261,7 @@ async function pingKernel(nic: TapNic, ourIp: string, hostIp: string, id: number
   expect(taken).toBe(2);
   const reply = await waitForFrame(
     nic,
+    `the kernel's echo reply to ${ourIp} (id ${id}, seq ${seq})`,
     (f) => {
       const r = parseEchoReply(f);
       return r && r.id === id && r.seq === seq ? { frame: f, reply: r } : undefined;
@@ -315,9 +343,13 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
     // ping makes the kernel resolve 10.11.X.2 on our link: ARP requests come out of the TAP.
     const ping = runBackground('ping', ['-n', '-c', '1', '-W', '1', '-I', ifname, ourIp]);
     try {
-      await woke;
+      await withTimeout(woke, {
+        timeoutMs: FRAME_WAIT_MS,
+        what: `a wake-up from ${ifname} (ping of ${ourIp} makes the kernel send ARP requests)`,
+        detail: () => ping.describe(),
+      });
       expect(wakes).toBe(1);
-      const req = await waitForFrame(nic, (f) => {
+      const req = await waitForFrame(nic, `the kernel's ARP request for ${ourIp}`, (f) => {
         const a = parseArp(f);
         return a && a.op === 1 && a.tpa === ourIp ? { a, f } : undefined;
       });
@@ -326,8 +358,7 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
       expect(req.a.sha).toBe(nic.hostMac);
       expect(req.a.spa).toBe(hostIp);
     } finally {
-      ping.kill();
-      await ping.done;
+      await ping.stop();
     }
   });
 
@@ -370,10 +401,14 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
       send(nic, [
         ethernet(nic.hostMac, nic.mac, ETH_IPV4, icmpEchoRequest(ourIp, hostIp, 0x5151, round, new Uint8Array(8))),
       ]);
-      await woke;
+      await withTimeout(woke, {
+        timeoutMs: FRAME_WAIT_MS,
+        what: `wake-up ${round} from ${ifname} (after an echo request to the kernel)`,
+      });
       expect(calls).toBe(round);
       await waitForFrame(
         nic,
+        `the kernel's echo reply seq ${round}`,
         (f) => {
           const r = parseEchoReply(f);
           return r && r.id === 0x5151 && r.seq === round ? r : undefined;
@@ -482,21 +517,54 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
   });
 });
 
-// The event-loop behaviour (ref/unref, finalizer) needs a process of its own.
+// The event-loop behaviour (ref/unref, finalizer, close racing a wake-up)
+// needs a process of its own.
 describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop', () => {
   const addonPath = join(packageRoot(), 'build/Release/ustack.node');
+  const wakeChildPath = join(packageRoot(), 'test/fixtures/tap-wake-child.cjs');
+  /** Upper bound on a child's whole life (it ends itself after 60 s). */
+  const CHILD_EXIT_MS = 30_000;
+  /** How long an armed child is watched for exiting with no frame sent: a window, not a speed expectation. */
+  const QUIET_MS = 1000;
+
   beforeAll(() => {
-    const missing = ensureTools(['ip', 'arping']);
+    const missing = ensureTools(['ip', 'tc']);
     if (missing !== undefined) throw new Error(`cannot get test tools: ${missing}`);
   });
 
-  function node(script: string, args: string[] = []) {
-    return runBackground(process.execPath, [...args, '-e', script]);
+  function node(what: string, script: string, args: string[] = []): TrackedChild {
+    return startChild(process.execPath, [...args, '-e', script], { what });
+  }
+
+  /** test/fixtures/tap-wake-child.cjs running `scenario` on quiet TAPs `links`; stdin piped for 'go'. */
+  function wakeChild(scenario: string, links: Array<{ name: string; subnet: number }>): TrackedChild {
+    return startChild(process.execPath, [wakeChildPath, JSON.stringify({ addon: addonPath, scenario, links })], {
+      what: `the '${scenario}' child (TAPs ${links.map((l) => l.name).join(', ')})`,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  function exited(child: TrackedChild, what: string) {
+    return withTimeout(child.done, { timeoutMs: CHILD_EXIT_MS, what, detail: () => child.describe() });
+  }
+
+  /** Waits until the child has printed `line`; fails at once if it exits first. */
+  function printed(child: TrackedChild, line: string): Promise<true> {
+    return waitFor(
+      () => {
+        if (child.stdout().split('\n').includes(line)) return true;
+        if (child.exited) throw new Error(`the child exited before printing '${line}': ${child.describe()}`);
+        return false;
+      },
+      { timeoutMs: CHILD_EXIT_MS, what: `${child.what} to print '${line}'`, detail: () => child.describe() },
+    );
   }
 
   it('an armed but unref()d device lets node exit; the device goes with the process', async () => {
     const name = uniqueIfName('ustunr');
-    const child = node(`
+    const child = node(
+      'an armed, unref()d TapDevice child',
+      `
       const { TapDevice } = require(${JSON.stringify(addonPath)});
       const d = new TapDevice(${JSON.stringify(name)});
       d.configureHost({ up: true });
@@ -505,8 +573,9 @@ describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop'
       d.unref();
       console.log('hasRef', d.hasRef());
       process.on('exit', () => console.log('exiting'));
-    `);
-    const res = await child.done;
+    `,
+    );
+    const res = await exited(child, 'the child with an unref()d device to exit by itself');
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('hasRef false');
@@ -515,47 +584,79 @@ describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop'
   });
 
   it('an armed, ref()d device keeps node alive until a frame wakes it', async () => {
-    const name = uniqueIfName('ustref');
-    const j = freeSubnet24();
-    const child = node(`
-      const { TapDevice } = require(${JSON.stringify(addonPath)});
-      const d = new TapDevice(${JSON.stringify(name)});
-      d.configureHost({ address: '10.11.${j}.1', prefixLength: 24, up: true });
-      d.setWakeCallback(function () {
-        console.log('woke', this === d);
-        d.close();
-      });
-      d.armWake();
-      console.log('armed');
-    `);
-    // Once the child is armed, make the kernel send ARP requests into its TAP.
-    for (;;) {
-      if (linkExists(name) && ipAddrShow(name)?.flags.includes('UP')) break;
-      await new Promise((r) => setImmediate(r));
-    }
-    // arping puts an ARP request on the link from a packet socket every time
-    // (ping depends on the kernel's neighbour state, which may hold off).
-    const poke = (): ReturnType<typeof runBackground> => runBackground('arping', ['-c', '1', '-w', '1', '-I', name, `10.11.${j}.2`]);
-    let ping = poke();
-    const res = await Promise.race([child.done, ping.done.then(() => undefined)]).then(async (r) => {
-      // The poke may have come before the child armed: repeat until the child wakes.
-      while (r === undefined) {
-        ping = poke();
-        r = await Promise.race([child.done, ping.done.then(() => undefined)]);
-      }
-      return r;
-    });
-    ping.kill();
-    await ping.done;
+    const link = { name: uniqueIfName('ustref'), subnet: freeSubnet24() };
+    const child = wakeChild('keepalive', [link]);
+    await printed(child, 'armed true');
+    // Its link is up and quiet (IPv6 off): nothing wakes it, so only the armed
+    // device holds node's event loop — and node is still running.
+    const stillRunning = (): void =>
+      expect(child.exited, `the child exited with no frame sent: ${child.describe()}`).toBe(false);
+    stillRunning();
+    expect(ipAddrShow(link.name)?.flags).toContain('UP');
+    await sleep(QUIET_MS);
+    stillRunning();
+    // The test's frame wakes it; it closes the device and node exits.
+    await sendBroadcasts(tapLink(link.name, link.subnet), 1);
+    const res = await exited(child, `the child to wake on the test's broadcast into ${link.name}, close it and exit`);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toBe('armed\nwoke true\n');
-    expect(linkExists(name)).toBe(false);
+    // Frames the kernel sent unasked, if any, woke it too: it printed and re-armed.
+    const lines = res.stdout.trimEnd().split('\n');
+    const unsolicited = lines.slice(1, -1);
+    if (unsolicited.length > 0) console.log(`[tap.test] unsolicited wake-ups on ${link.name}:\n  ${unsolicited.join('\n  ')}`);
+    expect(lines[0]).toBe('armed true');
+    expect(lines.at(-1)).toBe('woke true');
+    for (const l of unsolicited) expect(l).toMatch(/^(ignored |re-armed$)/);
+    expect(linkExists(link.name)).toBe(false);
+  });
+
+  it('close() right after armWake(): no wake-up, and node exits', async () => {
+    const link = { name: uniqueIfName('ustcwa'), subnet: freeSubnet24() };
+    const res = await exited(wakeChild('close-while-armed', [link]), 'the child that closed an armed device to exit');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('closed\n');
+    expect(linkExists(link.name)).toBe(false);
+  });
+
+  it('close() in the tick that armed a device with frames queued: the pending wake-up never runs', async () => {
+    const link = { name: uniqueIfName('ustcar'), subnet: freeSubnet24() };
+    const child = wakeChild('close-armed-readable', [link]);
+    await printed(child, 'ready');
+    await queueBroadcasts(tapLink(link.name, link.subnet), 3);
+    child.process.stdin!.write('go\n');
+    const res = await exited(child, 'the child that closed a readable, armed device to exit');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('ready\nclosed\n');
+    expect(linkExists(link.name)).toBe(false);
+  });
+
+  it('a wake-up racing close(): the device closed while its readiness is already reported gets no callback', async () => {
+    const links = [
+      { name: uniqueIfName('ustrca'), subnet: freeSubnet24() },
+      { name: uniqueIfName('ustrcb'), subnet: freeSubnet24() },
+    ];
+    const child = wakeChild('close-races-wake', links);
+    await printed(child, 'ready');
+    // Both TAPs readable before they are armed: one epoll_wait reports both,
+    // and the first callback closes both devices.
+    for (const l of links) await queueBroadcasts(tapLink(l.name, l.subnet), 2);
+    child.process.stdin!.write('go\n');
+    const res = await exited(child, 'the child whose wake-up closed both devices to exit');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['ready', 'armed']);
+    expect(lines.slice(2)).toHaveLength(1);
+    expect(lines[2]).toMatch(new RegExp(`^woke (${links.map((l) => l.name).join('|')})$`));
+    for (const l of links) expect(linkExists(l.name)).toBe(false);
   });
 
   it('closes the device when a TapDevice is garbage-collected', async () => {
     const name = uniqueIfName('ustgc');
     const child = node(
+      'a child dropping an unclosed TapDevice',
       `
       const { existsSync } = require('node:fs');
       const { TapDevice } = require(${JSON.stringify(addonPath)});
@@ -571,8 +672,114 @@ describe.skipIf(skipReason !== undefined)('TapDevice wake-up and the event loop'
     `,
       ['--expose-gc'],
     );
-    const res = await child.done;
+    const res = await exited(child, 'the child to collect its TapDevice and exit');
     expect(res.stderr).toBe('');
     expect(res.stdout).toBe('open true\nafter gc false\n');
+  });
+});
+
+// Wake-up edge cases in this process, on a TAP the kernel sends nothing into
+// unasked (test/helpers/quiet-tap.ts): every frame that arrives is the test's.
+describe.skipIf(skipReason !== undefined)('TapNic wake-up edge cases on a quiet TAP', () => {
+  let tap: QuietTap | undefined;
+
+  beforeAll(() => {
+    const missing = ensureTools(['ip', 'tc']);
+    if (missing !== undefined) throw new Error(`cannot get test tools: ${missing}`);
+  });
+
+  afterEach(async () => {
+    await tap?.close();
+    tap = undefined;
+  });
+
+  /** Reads everything queued, returning the test broadcasts' indices (and failing on any other frame). */
+  function drainIndices(nic: TapNic): number[] {
+    return drain(nic).map((f) => {
+      const i = broadcastIndex(f);
+      if (i === undefined) throw new Error(`unexpected frame on a quiet TAP: ${Buffer.from(f).toString('hex')}`);
+      return i;
+    });
+  }
+
+  /** A wake-up counter on `nic`: `woken` resolves on the first one. */
+  function countWakes(nic: TapNic) {
+    const w = { count: 0, woken: undefined as unknown as Promise<void> };
+    w.woken = new Promise<void>((resolve) =>
+      nic.setWakeHandler(() => {
+        w.count++;
+        resolve();
+      }),
+    );
+    return w;
+  }
+
+  it('wakes at once when frames are already queued as armWake() is called', async () => {
+    tap = openQuietTap(uniqueIfName('ustq'), freeSubnet24());
+    const nic = tap.nic;
+    expect(drainIndices(nic)).toEqual([]);
+    await queueBroadcasts(tap, 3);
+    const w = countWakes(nic);
+    nic.armWake();
+    // Nothing else will ever arrive on this link: only the queued frames can wake it.
+    await withTimeout(w.woken, { timeoutMs: FRAME_WAIT_MS, what: `a wake-up for 3 frames queued in ${nic.name} before armWake()` });
+    expect(w.count).toBe(1);
+    expect(drainIndices(nic)).toEqual([0, 1, 2]);
+    // Drained and re-armed: the next frame wakes it again.
+    const w2 = countWakes(nic);
+    nic.armWake();
+    await queueBroadcasts(tap, 1, 3);
+    await withTimeout(w2.woken, { timeoutMs: FRAME_WAIT_MS, what: `a wake-up for a frame sent to ${nic.name} after re-arming` });
+    expect(drainIndices(nic)).toEqual([3]);
+    expect(nic.stats().wakeErrors).toBe(0);
+  });
+
+  it('close() while armed with frames queued: the wake handler never runs, nothing crashes', async () => {
+    tap = openQuietTap(uniqueIfName('ustqc'), freeSubnet24());
+    const nic = tap.nic;
+    await queueBroadcasts(tap, 2);
+    const w = countWakes(nic);
+    nic.armWake();
+    await nic.close();
+    // Let the event loop go round (poll phase included) a few times.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    await sleep(50);
+    expect(w.count).toBe(0);
+    nic.armWake(); // no-op after close
+    nic.setWakeHandler(() => w.count++);
+    expect(nic.rxBurst(rxSlots, rxLens, BURST)).toBe(0);
+    expect(nic.stats().framesIn).toBe(0);
+    expect(w.count).toBe(0);
+  });
+
+  it('a receive burst of exactly the batch size: rxBurst returns 32, then 0, nothing lost, and the wake-up still works', async () => {
+    tap = openQuietTap(uniqueIfName('ustqb'), freeSubnet24());
+    const nic = tap.nic;
+    const free = nic.availableSlots;
+    await queueBroadcasts(tap, BURST);
+    const w = countWakes(nic);
+    nic.armWake();
+    await withTimeout(w.woken, { timeoutMs: FRAME_WAIT_MS, what: `a wake-up for ${BURST} frames queued in ${nic.name}` });
+    const eagainBefore = nic.stats().readEagain!;
+    expect(nic.rxBurst(rxSlots, rxLens, BURST)).toBe(BURST);
+    const got: number[] = [];
+    for (let i = 0; i < BURST; i++) {
+      const off = rxSlots[i]! * nic.slotSize;
+      got.push(broadcastIndex(nic.pool.subarray(off, off + rxLens[i]!))!);
+      nic.release(rxSlots[i]!);
+    }
+    expect(got).toEqual(Array.from({ length: BURST }, (_, i) => i));
+    // The full burst stopped at the batch size, not at EAGAIN; the next one finds the queue empty.
+    expect(nic.stats().readEagain).toBe(eagainBefore);
+    expect(nic.rxBurst(rxSlots, rxLens, BURST)).toBe(0);
+    expect(nic.stats().readEagain).toBe(eagainBefore + 1);
+    expect(nic.availableSlots).toBe(free);
+    // Armed on an empty queue, it sleeps until the next frame, and wakes for it.
+    const w2 = countWakes(nic);
+    nic.armWake();
+    await queueBroadcasts(tap, 1, BURST);
+    await withTimeout(w2.woken, { timeoutMs: FRAME_WAIT_MS, what: `a wake-up for frame ${BURST} after a full burst` });
+    expect(drainIndices(nic)).toEqual([BURST]);
+    expect(nic.stats().framesIn).toBe(BURST + 1);
   });
 });
