@@ -90,6 +90,10 @@ if [ "$mode" = full ]; then
   # scribbled free stack), then frames through MII loopback.
   node "$dir/test/vm/native-checks.mjs" "$pci" uio </dev/null 2>&1; rc=$?
   if [ $rc -ne 0 ]; then say "FAIL native checks (exit $rc)"; fi
+  # Lifetimes at the N-API boundary: workers leave the main thread's device
+  # running, a detached free stack stops DMA, the pool outlives close().
+  node --expose-gc "$dir/test/vm/addon-lifetime.mjs" "$pci" uio </dev/null 2>&1; rc=$?
+  if [ $rc -ne 0 ]; then say "FAIL addon lifetime checks (exit $rc)"; fi
 fi
 if [ "$mode" = em ]; then
   # address 'dhcp': a lease from QEMU's built-in DHCP server (slirp), then the gateway it named.
