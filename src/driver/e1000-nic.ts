@@ -54,9 +54,18 @@ export interface E1000Device {
    */
   start(freeStack: Uint32Array): void;
   rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  /**
+   * Refuses a bad burst whole (nothing of it is sent): ERR_OUT_OF_RANGE for a
+   * slot outside the pool or a length outside [14, min(slotSize, 65535)],
+   * ERR_USTACK_SLOT_NOT_OWNED for a slot that is free (released, or never
+   * allocated), in the RX ring, already in the TX ring, or twice in the burst.
+   * The driver tracks every slot's owner itself and repairs (and counts, in
+   * stats(): freeStack*) whatever the shared free stack says that cannot be.
+   */
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
   txReclaim(): number;
   linkUp(): boolean;
+  /** A 32-bit register of BAR0; ERR_OUT_OF_RANGE unless 4-byte aligned and inside the mapped BAR0. */
   readReg(offset: number): number;
   setWakeCallback(fn: (() => void) | null): void;
   /** Arms the interrupt; true when a frame is already waiting (do not sleep). */
