@@ -152,7 +152,21 @@ describe("tcp: the active closer's TIME_WAIT and the RST of a peer that already 
     expect(ev.log).toEqual([]); // closed already reported on entering TIME_WAIT; no error now
     expect(t.layer.stats.conn.resetsIn).toBe(1);
     expect(t.layer.stats.conn.resetsOut).toBe(0);
+    // Ending TIME_WAIT is not a connection reset: the connection had closed.
+    expect(t.layer.stats.conn.connectionsReset).toBe(0);
     expect(t.take()).toEqual([]);
+  });
+
+  it('a RST at RCV.NXT on an established connection ends it with ECONNRESET and counts as a connection reset', () => {
+    const t = new LayerScript({ config: NO_OPTS });
+    const c = t.layer.connect(REMOTE_ADDR, PEER_PORT);
+    const [syn] = t.take();
+    t.inject({ seq: PEER_ISS, ack: syn!.seq + 1, flags: 'SA', srcPort: PEER_PORT, dstPort: c.localPort });
+    t.take();
+    t.inject({ seq: PEER_ISS + 1, flags: 'R', srcPort: PEER_PORT, dstPort: c.localPort });
+    expect(c.state).toBe(State.CLOSED);
+    expect(t.layer.stats.conn.resetsIn).toBe(1);
+    expect(t.layer.stats.conn.connectionsReset).toBe(1);
   });
 
   it('a RST below RCV.NXT (sequence 1 above, seen from the peer) leaves TIME_WAIT alone', () => {

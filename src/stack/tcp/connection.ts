@@ -198,8 +198,16 @@ export interface TcpConnStats {
   /** D-SACK blocks sent. */
   dsacksOut: number;
   delayedAcks: number;
+  /** RSTs received, acted on or answered with a challenge ACK (RFC 5961 §3.2). */
   resetsIn: number;
+  /** RSTs a connection sent (abort, or an unacceptable ACK in SYN_SENT). */
   resetsOut: number;
+  /**
+   * Connections a peer's RST ended before they closed (TIME_WAIT excepted:
+   * there the connection is already closed, and RFC 9293 §3.10.7.4 lets a RST
+   * end the wait early).
+   */
+  connectionsReset: number;
   timeouts: number;
   badAcks: number;
 }
@@ -235,6 +243,7 @@ export function newConnStats(): TcpConnStats {
     delayedAcks: 0,
     resetsIn: 0,
     resetsOut: 0,
+    connectionsReset: 0,
     timeouts: 0,
     badAcks: 0,
   };
@@ -1763,6 +1772,7 @@ export class Connection {
     if ((f & TCP_RST) !== 0) {
       if (hasAck) {
         this.stats.resetsIn++;
+        this.stats.connectionsReset++;
         this.finish('ECONNREFUSED');
       }
       return;
@@ -1866,6 +1876,7 @@ export class Connection {
         this.challengeAck(now);
         return;
       }
+      if (this.state !== State.TIME_WAIT) this.stats.connectionsReset++;
       switch (this.state) {
         case State.SYN_RECEIVED:
           // Passive: back to LISTEN, i.e. this embryonic connection just goes; active: refused.
