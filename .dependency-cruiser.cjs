@@ -4,11 +4,13 @@
  * rules reject an upward import and a cycle).
  *
  * Layers, lowest first. A module may import its own layer and any layer below
- * it, never one above; `wire` and `time` import nothing of ours but themselves.
+ * it, never one above; `wire`, `time` and `errors` import nothing of ours but
+ * themselves.
  */
 const layers = [
   { name: 'wire', path: '^src/wire/', rank: 0 },
   { name: 'time', path: '^src/time/', rank: 0 },
+  { name: 'errors', path: '^src/errors/', rank: 0 },
   { name: 'driver', path: '^src/driver/', rank: 1 },
   { name: 'stack', path: '^src/stack/', rank: 2 },
   { name: 'runtime', path: '^src/runtime/', rank: 3 },
@@ -46,7 +48,7 @@ function upwardRules(list, prefix) {
 }
 
 /** Leaves import nothing of ours outside their own folder. */
-const leafRules = ['wire', 'time'].map((leaf) => ({
+const leafRules = ['wire', 'time', 'errors'].map((leaf) => ({
   name: `${leaf}-is-a-leaf`,
   comment: `src/${leaf}/ imports nothing of ours outside src/${leaf}/`,
   severity: 'error',

@@ -12,7 +12,7 @@ import * as nodeDgram from 'node:dgram';
 import { MemoryNic } from '../src/driver/memory-nic.js';
 import { TapNic } from '../src/driver/tap-nic.js';
 import { NetStack } from '../src/stack/net-stack.js';
-import { RealClock } from '../src/stack/time/clock.js';
+import { RealClock } from '../src/time/clock.js';
 import type { Interface } from '../src/stack/iface/interface.js';
 import { AllocMeter, alternate, gc, log, type BenchOptions, type Row } from './lib.js';
 

@@ -28,6 +28,8 @@ else
   npm run --silent build
 fi
 npx tsc -p tsconfig.test.json --noEmit
+# The import rules of ARCHITECTURE.md (layers, no cycles), by dependency-cruiser.
+npm run --silent lint:deps
 npx vitest run "$@"
 # The e1000 driver on QEMU's models (ring unit tests + VM test; skips with a
 # reason when QEMU cannot run). USTACK_SKIP_VM=1 leaves it out.

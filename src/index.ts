@@ -1,6 +1,6 @@
 export { Stack, type StackOptions, type StackStats } from './ustack.js';
 export type { StackLimits } from './stack/net-stack.js';
 export type { ImpairOptions } from './driver/impair.js';
-export type { PollMode } from './stack/poll-loop.js';
+export type { PollMode } from './runtime/poll-loop.js';
 export { serveHttp, UstackHttpAgent, undiciConnector } from './socket/http.js';
 export type { NetModule, UstackSocket, UstackServer } from './socket/net.js';

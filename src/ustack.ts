@@ -10,19 +10,19 @@ import { LoopbackNic } from './driver/loopback-nic.js';
 import { CaptureNic } from './driver/capture-nic.js';
 import { ImpairedNic, type ImpairOptions } from './driver/impair.js';
 import { parseNicSpec } from './driver/nic-spec.js';
-import { RealClock, type Clock } from './stack/time/clock.js';
+import { RealClock, type Clock } from './time/clock.js';
 import { NetStack, type StackLimits } from './stack/net-stack.js';
-import { PollLoop, type PollLoopOptions, type PollMode } from './stack/poll-loop.js';
+import { PollLoop, type PollLoopOptions, type PollMode } from './runtime/poll-loop.js';
 import { eventLoopProbe, nativeByteKernels } from './driver/addon.js';
-import { installByteKernels } from './stack/wire/kernels.js';
+import { installByteKernels } from './wire/kernels.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
-import { ipToString, parseCidr, parseIpv4Address } from './stack/wire/ipv4.js';
+import { ipToString, parseCidr, parseIpv4Address } from './wire/ipv4.js';
 import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
 import { createDgramModule, type DgramModule } from './socket/dgram.js';
-import { DhcpClient } from './stack/iface/dhcp.js';
-import { existingHostResolver, hostLookup } from './stack/udp/dns.js';
+import { DhcpClient } from './stack/services/dhcp.js';
+import { existingHostResolver, hostLookup } from './stack/services/dns.js';
 import type { LookupFunction } from './socket/host.js';
 
 // The addon's memcpy/checksum kernels for the data path's copies and sums

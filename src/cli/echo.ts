@@ -5,7 +5,7 @@
 import { Stack, type StackOptions } from '../ustack.js';
 import { parseImpairSpec } from '../driver/nic-spec.js';
 import { flagString, parseArgs } from './args.js';
-import type { PollMode } from '../stack/poll-loop.js';
+import type { PollMode } from '../runtime/poll-loop.js';
 import { removeStatsFile, writeStatsFile } from './stats.js';
 
 export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME --address A.B.C.D/LEN [--host-address A.B.C.D/LEN]

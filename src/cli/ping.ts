@@ -2,7 +2,7 @@
  * `ustack ping`: opens a stack on a NIC, sends ICMP echo requests to a host
  * (e.g. the gateway) and prints the round-trip times, like ping(8).
  */
-import { ipToString } from '../stack/wire/ipv4.js';
+import { ipToString } from '../wire/ipv4.js';
 import { Stack } from '../ustack.js';
 import { flagString, parseArgs } from './args.js';
 

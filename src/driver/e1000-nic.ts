@@ -25,6 +25,7 @@ import { loadAddon } from './addon.js';
 import { parseMac } from './host-config.js';
 import { normalizePci } from './pci-sysfs.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
+import { codedError } from '../errors/node-errors.js';
 
 export interface E1000DeviceStats {
   [counter: string]: number;
@@ -170,12 +171,6 @@ function installSafetyHooks(): void {
   }
 }
 
-function codedError(message: string, code: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
-}
-
 export class E1000Nic implements Nic {
   readonly name: string;
   readonly mac: number;
@@ -305,7 +300,7 @@ export class E1000Nic implements Nic {
       throw err;
     }
     const f = this.free;
-    if (f[0]! >= this.slotCount) throw codedError('E1000Nic.release: double release', 'ERR_USTACK_DOUBLE_RELEASE');
+    if (f[0]! >= this.slotCount) throw codedError('ERR_USTACK_DOUBLE_RELEASE', 'E1000Nic.release: double release');
     f[++f[0]!] = slot;
   }
 

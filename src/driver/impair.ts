@@ -39,9 +39,9 @@
  *
  * Rate limiting counts only the frame's own bytes (no preamble/IFG overhead).
  */
-import type { Clock } from '../stack/time/clock.js';
+import type { Clock } from '../time/clock.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
-import { InvalidArgValueError } from './nic-spec.js';
+import { ERR_INVALID_ARG_VALUE } from '../errors/node-errors.js';
 import { Prng } from './prng.js';
 
 export interface ImpairOptions {
@@ -74,7 +74,7 @@ const SCRATCH = 256;
 function checkProbability(name: string, v: number | undefined): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
-    throw new InvalidArgValueError(`impair.${name}`, v, 'must be a probability between 0 and 1');
+    throw ERR_INVALID_ARG_VALUE(`impair.${name}`, v, 'must be a probability between 0 and 1');
   }
   return v;
 }
@@ -82,7 +82,7 @@ function checkProbability(name: string, v: number | undefined): number {
 function checkNonNegative(name: string, v: number | undefined): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) {
-    throw new InvalidArgValueError(`impair.${name}`, v, 'must be a finite number >= 0');
+    throw ERR_INVALID_ARG_VALUE(`impair.${name}`, v, 'must be a finite number >= 0');
   }
   return v;
 }
@@ -142,7 +142,7 @@ class Direction {
     this.msPerBit = rate > 0 ? 1000 / rate : 0;
     const ql = opts.queueLimit ?? 1000;
     if (!Number.isInteger(ql) || ql < 1 || ql > 1 << 24) {
-      throw new InvalidArgValueError('impair.queueLimit', ql, 'must be an integer between 1 and 16777216');
+      throw ERR_INVALID_ARG_VALUE('impair.queueLimit', ql, 'must be an integer between 1 and 16777216');
     }
     this.queueLimit = ql;
     this.prng = new Prng(seed, stream);
@@ -353,7 +353,7 @@ export class ImpairedNic implements Nic {
   ) {
     const seed = opts.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isFinite(seed)) {
-      throw new InvalidArgValueError('impair.seed', seed, 'must be a finite number');
+      throw ERR_INVALID_ARG_VALUE('impair.seed', seed, 'must be a finite number');
     }
     this.tx = new Direction(inner, opts, seed, 1);
     this.rx = new Direction(inner, opts, seed, 2);

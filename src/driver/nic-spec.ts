@@ -11,21 +11,7 @@
  *   loss=0.02,reorder=5%,duplicate=0.01,corrupt=0.001,delay=5ms,jitter=1ms,rate=10mbit,queue=500,seed=1
  */
 import type { ImpairOptions } from './impair.js';
-
-/** Node-style invalid argument error: a TypeError carrying code ERR_INVALID_ARG_VALUE. */
-export class InvalidArgValueError extends TypeError {
-  readonly code = 'ERR_INVALID_ARG_VALUE';
-  constructor(argument: string, value: unknown, reason: string) {
-    super(`The argument '${argument}' ${reason}. Received ${formatValue(value)}`);
-    this.name = 'TypeError';
-  }
-}
-
-function formatValue(v: unknown): string {
-  if (typeof v === 'string') return `'${v.length > 200 ? v.slice(0, 200) + '...' : v}'`;
-  if (typeof v === 'number' || typeof v === 'boolean' || v == null) return String(v);
-  return `type ${typeof v}`;
-}
+import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from '../errors/node-errors.js';
 
 export type NicSpec =
   | { kind: 'tap'; name: string }
@@ -37,9 +23,7 @@ const PCI = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/
 
 export function parseNicSpec(s: string): NicSpec {
   if (typeof s !== 'string') {
-    const e = new TypeError(`The "nic" argument must be of type string. Received ${formatValue(s)}`);
-    (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
-    throw e;
+    throw ERR_INVALID_ARG_TYPE('nic', 'of type string', s);
   }
   const spec = s.trim();
   if (spec === 'memory') return { kind: 'memory' };
@@ -49,7 +33,7 @@ export function parseNicSpec(s: string): NicSpec {
   switch (kind) {
     case 'tap': {
       if (!IFNAME.test(rest) || rest === '.' || rest === '..') {
-        throw new InvalidArgValueError(
+        throw ERR_INVALID_ARG_VALUE(
           'nic',
           s,
           `has an invalid TAP interface name '${rest}' (expected 1-15 characters of A-Z a-z 0-9 _ . -)`,
@@ -62,11 +46,11 @@ export function parseNicSpec(s: string): NicSpec {
       const addr = q < 0 ? rest : rest.slice(0, q);
       const m = PCI.exec(addr);
       if (m === null) {
-        throw new InvalidArgValueError('nic', s, `has an invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`);
+        throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`);
       }
       const slot = parseInt(m[3]!, 16);
       if (slot > 0x1f) {
-        throw new InvalidArgValueError('nic', s, `has an invalid PCI address '${addr}' (device number ${m[3]} is above 1f)`);
+        throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (device number ${m[3]} is above 1f)`);
       }
       const pci = `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
       let access: 'uio' | 'vfio' = 'uio';
@@ -79,19 +63,19 @@ export function parseNicSpec(s: string): NicSpec {
           const key = eq < 0 ? part : part.slice(0, eq);
           const value = eq < 0 ? '' : part.slice(eq + 1);
           if (key !== 'access' && key !== 'tso') {
-            throw new InvalidArgValueError('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio, tso=on|off)`);
+            throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio, tso=on|off)`);
           }
-          if (seen.has(key)) throw new InvalidArgValueError('nic', s, `repeats the option '${key}'`);
+          if (seen.has(key)) throw ERR_INVALID_ARG_VALUE('nic', s, `repeats the option '${key}'`);
           seen.add(key);
           if (key === 'tso') {
             if (value !== 'on' && value !== 'off') {
-              throw new InvalidArgValueError('nic', s, `has an invalid tso '${value}' (expected on or off)`);
+              throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid tso '${value}' (expected on or off)`);
             }
             tso = value === 'on';
             continue;
           }
           if (value !== 'uio' && value !== 'vfio') {
-            throw new InvalidArgValueError('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
+            throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
           }
           access = value;
         }
@@ -99,7 +83,7 @@ export function parseNicSpec(s: string): NicSpec {
       return tso === undefined ? { kind: 'e1000', pci, access } : { kind: 'e1000', pci, access, tso };
     }
     default:
-      throw new InvalidArgValueError(
+      throw ERR_INVALID_ARG_VALUE(
         'nic',
         s,
         `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio] or memory)`,
@@ -155,9 +139,7 @@ const KEYS: Record<string, Key> = {
  */
 export function parseImpairSpec(s: string): ImpairOptions {
   if (typeof s !== 'string') {
-    const e = new TypeError(`The "impair" argument must be of type string. Received ${formatValue(s)}`);
-    (e as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
-    throw e;
+    throw ERR_INVALID_ARG_TYPE('impair', 'of type string', s);
   }
   const out: ImpairOptions = {};
   const spec = s.trim();
@@ -165,20 +147,20 @@ export function parseImpairSpec(s: string): ImpairOptions {
   for (const raw of spec.split(',')) {
     const part = raw.trim();
     const eq = part.indexOf('=');
-    if (eq < 0) throw new InvalidArgValueError('impair', s, `has '${part}' without '=' (expected key=value)`);
+    if (eq < 0) throw ERR_INVALID_ARG_VALUE('impair', s, `has '${part}' without '=' (expected key=value)`);
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     const key = KEYS[name.toLowerCase()];
     if (key === undefined) {
-      throw new InvalidArgValueError(
+      throw ERR_INVALID_ARG_VALUE(
         'impair',
         s,
         `has an unknown key '${name}' (expected loss, duplicate, reorder, corrupt, delay, jitter, rate, queue, seed)`,
       );
     }
-    if (out[key] !== undefined) throw new InvalidArgValueError('impair', s, `sets '${key}' more than once`);
+    if (out[key] !== undefined) throw ERR_INVALID_ARG_VALUE('impair', s, `sets '${key}' more than once`);
     const bad = (what: string): never => {
-      throw new InvalidArgValueError('impair', s, `has an invalid ${name} '${value}' (${what})`);
+      throw ERR_INVALID_ARG_VALUE('impair', s, `has an invalid ${name} '${value}' (${what})`);
     };
     if (value.startsWith('-')) return bad('must not be negative');
     const nu = splitUnit(value);

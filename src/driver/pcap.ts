@@ -12,7 +12,7 @@
  * openCaptureFile).
  */
 import * as fs from 'node:fs';
-import { WireError } from '../stack/wire/errors.js';
+import { WireError } from '../wire/errors.js';
 
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
 export const PCAP_MAGIC_NSEC = 0xa1b23c4d;

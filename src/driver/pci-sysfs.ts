@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { codedError } from '../errors/node-errors.js';
 
 export const SYS_PCI = '/sys/bus/pci/devices';
 const SYS_DRIVERS = '/sys/bus/pci/drivers';
@@ -39,12 +40,6 @@ export const E1000_MODELS: Record<number, string> = {
 
 export function e1000Model(vendor: number, device: number): string | null {
   return vendor === 0x8086 ? (E1000_MODELS[device] ?? null) : null;
-}
-
-export function coded(message: string, code: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
 }
 
 function readHex(path: string): number {
@@ -95,7 +90,7 @@ export function assertPciAddress(addr: string): void {
 export function readPciDevice(address: string): PciDevice {
   assertPciAddress(address);
   const dir = join(SYS_PCI, address);
-  if (!existsSync(dir)) throw coded(`no PCI device ${address} (see: ustack devices)`, 'ERR_USTACK_NO_DEVICE');
+  if (!existsSync(dir)) throw codedError('ERR_USTACK_NO_DEVICE', `no PCI device ${address} (see: ustack devices)`);
   let interfaces: string[] = [];
   try {
     interfaces = readdirSync(join(dir, 'net'));
@@ -140,9 +135,9 @@ function sysWrite(path: string, value: string, what: string): void {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EACCES' || e.code === 'EPERM') {
-      throw coded(`no permission to ${what} (writing ${path}): run as root`, 'ERR_USTACK_NO_PERMISSION');
+      throw codedError('ERR_USTACK_NO_PERMISSION', `no permission to ${what} (writing ${path}): run as root`);
     }
-    throw coded(`cannot ${what}: ${e.code ?? ''} ${e.message}`, e.code ?? 'EIO');
+    throw codedError(e.code ?? 'EIO', `cannot ${what}: ${e.code ?? ''} ${e.message}`);
   }
 }
 
@@ -157,7 +152,7 @@ function ensureDriver(driver: string, modules: string[]): void {
     }
   }
   if (!existsSync(join(SYS_DRIVERS, driver))) {
-    throw coded(`kernel driver ${driver} is not available (modprobe ${modules.join(' ')} failed)`, 'ERR_USTACK_NO_KERNEL_DRIVER');
+    throw codedError('ERR_USTACK_NO_KERNEL_DRIVER', `kernel driver ${driver} is not available (modprobe ${modules.join(' ')} failed)`);
   }
 }
 
@@ -180,17 +175,17 @@ export interface BindResult {
 export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { force?: boolean } = {}): BindResult {
   const dev = readPciDevice(address); // checks the address before any path is built from it
   if (!opts.force && e1000Model(dev.vendor, dev.device) === null) {
-    throw coded(
+    throw codedError(
+      'ERR_USTACK_UNSUPPORTED_DEVICE',
       `device ${address} (${hex4(dev.vendor)}:${hex4(dev.device)}) is not an 8254x this driver supports ` +
         `(82540EM 8086:100e, 82545EM 8086:100f, ...); --force binds it anyway`,
-      'ERR_USTACK_UNSUPPORTED_DEVICE',
     );
   }
   const target = access === 'uio' ? 'uio_pci_generic' : 'vfio-pci';
   if (access === 'vfio' && dev.iommuGroup === null) {
-    throw coded(
-      `device ${address} has no IOMMU group: VFIO needs an IOMMU (boot with intel_iommu=on) — or use --uio`,
+    throw codedError(
       'ERR_USTACK_NO_IOMMU',
+      `device ${address} has no IOMMU group: VFIO needs an IOMMU (boot with intel_iommu=on) — or use --uio`,
     );
   }
   // Refuse before touching anything: binding this device to vfio-pci while a
@@ -210,7 +205,7 @@ export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { forc
     }
   }
   const now = readPciDevice(address);
-  if (now.driver !== target) throw coded(`binding ${address} to ${target} failed (driver now: '${now.driver || 'none'}')`, 'EIO');
+  if (now.driver !== target) throw codedError('EIO', `binding ${address} to ${target} failed (driver now: '${now.driver || 'none'}')`);
   let node: string;
   if (access === 'uio') {
     const uio = readdirSync(join(dir, 'uio')).find((n) => n.startsWith('uio')) ?? '?';
@@ -233,11 +228,11 @@ function assertGroupViable(address: string, group: string): void {
   });
   if (blocking.length > 0) {
     const drivers = blocking.map((a) => `${a} (${linkBase(join(SYS_PCI, a, 'driver'))})`);
-    throw coded(
+    throw codedError(
+      'ERR_USTACK_GROUP_NOT_VIABLE',
       `IOMMU group ${group} is not viable: ${drivers.join(', ')} in the same group ${blocking.length === 1 ? 'is' : 'are'} ` +
         `bound to a kernel driver; bind ${blocking.length === 1 ? 'it' : 'them'} to vfio-pci too (ustack bind <pci> --vfio), ` +
         `or use --uio`,
-      'ERR_USTACK_GROUP_NOT_VIABLE',
     );
   }
 }
@@ -291,7 +286,7 @@ export function reserveHugepages(n: number): HugepageState {
       mkdirSync(dir, { recursive: true });
       execFileSync('mount', ['-t', 'hugetlbfs', 'nodev', dir], { stdio: 'pipe' });
     } catch (err) {
-      throw coded(`cannot mount hugetlbfs on ${dir}: ${(err as Error).message.trim()}`, 'ERR_USTACK_NO_HUGEPAGES');
+      throw codedError('ERR_USTACK_NO_HUGEPAGES', `cannot mount hugetlbfs on ${dir}: ${(err as Error).message.trim()}`);
     }
     st = hugepageState();
   }

@@ -33,7 +33,8 @@ import {
   type Ipv4Cidr,
 } from './host-config.js';
 import { RX_FLAG_CSUM_VERIFIED, SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
-import { onesSum, pseudoHeaderSum } from '../stack/wire/checksum.js';
+import { onesSum, pseudoHeaderSum } from '../wire/checksum.js';
+import { codedError } from '../errors/node-errors.js';
 
 export interface TapNicOptions {
   /** Interface name (at most 15 bytes). Created if missing; a persistent one is attached to. */
@@ -73,11 +74,6 @@ export function tapSlotSizeFor(mtu: number): number {
   return frame <= 2048 ? 2048 : Math.ceil(frame / 1024) * 1024;
 }
 
-function argError(message: string, code = 'ERR_INVALID_ARG_VALUE'): Error {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = code;
-  return err;
-}
 
 export class TapNic implements Nic {
   readonly name: string;
@@ -150,22 +146,22 @@ export class TapNic implements Nic {
    */
   static open(opts: TapNicOptions): TapNic {
     if (typeof opts !== 'object' || opts === null || typeof opts.name !== 'string') {
-      throw argError('TapNic.open: options.name must be a string', 'ERR_INVALID_ARG_TYPE');
+      throw codedError('ERR_INVALID_ARG_TYPE', 'TapNic.open: options.name must be a string', TypeError);
     }
     const host = opts.hostAddress === undefined ? undefined : parseIpv4Cidr(opts.hostAddress);
     if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535)) {
-      throw argError(`TapNic.open: mtu must be an integer in [68, 65535], got ${String(opts.mtu)}`);
+      throw codedError('ERR_INVALID_ARG_VALUE', `TapNic.open: mtu must be an integer in [68, 65535], got ${String(opts.mtu)}`, TypeError);
     }
     if (opts.offloads !== undefined && typeof opts.offloads !== 'boolean') {
-      throw argError('TapNic.open: offloads must be a boolean', 'ERR_INVALID_ARG_TYPE');
+      throw codedError('ERR_INVALID_ARG_TYPE', 'TapNic.open: offloads must be a boolean', TypeError);
     }
     const wantOffloads = opts.offloads ?? true;
     const slotCount = opts.slotCount ?? (wantOffloads ? DEFAULT_SLOT_COUNT_OFFLOADS : DEFAULT_SLOT_COUNT);
     if (!Number.isInteger(slotCount) || slotCount < 1 || slotCount > 1 << 20) {
-      throw argError(`TapNic.open: slotCount must be an integer in [1, 1048576], got ${String(slotCount)}`);
+      throw codedError('ERR_INVALID_ARG_VALUE', `TapNic.open: slotCount must be an integer in [1, 1048576], got ${String(slotCount)}`, TypeError);
     }
     if (opts.mac !== undefined && (!Number.isInteger(opts.mac) || opts.mac < 0 || opts.mac >= 2 ** 48)) {
-      throw argError(`TapNic.open: mac must be a 48-bit integer`);
+      throw codedError('ERR_INVALID_ARG_VALUE', `TapNic.open: mac must be a 48-bit integer`, TypeError);
     }
 
     const { TapDevice } = loadAddon();
@@ -188,7 +184,7 @@ export class TapNic implements Nic {
       const mtu = opts.mtu ?? dev.hostMtu();
       const hostMac = parseMac(dev.hostMac());
       if (opts.mac !== undefined && opts.mac === hostMac) {
-        throw argError(`TapNic.open: mac ${macToString(opts.mac)} equals the kernel side's MAC`);
+        throw codedError('ERR_INVALID_ARG_VALUE', `TapNic.open: mac ${macToString(opts.mac)} equals the kernel side's MAC`, TypeError);
       }
       const mac = opts.mac ?? randomLocalMac(hostMac);
       // With offloads a slot must hold a GSO super-frame (64 KiB IP packet).

@@ -38,12 +38,12 @@ import {
   ERR_USTACK_UNSUPPORTED,
   systemError,
   validatePort,
-} from './errors.js';
+} from '../errors/node-errors.js';
 import { UdpBindError, type UdpEndpoint, type UdpHandler } from '../stack/udp/udp-layer.js';
 import type { IcmpErrorKind } from '../stack/iface/ip-output.js';
-import { hostLookup, type LookupFunction } from '../stack/udp/dns.js';
-import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
-import { copyBytes } from '../stack/wire/bytes.js';
+import { hostLookup, type LookupFunction } from '../stack/services/dns.js';
+import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
+import { copyBytes } from '../wire/bytes.js';
 
 export type SocketType = 'udp4' | 'udp6';
 

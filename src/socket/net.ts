@@ -14,7 +14,7 @@ import { Duplex, type DuplexOptions } from 'node:stream';
 import * as nodeNet from 'node:net';
 import type { Connection, TcpErrorCode, TcpEvents } from '../stack/tcp/connection.js';
 import type { Listener } from '../stack/tcp/tcp-layer.js';
-import { ipToString, parseIpv4Address } from '../stack/wire/ipv4.js';
+import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import type { LookupFunction, SocketHost } from './host.js';
 import {
   EPIPE_ENDED,
@@ -28,7 +28,7 @@ import {
   uvSystemError,
   validatePort,
   type SystemError,
-} from './errors.js';
+} from '../errors/node-errors.js';
 
 const { isIP, isIPv4, isIPv6, BlockList, SocketAddress } = nodeNet;
 

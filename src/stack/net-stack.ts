@@ -5,16 +5,16 @@
  * pollAt() when the next call is due.
  */
 import type { Nic } from '../driver/nic.js';
-import type { Clock } from './time/clock.js';
-import { TimerWheel } from './time/timer-wheel.js';
+import type { Clock } from '../time/clock.js';
+import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
 import { UdpLayer } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { State, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
-import { DEBUG, debug, ipStr } from './debug.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './wire/ipv4.js';
-import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from './wire/icmp.js';
+import { DEBUG, debug, ipStr } from './iface/debug.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from '../wire/icmp.js';
 
 /**
  * Resource caps (Stack.open({ limits })): every one bounds memory a peer can

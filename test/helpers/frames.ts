@@ -1,9 +1,9 @@
 /** Builds raw frames for tests with the project's own emitters. */
-import { emitEthernet, ETHERTYPE_IPV4, ETHERTYPE_ARP, ETH_HEADER_LEN } from '../../src/stack/wire/ethernet.js';
-import { emitIpv4, IPV4_HEADER_LEN, type Ipv4Repr } from '../../src/stack/wire/ipv4.js';
-import { emitArp, ARP_LEN, type ArpRepr } from '../../src/stack/wire/arp.js';
-import { emitUdp, UDP_HEADER_LEN } from '../../src/stack/wire/udp.js';
-import { emitIcmp, ICMP_HEADER_LEN, ICMP_ECHO_REQUEST } from '../../src/stack/wire/icmp.js';
+import { emitEthernet, ETHERTYPE_IPV4, ETHERTYPE_ARP, ETH_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { emitIpv4, IPV4_HEADER_LEN, type Ipv4Repr } from '../../src/wire/ipv4.js';
+import { emitArp, ARP_LEN, type ArpRepr } from '../../src/wire/arp.js';
+import { emitUdp, UDP_HEADER_LEN } from '../../src/wire/udp.js';
+import { emitIcmp, ICMP_HEADER_LEN, ICMP_ECHO_REQUEST } from '../../src/wire/icmp.js';
 
 export function ipv4Frame(
   dstMac: number,

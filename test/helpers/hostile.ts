@@ -11,10 +11,10 @@ import { runInNewContext } from 'node:vm';
 import { readPcap } from '../../src/driver/pcap.js';
 import { Prng } from '../../src/driver/prng.js';
 import type { MemoryNic } from '../../src/driver/memory-nic.js';
-import { internetChecksum, pseudoHeaderSum } from '../../src/stack/wire/checksum.js';
-import { ETH_HEADER_LEN } from '../../src/stack/wire/ethernet.js';
-import { IPPROTO_TCP } from '../../src/stack/wire/ipv4.js';
-import { emitTcp, parseTcp, tcpHeaderLength, type TcpRepr } from '../../src/stack/wire/tcp.js';
+import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.js';
+import { ETH_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
+import { emitTcp, parseTcp, tcpHeaderLength, type TcpRepr } from '../../src/wire/tcp.js';
 import { arpFrame, ipv4Frame, udpPayload } from './frames.js';
 import { Sim } from './sim.js';
 

@@ -8,8 +8,8 @@
 import type { IpOutput, L4Writer } from '../../src/stack/iface/ip-output.js';
 import { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
-import { TimerWheel } from '../../src/stack/time/timer-wheel.js';
+import { VirtualClock } from '../../src/time/clock.js';
+import { TimerWheel } from '../../src/time/timer-wheel.js';
 import { key16 } from './tcp-link.js';
 
 

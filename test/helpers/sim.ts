@@ -6,10 +6,10 @@
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { ImpairedNic, type ImpairOptions } from '../../src/driver/impair.js';
 import type { Nic } from '../../src/driver/nic.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
+import { VirtualClock } from '../../src/time/clock.js';
 import { NetStack, type StackLimits } from '../../src/stack/net-stack.js';
 import type { Interface, InterfaceConfig } from '../../src/stack/iface/interface.js';
-import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+import { parseIpv4Address } from '../../src/wire/ipv4.js';
 
 export interface SimNode {
   stack: NetStack;

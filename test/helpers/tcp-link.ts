@@ -6,8 +6,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { IpOutput, L4Writer } from '../../src/stack/iface/ip-output.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
-import { TimerWheel } from '../../src/stack/time/timer-wheel.js';
+import { VirtualClock } from '../../src/time/clock.js';
+import { TimerWheel } from '../../src/time/timer-wheel.js';
 import { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
 import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
 
@@ -186,6 +186,9 @@ export function key16(seed: number, salt: number): Uint8Array {
   return k;
 }
 
+/** Steps at one virtual time before SimNet calls it a livelock (a real burst needs far fewer). */
+const MAX_STEPS_AT_ONE_TIME = 1_000_000;
+
 export class SimNet {
   readonly clock = new VirtualClock(0);
   readonly wheel = new TimerWheel(0);
@@ -198,6 +201,8 @@ export class SimNet {
   mtu = 1500;
   private readonly heap = new Heap();
   private order = 0;
+  private lastStepAt = -Infinity;
+  private stepsAtSameTime = 0;
 
   constructor(seed: number, impAtoB: Impairments, impBtoA: Impairments = impAtoB, config: Partial<TcpConfig> = {}) {
     this.endA = new LinkEnd(this, this.addrA, impAtoB, new Rng(seed * 2 + 1));
@@ -224,6 +229,14 @@ export class SimNet {
   step(): boolean {
     const t = this.nextEvent();
     if (t === Infinity) return false;
+    // A timer or packet loop that never lets virtual time move would spin
+    // this synchronous loop forever, where no test timeout can fire.
+    if (t > this.lastStepAt) {
+      this.lastStepAt = t;
+      this.stepsAtSameTime = 0;
+    } else if (++this.stepsAtSameTime > MAX_STEPS_AT_ONE_TIME) {
+      throw new Error(`SimNet: ${MAX_STEPS_AT_ONE_TIME} steps at virtual time ${t} ms without the clock moving (a timer or packet loop)`);
+    }
     this.clock.advanceTo(t);
     const now = this.clock.now();
     for (;;) {

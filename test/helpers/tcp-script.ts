@@ -15,8 +15,8 @@ import {
   type TcpErrorCode,
 } from '../../src/stack/tcp/connection.js';
 import { TcpLayer, type TcpLayerOptions } from '../../src/stack/tcp/tcp-layer.js';
-import { TimerWheel } from '../../src/stack/time/timer-wheel.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
+import { TimerWheel } from '../../src/time/timer-wheel.js';
+import { VirtualClock } from '../../src/time/clock.js';
 import type { IpOutput, L4Writer } from '../../src/stack/iface/ip-output.js';
 import {
   TCP_ACK,
@@ -28,7 +28,7 @@ import {
   parseTcp,
   tcpHeaderLength,
   type TcpRepr,
-} from '../../src/stack/wire/tcp.js';
+} from '../../src/wire/tcp.js';
 
 /** A captured segment (a copy: the connection reuses its repr). */
 export interface Seg {
@@ -410,9 +410,18 @@ export class LayerScript {
   }
   advance(ms: number): Sent[] {
     const target = this.clock.now() + ms;
+    let last = -Infinity;
+    let sameTime = 0;
     for (;;) {
       const next = this.wheel.nextDeadline();
       if (next > target) break;
+      // A timer that re-arms at its own deadline would spin this synchronous loop forever.
+      if (next > last) {
+        last = next;
+        sameTime = 0;
+      } else if (++sameTime > 1_000_000) {
+        throw new Error(`advance: timers keep firing at ${next} ms without time moving`);
+      }
       this.clock.advanceTo(next);
       this.wheel.advance(this.clock.now());
     }

@@ -9,9 +9,9 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nativeByteKernels } from '../../src/driver/addon.js';
-import { copyBytes } from '../../src/stack/wire/bytes.js';
-import { NATIVE_SUM_MIN, internetChecksum, onesSum } from '../../src/stack/wire/checksum.js';
-import { byteKernelsInstalled, installByteKernels } from '../../src/stack/wire/kernels.js';
+import { copyBytes } from '../../src/wire/bytes.js';
+import { NATIVE_SUM_MIN, internetChecksum, onesSum } from '../../src/wire/checksum.js';
+import { byteKernelsInstalled, installByteKernels } from '../../src/wire/kernels.js';
 
 const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
 const runs = (n: number) => ({ numRuns: n, ...(seed !== undefined ? { seed } : {}) });

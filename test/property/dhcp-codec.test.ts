@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DhcpFormatError, decodeDhcp, dhcpInfo, encodeDhcp, type DhcpPacket } from '../../src/stack/iface/dhcp.js';
+import { DhcpFormatError, decodeDhcp, dhcpInfo, encodeDhcp, type DhcpPacket } from '../../src/stack/services/dhcp.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });

@@ -15,7 +15,7 @@ import {
   encodeMessage,
   type DnsMessage,
   type DnsRecord,
-} from '../../src/stack/udp/dns.js';
+} from '../../src/stack/services/dns.js';
 
 const label = fc.stringMatching(/^[a-zA-Z0-9_-]{1,20}$/);
 const name = fc.array(label, { minLength: 0, maxLength: 5 }).map((ls) => ls.join('.'));

@@ -14,10 +14,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Sim } from '../helpers/sim.js';
 import { Mutator, fixChecksums, heapAfterGc, kernelFrames, mib, readdress, seedFromEnv, simCorpus } from '../helpers/hostile.js';
-import { ETH_HEADER_LEN, emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../src/stack/wire/ethernet.js';
-import { emitIpv4 } from '../../src/stack/wire/ipv4.js';
-import { emitTcp, type TcpRepr } from '../../src/stack/wire/tcp.js';
-import { emitArp } from '../../src/stack/wire/arp.js';
+import { ETH_HEADER_LEN, emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.js';
+import { emitIpv4 } from '../../src/wire/ipv4.js';
+import { emitTcp, type TcpRepr } from '../../src/wire/tcp.js';
+import { emitArp } from '../../src/wire/arp.js';
 
 const MUTATED_FRAMES = Number(process.env.USTACK_FUZZ_FRAMES ?? 1_000_000);
 const FC_RUNS = 4_000; // x up to 100 frames each

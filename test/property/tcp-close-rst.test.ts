@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { BulkEnd, DataSource, SimNet, type Impairments } from '../helpers/tcp-link.js';
 import { State } from '../../src/stack/tcp/connection.js';
 import type { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
-import { TCP_RST } from '../../src/stack/wire/tcp.js';
+import { TCP_RST } from '../../src/wire/tcp.js';
 
 interface CloseRun {
   /** RSTs that reached a connection other than TIME_WAIT: "state@time". */

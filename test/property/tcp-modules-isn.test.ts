@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import { IsnGenerator } from '../../src/stack/tcp/isn.js';
-import { seqDiff } from '../../src/stack/wire/seq.js';
+import { seqDiff } from '../../src/wire/seq.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
 

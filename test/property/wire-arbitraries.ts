@@ -1,13 +1,13 @@
 /** Shared fast-check arbitraries and helpers for the wire codec properties (records are re-spread into plain objects: fc.record builds null-prototype ones, which toStrictEqual rejects). */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { WireError } from '../../src/stack/wire/errors.js';
-import type { EthernetRepr } from '../../src/stack/wire/ethernet.js';
-import type { ArpRepr } from '../../src/stack/wire/arp.js';
-import type { Ipv4Repr } from '../../src/stack/wire/ipv4.js';
-import type { IcmpRepr } from '../../src/stack/wire/icmp.js';
-import type { UdpRepr } from '../../src/stack/wire/udp.js';
-import { tcpHeaderLength, type TcpRepr } from '../../src/stack/wire/tcp.js';
+import { WireError } from '../../src/wire/errors.js';
+import type { EthernetRepr } from '../../src/wire/ethernet.js';
+import type { ArpRepr } from '../../src/wire/arp.js';
+import type { Ipv4Repr } from '../../src/wire/ipv4.js';
+import type { IcmpRepr } from '../../src/wire/icmp.js';
+import type { UdpRepr } from '../../src/wire/udp.js';
+import { tcpHeaderLength, type TcpRepr } from '../../src/wire/tcp.js';
 
 /** numRuns, plus the seed from FC_SEED when set so a failure replays exactly. */
 export function fcParams(numRuns = 10_000): fc.Parameters<unknown> {

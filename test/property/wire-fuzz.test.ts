@@ -6,13 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { WireError } from '../../src/stack/wire/errors.js';
-import { EthernetFrame, parseEthernet, emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../src/stack/wire/ethernet.js';
-import { ArpPacket, parseArp, emitArp, ARP_LEN } from '../../src/stack/wire/arp.js';
-import { Ipv4Packet, parseIpv4, emitIpv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/stack/wire/ipv4.js';
-import { IcmpPacket, parseIcmp, emitIcmp } from '../../src/stack/wire/icmp.js';
-import { UdpDatagram, parseUdp, emitUdp } from '../../src/stack/wire/udp.js';
-import { TcpSegmentView, parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from '../../src/stack/wire/tcp.js';
+import { WireError } from '../../src/wire/errors.js';
+import { EthernetFrame, parseEthernet, emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.js';
+import { ArpPacket, parseArp, emitArp, ARP_LEN } from '../../src/wire/arp.js';
+import { Ipv4Packet, parseIpv4, emitIpv4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { IcmpPacket, parseIcmp, emitIcmp } from '../../src/wire/icmp.js';
+import { UdpDatagram, parseUdp, emitUdp } from '../../src/wire/udp.js';
+import { TcpSegmentView, parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from '../../src/wire/tcp.js';
 import { readPcap } from '../../src/driver/pcap.js';
 import {
   fcParams,

@@ -13,13 +13,13 @@ import {
   writeMac,
   macToString,
   parseMac,
-} from '../../src/stack/wire/ethernet.js';
-import { ArpPacket, parseArp, emitArp, ARP_LEN } from '../../src/stack/wire/arp.js';
-import { Ipv4Packet, parseIpv4, emitIpv4, ipToString, parseIpv4Address, IPV4_HEADER_LEN } from '../../src/stack/wire/ipv4.js';
-import { IcmpPacket, parseIcmp, emitIcmp, ICMP_HEADER_LEN } from '../../src/stack/wire/icmp.js';
-import { UdpDatagram, parseUdp, emitUdp, UDP_HEADER_LEN } from '../../src/stack/wire/udp.js';
-import { TcpSegmentView, parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from '../../src/stack/wire/tcp.js';
-import { foldChecksum, onesSum } from '../../src/stack/wire/checksum.js';
+} from '../../src/wire/ethernet.js';
+import { ArpPacket, parseArp, emitArp, ARP_LEN } from '../../src/wire/arp.js';
+import { Ipv4Packet, parseIpv4, emitIpv4, ipToString, parseIpv4Address, IPV4_HEADER_LEN } from '../../src/wire/ipv4.js';
+import { IcmpPacket, parseIcmp, emitIcmp, ICMP_HEADER_LEN } from '../../src/wire/icmp.js';
+import { UdpDatagram, parseUdp, emitUdp, UDP_HEADER_LEN } from '../../src/wire/udp.js';
+import { TcpSegmentView, parseTcp, emitTcp, tcpHeaderLength, type TcpRepr } from '../../src/wire/tcp.js';
+import { foldChecksum, onesSum } from '../../src/wire/checksum.js';
 import {
   fcParams,
   ethernetRepr,

@@ -5,8 +5,8 @@ import {
   foldChecksum,
   internetChecksum,
   pseudoHeaderSum,
-} from '../../src/stack/wire/checksum.js';
-import { WireError } from '../../src/stack/wire/errors.js';
+} from '../../src/wire/checksum.js';
+import { WireError } from '../../src/wire/errors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> =>
   process.env.FC_SEED ? { numRuns, seed: Number(process.env.FC_SEED) } : { numRuns };

@@ -8,8 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import nodeDgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import * as entry from '../../src/socket/dgram-entry.js';
-import { defaultStackOptions } from '../../src/socket/default-stack.js';
+import * as entry from '../../src/entry/dgram-entry.js';
+import { defaultStackOptions } from '../../src/entry/default-stack.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,7 +22,7 @@ async function child(code: string): Promise<string> {
   return stdout;
 }
 
-const src = new URL('../../src/socket/dgram-entry.ts', import.meta.url).pathname;
+const src = new URL('../../src/entry/dgram-entry.ts', import.meta.url).pathname;
 
 describe('ustack/dgram drop-in', () => {
   it('has the same exports as node:dgram', () => {

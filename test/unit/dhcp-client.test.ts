@@ -29,8 +29,8 @@ import {
   dhcpInfo,
   encodeDhcp,
   u32Option,
-} from '../../src/stack/iface/dhcp.js';
-import { ipToString, parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+} from '../../src/stack/services/dhcp.js';
+import { ipToString, parseIpv4Address } from '../../src/wire/ipv4.js';
 
 const ip = parseIpv4Address;
 

@@ -32,8 +32,8 @@ import {
   mergeOptions,
   u32Option,
   type DhcpOption,
-} from '../../src/stack/iface/dhcp.js';
-import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+} from '../../src/stack/services/dhcp.js';
+import { parseIpv4Address } from '../../src/wire/ipv4.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
 

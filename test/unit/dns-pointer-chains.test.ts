@@ -22,7 +22,7 @@ import {
   encodeMessage,
   nameStepBudget,
   type DnsDecodeWork,
-} from '../../src/stack/udp/dns.js';
+} from '../../src/stack/services/dns.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
 

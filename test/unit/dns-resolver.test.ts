@@ -16,7 +16,7 @@ import {
   encodeMessage,
   type DnsMessage,
   type DnsRecord,
-} from '../../src/stack/udp/dns.js';
+} from '../../src/stack/services/dns.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

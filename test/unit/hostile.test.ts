@@ -12,9 +12,9 @@ import { RawPeer, injectFrom, tcpFrame } from '../helpers/hostile.js';
 import { arpFrame } from '../helpers/frames.js';
 import { Prng } from '../../src/driver/prng.js';
 import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_PSH } from '../../src/stack/wire/tcp.js';
-import { ARP_REPLY } from '../../src/stack/wire/arp.js';
-import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_PSH } from '../../src/wire/tcp.js';
+import { ARP_REPLY } from '../../src/wire/arp.js';
+import { parseIpv4Address } from '../../src/wire/ipv4.js';
 import { Stack } from '../../src/index.js';
 
 const PEER = parseIpv4Address('10.0.0.77');

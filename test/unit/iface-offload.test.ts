@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { RX_FLAG_CSUM_VERIFIED, type Nic, type NicOffloads, type NicStats } from '../../src/driver/nic.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
+import { VirtualClock } from '../../src/time/clock.js';
 import { NetStack } from '../../src/stack/net-stack.js';
-import { onesSum, pseudoHeaderSum } from '../../src/stack/wire/checksum.js';
+import { onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
 
 const IP_A = 0x0a000001;
 const IP_B = 0x0a000002;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Sim, inject } from '../helpers/sim.js';
 import { arpFrame, echoRequest, ipv4Frame, udpPayload } from '../helpers/frames.js';
-import { MAC_BROADCAST } from '../../src/stack/wire/ethernet.js';
-import { ARP_REPLY, ARP_REQUEST } from '../../src/stack/wire/arp.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from '../../src/stack/wire/ipv4.js';
+import { MAC_BROADCAST } from '../../src/wire/ethernet.js';
+import { ARP_REPLY, ARP_REQUEST } from '../../src/wire/arp.js';
+import { IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
 import { NeighborState } from '../../src/stack/iface/neighbor-cache.js';
 import type { EchoReply } from '../../src/stack/net-stack.js';
 

@@ -3,7 +3,7 @@ import { ImpairedNic, REORDER_MAX_HOLD_MS, type ImpairOptions } from '../../src/
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import type { Nic } from '../../src/driver/nic.js';
 import { Prng } from '../../src/driver/prng.js';
-import { VirtualClock } from '../../src/stack/time/clock.js';
+import { VirtualClock } from '../../src/time/clock.js';
 
 /** Counts free slots by allocating until -1, then gives them all back. */
 function countFree(nic: Nic): number {

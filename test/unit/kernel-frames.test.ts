@@ -34,7 +34,7 @@ import {
   TCP_SYN,
   ipToString,
   type TcpRepr,
-} from '../../src/stack/wire/index.js';
+} from '../../src/wire/index.js';
 
 const frames = readPcap(new Uint8Array(readFileSync(new URL('../data/kernel-frames.pcap', import.meta.url))));
 

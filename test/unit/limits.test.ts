@@ -9,8 +9,8 @@ import { RawPeer, injectFrom, tcpFrame, udpFrame } from '../helpers/hostile.js';
 import { ipv4Frame } from '../helpers/frames.js';
 import { Stack, type StackLimits } from '../../src/index.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
-import { TCP_ACK, TCP_SYN } from '../../src/stack/wire/tcp.js';
-import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
+import { parseIpv4Address } from '../../src/wire/ipv4.js';
 
 const LIMITS: StackLimits = {
   arpQueue: 2,

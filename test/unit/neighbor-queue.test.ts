@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DEFAULT_NEIGHBOR_CONFIG, NeighborCache, NeighborState, type NeighborConfig, type NeighborHost } from '../../src/stack/iface/neighbor-cache.js';
-import { TimerWheel } from '../../src/stack/time/timer-wheel.js';
+import { TimerWheel } from '../../src/time/timer-wheel.js';
 
 if (process.env.FC_SEED) fc.configureGlobal({ seed: Number(process.env.FC_SEED) });
 

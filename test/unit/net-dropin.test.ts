@@ -14,7 +14,7 @@ import { packageRoot } from '../../src/driver/addon.js';
 
 const run = promisify(execFile);
 const root = packageRoot();
-const built = existsSync(join(root, 'dist', 'socket', 'net-entry.js'));
+const built = existsSync(join(root, 'dist', 'entry', 'net-entry.js'));
 if (!built) console.log('[net-dropin.test] skipping: dist/ not built (npm run build)');
 
 describe.skipIf(!built)("import net from 'ustack/net' instead of 'node:net'", () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, readPcap } from '../../src/driver/pcap.js';
-import { WireError } from '../../src/stack/wire/errors.js';
+import { WireError } from '../../src/wire/errors.js';
 
 const kernelPath = new URL('../data/kernel-frames.pcap', import.meta.url);
 const kernelFrames = readPcap(new Uint8Array(readFileSync(kernelPath)));

@@ -10,7 +10,7 @@ import {
   seqMax,
   seqMin,
   seqInRange,
-} from '../../src/stack/wire/seq.js';
+} from '../../src/wire/seq.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> =>
   process.env.FC_SEED ? { numRuns, seed: Number(process.env.FC_SEED) } : { numRuns };

@@ -19,8 +19,8 @@ import { Sim } from '../helpers/sim.js';
 import { injectFrom, tcpFrame, udpFrame } from '../helpers/hostile.js';
 import { echoRequest, ipv4Frame } from '../helpers/frames.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/stack/wire/tcp.js';
-import { IPPROTO_ICMP, parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
+import { IPPROTO_ICMP, parseIpv4Address } from '../../src/wire/ipv4.js';
 
 const SPOOFED = 150;
 const FIRST_SPOOFED = parseIpv4Address('10.0.0.100');

@@ -31,7 +31,7 @@ async function measure(seed: number): Promise<{ perSeg: number; segs: number; si
   // TypedArray.set with a subarray view: per application call, not per
   // segment (see wire/bytes.ts copyBytes). The timer wheel is not TCP's.
   const all = await stackAllocations(() => run(64 * 1024 * 1024), (fn) => fn === 'subarray');
-  const counted = (name: string): boolean => !name.includes('stack/time/');
+  const counted = (name: string): boolean => !name.includes('src/time/');
   const segs = a.stats.conn.segmentsOut + b.stats.conn.segmentsOut - segsBefore;
   const bytes = sumSites(all, counted);
   const sites = [...all].filter(([name]) => counted(name)).sort((x, y) => y[1] - x[1]);

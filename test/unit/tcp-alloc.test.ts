@@ -37,7 +37,7 @@ describe('tcp steady state allocates nothing per segment', () => {
     // The connection, the layer, the rings/assembler and the wire codec are
     // what this test asserts on; the timer wheel (per millisecond tick, not
     // per segment) and congestion/ (separate module, separately owned) are printed.
-    const tcpBytes = sumSites(sites, (name) => !isBulkCopy(name) && !name.includes('stack/time/') && !name.includes('stack/tcp/congestion/'));
+    const tcpBytes = sumSites(sites, (name) => !isBulkCopy(name) && !name.includes('src/time/') && !name.includes('stack/tcp/congestion/'));
     const perSeg = tcpBytes / segs;
     const copyPerMB = bulkCopyBytes / movedMB;
     console.log(`steady state: ${segs} segments, ${tcpBytes} bytes allocated by TCP/wire code (${perSeg.toFixed(3)} B/segment); ` +

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readPcap } from '../../src/driver/pcap.js';
 import { Stack } from '../../src/ustack.js';
-import { addPartSum, onesSum } from '../../src/stack/wire/checksum.js';
-import { byteKernelsInstalled } from '../../src/stack/wire/kernels.js';
+import { addPartSum, onesSum } from '../../src/wire/checksum.js';
+import { byteKernelsInstalled } from '../../src/wire/kernels.js';
 import { Connection } from '../../src/stack/tcp/connection.js';
 
 /**

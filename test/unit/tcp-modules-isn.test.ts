@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IsnGenerator } from '../../src/stack/tcp/isn.js';
 import { SipHash24 } from '../../src/stack/tcp/siphash.js';
-import { seqDiff } from '../../src/stack/wire/seq.js';
+import { seqDiff } from '../../src/wire/seq.js';
 
 const SECRET = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
 const L = 0x0a000002;

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { Sim } from '../helpers/sim.js';
 import { RawPeer } from '../helpers/hostile.js';
 import { State, type Connection } from '../../src/stack/tcp/connection.js';
-import { TCP_ACK, TCP_SYN, TCP_PSH } from '../../src/stack/wire/tcp.js';
-import { parseIpv4Address } from '../../src/stack/wire/ipv4.js';
+import { TCP_ACK, TCP_SYN, TCP_PSH } from '../../src/wire/tcp.js';
+import { parseIpv4Address } from '../../src/wire/ipv4.js';
 import { Stack } from '../../src/index.js';
 
 const PEER = parseIpv4Address('10.0.0.77');

@@ -22,8 +22,8 @@ import { describe, expect, it } from 'vitest';
 import { ConnScript, pattern, type Seg } from '../helpers/tcp-script.js';
 import { DataSource, SimNet, type Impairments } from '../helpers/tcp-link.js';
 import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
-import { emitTcp, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../src/stack/wire/tcp.js';
-import { seqGt, seqLe } from '../../src/stack/wire/seq.js';
+import { emitTcp, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
+import { seqGt, seqLe } from '../../src/wire/seq.js';
 
 const PEER = 5001;
 /** The peer's FIN follows 3 bytes of data: it sits at PEER + 3, RCV.NXT becomes PEER + 4. */

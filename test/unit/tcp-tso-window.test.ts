@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DataSource, SimNet } from '../helpers/tcp-link.js';
 import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
-import { parseTcp } from '../../src/stack/wire/tcp.js';
-import { seqDiff } from '../../src/stack/wire/seq.js';
+import { parseTcp } from '../../src/wire/tcp.js';
+import { seqDiff } from '../../src/wire/seq.js';
 
 const TSO_MAX = 65535 - 20;
 

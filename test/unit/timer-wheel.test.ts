@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Timer, TimerWheel } from '../../src/stack/time/timer-wheel.js';
+import { Timer, TimerWheel } from '../../src/time/timer-wheel.js';
 import { Prng } from '../../src/driver/prng.js';
 
 /** Naive reference: armed timers in an array; the minimum (deadline, seq) fires first. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WireError, type WireErrorReason } from '../../src/stack/wire/errors.js';
+import { WireError, type WireErrorReason } from '../../src/wire/errors.js';
 import {
   EthernetFrame,
   parseEthernet,
@@ -9,8 +9,8 @@ import {
   isMulticastMac,
   MAC_BROADCAST,
   ETHERTYPE_IPV4,
-} from '../../src/stack/wire/ethernet.js';
-import { parseArp, emitArp, ARP_REQUEST } from '../../src/stack/wire/arp.js';
+} from '../../src/wire/ethernet.js';
+import { parseArp, emitArp, ARP_REQUEST } from '../../src/wire/arp.js';
 import {
   Ipv4Packet,
   parseIpv4,
@@ -20,9 +20,9 @@ import {
   prefixToNetmask,
   ipToString,
   type Ipv4Repr,
-} from '../../src/stack/wire/ipv4.js';
-import { parseIcmp, emitIcmp, ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED } from '../../src/stack/wire/icmp.js';
-import { parseUdp, emitUdp } from '../../src/stack/wire/udp.js';
+} from '../../src/wire/ipv4.js';
+import { parseIcmp, emitIcmp, ICMP_DEST_UNREACHABLE, ICMP_FRAG_NEEDED } from '../../src/wire/icmp.js';
+import { parseUdp, emitUdp } from '../../src/wire/udp.js';
 import {
   TcpSegmentView,
   parseTcp,
@@ -31,8 +31,8 @@ import {
   TCP_SYN,
   TCP_ACK,
   type TcpRepr,
-} from '../../src/stack/wire/tcp.js';
-import { internetChecksum } from '../../src/stack/wire/checksum.js';
+} from '../../src/wire/tcp.js';
+import { internetChecksum } from '../../src/wire/checksum.js';
 
 function reason(fn: () => unknown): WireErrorReason | 'no error' {
   try {

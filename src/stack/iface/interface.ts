@@ -21,10 +21,10 @@
  * Every dropped frame increments exactly one counter naming the reason.
  */
 import { RX_FLAG_CSUM_VERIFIED, type Nic } from '../../driver/nic.js';
-import { onesSum } from '../wire/checksum.js';
-import type { Clock } from '../time/clock.js';
-import type { TimerWheel } from '../time/timer-wheel.js';
-import { wrapOrReason } from '../wire/errors.js';
+import { onesSum } from '../../wire/checksum.js';
+import type { Clock } from '../../time/clock.js';
+import type { TimerWheel } from '../../time/timer-wheel.js';
+import { wrapOrReason } from '../../wire/errors.js';
 import {
   EthernetFrame,
   ETH_HEADER_LEN,
@@ -36,8 +36,8 @@ import {
   macLow32,
   writeMac,
   writeMacHalves,
-} from '../wire/ethernet.js';
-import { ArpPacket, ARP_LEN, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp.js';
+} from '../../wire/ethernet.js';
+import { ArpPacket, ARP_LEN, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../../wire/arp.js';
 import {
   Ipv4Packet,
   IPV4_HEADER_LEN,
@@ -47,7 +47,7 @@ import {
   IPPROTO_UDP,
   emitIpv4,
   type Ipv4Repr,
-} from '../wire/ipv4.js';
+} from '../../wire/ipv4.js';
 import {
   IcmpPacket,
   ICMP_HEADER_LEN,
@@ -61,12 +61,12 @@ import {
   ICMP_NET_UNREACHABLE,
   ICMP_ADMIN_PROHIBITED,
   emitIcmp,
-} from '../wire/icmp.js';
+} from '../../wire/icmp.js';
 import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type NeighborHost } from './neighbor-cache.js';
 import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
 import type { IcmpErrorKind, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
-import { DEBUG, debug, ipStr, macStr } from '../debug.js';
+import { DEBUG, debug, ipStr, macStr } from './debug.js';
 
 export const DEFAULT_TTL = 64;
 const RX_BURST = 64;

@@ -23,9 +23,9 @@
  * it, the oldest queued frame (whichever address it waits for) is dropped,
  * so replies to many addresses that never resolve cannot drain the pool.
  */
-import { Timer, type TimerWheel } from '../time/timer-wheel.js';
-import { DEBUG, debug, ipStr, macStr } from '../debug.js';
-import { macHigh16, macLow32, writeMacHalves } from '../wire/ethernet.js';
+import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
+import { DEBUG, debug, ipStr, macStr } from './debug.js';
+import { macHigh16, macLow32, writeMacHalves } from '../../wire/ethernet.js';
 
 export const enum NeighborState {
   Incomplete = 0,

@@ -13,7 +13,7 @@
  *    (as Linux has done since 2018, and RFC 5722 requires for IPv6); exact
  *    duplicates are dropped alone, since duplication happens on real links.
  */
-import { Timer, type TimerWheel } from '../time/timer-wheel.js';
+import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 
 export interface ReassemblyConfig {
   maxBytes: number;

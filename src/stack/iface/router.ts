@@ -6,7 +6,7 @@
  */
 import type { Interface, TransportTable } from './interface.js';
 import type { IpOutput, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
-import { IPV4_HEADER_LEN } from '../wire/ipv4.js';
+import { IPV4_HEADER_LEN } from '../../wire/ipv4.js';
 
 const LOOPBACK_NET = 0x7f000000;
 

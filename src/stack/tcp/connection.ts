@@ -17,13 +17,13 @@
  * Application calls (write/read/shutdown/close/abort) change state and then
  * call `host.kick(conn)` so the layer can dispatch and re-arm its timer.
  */
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, newTcpRepr, type TcpRepr } from '../wire/tcp.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, newTcpRepr, type TcpRepr } from '../../wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../../wire/seq.js';
 import type { CongestionControl, CongestionControlName } from './contracts.js';
 import { Assembler, ByteRing, RingPool, RttEstimator, createCongestionControl, defaultRingPool } from './tcp-deps.js';
-import { copyBytes } from '../wire/bytes.js';
-import { addPartSum, fold16, onesSum } from '../wire/checksum.js';
-import { nativeCopySum } from '../wire/kernels.js';
+import { copyBytes } from '../../wire/bytes.js';
+import { addPartSum, fold16, onesSum } from '../../wire/checksum.js';
+import { nativeCopySum } from '../../wire/kernels.js';
 
 // ---------------------------------------------------------------------------
 // States, configuration, events, stats

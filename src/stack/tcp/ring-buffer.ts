@@ -24,7 +24,7 @@
  * Misuse (counts out of range) throws RangeError: those are bugs in the
  * caller, never a consequence of network input.
  */
-import { copyBytes } from '../wire/bytes.js';
+import { copyBytes } from '../../wire/bytes.js';
 
 /** Smallest allocation of a lazy ring (bytes). */
 export const RING_MIN_CAPACITY = 4096;

@@ -6,7 +6,7 @@ export { ByteRing, RingPool, defaultRingPool } from './ring-buffer.js';
 export { Assembler } from './assembler.js';
 export { RttEstimator } from './rtt.js';
 export { createCongestionControl } from './congestion/index.js';
-export { Timer, TimerWheel } from '../time/timer-wheel.js';
+export { Timer, TimerWheel } from '../../time/timer-wheel.js';
 
 export { IsnGenerator } from './isn.js';
 export { SynCookies } from './syncookie.js';

@@ -8,10 +8,10 @@
  * it time (the TimerWheel), input (parsed segments) and output (emitTcp).
  */
 import type { IcmpErrorKind, IpOutput, L4Writer, TransportInput } from '../iface/ip-output.js';
-import type { Clock } from '../time/clock.js';
-import { IPPROTO_TCP } from '../wire/ipv4.js';
-import { seqAdd, seqGt } from '../wire/seq.js';
-import { nativeCopySum } from '../wire/kernels.js';
+import type { Clock } from '../../time/clock.js';
+import { IPPROTO_TCP } from '../../wire/ipv4.js';
+import { seqAdd, seqGt } from '../../wire/seq.js';
+import { nativeCopySum } from '../../wire/kernels.js';
 import {
   TCP_ACK,
   TCP_FIN,
@@ -23,7 +23,7 @@ import {
   type TcpChecksumMode,
   type TcpRepr,
   newTcpRepr,
-} from '../wire/tcp.js';
+} from '../../wire/tcp.js';
 import {
   Connection,
   DEFAULT_TCP_CONFIG,
@@ -36,6 +36,7 @@ import {
   type TcpState,
 } from './connection.js';
 import { IsnGenerator, RingPool, SynCookies, Timer, TimerWheel } from './tcp-deps.js';
+import { codedError } from '../../errors/node-errors.js';
 
 export interface TcpLayerOptions {
   /** Defaults for every connection (each connect/listen may override). */
@@ -244,13 +245,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     opts: { localAddr?: number; localPort?: number; config?: Partial<TcpConfig> } = {},
   ): Connection {
     remoteAddr >>>= 0;
-    if (!(remotePort > 0 && remotePort < 65536)) throw codeError('ERR_SOCKET_BAD_PORT', `bad port ${remotePort}`);
+    if (!(remotePort > 0 && remotePort < 65536)) throw codedError('ERR_SOCKET_BAD_PORT', `bad port ${remotePort}`);
     const localAddr = opts.localAddr !== undefined && opts.localAddr !== 0 ? opts.localAddr >>> 0 : this.ip.sourceFor(remoteAddr);
-    if (localAddr === -1) throw codeError('ENETUNREACH', 'no route to host');
+    if (localAddr === -1) throw codedError('ENETUNREACH', 'no route to host');
     let localPort = opts.localPort ?? 0;
     if (localPort === 0) localPort = this.allocatePort(localAddr >>> 0, remoteAddr, remotePort);
     else if (this.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null) {
-      throw codeError('EADDRINUSE', `address in use ${localPort}`);
+      throw codedError('EADDRINUSE', `address in use ${localPort}`);
     }
     const now = this.clock.now();
     const cfg = opts.config !== undefined ? { ...this.config, ...opts.config } : this.config;
@@ -270,9 +271,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     onConnection: ((conn: Connection) => void) | null = null,
     config?: Partial<TcpConfig>,
   ): Listener {
-    if (!(port > 0 && port < 65536)) throw codeError('ERR_SOCKET_BAD_PORT', `bad port ${port}`);
+    if (!(port > 0 && port < 65536)) throw codedError('ERR_SOCKET_BAD_PORT', `bad port ${port}`);
     const list = this.listeners.get(port) ?? [];
-    for (const l of list) if (l.addr === addr >>> 0 || l.addr === 0 || addr === 0) throw codeError('EADDRINUSE', `port ${port} in use`);
+    for (const l of list) if (l.addr === addr >>> 0 || l.addr === 0 || addr === 0) throw codedError('EADDRINUSE', `port ${port} in use`);
     const b = Math.max(1, Math.floor(backlog));
     const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config, config !== undefined ? { ...this.config, ...config } : this.config);
     list.push(l);
@@ -788,7 +789,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       if (this.lookup(localAddr, p, remoteAddr, remotePort) !== null) continue;
       return p;
     }
-    throw codeError('EADDRNOTAVAIL', 'no free ephemeral port');
+    throw codedError('EADDRNOTAVAIL', 'no free ephemeral port');
   }
 }
 
@@ -859,10 +860,4 @@ const sackScratch: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
 function u32at(b: Uint8Array, i: number): number {
   return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
-}
-
-function codeError(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
 }

@@ -4,12 +4,12 @@
  * errors delivered to the endpoint that sent the offending datagram (so a
  * connected socket sees ECONNREFUSED, as on Linux).
  */
-import { copyBytes } from '../wire/bytes.js';
+import { copyBytes } from '../../wire/bytes.js';
 import type { IcmpErrorKind, IpOutput, IpSendOptions, TransportInput } from '../iface/ip-output.js';
-import { IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
-import { UdpDatagram, emitUdp, UDP_HEADER_LEN, type UdpRepr } from '../wire/udp.js';
-import { ICMP_PORT_UNREACHABLE } from '../wire/icmp.js';
-import { wrapOrReason } from '../wire/errors.js';
+import { IPPROTO_UDP, IPV4_BROADCAST } from '../../wire/ipv4.js';
+import { UdpDatagram, emitUdp, UDP_HEADER_LEN, type UdpRepr } from '../../wire/udp.js';
+import { ICMP_PORT_UNREACHABLE } from '../../wire/icmp.js';
+import { wrapOrReason } from '../../wire/errors.js';
 
 export interface UdpStats {
   udp_rx: number;

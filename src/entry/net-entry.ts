@@ -6,10 +6,10 @@
  */
 import type { DuplexOptions } from 'node:stream';
 import * as nodeNet from 'node:net';
-import { UstackServer, UstackSocket, type NetConnectOpts, type ServerOpts } from './net.js';
+import { UstackServer, UstackSocket, type NetConnectOpts, type ServerOpts } from '../socket/net.js';
 import { defaultStack } from './default-stack.js';
 
-export type { NetConnectOpts, ServerOpts, ListenOpts } from './net.js';
+export type { NetConnectOpts, ServerOpts, ListenOpts } from '../socket/net.js';
 
 export class Socket extends UstackSocket {
   constructor(options: NetConnectOpts & DuplexOptions = {}) {

@@ -31,7 +31,7 @@
  * from ours).
  */
 import type { Nic } from '../driver/nic.js';
-import type { NetStack } from './net-stack.js';
+import type { NetStack } from '../stack/net-stack.js';
 
 export type PollMode = 'adaptive' | 'busy';
 

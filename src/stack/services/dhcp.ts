@@ -23,11 +23,11 @@
  * Not implemented: ARP probing of the offered address (DHCPDECLINE),
  * DHCPINFORM, option overload (52), DHCPRELEASE on stop.
  */
-import type { Clock } from '../time/clock.js';
-import { Timer, type TimerWheel } from '../time/timer-wheel.js';
+import type { Clock } from '../../time/clock.js';
+import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import type { UdpEndpoint, UdpLayer } from '../udp/udp-layer.js';
-import type { Interface } from './interface.js';
-import { ipToString } from '../wire/ipv4.js';
+import type { Interface } from '../iface/interface.js';
+import { ipToString } from '../../wire/ipv4.js';
 
 // ------------------------------------------------------------------ codec
 

@@ -19,11 +19,12 @@
  */
 import { isIP } from 'node:net';
 import { randomInt } from 'node:crypto';
-import type { UdpEndpoint, UdpLayer } from './udp-layer.js';
-import { UdpBindError } from './udp-layer.js';
-import type { Clock } from '../time/clock.js';
-import { Timer, type TimerWheel } from '../time/timer-wheel.js';
-import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
+import type { UdpEndpoint, UdpLayer } from '../udp/udp-layer.js';
+import { UdpBindError } from '../udp/udp-layer.js';
+import type { Clock } from '../../time/clock.js';
+import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
+import { ipToString, parseIpv4Address } from '../../wire/ipv4.js';
+import { codedError } from '../../errors/node-errors.js';
 
 // ------------------------------------------------------------------ codec
 
@@ -701,17 +702,11 @@ export interface LookupOptionsLike {
   order?: string;
 }
 
-function typeError(code: string, message: string): TypeError & { code: string } {
-  const e = new TypeError(message) as TypeError & { code: string };
-  e.code = code;
-  return e;
-}
-
 function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, callback: unknown): void {
   let family: number = 0;
   let all = false;
   if (hostname && typeof hostname !== 'string') {
-    throw typeError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${typeof hostname}`);
+    throw codedError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${typeof hostname}`, TypeError);
   }
   if (typeof options === 'function') {
     callback = options;
@@ -726,10 +721,10 @@ function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, cal
     all = o.all === true;
   }
   if (typeof callback !== 'function') {
-    throw typeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${typeof callback}`);
+    throw codedError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${typeof callback}`, TypeError);
   }
   if (family !== 0 && family !== 4 && family !== 6) {
-    const e = typeError('ERR_INVALID_ARG_VALUE', `The argument 'family' must be one of: 0, 4, 6. Received ${String(family)}`);
+    const e = codedError('ERR_INVALID_ARG_VALUE', `The argument 'family' must be one of: 0, 4, 6. Received ${String(family)}`, TypeError);
     throw e;
   }
   const cb = callback as (err: Error | null, a?: unknown, f?: number) => void;

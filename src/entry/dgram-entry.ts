@@ -4,10 +4,10 @@
  * node:dgram: `createSocket` and `Socket`. IPv4 only: 'udp6' throws
  * ERR_SOCKET_BAD_TYPE.
  */
-import { DgramSocket, type RemoteInfo, type SocketOptions, type SocketType } from './dgram.js';
+import { DgramSocket, type RemoteInfo, type SocketOptions, type SocketType } from '../socket/dgram.js';
 import { defaultStack } from './default-stack.js';
 
-export type { RemoteInfo, SocketOptions, SocketType, BindOptions, AddressInfo } from './dgram.js';
+export type { RemoteInfo, SocketOptions, SocketType, BindOptions, AddressInfo } from '../socket/dgram.js';
 
 export class Socket extends DgramSocket {
   constructor(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {

@@ -57,6 +57,14 @@ export function systemError(code: string, syscall: string, address?: string, por
 
 type Ctor = new (message: string) => Error;
 
+/**
+ * The one coded-error constructor: an Error (or TypeError, RangeError...)
+ * carrying a Node-style `code`, for errors that have no ERR_* builder below.
+ */
+export function codedError(code: string, message: string, Base: Ctor = Error): Error & { code: string } {
+  return nodeError(Base, code, message);
+}
+
 function nodeError(Base: Ctor, code: string, message: string): Error & { code: string } {
   const e = new Base(message) as Error & { code: string };
   e.code = code;
