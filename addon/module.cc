@@ -27,8 +27,8 @@ namespace {
 using ustack::napi::BurstArrays;
 using ustack::napi::GetU32Array;
 using ustack::napi::HeldBuffer;
-using ustack::napi::SystemError;
 using ustack::napi::ThrowCoded;
+using ustack::napi::ThrowError;
 using ustack::napi::ThrowRange;
 using ustack::napi::ThrowSystem;
 
@@ -105,9 +105,10 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
       }
     }
     ustack::tap::OpenResult res;
-    int rc = ustack::tap::open_tap(want, opts, &res);
+    ustack::Error err;
+    int rc = ustack::tap::open_tap(want, opts, &res, &err);
     if (rc < 0) {
-      ThrowSystem(env, -rc, res.failed_call, want);
+      ThrowError(env, err, want);
       return;
     }
     fd_ = res.fd;
@@ -508,23 +509,6 @@ class TapDevice : public Napi::ObjectWrap<TapDevice> {
 // rxBurst/txBurst move one burst per call. Wake-up: a uv_poll_t on the UIO /
 // VFIO interrupt fd, one-shot per armWake(), like TapDevice.
 
-void ThrowE1000(Napi::Env env, const ustack::e1000::Error& e, const std::string& subject) {
-  if (!e.code.empty()) {
-    std::string msg = e.message.empty() ? std::string(e.syscall) : e.message;
-    Napi::Error err = Napi::Error::New(env, msg);
-    Napi::Object o = err.Value();
-    o.Set("code", Napi::String::New(env, e.code));
-    if (e.err != 0) o.Set("errno", Napi::Number::New(env, -e.err));
-    o.Set("syscall", Napi::String::New(env, e.syscall));
-    o.Set("device", Napi::String::New(env, subject));
-    err.ThrowAsJavaScriptException();
-    return;
-  }
-  Napi::Error err = SystemError(env, e.err, e.syscall, subject);
-  if (!e.message.empty()) err.Value().Set("message", Napi::String::New(env, err.Message() + ": " + e.message));
-  err.ThrowAsJavaScriptException();
-}
-
 class E1000Device : public Napi::ObjectWrap<E1000Device> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -596,10 +580,10 @@ class E1000Device : public Napi::ObjectWrap<E1000Device> {
       flag("tso", &opts.tso);
       if (env.IsExceptionPending()) return;
     }
-    ustack::e1000::Error err;
+    ustack::Error err;
     int rc = dev_.open(addr_, access == "vfio" ? ustack::pci::Access::kVfio : ustack::pci::Access::kUio, opts, &err);
     if (rc < 0) {
-      ThrowE1000(env, err, addr_);
+      ThrowError(env, err, addr_);
       return;
     }
     // Stopped when this environment ends (a worker exits) or the process does.

@@ -15,15 +15,6 @@ namespace ustack::dma {
 
 namespace {
 
-int fail(Error* e, const char* call, int err, std::string code = "", std::string msg = "") {
-  if (e != nullptr) {
-    e->syscall = call;
-    e->code = std::move(code);
-    e->message = std::move(msg);
-  }
-  return -err;
-}
-
 std::atomic<unsigned> g_seq{0};
 
 // Every region is left out of a fork (the child gets no mapping at all).

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace ustack::dma {
 
 struct Region {
@@ -25,12 +27,6 @@ struct Region {
   uint64_t iova = 0;                // VFIO: base IOVA (0 when not mapped)
 
   uint64_t device_addr(size_t off) const { return phys[off / page_size] + off % page_size; }
-};
-
-struct Error {
-  const char* syscall = "";
-  std::string code;
-  std::string message;
 };
 
 // Finds a hugetlbfs mount ("" if none) and the default huge page size.

@@ -72,7 +72,7 @@ static bool child_has_no_mapping(dma::Region& r) {
 int main() {
   {
     dma::Region r;
-    dma::Error err;
+    ustack::Error err;
     int rc = dma::alloc_anon(1u << 20, &r, &err);
     if (rc == -ENOMEM || rc == -EPERM || rc == -EAGAIN) {
       std::printf("dma: anonymous region skipped: %s failed (%s): no mlock allowance\n", err.syscall, std::strerror(-rc));
@@ -99,7 +99,7 @@ int main() {
       std::printf("dma: hugetlbfs region skipped: no hugetlbfs mount or no free huge pages on this host (the VM test covers it)\n");
     } else {
       dma::Region r;
-      dma::Error err;
+      ustack::Error err;
       int rc = dma::alloc_hugetlb(hp, &r, &err);
       CHECK(rc == 0);
       if (rc == 0) {

@@ -42,7 +42,7 @@ static bool all_zero(const uint8_t* p, size_t len) {
 }
 
 static bool alloc(dma::Region* r, size_t size) {
-  dma::Error err;
+  ustack::Error err;
   if (dma::alloc_anon(size, r, &err) < 0) {
     std::fprintf(stderr, "alloc_anon: %s failed\n", err.syscall);
     return false;

@@ -28,16 +28,6 @@ void sleep_us(long us) {
 inline void wmb() { __atomic_thread_fence(__ATOMIC_RELEASE); }
 inline void rmb() { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
 
-int fail(Error* e, const char* call, int err, std::string code = "", std::string msg = "") {
-  if (e != nullptr) {
-    e->syscall = call;
-    e->err = err;
-    e->code = std::move(code);
-    e->message = std::move(msg);
-  }
-  return -err;
-}
-
 }  // namespace
 
 size_t default_region_bytes(uint32_t slot_size) {
@@ -144,7 +134,7 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   if (opts_.mtu < 68 || opts_.mtu + kVlanFrameOverhead > 1522) {
     return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "mtu must be in [68, 1500] (no jumbo frames: long-packet reception stays off)");
   }
-  pci::Error perr;
+  Error perr;
   int rc = pci::open_device(addr, access, &pci_, &perr);
   if (rc < 0) return fail(err, perr.syscall, -rc, perr.code, perr.message);
   if (!supported_device(pci_.vendor, pci_.device_id, &model_)) {
@@ -188,7 +178,7 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   slot_base_ = (tx_ring_off_ + static_cast<size_t>(tx_n_) * 16 + align - 1) / align * align;
   size_t want = opts.slot_count == 0 ? default_region_bytes(slot_size_)
                                      : slot_base_ + static_cast<size_t>(opts.slot_count) * slot_size_;
-  dma::Error derr;
+  Error derr;
   if (access == pci::Access::kVfio && !pci_.noiommu) {
     rc = dma::alloc_anon(want, &region_, &derr);
     if (rc == 0) {

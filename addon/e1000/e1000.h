@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "dma/dma.h"
 #include "e1000/slots.h"
 #include "e1000/tx_context.h"
@@ -50,13 +51,6 @@ struct Options {
 // DMA region size when slot_count is 0: 4 MiB, or about 1024 slots for big
 // slots (16 MiB for 16 KiB slots), at most 32 MiB.
 size_t default_region_bytes(uint32_t slot_size);
-
-struct Error {
-  const char* syscall = "";
-  int err = 0;  // errno
-  std::string code;
-  std::string message;
-};
 
 struct Counters {
   uint64_t rx_frames = 0, rx_bytes = 0, rx_dropped_errors = 0, rx_no_slot = 0;

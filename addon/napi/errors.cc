@@ -24,6 +24,25 @@ void ThrowSystem(Napi::Env env, int err, const char* syscall, const std::string&
   SystemError(env, err, syscall, subject).ThrowAsJavaScriptException();
 }
 
+Napi::Error NodeError(Napi::Env env, const ustack::Error& e, const std::string& subject) {
+  if (!e.code.empty()) {
+    Napi::Error err = Napi::Error::New(env, e.message.empty() ? std::string(e.syscall) : e.message);
+    Napi::Object o = err.Value();
+    o.Set("code", Napi::String::New(env, e.code));
+    if (e.err != 0) o.Set("errno", Napi::Number::New(env, -e.err));
+    o.Set("syscall", Napi::String::New(env, e.syscall));
+    o.Set("device", Napi::String::New(env, subject));
+    return err;
+  }
+  Napi::Error err = SystemError(env, e.err, e.syscall, subject);
+  if (!e.message.empty()) err.Value().Set("message", Napi::String::New(env, err.Message() + ": " + e.message));
+  return err;
+}
+
+void ThrowError(Napi::Env env, const ustack::Error& e, const std::string& subject) {
+  NodeError(env, e, subject).ThrowAsJavaScriptException();
+}
+
 void ThrowCoded(Napi::Env env, bool type_error, const char* code, const std::string& msg) {
   Napi::Error e = type_error ? Napi::TypeError::New(env, msg) : Napi::Error::New(env, msg);
   e.Value().Set("code", Napi::String::New(env, code));

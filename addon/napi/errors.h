@@ -9,7 +9,16 @@
 
 #include <string>
 
+#include "common/error.h"
+
 namespace ustack::napi {
+
+// The one conversion of a core module's ustack::Error: with a code, an Error
+// with that code and message (errno and syscall when known); without one, a
+// SystemError as below, the Error's message appended. `subject` (a device
+// name or PCI address) becomes `device`.
+Napi::Error NodeError(Napi::Env env, const ustack::Error& e, const std::string& subject);
+void ThrowError(Napi::Env env, const ustack::Error& e, const std::string& subject);
 
 // "EBUSY: Device or resource busy, ioctl(TUNSETIFF) 'tap0'" with code, errno,
 // syscall and, when `subject` is not empty, device.

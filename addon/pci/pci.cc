@@ -24,15 +24,6 @@ namespace {
 
 const std::string kSysPci = "/sys/bus/pci/devices/";
 
-int fail(Error* e, const char* call, int err, std::string code = "", std::string msg = "") {
-  if (e != nullptr) {
-    e->syscall = call;
-    e->code = std::move(code);
-    e->message = std::move(msg);
-  }
-  return -err;
-}
-
 int read_hex_file(const std::string& path, unsigned* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;

@@ -2,22 +2,18 @@
 // with an IOMMU, or no-IOMMU where the kernel has it). Plain POSIX, no N-API.
 //
 // Functions return 0 (or a non-negative value) on success and -errno on
-// failure; on failure `Error` says which call failed and, for the cases a
-// user can fix, a sentence saying what to do.
+// failure; on failure the Error (common/error.h) says which call failed and,
+// for the cases a user can fix, a sentence saying what to do.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "common/error.h"
+
 namespace ustack::pci {
 
 enum class Access { kUio, kVfio };
-
-struct Error {
-  const char* syscall = "";
-  std::string code;     // a ustack code (ERR_USTACK_...) when the cause is known, else empty
-  std::string message;  // human explanation, may be empty
-};
 
 struct Device {
   std::string addr;  // 0000:00:03.0

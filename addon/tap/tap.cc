@@ -46,40 +46,34 @@ void set_sockaddr_in(struct sockaddr* sa, uint32_t addr_be) {
 
 }  // namespace
 
-int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out) {
+int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out, Error* err) {
   struct ifreq ifr;
-  out->failed_call = "ioctl(TUNSETIFF)";
   int rc = prepare_ifreq(name, &ifr);
-  if (rc < 0) return rc;
-  if (opts.vnet_hdr_len != 0 && opts.vnet_hdr_len != 10 && opts.vnet_hdr_len != 12) return -EINVAL;
+  if (rc < 0) return fail(err, "ioctl(TUNSETIFF)", -rc);
+  if (opts.vnet_hdr_len != 0 && opts.vnet_hdr_len != 10 && opts.vnet_hdr_len != 12) {
+    return fail(err, "ioctl(TUNSETIFF)", EINVAL);
+  }
 
-  out->failed_call = "open";
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  if (fd < 0) return fail(err, "open", errno);
 
-  out->failed_call = "ioctl(TUNSETIFF)";
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (opts.vnet_hdr_len != 0 ? IFF_VNET_HDR : 0);
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  // Closes fd and records the failed call (errno as the call left it).
+  auto close_fail = [&](const char* call) {
     int e = errno;
     ::close(fd);
-    return -e;
-  }
+    return fail(err, call, e);
+  };
+
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (opts.vnet_hdr_len != 0 ? IFF_VNET_HDR : 0);
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) return close_fail("ioctl(TUNSETIFF)");
 
   if (opts.vnet_hdr_len != 0) {
     // Header size first, then the offloads the kernel may use toward us
     // (it only sends partial checksums / GSO frames once we accept them).
-    out->failed_call = "ioctl(TUNSETVNETHDRSZ)";
     int sz = opts.vnet_hdr_len;
-    if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
-      int e = errno;
-      ::close(fd);
-      return -e;
-    }
-    out->failed_call = "ioctl(TUNSETOFFLOAD)";
+    if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return close_fail("ioctl(TUNSETVNETHDRSZ)");
     if (::ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(opts.offload_flags)) < 0) {
-      int e = errno;
-      ::close(fd);
-      return -e;
+      return close_fail("ioctl(TUNSETOFFLOAD)");
     }
   }
 
@@ -92,15 +86,9 @@ int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out) 
 
   if (!persistent) {
     // Make sure the device goes away with the fd (it is the default, but be explicit).
-    out->failed_call = "ioctl(TUNSETPERSIST)";
-    if (::ioctl(fd, TUNSETPERSIST, 0) < 0) {
-      int e = errno;
-      ::close(fd);
-      return -e;
-    }
+    if (::ioctl(fd, TUNSETPERSIST, 0) < 0) return close_fail("ioctl(TUNSETPERSIST)");
   }
 
-  out->failed_call = "";
   out->fd = fd;
   out->name.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
   out->pre_existed = persistent;

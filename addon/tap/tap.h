@@ -1,11 +1,14 @@
 // TAP backend: plain POSIX, no N-API types here.
 //
 // Every function returns a non-negative value on success and -errno on
-// failure, so the N-API layer can turn failures into Node-style errors.
+// failure, so the N-API layer can turn failures into Node-style errors;
+// open_tap also says which call failed (common/error.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "common/error.h"
 
 namespace ustack::tap {
 
@@ -37,14 +40,14 @@ struct OpenResult {
   int fd = -1;
   std::string name;          // the kernel's name for the device
   bool pre_existed = false;  // device existed (persistent) before we attached
-  const char* failed_call = "";  // on failure: the call that failed, for error messages
 };
 
 // Opens /dev/net/tun (O_NONBLOCK | O_CLOEXEC) and creates or attaches the TAP
 // device `name` with IFF_TAP | IFF_NO_PI. A device we create has its persist
 // flag cleared so it disappears when the fd is closed; a pre-existing
-// (persistent) device is left as it was. Returns 0 or -errno.
-int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out);
+// (persistent) device is left as it was. Returns 0, or -errno with *err
+// naming the call that failed.
+int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out, Error* err);
 
 // Per-device counters, updated by read_burst / write_burst.
 struct Counters {
