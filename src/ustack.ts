@@ -12,6 +12,7 @@ import { ImpairedNic, type ImpairOptions } from './driver/impair.js';
 import { parseNicSpec } from './driver/nic-spec.js';
 import { RealClock, type Clock } from './time/clock.js';
 import { NetStack, type StackLimits } from './stack/net-stack.js';
+import type { TransportEndpoints } from './stack/transport-endpoints.js';
 import { PollLoop, type PollLoopOptions, type PollMode } from './runtime/poll-loop.js';
 import { eventLoopProbe, nativeByteKernels } from './driver/addon.js';
 import { installByteKernels } from './wire/kernels.js';
@@ -96,6 +97,8 @@ function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOpti
 export class Stack implements SocketHost {
   /** The protocol engine (for advanced use and tests). */
   readonly engine: NetStack;
+  /** The engine as the sockets see it: connect, listen, bind, address and route questions. */
+  readonly endpoints: TransportEndpoints;
   private readonly loop: PollLoop;
   private readonly captures: CaptureNic[];
   private closed = false;
@@ -109,6 +112,7 @@ export class Stack implements SocketHost {
     private readonly dnsOption: string | undefined,
   ) {
     this.engine = engine;
+    this.endpoints = engine;
     this.captures = captures;
     this.loop = new PollLoop(engine, captures, { eventLoop: eventLoopProbe(), ...pollOptions(poll) });
     this.loop.start();

@@ -44,13 +44,17 @@ export async function echoCommand(argv: readonly string[]): Promise<number> {
 
   const stack = await Stack.open(opts);
   stack.ref();
-  const engine = stack.engine;
   // UDP echo: send each datagram back to where it came from.
-  const udp = engine.udp.bind(0, port, {
-    onDatagram: (src, srcPort, _dst, buf, off, len) => {
-      udp.send(src, srcPort, buf, off, len);
+  const udp = stack.endpoints.udpBind(
+    0,
+    port,
+    {
+      onDatagram: (src, srcPort, _dst, buf, off, len) => {
+        udp.send(src, srcPort, buf, off, len);
+      },
     },
-  });
+    false,
+  );
   const tcpEcho = startTcpEcho(stack, port);
   process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
 

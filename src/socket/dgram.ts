@@ -39,9 +39,8 @@ import {
   systemError,
   validatePort,
 } from '../errors/node-errors.js';
-import { UdpBindError, type UdpEndpoint, type UdpHandler } from '../stack/udp/udp-layer.js';
-import type { IcmpErrorKind } from '../stack/iface/ip-output.js';
-import { hostLookup, type LookupFunction } from '../stack/services/dns.js';
+import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } from '../stack/transport-endpoints.js';
+import type { LookupFunction } from '../stack/services/dns.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
 
@@ -76,9 +75,6 @@ export interface AddressInfo {
   family: 'IPv4';
   port: number;
 }
-
-/** A host that may still be coming up (DHCP): bind waits for `ready`. */
-type MaybeReadyHost = SocketHost & { readonly ready?: Promise<unknown> };
 
 const BIND_UNBOUND = 0;
 const BIND_BINDING = 1;
@@ -152,7 +148,7 @@ class Handle implements UdpHandler {
   rxDelivered = 0;
 
   constructor(
-    readonly host: MaybeReadyHost,
+    readonly host: SocketHost,
     readonly owner: DgramSocket,
     readonly lookup: (address: string, cb: (err: Error | null, ip?: string) => void) => void,
   ) {}
@@ -195,7 +191,7 @@ class Handle implements UdpHandler {
   /** Re-binds an unhashed socket to a fresh ephemeral port. */
   rehash(reuse: boolean): void {
     if (!this.unhashed) return;
-    this.ep = this.host.engine.udp.bind(this.boundAddress, 0, this, reuse);
+    this.ep = this.host.endpoints.udpBind(this.boundAddress, 0, this, reuse);
     this.unhashed = false;
   }
 
@@ -344,14 +340,6 @@ function healthCheck(self: DgramSocket): Handle {
   return h;
 }
 
-function isBroadcastDestination(host: SocketHost, dst: number): boolean {
-  if (dst === 0xffffffff) return true;
-  for (const i of host.engine.interfaces) {
-    if (!i.loopback && i.address !== 0 && i.prefixLength < 31 && dst === i.broadcast) return true;
-  }
-  return false;
-}
-
 export class DgramSocket extends EventEmitter {
   readonly type: SocketType;
   [kState]: State;
@@ -378,10 +366,10 @@ export class DgramSocket extends EventEmitter {
     }
     if (t !== 'udp4') throw ERR_SOCKET_BAD_TYPE();
     this.type = 'udp4';
-    const fn = (lookup as LookupFunction | undefined) ?? hostLookup(host);
+    const fn = (lookup as LookupFunction | undefined) ?? host.lookup;
     const lookup4 = (address: string, cb: (err: Error | null, ip?: string) => void): void =>
       (fn as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void)(address || '127.0.0.1', 4, cb);
-    const handle = new Handle(host as MaybeReadyHost, this, lookup4);
+    const handle = new Handle(host, this, lookup4);
     handle.defaultLookup = lookup === undefined;
     if (typeof listener === 'function') this.on('message', listener);
     this[kState] = {
@@ -460,7 +448,7 @@ export class DgramSocket extends EventEmitter {
           return;
         }
         try {
-          h.ep = h.host.engine.udp.bind(addr, portNum, h, st.reuseAddr);
+          h.ep = h.host.endpoints.udpBind(addr, portNum, h, st.reuseAddr);
         } catch (e) {
           if (!(e instanceof UdpBindError)) throw e;
           st.bindState = BIND_UNBOUND;
@@ -563,10 +551,10 @@ export class DgramSocket extends EventEmitter {
       return 'EINVAL';
     }
     if (dst === 0) dst = 0x7f000001; // Linux: connecting to INADDR_ANY means loopback
-    const router = h.host.engine.router;
-    const src = router.sourceFor(dst);
+    const endpoints = h.host.endpoints;
+    const src = endpoints.sourceAddressFor(dst);
     if (src < 0) return 'ENETUNREACH';
-    if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
+    if (endpoints.isBroadcastAddress(dst) && !h.broadcast) return 'EACCES';
     try {
       h.rehash(this[kState].reuseAddr);
     } catch {
@@ -584,13 +572,13 @@ export class DgramSocket extends EventEmitter {
   /** Moves the endpoint to another local address on the same port. */
   private rebind(h: Handle, address: number): boolean {
     const old = h.ep!;
-    const udp = h.host.engine.udp;
+    const endpoints = h.host.endpoints;
     old.close();
     try {
-      h.ep = udp.bind(address, old.localPort, h, this[kState].reuseAddr);
+      h.ep = endpoints.udpBind(address, old.localPort, h, this[kState].reuseAddr);
       return true;
     } catch {
-      h.ep = udp.bind(old.localAddress, old.localPort, h, this[kState].reuseAddr);
+      h.ep = endpoints.udpBind(old.localAddress, old.localPort, h, this[kState].reuseAddr);
       return false;
     }
   }
@@ -741,9 +729,9 @@ export class DgramSocket extends EventEmitter {
     const data = list.length === 1 ? list[0]! : Buffer.concat(list);
     if (data.length > MAX_UDP_PAYLOAD) return 'EMSGSIZE';
     if (data.length > h.sendBuf) return 'EMSGSIZE';
-    if (isBroadcastDestination(h.host, dst) && !h.broadcast) return 'EACCES';
-    const router = h.host.engine.router;
-    if (router.sourceFor(dst) < 0) return 'ENETUNREACH';
+    const endpoints = h.host.endpoints;
+    if (endpoints.isBroadcastAddress(dst) && !h.broadcast) return 'EACCES';
+    if (endpoints.sourceAddressFor(dst) < 0) return 'ENETUNREACH';
     const opts = h.sendOpts;
     opts.ttl = h.ttl;
     const ok = ep.send(dst, dstPort, data, 0, data.length, opts);

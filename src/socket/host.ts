@@ -1,24 +1,22 @@
 /**
- * What the socket modules need from a stack. Kept as an interface so the
- * socket layer never imports the Stack class that exposes it.
+ * What the socket modules need from a stack. An interface, so the socket
+ * layer never imports the Stack class that implements it.
  */
-import type { NetStack } from '../stack/net-stack.js';
+import type { TransportEndpoints } from '../stack/transport-endpoints.js';
 
 export interface SocketHost {
-  readonly engine: NetStack;
+  /** Connect, listen, bind, and the address and route questions a socket asks. */
+  readonly endpoints: TransportEndpoints;
   /** Keep the process alive (a listening server, an open socket). Counted. */
   ref(): void;
   unref(): void;
   /** Schedule a poll soon (after the application queued output). */
   kick(): void;
-  /** DNS server for host-name lookups, dotted, if configured. */
-  readonly dnsServer: string | undefined;
   /**
    * Resolves a host name through the stack's own DNS client, with node's
-   * dns.lookup signature (IPv4 only). Absent: only numeric addresses and
-   * 'localhost' resolve.
+   * dns.lookup signature (IPv4 only).
    */
-  lookup?: LookupFunction;
+  readonly lookup: LookupFunction;
   /** Pending while the stack has no address yet (DHCP); undefined when ready. */
   readonly ready?: Promise<void> | undefined;
 }

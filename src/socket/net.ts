@@ -12,8 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex, type DuplexOptions } from 'node:stream';
 import * as nodeNet from 'node:net';
-import type { Connection, TcpErrorCode, TcpEvents } from '../stack/tcp/connection.js';
-import type { Listener } from '../stack/tcp/tcp-layer.js';
+import type { Connection, Listener, TcpErrorCode, TcpEvents } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import type { LookupFunction, SocketHost } from './host.js';
 import {
@@ -121,27 +120,13 @@ function normalizeListenArgs(args: unknown[]): [ListenOpts, (() => void) | null]
   return [opts, cb];
 }
 
-/** Resolves a host name to an IPv4 address string. */
+/** Resolves a host name to an IPv4 address string: a literal as itself, anything else through `lookup` or the host's resolver. */
 function resolve(host: SocketHost, hostname: string, lookup: LookupFunction | undefined, cb: (err: NodeJS.ErrnoException | null, addr: string, family: number) => void): void {
   if (isIPv4(hostname)) {
     process.nextTick(cb, null, hostname, 4);
     return;
   }
-  const fn = lookup ?? host.lookup;
-  if (fn !== undefined) {
-    fn(hostname, { family: 4 }, cb);
-    return;
-  }
-  if (hostname === 'localhost') {
-    process.nextTick(cb, null, '127.0.0.1', 4);
-    return;
-  }
-  const e = new Error(`getaddrinfo ENOTFOUND ${hostname}`) as NodeJS.ErrnoException & { hostname: string };
-  e.code = 'ENOTFOUND';
-  e.errno = -3008;
-  e.syscall = 'getaddrinfo';
-  e.hostname = hostname;
-  process.nextTick(cb, e, '', 0);
+  (lookup ?? host.lookup)(hostname, { family: 4 }, cb);
 }
 
 /**
@@ -412,7 +397,7 @@ export class UstackSocket extends Duplex {
     try {
       // No per-connection config: the connection shares the layer's, and
       // keeps these two settings in its own fields.
-      conn = this._hostRef.engine.tcp.connect(parseIpv4Address(address), port, {
+      conn = this._hostRef.endpoints.tcpConnect(parseIpv4Address(address), port, {
         ...(opts.localAddress !== undefined ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
         ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
       });
@@ -804,12 +789,12 @@ export class UstackServer extends EventEmitter {
     const hostname = opts.host ?? '0.0.0.0';
     const start = (address: string): void => {
       const addr = address === '0.0.0.0' ? 0 : parseIpv4Address(address);
-      if (addr !== 0 && !this._hostRef.engine.router.isLocalAddress(addr)) {
+      if (addr !== 0 && !this._hostRef.endpoints.isLocalAddress(addr)) {
         this.emit('error', uvSystemError('EADDRNOTAVAIL', 'listen', address, port));
         return;
       }
       try {
-        this._listener = port === 0 ? this._listenEphemeral(addr, backlog) : this._hostRef.engine.tcp.listen(port, addr, backlog, (c) => this._onConnection(c));
+        this._listener = port === 0 ? this._listenEphemeral(addr, backlog) : this._hostRef.endpoints.tcpListen(port, addr, backlog, (c) => this._onConnection(c));
       } catch (e) {
         const code = (e as { code?: string }).code ?? 'EINVAL';
         process.nextTick(() => this.emit('error', uvSystemError(code, 'listen', address, port)));
@@ -863,7 +848,7 @@ export class UstackServer extends EventEmitter {
     for (let i = 0; i < span; i++) {
       const p = 49152 + ((first - 49152 + i) % span);
       try {
-        return this._hostRef.engine.tcp.listen(p, addr, backlog, (c) => this._onConnection(c));
+        return this._hostRef.endpoints.tcpListen(p, addr, backlog, (c) => this._onConnection(c));
       } catch (e) {
         if ((e as { code?: string }).code !== 'EADDRINUSE') throw e;
       }

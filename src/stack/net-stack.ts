@@ -9,12 +9,13 @@ import type { Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
-import { UdpLayer } from './udp/udp-layer.js';
+import { UdpLayer, type UdpEndpoint, type UdpHandler } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { State, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
 import { DEBUG, debug, ipStr } from './iface/debug.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
 import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from '../wire/icmp.js';
+import type { TransportEndpoints } from './transport-endpoints.js';
 
 /**
  * Resource caps (Stack.open({ limits })): every one bounds memory a peer can
@@ -112,7 +113,7 @@ export interface EchoReply {
   at: number;
 }
 
-export class NetStack {
+export class NetStack implements TransportEndpoints {
   readonly wheel: TimerWheel;
   readonly router = new Router();
   readonly udp: UdpLayer;
@@ -232,6 +233,39 @@ export class NetStack {
       if (n < t) t = n;
     }
     return t;
+  }
+
+  // ---- TransportEndpoints: the control calls of the socket layer.
+
+  tcpConnect(remoteAddr: number, remotePort: number, opts?: { localAddr?: number; localPort?: number }): Connection {
+    return this.tcp.connect(remoteAddr, remotePort, opts);
+  }
+
+  tcpListen(port: number, addr: number, backlog: number, onConnection: (conn: Connection) => void): Listener {
+    return this.tcp.listen(port, addr, backlog, onConnection);
+  }
+
+  udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint {
+    return this.udp.bind(addr, port, handler, reuse);
+  }
+
+  isLocalAddress(addr: number): boolean {
+    return this.router.isLocalAddress(addr);
+  }
+
+  sourceAddressFor(dst: number): number {
+    return this.router.sourceFor(dst);
+  }
+
+  isBroadcastAddress(dst: number): boolean {
+    if (dst === IPV4_BROADCAST) return true;
+    // Indexed: a UDP send asks this for every datagram.
+    const ifs = this.router.interfaces;
+    for (let k = 0; k < ifs.length; k++) {
+      const i = ifs[k]!;
+      if (!i.loopback && i.address !== 0 && i.prefixLength < 31 && dst === i.broadcast) return true;
+    }
+    return false;
   }
 
   /** Sends one ICMP echo request with `size` bytes of data. */

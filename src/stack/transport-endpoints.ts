@@ -1,0 +1,53 @@
+/**
+ * What the socket layer may ask of the stack: the control calls that create
+ * transport endpoints (connect, listen, bind) and the address and route
+ * questions a socket answers before it sends. NetStack implements it; the
+ * sockets hold this surface, never the engine, so the layers, the router
+ * and the interfaces stay the stack's own business.
+ *
+ * Data does not pass through here: once a socket has its Connection,
+ * Listener or UdpEndpoint it reads, writes and sends on that object
+ * directly.
+ *
+ * The endpoint types are re-exported so that the socket layer names one
+ * module of the stack, this one.
+ */
+import type { Connection } from './tcp/connection.js';
+import type { Listener } from './tcp/tcp-layer.js';
+import type { UdpEndpoint, UdpHandler } from './udp/udp-layer.js';
+
+export type { Connection, TcpErrorCode, TcpEvents } from './tcp/connection.js';
+export type { Listener } from './tcp/tcp-layer.js';
+export { UdpBindError, type UdpEndpoint, type UdpHandler } from './udp/udp-layer.js';
+export type { IcmpErrorKind } from './iface/ip-output.js';
+
+export interface TransportEndpoints {
+  /**
+   * Opens a TCP connection to remoteAddr:remotePort (the SYN leaves on the
+   * next poll). Without a local address the route to the peer picks it;
+   * without a local port an ephemeral one is chosen. Throws a coded error
+   * (ENETUNREACH, EADDRINUSE, ERR_SOCKET_BAD_PORT).
+   */
+  tcpConnect(remoteAddr: number, remotePort: number, opts?: { localAddr?: number; localPort?: number }): Connection;
+  /**
+   * Listens on addr:port (addr 0: every address); `onConnection` gets each
+   * established connection. The backlog is clamped to limits.maxBacklog.
+   * Throws a coded error (EADDRINUSE, ERR_SOCKET_BAD_PORT).
+   */
+  tcpListen(port: number, addr: number, backlog: number, onConnection: (conn: Connection) => void): Listener;
+  /**
+   * Binds a UDP endpoint on addr:port (addr 0: every address, port 0: an
+   * ephemeral port); `reuse` is SO_REUSEADDR. Throws UdpBindError.
+   */
+  udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint;
+  /** Whether `addr` is one of the stack's own addresses (127.0.0.0/8 included). */
+  isLocalAddress(addr: number): boolean;
+  /** The source address a packet to `dst` leaves from, or -1 when no route reaches it. */
+  sourceAddressFor(dst: number): number;
+  /**
+   * Whether `dst` is a broadcast address: 255.255.255.255, or the directed
+   * broadcast of a configured subnet wider than /31 on a non-loopback
+   * interface.
+   */
+  isBroadcastAddress(dst: number): boolean;
+}
