@@ -12,6 +12,8 @@
         "addon/dma/view_hold.cc",
         "addon/napi/errors.cc",
         "addon/napi/buffers.cc",
+        "addon/napi/polled_device.cc",
+        "addon/napi/tap_device.cc",
         "addon/registry/device_registry.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],

@@ -1,0 +1,68 @@
+// TapDevice: the JavaScript class over addon/tap (src/driver/addon.ts
+// declares its surface). new TapDevice(name, { offloads? }) creates or
+// attaches the TAP device; attachPool() hands it the packet memory;
+// readBurst/writeBurst move one burst of frames per call; the wake-up is a
+// poll on the TAP fd (PolledDevice).
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "napi/buffers.h"
+#include "napi/polled_device.h"
+#include "tap/tap.h"
+
+namespace ustack::napi {
+
+class TapDevice : public PolledDevice<TapDevice> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit TapDevice(const Napi::CallbackInfo& info);
+  ~TapDevice() override { CloseAll(); }
+
+ private:
+  friend class PolledDevice<TapDevice>;
+
+  // PolledDevice hooks.
+  bool IsOpen() const { return fd_ >= 0; }
+
+  Napi::Value GetName(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+  Napi::Value GetPreExisted(const Napi::CallbackInfo& info);
+  Napi::Value GetSlotSize(const Napi::CallbackInfo& info);
+  Napi::Value GetSlotCount(const Napi::CallbackInfo& info);
+  Napi::Value GetVnetHdrLen(const Napi::CallbackInfo& info);
+
+  Napi::Value AttachPool(const Napi::CallbackInfo& info);
+  Napi::Value ReadBurst(const Napi::CallbackInfo& info);
+  Napi::Value WriteBurst(const Napi::CallbackInfo& info);
+  Napi::Value ConfigureHost(const Napi::CallbackInfo& info);
+  Napi::Value HostMac(const Napi::CallbackInfo& info);
+  Napi::Value HostMtu(const Napi::CallbackInfo& info);
+  Napi::Value HostFlags(const Napi::CallbackInfo& info);
+  Napi::Value ArmWake(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  // The optional 4th burst argument (virtio_net_hdr per frame); see tap_device.cc.
+  bool VnetHdrs(const Napi::CallbackInfo& info, uint32_t n, uint8_t** hdrs);
+  bool CheckOpen(Napi::Env env, const char* syscall);
+  uint8_t* PoolData(Napi::Env env);
+  // Closes the poll and the fd. Safe from the finalizer: touches only libuv and the fd, never JS.
+  void CloseAll();
+
+  int fd_ = -1;
+  std::string name_;
+  bool pre_existed_ = false;
+  uint32_t vnet_hdr_len_ = 0;
+
+  HeldBuffer pool_;  // the attached pool (never a cached pointer: JavaScript can detach it)
+  uint32_t slot_size_ = 0;
+  uint32_t slot_count_ = 0;
+
+  ustack::tap::Counters counters_;
+};
+
+}  // namespace ustack::napi
