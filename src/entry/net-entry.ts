@@ -6,10 +6,12 @@
  */
 import type { DuplexOptions } from 'node:stream';
 import * as nodeNet from 'node:net';
-import { UstackServer, UstackSocket, type NetConnectOpts, type ServerOpts } from '../socket/net.js';
+import { UstackSocket } from '../socket/net-socket.js';
+import { UstackServer } from '../socket/net-server.js';
+import type { NetConnectOpts, ServerOpts } from '../socket/net-args.js';
 import { defaultStack } from './default-stack.js';
 
-export type { NetConnectOpts, ServerOpts, ListenOpts } from '../socket/net.js';
+export type { NetConnectOpts, ServerOpts, ListenOpts } from '../socket/net-args.js';
 
 export class Socket extends UstackSocket {
   constructor(options: NetConnectOpts & DuplexOptions = {}) {

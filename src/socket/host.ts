@@ -2,6 +2,7 @@
  * What the socket modules need from a stack. An interface, so the socket
  * layer never imports the Stack class that implements it.
  */
+import { isIPv4 } from 'node:net';
 import type { TransportEndpoints } from '../stack/transport-endpoints.js';
 
 export interface SocketHost {
@@ -23,3 +24,12 @@ export interface SocketHost {
 
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
 export type LookupFunction = (hostname: string, options: { family?: number; all?: boolean }, callback: LookupCallback) => void;
+
+/** Resolves a host name to an IPv4 address string: a literal as itself, anything else through `lookup` or the host's resolver. */
+export function resolveIpv4(host: SocketHost, hostname: string, lookup: LookupFunction | undefined, cb: LookupCallback): void {
+  if (isIPv4(hostname)) {
+    process.nextTick(cb, null, hostname, 4);
+    return;
+  }
+  (lookup ?? host.lookup)(hostname, { family: 4 }, cb);
+}

@@ -6,7 +6,9 @@
  */
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { NetModule, UstackServer, UstackSocket } from './net.js';
+import type { NetModule } from './net.js';
+import type { UstackServer } from './net-server.js';
+import type { UstackSocket } from './net-socket.js';
 
 /**
  * Serves a node:http server (or anything that handles 'connection', such as
