@@ -14,6 +14,7 @@
         "addon/napi/buffers.cc",
         "addon/napi/polled_device.cc",
         "addon/napi/tap_device.cc",
+        "addon/napi/e1000_device.cc",
         "addon/registry/device_registry.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
