@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { onTestFinished } from 'vitest';
-import { withTimeout } from './wait.js';
+import { waitFor, withTimeout } from './wait.js';
 
 export interface ChildResult {
   code: number | null;
@@ -160,6 +160,21 @@ export function startChild(cmd: string, args: readonly string[] = [], opts: Star
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
   return trackChild(child, opts.what ?? [cmd, ...args].join(' ').slice(0, 200), true);
+}
+
+/**
+ * Waits until the child's stdout or stderr contains `text` (e.g. "listening
+ * on"); fails at once if it exits first, and after `timeoutMs` with its output.
+ */
+export function waitForOutput(child: TrackedChild, text: string, timeoutMs = 30_000): Promise<true> {
+  return waitFor(
+    () => {
+      if (child.stdout().includes(text) || child.stderr().includes(text)) return true;
+      if (child.exited) throw new Error(`${child.what} exited before printing '${text}': ${child.describe()}`);
+      return false;
+    },
+    { timeoutMs, what: `${child.what} to print '${text}'`, detail: () => child.describe() },
+  );
 }
 
 async function stopWithNote(child: TrackedChild, when: string): Promise<void> {

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
-import { hostLookup } from '../../src/stack/udp/dns.js';
+import { hostLookup } from '../../src/stack/services/dns.js';
 import { ensureTools, freeSubnet24, runBackground, tunUnavailableReason, uniqueIfName, which, type BackgroundRun } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason() ?? ensureTools(['ip', 'dnsmasq']);
 if (skipReason !== undefined) console.log(`[dhcp-dnsmasq.test] skipping: ${skipReason}`);
@@ -64,15 +65,13 @@ describe.skipIf(skipReason !== undefined)('DHCP and DNS against dnsmasq over TAP
     try {
       stack = await opening;
     } catch (err) {
-      dnsmasq.kill();
-      const out = await dnsmasq.done;
+      const out = await dnsmasq.stop();
       throw new Error(`${(err as Error).message}\ndnsmasq: ${out.stderr}${out.stdout}`);
     }
   });
 
   afterAll(async () => {
-    dnsmasq?.kill();
-    await dnsmasq?.done;
+    await dnsmasq?.stop();
     await stack?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -99,12 +98,17 @@ describe.skipIf(skipReason !== undefined)('DHCP and DNS against dnsmasq over TAP
 
   it("resolves a name dnsmasq serves through the stack's resolver", async () => {
     const lookup = hostLookup(stack);
-    const address = await new Promise<string>((resolve, reject) =>
-      lookup('ustack.test', (err, addr) => (err ? reject(err) : resolve(addr))),
+    const dnsmasqState = (): string => dnsmasq!.describe();
+    const address = await withTimeout(
+      new Promise<string>((resolve, reject) => lookup('ustack.test', (err, addr) => (err ? reject(err) : resolve(addr)))),
+      { timeoutMs: 20_000, what: `dnsmasq's answer for ustack.test`, detail: dnsmasqState },
     );
     expect(address).toBe(host);
-    const all = await new Promise<unknown>((resolve, reject) =>
-      lookup('www.ustack.test', { all: true }, (err, addrs) => (err ? reject(err) : resolve(addrs))),
+    const all = await withTimeout(
+      new Promise<unknown>((resolve, reject) =>
+        lookup('www.ustack.test', { all: true }, (err, addrs) => (err ? reject(err) : resolve(addrs))),
+      ),
+      { timeoutMs: 20_000, what: `dnsmasq's answer for www.ustack.test`, detail: dnsmasqState },
     );
     expect(all).toEqual([{ address: host, family: 4 }]);
   });
@@ -115,9 +119,12 @@ describe.skipIf(skipReason !== undefined)('DHCP and DNS against dnsmasq over TAP
       await new Promise<void>((r) => rx.bind(0, host, () => r()));
       const got = new Promise<[Buffer, hostDgram.RemoteInfo]>((r) => rx.once('message', (m, ri) => r([m, ri])));
       const s = stack.dgram.createSocket('udp4');
-      const err = await new Promise<Error | null>((r) => s.send('by name', rx.address().port, 'ustack.test', r));
+      const err = await withTimeout(
+        new Promise<Error | null>((r) => s.send('by name', rx.address().port, 'ustack.test', r)),
+        { timeoutMs: 20_000, what: "the send callback of a datagram addressed to 'ustack.test'" },
+      );
       expect(err).toBeNull();
-      const [m, rinfo] = await got;
+      const [m, rinfo] = await withTimeout(got, { timeoutMs: 10_000, what: `the datagram at ${host}:${rx.address().port}` });
       expect(m.toString()).toBe('by name');
       expect(rinfo.address).toBe(stack.address);
       s.close();

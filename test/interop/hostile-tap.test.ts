@@ -7,19 +7,18 @@
  *    only at the address on our TAP, while curl keeps downloading from a
  *    node:http server on ustack. Bounded in count (and by `timeout`).
  */
-import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
-import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { startChild } from '../helpers/children.js';
+import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
-const execFileAsync = promisify(execFile);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const MB = 1024 * 1024;
 
@@ -67,22 +66,32 @@ describe.skipIf(tapSkip !== undefined)('impairments on ustack\'s TAP NIC, kernel
   });
 
   it('4 MB from ustack to the kernel and 4 MB back, SHA-256 verified, through loss/corruption/duplication/reordering/delay', async () => {
-    const got = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const c = net.connect(9000, ours);
-      c.on('data', (d) => chunks.push(d));
-      c.on('end', () => resolve(Buffer.concat(chunks)));
-      c.on('error', reject);
-    });
+    let downloaded = 0;
+    const got = await withTimeout(
+      new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const c = net.connect(9000, ours);
+        c.on('data', (d: Buffer) => {
+          chunks.push(d);
+          downloaded += d.length;
+        });
+        c.on('end', () => resolve(Buffer.concat(chunks)));
+        c.on('error', reject);
+      }),
+      { timeoutMs: 60_000, what: `the kernel to download 4 MB from ${ours}:9000`, detail: () => `${downloaded} bytes so far` },
+    );
     expect(got.length).toBe(download.length);
     expect(sha(got)).toBe(sha(download));
-    const reply = await new Promise<string>((resolve, reject) => {
-      let s = '';
-      const c = net.connect(9001, ours, () => c.end(upload));
-      c.on('data', (d) => (s += d));
-      c.on('end', () => resolve(s));
-      c.on('error', reject);
-    });
+    const reply = await withTimeout(
+      new Promise<string>((resolve, reject) => {
+        let s = '';
+        const c = net.connect(9001, ours, () => c.end(upload));
+        c.on('data', (d) => (s += d));
+        c.on('end', () => resolve(s));
+        c.on('error', reject);
+      }),
+      { timeoutMs: 60_000, what: `ustack's hash of 4 MB uploaded to ${ours}:9001` },
+    );
     expect(reply).toBe(`${upload.length} ${sha(upload)}`);
     const st = stack.stats();
     const nic = st[`nic.${stack.iface.name}`]!;
@@ -130,15 +139,14 @@ describe.skipIf(floodSkip !== undefined)('hping3 SYN flood from the host while c
     const dir = mkdtempSync(join(tmpdir(), 'ustack-flood-'));
     try {
       // Bounded: a fixed packet count, and `timeout` as a backstop. Only our TAP address is targeted.
-      const flood = spawn('timeout', ['60', 'hping3', '-q', '-S', '-p', '8080', '--rand-source', '-c', String(FLOOD_PACKETS), '-i', 'u20', ours], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let floodOut = '';
-      flood.stdout.on('data', (d) => (floodOut += d));
-      flood.stderr.on('data', (d) => (floodOut += d));
+      const flood = startChild('timeout', ['60', 'hping3', '-q', '-S', '-p', '8080', '--rand-source', '-c', String(FLOOD_PACKETS), '-i', 'u20', ours], {
+        what: `hping3 SYN flood at ${ours}:8080`,
+      });
       let floodDone = false;
-      const floodExit = new Promise<number | null>((r) => flood.on('close', (code) => {
+      const floodExit = flood.done.then((r) => {
         floodDone = true;
-        r(code);
-      }));
+        return r.code;
+      });
       // Wait until the flood is visibly arriving before the first download.
       for (let i = 0; i < 500 && stack.stats().tcp!.synCookiesSent + stack.stats().tcp!.passiveOpens < 600 && !floodDone; i++) {
         await new Promise((r) => setTimeout(r, 10));
@@ -150,7 +158,7 @@ describe.skipIf(floodSkip !== undefined)('hping3 SYN flood from the host while c
         const out = join(dir, `f${ok}`);
         const wasFlooding = !floodDone;
         try {
-          const { stdout } = await execFileAsync('curl', ['-sS', '--max-time', '60', '-o', out, '-w', '%{http_code}', `http://${ours}:8080/`]);
+          const { stdout } = await runBounded('curl', ['-sS', '--max-time', '60', '-o', out, '-w', '%{http_code}', `http://${ours}:8080/`], { timeoutMs: 70_000 });
           if (stdout !== '200' || sha(readFileSync(out)) !== bodyHash) failures.push(`status ${stdout}`);
           else {
             ok++;
@@ -162,11 +170,11 @@ describe.skipIf(floodSkip !== undefined)('hping3 SYN flood from the host while c
         rmSync(out, { force: true });
         if (failures.length > 0 || ok > 200) break;
       }
-      await floodExit;
+      await withTimeout(floodExit, { timeoutMs: 70_000, what: 'hping3 (under `timeout 60`) to exit', detail: () => flood.describe() });
       const st = stack.stats();
       console.log(
         `[hostile-tap] hping3 flood (${FLOOD_PACKETS.toLocaleString()} SYNs, random sources): curl downloads ok ${ok} (${duringFlood} while the flood ran), failures ${failures.length}; ` +
-          `syn cookies sent ${st.tcp!.synCookiesSent}, validated ${st.tcp!.synCookiesValidated}, passive opens ${st.tcp!.passiveOpens}, tcp connections now ${stack.engine.tcp.connections().length}; hping3: ${floodOut.trim().split('\n').slice(-2).join(' | ')}`,
+          `syn cookies sent ${st.tcp!.synCookiesSent}, validated ${st.tcp!.synCookiesValidated}, passive opens ${st.tcp!.passiveOpens}, tcp connections now ${stack.engine.tcp.connections().length}; hping3: ${(flood.stdout() + flood.stderr()).trim().split('\n').slice(-2).join(' | ')}`,
       );
       expect(failures).toEqual([]);
       expect(duringFlood).toBeGreaterThanOrEqual(1);

@@ -5,20 +5,19 @@
  * on the host; a kernel-side ws client echoes 10,000 messages through a ws
  * server on ustack.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as http from 'node:http';
 import { Agent, fetch } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, UstackHttpAgent, undiciConnector, type UstackServer } from '../../src/index.js';
-import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { startChild, type TrackedChild } from '../helpers/children.js';
+import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
-const execFileAsync = promisify(execFile);
 const skipReason = tunUnavailableReason() ?? ensureTools(['curl', 'ip']);
 if (skipReason !== undefined) console.log(`[http-tap.test] skipping: ${skipReason}`);
 
@@ -81,14 +80,15 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     const dir = mkdtempSync(join(tmpdir(), 'ustack-curl-'));
     try {
       const url = `http://${ours}:8080`;
-      const { stdout } = await execFileAsync(
+      // Bounded below the test's own timeout, so a stall ends with curl's output in the message.
+      const { stdout } = await runBounded(
         'curl',
-        ['-sS', '--max-time', '120', '-w', '%{http_code} %{num_connects} %{size_download}\n', '-o', join(dir, 'a'), `${url}/big`, '-o', join(dir, 'b'), `${url}/small`, '-o', join(dir, 'c'), `${url}/big`],
-        { maxBuffer: 1 << 20 },
+        ['-sS', '--max-time', '100', '-w', '%{http_code} %{num_connects} %{size_download}\n', '-o', join(dir, 'a'), `${url}/big`, '-o', join(dir, 'b'), `${url}/small`, '-o', join(dir, 'c'), `${url}/big`],
+        { timeoutMs: 110_000, what: `curl to download 2 x 100 MB and a small page from ${url}` },
       );
       const lines = stdout.trim().split('\n');
       expect(lines).toEqual([`200 1 ${BIG_BLOCKS * MB}`, '200 0 12', `200 0 ${BIG_BLOCKS * MB}`]);
-      const { stdout: sums } = await execFileAsync('sha256sum', [join(dir, 'a'), join(dir, 'c')]);
+      const { stdout: sums } = await runBounded('sha256sum', [join(dir, 'a'), join(dir, 'c')], { timeoutMs: 60_000 });
       expect(sums.split('\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual([bigHash, bigHash]);
       expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('small /small');
     } finally {
@@ -97,7 +97,7 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
   });
 
   describe('clients on ustack, python3 -m http.server on the host', () => {
-    let py: ChildProcess;
+    let py: TrackedChild;
     let dir: string;
     const file = randomBytes(5 * MB);
     const port = 18000 + Math.floor(Math.random() * 1000);
@@ -105,22 +105,28 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'ustack-py-'));
       writeFileSync(join(dir, 'file.bin'), file);
-      py = spawn('python3', ['-m', 'http.server', '--bind', host, String(port), '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      py = startChild('python3', ['-m', 'http.server', '--bind', host, String(port), '--directory', dir], {
+        what: `python3 -m http.server on ${host}:${port}`,
+      });
       // Wait until it accepts connections (from the kernel side).
-      for (let i = 0; i < 100; i++) {
-        const ok = await new Promise<boolean>((r) => {
-          http.get(`http://${host}:${port}/`, (res) => {
-            res.resume();
-            r(true);
-          }).on('error', () => r(false));
-        });
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        () => {
+          if (py.exited) throw new Error(`the HTTP server exited: ${py.describe()}`);
+          return new Promise<boolean>((r) => {
+            http
+              .get(`http://${host}:${port}/`, (res) => {
+                res.resume();
+                r(true);
+              })
+              .on('error', () => r(false));
+          });
+        },
+        { timeoutMs: 20_000, intervalMs: 100, what: `python3 -m http.server to accept on ${host}:${port}`, detail: () => py.describe() },
+      );
     });
 
-    afterAll(() => {
-      py?.kill();
+    afterAll(async () => {
+      await py?.stop();
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -129,16 +135,19 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
       try {
         const ports: number[] = [];
         for (let i = 0; i < 2; i++) {
-          const body = await new Promise<Buffer>((resolve, reject) => {
-            http
-              .get({ host, port, path: '/file.bin', agent }, (res) => {
-                ports.push(res.socket.localPort!);
-                const chunks: Buffer[] = [];
-                res.on('data', (d) => chunks.push(d));
-                res.on('end', () => resolve(Buffer.concat(chunks)));
-              })
-              .on('error', reject);
-          });
+          const body = await withTimeout(
+            new Promise<Buffer>((resolve, reject) => {
+              http
+                .get({ host, port, path: '/file.bin', agent }, (res) => {
+                  ports.push(res.socket.localPort!);
+                  const chunks: Buffer[] = [];
+                  res.on('data', (d) => chunks.push(d));
+                  res.on('end', () => resolve(Buffer.concat(chunks)));
+                })
+                .on('error', reject);
+            }),
+            { timeoutMs: 60_000, what: `GET /file.bin #${i + 1} through the ustack Agent`, detail: () => py.describe() },
+          );
           expect(sha(body)).toBe(sha(file));
         }
         expect(ports.length).toBe(2);
@@ -150,9 +159,15 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     it('undici fetch through a dispatcher that connects with ustack', async () => {
       const dispatcher = new Agent({ connect: undiciConnector(stack.net) as never });
       try {
-        const res = await fetch(`http://${host}:${port}/file.bin`, { dispatcher });
-        expect(res.status).toBe(200);
-        expect(sha(new Uint8Array(await res.arrayBuffer()))).toBe(sha(file));
+        const body = await withTimeout(
+          (async () => {
+            const res = await fetch(`http://${host}:${port}/file.bin`, { dispatcher });
+            expect(res.status).toBe(200);
+            return new Uint8Array(await res.arrayBuffer());
+          })(),
+          { timeoutMs: 60_000, what: 'fetch of /file.bin through undici on ustack', detail: () => py.describe() },
+        );
+        expect(sha(body)).toBe(sha(file));
       } finally {
         await dispatcher.close();
       }
@@ -164,7 +179,7 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     const total = 10_000;
     let received = 0;
     let mismatches = 0;
-    await new Promise<void>((resolve, reject) => {
+    const echoed = new Promise<void>((resolve, reject) => {
       ws.on('error', reject);
       ws.on('open', () => {
         // Keep up to 64 messages in flight.
@@ -181,6 +196,15 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
         }
       });
     });
+    try {
+      await withTimeout(echoed, {
+        timeoutMs: 60_000,
+        what: `ws echo of ${total} messages`,
+        detail: () => `${received} received, ws readyState ${ws.readyState}`,
+      });
+    } finally {
+      if (received < total) ws.terminate();
+    }
     expect(received).toBe(total);
     expect(mismatches).toBe(0);
   });

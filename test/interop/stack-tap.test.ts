@@ -7,14 +7,14 @@
  * Every external command runs asynchronously: the stack answers from this
  * same event loop.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
-import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
-const execFileAsync = promisify(execFile);
+/** Upper bound on one ping / arping run (each has its own deadline well inside it). */
+const TOOL_MS = 30_000;
 const skipReason = tunUnavailableReason() ?? ensureTools(['ping', 'arping', 'ip']);
 if (skipReason !== undefined) console.log(`[stack-tap.test] skipping: ${skipReason}`);
 
@@ -37,20 +37,20 @@ describe.skipIf(skipReason !== undefined)('Stack over TAP against the Linux kern
   });
 
   it('answers ping -c 20 from the host with no loss', async () => {
-    const { stdout } = await execFileAsync('ping', ['-c', '20', '-i', '0.05', '-W', '2', '-I', ifname, ours]);
+    const { stdout } = await runBounded('ping', ['-c', '20', '-i', '0.05', '-W', '2', '-I', ifname, ours], { timeoutMs: TOOL_MS });
     expect(stdout).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
     const st = stack.stats()[`iface.${ifname}`]!;
     expect(st.icmp_tx_echo_replies).toBeGreaterThanOrEqual(20);
   });
 
   it('answers a large ping that the kernel fragments', async () => {
-    const { stdout } = await execFileAsync('ping', ['-c', '3', '-i', '0.1', '-W', '2', '-s', '6000', '-I', ifname, ours]);
+    const { stdout } = await runBounded('ping', ['-c', '3', '-i', '0.1', '-W', '2', '-s', '6000', '-I', ifname, ours], { timeoutMs: TOOL_MS });
     expect(stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(stack.stats()[`ipfrag.${ifname}`]!.frag_reassembled).toBeGreaterThanOrEqual(3);
   });
 
   it('answers arping from the host', async () => {
-    const { stdout } = await execFileAsync('arping', ['-c', '5', '-w', '5', '-I', ifname, ours]);
+    const { stdout } = await runBounded('arping', ['-c', '5', '-w', '5', '-I', ifname, ours], { timeoutMs: TOOL_MS });
     const replies = stdout.split('\n').filter((l) => /bytes from|reply from/i.test(l));
     expect(replies.length, stdout).toBe(5);
   });
@@ -58,7 +58,7 @@ describe.skipIf(skipReason !== undefined)('Stack over TAP against the Linux kern
   it('sends ICMP port unreachable that the kernel reports as ECONNREFUSED', async () => {
     const sock = dgram.createSocket('udp4');
     try {
-      const err = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
+      const refused = new Promise<NodeJS.ErrnoException>((resolve, reject) => {
         sock.once('error', resolve);
         sock.bind(0, host, () => {
           sock.connect(9, ours, () => {
@@ -68,6 +68,7 @@ describe.skipIf(skipReason !== undefined)('Stack over TAP against the Linux kern
           });
         });
       });
+      const err = await withTimeout(refused, { timeoutMs: 10_000, what: `ECONNREFUSED on a kernel socket sending to ${ours}:9` });
       expect(err.code).toBe('ECONNREFUSED');
       expect(stack.stats()[`iface.${ifname}`]!.icmp_tx_errors).toBeGreaterThanOrEqual(1);
     } finally {

@@ -13,21 +13,19 @@
  *  - UDP (small and fragmented datagrams, both ways) and ICMP (the kernel's
  *    ping) stay correct with checksum offload.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import hostDgram from 'node:dgram';
 import * as nodeNet from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { TapNic } from '../../src/driver/tap-nic.js';
 import { exchange, repeatedHash, type ExchangeResult as Side } from '../helpers/exchange.js';
-import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
-const execFileAsync = promisify(execFile);
 const skipReason = tunUnavailableReason() ?? ensureTools(['ping']);
 if (skipReason !== undefined) console.log(`[tap-offload.test] skipping: ${skipReason}`);
 
@@ -54,6 +52,23 @@ function nicStats(stack: Stack, ifname: string): Record<string, number> {
   return stack.stats()[`nic.${ifname}`]!;
 }
 
+/** Upper bounds (below the test timeout) on connecting, one transfer, and one tool run. */
+const CONNECT_MS = 10_000;
+const EXCHANGE_MS = 50_000;
+const TOOL_MS = 30_000;
+
+function bounded<T>(p: Promise<T>, what: string, stack: Stack): Promise<T> {
+  return withTimeout(p, {
+    timeoutMs: EXCHANGE_MS,
+    what,
+    detail: () => `tcp ${JSON.stringify(stack.stats().tcp)}`,
+  });
+}
+
+function connected(sock: { once(ev: 'connect', f: () => void): unknown }, what: string): Promise<void> {
+  return withTimeout(new Promise<void>((r) => sock.once('connect', () => r())), { timeoutMs: CONNECT_MS, what });
+}
+
 function resets(stack: Stack): number {
   const t = stack.stats().tcp!;
   return (t.resetsSent ?? 0) + (t.resetsIn ?? 0) + (t.resetsOut ?? 0);
@@ -68,9 +83,9 @@ async function kernelConnects(stack: Stack, ours: string, port: number, blocks =
   await new Promise<void>((r) => server.listen(port, '0.0.0.0', () => r()));
   const t0 = performance.now();
   const client = nodeNet.connect({ port, host: ours, allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  const kernel = await exchange(client, block, blocks);
-  const ustack = await serverSide!;
+  await connected(client, `the kernel's connection to ${ours}:${port}`);
+  const kernel = await bounded(exchange(client, block, blocks), `the kernel's side of ${blocks} MB each way`, stack);
+  const ustack = await bounded(serverSide!, `ustack's side of ${blocks} MB each way`, stack);
   const secs = (performance.now() - t0) / 1000;
   server.close();
   if (blocks === SIZE_MB) {
@@ -93,9 +108,9 @@ async function ustackConnects(stack: Stack, host: string): Promise<number> {
   const port = (server.address() as nodeNet.AddressInfo).port;
   const t0 = performance.now();
   const client = stack.net.connect({ port, host, allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  const ustack = await exchange(client as unknown as nodeNet.Socket, block, SIZE_MB);
-  const kernel = await serverSide!;
+  await connected(client, `ustack's connection to ${host}:${port}`);
+  const ustack = await bounded(exchange(client as unknown as nodeNet.Socket, block, SIZE_MB), `ustack's side of ${SIZE_MB} MB each way`, stack);
+  const kernel = await bounded(serverSide!, `the kernel's side of ${SIZE_MB} MB each way`, stack);
   const secs = (performance.now() - t0) / 1000;
   server.close();
   expect(ustack).toEqual({ received: expected, bytes: SIZE_MB * MB, error: null });
@@ -127,7 +142,7 @@ describe.skipIf(skipReason !== undefined)(`TAP offloads (virtio_net_hdr, checksu
       expect(nic.rxPerFrameFlags).toBe(true);
       expect(nic.slotSize).toBeGreaterThanOrEqual(65535 + 14);
       expect(nic.stats().offloads).toBe(1);
-      const { stdout } = await execFileAsync('ethtool', ['-k', nic.name]).catch(() => ({ stdout: '' }));
+      const { stdout } = await runBounded('ethtool', ['-k', nic.name], { timeoutMs: TOOL_MS }).catch(() => ({ stdout: '' }));
       if (stdout !== '') expect(stdout).toMatch(/tcp-segmentation-offload: on/);
     } finally {
       await nic.close();
@@ -228,9 +243,10 @@ describe.skipIf(skipReason !== undefined)(`TAP offloads (virtio_net_hdr, checksu
         const msg = randomBytes(size);
         const back = new Promise<Buffer>((r) => sock.once('message', (m: Buffer) => r(m)));
         sock.send(msg, kport, host);
-        expect((await back).equals(msg)).toBe(true);
+        const echoed = await withTimeout(back, { timeoutMs: 10_000, what: `the kernel's echo of a ${size}-byte datagram` });
+        expect(echoed.equals(msg)).toBe(true);
       }
-      const { stdout } = await execFileAsync('ping', ['-n', '-c', '3', '-i', '0.2', '-s', '4000', '-W', '2', '-I', ifname, ours]);
+      const { stdout } = await runBounded('ping', ['-n', '-c', '3', '-i', '0.2', '-s', '4000', '-W', '2', '-I', ifname, ours], { timeoutMs: TOOL_MS });
       expect(stdout).toMatch(/3 received/);
       const s = stack.stats();
       expect(s.udp!.udp_rx_drop_bad_checksum).toBe(0);

@@ -8,19 +8,17 @@
  * The kernel's side is node:net in this process (kernel sockets); ustack's
  * side is stack.net on the same event loop.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as nodeNet from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Stack, type ImpairOptions } from '../../src/index.js';
 import { exchange, repeatedHash, type ExchangeResult as Side } from '../helpers/exchange.js';
-import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
-const execFileAsync = promisify(execFile);
 const skipReason = tunUnavailableReason() ?? ensureTools(['tshark']);
 if (skipReason !== undefined) console.log(`[tcp-kernel.test] skipping: ${skipReason}`);
 
@@ -39,6 +37,19 @@ async function openStack(impair?: ImpairOptions, tapOffloads?: boolean): Promise
     ...(tapOffloads !== undefined ? { tapOffloads } : {}),
   });
   return { stack, host, ours };
+}
+
+/** Upper bounds (below the test timeout) on connecting and on a whole exchange. */
+const CONNECT_MS = 10_000;
+const EXCHANGE_MS = 100_000;
+
+/** `side` settled within EXCHANGE_MS, or an error naming it with ustack's TCP counters. */
+function bounded(side: Promise<Side>, what: string, stack: Stack): Promise<Side> {
+  return withTimeout(side, { timeoutMs: EXCHANGE_MS, what, detail: () => `tcp ${JSON.stringify(pick(stack.stats().tcp!))}` });
+}
+
+function connected(sock: { once(ev: 'connect', f: () => void): unknown }, what: string): Promise<void> {
+  return withTimeout(new Promise<void>((r) => sock.once('connect', () => r())), { timeoutMs: CONNECT_MS, what });
 }
 
 function resets(stack: Stack): number {
@@ -70,9 +81,9 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
       });
       await new Promise<void>((r) => server.listen(5201, '0.0.0.0', () => r()));
       const client = nodeNet.connect({ port: 5201, host: ours, allowHalfOpen: true });
-      await new Promise((r) => client.once('connect', r));
-      const kernel = await exchange(client, block, SIZE_MB);
-      const ustack = await serverSide!;
+      await connected(client, `the kernel's connection to ${ours}:5201`);
+      const kernel = await bounded(exchange(client, block, SIZE_MB), `the kernel's side of ${SIZE_MB} MB each way (${name})`, stack);
+      const ustack = await bounded(serverSide!, `ustack's side of ${SIZE_MB} MB each way (${name})`, stack);
       server.close();
       // Printed before the checks, so a failing run shows which counter moved.
       console.log(`[tcp-kernel] ${name}, kernel -> ustack: tcp ${JSON.stringify(pick(stack.stats().tcp!))}`);
@@ -91,9 +102,9 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
       await new Promise<void>((r) => server.listen(0, host, () => r()));
       const port = (server.address() as nodeNet.AddressInfo).port;
       const client = stack.net.connect({ port, host, allowHalfOpen: true });
-      await new Promise((r) => client.once('connect', r));
-      const ustack = await exchange(client as unknown as nodeNet.Socket, block, SIZE_MB);
-      const kernel = await serverSide!;
+      await connected(client, `ustack's connection to ${host}:${port}`);
+      const ustack = await bounded(exchange(client as unknown as nodeNet.Socket, block, SIZE_MB), `ustack's side of ${SIZE_MB} MB each way (${name})`, stack);
+      const kernel = await bounded(serverSide!, `the kernel's side of ${SIZE_MB} MB each way (${name})`, stack);
       server.close();
       expect(ustack).toEqual({ received: expected, bytes: SIZE_MB * MB, error: null });
       expect(kernel).toEqual({ received: expected, bytes: SIZE_MB * MB, error: null });
@@ -119,13 +130,16 @@ describe.skipIf(skipReason !== undefined)(`TCP against the Linux kernel, ${SIZE_
       });
       await new Promise<void>((r) => server.listen(5202, '0.0.0.0', () => r()));
       const client = nodeNet.connect({ port: 5202, host: ours, allowHalfOpen: true });
-      const kernel = await exchange(client, block, 4);
-      await serverSide!;
+      const kernel = await bounded(exchange(client, block, 4), "the kernel's side of 4 MB each way (captured)", stack);
+      await bounded(serverSide!, "ustack's side of 4 MB each way (captured)", stack);
       server.close();
       stack.capture(null);
       expect(kernel.error).toBeNull();
       const tshark = async (filter: string): Promise<number> => {
-        const { stdout } = await execFileAsync('tshark', ['-r', pcap, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-Y', filter], { maxBuffer: 64 * MB });
+        const { stdout } = await runBounded('tshark', ['-r', pcap, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', '-Y', filter], {
+          timeoutMs: 30_000,
+          what: `tshark -Y '${filter}' on the capture`,
+        });
         return stdout.split('\n').filter((l) => l.trim() !== '').length;
       };
       const total = await tshark('tcp');

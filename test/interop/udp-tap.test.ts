@@ -10,13 +10,20 @@ import hostDgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { ensureTools, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason() ?? ensureTools(['ip']);
 if (skipReason !== undefined) console.log(`[udp-tap.test] skipping: ${skipReason}`);
 
 type Sock = hostDgram.Socket;
-const once = <T extends unknown[]>(em: { once: (e: string, f: (...a: any[]) => void) => unknown }, ev: string): Promise<T> =>
-  new Promise((r) => em.once(ev, (...a: any[]) => r(a as T)));
+/** Upper bound on waiting for one event or datagram on this link. */
+const EVENT_MS = 10_000;
+/** The next `ev` from `em`, or an error naming it after EVENT_MS. */
+const once = <T extends unknown[]>(em: { once: (e: string, f: (...a: any[]) => void) => unknown }, ev: string, what = ''): Promise<T> =>
+  withTimeout(
+    new Promise<T>((r) => em.once(ev, (...a: any[]) => r(a as T))),
+    { timeoutMs: EVENT_MS, what: `'${ev}'${what ? ` (${what})` : ''}` },
+  );
 
 describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the kernel', () => {
   let stack: Stack;
@@ -77,7 +84,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
       h.send(Buffer.alloc(n, n & 0xff), 7007, ours);
       await new Promise((r) => setTimeout(r, 10));
     }
-    await all;
+    await withTimeout(all, { timeoutMs: EVENT_MS, what: `${sizes.length} echoes from ${ours}:7007`, detail: () => `got sizes [${got.map((b) => b.length).join(', ')}]` });
     expect(got.map((b) => b.length).sort((a, b) => a - b)).toEqual(sizes);
     for (const b of got) expect(b.every((x) => x === (b.length & 0xff))).toBe(true);
   });
@@ -98,7 +105,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
       const err = await new Promise<Error | null>((r) => c.send(`msg ${i}`, srv.address().port, host, r));
       expect(err).toBeNull();
     }
-    await done;
+    await withTimeout(done, { timeoutMs: EVENT_MS, what: '20 echoes from the kernel', detail: () => `got [${replies.join(', ')}]` });
     expect(replies.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `msg ${i}`).sort());
   });
 
@@ -113,7 +120,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
     const denied = await new Promise<NodeJS.ErrnoException | null>((r) => s.send('x', port, bcast, r));
     expect(denied).toMatchObject({ code: 'EACCES', syscall: 'send', message: `send EACCES ${bcast}:${port}` });
     s.setBroadcast(true);
-    const got = once<[Buffer, hostDgram.RemoteInfo]>(rx, 'message');
+    const got = once<[Buffer, hostDgram.RemoteInfo]>(rx, 'message', `the broadcast at the host's port ${port}`);
     s.send('hello everyone', port, bcast);
     const [msg, rinfo] = await got;
     expect(msg.toString()).toBe('hello everyone');
@@ -129,7 +136,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
     await new Promise<void>((r) => c.connect(peer.address().port, host, r));
     expect(c.remoteAddress()).toEqual({ address: host, family: 'IPv4', port: peer.address().port });
     expect(c.address().address).toBe(ours);
-    const atPeer = once<[Buffer, hostDgram.RemoteInfo]>(peer, 'message');
+    const atPeer = once<[Buffer, hostDgram.RemoteInfo]>(peer, 'message', 'the datagram sent on the connected socket');
     c.send('via connect');
     const [m, rinfo] = await atPeer;
     expect(m.toString()).toBe('via connect');
@@ -138,7 +145,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
     c.on('message', (msg) => received.push(msg.toString()));
     other.send('not the peer', c.address().port, ours);
     await new Promise((r) => setTimeout(r, 50));
-    const fromPeer = once(c, 'message');
+    const fromPeer = once(c, 'message', "the peer's datagram");
     peer.send('the peer', c.address().port, ours);
     await fromPeer;
     expect(received).toEqual(['the peer']);
@@ -156,7 +163,7 @@ describe.skipIf(skipReason !== undefined)('ustack dgram over TAP against the ker
     u.send('anyone?', closedPort, host);
     const c = track(stack.dgram.createSocket('udp4'));
     await new Promise<void>((r) => c.connect(closedPort, host, r));
-    const err = once<[NodeJS.ErrnoException]>(c, 'error');
+    const err = once<[NodeJS.ErrnoException]>(c, 'error', 'ECONNREFUSED from the kernel\'s port unreachable');
     c.send('anyone there?');
     const [e] = await err;
     expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'recvmsg', errno: -111 });

@@ -10,6 +10,8 @@ function countFree(nic: Nic): number {
     const s = nic.alloc();
     if (s < 0) break;
     taken.push(s);
+    // A pool that never runs dry would keep this loop going: it holds slotCount slots.
+    if (taken.length > nic.slotCount) throw new Error(`alloc() handed out more than slotCount (${nic.slotCount}) slots`);
   }
   for (const s of taken) nic.release(s);
   return taken.length;

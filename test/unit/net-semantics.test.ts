@@ -8,6 +8,7 @@ import * as nodeNet from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import type { NetModule } from '../../src/socket/net.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Net = typeof nodeNet | NetModule;
 type Log = string[];
@@ -278,7 +279,7 @@ describe('node:net drop-in semantics (same scenario on node:net and ustack/net)'
       const client = (net as typeof nodeNet).connect(port, HOST);
       client.resume();
       await new Promise((r) => client.once('connect', r));
-      while (sockets.length < 1) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => sockets.length >= 1, { timeoutMs: 10_000, intervalMs: 5, what: 'the server to accept the connection' });
       const count = await new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
       log.push(`connections ${count}`);
       const closed = new Promise<void>((r) =>
@@ -373,8 +374,9 @@ describe('node:net drop-in semantics (same scenario on node:net and ustack/net)'
       const chunk = Buffer.alloc(64 * 1024, 1);
       let written = 0;
       // Write until the writer stays blocked: write() false and no 'drain' for
-      // a while, because the paused reader's window is closed.
-      for (;;) {
+      // a while, because the paused reader's window is closed. Bounded: a
+      // writer that never blocks stops at 256 MiB (and the log says so).
+      while (written < 256 * 1024 * 1024) {
         written += chunk.length;
         if (s.write(chunk)) {
           await new Promise((r) => setImmediate(r));
@@ -424,7 +426,12 @@ describe('ustack-specific socket behaviour', () => {
     const s = net.connect(port, HOST);
     await new Promise((r) => s.once('connect', r));
     const chunk = Buffer.alloc(64 * 1024, 2);
-    while (s.write(chunk)) await new Promise((r) => setImmediate(r));
+    let queued = 0;
+    while (s.write(chunk)) {
+      queued += chunk.length;
+      if (queued > 256 * 1024 * 1024) throw new Error('write() still accepting after 256 MiB to a paused reader');
+      await new Promise((r) => setImmediate(r));
+    }
     const conns = stack.engine.tcp.connections();
     const clientConn = conns.find((c) => c.localPort === s.localPort)!;
     // The sender comes to see a zero window from the paused reader (the last

@@ -12,6 +12,7 @@ import * as vm from 'node:vm';
 import type * as nodeNet from 'node:net';
 import { Stack } from '../../src/ustack.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PAIRS = 1000;
 
@@ -77,14 +78,24 @@ describe('idle connections', () => {
         });
       // Warm-up (JIT, maps), then measure from a settled heap.
       const warm = await Promise.all(Array.from({ length: 32 }, connect));
-      while (accepted.length < warm.length) await sleep(1);
+      await waitFor(() => accepted.length >= warm.length, {
+        timeoutMs: 30_000,
+        intervalMs: 1,
+        what: `the server to accept ${warm.length} warm-up connections`,
+        detail: () => `${accepted.length} accepted`,
+      });
       for (const s of [...warm, ...accepted.splice(0)]) s.destroy();
       await sleep(50);
       const before = await settle();
 
       const clients: nodeNet.Socket[] = [];
       for (let i = 0; i < PAIRS; i += 100) clients.push(...(await Promise.all(Array.from({ length: 100 }, connect))));
-      while (accepted.length < clients.length) await sleep(1);
+      await waitFor(() => accepted.length >= clients.length, {
+        timeoutMs: 60_000,
+        intervalMs: 1,
+        what: `the server to accept ${clients.length} connections`,
+        detail: () => `${accepted.length} accepted`,
+      });
       const after = await settle();
       const sockets = [...clients, ...accepted];
       expectIdle(sockets);
