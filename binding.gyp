@@ -15,6 +15,8 @@
         "addon/napi/polled_device.cc",
         "addon/napi/tap_device.cc",
         "addon/napi/e1000_device.cc",
+        "addon/napi/event_loop.cc",
+        "addon/napi/bytes_binding.cc",
         "addon/registry/device_registry.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],

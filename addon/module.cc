@@ -1,121 +1,37 @@
-// N-API surface only: thin wrappers over addon/tap, addon/pci, addon/dma, addon/e1000.
-//
-// Built with C++ exceptions disabled: every failure is thrown with
-// Napi::Error::...ThrowAsJavaScriptException() followed by a return.
+// The addon's entry point: registration only. Every export is listed here,
+// as src/driver/addon.ts (UstackAddon) declares it; the bindings live in
+// addon/napi/ (the only code that knows N-API), over the plain C++ core in
+// addon/{tap,e1000,pci,dma,bytes,registry,common}. See addon/README.md.
 #include <napi.h>
-#include <uv.h>
 
-#include <arpa/inet.h>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <string>
-
-#include "tap/tap.h"
-#include "e1000/e1000.h"
-#include "e1000/regs.h"
-#include "bytes/bytes.h"
-#include "e1000/ring.h"
-#include "napi/buffers.h"
-#include "napi/errors.h"
-#include "napi/polled_device.h"
-#include "napi/tap_device.h"
+#include "napi/bytes_binding.h"
 #include "napi/e1000_device.h"
-#include "registry/device_registry.h"
-#include "dma/view_hold.h"
-#include "pci/address.h"
-
-namespace {
-
-using ustack::napi::BurstArrays;
-using ustack::napi::GetU32Array;
-using ustack::napi::HeldBuffer;
-using ustack::napi::InvokeWakeCallback;
-using ustack::napi::ThrowCoded;
-using ustack::napi::ThrowError;
-using ustack::napi::ThrowRange;
-using ustack::napi::ThrowSystem;
-
-// The poll loop's view of libuv's loop (one per environment, so workers each
-// have their own). While the poll loop spins it keeps libuv's poll phase
-// non-blocking with its own idle handle rather than a referenced setImmediate:
-// node's immediate idle handle stays active for the whole callback that
-// setImmediate runs, which would make eventLoopDue() always true inside it.
-struct LoopProbe {
-  uv_loop_t* loop = nullptr;
-  uv_idle_t* idle = nullptr;
-  bool spinning = false;
-};
-
-LoopProbe* GetLoopProbe(Napi::Env env) {
-  void* data = nullptr;
-  if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<LoopProbe*>(data);
-  LoopProbe* p = new LoopProbe();
-  if (napi_get_uv_event_loop(env, &p->loop) != napi_ok) p->loop = nullptr;
-  if (p->loop != nullptr) {
-    p->idle = new uv_idle_t;
-    uv_idle_init(p->loop, p->idle);
-  }
-  napi_set_instance_data(
-      env, p,
-      [](napi_env, void* d, void*) {
-        LoopProbe* q = static_cast<LoopProbe*>(d);
-        if (q->idle != nullptr) {
-          uv_idle_stop(q->idle);
-          uv_close(reinterpret_cast<uv_handle_t*>(q->idle), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
-        }
-        delete q;
-      },
-      nullptr);
-  return p;
-}
-
-// eventLoopSpin(on): starts/stops the idle handle that keeps libuv from
-// blocking in epoll_wait while the poll loop has more polling to do. Like a
-// referenced setImmediate it keeps the process alive while started.
-Napi::Value EventLoopSpin(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LoopProbe* p = GetLoopProbe(env);
-  bool on = info.Length() > 0 && info[0].ToBoolean().Value();
-  if (p->idle != nullptr && on != p->spinning) {
-    if (on) uv_idle_start(p->idle, [](uv_idle_t*) {});
-    else uv_idle_stop(p->idle);
-    p->spinning = on;
-  }
-  return env.Undefined();
-}
-
-// eventLoopDue(): whether libuv has work due right now — an expired timer, a
-// referenced setImmediate (node's idle handle), pending or closing callbacks.
-// The poll loop stays inside one event-loop turn (no epoll_wait) until this
-// says otherwise or its slice ends. No system call: uv_backend_timeout() reads
-// the loop's queues and timer heap; loop->time is as of the turn's start, so
-// the timer deadline is compared against a fresh uv_hrtime() (vDSO clock).
-// Call it with the spin handle stopped, or it reports that handle.
-Napi::Value EventLoopDue(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LoopProbe* p = GetLoopProbe(env);
-  if (p->loop == nullptr) return Napi::Boolean::New(env, true);
-  int timeout = uv_backend_timeout(p->loop);
-  if (timeout < 0) return Napi::Boolean::New(env, false);
-  if (timeout == 0) return Napi::Boolean::New(env, true);
-  uint64_t now_ms = uv_hrtime() / 1000000;
-  return Napi::Boolean::New(env, now_ms >= uv_now(p->loop) + static_cast<uint64_t>(timeout));
-}
-
-}  // namespace
+#include "napi/event_loop.h"
+#include "napi/tap_device.h"
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace ustack::napi;
   exports.Set("version", Napi::String::New(env, "0.1.0"));
-  exports.Set("TapDevice", ustack::napi::TapDevice::Define(env));
-  exports.Set("E1000Device", ustack::napi::E1000Device::Define(env));
-  exports.Set("e1000StopAll", Napi::Function::New(env, ustack::napi::E1000StopAll, "e1000StopAll"));
-  exports.Set("e1000StopEnv", Napi::Function::New(env, ustack::napi::E1000StopEnv, "e1000StopEnv"));
-  exports.Set("e1000SupportedDevice", Napi::Function::New(env, ustack::napi::E1000SupportedDevice, "e1000SupportedDevice"));
+
+  // Devices (napi/tap_device.h, napi/e1000_device.h).
+  exports.Set("TapDevice", TapDevice::Define(env));
+  exports.Set("E1000Device", E1000Device::Define(env));
+  exports.Set("e1000StopAll", Napi::Function::New(env, E1000StopAll, "e1000StopAll"));
+  exports.Set("e1000StopEnv", Napi::Function::New(env, E1000StopEnv, "e1000StopEnv"));
+  exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
+  // Stops this environment's e1000 devices when it ends (a worker exiting).
+  WatchEnvironment(env);
+
+  // The poll loop's view of libuv (napi/event_loop.h).
   exports.Set("eventLoopDue", Napi::Function::New(env, EventLoopDue, "eventLoopDue"));
   exports.Set("eventLoopSpin", Napi::Function::New(env, EventLoopSpin, "eventLoopSpin"));
-  ustack::bytes::Register(env, exports);
-  ustack::napi::WatchEnvironment(env);
+
+  // Byte kernels (napi/bytes_binding.h).
+  exports.DefineProperties({
+      RawMethod("bytesCopy", BytesCopy),
+      RawMethod("bytesCopySum", BytesCopySum),
+      RawMethod("bytesSum", BytesSum),
+  });
   return exports;
 }
 

@@ -1,11 +1,7 @@
-// Byte kernels for the JavaScript data path: memcpy and the Internet
-// checksum (RFC 1071) over Uint8Array ranges, plus both fused. JavaScript
-// moves packet-sized ranges at 2-3 GB/s with a word loop (TypedArray.set is
-// memcpy but allocates a view per call); one call here costs ~30 ns and then
-// runs at memory speed. Pure functions of their arguments; see bytes.cc.
+// The Internet checksum (RFC 1071) at memory speed, for the byte kernels of
+// the JavaScript data path (napi/bytes_binding.h). Plain C++, no N-API; a
+// pure function of its arguments (bytes_test.cc checks it).
 #pragma once
-
-#include <napi.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,9 +10,7 @@ namespace ustack::bytes {
 
 // Folded, uncomplemented one's complement sum of p[0, len) taken as
 // big-endian 16-bit words (an odd trailing byte padded with zero): the value
-// onesSum() in src/stack/wire/checksum.ts returns with initial 0.
+// onesSum() in src/wire/checksum.ts returns with initial 0.
 uint32_t ones_sum(const uint8_t* p, size_t len);
-
-void Register(Napi::Env env, Napi::Object exports);
 
 }  // namespace ustack::bytes
