@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `npm run test:vm`: the e1000 driver's ring arithmetic unit tests, then the
-# QEMU VM test (test/vm/run.mjs; USTACK_VM_SCENARIOS=full,vfio,em selects).
+# `npm run test:vm`: the addon's native unit tests (scripts/test-native.sh;
+# USTACK_SKIP_NATIVE=1 leaves them out when they just ran), then the QEMU VM
+# test (test/vm/run.mjs; USTACK_VM_SCENARIOS=full,vfio,em selects).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/test-e1000-ring.sh
+if [ "${USTACK_SKIP_NATIVE:-}" != 1 ]; then
+  bash scripts/test-native.sh
+fi
 node test/vm/run.mjs

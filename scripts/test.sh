@@ -30,9 +30,11 @@ fi
 npx tsc -p tsconfig.test.json --noEmit
 # The import rules of ARCHITECTURE.md (layers, no cycles), by dependency-cruiser.
 npm run --silent lint:deps
+# The addon's native unit tests (every addon/**/*_test.cc; no device, no node).
+npm run --silent test:native
 npx vitest run "$@"
-# The e1000 driver on QEMU's models (ring unit tests + VM test; skips with a
-# reason when QEMU cannot run). USTACK_SKIP_VM=1 leaves it out.
+# The e1000 driver on QEMU's models (skips with a reason when QEMU cannot
+# run). USTACK_SKIP_VM=1 leaves it out.
 if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
-  npm run --silent test:vm
+  USTACK_SKIP_NATIVE=1 npm run --silent test:vm
 fi

@@ -2,7 +2,7 @@
 // mapping at the region's address, and the parent's mapping carries the
 // kernel's "dc" (do not copy) flag. Anonymous (VFIO) memory always; the
 // hugetlbfs region when this host has free huge pages. Built and run by
-// scripts/test-e1000-ring.sh; prints "N passed, N failed" (and what it
+// scripts/test-native.sh; prints "N passed, N failed" (and what it
 // skipped, with the reason).
 #include <sys/mman.h>
 #include <sys/wait.h>

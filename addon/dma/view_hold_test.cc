@@ -2,7 +2,8 @@
 // nobody views is unmapped at once; a viewed one keeps its addresses, reads
 // zeros, and is unmapped when the last view lets go. Anonymous regions only
 // (hugetlbfs needs reserved huge pages). Built and run by
-// test/unit/native-lifetime.test.ts; prints "N passed, N failed".
+// scripts/test-native.sh and test/unit/native-lifetime.test.ts; prints
+// "N passed, N failed".
 #include <sys/mman.h>
 #include <unistd.h>
 

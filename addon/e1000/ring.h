@@ -1,6 +1,6 @@
 // Descriptor ring index arithmetic for the 8254x, kept pure (no device, no
 // memory access) so it can be unit-tested on its own (addon/e1000/ring_test.cc,
-// run by scripts/test-e1000-ring.sh).
+// run by scripts/test-native.sh).
 //
 // Conventions (8254x manual 3.2.6 / 3.4):
 //  - A ring has n descriptors, n a power of two is NOT required (n % 8 == 0 is).

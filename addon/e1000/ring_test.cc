@@ -4,7 +4,7 @@
 // hw/net/e1000.c) cuts a TSO frame, for addon/e1000/slots.h (slot ownership
 // and the free stack shared with JavaScript, fed hostile stacks) and for
 // addon/pci/address.h (PCI address checks). Built and run by
-// scripts/test-e1000-ring.sh; prints "N passed, N failed".
+// scripts/test-native.sh; prints "N passed, N failed".
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -1,6 +1,6 @@
 // Ownership of the packet pool's slots and the free-slot stack shared with
 // JavaScript, kept pure (no device, no N-API) so it can be unit-tested on its
-// own (addon/e1000/ring_test.cc, run by scripts/test-e1000-ring.sh).
+// own (addon/e1000/ring_test.cc, run by scripts/test-native.sh).
 //
 // The free stack is a Uint32Array that JavaScript pops (alloc) and pushes
 // (release) without calling into C++: element 0 is the count, elements

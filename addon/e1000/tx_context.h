@@ -1,6 +1,6 @@
 // TX offload planning for the 8254x, kept pure (reads a frame, computes
 // descriptor fields; no device, no DMA) so it can be unit-tested on its own
-// (addon/e1000/ring_test.cc, run by scripts/test-e1000-ring.sh).
+// (addon/e1000/ring_test.cc, run by scripts/test-native.sh).
 //
 // Offloads go through a TCP/IP context descriptor (8254x manual 3.3.6)
 // followed by extended data descriptors (3.3.7) carrying POPTS TXSM/IXSM:

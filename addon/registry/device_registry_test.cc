@@ -1,7 +1,7 @@
 // Unit tests for addon/registry/device_registry.h: devices stopped per
 // environment and all at once, no fixed bound, and stop_all() racing threads
-// that add and remove devices. Built and run by test/unit/native-lifetime.test.ts;
-// prints "N passed, N failed".
+// that add and remove devices. Built and run by scripts/test-native.sh and
+// test/unit/native-lifetime.test.ts; prints "N passed, N failed".
 #include <atomic>
 #include <cstdio>
 #include <thread>
