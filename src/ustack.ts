@@ -315,11 +315,6 @@ export class Stack implements SocketHost {
     return ipToString(this.iface.address);
   }
 
-  /** The NIC's MAC, as a number. */
-  get mac(): number {
-    return this.iface.mac;
-  }
-
   /** Counters per layer (like `netstat -s` / `ethtool -S`). */
   stats(): StackStats {
     const out: StackStats = { ...this.engine.stats(), poll: { ...this.loop.counters } };

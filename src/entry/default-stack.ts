@@ -23,7 +23,7 @@ import { Stack, type StackOptions } from '../ustack.js';
 
 let stack: Stack | null = null;
 
-/** What the environment asks for (exported for tests). */
+/** What the environment asks for. */
 export function defaultStackOptions(env: NodeJS.ProcessEnv = process.env): StackOptions {
   const opts: StackOptions = {};
   if (env.USTACK_NIC) {
@@ -51,16 +51,4 @@ export function defaultStack(): Stack {
     stack = s;
   }
   return stack;
-}
-
-/** Whether the default stack has been opened. */
-export function hasDefaultStack(): boolean {
-  return stack !== null;
-}
-
-/** Closes the default stack (tests); the next defaultStack() opens a new one. */
-export async function closeDefaultStack(): Promise<void> {
-  const s = stack;
-  stack = null;
-  await s?.close();
 }

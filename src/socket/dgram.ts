@@ -108,7 +108,7 @@ class Handle implements UdpHandler {
    */
   unhashed = false;
   ttl = 64;
-  /** Reused for every send (an options object per datagram was garbage per packet). */
+  /** Reused for every send, so a datagram allocates no options object. */
   readonly sendOpts = { ttl: 64 };
   /** One-entry caches: the last destination string parsed, the last source address formatted. */
   lastDstText = '';

@@ -72,6 +72,3 @@ export function createNetModule(host: SocketHost): NetModule {
     setDefaultAutoSelectFamilyAttemptTimeout: (_v: number) => {},
   };
 }
-
-export type NetSocket = UstackSocket;
-export type NetServer = UstackServer;

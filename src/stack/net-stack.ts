@@ -297,7 +297,8 @@ export class NetStack implements TransportEndpoints {
     out.tcp = { ...tcp, ...conn };
     out.ip = { tx_drop_no_route: this.router.noRoute };
     Object.assign(out, this.layerStats());
-    // TCP additions under the names (the rest of out.tcp keeps its names).
+    // Under the names stats() readers use: synCookiesValidated (the layer's
+    // synCookiesAccepted) and the out-of-order gauge.
     out.tcp!.synCookiesValidated = this.tcp.stats.synCookiesAccepted;
     out.tcp!.outOfOrderBytesHeld = this.outOfOrderBytesHeld();
     return out;
