@@ -1,5 +1,8 @@
 /**
- * Loads the native addon (build/Release/ustack.node) and declares its exports.
+ * Loads the native addon (build/Release/ustack.node) and declares its
+ * exports: the one typed surface of the addon (addon/module.cc registers the
+ * same list; addon/napi/ implements it). Everything in src/driver that uses
+ * the addon goes through these types.
  *
  * The package root is found by walking up from this file to the package.json
  * named "ustack", so this works both from src/ (vitest, ts sources) and from
@@ -9,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { codedError } from '../errors/node-errors.js';
 
 /** Counters kept by the addon for one TAP device. */
 export interface TapDeviceStats {
@@ -139,9 +143,140 @@ export interface TapDeviceConstructor {
   new (name: string, opts?: { offloads?: boolean }): TapDevice;
 }
 
+/** Counters of one E1000Device: the driver's, then the NIC's statistics registers by name. */
+export interface E1000DeviceStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames the NIC reported with receive errors (dropped). */
+  rxDroppedErrors: number;
+  /** Receive refills that found no free slot. */
+  rxNoSlot: number;
+  txFrames: number;
+  txBytes: number;
+  txRingFull: number;
+  /** Context descriptors written (checksum / TSO parameters). */
+  txContexts: number;
+  txChecksumOffloaded: number;
+  /** TSO super-frames, and the MTU-sized frames they became. */
+  txTsoFrames: number;
+  txTsoSegments: number;
+  /** TSO frames the driver cut itself (QEMU's model, whole-MSS frames). */
+  txTsoSoftware: number;
+  txTsoMssLowered: number;
+  /** Descriptors of frames longer than one RX buffer (dropped). */
+  rxMultiDescriptor: number;
+  /** Frames the device reported shorter than a header or longer than the buffer (dropped). */
+  rxBadLength: number;
+  /** txBurst calls refused for a bad slot or length. */
+  txRefused: number;
+  /** Head registers outside their ring: the device was stopped. */
+  deviceFaults: number;
+  /** Entries of the shared free stack the driver repaired, by kind. */
+  freeStackBadIndex: number;
+  freeStackInRing: number;
+  freeStackDuplicate: number;
+  freeStackCountClamped: number;
+  freeStackPushRefused: number;
+  irqs: number;
+  /** Wake-ups delivered with an error status from libuv. */
+  wakeErrors: number;
+  /** 1 while the link is up. */
+  linkUp: number;
+  /** The NIC's statistics registers (clear-on-read, accumulated): hwCrcErrors, hwMissedPackets, hwRxGoodPackets, ... (addon/e1000/regs.h). */
+  [hwCounter: string]: number;
+}
+
+/** How an E1000Device is opened (addon/e1000/e1000.h Options). */
+export interface E1000DeviceOptions {
+  /** RX / TX descriptors (multiples of 8 in [8, 65536]; default 256). */
+  rxRing?: number;
+  txRing?: number;
+  /** Slots in the pool (0 or absent: what the default region holds). */
+  slotCount?: number;
+  /** Bytes per slot, a power of two in [2048, 65536] (default 16384 with TSO, else 2048). */
+  slotSize?: number;
+  /** IP MTU TSO cuts to, in [68, 1500]. */
+  mtu?: number;
+  /** MII loopback: every sent frame comes back (self-test). */
+  loopback?: boolean;
+  promiscuous?: boolean;
+  /** TX checksum offload through context descriptors (default true). */
+  txChecksum?: boolean;
+  /** TCP segmentation offload (needs txChecksum). */
+  tso?: boolean;
+}
+
+/**
+ * An Intel 8254x driven in poll mode through UIO or VFIO (addon/napi/e1000_device.h).
+ * Errors carry `code` (see E1000Nic.open for the ones opening gives).
+ */
+export interface E1000Device {
+  /**
+   * The DMA memory, one external ArrayBuffer, detached by close(). Its
+   * addresses stay mapped (to zero pages after close) while any ArrayBuffer
+   * sharing it lives, including one made from it by transfer().
+   */
+  readonly pool: ArrayBuffer;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  /** TCP segmentation offload in use (asked for, and checksum offload on). */
+  readonly tso: boolean;
+  readonly mac: string;
+  readonly model: string;
+  readonly deviceId: number;
+  /** 'hugetlbfs' (physical addresses) or 'vfio-iommu' (IOVA mapping). */
+  readonly memory: string;
+  /**
+   * The driver keeps using freeStack's memory: if its buffer is later
+   * detached or shrunk, the device stops (DMA off) and rxBurst, txBurst and
+   * txReclaim throw ERR_USTACK_BUFFER_DETACHED.
+   */
+  start(freeStack: Uint32Array): void;
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  /**
+   * Refuses a bad burst whole (nothing of it is sent): ERR_OUT_OF_RANGE for a
+   * slot outside the pool or a length outside [14, min(slotSize, 65535)],
+   * ERR_USTACK_SLOT_NOT_OWNED for a slot that is free (released, or never
+   * allocated), in the RX ring, already in the TX ring, or twice in the burst.
+   * The driver tracks every slot's owner itself and repairs (and counts, in
+   * stats(): freeStack*) whatever the shared free stack says that cannot be.
+   */
+  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  txReclaim(): number;
+  linkUp(): boolean;
+  /** A 32-bit register of BAR0; ERR_OUT_OF_RANGE unless 4-byte aligned and inside the mapped BAR0. */
+  readReg(offset: number): number;
+  /**
+   * As TapDevice.setWakeCallback: anything but a function or null is
+   * ERR_INVALID_ARG_TYPE; a closed device holds no callback.
+   */
+  setWakeCallback(fn: (() => void) | null): void;
+  /** Arms the interrupt; true when a frame is already waiting (do not sleep), false after close(). */
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): E1000DeviceStats;
+  stopDma(): void;
+  close(): void;
+}
+
+export interface E1000DeviceConstructor {
+  /** Opens and programs the NIC (RX/TX off until start()); `pci` is DDDD:BB:SS.F. */
+  new (pci: string, access: 'uio' | 'vfio', opts?: E1000DeviceOptions): E1000Device;
+}
+
+/** Every export of the addon (addon/module.cc). */
 export interface UstackAddon {
   readonly version: string;
   readonly TapDevice: TapDeviceConstructor;
+  readonly E1000Device: E1000DeviceConstructor;
+  /** Stops DMA on every open e1000 device of the process (every thread); returns how many. */
+  e1000StopAll(): number;
+  /** Stops DMA on the e1000 devices this thread (environment) opened; returns how many. */
+  e1000StopEnv(): number;
+  /** The model name of a device this driver supports, or null. */
+  e1000SupportedDevice(vendor: number, device: number): string | null;
   /**
    * Whether libuv has work due now (an expired timer, a referenced
    * setImmediate, pending callbacks), read without a system call.
@@ -188,12 +323,11 @@ export function loadAddon(): UstackAddon {
   const root = packageRoot();
   const path = ADDON_CANDIDATES.map((p) => join(root, p)).find((p) => existsSync(p));
   if (!path) {
-    const err = new Error(
+    throw codedError(
+      'ERR_USTACK_ADDON_NOT_BUILT',
       `ustack: native addon not built (looked for ${ADDON_CANDIDATES.join(', ')} under ${root}); ` +
         'run `npx node-gyp rebuild` in the package root',
-    ) as Error & { code: string };
-    err.code = 'ERR_USTACK_ADDON_NOT_BUILT';
-    throw err;
+    );
   }
   const require = createRequire(import.meta.url);
   cached = require(path) as UstackAddon;

@@ -21,90 +21,14 @@
  * and reprogrammed on open.
  */
 import { isMainThread } from 'node:worker_threads';
-import { loadAddon } from './addon.js';
+import { loadAddon, type E1000Device } from './addon.js';
 import { parseMac } from './host-config.js';
 import { normalizePci } from './pci-sysfs.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
 import { codedError } from '../errors/node-errors.js';
 
-export interface E1000DeviceStats {
-  [counter: string]: number;
-}
-
-/** The addon's E1000Device (see addon/module.cc). */
-export interface E1000Device {
-  /**
-   * The DMA memory, one external ArrayBuffer, detached by close(). Its
-   * addresses stay mapped (to zero pages after close) while any ArrayBuffer
-   * sharing it lives, including one made from it by transfer().
-   */
-  readonly pool: ArrayBuffer;
-  readonly slotSize: number;
-  readonly slotCount: number;
-  /** TCP segmentation offload in use (asked for, and checksum offload on). */
-  readonly tso: boolean;
-  readonly mac: string;
-  readonly model: string;
-  readonly deviceId: number;
-  /** 'hugetlbfs' (physical addresses) or 'vfio-iommu' (IOVA mapping). */
-  readonly memory: string;
-  /**
-   * The driver keeps using freeStack's memory: if its buffer is later
-   * detached or shrunk, the device stops (DMA off) and rxBurst, txBurst and
-   * txReclaim throw ERR_USTACK_BUFFER_DETACHED.
-   */
-  start(freeStack: Uint32Array): void;
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
-  /**
-   * Refuses a bad burst whole (nothing of it is sent): ERR_OUT_OF_RANGE for a
-   * slot outside the pool or a length outside [14, min(slotSize, 65535)],
-   * ERR_USTACK_SLOT_NOT_OWNED for a slot that is free (released, or never
-   * allocated), in the RX ring, already in the TX ring, or twice in the burst.
-   * The driver tracks every slot's owner itself and repairs (and counts, in
-   * stats(): freeStack*) whatever the shared free stack says that cannot be.
-   */
-  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
-  txReclaim(): number;
-  linkUp(): boolean;
-  /** A 32-bit register of BAR0; ERR_OUT_OF_RANGE unless 4-byte aligned and inside the mapped BAR0. */
-  readReg(offset: number): number;
-  setWakeCallback(fn: (() => void) | null): void;
-  /** Arms the interrupt; true when a frame is already waiting (do not sleep). */
-  armWake(): boolean;
-  ref(): void;
-  unref(): void;
-  hasRef(): boolean;
-  stats(): E1000DeviceStats;
-  stopDma(): void;
-  close(): void;
-}
-
-interface E1000Addon {
-  E1000Device: new (
-    pci: string,
-    access: 'uio' | 'vfio',
-    opts: {
-      rxRing?: number;
-      txRing?: number;
-      slotCount?: number;
-      slotSize?: number;
-      mtu?: number;
-      loopback?: boolean;
-      promiscuous?: boolean;
-      txChecksum?: boolean;
-      tso?: boolean;
-    },
-  ) => E1000Device;
-  /** Stops DMA on every open device of the process; returns how many. */
-  e1000StopAll(): number;
-  /** Stops DMA on the devices this thread (environment) opened; returns how many. */
-  e1000StopEnv(): number;
-  e1000SupportedDevice(vendor: number, device: number): string | null;
-}
-
-export function loadE1000Addon(): E1000Addon {
-  return loadAddon() as unknown as E1000Addon;
-}
+/** The addon (loadAddon()), for the e1000 tests that load it through this module. */
+export const loadE1000Addon = loadAddon;
 
 export interface E1000NicOptions {
   /** PCI address, DDDD:BB:SS.F. */
@@ -130,6 +54,7 @@ export interface E1000NicOptions {
 
 // ---- process-wide safety net ----------------------------------------------------
 
+/** Every open NIC stays reachable until close(): a device doing DMA is never left to the garbage collector. */
 const open = new Set<E1000Nic>();
 let hooksInstalled = false;
 
@@ -141,7 +66,7 @@ let hooksInstalled = false;
  */
 function stopAllDma(): void {
   try {
-    const addon = loadE1000Addon();
+    const addon = loadAddon();
     if (isMainThread) addon.e1000StopAll();
     else addon.e1000StopEnv();
   } catch {
@@ -227,18 +152,14 @@ export class E1000Nic implements Nic {
    */
   static open(options: E1000NicOptions): E1000Nic {
     if (typeof options !== 'object' || options === null || typeof options.pci !== 'string') {
-      const e = new TypeError('E1000Nic.open: options.pci must be a string') as TypeError & { code: string };
-      e.code = 'ERR_INVALID_ARG_TYPE';
-      throw e;
+      throw codedError('ERR_INVALID_ARG_TYPE', 'E1000Nic.open: options.pci must be a string', TypeError);
     }
     // The address becomes part of sysfs paths: DDDD:BB:SS.F only (the addon checks again).
     const opts: E1000NicOptions = { ...options, pci: normalizePci(options.pci) };
     if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 1500)) {
-      const e = new RangeError(`E1000Nic.open: mtu must be an integer in [68, 1500], got ${String(opts.mtu)}`) as RangeError & { code: string };
-      e.code = 'ERR_OUT_OF_RANGE';
-      throw e;
+      throw codedError('ERR_OUT_OF_RANGE', `E1000Nic.open: mtu must be an integer in [68, 1500], got ${String(opts.mtu)}`, RangeError);
     }
-    const { E1000Device } = loadE1000Addon();
+    const { E1000Device } = loadAddon();
     installSafetyHooks();
     const dev = new E1000Device(opts.pci, opts.access ?? 'uio', {
       ...(opts.rxRing !== undefined ? { rxRing: opts.rxRing } : {}),
@@ -295,9 +216,7 @@ export class E1000Nic implements Nic {
 
   release(slot: number): void {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.slotCount) {
-      const err = new RangeError(`E1000Nic.release: slot ${slot} out of range`) as RangeError & { code: string };
-      err.code = 'ERR_OUT_OF_RANGE';
-      throw err;
+      throw codedError('ERR_OUT_OF_RANGE', `E1000Nic.release: slot ${slot} out of range`, RangeError);
     }
     const f = this.free;
     if (f[0]! >= this.slotCount) throw codedError('ERR_USTACK_DOUBLE_RELEASE', 'E1000Nic.release: double release');
@@ -350,10 +269,10 @@ export class E1000Nic implements Nic {
     if (this.closed) return this.finalStats!;
     const d = this.dev.stats();
     return {
-      framesIn: d.rxFrames!,
-      bytesIn: d.rxBytes!,
-      framesOut: d.txFrames!,
-      bytesOut: d.txBytes!,
+      framesIn: d.rxFrames,
+      bytesIn: d.rxBytes,
+      framesOut: d.txFrames,
+      bytesOut: d.txBytes,
       ...d,
       wakeups: this.wakeups,
       freeSlots: this.free[0]!,
@@ -459,9 +378,4 @@ export class E1000Nic implements Nic {
       await nic.close();
     }
   }
-}
-
-/** Open E1000Nics (for diagnostics). */
-export function openE1000Nics(): ReadonlySet<E1000Nic> {
-  return open;
 }

@@ -1,11 +1,10 @@
 /**
  * Small helpers for the kernel side of host-attached NICs (TAP): parsing the
- * host address, MAC formatting, and checking the host's interfaces through
- * /sys (no shelling out).
+ * host address and MAC formatting.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import { codedError } from '../errors/node-errors.js';
 
 export interface Ipv4Cidr {
   address: string;
@@ -13,9 +12,7 @@ export interface Ipv4Cidr {
 }
 
 function invalidArg(message: string): Error {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = 'ERR_INVALID_ARG_VALUE';
-  return err;
+  return codedError('ERR_INVALID_ARG_VALUE', message, TypeError);
 }
 
 /** '10.11.0.1/24' -> { address: '10.11.0.1', prefixLength: 24 }; a bare address means /32. */
@@ -65,9 +62,4 @@ export function randomLocalMac(avoid?: number): number {
 export function isLocalUnicastMac(mac: number): boolean {
   const first = Math.floor(mac / 2 ** 40) & 0xff;
   return (first & 0x03) === 0x02;
-}
-
-/** Whether the host currently has a network interface with this name. */
-export function hostInterfaceExists(name: string): boolean {
-  return name.length > 0 && !name.includes('/') && existsSync(`/sys/class/net/${name}`);
 }

@@ -69,7 +69,7 @@ const VNET_GSO_ECN = 0x80;
 const TX_CHUNK = 256;
 
 /** Slot size for an MTU: 2048 up to MTU 2030, then whole KiB holding mtu + 18 (Ethernet + VLAN). */
-export function tapSlotSizeFor(mtu: number): number {
+function tapSlotSizeFor(mtu: number): number {
   const frame = mtu + 18;
   return frame <= 2048 ? 2048 : Math.ceil(frame / 1024) * 1024;
 }
@@ -339,9 +339,7 @@ export class TapNic implements Nic {
 
   release(slot: number): void {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.slotCount) {
-      const err = new RangeError(`TapNic.release: slot ${slot} out of range`) as RangeError & { code: string };
-      err.code = 'ERR_OUT_OF_RANGE';
-      throw err;
+      throw codedError('ERR_OUT_OF_RANGE', `TapNic.release: slot ${slot} out of range`, RangeError);
     }
     this.slots.release(slot);
   }
