@@ -50,9 +50,9 @@ function tail(s: string): string {
 
 /**
  * Tracks a child the test spawned itself (its stdout/stderr, if piped, are
- * collected too). A child spawned `detached` leads its own process group,
- * and kill() signals the whole group, grandchildren included (`sh -c`,
- * `timeout ...`).
+ * collected too). With `ownGroup` (spawned `detached`, so it leads a
+ * process group of its own), kill() signals the whole group, grandchildren
+ * included.
  */
 export function trackChild(child: ChildProcess, what: string, ownGroup = false): TrackedChild {
   let stdout = '';
@@ -149,17 +149,23 @@ export interface StartOptions {
   cwd?: string;
   /** Default: stdin ignored, stdout and stderr piped (and collected). */
   stdio?: SpawnOptions['stdio'];
+  /**
+   * Run it as the leader of a process group of its own, so stopping it
+   * reaches what it started (`sh -c ...`). Off by default: a child in the
+   * runner's group also gets the terminal's Ctrl-C, as the runner does.
+   */
+  ownGroup?: boolean;
 }
 
 /** Spawns `cmd args` (no shell) and tracks it. */
 export function startChild(cmd: string, args: readonly string[] = [], opts: StartOptions = {}): TrackedChild {
   const child = spawn(cmd, args, {
     stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so stopping it reaches its children too
+    detached: opts.ownGroup === true,
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
-  return trackChild(child, opts.what ?? [cmd, ...args].join(' ').slice(0, 200), true);
+  return trackChild(child, opts.what ?? [cmd, ...args].join(' ').slice(0, 200), opts.ownGroup === true);
 }
 
 /**
