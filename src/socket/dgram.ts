@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import { isIPv4 } from 'node:net';
-import type { SocketHost } from './host.js';
+import type { LookupFunction, SocketHost } from './host.js';
 import {
   ERR_INVALID_ARG_TYPE,
   ERR_SOCKET_ALREADY_BOUND,
@@ -40,7 +40,6 @@ import {
   validatePort,
 } from '../errors/node-errors.js';
 import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } from '../stack/transport-endpoints.js';
-import type { LookupFunction } from '../stack/services/dns.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
 
