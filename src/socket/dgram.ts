@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import { isIPv4 } from 'node:net';
-import type { LookupFunction, SocketHost } from './host.js';
+import { whenReady, type LookupFunction, type SocketHost } from './host.js';
 import {
   ERR_INVALID_ARG_TYPE,
   ERR_SOCKET_ALREADY_BOUND,
@@ -463,23 +463,11 @@ export class DgramSocket extends EventEmitter {
         this.startListening(h);
       });
     };
-    const ready = h.host.ready;
-    if (ready !== undefined) {
-      // The stack is still coming up (DHCP): wait, keeping the process alive like a pending lookup.
-      h.host.ref();
-      ready.then(
-        () => {
-          h.host.unref();
-          proceed();
-        },
-        (err: Error) => {
-          h.host.unref();
-          if (st.handle !== h) return;
-          st.bindState = BIND_UNBOUND;
-          this.emit('error', err);
-        },
-      );
-    } else proceed();
+    whenReady(h.host, proceed, (err) => {
+      if (st.handle !== h) return;
+      st.bindState = BIND_UNBOUND;
+      this.emit('error', err);
+    });
     return this;
   }
 

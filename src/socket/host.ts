@@ -33,3 +33,27 @@ export function resolveIpv4(host: SocketHost, hostname: string, lookup: LookupFu
   }
   (lookup ?? host.lookup)(hostname, { family: 4 }, cb);
 }
+
+/**
+ * Runs `go` at once when the host has its address, else once it has one
+ * (DHCP), holding a reference on the host meanwhile, as a pending lookup
+ * would; `fail` gets the error when the address never comes.
+ */
+export function whenReady(host: SocketHost, go: () => void, fail: (err: Error) => void): void {
+  const ready = host.ready;
+  if (ready === undefined) {
+    go();
+    return;
+  }
+  host.ref();
+  ready.then(
+    () => {
+      host.unref();
+      go();
+    },
+    (err: Error) => {
+      host.unref();
+      fail(err);
+    },
+  );
+}

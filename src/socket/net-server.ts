@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Connection, Listener } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
-import { resolveIpv4, type SocketHost } from './host.js';
+import { resolveIpv4, whenReady, type SocketHost } from './host.js';
 import { normalizeListenArgs, type NetConnectOpts, type ServerOpts } from './net-args.js';
 import type { UstackSocket } from './net-socket.js';
 import {
@@ -93,22 +93,7 @@ export class UstackServer extends EventEmitter {
         });
       }
     };
-    const ready = this._hostRef.ready;
-    if (ready === undefined) go();
-    else {
-      // No address yet (DHCP): listen once there is one; hold the process meanwhile.
-      this._hostRef.ref();
-      ready.then(
-        () => {
-          this._hostRef.unref();
-          go();
-        },
-        (err: Error) => {
-          this._hostRef.unref();
-          this.emit('error', err);
-        },
-      );
-    }
+    whenReady(this._hostRef, go, (err) => this.emit('error', err));
     if (opts.signal) {
       const onAbort = (): void => {
         this.close();
