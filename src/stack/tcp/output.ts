@@ -1,0 +1,197 @@
+/**
+ * Building outgoing segments: the one reused repr every connection fills
+ * (a segment is filled and handed to the sink synchronously, before any
+ * other connection runs, so one per connection would only cost memory), the
+ * header fields every segment carries (window with receiver SWS avoidance,
+ * timestamps, SACK and D-SACK blocks), the one RST builder, and the write
+ * descriptor the layer hands IP output.
+ */
+import { TCP_ACK, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
+import { seqAdd, seqGt } from '../../wire/seq.js';
+import { nativeCopySum } from '../../wire/kernels.js';
+import type { L4Writer } from '../iface/ip-output.js';
+import { ringGet, ringGetSum } from './buffers.js';
+import {
+  F_ACK_EACH,
+  F_ACK_NOW,
+  F_DSACK_PENDING,
+  F_OUTPUT_FAILED,
+  F_RST_PENDING,
+  F_SACK_OK,
+  F_TS_OK,
+  rcvFree,
+  rcvWindowNow,
+  tsNow,
+  type SegmentSink,
+  type Tcb,
+} from './tcb.js';
+
+/** The SACK block list of OUT (RFC 2018 §3: at most 4 blocks, 3 with timestamps). */
+export const SACK_OUT: number[] = [];
+/** The outgoing repr shared by every connection. */
+export const OUT: TcpRepr = newTcpRepr();
+OUT.sack = SACK_OUT;
+/** Scratch for the assembler's ranges while SACK blocks are built. */
+const ASM_RANGES: number[] = [];
+
+/**
+ * Payloads from this length on are copied and summed in one native call
+ * (transmit: SegmentWrite; receive: the layer's fused placement) when the
+ * kernels are installed; below it the JavaScript loops cost less than the
+ * call.
+ */
+export const FUSED_MIN = 64;
+
+/** Fills the shared repr with the fields every synchronized segment carries. `seq`: int32 bit pattern (see SegmentSink). */
+export function prepare(c: Tcb, flags: number, seq: number, now: number): TcpRepr {
+  const o = OUT;
+  o.srcPort = c.localPort;
+  o.dstPort = c.remotePort;
+  o.seq = seq;
+  o.ack = c.rcvNxt;
+  o.flags = flags;
+  o.urgent = 0;
+  o.mss = undefined;
+  o.windowScale = undefined;
+  o.sackPermitted = undefined;
+  o.window = windowField(c);
+  if ((c.fl & F_TS_OK) !== 0) {
+    // int32 bit patterns (see SegmentSink): no heap number per segment.
+    o.tsVal = tsNow(c, now);
+    o.tsEcr = c._tsRecent;
+  } else {
+    o.tsVal = undefined;
+    o.tsEcr = undefined;
+  }
+  // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
+  const so = SACK_OUT;
+  so.length = 0;
+  if ((c.fl & F_SACK_OK) !== 0 && (c.asm.heldBytes > 0 || (c.fl & F_DSACK_PENDING) !== 0)) {
+    const maxBlocks = (c.fl & F_TS_OK) !== 0 ? 3 : 4;
+    if ((c.fl & F_DSACK_PENDING) !== 0) {
+      // RFC 2883 §4: the D-SACK block goes first, once.
+      so.push(c.cold.dsackL, c.cold.dsackR);
+      c.fl &= ~F_DSACK_PENDING;
+      c.stats.dsacksOut++;
+    }
+    const r = c.asm.heldBytes > 0 ? c.asm.ranges(ASM_RANGES) : ASM_RANGES;
+    if (c.asm.heldBytes === 0) r.length = 0;
+    for (let i = 0; i + 1 < r.length && so.length < 2 * maxBlocks; i += 2) {
+      so.push(seqAdd(c.rcvNxt, r[i]!), seqAdd(c.rcvNxt, r[i + 1]!));
+    }
+  }
+  o.sack = so;
+  return o;
+}
+
+/**
+ * The window field (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, RFC 7323
+ * scaling): free ring space, but the right edge moves only by at least
+ * min(buffer/2, MSS), and never moves left.
+ */
+export function windowField(c: Tcb): number {
+  const cur = rcvWindowNow(c);
+  const max = c.rcvShift > 0 ? 65535 << c.rcvShift : 65535;
+  let wnd = Math.min(rcvFree(c), max);
+  const swsThreshold = Math.min(c.rcvCapacity >>> 1, c.advMss);
+  if (wnd > cur && wnd - cur < swsThreshold) wnd = cur;
+  if (wnd < cur) wnd = cur;
+  let field = wnd >>> c.rcvShift;
+  if (field << c.rcvShift < cur) field++; // rounding must not shrink the window
+  if (field > 65535) field = 65535;
+  const edge = seqAdd(c.rcvNxt, field << c.rcvShift);
+  if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
+  return field;
+}
+
+/**
+ * Emits the shared repr; bookkeeping common to every segment that carries
+ * an ACK. A segment the output refuses (no route, no buffer) is treated as
+ * sent and lost on the wire: the retransmission timer, with its backoff
+ * and retry limit, deals with it (a failing route must not turn into a
+ * retry every millisecond, nor keep a connection alive forever). The rest
+ * of this dispatch round is skipped.
+ */
+export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): boolean {
+  if (sink.emitSegment(c, o, ringOff)) c.stats.segmentsOut++;
+  else c.fl |= F_OUTPUT_FAILED;
+  if ((o.flags & TCP_ACK) !== 0) {
+    c.fl &= ~(F_ACK_NOW | F_ACK_EACH);
+    c.ackAt = Infinity;
+    c.rcvUnackedBytes = 0;
+    c.lastAckSent = o.ack;
+  }
+  return true;
+}
+
+/** Sends the RST queueRst left in ColdState. */
+export function emitRst(c: Tcb, sink: SegmentSink): void {
+  c.fl &= ~F_RST_PENDING;
+  const cs = c.cold;
+  fillRst(OUT, c.localPort, c.remotePort, cs.rstSeq, cs.rstAck, cs.rstFlags);
+  if (sink.emitSegment(c, OUT, 0)) {
+    c.stats.segmentsOut++;
+    c.stats.resetsOut++;
+  }
+}
+
+/**
+ * Fills `o` as a RST: no options, no payload, window 0; the ACK field only
+ * with TCP_ACK in `flags`. Used for a connection's own RSTs and for the
+ * layer's replies to segments that belong to no connection (RFC 9293
+ * §3.10.7.1).
+ */
+export function fillRst(o: TcpRepr, srcPort: number, dstPort: number, seq: number, ack: number, flags: number): void {
+  o.srcPort = srcPort;
+  o.dstPort = dstPort;
+  o.seq = seq;
+  o.ack = (flags & TCP_ACK) !== 0 ? ack : 0;
+  o.flags = flags;
+  o.window = 0;
+  o.urgent = 0;
+  o.mss = undefined;
+  o.windowScale = undefined;
+  o.sackPermitted = undefined;
+  o.sack = undefined;
+  o.tsVal = undefined;
+  o.tsEcr = undefined;
+  o.payloadLength = 0;
+}
+
+/**
+ * One outgoing segment on its way through IP output: the repr, where its
+ * payload comes from (a connection's send ring at `ringOffset`, or none),
+ * the addresses and checksum mode for the header. IP output takes a writer
+ * function (L4Writer) that it calls once with the packet buffer: `writer`
+ * is this descriptor's write, bound once, so a layer reuses one descriptor
+ * for every segment and nothing is allocated per segment.
+ */
+export class SegmentWrite {
+  /** The connection whose send ring holds the payload; null for a segment without one. */
+  tcb: Tcb | null = null;
+  repr: TcpRepr = OUT;
+  ringOffset = 0;
+  headerLength = 0;
+  src = 0;
+  dst = 0;
+  mode: TcpChecksumMode = 'full';
+  readonly writer: L4Writer = (buf: Uint8Array, off: number): void => this.write(buf, off);
+
+  /** Writes the segment at buf[off...]: the payload from the send ring first, then the header and checksum. */
+  write(buf: Uint8Array, off: number): void {
+    const r = this.repr;
+    const n = r.payloadLength;
+    const c = this.tcb;
+    let sum = -1;
+    if (n > 0 && c !== null) {
+      // With the native kernels, the payload is summed while it is copied
+      // out of the send ring (one pass), and emitTcp sums only the header.
+      if (n >= FUSED_MIN && this.mode === 'full' && nativeCopySum !== null) {
+        sum = ringGetSum(c.sndRing, this.ringOffset, buf, off + this.headerLength, n);
+      } else {
+        ringGet(c.sndRing, this.ringOffset, buf, off + this.headerLength, n);
+      }
+    }
+    emitTcp(r, buf, off, this.src, this.dst, this.mode, sum);
+  }
+}
