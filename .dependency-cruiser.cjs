@@ -28,6 +28,42 @@ const stackLayers = [
   { name: 'stack/engine', path: '^src/stack/[^/]+\\.ts$', rank: 3 },
 ];
 
+/**
+ * Inside TCP: each RFC mechanism is a file of free functions over one
+ * connection record (tcb.ts), imported strictly downwards in this order, so
+ * no mechanism reaches up into one that uses it. The helper modules (ring,
+ * assembler, RTT, congestion control, ISN, SYN cookies, contracts) import
+ * nothing of the engine; the facade (connection.ts) sits above every
+ * mechanism and the layer above the facade.
+ */
+const tcpFile = (name) => `^src/stack/tcp/${name}\\.ts$`;
+const tcpLayers = [
+  {
+    name: 'tcp/helpers',
+    path: `${['contracts', 'assembler', 'ring-buffer', 'rtt', 'isn', 'siphash', 'syncookie'].map(tcpFile).join('|')}|^src/stack/tcp/congestion/`,
+    rank: 0,
+  },
+  ...[
+    'types',
+    'cold-state',
+    'tcb',
+    'buffers',
+    'output',
+    'recovery/sack-scoreboard',
+    'recovery/rack',
+    'recovery/tlp',
+    'recovery/fast-recovery',
+    'snd',
+    'rcv',
+    'connect',
+    'icmp',
+    'timers',
+    'connection',
+    'demux',
+    'tcp-layer',
+  ].map((name, i) => ({ name: `tcp/${name}`, path: tcpFile(name), rank: i + 1 })),
+];
+
 function upwardRules(list, prefix) {
   const rules = [];
   for (const from of list) {
@@ -85,6 +121,17 @@ module.exports = {
     ...leafRules,
     ...upwardRules(layers, ''),
     ...upwardRules(stackLayers, ''),
+    {
+      name: 'every-tcp-module-in-a-tcp-layer',
+      comment: 'every file in src/stack/tcp/ has its place in the TCP import order (tcpLayers)',
+      severity: 'error',
+      from: {
+        path: '^src/stack/tcp/',
+        pathNot: tcpLayers.map((l) => l.path).join('|'),
+      },
+      to: {},
+    },
+    ...upwardRules(tcpLayers, ''),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

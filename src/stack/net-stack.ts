@@ -11,7 +11,7 @@ import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
 import { UdpLayer, type UdpEndpoint, type UdpHandler } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
-import { State, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
+import { STATE_NAMES, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
 import { DEBUG, debug, ipStr } from './iface/debug.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
 import { ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, emitIcmp } from '../wire/icmp.js';
@@ -54,8 +54,6 @@ export interface StackLimits {
   /** Per-socket receive buffer = largest advertised window (overflow: tcp.outOfWindow). */
   recvBuffer?: number;
 }
-
-const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(State).map(([k, v]) => [v, k]));
 
 /** A TcpLayer whose listeners' backlogs are clamped to `maxBacklog` (somaxconn). */
 class BoundedTcpLayer extends TcpLayer {

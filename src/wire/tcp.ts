@@ -75,87 +75,27 @@ export function newTcpRepr(): TcpRepr {
 export type TcpChecksumMode = 'full' | 'pseudo' | 'none';
 
 /**
- * Walks the options in buf[start, end). Validates the structure (throws
- * WireError('bad-option')) and, when `into` is given, stores the options found
- * there and deletes the option keys that are absent. A repeated option: the
- * last one wins.
- */
-function walkOptions(buf: Uint8Array, start: number, end: number, into: TcpRepr | null): void {
-  let mss = -1;
-  let ws = -1;
-  let sackPerm = false;
-  let sackAt = -1;
-  let sackLen = 0;
-  let tsAt = -1;
-  let i = start;
-  while (i < end) {
-    const kind = buf[i]!;
-    if (kind === TCPOPT_EOL) break;
-    if (kind === TCPOPT_NOP) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= end) throw new WireError('bad-option', `option ${kind} without a length`);
-    const l = buf[i + 1]!;
-    if (l < 2 || i + l > end) throw new WireError('bad-option', `option ${kind} length ${l}`);
-    switch (kind) {
-      case TCPOPT_MSS:
-        if (l !== 4) throw new WireError('bad-option', `MSS length ${l}`);
-        mss = u16(buf, i + 2);
-        break;
-      case TCPOPT_WINDOW_SCALE:
-        if (l !== 3) throw new WireError('bad-option', `window scale length ${l}`);
-        ws = buf[i + 2]!;
-        break;
-      case TCPOPT_SACK_PERMITTED:
-        if (l !== 2) throw new WireError('bad-option', `SACK-permitted length ${l}`);
-        sackPerm = true;
-        break;
-      case TCPOPT_SACK:
-        if (l < 10 || l > 34 || (l - 2) % 8 !== 0) throw new WireError('bad-option', `SACK length ${l}`);
-        sackAt = i + 2;
-        sackLen = (l - 2) >>> 2;
-        break;
-      case TCPOPT_TIMESTAMPS:
-        if (l !== 10) throw new WireError('bad-option', `timestamps length ${l}`);
-        tsAt = i + 2;
-        break;
-      default:
-        break; // unknown kinds are skipped by their length
-    }
-    i += l;
-  }
-  if (into === null) return;
-  if (mss >= 0) into.mss = mss;
-  else if ('mss' in into) delete into.mss;
-  if (ws >= 0) into.windowScale = ws;
-  else if ('windowScale' in into) delete into.windowScale;
-  if (sackPerm) into.sackPermitted = true;
-  else if ('sackPermitted' in into) delete into.sackPermitted;
-  if (sackAt >= 0) {
-    const arr = Array.isArray(into.sack) ? into.sack : [];
-    arr.length = sackLen;
-    for (let k = 0; k < sackLen; k++) arr[k] = u32(buf, sackAt + 4 * k);
-    into.sack = arr;
-  } else if ('sack' in into) delete into.sack;
-  if (tsAt >= 0) {
-    into.tsVal = u32(buf, tsAt);
-    into.tsEcr = u32(buf, tsAt + 4);
-  } else {
-    if ('tsVal' in into) delete into.tsVal;
-    if ('tsEcr' in into) delete into.tsEcr;
-  }
-}
-
-/**
  * Reusable view over a TCP segment. wrap() checks the data offset and walks
- * the options once; afterwards no accessor can go out of bounds or throw.
+ * the options once (the one TCP option parser: it validates their structure
+ * and records where each option's value is); afterwards no accessor or
+ * reader can go out of bounds or throw.
  */
 export class TcpSegmentView {
   buf: Uint8Array = new Uint8Array(0);
   off = 0;
   len = 0;
   headerLength = TCP_HEADER_LEN;
+  // Where wrap() found each option's value in buf (-1: absent). A repeated
+  // option: the last one wins.
+  private mssAt = -1;
+  private wsAt = -1;
+  private sackPerm = false;
+  private sackAt = -1;
+  /** SACK edges (2 per block). */
+  private sackEdges = 0;
+  private tsAt = -1;
+  /** The SACK block list readSegment hands out (reused). */
+  private readonly sackList: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
   /** `len` is the whole segment (the IP payload length). */
   wrap(buf: Uint8Array, off: number, len: number): this {
@@ -165,12 +105,70 @@ export class TcpSegmentView {
     if (doff < 5) throw new WireError('bad-header-length', `data offset ${doff}`);
     const hl = doff * 4;
     if (hl > len) throw new WireError('truncated', 'TCP header runs past the segment');
-    walkOptions(buf, off + TCP_HEADER_LEN, off + hl, null);
+    this.walkOptions(buf, off + TCP_HEADER_LEN, off + hl);
     this.buf = buf;
     this.off = off;
     this.len = len;
     this.headerLength = hl;
     return this;
+  }
+
+  /**
+   * Walks the options in buf[start, end): validates their structure (throws
+   * WireError('bad-option')) and records where each known one is. Unknown
+   * kinds are skipped by their length.
+   */
+  private walkOptions(buf: Uint8Array, start: number, end: number): void {
+    let mssAt = -1;
+    let wsAt = -1;
+    let sackPerm = false;
+    let sackAt = -1;
+    let sackEdges = 0;
+    let tsAt = -1;
+    let i = start;
+    while (i < end) {
+      const kind = buf[i]!;
+      if (kind === TCPOPT_EOL) break;
+      if (kind === TCPOPT_NOP) {
+        i++;
+        continue;
+      }
+      if (i + 1 >= end) throw new WireError('bad-option', `option ${kind} without a length`);
+      const l = buf[i + 1]!;
+      if (l < 2 || i + l > end) throw new WireError('bad-option', `option ${kind} length ${l}`);
+      switch (kind) {
+        case TCPOPT_MSS:
+          if (l !== 4) throw new WireError('bad-option', `MSS length ${l}`);
+          mssAt = i + 2;
+          break;
+        case TCPOPT_WINDOW_SCALE:
+          if (l !== 3) throw new WireError('bad-option', `window scale length ${l}`);
+          wsAt = i + 2;
+          break;
+        case TCPOPT_SACK_PERMITTED:
+          if (l !== 2) throw new WireError('bad-option', `SACK-permitted length ${l}`);
+          sackPerm = true;
+          break;
+        case TCPOPT_SACK:
+          if (l < 10 || l > 34 || (l - 2) % 8 !== 0) throw new WireError('bad-option', `SACK length ${l}`);
+          sackAt = i + 2;
+          sackEdges = (l - 2) >>> 2;
+          break;
+        case TCPOPT_TIMESTAMPS:
+          if (l !== 10) throw new WireError('bad-option', `timestamps length ${l}`);
+          tsAt = i + 2;
+          break;
+        default:
+          break;
+      }
+      i += l;
+    }
+    this.mssAt = mssAt;
+    this.wsAt = wsAt;
+    this.sackPerm = sackPerm;
+    this.sackAt = sackAt;
+    this.sackEdges = sackEdges;
+    this.tsAt = tsAt;
   }
 
   get srcPort(): number {
@@ -222,9 +220,31 @@ export class TcpSegmentView {
     if (payloadSum >= 0) return onesSum(this.buf, this.off, this.headerLength, pseudo + payloadSum) === 0xffff;
     return onesSum(this.buf, this.off, this.len, pseudo) === 0xffff;
   }
-  /** Stores the options into `into` and deletes the option keys that are absent. Does not allocate unless a SACK array is needed. */
+  /**
+   * Stores the options into `into` and deletes the option keys that are
+   * absent. Does not allocate unless a SACK array is needed.
+   */
   readOptions(into: TcpRepr): TcpRepr {
-    walkOptions(this.buf, this.off + TCP_HEADER_LEN, this.off + this.headerLength, into);
+    const b = this.buf;
+    if (this.mssAt >= 0) into.mss = u16(b, this.mssAt);
+    else if ('mss' in into) delete into.mss;
+    if (this.wsAt >= 0) into.windowScale = b[this.wsAt]!;
+    else if ('windowScale' in into) delete into.windowScale;
+    if (this.sackPerm) into.sackPermitted = true;
+    else if ('sackPermitted' in into) delete into.sackPermitted;
+    if (this.sackAt >= 0) {
+      const arr = Array.isArray(into.sack) ? into.sack : [];
+      arr.length = this.sackEdges;
+      for (let k = 0; k < this.sackEdges; k++) arr[k] = u32(b, this.sackAt + 4 * k);
+      into.sack = arr;
+    } else if ('sack' in into) delete into.sack;
+    if (this.tsAt >= 0) {
+      into.tsVal = u32(b, this.tsAt);
+      into.tsEcr = u32(b, this.tsAt + 4);
+    } else {
+      if ('tsVal' in into) delete into.tsVal;
+      if ('tsEcr' in into) delete into.tsEcr;
+    }
     return into;
   }
   /** Fills every field of `into` (fixed fields, options, payloadLength). */
@@ -238,6 +258,46 @@ export class TcpSegmentView {
     into.urgent = this.urgent;
     into.payloadLength = this.payloadLength;
     return this.readOptions(into);
+  }
+  /**
+   * readRepr for a repr reused segment after segment (newTcpRepr): it keeps
+   * its shape, as absent options become undefined instead of being deleted
+   * (a repr that loses keys drops to dictionary mode in V8, where every
+   * uint32 store allocates); timestamps are int32 bit patterns (the keys
+   * also hold undefined, so V8 keeps them tagged, and a value >= 2^31 would
+   * be a new heap number per segment; callers compare them modulo 2^32);
+   * SACK blocks go into one array this view reuses (valid until the next
+   * readSegment).
+   */
+  readSegment(into: TcpRepr): TcpRepr {
+    const b = this.buf;
+    into.srcPort = this.srcPort;
+    into.dstPort = this.dstPort;
+    into.seq = this.seq;
+    into.ack = this.ack;
+    into.flags = this.flags;
+    into.window = this.window;
+    into.urgent = this.urgent;
+    into.payloadLength = this.payloadLength;
+    into.mss = this.mssAt >= 0 ? u16(b, this.mssAt) : undefined;
+    into.windowScale = this.wsAt >= 0 ? b[this.wsAt]! : undefined;
+    into.sackPermitted = this.sackPerm ? true : undefined;
+    if (this.sackAt >= 0) {
+      const arr = this.sackList;
+      arr.length = this.sackEdges;
+      for (let k = 0; k < this.sackEdges; k++) arr[k] = u32(b, this.sackAt + 4 * k);
+      into.sack = arr;
+    } else {
+      into.sack = undefined;
+    }
+    if (this.tsAt >= 0) {
+      into.tsVal = u32(b, this.tsAt) | 0;
+      into.tsEcr = u32(b, this.tsAt + 4) | 0;
+    } else {
+      into.tsVal = undefined;
+      into.tsEcr = undefined;
+    }
+    return into;
   }
 }
 

@@ -10,7 +10,6 @@ import { TCP_ACK, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from
 import { seqAdd, seqGt } from '../../wire/seq.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import type { L4Writer } from '../iface/ip-output.js';
-import { ringGet, ringGetSum } from './buffers.js';
 import {
   F_ACK_EACH,
   F_ACK_NOW,
@@ -158,6 +157,12 @@ export function fillRst(o: TcpRepr, srcPort: number, dstPort: number, seq: numbe
   o.payloadLength = 0;
 }
 
+/** Where a segment's payload comes from: a connection's send ring (Connection.copyPayload / copyPayloadSum). */
+export interface PayloadSource {
+  copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number;
+  copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number;
+}
+
 /**
  * One outgoing segment on its way through IP output: the repr, where its
  * payload comes from (a connection's send ring at `ringOffset`, or none),
@@ -168,7 +173,7 @@ export function fillRst(o: TcpRepr, srcPort: number, dstPort: number, seq: numbe
  */
 export class SegmentWrite {
   /** The connection whose send ring holds the payload; null for a segment without one. */
-  tcb: Tcb | null = null;
+  source: PayloadSource | null = null;
   repr: TcpRepr = OUT;
   ringOffset = 0;
   headerLength = 0;
@@ -181,15 +186,15 @@ export class SegmentWrite {
   write(buf: Uint8Array, off: number): void {
     const r = this.repr;
     const n = r.payloadLength;
-    const c = this.tcb;
+    const from = this.source;
     let sum = -1;
-    if (n > 0 && c !== null) {
+    if (n > 0 && from !== null) {
       // With the native kernels, the payload is summed while it is copied
       // out of the send ring (one pass), and emitTcp sums only the header.
       if (n >= FUSED_MIN && this.mode === 'full' && nativeCopySum !== null) {
-        sum = ringGetSum(c.sndRing, this.ringOffset, buf, off + this.headerLength, n);
+        sum = from.copyPayloadSum(this.ringOffset, buf, off + this.headerLength, n);
       } else {
-        ringGet(c.sndRing, this.ringOffset, buf, off + this.headerLength, n);
+        from.copyPayload(this.ringOffset, buf, off + this.headerLength, n);
       }
     }
     emitTcp(r, buf, off, this.src, this.dst, this.mode, sum);

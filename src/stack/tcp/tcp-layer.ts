@@ -1,42 +1,31 @@
 /**
- * The TCP layer: demultiplexing, listeners (SYN queue, accept queue, SYN
- * cookies), resets for closed ports, ephemeral ports, ISNs, timers on the
- * stack's one TimerWheel, and output through IpOutput.
+ * The TCP layer (the protocol): input (checksum, parse, demultiplexing),
+ * listeners (SYN queue, accept queue, SYN cookies: RFC 4987), resets for
+ * closed ports (RFC 9293 §3.10.7.1), TIME_WAIT reuse, ephemeral ports,
+ * ISNs (RFC 6528), one timer per connection on the stack's TimerWheel,
+ * receive-burst coalescing, and output through IpOutput.
  *
  * Like gVisor's transport/tcp dispatcher + accept.go, and smoltcp's
  * Interface-side socket lookup. Every Connection is pure; this layer gives
  * it time (the TimerWheel), input (parsed segments) and output (emitTcp).
  */
-import type { IcmpErrorKind, IpOutput, L4Writer, TransportInput } from '../iface/ip-output.js';
+import type { IcmpErrorKind, IpOutput, TransportInput } from '../iface/ip-output.js';
 import type { Clock } from '../../time/clock.js';
+import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
 import { seqAdd, seqGt } from '../../wire/seq.js';
 import { nativeCopySum } from '../../wire/kernels.js';
-import {
-  TCP_ACK,
-  TCP_FIN,
-  TCP_RST,
-  TCP_SYN,
-  TcpSegmentView,
-  emitTcp,
-  tcpHeaderLength,
-  type TcpChecksumMode,
-  type TcpRepr,
-  newTcpRepr,
-} from '../../wire/tcp.js';
-import {
-  Connection,
-  DEFAULT_TCP_CONFIG,
-  State,
-  newConnStats,
-  type ConnectionHost,
-  type SegmentSink,
-  type TcpConfig,
-  type TcpConnStats,
-  type TcpState,
-} from './connection.js';
-import { IsnGenerator, RingPool, SynCookies, Timer, TimerWheel } from './tcp-deps.js';
+import { WireError } from '../../wire/errors.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegmentView, tcpHeaderLength, type TcpRepr, newTcpRepr } from '../../wire/tcp.js';
 import { codedError } from '../../errors/node-errors.js';
+import { IsnGenerator } from './isn.js';
+import { SynCookies } from './syncookie.js';
+import { RingPool } from './ring-buffer.js';
+import { DEFAULT_TCP_CONFIG, State, newConnStats, type TcpConfig, type TcpConnStats, type TcpState } from './types.js';
+import { DEFAULT_PEER_MSS, advMssFor, windowShiftFor, type ConnectionHost, type SegmentSink } from './tcb.js';
+import { FUSED_MIN, SegmentWrite, fillRst } from './output.js';
+import { Connection } from './connection.js';
+import { ConnTable } from './demux.js';
 
 export interface TcpLayerOptions {
   /** Defaults for every connection (each connect/listen may override). */
@@ -129,24 +118,10 @@ function isBroadcastOrMulticast(addr: number): boolean {
   return addr === 0xffffffff || addr >>> 28 === 14 || addr === 0;
 }
 
-/**
- * Demux bucket key: a 30-bit hash of (remote address, remote port, local
- * port). It must stay a small integer (a V8 Smi): a larger number key is
- * boxed on every Map lookup, i.e. one allocation per segment. Buckets chain
- * through Connection.nextInBucket and the full 4-tuple is compared.
- */
-function bucketKey(remoteAddr: number, remotePort: number, localPort: number): number {
-  let h = Math.imul(remoteAddr | 0, 0x9e3779b1) ^ Math.imul((remotePort << 16) | localPort, 0x85ebca77);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0xc2b2ae3d);
-  return (h ^ (h >>> 13)) & 0x3fffffff;
-}
-
 export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   readonly stats: TcpLayerStats;
   private readonly config: TcpConfig;
-  /** bucketKey(4-tuple) -> chain of connections (linked through nextInBucket). */
-  private readonly conns = new Map<number, Connection>();
+  private readonly conns = new ConnTable();
   private readonly listeners = new Map<number, Listener[]>();
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
@@ -159,15 +134,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private readonly rx: TcpRepr = newTcpRepr();
   /** Reused for stateless replies (RST, SYN-cookie SYN-ACK). */
   private readonly tx: TcpRepr = newTcpRepr();
-  // Output state for the one writer closure (set before each ip.send).
-  private wConn: Connection | null = null;
-  private wRepr: TcpRepr = this.tx;
-  private wRingOff = 0;
-  private wHdr = 0;
-  private wSrc = 0;
-  private wDst = 0;
-  private wMode: TcpChecksumMode = 'full';
-  private readonly writer: L4Writer;
+  /** The segment being handed to IP output (reused for every segment). */
+  private readonly out = new SegmentWrite();
   /** Sum of the payload placeFused placed (valid when it returned a connection). */
   private placedSum = 0;
   // Re-entrancy: application calls made from event callbacks are deferred.
@@ -215,21 +183,6 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       established: 0,
       icmpErrors: 0,
     };
-    this.writer = (buf: Uint8Array, off: number): void => {
-      const r = this.wRepr;
-      const n = r.payloadLength;
-      let sum = -1;
-      if (n > 0 && this.wConn !== null) {
-        // With the native kernels, sum the payload while copying it out of
-        // the send ring (one pass, one call per span) and emitTcp sums only the header.
-        if (n >= FUSED_MIN && this.wMode === 'full' && nativeCopySum !== null) {
-          sum = this.wConn.copyPayloadSum(this.wRingOff, buf, off + this.wHdr, n);
-        } else {
-          this.wConn.copyPayload(this.wRingOff, buf, off + this.wHdr, n);
-        }
-      }
-      emitTcp(r, buf, off, this.wSrc, this.wDst, this.wMode, sum);
-    };
   }
 
   // =========================================================================
@@ -250,7 +203,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if (localAddr === -1) throw codedError('ENETUNREACH', 'no route to host');
     let localPort = opts.localPort ?? 0;
     if (localPort === 0) localPort = this.allocatePort(localAddr >>> 0, remoteAddr, remotePort);
-    else if (this.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null) {
+    else if (this.conns.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null) {
       throw codedError('EADDRINUSE', `address in use ${localPort}`);
     }
     const now = this.clock.now();
@@ -293,11 +246,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     }
     for (const c of l.acceptQueue.splice(0)) c.abort();
     // Embryonic connections: find them by their listenerRef.
-    const victims: Connection[] = [];
-    for (const head of this.conns.values()) {
-      for (let c: Connection | null = head; c !== null; c = c.nextInBucket) if (c.listenerRef === l) victims.push(c);
-    }
-    for (const c of victims) c.abort();
+    for (const c of this.conns.all()) if (c.listenerRef === l) c.abort();
   }
 
   /**
@@ -311,9 +260,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
 
   /** Connections currently known (for diagnostics and tests). */
   connections(): Connection[] {
-    const out: Connection[] = [];
-    for (const head of this.conns.values()) for (let c: Connection | null = head; c !== null; c = c.nextInBucket) out.push(c);
-    return out;
+    return this.conns.all();
   }
 
   // =========================================================================
@@ -323,24 +270,25 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     this.stats.segmentsReceived++;
     const v = this.view;
     const rx = this.rx;
-    let placed: Connection | null = null;
     try {
       v.wrap(buf, off, len);
-      if (!verified) {
-        placed = this.placeFused(v, src, dst);
-        if (!v.verifyChecksum(src, dst, placed !== null ? this.placedSum : -1)) {
-          placed?.dropPlacement();
-          this.stats.badChecksum++;
-          return;
-        }
-      }
-      readSegment(v, rx);
-    } catch {
-      // Bad input is data: count and drop (never throw past the interface).
-      placed?.dropPlacement();
+    } catch (e) {
+      // Malformed input is data: counted and dropped. Anything else is a
+      // bug and propagates (the interface gives the burst's slots back).
+      if (!(e instanceof WireError)) throw e;
       this.stats.malformed++;
       return;
     }
+    let placed: Connection | null = null;
+    if (!verified) {
+      placed = this.placeFused(v, src, dst);
+      if (!v.verifyChecksum(src, dst, placed !== null ? this.placedSum : -1)) {
+        placed?.dropPlacement();
+        this.stats.badChecksum++;
+        return;
+      }
+    }
+    v.readSegment(rx);
     src >>>= 0;
     dst >>>= 0;
     if (rx.srcPort === 0 || rx.dstPort === 0 || isBroadcastOrMulticast(src) || isBroadcastOrMulticast(dst)) {
@@ -370,7 +318,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
    */
   private placeFused(v: TcpSegmentView, src: number, dst: number): Connection | null {
     if (nativeCopySum === null || v.payloadLength < FUSED_MIN) return null;
-    const conn = this.lookup(dst >>> 0, v.dstPort, src >>> 0, v.srcPort);
+    const conn = this.conns.lookup(dst >>> 0, v.dstPort, src >>> 0, v.srcPort);
     if (conn === null) return null;
     const sum = conn.placeInOrder(v.seq, v.buf, v.payloadOffset, v.payloadLength);
     if (sum < 0) return null;
@@ -385,7 +333,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const srcPort = (buf[off]! << 8) | buf[off + 1]!;
     const dstPort = (buf[off + 2]! << 8) | buf[off + 3]!;
     const seq = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
-    const conn = this.lookup(localAddr >>> 0, srcPort, remoteAddr >>> 0, dstPort);
+    const conn = this.conns.lookup(localAddr >>> 0, srcPort, remoteAddr >>> 0, dstPort);
     if (conn === null) return;
     this.busy++;
     try {
@@ -400,7 +348,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   /** `found`: the connection input already looked up for this segment, if any. */
   private deliver(src: number, dst: number, rx: TcpRepr, buf: Uint8Array, payloadOff: number, now: number, found: Connection | null): void {
     const f = rx.flags;
-    let conn = found ?? this.lookup(dst, rx.dstPort, src, rx.srcPort);
+    let conn = found ?? this.conns.lookup(dst, rx.dstPort, src, rx.srcPort);
     if (conn !== null && conn.state === State.TIME_WAIT && (f & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
       // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above the old connection's
       // sequence space may reuse the 4-tuple in TIME_WAIT.
@@ -505,12 +453,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   /** Stateless SYN-ACK whose ISN encodes the connection (RFC 4987 §3.6). */
   private sendCookieSynAck(l: Listener, src: number, dst: number, rx: TcpRepr, now: number): void {
     const cfg = l.fullConfig;
-    const mmsS = this.ip.mtuFor(src);
-    const advMss = Math.max(48, Math.min(cfg.mss, mmsS - 20, 65535));
-    const peerMss = rx.mss ?? 536;
-    let shift = 0;
-    while (shift < 14 && cfg.recvBufferSize >>> shift > 65535) shift++;
-    const ws = cfg.windowScaling && rx.windowScale !== undefined ? shift : -1;
+    const advMss = advMssFor(cfg.mss, this.ip.mtuFor(src));
+    const peerMss = rx.mss ?? DEFAULT_PEER_MSS;
+    const ws = cfg.windowScaling && rx.windowScale !== undefined ? windowShiftFor(cfg.recvBufferSize) : -1;
     const sack = cfg.sack && rx.sackPermitted === true;
     const ts = cfg.timestamps && rx.tsVal !== undefined;
     const cookie = this.cookies.encode(dst, rx.dstPort, src, rx.srcPort, rx.seq, Math.min(peerMss, advMss), now, {
@@ -542,54 +487,44 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const f = rx.flags;
     if ((f & TCP_RST) !== 0) return; // never answer a RST
     const t = this.tx;
-    t.srcPort = rx.dstPort;
-    t.dstPort = rx.srcPort;
     if ((f & TCP_ACK) !== 0) {
-      t.seq = rx.ack;
-      t.ack = 0;
-      t.flags = TCP_RST;
+      fillRst(t, rx.dstPort, rx.srcPort, rx.ack, 0, TCP_RST);
     } else {
-      t.seq = 0;
-      t.ack = seqAdd(rx.seq, rx.payloadLength + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0));
-      t.flags = TCP_RST | TCP_ACK;
+      const segLen = rx.payloadLength + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
+      fillRst(t, rx.dstPort, rx.srcPort, 0, seqAdd(rx.seq, segLen), TCP_RST | TCP_ACK);
     }
-    t.window = 0;
-    t.urgent = 0;
-    t.mss = undefined;
-    t.windowScale = undefined;
-    t.sackPermitted = undefined;
-    t.sack = undefined;
-    t.tsVal = undefined;
-    t.tsEcr = undefined;
-    t.payloadLength = 0;
     this.stats.resetsSent++;
     this.sendStateless(dst, src, t);
   }
 
+  /** A segment of no connection's (RST, SYN-cookie SYN-ACK): header only. */
   private sendStateless(src: number, dst: number, repr: TcpRepr): void {
-    this.wConn = null;
-    this.wRepr = repr;
-    this.wRingOff = 0;
-    this.wHdr = tcpHeaderLength(repr);
-    this.wSrc = src;
-    this.wDst = dst;
-    this.wMode = this.ip.checksumOffloadFor(dst) ? 'pseudo' : 'full';
-    if (!this.ip.send(src, dst, IPPROTO_TCP, this.wHdr, this.writer)) this.stats.outputDrops++;
+    const w = this.out;
+    w.source = null;
+    w.repr = repr;
+    w.ringOffset = 0;
+    w.headerLength = tcpHeaderLength(repr);
+    w.src = src;
+    w.dst = dst;
+    w.mode = this.ip.checksumOffloadFor(dst) ? 'pseudo' : 'full';
+    if (!this.ip.send(src, dst, IPPROTO_TCP, w.headerLength, w.writer)) this.stats.outputDrops++;
   }
 
   // =========================================================================
   // SegmentSink / ConnectionHost
 
+  /** A connection's segment: its payload is copied from the send ring while IP output writes the packet. */
   emitSegment(conn: Connection, repr: TcpRepr, ringOffset: number): boolean {
-    this.wConn = conn;
-    this.wRepr = repr;
-    this.wRingOff = ringOffset;
-    this.wHdr = tcpHeaderLength(repr);
-    this.wSrc = conn.localAddr;
-    this.wDst = conn.remoteAddr;
-    this.wMode = this.ip.checksumOffloadFor(conn.remoteAddr) ? 'pseudo' : 'full';
-    const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, this.wHdr + repr.payloadLength, this.writer);
-    this.wConn = null;
+    const w = this.out;
+    w.source = conn;
+    w.repr = repr;
+    w.ringOffset = ringOffset;
+    w.headerLength = tcpHeaderLength(repr);
+    w.src = conn.localAddr;
+    w.dst = conn.remoteAddr;
+    w.mode = this.ip.checksumOffloadFor(conn.remoteAddr) ? 'pseudo' : 'full';
+    const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, w.headerLength + repr.payloadLength, w.writer);
+    w.source = null;
     if (!ok) this.stats.outputDrops++;
     return ok;
   }
@@ -734,39 +669,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     }
   }
 
-  private lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Connection | null {
-    let c = this.conns.get(bucketKey(remoteAddr, remotePort, localPort)) ?? null;
-    while (c !== null) {
-      if (c.localPort === localPort && c.localAddr === localAddr && c.remoteAddr === remoteAddr && c.remotePort === remotePort) return c;
-      c = c.nextInBucket;
-    }
-    return null;
-  }
-
   private register(conn: Connection): void {
-    const key = bucketKey(conn.remoteAddr, conn.remotePort, conn.localPort);
-    conn.nextInBucket = this.conns.get(key) ?? null;
-    this.conns.set(key, conn);
+    this.conns.insert(conn);
     this.stats.currentConnections++;
   }
 
   private unregister(conn: Connection): void {
-    const key = bucketKey(conn.remoteAddr, conn.remotePort, conn.localPort);
-    let c = this.conns.get(key) ?? null;
-    let prev: Connection | null = null;
-    while (c !== null && c !== conn) {
-      prev = c;
-      c = c.nextInBucket;
-    }
-    if (c === null) return;
-    if (prev === null) {
-      if (conn.nextInBucket === null) this.conns.delete(key);
-      else this.conns.set(key, conn.nextInBucket);
-    } else {
-      prev.nextInBucket = conn.nextInBucket;
-    }
-    conn.nextInBucket = null;
-    this.stats.currentConnections--;
+    if (this.conns.remove(conn)) this.stats.currentConnections--;
   }
 
   private findListener(addr: number, port: number): Listener | null {
@@ -786,78 +695,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       const p = this.ephNext;
       this.ephNext = p >= this.ephHigh ? this.ephLow : p + 1;
       if (this.listeners.has(p)) continue;
-      if (this.lookup(localAddr, p, remoteAddr, remotePort) !== null) continue;
+      if (this.conns.lookup(localAddr, p, remoteAddr, remotePort) !== null) continue;
       return p;
     }
     throw codedError('EADDRNOTAVAIL', 'no free ephemeral port');
   }
-}
-
-/**
- * Fills `rx` from a view that wrap() already validated (option structure
- * included). Unlike TcpSegmentView.readRepr this never deletes keys: a repr
- * that loses keys drops to dictionary mode in V8, where every uint32 store
- * (seq, ack, timestamps) allocates a number, i.e. allocation per segment.
- */
-function readSegment(v: TcpSegmentView, rx: TcpRepr): void {
-  rx.srcPort = v.srcPort;
-  rx.dstPort = v.dstPort;
-  rx.seq = v.seq;
-  rx.ack = v.ack;
-  rx.flags = v.flags;
-  rx.window = v.window;
-  rx.urgent = v.urgent;
-  rx.payloadLength = v.payloadLength;
-  rx.mss = undefined;
-  rx.windowScale = undefined;
-  rx.sackPermitted = undefined;
-  rx.sack = undefined;
-  rx.tsVal = undefined;
-  rx.tsEcr = undefined;
-  if (!v.hasOptions) return;
-  const b = v.buf;
-  const end = v.off + v.headerLength;
-  let i = v.off + 20;
-  while (i < end) {
-    const kind = b[i]!;
-    if (kind === 0) break; // EOL
-    if (kind === 1) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= end) return;
-    const l = b[i + 1]!;
-    if (l < 2 || i + l > end) return;
-    if (kind === 2 && l === 4) rx.mss = (b[i + 2]! << 8) | b[i + 3]!;
-    else if (kind === 3 && l === 3) rx.windowScale = b[i + 2]!;
-    else if (kind === 4 && l === 2) rx.sackPermitted = true;
-    else if (kind === 5 && l >= 10 && (l - 2) % 8 === 0) {
-      const n = Math.min((l - 2) >>> 2, 8);
-      const arr = sackScratch;
-      arr.length = n;
-      for (let k = 0; k < n; k++) arr[k] = u32at(b, i + 2 + 4 * k);
-      rx.sack = arr;
-    } else if (kind === 8 && l === 10) {
-      // int32, not uint32: these keys also hold undefined, so V8 keeps them
-      // tagged and a value >= 2^31 would be a new heap number per segment.
-      // The connection only does mod-2^32 arithmetic on them (wire/seq).
-      rx.tsVal = u32at(b, i + 2) | 0;
-      rx.tsEcr = u32at(b, i + 6) | 0;
-    }
-    i += l;
-  }
-}
-
-/**
- * Payloads from this length on are copied and summed in one native call
- * (transmit: writer; receive: placeFused) when the kernels are installed:
- * one ~90 ns call instead of a copy and a sum; below it the JavaScript loops
- * are cheaper than any native call.
- */
-const FUSED_MIN = 64;
-
-const sackScratch: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
-
-function u32at(b: Uint8Array, i: number): number {
-  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
