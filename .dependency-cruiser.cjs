@@ -59,6 +59,7 @@ const tcpLayers = [
     'icmp',
     'timers',
     'connection',
+    'listener',
     'demux',
     'tcp-layer',
   ].map((name, i) => ({ name: `tcp/${name}`, path: tcpFile(name), rank: i + 1 })),

@@ -21,11 +21,15 @@ import { codedError } from '../../errors/node-errors.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies } from './syncookie.js';
 import { RingPool } from './ring-buffer.js';
-import { DEFAULT_TCP_CONFIG, State, newConnStats, type TcpConfig, type TcpConnStats, type TcpState } from './types.js';
+import { DEFAULT_TCP_CONFIG, State, newLayerStats, type TcpConfig, type TcpLayerStats, type TcpState } from './types.js';
 import { DEFAULT_PEER_MSS, advMssFor, windowShiftFor, type ConnectionHost, type SegmentSink } from './tcb.js';
 import { FUSED_MIN, SegmentWrite, fillRst } from './output.js';
 import { Connection } from './connection.js';
 import { ConnTable } from './demux.js';
+import { Listener } from './listener.js';
+
+export { Listener } from './listener.js';
+export type { TcpLayerStats } from './types.js';
 
 export interface TcpLayerOptions {
   /** Defaults for every connection (each connect/listen may override). */
@@ -41,60 +45,6 @@ export interface TcpLayerOptions {
   ephemeralSeed?: number;
   /** Bytes of free ring storage kept for reuse by this layer's connections (default 4 MiB). */
   ringPoolBytes?: number;
-}
-
-export interface TcpLayerStats {
-  /** Shared by all connections. */
-  conn: TcpConnStats;
-  segmentsReceived: number;
-  malformed: number;
-  badChecksum: number;
-  badPorts: number;
-  /** Segments for no connection and no listener. */
-  noSocket: number;
-  resetsSent: number;
-  activeOpens: number;
-  passiveOpens: number;
-  /** SYNs dropped because the accept queue was full. */
-  listenOverflows: number;
-  /** SYNs dropped because the SYN queue was full and cookies are off. */
-  synQueueDrops: number;
-  synCookiesSent: number;
-  synCookiesAccepted: number;
-  synCookiesRejected: number;
-  timeWaitRecycled: number;
-  outputDrops: number;
-  currentConnections: number;
-  established: number;
-  icmpErrors: number;
-}
-
-/** A listening socket (RFC 9293 LISTEN state lives here, not in a Connection). */
-export class Listener {
-  /** Embryonic connections (SYN_RECEIVED). */
-  synQueueLength = 0;
-  /** Established connections not yet accepted (only when there is no onConnection callback). */
-  readonly acceptQueue: Connection[] = [];
-  closed = false;
-  constructor(
-    readonly layer: TcpLayer,
-    readonly port: number,
-    readonly addr: number,
-    /** Bound on the accept queue; the SYN queue holds at most as many (like Linux's somaxconn-ish min). */
-    readonly backlog: number,
-    readonly synBacklog: number,
-    public onConnection: ((conn: Connection) => void) | null,
-    readonly config: Partial<TcpConfig> | undefined,
-    /** The layer's configuration with `config` applied: shared by this listener's connections. */
-    readonly fullConfig: Readonly<TcpConfig>,
-  ) {}
-  /** Takes one established connection from the accept queue. */
-  accept(): Connection | null {
-    return this.acceptQueue.shift() ?? null;
-  }
-  close(): void {
-    this.layer.unlisten(this);
-  }
 }
 
 /**
@@ -162,27 +112,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const span = this.ephHigh - this.ephLow + 1;
     const seed = opts.ephemeralSeed ?? Math.floor(Math.random() * 0x7fffffff);
     this.ephNext = this.ephLow + (Math.abs(seed) % span);
-    this.stats = {
-      conn: newConnStats(),
-      segmentsReceived: 0,
-      malformed: 0,
-      badChecksum: 0,
-      badPorts: 0,
-      noSocket: 0,
-      resetsSent: 0,
-      activeOpens: 0,
-      passiveOpens: 0,
-      listenOverflows: 0,
-      synQueueDrops: 0,
-      synCookiesSent: 0,
-      synCookiesAccepted: 0,
-      synCookiesRejected: 0,
-      timeWaitRecycled: 0,
-      outputDrops: 0,
-      currentConnections: 0,
-      established: 0,
-      icmpErrors: 0,
-    };
+    this.stats = newLayerStats();
   }
 
   // =========================================================================
@@ -534,7 +464,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
    * connections receiving in-order data are serviced once at its end (their
    * segments arrived together; one ACK and one read for the lot instead of an
    * ACK per two segments). Their output leaves in the same transmit flush
-   * as before: only the number of ACKs changes, not their timing.
+   * as it would segment by segment: only the number of ACKs changes, not
+   * their timing.
    */
   rxBurstStart(): void {
     this.rxBursts++;

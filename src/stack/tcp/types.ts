@@ -228,6 +228,57 @@ export function newConnStats(): TcpConnStats {
   };
 }
 
+/** A layer's counters (TcpLayer.stats). */
+export interface TcpLayerStats {
+  /** Shared by all connections. */
+  conn: TcpConnStats;
+  segmentsReceived: number;
+  malformed: number;
+  badChecksum: number;
+  badPorts: number;
+  /** Segments for no connection and no listener. */
+  noSocket: number;
+  resetsSent: number;
+  activeOpens: number;
+  passiveOpens: number;
+  /** SYNs dropped because the accept queue was full. */
+  listenOverflows: number;
+  /** SYNs dropped because the SYN queue was full and cookies are off. */
+  synQueueDrops: number;
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  synCookiesRejected: number;
+  timeWaitRecycled: number;
+  outputDrops: number;
+  currentConnections: number;
+  established: number;
+  icmpErrors: number;
+}
+
+export function newLayerStats(): TcpLayerStats {
+  return {
+    conn: newConnStats(),
+    segmentsReceived: 0,
+    malformed: 0,
+    badChecksum: 0,
+    badPorts: 0,
+    noSocket: 0,
+    resetsSent: 0,
+    activeOpens: 0,
+    passiveOpens: 0,
+    listenOverflows: 0,
+    synQueueDrops: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synCookiesRejected: 0,
+    timeWaitRecycled: 0,
+    outputDrops: 0,
+    currentConnections: 0,
+    established: 0,
+    icmpErrors: 0,
+  };
+}
+
 /** Options a passive open learned from a SYN (or from a SYN cookie). */
 export interface PeerSynOptions {
   mss: number; // -1 when absent
