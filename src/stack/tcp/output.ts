@@ -109,9 +109,9 @@ export function windowField(c: Tcb): number {
  * sent and lost on the wire: the retransmission timer, with its backoff
  * and retry limit, deals with it (a failing route must not turn into a
  * retry every millisecond, nor keep a connection alive forever). The rest
- * of this dispatch round is skipped.
+ * of this dispatch round is skipped (F_OUTPUT_FAILED).
  */
-export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): boolean {
+export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): void {
   if (sink.emitSegment(c, o, ringOff)) c.stats.segmentsOut++;
   else c.fl |= F_OUTPUT_FAILED;
   if ((o.flags & TCP_ACK) !== 0) {
@@ -120,7 +120,6 @@ export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): bo
     c.rcvUnackedBytes = 0;
     c.lastAckSent = o.ack;
   }
-  return true;
 }
 
 /** Sends the RST queueRst left in ColdState. */

@@ -306,7 +306,7 @@ export function sendSyn(c: Tcb, now: number, sink: SegmentSink): void {
     c.rcvAdv = seqAdd(c.rcvNxt, o.window);
     c.lastAckSent = c.rcvNxt;
   }
-  if (!emit(c, sink, o, 0)) return;
+  emit(c, sink, o, 0);
   if (c.sndMax !== c.iss) {
     c.stats.retransmits++;
     c.fl &= ~F_RTT_ACTIVE;
@@ -443,7 +443,7 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
   if (n > 0 && ringOff + n === c.sndRing.length) flags |= TCP_PSH;
   o.flags = flags;
   o.payloadLength = n;
-  if (!emit(c, sink, o, ringOff)) return 0;
+  emit(c, sink, o, ringOff);
   const end = seqAdd(seq, space);
   const retransmission = isRtx || seqLt(seq, c.sndMax);
   if (retransmission) {
