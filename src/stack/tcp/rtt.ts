@@ -70,8 +70,8 @@ export class RttEstimator implements RttEstimatorContract {
    */
   sample(rttMs: number): void {
     if (!Number.isFinite(rttMs)) return;
-    // Math.max/min rather than conditionals: a value merged from a small
-    // integer and a double was boxed by V8 (a heap number per sample).
+    // Math.max/min rather than conditionals: V8 boxes a value merged from a
+    // small integer and a double (a heap number per sample).
     const r = Math.max(0, rttMs);
     if (this._srtt < 0) {
       this._srtt = r;

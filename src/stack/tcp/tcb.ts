@@ -456,7 +456,11 @@ export function rackOn(c: Tcb): boolean {
   return (c.fl & F_SACK_OK) !== 0 && c.config.rack;
 }
 
-/** Our timestamp clock at `now`, as an int32 bit pattern (callers use it modulo 2^32; no heap number). */
+/**
+ * Our timestamp clock (RFC 7323 §5.4): milliseconds plus a per-connection
+ * offset, at `now`, as an int32 bit pattern (callers use it modulo 2^32; no
+ * heap number).
+ */
 export function tsNow(c: Tcb, now: number): number {
   return (Math.floor(now) + c._tsOffset) | 0;
 }

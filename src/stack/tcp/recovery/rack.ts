@@ -203,7 +203,8 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
 }
 
 /**
- * Record k (its send time in rsTs) was delivered up to `end` (an int32 bit
+ * RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment: record k
+ * (its send time in rsTs) was delivered up to `end` (an int32 bit
  * pattern: only mod-2^32 comparisons use it). Index and int32, not the
  * float64 time and uint32 end: arguments of a call V8 does not inline are
  * boxed, one heap number each per delivered segment.
