@@ -8,11 +8,18 @@
 // device is ref'd. Devices start ref'd (like a listening socket); unref()
 // lets node exit while armed.
 //
+// A wake-up with an error status (epoll reported POLLERR/POLLHUP on the fd)
+// is counted (wakeErrors) and handed to the device's OnWakeError() before the
+// callback runs; a device whose fd can never work again closes its poll there
+// (ClosePoll), so that one callback is the last and nothing re-arms into a
+// storm of error wake-ups.
+//
 // CRTP: Derived : PolledDevice<Derived> supplies the fd (InitPoll), its own
 // armWake (what it returns and does when closed differ by device), the
-// bursts, and two hooks:
-//   bool IsOpen() const;  // a closed device holds no wake callback
-//   void OnWakeUp();      // optional: runs before the callback (e1000: acknowledge the interrupt)
+// bursts, and the hooks:
+//   bool IsOpen() const;            // a closed device holds no wake callback
+//   void OnWakeUp();                // optional: runs before the callback (e1000: acknowledge the interrupt)
+//   void OnWakeError(int status);   // optional: a wake-up came with a libuv error (TAP: the device is gone)
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -79,9 +86,11 @@ class PolledDevice : public Napi::ObjectWrap<Derived> {
 
   bool HasPoll() const { return poll_ != nullptr; }
 
-  // Starts the one-shot poll: 0 (also while already armed) or a negative libuv error.
+  // Starts the one-shot poll: 0 (also while already armed) or a negative
+  // libuv error (UV_EBADF once the poll is closed).
   int Arm() {
     if (armed_) return 0;
+    if (poll_ == nullptr) return UV_EBADF;
     int rc = uv_poll_start(poll_, UV_READABLE, &PolledDevice::OnPoll);
     if (rc < 0) return rc;
     armed_ = true;
@@ -110,8 +119,9 @@ class PolledDevice : public Napi::ObjectWrap<Derived> {
     return burst_.CheckSlots(env, slot_count) && burst_.CheckLens(env, min_len, max_len, max_name);
   }
 
-  // The default hook: nothing to do before the callback.
+  // The default hooks: nothing to do before the callback; a wake error is only counted.
   void OnWakeUp() {}
+  void OnWakeError(int /*status*/) {}
 
   BurstArrays burst_;  // one per device: the copies reuse their memory from burst to burst
 
@@ -151,7 +161,10 @@ class PolledDevice : public Napi::ObjectWrap<Derived> {
     uv_poll_stop(handle);
     if (self == nullptr) return;
     self->armed_ = false;
-    if (status < 0) self->wake_errors_++;
+    if (status < 0) {
+      self->wake_errors_++;
+      static_cast<Derived*>(self)->OnWakeError(status);  // may close the poll (handle stays valid until its close callback)
+    }
     static_cast<Derived*>(self)->OnWakeUp();
     if (self->wake_cb_.IsEmpty()) return;
     Napi::HandleScope scope(self->Env());  // before Value(): it creates a handle

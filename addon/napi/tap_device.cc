@@ -20,6 +20,7 @@ Napi::Function TapDevice::Define(Napi::Env env) {
       InstanceAccessor<&TapDevice::GetSlotSize>("slotSize"),
       InstanceAccessor<&TapDevice::GetSlotCount>("slotCount"),
       InstanceAccessor<&TapDevice::GetVnetHdrLen>("vnetHdrLen"),
+      InstanceAccessor<&TapDevice::GetDeviceGone>("deviceGone"),
       InstanceMethod<&TapDevice::AttachPool>("attachPool"),
       InstanceMethod<&TapDevice::ReadBurst>("readBurst"),
       InstanceMethod<&TapDevice::WriteBurst>("writeBurst"),
@@ -94,6 +95,27 @@ Napi::Value TapDevice::GetSlotCount(const Napi::CallbackInfo& info) {
 
 Napi::Value TapDevice::GetVnetHdrLen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), vnet_hdr_len_);
+}
+
+Napi::Value TapDevice::GetDeviceGone(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Gone());
+}
+
+// epoll reports POLLERR on a tun fd whose device was deleted (tun_chr_poll
+// of a detached file). TUNGETIFF tells that apart from any other wake error
+// without reading a frame; a gone device's poll is closed, so this wake-up's
+// callback is its last and armWake() does nothing from now on.
+void TapDevice::OnWakeError(int /*status*/) {
+  if (fd_ < 0 || Gone()) return;
+  int rc = ustack::tap::check_attached(fd_);
+  if (rc < 0 && ustack::tap::is_device_gone(-rc)) {
+    counters_.gone_errno = -rc;
+    ClosePoll();
+  }
+}
+
+void TapDevice::StopPollingIfGone() {
+  if (Gone() && HasPoll()) ClosePoll();
 }
 
 // The optional 4th burst argument: a Uint8Array of n * vnetHdrLen bytes of
@@ -187,6 +209,7 @@ Napi::Value TapDevice::ReadBurst(const Napi::CallbackInfo& info) {
   if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
   int got = ustack::tap::read_burst(fd_, pool, slot_size_, burst_.slots(), burst_.out_lens(), n, &counters_,
                                     hdrs, vnet_hdr_len_);
+  StopPollingIfGone();
   return Napi::Number::New(env, got);
 }
 
@@ -206,6 +229,7 @@ Napi::Value TapDevice::WriteBurst(const Napi::CallbackInfo& info) {
   if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
   int taken = ustack::tap::write_burst(fd_, pool, slot_size_, burst_.slots(), burst_.lens(), n, &counters_, hdrs,
                                        vnet_hdr_len_);
+  StopPollingIfGone();
   return Napi::Number::New(env, taken);
 }
 
@@ -319,10 +343,12 @@ Napi::Value TapDevice::HostFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc);
 }
 
-// armWake(): one-shot; idempotent while armed.
+// armWake(): one-shot; idempotent while armed; nothing once the device is
+// gone (its fd never becomes readable again, only erroneous).
 Napi::Value TapDevice::ArmWake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env, "uv_poll_start")) return env.Undefined();
+  if (Gone()) return env.Undefined();
   int rc = Arm();
   if (rc < 0) {
     ThrowSystem(env, -rc, "uv_poll_start", name_);
@@ -347,6 +373,8 @@ Napi::Value TapDevice::Stats(const Napi::CallbackInfo& info) {
   o.Set("lastRxErrno", Napi::Number::New(env, c.last_rx_errno));
   o.Set("lastTxErrno", Napi::Number::New(env, c.last_tx_errno));
   o.Set("wakeErrors", Napi::Number::New(env, static_cast<double>(wake_errors())));
+  o.Set("deviceGone", Napi::Number::New(env, Gone() ? 1 : 0));
+  o.Set("goneErrno", Napi::Number::New(env, c.gone_errno));
   o.Set("rxGsoFrames", Napi::Number::New(env, static_cast<double>(c.rx_gso_frames)));
   o.Set("rxGsoBytes", Napi::Number::New(env, static_cast<double>(c.rx_gso_bytes)));
   o.Set("rxCsumPartial", Napi::Number::New(env, static_cast<double>(c.rx_csum_partial)));

@@ -27,6 +27,13 @@ class TapDevice : public PolledDevice<TapDevice> {
 
   // PolledDevice hooks.
   bool IsOpen() const { return fd_ >= 0; }
+  void OnWakeError(int status);
+
+  // The device was deleted under us (counters_.gone_errno): the fd stays open
+  // until close(), but nothing polls it any more.
+  bool Gone() const { return counters_.gone_errno != 0; }
+  // Stops polling once a burst or a wake error found the device gone.
+  void StopPollingIfGone();
 
   Napi::Value GetName(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
@@ -34,6 +41,7 @@ class TapDevice : public PolledDevice<TapDevice> {
   Napi::Value GetSlotSize(const Napi::CallbackInfo& info);
   Napi::Value GetSlotCount(const Napi::CallbackInfo& info);
   Napi::Value GetVnetHdrLen(const Napi::CallbackInfo& info);
+  Napi::Value GetDeviceGone(const Napi::CallbackInfo& info);
 
   Napi::Value AttachPool(const Napi::CallbackInfo& info);
   Napi::Value ReadBurst(const Napi::CallbackInfo& info);

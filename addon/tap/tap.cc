@@ -95,6 +95,14 @@ int open_tap(const std::string& name, const OpenOptions& opts, OpenResult* out, 
   return 0;
 }
 
+bool is_device_gone(int err) { return err == EBADFD || err == ENODEV || err == ENXIO; }
+
+int check_attached(int fd) {
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  return ::ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : 0;
+}
+
 int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
                uint32_t* lens, uint32_t max, Counters* c, uint8_t* hdrs, uint32_t hdr_len) {
   uint32_t got = 0;
@@ -123,6 +131,7 @@ int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* s
       }
       c->rx_errors++;
       c->last_rx_errno = e;
+      if (is_device_gone(e) && c->gone_errno == 0) c->gone_errno = e;
       if (got == 0) return -e;
       break;
     }
@@ -172,10 +181,17 @@ int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint
         c->tx_eagain++;
         break;
       }
-      // The kernel refused this frame (e.g. EINVAL for a runt, EIO when the
-      // device is gone): drop it, count it, and go on with the rest.
-      c->tx_errors++;
       c->last_tx_errno = e;
+      if (is_device_gone(e)) {
+        // Every later write fails the same way: drop the rest of the burst.
+        if (c->gone_errno == 0) c->gone_errno = e;
+        c->tx_errors += n - taken;
+        taken = n;
+        break;
+      }
+      // The kernel refused this frame (e.g. EINVAL for a runt, EIO while the
+      // link is down): drop it, count it, and go on with the rest.
+      c->tx_errors++;
       taken++;
       continue;
     }

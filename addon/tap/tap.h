@@ -62,6 +62,9 @@ struct Counters {
   uint64_t tx_eagain = 0;     // write bursts cut short by EAGAIN (backpressure)
   int last_rx_errno = 0;
   int last_tx_errno = 0;
+  // The first errno that says the device is gone (is_device_gone), 0 while
+  // it is there. Sticky: a TAP fd whose device was deleted never works again.
+  int gone_errno = 0;
   // With a vnet header:
   uint64_t rx_gso_frames = 0;     // frames the kernel sent as GSO super-frames
   uint64_t rx_gso_bytes = 0;
@@ -74,11 +77,25 @@ struct Counters {
   uint64_t tx_largest = 0;        // longest frame written
 };
 
+// Whether `err`, from a read or write on a TAP fd, means the device is gone
+// for good: deleted under us (`ip link del`), which detaches the fd, and tun
+// then answers every read, write and ioctl with EBADFD (and poll with
+// POLLERR); ENODEV and ENXIO say the same of a device that no longer exists.
+// EIO is not one of them: tun refuses a write with EIO while the link is
+// merely down (`ip link set down`), and that ends when the link comes up.
+bool is_device_gone(int err);
+
+// 0 while `fd` is still attached to its device, else -errno (-EBADFD once
+// the device was deleted). A TUNGETIFF ioctl: it reads no frame, so it can
+// tell a wake-up error from a vanished device without losing traffic.
+int check_attached(int fd);
+
 // Reads frames into pool slots: frame i goes to pool_base + slots[i] * slot_size
 // and its length to lens[i]. Stops at EAGAIN or after `max` frames. Callers
 // validate slot indices. Returns the number read; -errno if the very first
 // read failed with a real error (an error after some frames is recorded in
-// `c` and the frames read so far are returned).
+// `c` and the frames read so far are returned). A device-gone errno also
+// sets c->gone_errno.
 //
 // With `hdrs` (device opened with a vnet header of hdr_len bytes), frame i's
 // virtio_net_hdr goes to hdrs + i * hdr_len (readv: header, then the slot).
@@ -88,7 +105,9 @@ int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* s
 
 // Writes n frames (slot i, lens[i] bytes). Stops at EAGAIN. A frame the
 // kernel rejects with a real error is dropped and counted (it still counts as
-// taken). Returns how many frames were taken, 0..n.
+// taken). Returns how many frames were taken, 0..n. A device-gone errno sets
+// c->gone_errno and drops the rest of the burst too (counted in tx_errors,
+// taken): no later write can succeed.
 // With `hdrs`, frame i is written after the hdr_len-byte virtio_net_hdr at
 // hdrs + i * hdr_len (writev).
 int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,

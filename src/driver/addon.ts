@@ -35,6 +35,10 @@ export interface TapDeviceStats {
   lastTxErrno: number;
   /** Wake-ups delivered with an error status from libuv (e.g. the device vanished). */
   wakeErrors: number;
+  /** 1 once the device is gone (see TapDevice.deviceGone), else 0. */
+  deviceGone: number;
+  /** The errno that said so (EBADFD once the device was deleted), 0 while it is there. */
+  goneErrno: number;
   /** With offloads (virtio_net_hdr): GSO super-frames received / their bytes. */
   rxGsoFrames: number;
   rxGsoBytes: number;
@@ -76,6 +80,15 @@ export interface TapDevice {
   readonly preExisted: boolean;
   /** Bytes of virtio_net_hdr in front of each frame: 12 when opened with offloads, else 0. */
   readonly vnetHdrLen: number;
+  /**
+   * True once the device was deleted under us (`ip link del`): a read, a
+   * write or a wake-up error found the fd detached (EBADFD; ENODEV and ENXIO
+   * count too, EIO does not — tun gives it while the link is only down).
+   * The fd is no longer polled: armWake() does nothing and no wake-up comes
+   * (the one that found it gone was the last). Bursts still answer (-errno,
+   * or every frame taken and counted in txErrors) until close().
+   */
+  readonly deviceGone: boolean;
   /** 0 until attachPool(). */
   readonly slotSize: number;
   readonly slotCount: number;
@@ -121,6 +134,7 @@ export interface TapDevice {
   /**
    * One-shot: polls the fd for readability. An armed device keeps the event
    * loop alive only while ref'd (the default); an unarmed one never does.
+   * Does nothing once deviceGone.
    */
   armWake(): void;
   ref(): void;

@@ -23,6 +23,13 @@
  *    frames, and DATA_VALID ones, are marked RX_FLAG_CSUM_VERIFIED; without
  *    one the driver completes the checksum itself, so wrappers that do not
  *    forward flags (capture, impairment) still see valid frames.
+ *
+ * Device gone: a TAP deleted while open (`ip link del`) detaches the fd for
+ * good. The addon notices it (a read, write or wake-up error) and stops
+ * polling the fd; the NIC then goes down once: rxBurst returns 0, txBurst
+ * takes and drops every frame (txDropDown), armWake does nothing, stats()
+ * shows down/deviceGone = 1, `downError` holds an ERR_USTACK_DEVICE_GONE
+ * error, and NODE_DEBUG=ustack logs it. The stack on top simply goes idle.
  */
 import { loadAddon, type TapDevice, type TapDeviceStats } from './addon.js';
 import {
@@ -35,6 +42,10 @@ import {
 import { RX_FLAG_CSUM_VERIFIED, SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
 import { onesSum, pseudoHeaderSum } from '../wire/checksum.js';
 import { codedError } from '../errors/node-errors.js';
+import { debuglog, getSystemErrorName } from 'node:util';
+
+/** NODE_DEBUG=ustack (the driver layer logs the device going away; stack/iface/debug.ts is above it). */
+const debug = debuglog('ustack');
 
 export interface TapNicOptions {
   /** Interface name (at most 15 bytes). Created if missing; a persistent one is attached to. */
@@ -96,6 +107,10 @@ export class TapNic implements Nic {
   private readonly slots: SlotAllocator;
   private wakeHandler: (() => void) | null = null;
   private closed = false;
+  /** The device is gone (deleted under us): see the file comment. */
+  private down = false;
+  private goneError: (Error & { code: string; errno: number }) | null = null;
+  private txDropDown = 0;
   private finalStats: TapDeviceStats | undefined;
   private rxNoSlot = 0;
   private wakeups = 0;
@@ -106,6 +121,8 @@ export class TapNic implements Nic {
   private rxCsumCompleted = 0;
   private readonly onDeviceWake = (): void => {
     this.wakeups++;
+    // Only an idle NIC is woken, so this accessor call is off the data path.
+    if (!this.down && this.dev.deviceGone) this.goDown();
     const h = this.wakeHandler;
     if (h !== null) h();
   };
@@ -206,7 +223,7 @@ export class TapNic implements Nic {
   }
 
   rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
-    if (this.closed) return 0;
+    if (this.closed || this.down) return 0;
     let n = Math.min(max, slots.length, lens.length);
     if (flags !== undefined && flags.length < n) n = flags.length;
     let k = 0;
@@ -226,7 +243,10 @@ export class TapNic implements Nic {
     } else {
       got = this.dev.readBurst(slots, lens, k);
     }
-    if (got < 0) got = 0; // counted by the addon (rxErrors, lastRxErrno)
+    if (got < 0) {
+      got = 0; // counted by the addon (rxErrors, lastRxErrno)
+      if (this.dev.deviceGone) this.goDown();
+    }
     // Give back the slots that were not filled, last first, so the next burst reuses the same ones.
     for (let i = k - 1; i >= got; i--) this.slots.release(slots[i]!);
     if (this.vnet) this.rxChecksums(slots, lens, got, flags);
@@ -313,6 +333,13 @@ export class TapNic implements Nic {
 
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
     if (this.closed) return 0;
+    if (this.down) {
+      // Nowhere to send to: take the frames, as a link without carrier drops them.
+      const k = Math.min(n, slots.length, lens.length);
+      for (let i = 0; i < k; i++) this.slots.release(slots[i]!);
+      this.txDropDown += k;
+      return k;
+    }
     const taken = this.vnet ? this.txVnet(slots, lens, Math.min(n, slots.length, lens.length)) : this.dev.writeBurst(slots, lens, n);
     for (let i = 0; i < taken; i++) this.slots.release(slots[i]!);
     return taken;
@@ -351,15 +378,45 @@ export class TapNic implements Nic {
 
   setWakeHandler(onWake: (() => void) | null): void {
     this.wakeHandler = onWake;
-    if (this.closed) return;
+    if (this.closed || this.down) return;
     // Only hold a callback in the addon while a handler is set, so a dropped
     // TapNic without a handler can still be garbage-collected (and closed).
     this.dev.setWakeCallback(onWake === null ? null : this.onDeviceWake);
   }
 
-  /** One-shot: the wake handler runs once when the TAP fd becomes readable. No-op after close(). */
+  /** One-shot: the wake handler runs once when the TAP fd becomes readable. No-op after close() or once down. */
   armWake(): void {
-    if (!this.closed) this.dev.armWake();
+    if (!this.closed && !this.down) this.dev.armWake();
+  }
+
+  /**
+   * Once, when the addon reports the device gone: stop using it. The addon
+   * already stopped polling the fd; the wake callback goes too, so nothing
+   * native holds this NIC any more.
+   */
+  private goDown(): void {
+    if (this.down) return;
+    this.down = true;
+    const errno = this.dev.stats().goneErrno;
+    const name = errno > 0 ? getSystemErrorName(-errno) : 'unknown';
+    const err = codedError('ERR_USTACK_DEVICE_GONE', `TAP device ${this.name} is gone (${name}): the NIC is down`) as Error & {
+      code: string;
+      errno: number;
+    };
+    err.errno = -errno;
+    this.goneError = err;
+    this.dev.setWakeCallback(null);
+    debug('nic %s: device gone (%s), the NIC is down; close the stack', this.name, name);
+  }
+
+  /** True once the device was deleted under us (see the file comment). */
+  get isDown(): boolean {
+    return this.down;
+  }
+
+  /** Why the NIC is down (code ERR_USTACK_DEVICE_GONE, errno -EBADFD...), or null while it is up. */
+  get downError(): Error | null {
+    return this.goneError;
   }
 
   /** An armed wake keeps the event loop alive (the default). */
@@ -399,6 +456,9 @@ export class TapNic implements Nic {
       lastWriteErrno: d.lastTxErrno,
       wakeups: this.wakeups,
       wakeErrors: d.wakeErrors,
+      down: this.down ? 1 : 0,
+      deviceGone: d.deviceGone,
+      txDropDown: this.txDropDown,
       freeSlots: this.slots.available,
       offloads: this.vnet ? 1 : 0,
       gsoFramesOut: d.txGsoFrames,
