@@ -11,13 +11,14 @@
  * "Passing frames" is an ARP round trip: we write a who-has for the kernel
  * side's address and read the kernel's reply from the fd.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAddon, packageRoot, type TapDevice } from '../../src/driver/addon.js';
 import { freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { startChild } from '../helpers/children.js';
+import { withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason();
 if (skipReason !== undefined) console.log(`[addon-lifetime.test] skipping: ${skipReason}`);
@@ -354,15 +355,14 @@ describe.skipIf(skipReason !== undefined)('addon lifetime and misuse on TAP devi
       ask();
       const timer = setInterval(ask, 500);
     `;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    clearTimeout(killer);
-    expect(code, `child stderr: ${err}`).toBe(0);
+    // Tracked: the child is stopped when this test ends, however it ends.
+    const child = startChild(process.execPath, ['-e', script], { what: `a child whose wake callback on ${name} throws once` });
+    const { code, stdout: out } = await withTimeout(child.done, {
+      timeoutMs: 60_000,
+      what: `${child.what} to exit after its second wake-up`,
+      detail: () => child.describe(),
+    });
+    expect(code, child.describe()).toBe(0);
     const result = JSON.parse(out.trim().split('\n').pop()!) as {
       wakes: number;
       thrown: string[];

@@ -15,6 +15,9 @@ import { onesSum, pseudoHeaderSum } from '../../src/wire/checksum.js';
 const IP_A = 0x0a000001;
 const IP_B = 0x0a000002;
 const SLOT = 66560;
+/** run(): polls in one drain, and rounds in a row without the clock moving, before it fails. */
+const MAX_DRAIN_POLLS = 100_000;
+const MAX_STILL_ROUNDS = 1_000;
 
 class OffloadShim implements Nic {
   readonly offloads: NicOffloads = { txChecksum: true, tso: true, rxChecksumVerified: false };
@@ -88,15 +91,30 @@ function setup(shimB = false) {
   const b = new NetStack(clock);
   const ifA = a.addInterface(nicA, { name: 'a', address: IP_A, prefixLength: 24, gateway: 0 });
   const ifB = b.addInterface(nicB, { name: 'b', address: IP_B, prefixLength: 24, gateway: 0 });
+  // Polls until `done()` or `limitMs` of virtual time. A drain that never
+  // goes quiet, or rounds that never move the clock (a deadline at or before
+  // now that polling does not clear), fail with what run() waited for
+  // instead of spinning: both bounds are far beyond what any test here needs.
   const run = (done: () => boolean, limitMs = 60_000): boolean => {
     const end = clock.now() + limitMs;
+    let still = 0;
     for (;;) {
       let quiet = 0;
-      while (quiet < 2) quiet = a.poll() + b.poll() === 0 ? quiet + 1 : 0;
+      for (let polls = 0; quiet < 2; polls++) {
+        if (polls >= MAX_DRAIN_POLLS) {
+          throw new Error(`run: the link was still busy after ${MAX_DRAIN_POLLS} polls at ${clock.now()} ms, waiting for ${String(done)}`);
+        }
+        quiet = a.poll() + b.poll() === 0 ? quiet + 1 : 0;
+      }
       if (done()) return true;
       const next = Math.min(a.pollAt(), b.pollAt());
       if (next === Infinity || next > end) return done();
-      clock.advanceTo(Math.max(next, clock.now()));
+      const before = clock.now();
+      clock.advanceTo(Math.max(next, before));
+      if (clock.now() > before) still = 0;
+      else if (++still >= MAX_STILL_ROUNDS) {
+        throw new Error(`run: the clock stayed at ${before} ms for ${MAX_STILL_ROUNDS} rounds (pollAt ${next}), waiting for ${String(done)}`);
+      }
     }
   };
   return { clock, a, b, ifA, ifB, nicA, nicB, run };

@@ -5,15 +5,24 @@ import type { Nic } from '../../src/driver/nic.js';
 import { Prng } from '../../src/driver/prng.js';
 import { VirtualClock } from '../../src/time/clock.js';
 
-/** Counts free slots by allocating until -1, then gives them all back. */
+/**
+ * Counts free slots by allocating until -1, then gives them all back. A pool
+ * has slotCount slots: an alloc() that still succeeds after that many never
+ * runs out, and the count fails with that rather than looping for ever.
+ */
 function countFree(nic: Nic): number {
   const taken: number[] = [];
-  for (;;) {
+  let exhausted = false;
+  for (let i = 0; i <= nic.slotCount; i++) {
     const s = nic.alloc();
-    if (s < 0) break;
+    if (s < 0) {
+      exhausted = true;
+      break;
+    }
     taken.push(s);
   }
   for (const s of taken) nic.release(s);
+  if (!exhausted) throw new Error(`countFree: ${nic.name} handed out more than its ${nic.slotCount} slots while waiting for alloc() to return -1`);
   return taken.length;
 }
 
