@@ -39,7 +39,7 @@ function connOf(s: nodeNet.Socket): Connection {
   return (s as unknown as { _conn: Connection })._conn;
 }
 
-function expectIdle(sockets: nodeNet.Socket[]): void {
+function memoryHeld(sockets: nodeNet.Socket[]): { ringBytes: number; ringObjects: number; cold: number; asm: number } {
   let ringBytes = 0;
   let ringObjects = 0;
   let cold = 0;
@@ -51,7 +51,11 @@ function expectIdle(sockets: nodeNet.Socket[]): void {
     if (m.coldState) cold++;
     if (m.assembler) asm++;
   }
-  expect({ ringBytes, ringObjects, cold, asm }).toEqual({ ringBytes: 0, ringObjects: 0, cold: 0, asm: 0 });
+  return { ringBytes, ringObjects, cold, asm };
+}
+
+function expectIdle(sockets: nodeNet.Socket[]): void {
+  expect(memoryHeld(sockets)).toEqual({ ringBytes: 0, ringObjects: 0, cold: 0, asm: 0 });
 }
 
 describe('idle connections', () => {
@@ -116,7 +120,15 @@ describe('idle connections', () => {
             }),
         ),
       );
-      await sleep(200); // delayed ACKs
+      // The last echo on each connection is acknowledged after the delayed-ACK
+      // time on the real clock; until then its send ring and per-flight state
+      // are rightly held. Wait for every ACK (bounded), then check nothing stays.
+      await waitFor(() => memoryHeld(sockets).cold === 0, {
+        timeoutMs: 30_000,
+        intervalMs: 10,
+        what: 'every connection to have its echo acknowledged and go idle',
+        detail: () => JSON.stringify(memoryHeld(sockets)),
+      });
       expectIdle(sockets);
       // Every ring went back to the layers' pools, bounded whatever the number of connections.
       const retained = a.engine.tcp.ringPool.retainedBytes + b.engine.tcp.ringPool.retainedBytes;
