@@ -267,32 +267,38 @@ export class TcpSegmentView {
    * also hold undefined, so V8 keeps them tagged, and a value >= 2^31 would
    * be a new heap number per segment; callers compare them modulo 2^32);
    * SACK blocks go into one array this view reuses (valid until the next
-   * readSegment).
+   * readSegment). The bytes are read here, not through the getters or
+   * bytes.ts: a uint32 >= 2^31 returned by a call that V8 does not inline is
+   * a heap number.
    */
   readSegment(into: TcpRepr): TcpRepr {
     const b = this.buf;
-    into.srcPort = this.srcPort;
-    into.dstPort = this.dstPort;
-    into.seq = this.seq;
-    into.ack = this.ack;
-    into.flags = this.flags;
-    into.window = this.window;
-    into.urgent = this.urgent;
-    into.payloadLength = this.payloadLength;
-    into.mss = this.mssAt >= 0 ? u16(b, this.mssAt) : undefined;
+    const o = this.off;
+    into.srcPort = (b[o]! << 8) | b[o + 1]!;
+    into.dstPort = (b[o + 2]! << 8) | b[o + 3]!;
+    into.seq = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+    into.ack = ((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0;
+    into.flags = b[o + 13]!;
+    into.window = (b[o + 14]! << 8) | b[o + 15]!;
+    into.urgent = (b[o + 18]! << 8) | b[o + 19]!;
+    into.payloadLength = this.len - this.headerLength;
+    const m = this.mssAt;
+    into.mss = m >= 0 ? (b[m]! << 8) | b[m + 1]! : undefined;
     into.windowScale = this.wsAt >= 0 ? b[this.wsAt]! : undefined;
     into.sackPermitted = this.sackPerm ? true : undefined;
     if (this.sackAt >= 0) {
       const arr = this.sackList;
-      arr.length = this.sackEdges;
-      for (let k = 0; k < this.sackEdges; k++) arr[k] = u32(b, this.sackAt + 4 * k);
+      const n = this.sackEdges;
+      arr.length = n;
+      for (let k = 0, i = this.sackAt; k < n; k++, i += 4) arr[k] = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
       into.sack = arr;
     } else {
       into.sack = undefined;
     }
-    if (this.tsAt >= 0) {
-      into.tsVal = u32(b, this.tsAt) | 0;
-      into.tsEcr = u32(b, this.tsAt + 4) | 0;
+    const t = this.tsAt;
+    if (t >= 0) {
+      into.tsVal = (b[t]! << 24) | (b[t + 1]! << 16) | (b[t + 2]! << 8) | b[t + 3]!;
+      into.tsEcr = (b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!;
     } else {
       into.tsVal = undefined;
       into.tsEcr = undefined;

@@ -12,7 +12,7 @@ import { nativeCopySum } from '../../wire/kernels.js';
 import { seqDiff } from '../../wire/seq.js';
 import type { ByteRing } from './ring-buffer.js';
 import { State } from './types.js';
-import { F_APP_CLOSED, IDLE_RING, NO_ASM, NO_RING, putRcvRing, rcvFree, rcvWindowNow, takeRcvRing, type Tcb } from './tcb.js';
+import { F, IDLE_RING, NO_ASM, NO_RING, putRcvRing, takeRcvRing, type Tcb } from './tcb.js';
 
 /** A connection's assembler goes after this many receive-ring drains in a row without out-of-order data. */
 const ASM_IDLE_DRAINS = 8;
@@ -105,8 +105,8 @@ export function ringGetSum(ring: ByteRing, offset: number, dst: Uint8Array, dOff
  * corrupt segment overwrites only garbage, and dropPlacement forgets it).
  */
 export function placeInOrder(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number): number {
-  if (c.state !== State.ESTABLISHED || (c.fl & F_APP_CLOSED) !== 0 || len <= 0 || seqDiff(seq, c.rcvNxt) !== 0) return -1;
-  if (c.asm.heldBytes !== 0 || c.rcvRing === NO_RING || len > rcvWindowNow(c) || len > rcvFree(c)) return -1;
+  if (c.state !== State.ESTABLISHED || (c.fl & F.APP_CLOSED) !== 0 || len <= 0 || seqDiff(seq, c.rcvNxt) !== 0) return -1;
+  if (c.asm.heldBytes !== 0 || c.rcvRing === NO_RING || len > c.rcvWindowNow() || len > c.rcvFree()) return -1;
   const took = c.rcvRing === IDLE_RING;
   const ring = took ? takeRcvRing(c) : c.rcvRing;
   ring.ensure(ring.length + len);

@@ -17,14 +17,16 @@
  */
 import type { TcpErrorCode } from './types.js';
 
-// RACK segment log flags (RFC 8985 §6.1 per-segment state).
-export const RS_SACKED = 1;
-/** Marked lost and not retransmitted since. */
-export const RS_LOST = 2;
-/** Retransmitted at least once. */
-export const RS_RTX = 4;
-/** Newly SACKed by the ACK being processed (delivered in sequence order). */
-export const RS_NEW = 8;
+/** RACK segment log flags (RFC 8985 §6.1 per-segment state); a const enum, as Tcb's F. */
+export const enum RS {
+  SACKED = 1,
+  /** Marked lost and not retransmitted since. */
+  LOST = 2,
+  /** Retransmitted at least once. */
+  RTX = 4,
+  /** Newly SACKed by the ACK being processed (delivered in sequence order). */
+  NEW = 8,
+}
 export const RS_EMPTY_U32 = new Uint32Array(0);
 export const RS_EMPTY_F64 = new Float64Array(0);
 export const RS_EMPTY_U8 = new Uint8Array(0);
@@ -63,10 +65,10 @@ export class ColdState {
   /** Sender SACK scoreboard: sorted disjoint [start, end) pairs above sndUna. */
   sb: number[] = NO_SB;
   sbN = 0;
-  /** Receiver D-SACK (RFC 2883) block for the next ACK (flag F_DSACK_PENDING). */
+  /** Receiver D-SACK (RFC 2883) block for the next ACK (flag F.DSACK_PENDING in tcb.ts). */
   _dsackL = 0;
   _dsackR = 0;
-  /** RFC 8985 §7 tail loss probe timer (flag F_TLP_OUTSTANDING: a probe awaits its ACK). */
+  /** RFC 8985 §7 tail loss probe timer (flag F.TLP_OUTSTANDING: a probe awaits its ACK). */
   tlpAt = Infinity;
   /** RFC 8985 §6.2 RACK reorder timer. */
   rackAt = Infinity;
@@ -82,7 +84,7 @@ export class ColdState {
   _rstAck = 0;
   /** Soft ICMP error remembered for a later timeout (Linux sk_err_soft). */
   softError: TcpErrorCode | undefined = undefined;
-  /** The segment being timed for an RTT sample without timestamps (flag F_RTT_ACTIVE). */
+  /** The segment being timed for an RTT sample without timestamps (flag F.RTT_ACTIVE). */
   _rttSeq = 0;
   rttTime = 0;
 

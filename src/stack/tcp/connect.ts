@@ -10,21 +10,13 @@ import { seqAdd, seqGt, seqLe } from '../../wire/seq.js';
 import { State, type PeerSynOptions } from './types.js';
 import {
   DEFAULT_PEER_MSS,
-  EV_CONNECTED,
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_FIN_QUEUED,
-  F_PASSIVE,
-  F_RTT_ACTIVE,
-  F_SACK_OK,
-  F_TS_OK,
-  F_WS_OK,
+  Ev,
+  F,
   MAX_WINDOW_SHIFT,
   MIN_SND_MSS,
   finish,
   queueRst,
   setState,
-  sndMss,
   takeCold,
   type Tcb,
 } from './tcb.js';
@@ -38,7 +30,7 @@ export function activeOpen(c: Tcb, now: number): void {
   c.now = now;
   c.lastRecv = now;
   setState(c, State.SYN_SENT);
-  c.fl &= ~(F_ACK_NOW | F_ACK_EACH);
+  c.fl &= ~(F.ACK_NOW | F.ACK_EACH);
 }
 
 /**
@@ -49,13 +41,13 @@ export function passiveOpen(c: Tcb, seg: TcpRepr, now: number): void {
   takeCold(c);
   c.now = now;
   c.lastRecv = now;
-  c.fl |= F_PASSIVE;
+  c.fl |= F.PASSIVE;
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
   c.rcvAdv = c.rcvNxt;
   c.lastAckSent = c.rcvNxt;
   negotiate(c, seg.mss ?? -1, seg.windowScale ?? -1, seg.sackPermitted === true, seg.tsVal !== undefined, true);
-  if ((c.fl & F_TS_OK) !== 0) {
+  if ((c.fl & F.TS_OK) !== 0) {
     c.tsRecent = seg.tsVal!;
     c.tsRecentAge = now;
   }
@@ -75,14 +67,14 @@ export function cookieOpen(c: Tcb, seg: TcpRepr, opts: PeerSynOptions, now: numb
   takeCold(c);
   c.now = now;
   c.lastRecv = now;
-  c.fl |= F_PASSIVE;
+  c.fl |= F.PASSIVE;
   c.irs = seqAdd(seg.seq, -1);
   c.rcvNxt = seg.seq;
   // The stateless SYN-ACK advertised min(buffer, 65535) unscaled: honour it.
   c.rcvAdv = seqAdd(c.rcvNxt, Math.min(c.rcvCapacity, 65535));
   c.lastAckSent = c.rcvNxt;
   negotiate(c, opts.mss, opts.windowScale, opts.sackPermitted, opts.timestamps, true);
-  if ((c.fl & F_TS_OK) !== 0 && seg.tsVal !== undefined) {
+  if ((c.fl & F.TS_OK) !== 0 && seg.tsVal !== undefined) {
     c.tsRecent = seg.tsVal;
     c.tsRecentAge = now;
   }
@@ -101,17 +93,17 @@ export function negotiate(c: Tcb, mss: number, ws: number, sack: boolean, ts: bo
   // tcp_min_snd_mss, so a peer cannot make us send 1-byte segments (CVE-2019-11479).
   c.peerMss = mss > 0 ? Math.max(mss, MIN_SND_MSS) : DEFAULT_PEER_MSS;
   if (cfg.windowScaling && weOffer && ws >= 0) {
-    c.fl |= F_WS_OK;
+    c.fl |= F.WS_OK;
     c.sndShift = Math.min(ws, MAX_WINDOW_SHIFT);
   } else {
-    c.fl &= ~F_WS_OK;
+    c.fl &= ~F.WS_OK;
     c.sndShift = 0;
     c.rcvShift = 0;
   }
-  c.fl &= ~(F_SACK_OK | F_TS_OK);
-  if (cfg.sack && sack) c.fl |= F_SACK_OK;
-  if (cfg.timestamps && ts) c.fl |= F_TS_OK;
-  c.cc.setMss(sndMss(c));
+  c.fl &= ~(F.SACK_OK | F.TS_OK);
+  if (cfg.sack && sack) c.fl |= F.SACK_OK;
+  if (cfg.timestamps && ts) c.fl |= F.TS_OK;
+  c.cc.setMss(c.sndMss());
 }
 
 /** RFC 9293 §3.10.7.3 "If the state is SYN-SENT". */
@@ -141,7 +133,7 @@ export function synSentSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloa
   c.rcvAdv = c.rcvNxt;
   c.lastAckSent = c.rcvNxt;
   negotiate(c, seg.mss ?? -1, seg.windowScale ?? -1, seg.sackPermitted === true, seg.tsVal !== undefined, true);
-  if ((c.fl & F_TS_OK) !== 0) {
+  if ((c.fl & F.TS_OK) !== 0) {
     c.tsRecent = seg.tsVal!;
     c.tsRecentAge = now;
   }
@@ -153,9 +145,9 @@ export function synSentSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloa
     c.sndWl1 = seg.seq;
     c.sndWl2 = seg.ack;
     setState(c, State.ESTABLISHED);
-    c.pendingEvents |= EV_CONNECTED;
-    c.fl |= F_ACK_NOW | F_ACK_EACH;
-    if ((c.fl & F_FIN_QUEUED) !== 0) setState(c, State.FIN_WAIT_1);
+    c.pendingEvents |= Ev.CONNECTED;
+    c.fl |= F.ACK_NOW | F.ACK_EACH;
+    if ((c.fl & F.FIN_QUEUED) !== 0) setState(c, State.FIN_WAIT_1);
     if (seg.payloadLength > 0 || (f & TCP_FIN) !== 0) {
       rcvText(c, seg, seqAdd(seg.seq, 1), payload, payloadOff, now);
     }
@@ -168,6 +160,6 @@ export function synSentSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloa
     setState(c, State.SYN_RECEIVED);
     c.sndNxt = c.iss; // the SYN goes again, now with ACK
     c.rtoAt = Infinity;
-    c.fl &= ~F_RTT_ACTIVE;
+    c.fl &= ~F.RTT_ACTIVE;
   }
 }

@@ -22,45 +22,20 @@
  * never see a half-updated connection.
  */
 import { TCP_ACK, TCP_RST, type TcpRepr } from '../../wire/tcp.js';
-import { State, STATE_NAMES, type PeerSynOptions, type TcpState } from './types.js';
+import { STATE_NAMES, State, type PeerSynOptions, type TcpState } from './types.js';
 import { COLD_NONE } from './cold-state.js';
 import {
-  EV_CLOSED,
-  EV_CONNECTED,
-  EV_PEER_CLOSED,
-  EV_READABLE,
-  EV_WRITABLE,
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_APP_CLOSED,
-  F_FIN_QUEUED,
-  F_FIN_RECEIVED,
-  F_IN_RECOVERY,
-  F_KEEP_ALIVE,
-  F_NO_DELAY,
-  F_OUTPUT_FAILED,
-  F_PASSIVE,
-  F_PENDING_FIN,
-  F_RACK_REORDERING,
-  F_RST_PENDING,
-  F_SACK_OK,
-  F_TLP_OUTSTANDING,
-  F_DSACK_PENDING,
-  F_TS_OK,
-  F_WRITE_BLOCKED,
-  F_WS_OK,
+  Ev,
+  F,
   IDLE_RING,
   NO_ASM,
   NO_RING,
   Tcb,
-  canWrite,
   finish,
   maybeDropCold,
   queueRst,
   releaseCold,
   setState,
-  sndFree,
-  sndMss,
   takeCold,
   takeSndRing,
   type SegmentSink,
@@ -133,16 +108,16 @@ export class Connection extends Tcb {
   dispatch(now: number, sink: SegmentSink): void {
     takeCold(this);
     this.now = now;
-    this.fl &= ~F_OUTPUT_FAILED;
+    this.fl &= ~F.OUTPUT_FAILED;
     if (this.state === State.CLOSED) {
-      if ((this.fl & F_RST_PENDING) !== 0) emitRst(this, sink);
+      if ((this.fl & F.RST_PENDING) !== 0) emitRst(this, sink);
       // Finished: the ColdState goes back for another connection.
       releaseCold(this);
       this.flushEvents();
       return;
     }
     runTimers(this, now, sink);
-    if ((this.fl & F_RST_PENDING) !== 0) emitRst(this, sink);
+    if ((this.fl & F.RST_PENDING) !== 0) emitRst(this, sink);
     if ((this.state as TcpState) !== State.CLOSED) transmit(this, now, sink);
     if (this.cold !== COLD_NONE) maybeDropCold(this);
     this.flushEvents();
@@ -169,13 +144,13 @@ export class Connection extends Tcb {
    * ACK then covers the whole burst (a stretch ACK, as with Linux's GRO).
    * Anything a peer counts ACK by ACK — duplicate ACKs for data out of
    * order, challenge ACKs, answers to probes and to old or out-of-window
-   * segments (F_ACK_EACH) — goes out segment by segment.
+   * segments (F.ACK_EACH) — goes out segment by segment.
    */
   get outputMayWait(): boolean {
     return (
       this.state === State.ESTABLISHED &&
       this.asm.heldBytes === 0 &&
-      (this.fl & (F_ACK_EACH | F_DSACK_PENDING | F_RST_PENDING | F_PENDING_FIN)) === 0
+      (this.fl & (F.ACK_EACH | F.DSACK_PENDING | F.RST_PENDING | F.PENDING_FIN)) === 0
     );
   }
 
@@ -219,7 +194,7 @@ export class Connection extends Tcb {
   }
   /** True if this connection was created from a LISTEN. */
   get passive(): boolean {
-    return (this.fl & F_PASSIVE) !== 0;
+    return (this.fl & F.PASSIVE) !== 0;
   }
   /** Bytes the application can read now. */
   get readable(): number {
@@ -227,7 +202,7 @@ export class Connection extends Tcb {
   }
   /** Free space in the send ring. */
   get writable(): number {
-    return canWrite(this) ? sndFree(this) : 0;
+    return this.canWrite() ? this.sndFree() : 0;
   }
   /** Bytes queued but not yet acknowledged. */
   get sendQueued(): number {
@@ -235,11 +210,11 @@ export class Connection extends Tcb {
   }
   /** The peer sent FIN and everything before it has been read or is readable. */
   get peerFinished(): boolean {
-    return (this.fl & F_FIN_RECEIVED) !== 0;
+    return (this.fl & F.FIN_RECEIVED) !== 0;
   }
   /** Effective send MSS (data bytes per full segment, with the options we send on data). */
   get mss(): number {
-    return sndMss(this);
+    return this.sndMss();
   }
   get sndWindowShift(): number {
     return this.sndShift;
@@ -248,13 +223,13 @@ export class Connection extends Tcb {
     return this.rcvShift;
   }
   get sackEnabled(): boolean {
-    return (this.fl & F_SACK_OK) !== 0;
+    return (this.fl & F.SACK_OK) !== 0;
   }
   get timestampsEnabled(): boolean {
-    return (this.fl & F_TS_OK) !== 0;
+    return (this.fl & F.TS_OK) !== 0;
   }
   get windowScalingEnabled(): boolean {
-    return (this.fl & F_WS_OK) !== 0;
+    return (this.fl & F.WS_OK) !== 0;
   }
   get peerMssOption(): number {
     return this.peerMss;
@@ -265,14 +240,14 @@ export class Connection extends Tcb {
 
   /** Queues bytes for sending; returns how many were accepted (0 when the ring is full or writing is over). */
   write(src: Uint8Array, off: number, len: number): number {
-    if (!canWrite(this) || len <= 0) return 0;
-    const n = Math.min(len, sndFree(this));
+    if (!this.canWrite() || len <= 0) return 0;
+    const n = Math.min(len, this.sndFree());
     if (n > 0) {
       const ring = this.sndRing === IDLE_RING ? takeSndRing(this) : this.sndRing;
       ringPut(ring, 0, src, off, n);
       ring.commit(n);
     }
-    if (n < len) this.fl |= F_WRITE_BLOCKED;
+    if (n < len) this.fl |= F.WRITE_BLOCKED;
     if (n > 0) this.host.kick(this);
     return n;
   }
@@ -285,7 +260,7 @@ export class Connection extends Tcb {
       rcvDrained(this);
     }
     if (n > 0 && windowUpdateWorthSending(this)) {
-      this.fl |= F_ACK_NOW | F_ACK_EACH;
+      this.fl |= F.ACK_NOW | F.ACK_EACH;
       this.host.kick(this);
     }
     return n;
@@ -298,22 +273,22 @@ export class Connection extends Tcb {
     this.rcvRing.consume(n);
     rcvDrained(this);
     if (windowUpdateWorthSending(this)) {
-      this.fl |= F_ACK_NOW | F_ACK_EACH;
+      this.fl |= F.ACK_NOW | F.ACK_EACH;
       this.host.kick(this);
     }
     return n;
   }
 
   setNoDelay(on = true): void {
-    if (on) this.fl |= F_NO_DELAY;
-    else this.fl &= ~F_NO_DELAY;
+    if (on) this.fl |= F.NO_DELAY;
+    else this.fl &= ~F.NO_DELAY;
     if (on) this.host.kick(this);
   }
 
   setKeepAlive(enable: boolean, initialDelayMs?: number): void {
     takeCold(this);
-    if (enable) this.fl |= F_KEEP_ALIVE;
-    else this.fl &= ~F_KEEP_ALIVE;
+    if (enable) this.fl |= F.KEEP_ALIVE;
+    else this.fl &= ~F.KEEP_ALIVE;
     if (initialDelayMs !== undefined && initialDelayMs > 0) this.keepIdleMs = initialDelayMs;
     this.cold.keepProbes = 0;
     this.host.kick(this);
@@ -326,14 +301,14 @@ export class Connection extends Tcb {
       case State.SYN_SENT:
       case State.SYN_RECEIVED:
       case State.ESTABLISHED:
-        this.fl |= F_FIN_QUEUED;
+        this.fl |= F.FIN_QUEUED;
         // SYN_SENT / SYN_RECEIVED: the FIN waits for ESTABLISHED (RFC 9293
         // §3.10.4: "queue for processing after entering ESTABLISHED"), so
         // connect-write-end works as with any socket API.
         if (this.state === State.ESTABLISHED) setState(this, State.FIN_WAIT_1);
         break;
       case State.CLOSE_WAIT:
-        this.fl |= F_FIN_QUEUED;
+        this.fl |= F.FIN_QUEUED;
         setState(this, State.LAST_ACK);
         break;
       default:
@@ -352,12 +327,12 @@ export class Connection extends Tcb {
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
     if (this.state === State.SYN_SENT) {
       // RFC 9293 §3.10.4 CLOSE in SYN-SENT: delete the TCB (nothing was synchronised).
-      this.fl |= F_APP_CLOSED;
+      this.fl |= F.APP_CLOSED;
       finish(this, undefined);
       this.host.kick(this);
       return;
     }
-    this.fl |= F_APP_CLOSED;
+    this.fl |= F.APP_CLOSED;
     if (this.rcvRing.length > 0) {
       this.abort();
       return;
@@ -376,7 +351,7 @@ export class Connection extends Tcb {
     if (s !== State.SYN_SENT && s !== State.TIME_WAIT) {
       queueRst(this, this.sndMax, this.rcvNxt, TCP_RST | TCP_ACK);
     }
-    this.fl |= F_APP_CLOSED;
+    this.fl |= F.APP_CLOSED;
     finish(this, undefined);
     this.host.kick(this);
   }
@@ -388,11 +363,11 @@ export class Connection extends Tcb {
     this.pendingEvents = 0;
     const e = this.events;
     // Connect before data, data before end, end before close.
-    if (ev & EV_CONNECTED) e.onConnected?.();
-    if (ev & EV_READABLE && this.rcvRing.length > 0) e.onReadable?.();
-    if (ev & EV_PEER_CLOSED) e.onPeerClosed?.();
-    if (ev & EV_WRITABLE) e.onWritable?.();
-    ev = ev & EV_CLOSED;
+    if (ev & Ev.CONNECTED) e.onConnected?.();
+    if (ev & Ev.READABLE && this.rcvRing.length > 0) e.onReadable?.();
+    if (ev & Ev.PEER_CLOSED) e.onPeerClosed?.();
+    if (ev & Ev.WRITABLE) e.onWritable?.();
+    ev = ev & Ev.CLOSED;
     if (ev) e.onClosed?.(this.closeError);
   }
 
@@ -430,7 +405,7 @@ export class Connection extends Tcb {
       cwnd: this.cc.cwnd,
       ssthresh: this.cc.ssthresh,
       rto: this.rtt.rto,
-      inRecovery: (this.fl & F_IN_RECOVERY) !== 0,
+      inRecovery: (this.fl & F.IN_RECOVERY) !== 0,
       pipe: pipe(this),
       scoreboard: this.cold.sb.slice(0, 2 * this.cold.sbN),
       sndWnd: this.sndWnd,
@@ -466,11 +441,11 @@ export class Connection extends Tcb {
       minRtt: this.rackMinRtt,
       rtt: this.rackRtt,
       xmitTs: cs.rackXmitTs,
-      reordering: (this.fl & F_RACK_REORDERING) !== 0,
+      reordering: (this.fl & F.RACK_REORDERING) !== 0,
       reoMult: this.rackReoMult,
       rackAt: cs.rackAt,
       tlpAt: cs.tlpAt,
-      tlpEpisode: (this.fl & F_TLP_OUTSTANDING) !== 0,
+      tlpEpisode: (this.fl & F.TLP_OUTSTANDING) !== 0,
     };
   }
 }

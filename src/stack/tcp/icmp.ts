@@ -6,7 +6,7 @@
  */
 import { seqLe, seqLt } from '../../wire/seq.js';
 import { State, type TcpErrorCode } from './types.js';
-import { F_RTT_ACTIVE, finish, rackOn, sndMss, synchronizedForData, takeCold, type Tcb } from './tcb.js';
+import { F, finish, takeCold, type Tcb } from './tcb.js';
 import { rsMarkAllLost } from './recovery/rack.js';
 
 /**
@@ -28,11 +28,11 @@ export function icmpInput(c: Tcb, kind: string, quotedSeq: number, mtu: number, 
     const mms = mtu - 20;
     if (mms >= 68 && mms < c.mmsS) {
       c.mmsS = mms;
-      c.cc.setMss(sndMss(c));
-      if (synchronizedForData(c) && seqLt(c.sndUna, c.sndMax)) {
+      c.cc.setMss(c.sndMss());
+      if (c.synchronizedForData() && seqLt(c.sndUna, c.sndMax)) {
         c.sndNxt = c.sndUna;
-        c.fl &= ~F_RTT_ACTIVE;
-        if (rackOn(c)) rsMarkAllLost(c, false);
+        c.fl &= ~F.RTT_ACTIVE;
+        if (c.rackOn()) rsMarkAllLost(c, false);
       }
     }
     return false;

@@ -10,20 +10,7 @@ import { TCP_ACK, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from
 import { seqAdd, seqGt } from '../../wire/seq.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import type { L4Writer } from '../iface/ip-output.js';
-import {
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_DSACK_PENDING,
-  F_OUTPUT_FAILED,
-  F_RST_PENDING,
-  F_SACK_OK,
-  F_TS_OK,
-  rcvFree,
-  rcvWindowNow,
-  tsNow,
-  type SegmentSink,
-  type Tcb,
-} from './tcb.js';
+import { F, type SegmentSink, type Tcb } from './tcb.js';
 
 /** The SACK block list of OUT (RFC 2018 §3: at most 4 blocks, 3 with timestamps). */
 export const SACK_OUT: number[] = [];
@@ -54,9 +41,9 @@ export function prepare(c: Tcb, flags: number, seq: number, now: number): TcpRep
   o.windowScale = undefined;
   o.sackPermitted = undefined;
   o.window = windowField(c);
-  if ((c.fl & F_TS_OK) !== 0) {
+  if ((c.fl & F.TS_OK) !== 0) {
     // int32 bit patterns (see SegmentSink): no heap number per segment.
-    o.tsVal = tsNow(c, now);
+    o.tsVal = c.tsNow(now);
     o.tsEcr = c._tsRecent;
   } else {
     o.tsVal = undefined;
@@ -65,12 +52,12 @@ export function prepare(c: Tcb, flags: number, seq: number, now: number): TcpRep
   // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
   const so = SACK_OUT;
   so.length = 0;
-  if ((c.fl & F_SACK_OK) !== 0 && (c.asm.heldBytes > 0 || (c.fl & F_DSACK_PENDING) !== 0)) {
-    const maxBlocks = (c.fl & F_TS_OK) !== 0 ? 3 : 4;
-    if ((c.fl & F_DSACK_PENDING) !== 0) {
+  if ((c.fl & F.SACK_OK) !== 0 && (c.asm.heldBytes > 0 || (c.fl & F.DSACK_PENDING) !== 0)) {
+    const maxBlocks = (c.fl & F.TS_OK) !== 0 ? 3 : 4;
+    if ((c.fl & F.DSACK_PENDING) !== 0) {
       // RFC 2883 §4: the D-SACK block goes first, once.
       so.push(c.cold.dsackL, c.cold.dsackR);
-      c.fl &= ~F_DSACK_PENDING;
+      c.fl &= ~F.DSACK_PENDING;
       c.stats.dsacksOut++;
     }
     const r = c.asm.heldBytes > 0 ? c.asm.ranges(ASM_RANGES) : ASM_RANGES;
@@ -89,9 +76,9 @@ export function prepare(c: Tcb, flags: number, seq: number, now: number): TcpRep
  * min(buffer/2, MSS), and never moves left.
  */
 export function windowField(c: Tcb): number {
-  const cur = rcvWindowNow(c);
+  const cur = c.rcvWindowNow();
   const max = c.rcvShift > 0 ? 65535 << c.rcvShift : 65535;
-  let wnd = Math.min(rcvFree(c), max);
+  let wnd = Math.min(c.rcvFree(), max);
   const swsThreshold = Math.min(c.rcvCapacity >>> 1, c.advMss);
   if (wnd > cur && wnd - cur < swsThreshold) wnd = cur;
   if (wnd < cur) wnd = cur;
@@ -109,13 +96,13 @@ export function windowField(c: Tcb): number {
  * sent and lost on the wire: the retransmission timer, with its backoff
  * and retry limit, deals with it (a failing route must not turn into a
  * retry every millisecond, nor keep a connection alive forever). The rest
- * of this dispatch round is skipped (F_OUTPUT_FAILED).
+ * of this dispatch round is skipped (F.OUTPUT_FAILED).
  */
 export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): void {
   if (sink.emitSegment(c, o, ringOff)) c.stats.segmentsOut++;
-  else c.fl |= F_OUTPUT_FAILED;
+  else c.fl |= F.OUTPUT_FAILED;
   if ((o.flags & TCP_ACK) !== 0) {
-    c.fl &= ~(F_ACK_NOW | F_ACK_EACH);
+    c.fl &= ~(F.ACK_NOW | F.ACK_EACH);
     c.ackAt = Infinity;
     c.rcvUnackedBytes = 0;
     c.lastAckSent = o.ack;
@@ -124,7 +111,7 @@ export function emit(c: Tcb, sink: SegmentSink, o: TcpRepr, ringOff: number): vo
 
 /** Sends the RST queueRst left in ColdState. */
 export function emitRst(c: Tcb, sink: SegmentSink): void {
-  c.fl &= ~F_RST_PENDING;
+  c.fl &= ~F.RST_PENDING;
   const cs = c.cold;
   fillRst(OUT, c.localPort, c.remotePort, cs.rstSeq, cs.rstAck, cs.rstFlags);
   if (sink.emitSegment(c, OUT, 0)) {

@@ -10,32 +10,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../../wire/tcp
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 import { Assembler } from './assembler.js';
 import { State } from './types.js';
-import {
-  EV_CONNECTED,
-  EV_PEER_CLOSED,
-  EV_READABLE,
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_APP_CLOSED,
-  F_DSACK_PENDING,
-  F_FIN_QUEUED,
-  F_FIN_RECEIVED,
-  F_PASSIVE,
-  F_PENDING_FIN,
-  F_SACK_OK,
-  F_TS_OK,
-  IDLE_RING,
-  NO_ASM,
-  enterTimeWait,
-  finSeqPlusOne,
-  finish,
-  queueRst,
-  rcvFree,
-  rcvWindowNow,
-  setState,
-  takeRcvRing,
-  type Tcb,
-} from './tcb.js';
+import { Ev, F, IDLE_RING, NO_ASM, enterTimeWait, finish, queueRst, setState, takeRcvRing, type Tcb } from './tcb.js';
 import { ringPut, usePlacement } from './buffers.js';
 import { challengeAck, processAck } from './snd.js';
 
@@ -67,7 +42,7 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
   }
 
   // RFC 7323 §5.3 PAWS: a timestamp older than ts.recent marks an old duplicate.
-  if ((c.fl & F_TS_OK) !== 0 && seg.tsVal !== undefined && (f & TCP_RST) === 0) {
+  if ((c.fl & F.TS_OK) !== 0 && seg.tsVal !== undefined && (f & TCP_RST) === 0) {
     if (seqLt(seg.tsVal, c.tsRecent) && now - c.tsRecentAge < PAWS_IDLE_MS) {
       c.stats.pawsDrops++;
       sendOowAck(c, len > 0, seq);
@@ -77,7 +52,7 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
 
   // First: sequence number acceptability.
   const segLen = len + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
-  const wnd = rcvWindowNow(c);
+  const wnd = c.rcvWindowNow();
   if (!acceptable(c, seq | 0, segLen, wnd)) {
     c.stats.outOfWindow++;
     if ((f & TCP_RST) === 0) {
@@ -104,7 +79,7 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
     switch (c.state) {
       case State.SYN_RECEIVED:
         // Passive: back to LISTEN, i.e. this embryonic connection just goes; active: refused.
-        finish(c, (c.fl & F_PASSIVE) !== 0 ? undefined : 'ECONNREFUSED');
+        finish(c, (c.fl & F.PASSIVE) !== 0 ? undefined : 'ECONNREFUSED');
         return;
       case State.ESTABLISHED:
       case State.FIN_WAIT_1:
@@ -131,7 +106,7 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
 
   // Timestamps: remember ts.recent for echoing (RFC 7323 §4.3: only if the
   // segment covers Last.ACK.sent, so a delayed ACK echoes the oldest).
-  if ((c.fl & F_TS_OK) !== 0 && seg.tsVal !== undefined && seqGe(seg.tsVal, c.tsRecent) && seqLe(seq, c.lastAckSent)) {
+  if ((c.fl & F.TS_OK) !== 0 && seg.tsVal !== undefined && seqGe(seg.tsVal, c.tsRecent) && seqLe(seq, c.lastAckSent)) {
     c.tsRecent = seg.tsVal;
     c.tsRecentAge = now;
   }
@@ -150,8 +125,8 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
     c.sndWl1 = seq;
     c.sndWl2 = seg.ack;
     setState(c, State.ESTABLISHED);
-    c.pendingEvents |= EV_CONNECTED;
-    if ((c.fl & F_FIN_QUEUED) !== 0) setState(c, State.FIN_WAIT_1);
+    c.pendingEvents |= Ev.CONNECTED;
+    if ((c.fl & F.FIN_QUEUED) !== 0) setState(c, State.FIN_WAIT_1);
   }
 
   if (!processAck(c, seg, seq | 0, len, f, now)) return;
@@ -202,14 +177,14 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
     // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer already sent FIN; ignore text.
     if (fin && s === State.TIME_WAIT) {
       c.closeAt = now + c.config.timeWaitMs;
-      c.fl |= F_ACK_NOW | F_ACK_EACH;
+      c.fl |= F.ACK_NOW | F.ACK_EACH;
     } else if ((len > 0 || fin) && seqLt(seq, c.rcvNxt)) {
       // Old text or the peer's FIN again (see acceptable()): tell it where we are.
-      c.fl |= F_ACK_NOW | F_ACK_EACH;
+      c.fl |= F.ACK_NOW | F.ACK_EACH;
     }
     return;
   }
-  if (len > 0 && (c.fl & F_APP_CLOSED) !== 0) {
+  if (len > 0 && (c.fl & F.APP_CLOSED) !== 0) {
     // The application is gone: nobody will read this (RFC 2525 §2.17 / Linux tcp_rcv_state_process).
     queueRst(c, c.sndMax, c.rcvNxt, TCP_RST | TCP_ACK);
     finish(c, undefined);
@@ -229,8 +204,8 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
   }
   // Keep only what lies inside the window we advertised (RFC 9293 §3.10.7.4
   // "seventh": segments are trimmed to the window) and fits the ring.
-  const wnd = rcvWindowNow(c);
-  const free = rcvFree(c);
+  const wnd = c.rcvWindowNow();
+  const free = c.rcvFree();
   const room = wnd < free ? wnd : free;
   if (off + len > room) {
     const keep = Math.max(0, room - off);
@@ -248,14 +223,14 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
       const extra = c.asm.advance(len);
       if (extra > 0) ring.commit(extra);
       c.rcvNxt = seqAdd(c.rcvNxt, len + extra);
-      c.pendingEvents |= EV_READABLE;
+      c.pendingEvents |= Ev.READABLE;
       if (hadHoles) {
         // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
-        c.fl |= F_ACK_NOW | F_ACK_EACH;
+        c.fl |= F.ACK_NOW | F.ACK_EACH;
       } else {
         c.rcvUnackedBytes += len;
         // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
-        if (!c.config.delayedAck || c.rcvUnackedBytes >= 2 * c.rcvMss) c.fl |= F_ACK_NOW;
+        if (!c.config.delayedAck || c.rcvUnackedBytes >= 2 * c.rcvMss) c.fl |= F.ACK_NOW;
         else if (c.ackAt === Infinity) c.ackAt = now + c.config.delayedAckMs;
       }
     } else {
@@ -269,32 +244,32 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
       } else {
         c.stats.outOfOrderDropped += len;
       }
-      c.fl |= F_ACK_NOW | F_ACK_EACH;
+      c.fl |= F.ACK_NOW | F.ACK_EACH;
     }
   } else if (seg.payloadLength > 0) {
-    c.fl |= F_ACK_NOW | F_ACK_EACH; // all duplicate or no room: tell the peer where we are
+    c.fl |= F.ACK_NOW | F.ACK_EACH; // all duplicate or no room: tell the peer where we are
   }
   if (fin) {
     if (finSeq === c.rcvNxt) {
       receiveFin(c, now);
     } else if (seqGt(finSeq, c.rcvNxt)) {
       // FIN beyond a hole: remember it; it takes effect when the hole fills.
-      c.fl |= F_PENDING_FIN;
+      c.fl |= F.PENDING_FIN;
       c.pendingFinSeq = finSeq;
-      c.fl |= F_ACK_NOW | F_ACK_EACH;
+      c.fl |= F.ACK_NOW | F.ACK_EACH;
     }
   }
-  if ((c.fl & F_PENDING_FIN) !== 0 && c.pendingFinSeq === c.rcvNxt && (c.fl & F_FIN_RECEIVED) === 0) receiveFin(c, now);
+  if ((c.fl & F.PENDING_FIN) !== 0 && c.pendingFinSeq === c.rcvNxt && (c.fl & F.FIN_RECEIVED) === 0) receiveFin(c, now);
 }
 
 /** Eighth step: the peer's FIN is in order. */
 export function receiveFin(c: Tcb, now: number): void {
-  if ((c.fl & F_FIN_RECEIVED) !== 0) return;
-  c.fl |= F_FIN_RECEIVED;
-  c.fl &= ~F_PENDING_FIN;
+  if ((c.fl & F.FIN_RECEIVED) !== 0) return;
+  c.fl |= F.FIN_RECEIVED;
+  c.fl &= ~F.PENDING_FIN;
   c.rcvNxt = seqAdd(c.rcvNxt, 1);
-  c.fl |= F_ACK_NOW | F_ACK_EACH;
-  c.pendingEvents |= EV_PEER_CLOSED;
+  c.fl |= F.ACK_NOW | F.ACK_EACH;
+  c.pendingEvents |= Ev.PEER_CLOSED;
   switch (c.state) {
     case State.SYN_RECEIVED:
     case State.ESTABLISHED:
@@ -302,7 +277,7 @@ export function receiveFin(c: Tcb, now: number): void {
       break;
     case State.FIN_WAIT_1:
       // Our FIN not yet acknowledged: simultaneous close (RFC 9293 figure 13).
-      if ((c.fl & F_FIN_QUEUED) !== 0 && c.sndUna === finSeqPlusOne(c)) enterTimeWait(c, now);
+      if ((c.fl & F.FIN_QUEUED) !== 0 && c.sndUna === c.finSeqPlusOne()) enterTimeWait(c, now);
       else setState(c, State.CLOSING);
       break;
     case State.FIN_WAIT_2:
@@ -315,8 +290,8 @@ export function receiveFin(c: Tcb, now: number): void {
 
 /** Receiver: [l, r) arrived again; report it in the next ACK (RFC 2883). */
 export function noteDsack(c: Tcb, l: number, r: number): void {
-  if ((c.fl & F_SACK_OK) === 0 || !c.config.rack) return;
-  c.fl |= F_DSACK_PENDING;
+  if ((c.fl & F.SACK_OK) === 0 || !c.config.rack) return;
+  c.fl |= F.DSACK_PENDING;
   c.cold.dsackL = l >>> 0;
   c.cold.dsackR = r >>> 0;
 }
@@ -332,16 +307,16 @@ export function sendOowAck(c: Tcb, hasData: boolean, seq = 0): void {
     if (c.now - c.lastOowAck < OOW_ACK_INTERVAL_MS) return;
     c.lastOowAck = Math.floor(c.now);
   }
-  c.fl |= F_ACK_NOW | F_ACK_EACH;
+  c.fl |= F.ACK_NOW | F.ACK_EACH;
 }
 
 /** After a read: is the window opening enough to be worth an immediate update? */
 export function windowUpdateWorthSending(c: Tcb): boolean {
   const s = c.state;
   if (s !== State.ESTABLISHED && s !== State.FIN_WAIT_1 && s !== State.FIN_WAIT_2) return false;
-  const cur = rcvWindowNow(c);
+  const cur = c.rcvWindowNow();
   const max = c.rcvShift > 0 ? 65535 << c.rcvShift : 65535;
-  const wnd = Math.min(rcvFree(c), max);
+  const wnd = Math.min(c.rcvFree(), max);
   const inc = wnd - cur;
   if (inc < Math.min(c.rcvCapacity >>> 1, c.advMss)) return false;
   // Like Linux __tcp_cleanup_rbuf: update when the window at least doubles or was below one MSS.

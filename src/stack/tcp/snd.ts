@@ -9,45 +9,26 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpRepr } from '../../wire/tcp
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../../wire/seq.js';
 import { RS_MIN_RECORDS } from './cold-state.js';
 import { State } from './types.js';
-import {
-  DUP_THRESH,
-  EV_WRITABLE,
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_APP_CLOSED,
-  F_FIN_QUEUED,
-  F_FORCE_SEND,
-  F_IN_RECOVERY,
-  F_NO_DELAY,
-  F_OUTPUT_FAILED,
-  F_RECOVERY_IS_SACK,
-  F_RTO_RECOVERY,
-  F_RTT_ACTIVE,
-  F_RTX_HEAD,
-  F_SACK_OK,
-  F_TLP_IS_RETRANS,
-  F_TLP_OUTSTANDING,
-  F_TS_OK,
-  F_WRITE_BLOCKED,
-  F_WS_OK,
-  canWrite,
-  enterTimeWait,
-  finSeqPlusOne,
-  finish,
-  putSndRing,
-  rackOn,
-  segMax,
-  setState,
-  sndMss,
-  synchronizedForData,
-  tsNow,
-  unsentBytes,
-  type SegmentSink,
-  type Tcb,
-} from './tcb.js';
+import { DUP_THRESH, Ev, F, enterTimeWait, finish, putSndRing, setState, type SegmentSink, type Tcb } from './tcb.js';
 import { OUT, SACK_OUT, emit, prepare } from './output.js';
-import { lossPoint, nextSackedStart, pipe, skipSacked, trimScoreboard, updateScoreboard } from './recovery/sack-scoreboard.js';
-import { isDsack, rackRecoveryDone, rsFirstLost, rsIdx, rsOnCumAck, rsOnSend, rsSkipDone, rsStartOf } from './recovery/rack.js';
+import {
+  lossPoint,
+  nextSackedStart,
+  pipe,
+  skipSacked,
+  trimScoreboard,
+  updateScoreboard,
+} from './recovery/sack-scoreboard.js';
+import {
+  isDsack,
+  rackRecoveryDone,
+  rsFirstLost,
+  rsIdx,
+  rsOnCumAck,
+  rsOnSend,
+  rsSkipDone,
+  rsStartOf,
+} from './recovery/rack.js';
 import { armTlp } from './recovery/tlp.js';
 import { onDupAck, rackTlpOnAck, recoveryOnAck } from './recovery/fast-recovery.js';
 
@@ -63,7 +44,7 @@ export function challengeAck(c: Tcb, now: number): void {
   }
   c.challengeCount++;
   c.stats.challengeAcks++;
-  c.fl |= F_ACK_NOW | F_ACK_EACH;
+  c.fl |= F.ACK_NOW | F.ACK_EACH;
 }
 
 /**
@@ -80,9 +61,9 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
   }
 
   const oldWnd = c.sndWnd;
-  const rack = rackOn(c);
+  const rack = c.rackOn();
   const dsack = rack && seg.sack !== undefined && seg.sack.length >= 2 && isDsack(seg.sack, ack);
-  const newSack = (c.fl & F_SACK_OK) !== 0 && seg.sack !== undefined && seg.sack.length > 0 ? updateScoreboard(c, seg.sack) : false;
+  const newSack = (c.fl & F.SACK_OK) !== 0 && seg.sack !== undefined && seg.sack.length > 0 ? updateScoreboard(c, seg.sack) : false;
   const unaBefore = c.sndUna;
 
   // Window update (RFC 9293 §3.10.7.4: only from segments newer than the last update).
@@ -117,12 +98,12 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
   }
 
   // FIN acknowledged?
-  const finAcked = (c.fl & F_FIN_QUEUED) !== 0 && c.sndUna === finSeqPlusOne(c);
+  const finAcked = (c.fl & F.FIN_QUEUED) !== 0 && c.sndUna === c.finSeqPlusOne();
   switch (c.state) {
     case State.FIN_WAIT_1:
       if (finAcked) {
         setState(c, State.FIN_WAIT_2);
-        if ((c.fl & F_APP_CLOSED) !== 0) c.closeAt = now + c.config.finWait2TimeoutMs;
+        if ((c.fl & F.APP_CLOSED) !== 0) c.closeAt = now + c.config.finWait2TimeoutMs;
       }
       break;
     case State.CLOSING:
@@ -158,9 +139,9 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
       if (c.cold.rsN === 0 && c.cold.rsEnd.length > RS_MIN_RECORDS) c.cold.dropLog();
     }
     c.sndBase = seqAdd(c.sndBase, dataAcked);
-    if ((c.fl & F_WRITE_BLOCKED) !== 0 && canWrite(c)) {
-      c.fl &= ~F_WRITE_BLOCKED;
-      c.pendingEvents |= EV_WRITABLE;
+    if ((c.fl & F.WRITE_BLOCKED) !== 0 && c.canWrite()) {
+      c.fl &= ~F.WRITE_BLOCKED;
+      c.pendingEvents |= Ev.WRITABLE;
     }
   }
   c.sndUna = ack;
@@ -172,27 +153,27 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
   // acknowledged, retransmitted or not; otherwise one timed segment, never a
   // retransmitted one (Karn's algorithm).
   let rttSample = -1;
-  if ((c.fl & F_TS_OK) !== 0 && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-    const d = seqDiff(tsNow(c, now), seg.tsEcr);
+  if ((c.fl & F.TS_OK) !== 0 && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+    const d = seqDiff(c.tsNow(now), seg.tsEcr);
     if (d >= 0 && d < 3_600_000) rttSample = d;
-  } else if ((c.fl & F_RTT_ACTIVE) !== 0 && seqGe(ack, c.cold.rttSeq)) {
+  } else if ((c.fl & F.RTT_ACTIVE) !== 0 && seqGe(ack, c.cold.rttSeq)) {
     rttSample = Math.max(0, now - c.cold.rttTime);
   }
-  if ((c.fl & F_RTT_ACTIVE) !== 0 && seqGe(ack, c.cold.rttSeq)) c.fl &= ~F_RTT_ACTIVE;
+  if ((c.fl & F.RTT_ACTIVE) !== 0 && seqGe(ack, c.cold.rttSeq)) c.fl &= ~F.RTT_ACTIVE;
   if (rttSample >= 0) c.rtt.sample(rttSample);
   c.rtt.resetBackoff();
 
   // Trim the SACK scoreboard below the new cumulative ACK.
   trimScoreboard(c);
-  if (rackOn(c)) {
+  if (c.rackOn()) {
     rsOnCumAck(c, ack | 0, now, seg.tsEcr); // int32: see rcvSegment
-    if ((c.fl & F_RTO_RECOVERY) !== 0 && seqGe(ack, c.recover)) {
-      c.fl &= ~F_RTO_RECOVERY;
+    if ((c.fl & F.RTO_RECOVERY) !== 0 && seqGe(ack, c.recover)) {
+      c.fl &= ~F.RTO_RECOVERY;
       rackRecoveryDone(c);
     }
   }
 
-  if ((c.fl & F_IN_RECOVERY) !== 0) {
+  if ((c.fl & F.IN_RECOVERY) !== 0) {
     recoveryOnAck(c, ack | 0, acked, dataAcked, now);
   } else if (c.state !== State.SYN_SENT && c.state !== State.SYN_RECEIVED) {
     if (dataAcked > 0) c.cc.onAck(dataAcked, now, rttSample, flightBefore);
@@ -204,7 +185,7 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
   else c.rtoAt = now + c.rtt.rto;
   // RFC 8985 §7.2: restart the PTO on an ACK of new data. (With RACK the
   // episode ends by the §7.4 rules instead: rackTlpOnAck.)
-  if (!rackOn(c)) c.fl &= ~F_TLP_OUTSTANDING;
+  if (!c.rackOn()) c.fl &= ~F.TLP_OUTSTANDING;
   armTlp(c, now);
 }
 
@@ -214,7 +195,7 @@ export function usableWindow(c: Tcb): number {
   const byWnd = seqDiff(wndEdge, c.sndNxt);
   let cwnd = c.cc.cwnd + c.cold.inflation;
   // RFC 3042 limited transmit: one new segment per early duplicate ACK.
-  if ((c.fl & F_IN_RECOVERY) === 0 && c.cold.dupAcks > 0 && c.cold.dupAcks < DUP_THRESH) cwnd += c.cold.dupAcks * sndMss(c);
+  if ((c.fl & F.IN_RECOVERY) === 0 && c.cold.dupAcks > 0 && c.cold.dupAcks < DUP_THRESH) cwnd += c.cold.dupAcks * c.sndMss();
   const byCwnd = cwnd - pipe(c);
   const u = Math.min(byWnd, byCwnd);
   return u > 0 ? u : 0;
@@ -225,17 +206,17 @@ export function usableWindow(c: Tcb): number {
  * rules and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4); 0 if nothing should go now.
  */
 export function nextSegmentLength(c: Tcb): number {
-  const unsent = unsentBytes(c);
+  const unsent = c.unsentBytes();
   if (unsent === 0) return 0;
-  const mss = sndMss(c);
+  const mss = c.sndMss();
   const usable = usableWindow(c);
-  const len = Math.min(unsent, segMax(c), usable);
+  const len = Math.min(unsent, c.segMax(), usable);
   if (len <= 0) return 0;
   if (len >= mss) return len; // a full segment always goes
-  if ((c.fl & F_FORCE_SEND) !== 0) return len;
+  if ((c.fl & F.FORCE_SEND) !== 0) return len;
   // Nagle (RFC 9293 §3.7.4) in Minshall's form, as Linux: a small segment
   // may go unless an earlier small segment is still unacknowledged.
-  const nagleOk = (c.fl & F_NO_DELAY) !== 0 || !seqGt(c.sndSml, c.sndUna);
+  const nagleOk = (c.fl & F.NO_DELAY) !== 0 || !seqGt(c.sndSml, c.sndUna);
   // All remaining data fits: push it (subject to Nagle).
   if (len === unsent && nagleOk) return len;
   // RFC 9293 §3.8.6.2.1: at least Fs * max window (Fs = 1/2) when Nagle allows.
@@ -245,8 +226,8 @@ export function nextSegmentLength(c: Tcb): number {
 
 /** Whether the FIN goes now: queued, all data sent, not sent yet (or being resent from sndNxt). */
 export function finSendable(c: Tcb, unsent: number): boolean {
-  if ((c.fl & F_FIN_QUEUED) === 0 || unsent !== 0) return false;
-  return seqLt(c.sndNxt, finSeqPlusOne(c));
+  if ((c.fl & F.FIN_QUEUED) === 0 || unsent !== 0) return false;
+  return seqLt(c.sndNxt, c.finSeqPlusOne());
 }
 
 /** Everything due: the SYN (or SYN-ACK), retransmissions and new data while the windows allow, then a pure ACK if one is still due. */
@@ -257,19 +238,19 @@ export function transmit(c: Tcb, now: number, sink: SegmentSink): void {
     sendSyn(c, now, sink);
     return;
   }
-  if (synchronizedForData(c)) {
+  if (c.synchronizedForData()) {
     // RFC 5681 §4.1: restart from a small window after an idle period longer than the RTO.
-    if (c.sndUna === c.sndMax && c.lastSendTime > 0 && now - c.lastSendTime > c.rtt.rto && unsentBytes(c) > 0) {
+    if (c.sndUna === c.sndMax && c.lastSendTime > 0 && now - c.lastSendTime > c.rtt.rto && c.unsentBytes() > 0) {
       c.cc.onIdleRestart(now);
       c.lastSendTime = now;
     }
     let guard = 0;
     while (guard++ < 100_000) {
-      if (!sendOne(c, now, sink) || (c.fl & F_OUTPUT_FAILED) !== 0) break;
+      if (!sendOne(c, now, sink) || (c.fl & F.OUTPUT_FAILED) !== 0) break;
     }
     maybeArmPersist(c, now);
   }
-  if ((c.fl & F_ACK_NOW) !== 0) {
+  if ((c.fl & F.ACK_NOW) !== 0) {
     // A pure ACK carries the highest sequence number sent (Linux
     // tcp_acceptable_seq): after an RTO sndNxt is rewound for go-back-N,
     // and an ACK with that older number would be unacceptable to a peer
@@ -294,11 +275,11 @@ export function sendSyn(c: Tcb, now: number, sink: SegmentSink): void {
   o.urgent = 0;
   o.mss = c.advMss;
   // Active open offers everything; a passive open only echoes what the peer offered.
-  const offerWs = synAck ? (c.fl & F_WS_OK) !== 0 : c.config.windowScaling;
+  const offerWs = synAck ? (c.fl & F.WS_OK) !== 0 : c.config.windowScaling;
   o.windowScale = offerWs ? c.rcvShift : undefined;
-  o.sackPermitted = (synAck ? (c.fl & F_SACK_OK) !== 0 : c.config.sack) ? true : undefined;
-  const offerTs = synAck ? (c.fl & F_TS_OK) !== 0 : c.config.timestamps;
-  o.tsVal = offerTs ? tsNow(c, now) : undefined;
+  o.sackPermitted = (synAck ? (c.fl & F.SACK_OK) !== 0 : c.config.sack) ? true : undefined;
+  const offerTs = synAck ? (c.fl & F.TS_OK) !== 0 : c.config.timestamps;
+  o.tsVal = offerTs ? c.tsNow(now) : undefined;
   o.tsEcr = offerTs ? (synAck ? c._tsRecent : 0) : undefined;
   o.sack = undefined;
   o.payloadLength = 0;
@@ -309,28 +290,28 @@ export function sendSyn(c: Tcb, now: number, sink: SegmentSink): void {
   emit(c, sink, o, 0);
   if (c.sndMax !== c.iss) {
     c.stats.retransmits++;
-    c.fl &= ~F_RTT_ACTIVE;
-  } else if ((c.fl & F_TS_OK) === 0) {
-    c.fl |= F_RTT_ACTIVE;
+    c.fl &= ~F.RTT_ACTIVE;
+  } else if ((c.fl & F.TS_OK) === 0) {
+    c.fl |= F.RTT_ACTIVE;
     c.cold.rttSeq = seqAdd(c.iss, 1);
     c.cold.rttTime = now;
   }
   c.sndNxt = seqAdd(c.iss, 1);
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (c.rtoAt === Infinity) c.rtoAt = now + c.rtt.rto;
-  c.fl &= ~(F_ACK_NOW | F_ACK_EACH);
+  c.fl &= ~(F.ACK_NOW | F.ACK_EACH);
 }
 
 /** Sends one data/FIN segment (retransmission or new); false when nothing (more) should go now. */
 export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
-  const mss = sndMss(c);
+  const mss = c.sndMss();
   // NewReno: retransmit the head (fast retransmit, partial ACK), regardless of cwnd (RFC 6582 §3.2).
-  if ((c.fl & F_RTX_HEAD) !== 0) {
-    c.fl &= ~F_RTX_HEAD;
+  if ((c.fl & F.RTX_HEAD) !== 0) {
+    c.fl &= ~F.RTX_HEAD;
     sendRange(c, c.sndUna | 0, mss, now, sink, true);
-    return (c.fl & F_OUTPUT_FAILED) === 0;
+    return (c.fl & F.OUTPUT_FAILED) === 0;
   }
-  if (rackOn(c)) {
+  if (c.rackOn()) {
     // RFC 8985 with RFC 6675: retransmit what RACK marked lost (lowest
     // first) while pipe < cwnd, before any new data; no rule-3 guesses.
     if (c.cold.rsLostBytes > 0) {
@@ -354,7 +335,7 @@ export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
       }
       return false;
     }
-  } else if ((c.fl & F_IN_RECOVERY) !== 0 && (c.fl & F_RECOVERY_IS_SACK) !== 0) {
+  } else if ((c.fl & F.IN_RECOVERY) !== 0 && (c.fl & F.RECOVERY_IS_SACK) !== 0) {
     // RFC 6675 NextSeg, rules 1 and 3: retransmit holes while pipe < cwnd.
     const avail = c.cc.cwnd - pipe(c);
     if (avail >= mss || (avail > 0 && pipe(c) === 0)) {
@@ -365,7 +346,7 @@ export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
       if (seqLt(s, highSacked)) {
         // Rule 1 (lost) or rule 3 (not yet lost but un-SACKed below HighSACK, only if no new data).
         const isLostSeg = seqLt(s, lp);
-        if (isLostSeg || unsentBytes(c) === 0 || usableWindow(c) < mss) {
+        if (isLostSeg || c.unsentBytes() === 0 || usableWindow(c) < mss) {
           const limit = Math.min(seqDiff(nextSackedStart(c, s), s), mss);
           const sent = sendRange(c, s | 0, limit, now, sink, true);
           if (sent > 0) {
@@ -400,7 +381,7 @@ export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
   }
   // New data.
   const len = nextSegmentLength(c);
-  const unsent = unsentBytes(c);
+  const unsent = c.unsentBytes();
   if (len > 0) {
     const sent = sendRange(c, c.sndNxt | 0, len, now, sink, false);
     if (sent <= 0) return false;
@@ -424,18 +405,18 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
   // Leave room for SACK blocks (the option space is shared; RFC 2018 §3).
   const o = prepare(c, TCP_ACK, seq, now);
   const sackRoom = SACK_OUT.length > 0 ? 4 + 4 * SACK_OUT.length : 0;
-  const maxPayload = segMax(c) - sackRoom;
+  const maxPayload = c.segMax() - sackRoom;
   if (n > maxPayload) n = Math.max(1, maxPayload);
   // TSO: the NIC cuts at its MTU (sndMss() of payload, less the SACK
   // blocks). Several segments' worth that do not end the data are cut to
   // whole ones, as Linux tcp_mss_split_point: a send limited by the window
   // or cwnd otherwise left a short segment on the wire, and what is left
   // of the window now follows the SWS rules like any small segment.
-  const unit = sndMss(c) - sackRoom;
+  const unit = c.sndMss() - sackRoom;
   if (n > unit && unit > 0 && ringOff + n < c.sndRing.length) n -= n % unit;
   let flags = TCP_ACK;
   let space = n;
-  if ((c.fl & F_FIN_QUEUED) !== 0 && ringOff + n === c.sndRing.length) {
+  if ((c.fl & F.FIN_QUEUED) !== 0 && ringOff + n === c.sndRing.length) {
     flags |= TCP_FIN;
     space += 1;
   }
@@ -450,12 +431,12 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
     c.stats.retransmits++;
     c.stats.retransmittedBytes += n;
     // Karn: a timed segment that is retransmitted cannot give a sample.
-    if ((c.fl & F_RTT_ACTIVE) !== 0 && seqLe(seq, c.cold.rttSeq) && seqLt(c.cold.rttSeq, seqAdd(end, 1))) c.fl &= ~F_RTT_ACTIVE;
+    if ((c.fl & F.RTT_ACTIVE) !== 0 && seqLe(seq, c.cold.rttSeq) && seqLt(c.cold.rttSeq, seqAdd(end, 1))) c.fl &= ~F.RTT_ACTIVE;
   } else {
     c.stats.bytesOut += n;
-    if (n < sndMss(c)) c.sndSml = end;
-    if ((c.fl & F_RTT_ACTIVE) === 0 && (c.fl & F_TS_OK) === 0) {
-      c.fl |= F_RTT_ACTIVE;
+    if (n < c.sndMss()) c.sndSml = end;
+    if ((c.fl & F.RTT_ACTIVE) === 0 && (c.fl & F.TS_OK) === 0) {
+      c.fl |= F.RTT_ACTIVE;
       c.cold.rttSeq = end;
       c.cold.rttTime = now;
     }
@@ -464,11 +445,11 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
     if (seqGt(end, c.sndNxt)) c.sndNxt = end;
   }
   if (c.sndUna === c.sndMax && c.cold.persistTotal === 0) c.progressAt = now; // the wait starts now
-  if (rackOn(c)) rsOnSend(c, seq, end | 0, now);
+  if (c.rackOn()) rsOnSend(c, seq, end | 0, now);
   if (seqGt(end, c.sndMax)) c.sndMax = end;
   if (c.rtoAt === Infinity) c.rtoAt = now + c.rtt.rto;
   c.cold.persistAt = Infinity;
-  c.fl &= ~F_FORCE_SEND;
+  c.fl &= ~F.FORCE_SEND;
   c.lastSendTime = now;
   if (!retransmission) armTlp(c, now);
   return space;
@@ -476,16 +457,16 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
 
 /** RFC 8985 §7.3: send one new segment if possible, else retransmit the last one. */
 export function sendTailLossProbe(c: Tcb, now: number, sink: SegmentSink): void {
-  if (!synchronizedForData(c) || c.sndUna === c.sndMax || (c.fl & F_IN_RECOVERY) !== 0) return;
-  const mss = sndMss(c);
-  const unsent = unsentBytes(c);
+  if (!c.synchronizedForData() || c.sndUna === c.sndMax || (c.fl & F.IN_RECOVERY) !== 0) return;
+  const mss = c.sndMss();
+  const unsent = c.unsentBytes();
   const wndRoom = seqDiff(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
   let sent = 0;
   let probeSeq = c.sndNxt;
   const isRetrans = !(unsent > 0 && wndRoom > 0);
   if (!isRetrans) {
     sent = sendRange(c, c.sndNxt | 0, Math.min(mss, unsent, wndRoom), now, sink, false);
-  } else if (rackOn(c) && c.cold.rsN > 0) {
+  } else if (c.rackOn() && c.cold.rsN > 0) {
     // The highest-sequence segment sent so far (§7.3), at most one MSS of it.
     const end = c.cold.rsEnd[rsIdx(c, c.cold.rsN - 1)]!;
     let start = rsStartOf(c, c.cold.rsN - 1);
@@ -500,12 +481,12 @@ export function sendTailLossProbe(c: Tcb, now: number, sink: SegmentSink): void 
   }
   if (sent > 0) {
     c.stats.tailLossProbes++;
-    c.fl |= F_TLP_OUTSTANDING;
+    c.fl |= F.TLP_OUTSTANDING;
     // §7.4.1: a new episode.
     c.tlpStartSeq = probeSeq;
     c.tlpEndSeq = c.sndMax;
-    if (isRetrans) c.fl |= F_TLP_IS_RETRANS;
-    else c.fl &= ~F_TLP_IS_RETRANS;
+    if (isRetrans) c.fl |= F.TLP_IS_RETRANS;
+    else c.fl &= ~F.TLP_IS_RETRANS;
     c.cold.tlpAt = Infinity;
     c.rtoAt = now + c.rtt.rto; // §7.3: re-arm the RTO after the probe
   }
@@ -517,7 +498,7 @@ export function maybeArmPersist(c: Tcb, now: number): void {
     c.cold.persistAt = Infinity;
     return;
   }
-  const waiting = unsentBytes(c) > 0 || ((c.fl & F_FIN_QUEUED) !== 0 && seqLt(c.sndNxt, finSeqPlusOne(c)));
+  const waiting = c.unsentBytes() > 0 || ((c.fl & F.FIN_QUEUED) !== 0 && seqLt(c.sndNxt, c.finSeqPlusOne()));
   if (!waiting) {
     c.cold.persistAt = Infinity;
     return;

@@ -9,9 +9,14 @@
  * connection, and every call sees the same hidden class (all fields are
  * created in the constructor, none later). Connection (connection.ts)
  * extends Tcb with the application API; the fields here are for the
- * mechanism files, not for applications.
+ * mechanism files, not for applications. The small derived values read on
+ * every segment (sndMss, rcvWindowNow, rcvFree, ...) are methods of the
+ * record, and the flag bits a const enum: each use of a function or
+ * constant imported from another module is a module-variable load, which
+ * on the per-segment path costs measurably; a method is a property load V8
+ * inlines, and tsc writes a const enum's numbers into every use.
  *
- * Compact storage: booleans are bits of `fl` (F_*), and sequence numbers
+ * Compact storage: booleans are bits of `fl` (F), and sequence numbers
  * (and other uint32 values) are int32 fields (`_x`) behind uint32 accessors,
  * so that V8 keeps every one of them in the object itself: a boolean field
  * costs a pointer, and a number field that ever held a non-Smi (a uint32 >=
@@ -95,58 +100,69 @@ export interface ConnectionParams {
   host?: ConnectionHost | null;
 }
 
-// Flag bits (Tcb.fl).
-/** Created from a LISTEN (affects RST in SYN_RECEIVED). */
-export const F_PASSIVE = 1;
-export const F_FIN_QUEUED = 2;
-export const F_WS_OK = 4;
-export const F_SACK_OK = 8;
-export const F_TS_OK = 16;
-export const F_FIN_RECEIVED = 32;
-/** A FIN beyond a hole (pendingFinSeq): it takes effect when the hole fills. */
-export const F_PENDING_FIN = 64;
-/** A segment is being timed for an RTT sample (ColdState.rttSeq / rttTime). */
-export const F_RTT_ACTIVE = 128;
-export const F_IN_RECOVERY = 256;
-/** The current fast recovery is SACK-based (RFC 6675), not NewReno. */
-export const F_RECOVERY_IS_SACK = 512;
-/** NewReno: retransmit the segment at sndUna on the next dispatch. */
-export const F_RTX_HEAD = 1024;
-export const F_RACK_FACK_SET = 2048;
-export const F_RACK_REORDERING = 4096;
-export const F_RACK_DSACK_ROUND = 8192;
-/** RTO recovery: from an RTO until everything sent before it is acknowledged. */
-export const F_RTO_RECOVERY = 16384;
-export const F_TLP_IS_RETRANS = 32768;
-export const F_DSACK_PENDING = 65536;
-export const F_TLP_OUTSTANDING = 131072;
-/** An ACK is due now. */
-export const F_ACK_NOW = 262144;
-/** Sender SWS override after the persist timeout: send what fits. */
-export const F_FORCE_SEND = 524288;
-export const F_RST_PENDING = 1048576;
-export const F_NO_DELAY = 2097152;
-export const F_KEEP_ALIVE = 4194304;
-export const F_APP_CLOSED = 8388608;
-export const F_WRITE_BLOCKED = 16777216;
-export const F_CLOSED_NOTIFIED = 33554432;
-/** The sink refused a segment during this dispatch (no route / no buffer). */
-export const F_OUTPUT_FAILED = 67108864;
 /**
- * The ACK that is due answers one segment (duplicate, challenge, probe, ...)
- * and is not to be coalesced: every `F_ACK_NOW` is set together with it,
- * except by the every-second-segment rule, which receive-burst coalescing may
- * fold into one ACK (Connection.outputMayWait).
+ * Flag bits of Tcb.fl. A const enum: tsc writes the numbers into every use,
+ * where an imported constant would be a module-variable load per test (on
+ * the per-segment path, a measurable cost).
  */
-export const F_ACK_EACH = 134217728;
+export const enum F {
+  /** Created from a LISTEN (affects RST in SYN_RECEIVED). */
+  PASSIVE = 1,
+  FIN_QUEUED = 2,
+  WS_OK = 4,
+  SACK_OK = 8,
+  TS_OK = 16,
+  FIN_RECEIVED = 32,
+  /** A FIN beyond a hole (pendingFinSeq): it takes effect when the hole fills. */
+  PENDING_FIN = 64,
+  /** A segment is being timed for an RTT sample (ColdState.rttSeq / rttTime). */
+  RTT_ACTIVE = 128,
+  IN_RECOVERY = 256,
+  /** The current fast recovery is SACK-based (RFC 6675), not NewReno. */
+  RECOVERY_IS_SACK = 512,
+  /** NewReno: retransmit the segment at sndUna on the next dispatch. */
+  RTX_HEAD = 1024,
+  RACK_FACK_SET = 2048,
+  RACK_REORDERING = 4096,
+  RACK_DSACK_ROUND = 8192,
+  /** RTO recovery: from an RTO until everything sent before it is acknowledged. */
+  RTO_RECOVERY = 16384,
+  TLP_IS_RETRANS = 32768,
+  DSACK_PENDING = 65536,
+  TLP_OUTSTANDING = 131072,
+  /** An ACK is due now. */
+  ACK_NOW = 262144,
+  /** Sender SWS override after the persist timeout: send what fits. */
+  FORCE_SEND = 524288,
+  RST_PENDING = 1048576,
+  NO_DELAY = 2097152,
+  KEEP_ALIVE = 4194304,
+  APP_CLOSED = 8388608,
+  WRITE_BLOCKED = 16777216,
+  CLOSED_NOTIFIED = 33554432,
+  /** The sink refused a segment during this dispatch (no route / no buffer). */
+  OUTPUT_FAILED = 67108864,
+  /**
+   * The ACK that is due answers one segment (duplicate, challenge, probe,
+   * ...) and is not to be coalesced: every ACK_NOW is set together with it,
+   * except by the every-second-segment rule, which receive-burst coalescing
+   * may fold into one ACK (Connection.outputMayWait).
+   */
+  ACK_EACH = 134217728,
+}
 
-// Event bits (Tcb.pendingEvents), delivered at the end of process()/dispatch()
-// so the application never runs while the connection is half-updated.
-export const EV_CONNECTED = 1;
-export const EV_READABLE = 2;
-export const EV_WRITABLE = 4;
-export const EV_PEER_CLOSED = 8;
-export const EV_CLOSED = 16;
+/**
+ * Event bits of Tcb.pendingEvents, delivered at the end of
+ * process()/dispatch() so the application never runs while the connection
+ * is half-updated.
+ */
+export const enum Ev {
+  CONNECTED = 1,
+  READABLE = 2,
+  WRITABLE = 4,
+  PEER_CLOSED = 8,
+  CLOSED = 16,
+}
 
 export const DUP_THRESH = 3; // RFC 5681 §3.2 / RFC 6675 DupThresh
 export const MAX_WINDOW_SHIFT = 14; // RFC 7323 §2.3
@@ -292,7 +308,7 @@ export class Tcb {
   /** Time of the current entry point (process, dispatch, ...). */
   now = 0;
 
-  /** F_* bits. */
+  /** F bits. */
   fl = 0;
   /** Per-flight and rare state; COLD_NONE while idle. */
   cold: ColdState = COLD_NONE;
@@ -313,8 +329,8 @@ export class Tcb {
   _tsRecent = 0;
   _pendingFinSeq = 0;
   /**
-   * TLP episode (RFC 8985 §7.4): probe range (flags F_TLP_OUTSTANDING,
-   * F_TLP_IS_RETRANS). Not in ColdState: an episode can stay open after
+   * TLP episode (RFC 8985 §7.4): probe range (flags F.TLP_OUTSTANDING,
+   * F.TLP_IS_RETRANS). Not in ColdState: an episode can stay open after
    * everything is acknowledged, until the D-SACK or duplicate ACK that
    * settles it (or the next flight).
    */
@@ -327,8 +343,8 @@ export class Tcb {
     this.remoteAddr = p.remoteAddr;
     this.remotePort = p.remotePort;
     this.config = p.sharedConfig ?? { ...DEFAULT_TCP_CONFIG, ...(p.config ?? {}) };
-    if (this.config.noDelay) this.fl |= F_NO_DELAY;
-    if (this.config.keepAlive) this.fl |= F_KEEP_ALIVE;
+    if (this.config.noDelay) this.fl |= F.NO_DELAY;
+    if (this.config.keepAlive) this.fl |= F.KEEP_ALIVE;
     this.keepIdleMs = this.config.keepIdleMs;
     this.stats = p.stats ?? newConnStats();
     this.host = p.host ?? HOST_NONE;
@@ -399,6 +415,96 @@ export class Tcb {
   set tlpStartSeq(v: number) { this._tlpStartSeq = v | 0; }
   get tlpEndSeq(): number { return this._tlpEndSeq >>> 0; }
   set tlpEndSeq(v: number) { this._tlpEndSeq = v | 0; }
+
+  // Derived values: MSS and window arithmetic, the timestamp clock.
+
+  /** RACK-TLP (RFC 8985) is used: configured, and SACK negotiated. */
+  rackOn(): boolean {
+    return (this.fl & F.SACK_OK) !== 0 && this.config.rack;
+  }
+
+  /**
+   * Our timestamp clock (RFC 7323 §5.4): milliseconds plus a per-connection
+   * offset, at `now`, as an int32 bit pattern (callers use it modulo 2^32; no
+   * heap number).
+   */
+  tsNow(now: number): number {
+    return (Math.floor(now) + this._tsOffset) | 0;
+  }
+
+  /**
+   * Effective send MSS for data segments (RFC 9293 §3.7.1):
+   * min(SendMSS + 20, MMS_S) - TCP header with the options we put on data.
+   */
+  sndMss(): number {
+    const opt = (this.fl & F.TS_OK) !== 0 ? 12 : 0;
+    return Math.max(1, Math.min(this.peerMss + 20, this.mmsS) - 20 - opt);
+  }
+
+  /**
+   * Largest payload of one new-data segment we build: sndMss(), or with TSO
+   * as many whole sndMss() as fit the NIC's limit. Only when our MTU (not a
+   * smaller peer MSS or a lowered path MTU) sets sndMss(), as the NIC cuts by
+   * its MTU.
+   */
+  segMax(): number {
+    const mss = this.sndMss();
+    if (this.tsoMaxS <= this.mmsS || this.mmsS !== this.tsoMmsS || this.peerMss + 20 < this.mmsS) return mss;
+    const k = Math.floor((this.tsoMaxS - 20 - ((this.fl & F.TS_OK) !== 0 ? 12 : 0)) / mss);
+    return k > 1 ? k * mss : mss;
+  }
+
+  /** Segment acceptability window (RFC 9293 §3.10.7.4 "first"). */
+  rcvWindowNow(): number {
+    const w = seqDiff(this.rcvAdv, this.rcvNxt);
+    return w > 0 ? w : 0;
+  }
+
+  /** Room left in the receive buffer (its configured size, not what is allocated): the window. */
+  rcvFree(): number {
+    const r = this.rcvRing;
+    return r === NO_RING ? r.free : this.rcvCapacity - r.length;
+  }
+
+  /** Room left in the send buffer (its configured size, not what is allocated). */
+  sndFree(): number {
+    const r = this.sndRing;
+    return r === NO_RING ? r.free : Math.max(1, this.config.sendBufferSize) - r.length;
+  }
+
+  /** The application may still queue data (before our FIN, in a state that sends it). */
+  canWrite(): boolean {
+    const s = this.state;
+    return (
+      (this.fl & F.FIN_QUEUED) === 0 &&
+      this.sndRing !== NO_RING &&
+      (s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.ESTABLISHED || s === State.CLOSE_WAIT)
+    );
+  }
+
+  /** States in which data and FIN are sent and retransmitted. */
+  synchronizedForData(): boolean {
+    const s = this.state;
+    return (
+      s === State.ESTABLISHED ||
+      s === State.CLOSE_WAIT ||
+      s === State.FIN_WAIT_1 ||
+      s === State.CLOSING ||
+      s === State.LAST_ACK
+    );
+  }
+
+  /** Sequence number just after our FIN (valid once finQueued). */
+  finSeqPlusOne(): number {
+    return seqAdd(this.sndBase, this.sndRing.length + 1);
+  }
+
+  /** Bytes in the send ring not sent yet (beyond sndNxt). */
+  unsentBytes(): number {
+    const sent = seqDiff(this.sndNxt, this.sndBase);
+    const u = this.sndRing.length - (sent > 0 ? sent : 0);
+    return u > 0 ? u : 0;
+  }
 }
 
 /** Attaches a ColdState (from the free list) if there is none. */
@@ -436,7 +542,7 @@ export function maybeDropCold(c: Tcb): void {
     cs.inflation !== 0 ||
     cs.rsLostBytes !== 0 ||
     cs.rsSackedSegs !== 0 ||
-    (c.fl & (F_IN_RECOVERY | F_RTO_RECOVERY | F_DSACK_PENDING | F_RST_PENDING | F_RTT_ACTIVE)) !== 0 ||
+    (c.fl & (F.IN_RECOVERY | F.RTO_RECOVERY | F.DSACK_PENDING | F.RST_PENDING | F.RTT_ACTIVE)) !== 0 ||
     cs.tlpAt !== Infinity ||
     cs.rackAt !== Infinity ||
     cs.persistAt !== Infinity ||
@@ -447,96 +553,8 @@ export function maybeDropCold(c: Tcb): void {
   ) {
     return;
   }
-  c.fl &= ~(F_RACK_FACK_SET | F_RACK_DSACK_ROUND);
+  c.fl &= ~(F.RACK_FACK_SET | F.RACK_DSACK_ROUND);
   releaseCold(c);
-}
-
-/** RACK-TLP (RFC 8985) is used: configured, and SACK negotiated. */
-export function rackOn(c: Tcb): boolean {
-  return (c.fl & F_SACK_OK) !== 0 && c.config.rack;
-}
-
-/**
- * Our timestamp clock (RFC 7323 §5.4): milliseconds plus a per-connection
- * offset, at `now`, as an int32 bit pattern (callers use it modulo 2^32; no
- * heap number).
- */
-export function tsNow(c: Tcb, now: number): number {
-  return (Math.floor(now) + c._tsOffset) | 0;
-}
-
-/**
- * Effective send MSS for data segments (RFC 9293 §3.7.1):
- * min(SendMSS + 20, MMS_S) - TCP header with the options we put on data.
- */
-export function sndMss(c: Tcb): number {
-  const opt = (c.fl & F_TS_OK) !== 0 ? 12 : 0;
-  return Math.max(1, Math.min(c.peerMss + 20, c.mmsS) - 20 - opt);
-}
-
-/**
- * Largest payload of one new-data segment we build: sndMss(), or with TSO
- * as many whole sndMss() as fit the NIC's limit. Only when our MTU (not a
- * smaller peer MSS or a lowered path MTU) sets sndMss(), as the NIC cuts by
- * its MTU.
- */
-export function segMax(c: Tcb): number {
-  const mss = sndMss(c);
-  if (c.tsoMaxS <= c.mmsS || c.mmsS !== c.tsoMmsS || c.peerMss + 20 < c.mmsS) return mss;
-  const k = Math.floor((c.tsoMaxS - 20 - ((c.fl & F_TS_OK) !== 0 ? 12 : 0)) / mss);
-  return k > 1 ? k * mss : mss;
-}
-
-/** Segment acceptability window (RFC 9293 §3.10.7.4 "first"). */
-export function rcvWindowNow(c: Tcb): number {
-  const w = seqDiff(c.rcvAdv, c.rcvNxt);
-  return w > 0 ? w : 0;
-}
-
-/** Room left in the receive buffer (its configured size, not what is allocated): the window. */
-export function rcvFree(c: Tcb): number {
-  const r = c.rcvRing;
-  return r === NO_RING ? r.free : c.rcvCapacity - r.length;
-}
-
-/** Room left in the send buffer (its configured size, not what is allocated). */
-export function sndFree(c: Tcb): number {
-  const r = c.sndRing;
-  return r === NO_RING ? r.free : Math.max(1, c.config.sendBufferSize) - r.length;
-}
-
-/** The application may still queue data (before our FIN, in a state that sends it). */
-export function canWrite(c: Tcb): boolean {
-  const s = c.state;
-  return (
-    (c.fl & F_FIN_QUEUED) === 0 &&
-    c.sndRing !== NO_RING &&
-    (s === State.SYN_SENT || s === State.SYN_RECEIVED || s === State.ESTABLISHED || s === State.CLOSE_WAIT)
-  );
-}
-
-/** States in which data and FIN are sent and retransmitted. */
-export function synchronizedForData(c: Tcb): boolean {
-  const s = c.state;
-  return (
-    s === State.ESTABLISHED ||
-    s === State.CLOSE_WAIT ||
-    s === State.FIN_WAIT_1 ||
-    s === State.CLOSING ||
-    s === State.LAST_ACK
-  );
-}
-
-/** Sequence number just after our FIN (valid once finQueued). */
-export function finSeqPlusOne(c: Tcb): number {
-  return seqAdd(c.sndBase, c.sndRing.length + 1);
-}
-
-/** Bytes in the send ring not sent yet (beyond sndNxt). */
-export function unsentBytes(c: Tcb): number {
-  const sent = seqDiff(c.sndNxt, c.sndBase);
-  const u = c.sndRing.length - (sent > 0 ? sent : 0);
-  return u > 0 ? u : 0;
 }
 
 /** The first byte to queue: a send ring from the pool, sized from the last tenure. */
@@ -616,18 +634,18 @@ export function finish(c: Tcb, error: TcpErrorCode | undefined): void {
   c.ackAt = Infinity;
   c.cold.persistAt = Infinity;
   c.closeAt = Infinity;
-  c.fl &= ~(F_ACK_NOW | F_ACK_EACH | F_IN_RECOVERY);
+  c.fl &= ~(F.ACK_NOW | F.ACK_EACH | F.IN_RECOVERY);
   if (error !== undefined) c.closeError = error;
   setState(c, State.CLOSED);
   notifyClosed(c, error);
 }
 
-/** Reports the end to the application once (EV_CLOSED; TIME_WAIT is already the end for it). */
+/** Reports the end to the application once (Ev.CLOSED; TIME_WAIT is already the end for it). */
 export function notifyClosed(c: Tcb, error: TcpErrorCode | undefined): void {
-  if ((c.fl & F_CLOSED_NOTIFIED) !== 0) return;
-  c.fl |= F_CLOSED_NOTIFIED;
+  if ((c.fl & F.CLOSED_NOTIFIED) !== 0) return;
+  c.fl |= F.CLOSED_NOTIFIED;
   c.closeError = error;
-  c.pendingEvents |= EV_CLOSED;
+  c.pendingEvents |= Ev.CLOSED;
 }
 
 /** TIME_WAIT (RFC 9293 §3.10.7.4): 2*MSL, every other timer off; closed for the application. */
@@ -644,7 +662,7 @@ export function enterTimeWait(c: Tcb, now: number): void {
 
 /** A RST to send on the next dispatch (its fields kept in ColdState until then). */
 export function queueRst(c: Tcb, seq: number, ack: number, flags: number): void {
-  c.fl |= F_RST_PENDING;
+  c.fl |= F.RST_PENDING;
   c.cold.rstSeq = seq >>> 0;
   c.cold.rstAck = ack >>> 0;
   c.cold.rstFlags = flags;

@@ -16,12 +16,28 @@ import { IPPROTO_TCP } from '../../wire/ipv4.js';
 import { seqAdd, seqGt } from '../../wire/seq.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import { WireError } from '../../wire/errors.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpSegmentView, tcpHeaderLength, type TcpRepr, newTcpRepr } from '../../wire/tcp.js';
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  TcpSegmentView,
+  newTcpRepr,
+  tcpHeaderLength,
+  type TcpRepr,
+} from '../../wire/tcp.js';
 import { codedError } from '../../errors/node-errors.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies } from './syncookie.js';
 import { RingPool } from './ring-buffer.js';
-import { DEFAULT_TCP_CONFIG, State, newLayerStats, type TcpConfig, type TcpLayerStats, type TcpState } from './types.js';
+import {
+  DEFAULT_TCP_CONFIG,
+  State,
+  newLayerStats,
+  type TcpConfig,
+  type TcpLayerStats,
+  type TcpState,
+} from './types.js';
 import { DEFAULT_PEER_MSS, advMssFor, windowShiftFor, type ConnectionHost, type SegmentSink } from './tcb.js';
 import { FUSED_MIN, SegmentWrite, fillRst } from './output.js';
 import { Connection } from './connection.js';

@@ -9,24 +9,7 @@
  */
 import { TCP_ACK, TCP_RST } from '../../wire/tcp.js';
 import { State } from './types.js';
-import {
-  F_ACK_EACH,
-  F_ACK_NOW,
-  F_APP_CLOSED,
-  F_FORCE_SEND,
-  F_IN_RECOVERY,
-  F_KEEP_ALIVE,
-  F_RST_PENDING,
-  F_RTO_RECOVERY,
-  F_RTT_ACTIVE,
-  F_RTX_HEAD,
-  F_TLP_OUTSTANDING,
-  finish,
-  queueRst,
-  rackOn,
-  type SegmentSink,
-  type Tcb,
-} from './tcb.js';
+import { F, finish, queueRst, type SegmentSink, type Tcb } from './tcb.js';
 import { pipe } from './recovery/sack-scoreboard.js';
 import { rackRecoveryDone, rackRun, rsMarkAllLost } from './recovery/rack.js';
 import { enterRecovery } from './recovery/fast-recovery.js';
@@ -54,8 +37,8 @@ export function timerDeadline(c: Tcb, now: number): number {
 export function nextDeadline(c: Tcb): void {
   const cs = c.cold;
   let t: number;
-  if (c.state === State.CLOSED) t = (c.fl & F_RST_PENDING) !== 0 ? -Infinity : Infinity;
-  else if ((c.fl & F_RST_PENDING) !== 0 || (c.fl & F_ACK_NOW) !== 0) t = -Infinity;
+  if (c.state === State.CLOSED) t = (c.fl & F.RST_PENDING) !== 0 ? -Infinity : Infinity;
+  else if ((c.fl & F.RST_PENDING) !== 0 || (c.fl & F.ACK_NOW) !== 0) t = -Infinity;
   else {
     t = c.closeAt;
     if (c.rtoAt < t) t = c.rtoAt;
@@ -63,7 +46,7 @@ export function nextDeadline(c: Tcb): void {
     if (cs.tlpAt < t) t = cs.tlpAt;
     if (cs.rackAt < t) t = cs.rackAt;
     if (cs.persistAt < t) t = cs.persistAt;
-    if ((c.fl & F_KEEP_ALIVE) !== 0) {
+    if ((c.fl & F.KEEP_ALIVE) !== 0) {
       const k = keepAliveAt(c);
       if (k < t) t = k;
     }
@@ -73,7 +56,7 @@ export function nextDeadline(c: Tcb): void {
 
 /** When the next keepalive probe is due (RFC 1122 §4.2.3.6), or Infinity. */
 export function keepAliveAt(c: Tcb): number {
-  if ((c.fl & F_KEEP_ALIVE) === 0) return Infinity;
+  if ((c.fl & F.KEEP_ALIVE) === 0) return Infinity;
   const s = c.state;
   if (s !== State.ESTABLISHED && s !== State.CLOSE_WAIT && s !== State.FIN_WAIT_2) return Infinity;
   if (c.sndNxt !== c.sndUna || c.sndRing.length > 0) return Infinity; // RTO / persist in charge
@@ -114,7 +97,7 @@ export function runTimers(c: Tcb, now: number, sink: SegmentSink): void {
     // Sender SWS override (RFC 9293 §3.8.6.2.1): the window is open but too
     // small for the SWS rules; after the timeout send what fits.
     cs.persistAt = Infinity;
-    c.fl |= F_FORCE_SEND;
+    c.fl |= F.FORCE_SEND;
   }
   if (now >= cs.persistAt) {
     cs.persistAt = Infinity;
@@ -123,7 +106,7 @@ export function runTimers(c: Tcb, now: number, sink: SegmentSink): void {
     if (
       cs.persistProbes > c.config.maxRetries ||
       userTimedOut(c, now) ||
-      ((c.fl & F_APP_CLOSED) !== 0 && cs.persistTotal > c.config.orphanRetries)
+      ((c.fl & F.APP_CLOSED) !== 0 && cs.persistTotal > c.config.orphanRetries)
     ) {
       c.stats.timeouts++;
       finish(c, 'ETIMEDOUT');
@@ -150,7 +133,7 @@ export function runTimers(c: Tcb, now: number, sink: SegmentSink): void {
   if (now >= c.ackAt) {
     c.ackAt = Infinity;
     c.stats.delayedAcks++;
-    c.fl |= F_ACK_NOW | F_ACK_EACH;
+    c.fl |= F.ACK_NOW | F.ACK_EACH;
   }
 }
 
@@ -169,7 +152,7 @@ export function onRetransmitTimeout(c: Tcb, now: number): void {
   const flight = pipe(c);
   if (s !== State.SYN_SENT && s !== State.SYN_RECEIVED) c.cc.onRto(now, flight);
   c.rtt.backoff(); // RFC 6298 §5.5
-  c.fl &= ~F_RTT_ACTIVE; // Karn
+  c.fl &= ~F.RTT_ACTIVE; // Karn
   // Go back N from the oldest unacknowledged byte (RFC 5681 §3.1); ranges
   // SACKed again by later ACKs are skipped as we resend. Leave recovery;
   // RFC 6582 §4: set recover.
@@ -177,14 +160,14 @@ export function onRetransmitTimeout(c: Tcb, now: number): void {
   // RFC 2018 §8 / RFC 6675 §5.1: after a timeout the SACK information is
   // not trusted (the receiver may have reneged); ACKs rebuild it.
   cs.sbN = 0;
-  c.fl &= ~F_TLP_OUTSTANDING;
-  if (rackOn(c) && s !== State.SYN_SENT && s !== State.SYN_RECEIVED) {
+  c.fl &= ~F.TLP_OUTSTANDING;
+  if (c.rackOn() && s !== State.SYN_SENT && s !== State.SYN_RECEIVED) {
     // RFC 8985 §6.3: everything outstanding is lost (SACK state is not trusted, above).
-    if ((c.fl & F_IN_RECOVERY) !== 0) rackRecoveryDone(c);
+    if ((c.fl & F.IN_RECOVERY) !== 0) rackRecoveryDone(c);
     rsMarkAllLost(c, true);
-    c.fl |= F_RTO_RECOVERY;
+    c.fl |= F.RTO_RECOVERY;
   }
-  c.fl &= ~(F_IN_RECOVERY | F_RTX_HEAD);
+  c.fl &= ~(F.IN_RECOVERY | F.RTX_HEAD);
   cs.inflation = 0;
   cs.dupAcks = 0;
   c.recover = c.sndMax;

@@ -6,18 +6,7 @@
  */
 import type { TcpRepr } from '../../../wire/tcp.js';
 import { seqDiff, seqGe, seqLt } from '../../../wire/seq.js';
-import {
-  DUP_THRESH,
-  F_IN_RECOVERY,
-  F_RECOVERY_IS_SACK,
-  F_RTT_ACTIVE,
-  F_RTX_HEAD,
-  F_SACK_OK,
-  F_TLP_OUTSTANDING,
-  rackOn,
-  sndMss,
-  type Tcb,
-} from '../tcb.js';
+import { DUP_THRESH, F, type Tcb } from '../tcb.js';
 import { isLost, pipe } from './sack-scoreboard.js';
 import { rackOnAck, rackRecoveryDone, rsMarkLost } from './rack.js';
 import { tlpOnAck } from './tlp.js';
@@ -25,11 +14,11 @@ import { tlpOnAck } from './tlp.js';
 /** RFC 5681 §3.2 / RFC 6582 / RFC 6675 §5: a duplicate ACK. */
 export function onDupAck(c: Tcb, now: number): void {
   c.cold.dupAcks++;
-  if ((c.fl & F_IN_RECOVERY) !== 0) {
-    if ((c.fl & F_RECOVERY_IS_SACK) === 0) c.cold.inflation += sndMss(c); // RFC 6582 §3.2 step 4
+  if ((c.fl & F.IN_RECOVERY) !== 0) {
+    if ((c.fl & F.RECOVERY_IS_SACK) === 0) c.cold.inflation += c.sndMss(); // RFC 6582 §3.2 step 4
     return;
   }
-  if (rackOn(c)) {
+  if (c.rackOn()) {
     // RACK decides from the SACK blocks (rackOnAck). A SACK peer that sends
     // duplicate ACKs without blocks gets the DupThresh rule on the head.
     if (c.cold.sbN > 0 || c.cold.dupAcks < DUP_THRESH || seqLt(c.sndUna, c.recover) || c.cold.rsN === 0) return;
@@ -37,7 +26,7 @@ export function onDupAck(c: Tcb, now: number): void {
     enterRecovery(c, now);
     return;
   }
-  const lost = (c.fl & F_SACK_OK) !== 0 && c.cold.sbN > 0 && isLost(c, c.sndUna);
+  const lost = (c.fl & F.SACK_OK) !== 0 && c.cold.sbN > 0 && isLost(c, c.sndUna);
   if (c.cold.dupAcks >= DUP_THRESH || lost) {
     // RFC 6582 §3.2 step 2: not again for losses in the window we already
     // reduced for ("recover" is one past the highest sequence sent then).
@@ -53,21 +42,21 @@ export function onDupAck(c: Tcb, now: number): void {
  */
 export function enterRecovery(c: Tcb, now: number): void {
   c.cold.tlpAt = Infinity;
-  const flight = rackOn(c) ? seqDiff(c.sndNxt, c.sndUna) : pipe(c);
-  c.fl |= F_IN_RECOVERY;
+  const flight = c.rackOn() ? seqDiff(c.sndNxt, c.sndUna) : pipe(c);
+  c.fl |= F.IN_RECOVERY;
   c.recover = c.sndMax;
-  if (rackOn(c) || ((c.fl & F_SACK_OK) !== 0 && c.cold.sbN > 0)) c.fl |= F_RECOVERY_IS_SACK;
-  else c.fl &= ~F_RECOVERY_IS_SACK;
+  if (c.rackOn() || ((c.fl & F.SACK_OK) !== 0 && c.cold.sbN > 0)) c.fl |= F.RECOVERY_IS_SACK;
+  else c.fl &= ~F.RECOVERY_IS_SACK;
   c.cc.onEnterRecovery(now, flight);
   c.stats.fastRetransmits++;
-  c.fl &= ~F_RTT_ACTIVE; // Karn: the head is about to be retransmitted
-  if ((c.fl & F_RECOVERY_IS_SACK) !== 0) {
+  c.fl &= ~F.RTT_ACTIVE; // Karn: the head is about to be retransmitted
+  if ((c.fl & F.RECOVERY_IS_SACK) !== 0) {
     c.stats.sackRecoveries++;
     c.cold.highRxt = c.sndUna;
   } else {
     c.stats.newRenoRecoveries++;
-    c.cold.inflation = DUP_THRESH * sndMss(c); // RFC 6582 step 2: cwnd = ssthresh + 3*SMSS
-    c.fl |= F_RTX_HEAD;
+    c.cold.inflation = DUP_THRESH * c.sndMss(); // RFC 6582 step 2: cwnd = ssthresh + 3*SMSS
+    c.fl |= F.RTX_HEAD;
   }
 }
 
@@ -80,15 +69,15 @@ export function enterRecovery(c: Tcb, now: number): void {
 export function recoveryOnAck(c: Tcb, ack: number, acked: number, dataAcked: number, now: number): void {
   const cs = c.cold;
   if (seqGe(ack, c.recover)) {
-    c.fl &= ~(F_IN_RECOVERY | F_RTX_HEAD);
+    c.fl &= ~(F.IN_RECOVERY | F.RTX_HEAD);
     cs.inflation = 0;
     c.cc.onExitRecovery(now);
-    if (rackOn(c)) rackRecoveryDone(c);
-  } else if ((c.fl & F_RECOVERY_IS_SACK) === 0) {
-    const mss = sndMss(c);
+    if (c.rackOn()) rackRecoveryDone(c);
+  } else if ((c.fl & F.RECOVERY_IS_SACK) === 0) {
+    const mss = c.sndMss();
     cs.inflation = Math.max(0, cs.inflation - acked) + (acked >= mss ? mss : 0);
     c.cc.onPartialAck(dataAcked > 0 ? dataAcked : acked);
-    c.fl |= F_RTX_HEAD;
+    c.fl |= F.RTX_HEAD;
   } else if (seqLt(cs.highRxt, c.sndUna)) {
     cs.highRxt = c.sndUna;
   }
@@ -101,6 +90,6 @@ export function recoveryOnAck(c: Tcb, ack: number, acked: number, dataAcked: num
  */
 export function rackTlpOnAck(c: Tcb, seg: TcpRepr, ack: number, dsack: boolean, pureDup: boolean, now: number): void {
   if (rackOnAck(c, seg, dsack, now)) enterRecovery(c, now);
-  if ((c.fl & F_TLP_OUTSTANDING) !== 0) tlpOnAck(c, seg, ack, dsack, pureDup, now);
-  if (c.cold.rsSackedSegs > 0 || (c.fl & F_IN_RECOVERY) !== 0) c.cold.tlpAt = Infinity;
+  if ((c.fl & F.TLP_OUTSTANDING) !== 0) tlpOnAck(c, seg, ack, dsack, pureDup, now);
+  if (c.cold.rsSackedSegs > 0 || (c.fl & F.IN_RECOVERY) !== 0) c.cold.tlpAt = Infinity;
 }

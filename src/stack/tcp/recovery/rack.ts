@@ -12,18 +12,8 @@
  */
 import type { TcpRepr } from '../../../wire/tcp.js';
 import { seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../../wire/seq.js';
-import { RS_LOST, RS_MIN_RECORDS, RS_NEW, RS_RTX, RS_SACKED } from '../cold-state.js';
-import {
-  DUP_THRESH,
-  F_IN_RECOVERY,
-  F_RACK_DSACK_ROUND,
-  F_RACK_FACK_SET,
-  F_RACK_REORDERING,
-  F_RTO_RECOVERY,
-  F_TS_OK,
-  tsNow,
-  type Tcb,
-} from '../tcb.js';
+import { RS, RS_MIN_RECORDS } from '../cold-state.js';
+import { DUP_THRESH, F, type Tcb } from '../tcb.js';
 import { skipSacked } from './sack-scoreboard.js';
 
 /** RFC 8985 §6.2 step 4: a D-SACK-grown reordering window is kept for 16 recoveries. */
@@ -95,7 +85,7 @@ export function rsSplit(c: Tcb, i: number, seq: number): void {
   const k = rsIdx(c, i);
   const fl = cs.rsFl[k]!;
   rsInsert(c, i, seq, cs.rsTs[k]!, fl);
-  if (fl & RS_SACKED) cs.rsSackedSegs++;
+  if (fl & RS.SACKED) cs.rsSackedSegs++;
 }
 
 /** Index of the first record whose end lies beyond seq (rsN if none). */
@@ -129,12 +119,12 @@ export function rsOnSend(c: Tcb, seq: number, end: number, now: number): void {
       if (seqGt(cs.rsEnd[rsIdx(c, i)]!, e)) rsSplit(c, i, e);
       const k = rsIdx(c, i);
       const fl = cs.rsFl[k]!;
-      if (fl & RS_LOST) cs.rsLostBytes -= seqDiff(cs.rsEnd[k]!, st);
-      cs.rsFl[k] = (fl & ~RS_LOST) | RS_RTX;
+      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(cs.rsEnd[k]!, st);
+      cs.rsFl[k] = (fl & ~RS.LOST) | RS.RTX;
       cs.rsTs[k] = now;
     }
   }
-  if (seqGt(end, tail)) rsInsert(c, cs.rsN, end, now, seqLt(seq, tail) ? RS_RTX : 0);
+  if (seqGt(end, tail)) rsInsert(c, cs.rsN, end, now, seqLt(seq, tail) ? RS.RTX : 0);
 }
 
 /** Cumulative ACK: drop acknowledged records, delivering (§6.2 steps 2-3) those not SACKed before. */
@@ -146,17 +136,17 @@ export function rsOnCumAck(c: Tcb, ack: number, now: number, tsEcr: number | und
     const end = cs.rsEnd[k]!;
     const fl = cs.rsFl[k]!;
     if (seqLe(end, ack)) {
-      if (fl & RS_SACKED) cs.rsSackedSegs--;
+      if (fl & RS.SACKED) cs.rsSackedSegs--;
       else rackDeliver(c, k, end | 0, fl, now, tsEcr);
-      if (fl & RS_LOST) cs.rsLostBytes -= seqDiff(end, st);
+      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(end, st);
       cs.rsHead = (k + 1) & cs.rsMask;
       cs.rsN--;
       cs.rsBase = end;
       continue;
     }
     if (seqLt(st, ack)) {
-      if (fl & RS_LOST) cs.rsLostBytes -= seqDiff(ack, st);
-      if (!(fl & RS_SACKED)) rackDeliver(c, k, ack | 0, fl, now, tsEcr);
+      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(ack, st);
+      if (!(fl & RS.SACKED)) rackDeliver(c, k, ack | 0, fl, now, tsEcr);
       cs.rsBase = ack;
     }
     break;
@@ -182,11 +172,11 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
       if (!seqLt(st, r)) break;
       const k = rsIdx(c, i);
       const fl = cs.rsFl[k]!;
-      if (fl & RS_SACKED) continue;
+      if (fl & RS.SACKED) continue;
       const end = cs.rsEnd[k]!;
       if (seqLt(skipSacked(c, st), end)) continue; // only part of it is SACKed
-      if (fl & RS_LOST) cs.rsLostBytes -= seqDiff(end, st);
-      cs.rsFl[k] = (fl & ~RS_LOST) | RS_SACKED | RS_NEW;
+      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(end, st);
+      cs.rsFl[k] = (fl & ~RS.LOST) | RS.SACKED | RS.NEW;
       cs.rsSackedSegs++;
       if (i < lo) lo = i;
       if (i > hi) hi = i;
@@ -195,8 +185,8 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
   for (let i = lo; i <= hi; i++) {
     const k = rsIdx(c, i);
     const fl = cs.rsFl[k]!;
-    if (fl & RS_NEW) {
-      cs.rsFl[k] = fl & ~RS_NEW;
+    if (fl & RS.NEW) {
+      cs.rsFl[k] = fl & ~RS.NEW;
       rackDeliver(c, k, cs.rsEnd[k]! | 0, fl, now, tsEcr);
     }
   }
@@ -213,18 +203,18 @@ export function rackDeliver(c: Tcb, k: number, end: number, fl: number, now: num
   const cs = c.cold;
   const ts = cs.rsTs[k]!;
   // Step 3: delivered below the highest delivered sequence, never retransmitted: reordering.
-  if ((c.fl & F_RACK_FACK_SET) === 0 || seqGt(end, cs.rackFack)) {
+  if ((c.fl & F.RACK_FACK_SET) === 0 || seqGt(end, cs.rackFack)) {
     cs.rackFack = end;
-    c.fl |= F_RACK_FACK_SET;
-  } else if (seqLt(end, cs.rackFack) && (fl & RS_RTX) === 0) {
-    c.fl |= F_RACK_REORDERING;
+    c.fl |= F.RACK_FACK_SET;
+  } else if (seqLt(end, cs.rackFack) && (fl & RS.RTX) === 0) {
+    c.fl |= F.RACK_REORDERING;
   }
   const rtt = now - ts;
-  if (fl & RS_RTX) {
+  if (fl & RS.RTX) {
     // Step 2: the ACK may be for an earlier copy. Timestamps tell; else an
     // RTT below the minimum cannot be for this transmission.
     // (Both: timestamps tick in whole milliseconds.)
-    if ((c.fl & F_TS_OK) !== 0 && tsEcr !== undefined && tsEcr !== 0 && seqLt(tsEcr, tsNow(c, ts))) return;
+    if ((c.fl & F.TS_OK) !== 0 && tsEcr !== undefined && tsEcr !== 0 && seqLt(tsEcr, c.tsNow(ts))) return;
     if (rtt < c.rackMinRtt) return;
   }
   if (rtt < c.rackMinRtt) c.rackMinRtt = rtt;
@@ -246,8 +236,8 @@ export function isDsack(sack: number[], ack: number): boolean {
 
 /** RFC 8985 §6.2 step 4: the reordering window. */
 export function rackReoWnd(c: Tcb): number {
-  if ((c.fl & F_RACK_REORDERING) === 0) {
-    if ((c.fl & F_IN_RECOVERY) !== 0 || (c.fl & F_RTO_RECOVERY) !== 0) return 0;
+  if ((c.fl & F.RACK_REORDERING) === 0) {
+    if ((c.fl & F.IN_RECOVERY) !== 0 || (c.fl & F.RTO_RECOVERY) !== 0) return 0;
     if (c.cold.rsSackedSegs >= DUP_THRESH) return 0;
   }
   const minRtt = c.rackMinRtt === Infinity ? 0 : c.rackMinRtt;
@@ -276,13 +266,13 @@ export function rackDetectLoss(c: Tcb, now: number): number {
   for (let i = 0; i < cs.rsN; i++) {
     const k = rsIdx(c, i);
     const fl = cs.rsFl[k]!;
-    if (fl & (RS_SACKED | RS_LOST)) continue;
+    if (fl & (RS.SACKED | RS.LOST)) continue;
     const ts = cs.rsTs[k]!;
     const end = cs.rsEnd[k]!;
     if (ts > xts || (ts === xts && !seqLt(end, cs.rackEndSeq))) continue; // not sent before it
     const remaining = ts + c.rackRtt + reo - now;
     if (remaining <= 0) {
-      cs.rsFl[k] = fl | RS_LOST;
+      cs.rsFl[k] = fl | RS.LOST;
       cs.rsLostBytes += seqDiff(end, rsStartOf(c, i));
       c.stats.rackLosses++;
     } else if (remaining > timeout) {
@@ -305,7 +295,7 @@ export function rackRun(c: Tcb, now: number): boolean {
   cs.rackAt = t > 0 ? now + t : Infinity;
   if (cs.rsLostBytes === 0) return false;
   cs.tlpAt = Infinity;
-  return (c.fl & F_IN_RECOVERY) === 0 && !seqLt(c.sndUna, c.recover);
+  return (c.fl & F.IN_RECOVERY) === 0 && !seqLt(c.sndUna, c.recover);
 }
 
 /**
@@ -317,11 +307,11 @@ export function rackOnAck(c: Tcb, seg: TcpRepr, dsack: boolean, now: number): bo
   if (seg.sack !== undefined && seg.sack.length > 0) rsOnSack(c, seg.sack, now, seg.tsEcr);
   if (dsack) {
     c.stats.dsacksIn++;
-    c.fl |= F_RACK_REORDERING; // a spurious retransmission: the network reorders
+    c.fl |= F.RACK_REORDERING; // a spurious retransmission: the network reorders
   }
-  if ((c.fl & F_RACK_DSACK_ROUND) !== 0 && seqGe(c.sndUna, c.cold.rackDsackRoundSeq)) c.fl &= ~F_RACK_DSACK_ROUND;
-  if (dsack && (c.fl & F_RACK_DSACK_ROUND) === 0) {
-    c.fl |= F_RACK_DSACK_ROUND;
+  if ((c.fl & F.RACK_DSACK_ROUND) !== 0 && seqGe(c.sndUna, c.cold.rackDsackRoundSeq)) c.fl &= ~F.RACK_DSACK_ROUND;
+  if (dsack && (c.fl & F.RACK_DSACK_ROUND) === 0) {
+    c.fl |= F.RACK_DSACK_ROUND;
     c.cold.rackDsackRoundSeq = c.sndNxt;
     if (c.rackReoMult < REO_WND_MULT_MAX) c.rackReoMult++;
     c.rackReoPersist = REO_WND_PERSIST;
@@ -334,8 +324,8 @@ export function rsMarkLost(c: Tcb, i: number): void {
   const cs = c.cold;
   const k = rsIdx(c, i);
   const fl = cs.rsFl[k]!;
-  if (fl & (RS_LOST | RS_SACKED)) return;
-  cs.rsFl[k] = fl | RS_LOST;
+  if (fl & (RS.LOST | RS.SACKED)) return;
+  cs.rsFl[k] = fl | RS.LOST;
   cs.rsLostBytes += seqDiff(cs.rsEnd[k]!, rsStartOf(c, i));
 }
 
@@ -346,9 +336,9 @@ export function rsMarkAllLost(c: Tcb, clearSacked: boolean): void {
   for (let i = 0; i < cs.rsN; i++) {
     const k = rsIdx(c, i);
     let fl = cs.rsFl[k]!;
-    if (clearSacked) fl &= ~RS_SACKED;
-    if ((fl & RS_SACKED) === 0) {
-      fl |= RS_LOST;
+    if (clearSacked) fl &= ~RS.SACKED;
+    if ((fl & RS.SACKED) === 0) {
+      fl |= RS.LOST;
       lost += seqDiff(cs.rsEnd[k]!, rsStartOf(c, i));
     }
     cs.rsFl[k] = fl;
@@ -360,14 +350,14 @@ export function rsMarkAllLost(c: Tcb, clearSacked: boolean): void {
 
 /** Index of the lowest record awaiting retransmission, or -1. */
 export function rsFirstLost(c: Tcb): number {
-  for (let i = 0; i < c.cold.rsN; i++) if (c.cold.rsFl[rsIdx(c, i)]! & RS_LOST) return i;
+  for (let i = 0; i < c.cold.rsN; i++) if (c.cold.rsFl[rsIdx(c, i)]! & RS.LOST) return i;
   return -1;
 }
 
 /** From seq, past every record that is SACKed or not awaiting retransmission. */
 export function rsSkipDone(c: Tcb, seq: number): number {
   for (let i = rsFind(c, seq); i < c.cold.rsN; i++) {
-    if (c.cold.rsFl[rsIdx(c, i)]! & RS_LOST) return seqLt(seq, rsStartOf(c, i)) ? rsStartOf(c, i) : seq;
+    if (c.cold.rsFl[rsIdx(c, i)]! & RS.LOST) return seqLt(seq, rsStartOf(c, i)) ? rsStartOf(c, i) : seq;
   }
   return c.sndMax;
 }

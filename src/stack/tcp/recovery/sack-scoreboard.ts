@@ -6,7 +6,7 @@
  */
 import { seqDiff, seqGt, seqLe, seqLt, seqMax } from '../../../wire/seq.js';
 import { NO_SB } from '../cold-state.js';
-import { DUP_THRESH, F_IN_RECOVERY, F_RECOVERY_IS_SACK, rackOn, sndMss, type Tcb } from '../tcb.js';
+import { DUP_THRESH, F, type Tcb } from '../tcb.js';
 
 /** Merges received SACK blocks; returns true if any new byte was SACKed. */
 export function updateScoreboard(c: Tcb, blocks: number[]): boolean {
@@ -96,7 +96,7 @@ export function isLost(c: Tcb, seq: number): boolean {
   const cs = c.cold;
   let bytes = 0;
   let count = 0;
-  const mss = sndMss(c);
+  const mss = c.sndMss();
   for (let k = cs.sbN - 1; k >= 0; k--) {
     const l = cs.sb[2 * k]!;
     const r = cs.sb[2 * k + 1]!;
@@ -116,7 +116,7 @@ export function lossPoint(c: Tcb): number {
   const cs = c.cold;
   let bytes = 0;
   let count = 0;
-  const mss = sndMss(c);
+  const mss = c.sndMss();
   for (let k = cs.sbN - 1; k >= 0; k--) {
     bytes += seqDiff(cs.sb[2 * k + 1]!, cs.sb[2 * k]!);
     count++;
@@ -144,13 +144,13 @@ export function sackedBelow(c: Tcb, x: number): number {
  */
 export function pipe(c: Tcb): number {
   const cs = c.cold;
-  if (rackOn(c) && ((c.fl & F_IN_RECOVERY) !== 0 || cs.rsLostBytes > 0)) {
+  if (c.rackOn() && ((c.fl & F.IN_RECOVERY) !== 0 || cs.rsLostBytes > 0)) {
     // RFC 6675 pipe with RACK's loss marks: outstanding, not SACKed, not lost-awaiting-retransmission.
     const p = seqDiff(c.sndMax, c.sndUna) - sackedBelow(c, c.sndMax) - cs.rsLostBytes;
     return p > 0 ? p : 0;
   }
   const flight = seqDiff(c.sndNxt, c.sndUna);
-  if ((c.fl & F_IN_RECOVERY) === 0 || (c.fl & F_RECOVERY_IS_SACK) === 0) return flight;
+  if ((c.fl & F.IN_RECOVERY) === 0 || (c.fl & F.RECOVERY_IS_SACK) === 0) return flight;
   const una = c.sndUna;
   const unsacked = seqDiff(c.sndMax, una) - sackedBelow(c, c.sndMax);
   const lp = lossPoint(c);

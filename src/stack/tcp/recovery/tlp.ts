@@ -6,17 +6,7 @@
  */
 import type { TcpRepr } from '../../../wire/tcp.js';
 import { seqDiff, seqGt, seqLe, seqLt } from '../../../wire/seq.js';
-import {
-  F_IN_RECOVERY,
-  F_RTO_RECOVERY,
-  F_SACK_OK,
-  F_TLP_IS_RETRANS,
-  F_TLP_OUTSTANDING,
-  rackOn,
-  sndMss,
-  synchronizedForData,
-  type Tcb,
-} from '../tcb.js';
+import { F, type Tcb } from '../tcb.js';
 
 /** RFC 8985 §7.2 WCDelAckT: a worst-case delayed ACK, added to the PTO with one segment in flight. */
 const WC_DEL_ACK_MS = 200;
@@ -28,17 +18,17 @@ const WC_DEL_ACK_MS = 200;
 export function armTlp(c: Tcb, now: number): void {
   const cs = c.cold;
   cs.tlpAt = Infinity;
-  if (!c.config.tailLossProbe || (c.fl & F_SACK_OK) === 0 || (c.fl & F_TLP_OUTSTANDING) !== 0 || (c.fl & F_IN_RECOVERY) !== 0) return;
-  if (!synchronizedForData(c) || c.sndUna === c.sndMax || c.sndNxt !== c.sndMax) return;
+  if (!c.config.tailLossProbe || (c.fl & F.SACK_OK) === 0 || (c.fl & F.TLP_OUTSTANDING) !== 0 || (c.fl & F.IN_RECOVERY) !== 0) return;
+  if (!c.synchronizedForData() || c.sndUna === c.sndMax || c.sndNxt !== c.sndMax) return;
   const srtt = c.rtt.srtt;
-  if (rackOn(c)) {
+  if (c.rackOn()) {
     // RFC 8985 §7.2: not in recovery (fast or RTO), nor with segments
     // delivered out of order (the reorder timer is in charge then).
-    if ((c.fl & F_RTO_RECOVERY) !== 0 || cs.rsSackedSegs > 0 || cs.rsLostBytes > 0) return;
+    if ((c.fl & F.RTO_RECOVERY) !== 0 || cs.rsSackedSegs > 0 || cs.rsLostBytes > 0) return;
     let pto = 1000; // no SRTT yet
     if (srtt >= 0) {
       pto = 2 * srtt;
-      if (seqDiff(c.sndMax, c.sndUna) <= sndMss(c)) pto += WC_DEL_ACK_MS; // FlightSize one segment
+      if (seqDiff(c.sndMax, c.sndUna) <= c.sndMss()) pto += WC_DEL_ACK_MS; // FlightSize one segment
       if (pto < 10) pto = 10; // timer granularity floor (as Linux's TCP_TIMEOUT_MIN)
     }
     // Never later than the RTO would fire: the probe then replaces it.
@@ -47,7 +37,7 @@ export function armTlp(c: Tcb, now: number): void {
   }
   if (!(srtt >= 0)) return;
   let pto = 2 * srtt;
-  if (seqDiff(c.sndMax, c.sndUna) <= sndMss(c)) pto += WC_DEL_ACK_MS;
+  if (seqDiff(c.sndMax, c.sndUna) <= c.sndMss()) pto += WC_DEL_ACK_MS;
   if (pto < 10) pto = 10;
   const at = now + pto;
   if (at < c.rtoAt) cs.tlpAt = at;
@@ -56,28 +46,28 @@ export function armTlp(c: Tcb, now: number): void {
 /** RFC 8985 §7.4.2: did the probe repair a loss? */
 export function tlpOnAck(c: Tcb, seg: TcpRepr, ack: number, dsack: boolean, pureDup: boolean, now: number): void {
   if (seqLt(ack, c.tlpEndSeq)) return;
-  if ((c.fl & F_TLP_IS_RETRANS) === 0) {
-    c.fl &= ~F_TLP_OUTSTANDING; // new data probed: RACK sees any loss
+  if ((c.fl & F.TLP_IS_RETRANS) === 0) {
+    c.fl &= ~F.TLP_OUTSTANDING; // new data probed: RACK sees any loss
     return;
   }
   if (dsack) {
     const r = seg.sack![1]! >>> 0;
     if (seqGt(r, c.tlpStartSeq) && seqLe(r, c.tlpEndSeq)) {
-      c.fl &= ~F_TLP_OUTSTANDING; // both copies arrived: nothing was lost
+      c.fl &= ~F.TLP_OUTSTANDING; // both copies arrived: nothing was lost
       return;
     }
   }
   if (seqGt(ack, c.tlpEndSeq)) {
     // Delivered beyond the probe with no D-SACK for it: the probe repaired
     // a loss. Congestion response as for a fast recovery.
-    c.fl &= ~F_TLP_OUTSTANDING;
+    c.fl &= ~F.TLP_OUTSTANDING;
     c.stats.tlpLossRecoveries++;
-    if ((c.fl & F_IN_RECOVERY) === 0) {
+    if ((c.fl & F.IN_RECOVERY) === 0) {
       c.cc.onEnterRecovery(now, seqDiff(c.sndNxt, c.sndUna));
       c.cc.onExitRecovery(now);
     }
     return;
   }
   // ack == TLP.end_seq: a plain duplicate means the probe was a second copy.
-  if (pureDup) c.fl &= ~F_TLP_OUTSTANDING;
+  if (pureDup) c.fl &= ~F.TLP_OUTSTANDING;
 }
