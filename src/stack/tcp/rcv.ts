@@ -151,7 +151,7 @@ export function acceptable(c: Tcb, seq: number, segLen: number, wnd: number): bo
   // Old text reaching up to what we last acknowledged: a retransmitted FIN
   // (BSD stacks such as QEMU's slirp put their FIN on every segment until
   // it is acknowledged) or the last data again. Nothing in it is new
-  // (processText trims it and ACKs), but its ACK and window are current:
+  // (rcvText trims it and ACKs), but its ACK and window are current:
   // dropping them left our sender waiting for the RTO, which resent data
   // the peer had acknowledged. As Linux tcp_sequence (end_seq >= rcv_wup;
   // BSD processes the ACK of any old segment).
