@@ -298,9 +298,24 @@ function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress, readAfterMs = 0
 
 /** USTACK_VM_TSO=off: the guest opens the e1000 with ?tso=off (for a comparison). */
 const tsoOff = process.env.USTACK_VM_TSO === 'off';
-const TAP_IF = 'ustackvm0';
-const TAP_HOST = '10.213.0.1';
-const TAP_GUEST = '10.213.0.2';
+/**
+ * The tap scenario's interface and 10.213.X.0/24 subnet are this process's
+ * own: derived from the pid and skipped while another interface holds them,
+ * so two runs of the suite on one machine do not take each other's link.
+ */
+function pickTapLink() {
+  const used = sh('ip', ['-4', '-o', 'addr', 'show']);
+  for (let i = 0; i < 250; i++) {
+    const x = (process.pid + i) % 250;
+    const ifname = `ustvm${(process.pid + i) % 1_000_000}`;
+    if (used.includes(` 10.213.${x}.`) || existsSync(`/sys/class/net/${ifname}`)) continue;
+    return { ifname, host: `10.213.${x}.1`, guest: `10.213.${x}.2` };
+  }
+  return { ifname: `ustvm${process.pid % 1_000_000}`, host: '10.213.0.1', guest: '10.213.0.2' };
+}
+let TAP_IF = '';
+let TAP_HOST = '';
+let TAP_GUEST = '';
 /** Where the host's clients reach the guest's echo (hostfwd or the TAP peer). */
 const peer = { host: '127.0.0.1', tcp: 0, udp: 0 };
 
@@ -331,6 +346,7 @@ async function runScenario(name, kernel, initrd) {
   const tcpPort = await freePort('tcp');
   const udpPort = await freePort('udp');
   const tag = `[${name}]`;
+  if (sc.tap) ({ ifname: TAP_IF, host: TAP_HOST, guest: TAP_GUEST } = pickTapLink());
   log(`\n=== ${name}: ${sc.device} ${sc.machine.join(' ')} ===`);
   const args = [
     '-accel', 'tcg', '-m', '1536', '-smp', '1',
@@ -351,13 +367,16 @@ async function runScenario(name, kernel, initrd) {
     peer.host = TAP_GUEST;
     peer.tcp = 7;
     peer.udp = 7;
-    spawnSync('ip', ['link', 'del', TAP_IF], { stdio: 'ignore' });
     try {
       sh('ip', ['tuntap', 'add', 'dev', TAP_IF, 'mode', 'tap']);
       sh('ip', ['addr', 'add', `${TAP_HOST}/24`, 'dev', TAP_IF]);
       sh('ip', ['link', 'set', TAP_IF, 'up']);
+      // Traffic to the guest must leave over this run's own TAP, never the default route.
+      const route = sh('ip', ['route', 'get', TAP_GUEST]);
+      if (!route.includes(`dev ${TAP_IF} `)) throw new Error(`route to ${TAP_GUEST} is not over ${TAP_IF}: ${route.trim()}`);
     } catch (e) {
       fail(`${tag} create TAP ${TAP_IF}`, e.message);
+      spawnSync('ip', ['link', 'del', TAP_IF], { stdio: 'ignore' });
       return;
     }
   } else {
