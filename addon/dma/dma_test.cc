@@ -17,19 +17,10 @@
 #include <vector>
 
 #include "dma/dma.h"
+#include "common/test_check.h"
 
 namespace dma = ustack::dma;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      passed++;                                                            \
-    } else {                                                               \
-      failed++;                                                            \
-      std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
 
 // The VmFlags line of the /proc/self/smaps entry that starts at `p`.
 static std::string vm_flags(const void* p) {

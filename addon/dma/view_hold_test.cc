@@ -14,19 +14,10 @@
 
 #include "dma/dma.h"
 #include "dma/view_hold.h"
+#include "common/test_check.h"
 
 namespace dma = ustack::dma;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      passed++;                                                            \
-    } else {                                                               \
-      failed++;                                                            \
-      std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
 
 // Whether [p, p + len) is mapped (msync fails with ENOMEM on unmapped pages).
 static bool mapped(const void* p, size_t len) {

@@ -15,19 +15,10 @@
 #include "e1000/slots.h"
 #include "e1000/tx_context.h"
 #include "pci/address.h"
+#include "common/test_check.h"
 
 namespace r = ustack::e1000::ring;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      passed++;                                                            \
-    } else {                                                               \
-      failed++;                                                            \
-      std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
 
 static void test_wrap() {
   CHECK(r::next(7, 8) == 0);

@@ -8,19 +8,10 @@
 #include <vector>
 
 #include "registry/device_registry.h"
+#include "common/test_check.h"
 
 using ustack::registry::DeviceRegistry;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      passed++;                                                            \
-    } else {                                                               \
-      failed++;                                                            \
-      std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
 
 struct FakeDevice {
   std::atomic<int> stops{0};
