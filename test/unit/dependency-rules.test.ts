@@ -4,41 +4,12 @@
  * is shown rejecting the import it forbids, and a tree that follows the rules
  * is shown passing. `npm test` runs the same rules over the real src/.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RuleTrees } from '../helpers/dep-cruise.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const depcruise = join(root, 'node_modules/.bin/depcruise');
-const config = join(root, '.dependency-cruiser.cjs');
-const dirs: string[] = [];
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** Writes `files` (path -> source) into a fresh tree and cruises its src/. */
-function cruise(files: Record<string, string>): { ok: boolean; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ustack-deprules-'));
-  dirs.push(dir);
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
-  );
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  try {
-    const output = execFileSync(depcruise, ['src', '--config', config], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
-    return { ok: true, output };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
+const trees = new RuleTrees('ustack-deprules-');
+afterAll(() => trees.removeAll());
+const cruise = (files: Record<string, string>): { ok: boolean; output: string } => trees.cruise(files);
 
 const layered = {
   'src/wire/ipv4.ts': `export const IPV4 = 0x0800;\n`,

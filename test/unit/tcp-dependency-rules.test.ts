@@ -4,39 +4,12 @@
  * above it, or a TCP file outside the order, is rejected; imports that go
  * downwards pass. `npm test` runs the same rules over the real src/.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RuleTrees } from '../helpers/dep-cruise.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const depcruise = join(root, 'node_modules/.bin/depcruise');
-const config = join(root, '.dependency-cruiser.cjs');
-const dirs: string[] = [];
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function cruise(files: Record<string, string>): { ok: boolean; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ustack-tcprules-'));
-  dirs.push(dir);
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
-  );
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  try {
-    return { ok: true, output: execFileSync(depcruise, ['src', '--config', config], { cwd: dir, encoding: 'utf8', stdio: 'pipe' }) };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
+const trees = new RuleTrees('ustack-tcprules-');
+afterAll(() => trees.removeAll());
+const cruise = (files: Record<string, string>): { ok: boolean; output: string } => trees.cruise(files);
 
 const tcp = {
   'src/stack/tcp/types.ts': `export const STATE = 0;\n`,
