@@ -17,7 +17,14 @@
         "addon/napi/e1000_device.cc",
         "addon/napi/event_loop.cc",
         "addon/napi/bytes_binding.cc",
-        "addon/registry/device_registry.cc"
+        "addon/registry/device_registry.cc",
+        "addon/napi/xdp_device.cc",
+        "addon/xdp/xdp.cc",
+        "addon/xdp/bpf_asm.cc",
+        "addon/xdp/bpf_sys.cc",
+        "addon/xdp/netlink_xdp.cc",
+        "addon/xdp/program.cc",
+        "addon/xdp/queues.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -5,6 +5,7 @@
 import type { Nic } from './driver/nic.js';
 import { TapNic } from './driver/tap-nic.js';
 import { E1000Nic } from './driver/e1000-nic.js';
+import { XdpNic } from './driver/xdp-nic.js';
 import { MemoryNic } from './driver/memory-nic.js';
 import { LoopbackNic } from './driver/loopback-nic.js';
 import { CaptureNic } from './driver/capture-nic.js';
@@ -31,7 +32,7 @@ import type { LookupFunction } from './socket/host.js';
 installByteKernels(nativeByteKernels());
 
 export interface StackOptions {
-  /** 'tap:NAME', 'e1000:PCI[?access=vfio]'; omitted: only the loopback interface. */
+  /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1]'; omitted: only the loopback interface. */
   nic?: string;
   /** 'A.B.C.D/len' or 'dhcp' (required with a nic). */
   address?: string;
@@ -181,6 +182,24 @@ export class Stack implements SocketHost {
         ...(spec.tso !== undefined ? { tso: spec.tso } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       });
+    } else if (spec.kind === 'xdp') {
+      // The program sends the socket only what is addressed to the stack: it must know the address first.
+      if (useDhcp) throw invalidArg(`nic '${opts.nic}': address 'dhcp' is not supported on AF_XDP yet; give the address`);
+      const xdp = XdpNic.open({
+        ifname: spec.ifname,
+        queue: spec.queue,
+        mode: spec.mode,
+        zerocopy: spec.zerocopy,
+        busyPoll: spec.busyPoll,
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      });
+      try {
+        xdp.setAddresses([address]);
+      } catch (err) {
+        xdp.close().catch(() => {});
+        throw err;
+      }
+      nic = xdp;
     } else {
       throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
     }

@@ -280,11 +280,124 @@ export interface E1000DeviceConstructor {
   new (pci: string, access: 'uio' | 'vfio', opts?: E1000DeviceOptions): E1000Device;
 }
 
+/** Counters of one XdpDevice (addon/xdp/xdp.h Counters, and the kernel's XDP_STATISTICS). */
+export interface XdpDeviceStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** RX descriptors naming no slot the driver gave the kernel, or a length that does not fit (dropped). */
+  rxBadDescriptor: number;
+  /** Frames the kernel put elsewhere than 256 bytes into their chunk (moved there). */
+  rxMoved: number;
+  /** Fill-ring refills that found no free slot. */
+  fillEmpty: number;
+  /** recvfrom calls because the fill ring asked for a wake-up. */
+  fillKicks: number;
+  /** recvfrom calls driving busy polling on an empty RX ring (busyPoll). */
+  busyPolls: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames a TX burst could not place (the ring was full; left with the caller). */
+  txRingFull: number;
+  /** sendto calls (TX kicks), and those that said EAGAIN, EBUSY, or failed otherwise. */
+  txKicks: number;
+  txKickAgain: number;
+  txKickBusy: number;
+  txKickErrors: number;
+  lastTxErrno: number;
+  /** Completion-ring entries (frames the kernel finished sending), and those naming no slot in TX. */
+  completions: number;
+  badCompletions: number;
+  /** Stale ustack programs (attached without a link) found on the interface and replaced at open. */
+  staleProgramsReplaced: number;
+  freeStackBadIndex: number;
+  freeStackInRing: number;
+  freeStackDuplicate: number;
+  freeStackCountClamped: number;
+  freeStackPushRefused: number;
+  wakeErrors: number;
+  /** The kernel's XDP_STATISTICS: frames dropped (too long for a chunk...), RX ring full, fill ring empty, invalid descriptors. */
+  kernelRxDropped: number;
+  kernelRxInvalid: number;
+  kernelTxInvalid: number;
+  kernelRxRingFull: number;
+  kernelFillRingEmpty: number;
+  kernelTxRingEmpty: number;
+}
+
+/** How an XdpDevice is opened (addon/xdp/xdp.h Options). */
+export interface XdpDeviceOptions {
+  queue?: number;
+  mode?: 'auto' | 'native' | 'generic';
+  zerocopy?: 'auto' | 'on' | 'off';
+  busyPoll?: boolean;
+  /** UMEM chunks (default 8192; at least 2 * ringSize). */
+  slotCount?: number;
+  /** Entries of each of the four rings (a power of two in [64, 16384], default 2048). */
+  ringSize?: number;
+}
+
+/**
+ * An AF_XDP socket on one queue of an interface, with ustack's XDP program
+ * attached through a bpf_link (addon/napi/xdp_device.h). Errors carry `code`
+ * (see XdpNic.open).
+ */
+export interface XdpDevice {
+  /** The UMEM's frames, one external ArrayBuffer (slot i at i * slotSize), detached by close(). */
+  readonly pool: ArrayBuffer;
+  /** The UMEM chunk size (2048, or 4096 for an MTU above 1774). */
+  readonly slotSize: number;
+  readonly slotCount: number;
+  /** The longest frame a slot holds: slotSize - 256 (the kernel's headroom). */
+  readonly maxFrame: number;
+  /** The interface's MAC and MTU. */
+  readonly mac: string;
+  readonly mtu: number;
+  readonly ifindex: number;
+  readonly queue: number;
+  /** 'native' or 'generic'. */
+  readonly mode: string;
+  /** The socket is bound in zero-copy mode (known after start()). */
+  readonly zerocopy: boolean;
+  readonly programId: number;
+  readonly linkId: number;
+  /** The AF_XDP socket's fd; -1 after close(). */
+  readonly fd: number;
+  /** Fills the fill ring from freeStack, binds the socket and enters it in the XSKMAP. */
+  start(freeStack: Uint32Array): void;
+  /** The IPv4 addresses (32-bit numbers) the program redirects to the socket; at most 64. */
+  setAddresses(addresses: number[]): void;
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  /**
+   * Places frames in the TX ring and kicks the kernel when it asks; returns
+   * how many it took. Refuses a bad burst whole: ERR_OUT_OF_RANGE for a slot
+   * outside the pool or a length outside [14, maxFrame],
+   * ERR_USTACK_SLOT_NOT_OWNED for a slot that is free, with the kernel, or
+   * twice in the burst.
+   */
+  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  /** Slots the kernel finished sending back onto the free stack; returns how many. */
+  txReclaim(): number;
+  setWakeCallback(fn: (() => void) | null): void;
+  /** Arms the socket's poll; true when a frame is already waiting (do not sleep), false after close(). */
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): XdpDeviceStats;
+  /** Detaches the program, closes the socket and the maps, detaches the pool, unmaps the UMEM. Idempotent. */
+  close(): void;
+}
+
+export interface XdpDeviceConstructor {
+  new (ifname: string, opts?: XdpDeviceOptions): XdpDevice;
+}
+
 /** Every export of the addon (addon/module.cc). */
 export interface UstackAddon {
   readonly version: string;
   readonly TapDevice: TapDeviceConstructor;
   readonly E1000Device: E1000DeviceConstructor;
+  readonly XdpDevice: XdpDeviceConstructor;
   /** Stops DMA on every open e1000 device of the process (every thread); returns how many. */
   e1000StopAll(): number;
   /** Stops DMA on the e1000 devices this thread (environment) opened; returns how many. */

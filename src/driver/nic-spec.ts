@@ -6,6 +6,10 @@
  *   e1000:DDDD:BB:SS.F[?access=uio|vfio][&tso=on|off]  an 8254x at that PCI address (default
  *                                     access: uio; tso: on; the domain may be omitted: BB:SS.F
  *                                     means 0000:BB:SS.F)
+ *   xdp:IFNAME[?queue=N][&mode=native|generic][&zerocopy=auto|on|off][&busy=1]
+ *                                     an AF_XDP socket on queue N (default 0) of any interface;
+ *                                     mode: default native where the driver has it, else generic;
+ *                                     zerocopy: default auto; busy=1: busy polling (SO_PREFER_BUSY_POLL)
  *   memory                            an in-process link (MemoryNic)
  *
  *   loss=0.02,reorder=5%,duplicate=0.01,corrupt=0.001,delay=5ms,jitter=1ms,rate=10mbit,queue=500,seed=1
@@ -16,6 +20,7 @@ import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from '../errors/node-erro
 export type NicSpec =
   | { kind: 'tap'; name: string }
   | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio'; tso?: boolean }
+  | { kind: 'xdp'; ifname: string; queue: number; mode: 'auto' | 'native' | 'generic'; zerocopy: 'auto' | 'on' | 'off'; busyPoll: boolean }
   | { kind: 'memory' };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -82,13 +87,61 @@ export function parseNicSpec(s: string): NicSpec {
       }
       return tso === undefined ? { kind: 'e1000', pci, access } : { kind: 'e1000', pci, access, tso };
     }
+    case 'xdp':
+      return parseXdp(s, rest);
     default:
       throw ERR_INVALID_ARG_VALUE(
         'nic',
         s,
-        `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio] or memory)`,
+        `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio], xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1] or memory)`,
       );
   }
+}
+
+/** 'IFNAME[?queue=N&mode=..&zerocopy=..&busy=1]' after 'xdp:'. */
+function parseXdp(s: string, rest: string): NicSpec {
+  const q = rest.indexOf('?');
+  const ifname = q < 0 ? rest : rest.slice(0, q);
+  if (!IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
+    throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid interface name '${ifname}' (expected 1-15 characters of A-Z a-z 0-9 _ . -)`);
+  }
+  const spec = { kind: 'xdp' as const, ifname, queue: 0, mode: 'auto' as 'auto' | 'native' | 'generic', zerocopy: 'auto' as 'auto' | 'on' | 'off', busyPoll: false };
+  if (q < 0) return spec;
+  const seen = new Set<string>();
+  for (const part of rest.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (seen.has(key)) throw ERR_INVALID_ARG_VALUE('nic', s, `repeats the option '${key}'`);
+    seen.add(key);
+    switch (key) {
+      case 'queue':
+        if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
+          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid queue '${value}' (expected an integer 0-65535)`);
+        }
+        spec.queue = Number(value);
+        break;
+      case 'mode':
+        if (value !== 'native' && value !== 'generic' && value !== 'auto') {
+          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid mode '${value}' (expected native, generic or auto)`);
+        }
+        spec.mode = value;
+        break;
+      case 'zerocopy':
+        if (value !== 'auto' && value !== 'on' && value !== 'off') {
+          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid zerocopy '${value}' (expected auto, on or off)`);
+        }
+        spec.zerocopy = value;
+        break;
+      case 'busy':
+        if (value !== '1' && value !== '0') throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid busy '${value}' (expected 1 or 0)`);
+        spec.busyPoll = value === '1';
+        break;
+      default:
+        throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: queue=N, mode=native|generic, zerocopy=auto|on|off, busy=1)`);
+    }
+  }
+  return spec;
 }
 
 const NUMBER = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?/i;

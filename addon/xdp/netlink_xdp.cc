@@ -1,0 +1,160 @@
+#include "xdp/netlink_xdp.h"
+
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ustack::xdp::netlink {
+
+namespace {
+
+constexpr size_t kBuf = 32 * 1024;
+
+// A request being built: header, ifinfomsg, then attributes.
+struct Request {
+  alignas(NLMSG_ALIGNTO) unsigned char buf[512];
+  nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
+
+  void start(uint16_t type, uint16_t flags, int ifindex) {
+    std::memset(buf, 0, sizeof buf);
+    nlmsghdr* h = hdr();
+    h->nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+    h->nlmsg_type = type;
+    h->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+    h->nlmsg_seq = 1;
+    auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = ifindex;
+  }
+  rtattr* put(uint16_t type, const void* data, size_t len) {
+    nlmsghdr* h = hdr();
+    auto* rta = reinterpret_cast<rtattr*>(buf + NLMSG_ALIGN(h->nlmsg_len));
+    rta->rta_type = type;
+    rta->rta_len = static_cast<uint16_t>(RTA_LENGTH(len));
+    if (len > 0) std::memcpy(RTA_DATA(rta), data, len);
+    h->nlmsg_len = static_cast<uint32_t>(NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(rta->rta_len));
+    return rta;
+  }
+  void end_nest(rtattr* nest) {
+    nest->rta_len = static_cast<uint16_t>(buf + hdr()->nlmsg_len - reinterpret_cast<unsigned char*>(nest));
+  }
+};
+
+int open_socket() {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return -errno;
+  sockaddr_nl sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+// Sends the request and reads replies until the answer or an error: for a
+// query, `on_link` sees the RTM_NEWLINK message.
+template <typename OnLink>
+int transact(Request* req, OnLink on_link) {
+  int fd = open_socket();
+  if (fd < 0) return fd;
+  sockaddr_nl kernel;
+  std::memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(fd, req->buf, req->hdr()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  alignas(NLMSG_ALIGNTO) static thread_local unsigned char buf[kBuf];
+  int rc = -EPROTO;
+  for (bool done = false; !done;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      rc = -errno;
+      break;
+    }
+    int len = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(len)); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+        rc = e->error;  // 0 is the acknowledgement
+        done = true;
+        break;
+      }
+      if (h->nlmsg_type == NLMSG_DONE) {
+        done = true;
+        break;
+      }
+      if (h->nlmsg_type == RTM_NEWLINK) {
+        on_link(h);
+        rc = 0;
+        done = true;  // one interface asked for: one answer
+        break;
+      }
+    }
+    if (n == 0) break;
+  }
+  close(fd);
+  return rc;
+}
+
+}  // namespace
+
+int query_xdp(int ifindex, XdpState* out) {
+  *out = XdpState{};
+  Request req;
+  req.start(RTM_GETLINK, 0, ifindex);
+  return transact(&req, [out](nlmsghdr* h) {
+    auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+    int len = static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof *ifi));
+    for (rtattr* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if ((a->rta_type & NLA_TYPE_MASK) != IFLA_XDP) continue;
+      int nlen = static_cast<int>(RTA_PAYLOAD(a));
+      for (auto* x = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(x, nlen); x = RTA_NEXT(x, nlen)) {
+        size_t plen = RTA_PAYLOAD(x);
+        uint32_t v = 0;
+        if (plen >= sizeof v) std::memcpy(&v, RTA_DATA(x), sizeof v);
+        switch (x->rta_type) {
+          case IFLA_XDP_ATTACHED:
+            if (plen >= 1) out->attached = *static_cast<uint8_t*>(RTA_DATA(x));
+            break;
+          case IFLA_XDP_DRV_PROG_ID: out->drv_prog_id = v; break;
+          case IFLA_XDP_SKB_PROG_ID: out->skb_prog_id = v; break;
+          case IFLA_XDP_HW_PROG_ID: out->hw_prog_id = v; break;
+          case IFLA_XDP_PROG_ID:
+            // With one program attached the kernel sends only this id; the mode is `attached`.
+            if (out->attached == XDP_ATTACHED_DRV && out->drv_prog_id == 0) out->drv_prog_id = v;
+            if (out->attached == XDP_ATTACHED_SKB && out->skb_prog_id == 0) out->skb_prog_id = v;
+            if (out->attached == XDP_ATTACHED_HW && out->hw_prog_id == 0) out->hw_prog_id = v;
+            break;
+          default: break;
+        }
+      }
+    }
+  });
+}
+
+int detach_xdp(int ifindex, int expected_prog_fd, uint32_t mode_flags) {
+  Request req;
+  req.start(RTM_SETLINK, NLM_F_ACK, ifindex);
+  rtattr* nest = req.put(IFLA_XDP | NLA_F_NESTED, nullptr, 0);
+  int32_t none = -1;
+  req.put(IFLA_XDP_FD, &none, sizeof none);
+  int32_t expected = expected_prog_fd;
+  req.put(IFLA_XDP_EXPECTED_FD, &expected, sizeof expected);
+  uint32_t flags = mode_flags | XDP_FLAGS_REPLACE;
+  req.put(IFLA_XDP_FLAGS, &flags, sizeof flags);
+  req.end_nest(nest);
+  return transact(&req, [](nlmsghdr*) {});
+}
+
+}  // namespace ustack::xdp::netlink

@@ -1,0 +1,48 @@
+// The XDP program ustack attaches: it sends to the AF_XDP socket only the
+// frames that are the stack's and passes everything else to the kernel.
+//
+//   ARP (Ethernet, IPv4) whose target protocol address is one of ours  -> redirect
+//   IPv4 whose destination address is one of ours (every fragment)     -> redirect
+//   anything else, or a frame too short to tell                         -> XDP_PASS
+//
+// "Ours" is a key in the addresses map (BPF_MAP_TYPE_HASH, key: the IPv4
+// address as it is on the wire, 4 bytes; value: 4 bytes, unused), which the
+// addon updates when the stack's addresses change. The redirect goes through
+// the XSKMAP at the receive queue's index, with XDP_PASS as the fallback
+// when no socket is bound there (bpf_redirect_map's flags).
+//
+// Loads of packet bytes follow a check of data + N against data_end, as the
+// verifier requires; every 2- and 4-byte load is naturally aligned for an IP
+// header that starts 2 bytes past a 4-byte boundary (NET_IP_ALIGN), so the
+// program also verifies under strict alignment.
+#pragma once
+#include <linux/bpf.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ustack::xdp {
+
+// Offsets in struct xdp_md (linux/bpf.h).
+constexpr int16_t kMdData = 0;
+constexpr int16_t kMdDataEnd = 4;
+constexpr int16_t kMdRxQueueIndex = 16;
+
+// Frame offsets the program reads.
+constexpr int16_t kEthType = 12;      // EtherType, after both MACs
+constexpr int16_t kArpPtype = 14 + 2;  // ARP protocol type
+constexpr int16_t kArpTpa = 14 + 24;   // ARP target protocol address
+constexpr int16_t kArpEnd = 14 + 28;
+constexpr int16_t kIpv4Daddr = 14 + 16;
+constexpr int16_t kIpv4End = 14 + 20;
+
+// The name the program is loaded under (BPF_OBJ_NAME_LEN includes the NUL):
+// how a later ustack process recognises a program as one of its own.
+constexpr const char* kProgramName = "ustack_xdp";
+
+// Builds the program over the two maps' file descriptors. False (with *why)
+// only if the assembler finds a broken label: a bug, covered by the tests.
+bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, std::vector<bpf_insn>* out, std::string* why);
+
+}  // namespace ustack::xdp
