@@ -124,6 +124,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   curl: 'curl',
   dnsmasq: 'dnsmasq',
   hping3: 'hping3',
+  ethtool: 'ethtool',
 };
 
 let aptUpdated = false;
