@@ -1,0 +1,144 @@
+/**
+ * The clear errors of the AF_XDP backend, each on the case that causes it,
+ * and what is (and is not) left on the interface after each: no such
+ * interface, no native XDP on the interface (a bridge) and no zero-copy on a
+ * veth, a queue the interface does not have, a foreign XDP program already
+ * attached (left in place), another ustack on the interface, not permitted
+ * (an unprivileged child). A ustack program left attached without a link
+ * (as a process attaching through netlink would leave it) is replaced.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack } from '../../src/index.js';
+import { packageRoot } from '../../src/driver/addon.js';
+import { ensureTools, run, runBounded, uniqueIfName, which } from '../helpers/netns.js';
+import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
+
+const cc = which('cc') ?? which('gcc');
+const skipReason = xdpUnavailableReason() ?? ensureTools(['ping', 'ethtool']) ?? (cc ? undefined : 'no C compiler for the foreign-program fixture');
+if (skipReason !== undefined) console.log(`[xdp-errors.test] skipping: ${skipReason}`);
+
+async function openError(nic: string, address: string): Promise<{ code?: string; message: string }> {
+  try {
+    const s = await Stack.open({ nic, address });
+    await s.close();
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error(`Stack.open({ nic: '${nic}' }) succeeded`);
+}
+
+describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
+  let v: VethNs;
+  let foreign: string;
+  const extraLinks: string[] = [];
+
+  beforeAll(() => {
+    v = createVethNs('uxerr');
+    const dir = mkdtempSync(join(tmpdir(), 'ustack-xdp-foreign-'));
+    foreign = join(dir, 'xdp-foreign');
+    execFileSync(cc!, ['-O1', '-o', foreign, join(import.meta.dirname, '..', 'fixtures', 'xdp-foreign.c')]);
+  });
+
+  afterAll(() => {
+    for (const l of extraLinks) {
+      try {
+        run('ip', ['link', 'del', l]);
+      } catch {
+        // gone
+      }
+    }
+    v?.remove();
+  });
+
+  it('no such interface: ERR_USTACK_NO_DEVICE', async () => {
+    const e = await openError(`xdp:${uniqueIfName('nosuch')}`, '10.11.0.2/24');
+    expect(e.code).toBe('ERR_USTACK_NO_DEVICE');
+    expect(e.message).toMatch(/no interface named/);
+  });
+
+  it('no native XDP on the interface: ERR_USTACK_XDP_UNSUPPORTED (mode=native on a bridge)', async (ctx) => {
+    const br = uniqueIfName('uxbr');
+    try {
+      run('ip', ['link', 'add', br, 'type', 'bridge']);
+    } catch (err) {
+      ctx.skip(`cannot create a bridge here: ${(err as Error).message}`);
+    }
+    extraLinks.push(br);
+    const e = await openError(`xdp:${br}?mode=native`, '10.11.0.2/24');
+    expect(e.code).toBe('ERR_USTACK_XDP_UNSUPPORTED');
+    expect(e.message).toMatch(/native/);
+    expect(run('ip', ['-d', 'link', 'show', 'dev', br])).not.toMatch(/prog\/xdp/);
+  });
+
+  it('no zero-copy on a veth: ERR_USTACK_XDP_UNSUPPORTED (zerocopy=on), and nothing left attached', async () => {
+    const e = await openError(`xdp:${v.host}?zerocopy=on`, `${v.ustackAddr}/24`);
+    expect(e.code).toBe('ERR_USTACK_XDP_UNSUPPORTED');
+    expect(e.message).toMatch(/zero-copy/);
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('a queue the interface does not have: ERR_USTACK_QUEUE_OUT_OF_RANGE', async () => {
+    const e = await openError(`xdp:${v.host}?queue=4`, `${v.ustackAddr}/24`);
+    expect(e.code).toBe('ERR_USTACK_QUEUE_OUT_OF_RANGE');
+    expect(e.message).toMatch(/has 1 receive queue/);
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('another ustack on the interface: ERR_USTACK_XDP_IN_USE, the first one undisturbed', async () => {
+    const first = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
+    try {
+      const e = await openError(`xdp:${v.host}`, `${v.ustackAddr}/24`);
+      expect(e.code).toBe('ERR_USTACK_XDP_IN_USE');
+      expect(e.message).toMatch(/another ustack process/);
+      const { stdout } = await v.inNs('ping', ['-c', '2', '-i', '0.2', '-W', '2', v.ustackAddr]);
+      expect(stdout).toMatch(/2 packets transmitted, 2 received/);
+    } finally {
+      await first.close();
+    }
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('a foreign XDP program attached: ERR_USTACK_XDP_BUSY, and the program stays', async () => {
+    run(foreign, [v.host, 'foreign_pass']);
+    try {
+      expect(run('ip', ['-d', 'link', 'show', 'dev', v.host])).toMatch(/name foreign_pass/);
+      const e = await openError(`xdp:${v.host}`, `${v.ustackAddr}/24`);
+      expect(e.code).toBe('ERR_USTACK_XDP_BUSY');
+      expect(e.message).toMatch(/foreign_pass/);
+      expect(e.message).toMatch(/xdp off/);
+      expect(run('ip', ['-d', 'link', 'show', 'dev', v.host])).toMatch(/name foreign_pass/);
+    } finally {
+      run('ip', ['link', 'set', 'dev', v.host, 'xdpgeneric', 'off']);
+    }
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('a stale ustack program attached without a link is found and replaced', async () => {
+    run(foreign, [v.host, 'ustack_xdp']);
+    expect(run('ip', ['-d', 'link', 'show', 'dev', v.host])).toMatch(/name ustack_xdp/);
+    const stack = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
+    try {
+      expect(stack.stats()[`nic.${v.host}`]!.staleProgramsReplaced).toBe(1);
+      const { stdout } = await v.inNs('ping', ['-c', '2', '-i', '0.2', '-W', '2', v.ustackAddr]);
+      expect(stdout).toMatch(/2 packets transmitted, 2 received/);
+    } finally {
+      await stack.close();
+    }
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('not permitted (an unprivileged process): ERR_USTACK_NO_PERMISSION', async (ctx) => {
+    if (!existsSync('/usr/bin/setpriv')) ctx.skip('no setpriv to drop privileges');
+    const addon = join(packageRoot(), 'build', 'Release', 'ustack.node');
+    const script = `try { new (require(${JSON.stringify(addon)}).XdpDevice)(${JSON.stringify(v.host)}); console.log('opened'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const { stdout } = await runBounded('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script], { timeoutMs: 20_000 });
+    const e = JSON.parse(stdout) as { code: string; message: string };
+    expect(e.code).toBe('ERR_USTACK_NO_PERMISSION');
+    expect(e.message).toMatch(/CAP_NET_ADMIN/);
+    expect(v.xdpAttached()).toBe(false);
+  });
+});
