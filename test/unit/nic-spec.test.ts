@@ -57,6 +57,32 @@ describe('parseNicSpec', () => {
     expectInvalid(() => parseNicSpec('memory:x'), "unknown kind 'memory'");
   });
 
+  it('parses xdp:IFNAME with queue, mode, zerocopy and busy', () => {
+    const base = { kind: 'xdp', ifname: 'veth0', queue: 0, mode: 'auto', zerocopy: 'auto', busyPoll: false };
+    expect(parseNicSpec('xdp:veth0')).toEqual(base);
+    expect(parseNicSpec('xdp:veth0?queue=3&mode=native&zerocopy=on&busy=1')).toEqual({
+      ...base,
+      queue: 3,
+      mode: 'native',
+      zerocopy: 'on',
+      busyPoll: true,
+    });
+    expect(parseNicSpec('xdp:eth0.100?mode=generic&zerocopy=off')).toEqual({ ...base, ifname: 'eth0.100', mode: 'generic', zerocopy: 'off' });
+  });
+
+  it('rejects bad xdp specs, naming the bad part', () => {
+    expectInvalid(() => parseNicSpec('xdp:'), "invalid interface name ''");
+    expectInvalid(() => parseNicSpec('xdp:../x'), 'invalid interface name');
+    expectInvalid(() => parseNicSpec('xdp:a-name-too-long-for-linux'), 'invalid interface name');
+    expectInvalid(() => parseNicSpec('xdp:veth0?queue=-1'), "invalid queue '-1'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?queue=70000'), "invalid queue '70000'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?mode=skb'), "invalid mode 'skb'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?zerocopy=yes'), "invalid zerocopy 'yes'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?busy=2'), "invalid busy '2'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?queue=1&queue=2'), "repeats the option 'queue'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?tso=on'), "unknown option 'tso'");
+  });
+
   it('rejects non-strings with ERR_INVALID_ARG_TYPE', () => {
     expect(() => parseNicSpec(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
