@@ -125,6 +125,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   dnsmasq: 'dnsmasq',
   hping3: 'hping3',
   ethtool: 'ethtool',
+  strace: 'strace',
 };
 
 let aptUpdated = false;
