@@ -6,6 +6,8 @@
 # ownership and the shared free stack, PCI addresses (e1000/ring_test), DMA
 # regions left out of a fork (dma/dma_test), DMA view holds
 # (dma/view_hold_test), the device registry (registry/device_registry_test),
+# the XDP program on an eBPF interpreter and AF_XDP ring arithmetic
+# (xdp/program_test, xdp/rings_test),
 # the checksum kernel (bytes/bytes_test).
 #
 # Each test prints "N passed, N failed"; the script fails when any test fails,
