@@ -2,7 +2,7 @@
  * npm run bench [-- options]
  *
  *   --quick              short rounds, 64 MiB bulk, 10,000 held connections only
- *   --only=a,b           scenarios: rr, bulk, udp, conn, hold, raw, tap
+ *   --only=a,b           scenarios: rr, bulk, udp, conn, hold, raw, tap, xdp
  *   --rounds=N           rounds per scenario (default 5, quick 3)
  *   --bulk-mib=N         bytes per bulk stream in MiB (default 1024; env BENCH_BULK_MIB)
  *   --round-ms=N         length of one timed round for rate scenarios (default 2000, quick 1000)
@@ -23,6 +23,7 @@ import { tcpBulk, tcpConnRate, tcpHold, tcpRr } from './tcp.js';
 import { udpEcho } from './udp.js';
 import { rawPath } from './raw.js';
 import { tapScenarios } from './tap.js';
+import { xdpScenarios } from './xdp.js';
 
 const args = new Map<string, string>();
 for (const a of process.argv.slice(2)) {
@@ -30,7 +31,7 @@ for (const a of process.argv.slice(2)) {
   if (m) args.set(m[1]!, m[2] ?? 'true');
 }
 const quick = args.has('quick');
-const ALL = ['rr', 'bulk', 'udp', 'conn', 'hold', 'raw', 'tap'];
+const ALL = ['rr', 'bulk', 'udp', 'conn', 'hold', 'raw', 'tap', 'xdp'];
 const only = (args.get('only') ?? ALL.join(',')).split(',');
 const opts: BenchOptions = {
   quick,
@@ -68,6 +69,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   hold: () => tcpHold(opts, rows, notes),
   raw: () => rawPath(opts, rows),
   tap: () => tapScenarios(opts, rows, notes),
+  xdp: () => xdpScenarios(opts, rows, notes),
 };
 
 for (const name of ALL) {

@@ -247,8 +247,8 @@ Napi::Value XdpDevice::TxReclaim(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, dev_.reclaim());
 }
 
-// armWake(): true when a frame is already waiting (do not sleep); false when
-// armed, and after close().
+// armWake(): true when a frame is already waiting, or frames wait in the TX
+// ring for a kick (do not sleep); false when armed, and after close().
 Napi::Value XdpDevice::ArmWake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!dev_.is_open()) return Napi::Boolean::New(env, false);
@@ -257,7 +257,7 @@ Napi::Value XdpDevice::ArmWake(const Napi::CallbackInfo& info) {
     ThrowSystem(env, -rc, "uv_poll_start", ifname_);
     return env.Undefined();
   }
-  return Napi::Boolean::New(env, dev_.rx_pending());
+  return Napi::Boolean::New(env, dev_.rx_pending() || dev_.flush_tx());
 }
 
 Napi::Value XdpDevice::Stats(const Napi::CallbackInfo& info) {

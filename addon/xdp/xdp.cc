@@ -549,6 +549,12 @@ void Device::kick_tx() {
   }
 }
 
+bool Device::flush_tx() {
+  if (!bound_ || tx_.outstanding() == 0) return false;
+  if (tx_.needs_wakeup()) kick_tx();
+  return tx_.outstanding() > 0;
+}
+
 uint32_t Device::reclaim() {
   if (!bound_) return 0;
   uint32_t n = comp_.available(0xffffffffu);

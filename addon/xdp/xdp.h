@@ -119,6 +119,9 @@ class Device {
   uint32_t reclaim();
   // True when a frame waits in the RX ring (checked after arming the wake-up).
   bool rx_pending() const { return rx_.attached() && !rx_.empty_now(); }
+  // Kicks frames a cut-short kick left in the TX ring; true while some
+  // remain (the caller must not sleep: no wake-up comes for TX).
+  bool flush_tx();
 
   int fd() const { return xsk_fd_; }
   uint8_t* pool() const { return umem_ + kHeadroom; }
