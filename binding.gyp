@@ -24,7 +24,8 @@
         "addon/xdp/bpf_sys.cc",
         "addon/xdp/netlink_xdp.cc",
         "addon/xdp/program.cc",
-        "addon/xdp/queues.cc"
+        "addon/xdp/queues.cc",
+        "addon/vnet_hdr/vnet_hdr.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

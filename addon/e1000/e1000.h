@@ -10,7 +10,7 @@
 // elements 1..count the free slot indices. JS pops (alloc) and pushes
 // (release) directly; rx_burst pops replacements for the RX ring and tx
 // reclaim pushes sent slots back. Nothing on that stack is trusted: the
-// driver tracks every slot's owner itself (slots.h). One thread.
+// driver tracks every slot's owner itself (slots/slots.h). One thread.
 //
 // What the device reports is checked too: RX lengths are bounded by the RX
 // buffer before JavaScript sees them, and a head register outside its ring
@@ -24,7 +24,7 @@
 
 #include "common/error.h"
 #include "dma/dma.h"
-#include "e1000/slots.h"
+#include "slots/slots.h"
 #include "e1000/tx_context.h"
 #include "pci/pci.h"
 

@@ -1,7 +1,7 @@
 // Unit tests for addon/e1000/ring.h (ring index arithmetic), with a tiny
 // model of the hardware's head pointers, for addon/e1000/tx_context.h
 // (checksum/TSO context descriptors), with a model of how the device (QEMU's
-// hw/net/e1000.c) cuts a TSO frame, for addon/e1000/slots.h (slot ownership
+// hw/net/e1000.c) cuts a TSO frame, for addon/slots/slots.h (slot ownership
 // and the free stack shared with JavaScript, fed hostile stacks) and for
 // addon/pci/address.h (PCI address checks). Built and run by
 // scripts/test-native.sh; prints "N passed, N failed".
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "e1000/ring.h"
-#include "e1000/slots.h"
+#include "slots/slots.h"
 #include "e1000/tx_context.h"
 #include "pci/address.h"
 #include "common/test_check.h"
@@ -483,7 +483,7 @@ static void test_tx_context_key() {
 
 // ---- Slot ownership and the shared free stack ----
 
-namespace sl = ustack::e1000::slots;
+namespace sl = ustack::slots;
 
 // A free stack as JavaScript holds it: [count, slot...] with `cap` entries of
 // room, and guard words after it that nothing may write.

@@ -193,13 +193,13 @@ Napi::Value E1000Device::TxBurst(const Napi::CallbackInfo& info) {
   if (!burst_.Read(info, BurstArrays::Inputs::kSlotsAndLens)) return env.Undefined();
   if (!dev_.is_open()) return Napi::Number::New(env, 0);
   if (!FreeStackUsable(env)) return env.Undefined();
-  if (!CheckTxBurst(env, dev_.slot_count(), ustack::e1000::slots::kMinFrame,
-                    ustack::e1000::slots::max_tx_frame(dev_.slot_size()), "the largest TX frame")) {
+  if (!CheckTxBurst(env, dev_.slot_count(), ustack::slots::kMinFrame,
+                    ustack::slots::max_tx_frame(dev_.slot_size()), "the largest TX frame")) {
     return env.Undefined();
   }
   ustack::e1000::TxRefusal refusal;
   uint32_t sent = dev_.tx_burst(burst_.slots(), burst_.lens(), burst_.count(), &refusal);
-  if (refusal.why != ustack::e1000::slots::Refusal::kNone) {
+  if (refusal.why != ustack::slots::Refusal::kNone) {
     if (refusal.range()) ThrowRange(env, refusal.message());
     else ThrowCoded(env, false, refusal.code(), refusal.message());
     return env.Undefined();
@@ -270,7 +270,7 @@ Napi::Value E1000Device::Stats(const Napi::CallbackInfo& info) {
   set("rxBadLength", c.rx_bad_length);
   set("txRefused", c.tx_refused);
   set("deviceFaults", c.device_faults);
-  const ustack::e1000::slots::Faults& sf = dev_.slot_faults();
+  const ustack::slots::Faults& sf = dev_.slot_faults();
   set("freeStackBadIndex", sf.bad_index);
   set("freeStackInRing", sf.in_ring);
   set("freeStackDuplicate", sf.duplicate);

@@ -118,32 +118,27 @@ void TapDevice::StopPollingIfGone() {
   if (Gone() && HasPoll()) ClosePoll();
 }
 
-// The optional 4th burst argument: a Uint8Array of n * vnetHdrLen bytes of
-// virtio_net_hdr, one per frame. Required when the device has a vnet header.
-bool TapDevice::VnetHdrs(const Napi::CallbackInfo& info, uint32_t n, uint8_t** hdrs) {
+// The optional 4th readBurst argument: a Uint8Array with room for a flag
+// per frame (vnet::kRxFlagCsumVerified), or undefined/null (then partial
+// checksums are completed). Its memory is used within this call only.
+bool TapDevice::RxFlags(const Napi::CallbackInfo& info, uint32_t n, uint8_t** flags) {
   Napi::Env env = info.Env();
-  *hdrs = nullptr;
-  if (vnet_hdr_len_ == 0) return true;
+  *flags = nullptr;
+  if (info.Length() < 4 || info[3].IsUndefined() || info[3].IsNull()) return true;
   napi_typedarray_type type;
   size_t len = 0;
   void* ptr = nullptr;
-  if (info.Length() < 4 ||
-      napi_get_typedarray_info(env, info[3], &type, &len, &ptr, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, info[3], &type, &len, &ptr, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
-    if (!pending) {
-      ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
-                 "The \"hdrs\" argument must be a Uint8Array (device opened with offloads)");
-    }
+    if (!pending) ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "The \"flags\" argument must be a Uint8Array");
     return false;
   }
-  if (len < static_cast<size_t>(n) * vnet_hdr_len_) {
-    ThrowRange(env, "hdrs holds " + std::to_string(len) + " bytes, need " +
-                        std::to_string(static_cast<size_t>(n) * vnet_hdr_len_));
+  if (len < n) {
+    ThrowRange(env, "flags holds " + std::to_string(len) + " bytes, need " + std::to_string(n));
     return false;
   }
-  *hdrs = static_cast<uint8_t*>(ptr);
+  *flags = static_cast<uint8_t*>(ptr);
   return true;
 }
 
@@ -153,9 +148,10 @@ bool TapDevice::CheckOpen(Napi::Env env, const char* syscall) {
   return false;
 }
 
-// attachPool(arrayBuffer, slotSize): once, or again after JavaScript
+// attachPool(arrayBuffer, slotSize, mtu?): once, or again after JavaScript
 // detached or shrank the pool. Keeps the ArrayBuffer alive; its memory is
-// looked up again on every burst (HeldBuffer), never cached.
+// looked up again on every burst (HeldBuffer), never cached. `mtu` (with
+// offloads): the IP MTU GSO cuts frames to (default 1500).
 Napi::Value TapDevice::AttachPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env, "attachPool")) return env.Undefined();
@@ -163,10 +159,20 @@ Napi::Value TapDevice::AttachPool(const Napi::CallbackInfo& info) {
     ThrowCoded(env, false, "ERR_USTACK_POOL_ATTACHED", "TapDevice: pool already attached");
     return env.Undefined();
   }
-  if (info.Length() < 2 || !info[0].IsArrayBuffer() || !info[1].IsNumber()) {
+  if (info.Length() < 2 || !info[0].IsArrayBuffer() || !info[1].IsNumber() ||
+      (info.Length() >= 3 && !info[2].IsUndefined() && !info[2].IsNumber())) {
     ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE",
-               "attachPool(pool: ArrayBuffer, slotSize: number)");
+               "attachPool(pool: ArrayBuffer, slotSize: number, mtu?: number)");
     return env.Undefined();
+  }
+  uint32_t mtu = 1500;
+  if (info.Length() >= 3 && info[2].IsNumber()) {
+    double m = info[2].As<Napi::Number>().DoubleValue();
+    if (!(m >= 68 && m <= 65535) || m != static_cast<double>(static_cast<uint32_t>(m))) {
+      ThrowRange(env, "attachPool: mtu must be an integer in [68, 65535]");
+      return env.Undefined();
+    }
+    mtu = static_cast<uint32_t>(m);
   }
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   double ss = info[1].As<Napi::Number>().DoubleValue();
@@ -182,6 +188,7 @@ Napi::Value TapDevice::AttachPool(const Napi::CallbackInfo& info) {
   if (!pool_.Hold(env, ab, static_cast<size_t>(slot_count) * slot_size, "pool")) return env.Undefined();
   slot_size_ = slot_size;
   slot_count_ = slot_count;
+  tx_caps_.mtu = mtu;
   return env.Undefined();
 }
 
@@ -194,8 +201,8 @@ uint8_t* TapDevice::PoolData(Napi::Env env) {
   return pool_.Get(env, "TapDevice: the pool");
 }
 
-// readBurst(slots, lens, max): reads up to max frames into the given slots.
-// Returns the count, or -errno on a read error before any frame.
+// readBurst(slots, lens, max, flags?): reads up to max frames into the given
+// slots. Returns the count, or -errno on a read error before any frame.
 Napi::Value TapDevice::ReadBurst(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env, "read")) return env.Undefined();
@@ -205,10 +212,10 @@ Napi::Value TapDevice::ReadBurst(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   uint32_t n = burst_.count();
-  uint8_t* hdrs = nullptr;
-  if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
+  uint8_t* flags = nullptr;
+  if (!RxFlags(info, n, &flags)) return env.Undefined();
   int got = ustack::tap::read_burst(fd_, pool, slot_size_, burst_.slots(), burst_.out_lens(), n, &counters_,
-                                    hdrs, vnet_hdr_len_);
+                                    vnet_hdr_len_ != 0, flags);
   StopPollingIfGone();
   return Napi::Number::New(env, got);
 }
@@ -224,11 +231,8 @@ Napi::Value TapDevice::WriteBurst(const Napi::CallbackInfo& info) {
       !CheckTxBurst(env, slot_count_, 0, slot_size_, "slotSize")) {
     return env.Undefined();
   }
-  uint32_t n = burst_.count();
-  uint8_t* hdrs = nullptr;
-  if (!VnetHdrs(info, n, &hdrs)) return env.Undefined();
-  int taken = ustack::tap::write_burst(fd_, pool, slot_size_, burst_.slots(), burst_.lens(), n, &counters_, hdrs,
-                                       vnet_hdr_len_);
+  int taken = ustack::tap::write_burst(fd_, pool, slot_size_, burst_.slots(), burst_.lens(), burst_.count(), &counters_,
+                                       vnet_hdr_len_ != 0 ? &tx_caps_ : nullptr);
   StopPollingIfGone();
   return Napi::Number::New(env, taken);
 }
@@ -379,6 +383,7 @@ Napi::Value TapDevice::Stats(const Napi::CallbackInfo& info) {
   o.Set("rxGsoBytes", Napi::Number::New(env, static_cast<double>(c.rx_gso_bytes)));
   o.Set("rxCsumPartial", Napi::Number::New(env, static_cast<double>(c.rx_csum_partial)));
   o.Set("rxCsumValid", Napi::Number::New(env, static_cast<double>(c.rx_csum_valid)));
+  o.Set("rxCsumCompleted", Napi::Number::New(env, static_cast<double>(c.rx_csum_completed)));
   o.Set("rxLargest", Napi::Number::New(env, static_cast<double>(c.rx_largest)));
   o.Set("txGsoFrames", Napi::Number::New(env, static_cast<double>(c.tx_gso_frames)));
   o.Set("txGsoBytes", Napi::Number::New(env, static_cast<double>(c.tx_gso_bytes)));

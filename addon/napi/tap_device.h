@@ -1,8 +1,9 @@
 // TapDevice: the JavaScript class over addon/tap (src/driver/addon.ts
 // declares its surface). new TapDevice(name, { offloads? }) creates or
 // attaches the TAP device; attachPool() hands it the packet memory;
-// readBurst/writeBurst move one burst of frames per call; the wake-up is a
-// poll on the TAP fd (PolledDevice).
+// readBurst/writeBurst move one burst of frames per call (with offloads each
+// frame's virtio_net_hdr is built and read here: vnet_hdr/); the wake-up is
+// a poll on the TAP fd (PolledDevice).
 #pragma once
 #include <napi.h>
 
@@ -54,8 +55,8 @@ class TapDevice : public PolledDevice<TapDevice> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  // The optional 4th burst argument (virtio_net_hdr per frame); see tap_device.cc.
-  bool VnetHdrs(const Napi::CallbackInfo& info, uint32_t n, uint8_t** hdrs);
+  // The optional 4th readBurst argument (a receive flag per frame); see tap_device.cc.
+  bool RxFlags(const Napi::CallbackInfo& info, uint32_t n, uint8_t** flags);
   bool CheckOpen(Napi::Env env, const char* syscall);
   uint8_t* PoolData(Napi::Env env);
   // Closes the poll and the fd. Safe from the finalizer: touches only libuv and the fd, never JS.
@@ -65,6 +66,9 @@ class TapDevice : public PolledDevice<TapDevice> {
   std::string name_;
   bool pre_existed_ = false;
   uint32_t vnet_hdr_len_ = 0;
+  // With offloads: what the kernel takes (TUN_F_CSUM | TUN_F_TSO4; it takes
+  // ECN on what we write whatever we asked for) and the MTU GSO cuts to.
+  ustack::vnet::TxCaps tx_caps_{1500, true, true, true};
 
   HeldBuffer pool_;  // the attached pool (never a cached pointer: JavaScript can detach it)
   uint32_t slot_size_ = 0;

@@ -12,7 +12,7 @@
 
 namespace ustack::napi {
 
-namespace slots = ustack::e1000::slots;
+namespace slots = ustack::slots;
 
 Napi::Function XdpDevice::Define(Napi::Env env) {
   Properties props = {

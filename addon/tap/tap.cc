@@ -104,20 +104,20 @@ int check_attached(int fd) {
 }
 
 int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-               uint32_t* lens, uint32_t max, Counters* c, uint8_t* hdrs, uint32_t hdr_len) {
+               uint32_t* lens, uint32_t max, Counters* c, bool vnet, uint8_t* flags) {
   uint32_t got = 0;
+  uint8_t h[kVnetHdrLen];
   while (got < max) {
     uint8_t* dst = pool_base + static_cast<size_t>(slots[got]) * slot_size;
     ssize_t n;
-    uint8_t* h = nullptr;
-    if (hdrs != nullptr) {
-      h = hdrs + static_cast<size_t>(got) * hdr_len;
-      struct iovec iov[2] = {{h, hdr_len}, {dst, slot_size}};
+    if (vnet) {
+      struct iovec iov[2] = {{h, kVnetHdrLen}, {dst, slot_size}};
       n = ::readv(fd, iov, 2);
       if (n >= 0) {
         // A read shorter than the header cannot happen with a valid device;
         // treat it as an empty frame (dropped below as a runt by the stack).
-        n = n >= static_cast<ssize_t>(hdr_len) ? n - static_cast<ssize_t>(hdr_len) : 0;
+        if (n < static_cast<ssize_t>(kVnetHdrLen)) std::memset(h, 0, sizeof h);
+        n = n >= static_cast<ssize_t>(kVnetHdrLen) ? n - static_cast<ssize_t>(kVnetHdrLen) : 0;
       }
     } else {
       n = ::read(fd, dst, slot_size);
@@ -142,35 +142,45 @@ int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* s
       c->rx_truncated++;
       continue;  // reuse the same slot for the next frame
     }
-    lens[got++] = static_cast<uint32_t>(n);
+    uint32_t len = static_cast<uint32_t>(n);
+    lens[got] = len;
     c->rx_frames++;
-    c->rx_bytes += static_cast<uint64_t>(n);
-    if (static_cast<uint64_t>(n) > c->rx_largest) c->rx_largest = static_cast<uint64_t>(n);
-    if (h != nullptr) {
-      if ((h[1] & ~kVnetGsoEcn) != kVnetGsoNone) {
+    c->rx_bytes += len;
+    if (len > c->rx_largest) c->rx_largest = len;
+    if (vnet) {
+      vnet::Hdr hdr = vnet::read(h);
+      if (hdr.gso()) {
         c->rx_gso_frames++;
-        c->rx_gso_bytes += static_cast<uint64_t>(n);
+        c->rx_gso_bytes += len;
       }
-      if (h[0] & kVnetFlagNeedsCsum) c->rx_csum_partial++;
-      else if (h[0] & kVnetFlagDataValid) c->rx_csum_valid++;
+      vnet::RxCsum what;
+      uint8_t flag = vnet::rx_checksum(hdr, dst, len, flags == nullptr, &what);
+      if (flags != nullptr) flags[got] = flag;
+      if (what == vnet::RxCsum::kPartial || what == vnet::RxCsum::kCompleted || what == vnet::RxCsum::kMalformed) c->rx_csum_partial++;
+      else if (what == vnet::RxCsum::kValid) c->rx_csum_valid++;
+      if (what == vnet::RxCsum::kCompleted) c->rx_csum_completed++;
+    } else if (flags != nullptr) {
+      flags[got] = 0;
     }
+    got++;
   }
   return static_cast<int>(got);
 }
 
 int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-                const uint32_t* lens, uint32_t n, Counters* c, const uint8_t* hdrs, uint32_t hdr_len) {
+                const uint32_t* lens, uint32_t n, Counters* c, const vnet::TxCaps* vnet) {
   uint32_t taken = 0;
+  uint8_t h[kVnetHdrLen];
   while (taken < n) {
     const uint8_t* src = pool_base + static_cast<size_t>(slots[taken]) * slot_size;
-    const uint8_t* h = nullptr;
+    vnet::Hdr hdr;
     ssize_t w;
-    if (hdrs != nullptr) {
-      h = hdrs + static_cast<size_t>(taken) * hdr_len;
-      struct iovec iov[2] = {{const_cast<uint8_t*>(h), hdr_len},
-                             {const_cast<uint8_t*>(src), lens[taken]}};
+    if (vnet != nullptr) {
+      hdr = vnet::tx_header(src, lens[taken], *vnet);
+      vnet::write(h, hdr);
+      struct iovec iov[2] = {{h, kVnetHdrLen}, {const_cast<uint8_t*>(src), lens[taken]}};
       w = ::writev(fd, iov, 2);
-      if (w >= 0) w = w >= static_cast<ssize_t>(hdr_len) ? w - static_cast<ssize_t>(hdr_len) : 0;
+      if (w >= 0) w = w >= static_cast<ssize_t>(kVnetHdrLen) ? w - static_cast<ssize_t>(kVnetHdrLen) : 0;
     } else {
       w = ::write(fd, src, lens[taken]);
     }
@@ -198,12 +208,12 @@ int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint
     c->tx_frames++;
     c->tx_bytes += static_cast<uint64_t>(w);
     if (static_cast<uint64_t>(w) > c->tx_largest) c->tx_largest = static_cast<uint64_t>(w);
-    if (h != nullptr) {
-      if ((h[1] & ~kVnetGsoEcn) != kVnetGsoNone) {
+    if (vnet != nullptr) {
+      if (hdr.gso()) {
         c->tx_gso_frames++;
         c->tx_gso_bytes += static_cast<uint64_t>(w);
       }
-      if (h[0] & kVnetFlagNeedsCsum) c->tx_csum_offload++;
+      if (hdr.flags & vnet::kFlagNeedsCsum) c->tx_csum_offload++;
     }
     taken++;
   }

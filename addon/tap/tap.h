@@ -9,19 +9,13 @@
 #include <string>
 
 #include "common/error.h"
+#include "vnet_hdr/vnet_hdr.h"
 
 namespace ustack::tap {
 
-// virtio_net_hdr (include/uapi/linux/virtio_net.h), little-endian on the
-// wire for TAP on little-endian hosts (legacy virtio = native endianness):
-//   u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size; le16 csum_start;
-//   le16 csum_offset; [le16 num_buffers when the header is 12 bytes]
-constexpr uint32_t kVnetHdrLen = 12;  // we always ask for the 12-byte (mrg_rxbuf) form
-constexpr uint8_t kVnetFlagNeedsCsum = 1;   // VIRTIO_NET_HDR_F_NEEDS_CSUM
-constexpr uint8_t kVnetFlagDataValid = 2;   // VIRTIO_NET_HDR_F_DATA_VALID
-constexpr uint8_t kVnetGsoNone = 0;
-constexpr uint8_t kVnetGsoTcpv4 = 1;
-constexpr uint8_t kVnetGsoEcn = 0x80;
+// With offloads every frame crosses the fd behind a 12-byte virtio_net_hdr
+// (vnet_hdr/vnet_hdr.h builds and reads it; the virtio-net driver shares it).
+constexpr uint32_t kVnetHdrLen = vnet::kHdrLen;  // we always ask for the 12-byte (mrg_rxbuf) form
 constexpr unsigned kTunOffloadCsum = 0x01;  // TUN_F_CSUM
 constexpr unsigned kTunOffloadTso4 = 0x02;  // TUN_F_TSO4
 
@@ -70,6 +64,7 @@ struct Counters {
   uint64_t rx_gso_bytes = 0;
   uint64_t rx_csum_partial = 0;   // NEEDS_CSUM (checksum left to us)
   uint64_t rx_csum_valid = 0;     // DATA_VALID
+  uint64_t rx_csum_completed = 0; // of the NEEDS_CSUM ones, completed here (no per-frame flags wanted)
   uint64_t rx_largest = 0;        // longest frame read
   uint64_t tx_gso_frames = 0;     // frames handed to the kernel for segmentation
   uint64_t tx_gso_bytes = 0;
@@ -97,22 +92,23 @@ int check_attached(int fd);
 // `c` and the frames read so far are returned). A device-gone errno also
 // sets c->gone_errno.
 //
-// With `hdrs` (device opened with a vnet header of hdr_len bytes), frame i's
-// virtio_net_hdr goes to hdrs + i * hdr_len (readv: header, then the slot).
+// With `vnet` (device opened with offloads), each frame comes behind its
+// virtio_net_hdr (readv: header, then the slot), which vnet::rx_checksum
+// reads: with `flags` (room for max bytes) frame i's receive flag goes to
+// flags[i]; without, partial checksums are completed in the slot.
 int read_burst(int fd, uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-               uint32_t* lens, uint32_t max, Counters* c, uint8_t* hdrs = nullptr,
-               uint32_t hdr_len = 0);
+               uint32_t* lens, uint32_t max, Counters* c, bool vnet = false,
+               uint8_t* flags = nullptr);
 
 // Writes n frames (slot i, lens[i] bytes). Stops at EAGAIN. A frame the
 // kernel rejects with a real error is dropped and counted (it still counts as
 // taken). Returns how many frames were taken, 0..n. A device-gone errno sets
 // c->gone_errno and drops the rest of the burst too (counted in tx_errors,
 // taken): no later write can succeed.
-// With `hdrs`, frame i is written after the hdr_len-byte virtio_net_hdr at
-// hdrs + i * hdr_len (writev).
+// With `vnet` (device opened with offloads), each frame is written behind
+// the virtio_net_hdr vnet::tx_header builds for it with these caps (writev).
 int write_burst(int fd, const uint8_t* pool_base, uint32_t slot_size, const uint32_t* slots,
-                const uint32_t* lens, uint32_t n, Counters* c, const uint8_t* hdrs = nullptr,
-                uint32_t hdr_len = 0);
+                const uint32_t* lens, uint32_t n, Counters* c, const vnet::TxCaps* vnet = nullptr);
 
 // Closes the fd; the kernel removes a non-persistent device.
 void close_tap(int fd);

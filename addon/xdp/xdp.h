@@ -11,7 +11,7 @@
 // most chunk - 256 bytes.
 //
 // Ownership: the free-slot stack shared with JavaScript and the driver's own
-// record of every slot (e1000/slots.h, the same table the e1000 uses):
+// record of every slot (slots/slots.h, the same table the e1000 and virtio use):
 //   kRx  in the fill ring, or in the kernel's hands until it comes back on RX
 //   kTx  in the TX ring, until the completion ring gives it back
 //   kJs / kFree  with JavaScript / on the free stack
@@ -36,12 +36,12 @@
 #include <vector>
 
 #include "common/error.h"
-#include "e1000/slots.h"
+#include "slots/slots.h"
 #include "xdp/rings.h"
 
 namespace ustack::xdp {
 
-namespace slots = ustack::e1000::slots;
+namespace slots = ustack::slots;
 
 constexpr uint32_t kHeadroom = 256;  // XDP_PACKET_HEADROOM: where the kernel puts a received frame in its chunk
 

@@ -46,6 +46,8 @@ export interface TapDeviceStats {
   rxCsumPartial: number;
   /** Frames received marked VIRTIO_NET_HDR_F_DATA_VALID. */
   rxCsumValid: number;
+  /** Of the partial-checksum frames, those the addon completed (readBurst without flags). */
+  rxCsumCompleted: number;
   /** Longest frame read / written, bytes. */
   rxLargest: number;
   /** With offloads: frames handed to the kernel for segmentation (GSO) / their bytes. */
@@ -99,17 +101,22 @@ export interface TapDevice {
    * memory on every burst: once it is detached (`transfer()`,
    * `structuredClone(pool, { transfer: [pool] })`) or a resizable one shrinks
    * below slotCount * slotSize, bursts throw ERR_USTACK_BUFFER_DETACHED.
+   * `mtu` (offloads): the IP MTU the kernel's GSO cuts frames to (default 1500).
    */
-  attachPool(pool: ArrayBuffer, slotSize: number): void;
+  attachPool(pool: ArrayBuffer, slotSize: number, mtu?: number): void;
   /**
    * Reads up to `max` frames into slots[0..max) (frame i at slots[i] * slotSize),
    * lengths into lens. Returns the count (stops at EAGAIN), or -errno if the
    * first read failed. Throws a RangeError (ERR_OUT_OF_RANGE) for a slot
    * index outside the pool, before reading anything. Each slot index is read
    * from `slots` once (the arrays may be views of a SharedArrayBuffer). At
-   * most 65536 frames per call.
+   * most 65536 frames per call. With offloads and `flags` (room for `max`
+   * bytes, else ERR_OUT_OF_RANGE), frame i's receive flag
+   * (RX_FLAG_CSUM_VERIFIED for the kernel's partial and validated checksums)
+   * goes to flags[i]; without `flags` partial checksums are completed in the
+   * slots. Without offloads the flags are 0.
    */
-  readBurst(slots: Uint32Array, lens: Uint32Array, max: number, hdrs?: Uint8Array): number;
+  readBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array | null): number;
   /**
    * Writes frames slots[0..n). Returns how many were taken (stops at EAGAIN);
    * frames the kernel refused count as taken and appear in stats().txErrors.
@@ -117,7 +124,7 @@ export interface TapDevice {
    * slot index outside the pool or a length above slotSize. At most 65536
    * frames per call.
    */
-  writeBurst(slots: Uint32Array, lens: Uint32Array, n: number, hdrs?: Uint8Array): number;
+  writeBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
   configureHost(config: TapHostConfig): void;
   /** The kernel side's MAC, 'aa:bb:cc:dd:ee:ff'. */
   hostMac(): string;
@@ -153,7 +160,11 @@ export interface TapDevice {
 }
 
 export interface TapDeviceConstructor {
-  /** `offloads`: IFF_VNET_HDR + TUN_F_CSUM | TUN_F_TSO4; every burst then takes `hdrs` (vnetHdrLen bytes per frame). */
+  /**
+   * `offloads`: IFF_VNET_HDR + TUN_F_CSUM | TUN_F_TSO4: the addon then writes
+   * each frame behind the virtio_net_hdr it builds for it (checksum offload,
+   * GSO) and reads the kernel's (addon/vnet_hdr).
+   */
   new (name: string, opts?: { offloads?: boolean }): TapDevice;
 }
 

@@ -9,20 +9,20 @@
  *
  * Offloads (the default): the device is opened with IFF_VNET_HDR and
  * TUN_F_CSUM | TUN_F_TSO4, so every frame crosses the fd behind a 12-byte
- * virtio_net_hdr (include/uapi/linux/virtio_net.h). Frames still start at
- * slot offset 0; the headers live in a side array per burst.
- *  - TX: for each frame the driver reads a few header bytes: an IPv4 TCP/UDP
- *    packet whose checksum field holds the pseudo-header sum (what the stack
- *    writes when offloads.txChecksum is set) gets NEEDS_CSUM with
- *    csum_start/csum_offset; a TCP frame longer than mtu + 14 also gets
- *    GSO_TCPV4 with gso_size = mtu - IP header - TCP header (options
- *    included), and the kernel cuts it into MTU-sized segments.
+ * virtio_net_hdr, which the addon builds and reads (addon/vnet_hdr, the one
+ * implementation the virtio-net driver shares). Frames still start at slot
+ * offset 0.
+ *  - TX: an IPv4 TCP/UDP packet whose checksum field holds the pseudo-header
+ *    sum (what the stack writes when offloads.txChecksum is set) goes with
+ *    NEEDS_CSUM; a TCP frame longer than mtu + 14 also with GSO_TCPV4
+ *    (gso_size = mtu - IP header - TCP header), and the kernel cuts it into
+ *    MTU-sized segments.
  *  - RX: the kernel may hand us GSO super-frames (up to 64 KiB of TCP) and
- *    partial checksums (NEEDS_CSUM: the field holds the pseudo-header sum, as
- *    Linux's CHECKSUM_PARTIAL). With a `flags` array (rxPerFrameFlags) such
- *    frames, and DATA_VALID ones, are marked RX_FLAG_CSUM_VERIFIED; without
- *    one the driver completes the checksum itself, so wrappers that do not
- *    forward flags (capture, impairment) still see valid frames.
+ *    partial checksums (NEEDS_CSUM, as Linux's CHECKSUM_PARTIAL). With a
+ *    `flags` array (rxPerFrameFlags) such frames, and DATA_VALID ones, are
+ *    marked RX_FLAG_CSUM_VERIFIED; without one the addon completes the
+ *    checksum itself, so wrappers that do not forward flags (capture,
+ *    impairment) still see valid frames.
  *
  * Device gone: a TAP deleted while open (`ip link del`) detaches the fd for
  * good. The addon notices it (a read, write or wake-up error) and stops
@@ -39,8 +39,7 @@ import {
   randomLocalMac,
   type Ipv4Cidr,
 } from './host-config.js';
-import { RX_FLAG_CSUM_VERIFIED, SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
-import { onesSum, pseudoHeaderSum } from '../wire/checksum.js';
+import { SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
 import { codedError } from '../errors/node-errors.js';
 import { debuglog, getSystemErrorName } from 'node:util';
 
@@ -72,12 +71,6 @@ const DEFAULT_SLOT_COUNT_OFFLOADS = 512;
 /** Largest IPv4 packet: what a GSO super-frame can carry. */
 const GSO_MAX_IP = 65535;
 const VNET_HDR_LEN = 12;
-const VNET_F_NEEDS_CSUM = 1;
-const VNET_F_DATA_VALID = 2;
-const VNET_GSO_TCPV4 = 1;
-const VNET_GSO_ECN = 0x80;
-/** Frames per addon call on transmit (size of the header side array). */
-const TX_CHUNK = 256;
 
 /** Slot size for an MTU: 2048 up to MTU 2030, then whole KiB holding mtu + 18 (Ethernet + VLAN). */
 function tapSlotSizeFor(mtu: number): number {
@@ -114,11 +107,8 @@ export class TapNic implements Nic {
   private finalStats: TapDeviceStats | undefined;
   private rxNoSlot = 0;
   private wakeups = 0;
-  /** Per-frame virtio_net_hdr side arrays (offloads only). */
+  /** Frames cross the fd behind a virtio_net_hdr (offloads). */
   private readonly vnet: boolean;
-  private rxHdrs = new Uint8Array(0);
-  private readonly txHdrs: Uint8Array;
-  private rxCsumCompleted = 0;
   private readonly onDeviceWake = (): void => {
     this.wakeups++;
     // Only an idle NIC is woken, so this accessor call is off the data path.
@@ -140,7 +130,6 @@ export class TapNic implements Nic {
     this.vnet = dev.vnetHdrLen === VNET_HDR_LEN;
     this.offloads = { txChecksum: this.vnet, tso: this.vnet, rxChecksumVerified: false };
     this.rxPerFrameFlags = this.vnet;
-    this.txHdrs = new Uint8Array(this.vnet ? TX_CHUNK * VNET_HDR_LEN : 0);
     this.name = dev.name;
     this.preExisted = dev.preExisted;
     this.mtu = mtu;
@@ -150,7 +139,7 @@ export class TapNic implements Nic {
     this.hostMac = hostMac;
     this.hostAddress = hostAddress;
     const buffer = new ArrayBuffer(slotSize * slotCount);
-    dev.attachPool(buffer, slotSize);
+    dev.attachPool(buffer, slotSize, mtu);
     this.pool = new Uint8Array(buffer);
     this.slots = new SlotAllocator(slotCount);
   }
@@ -236,99 +225,14 @@ export class TapNic implements Nic {
       if (n > 0) this.rxNoSlot++;
       return 0;
     }
-    let got: number;
-    if (this.vnet) {
-      if (this.rxHdrs.length < k * VNET_HDR_LEN) this.rxHdrs = new Uint8Array(Math.max(k, 64) * VNET_HDR_LEN);
-      got = this.dev.readBurst(slots, lens, k, this.rxHdrs);
-    } else {
-      got = this.dev.readBurst(slots, lens, k);
-    }
+    let got = this.dev.readBurst(slots, lens, k, flags);
     if (got < 0) {
       got = 0; // counted by the addon (rxErrors, lastRxErrno)
       if (this.dev.deviceGone) this.goDown();
     }
     // Give back the slots that were not filled, last first, so the next burst reuses the same ones.
     for (let i = k - 1; i >= got; i--) this.slots.release(slots[i]!);
-    if (this.vnet) this.rxChecksums(slots, lens, got, flags);
-    else if (flags !== undefined) flags.fill(0, 0, got);
     return got;
-  }
-
-  /** Per-frame checksum state from the virtio_net_hdr: flag it, or complete a partial checksum. */
-  private rxChecksums(slots: Uint32Array, lens: Uint32Array, n: number, flags: Uint8Array | undefined): void {
-    const h = this.rxHdrs;
-    const pool = this.pool;
-    for (let i = 0; i < n; i++) {
-      const o = i * VNET_HDR_LEN;
-      const f = h[o]!;
-      if (flags !== undefined) {
-        flags[i] = (f & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0 ? RX_FLAG_CSUM_VERIFIED : 0;
-        continue;
-      }
-      if ((f & VNET_F_NEEDS_CSUM) === 0) continue;
-      // The field at csum_start + csum_offset holds the pseudo-header sum:
-      // summing from csum_start to the end of the packet completes it.
-      const start = h[o + 6]! | (h[o + 7]! << 8);
-      const at = start + (h[o + 8]! | (h[o + 9]! << 8));
-      const base = slots[i]! * this.slotSize;
-      const len = this.l3End(base, lens[i]!);
-      if (at + 2 > len || start >= len) continue; // malformed: left for the stack to reject
-      let c = ~onesSum(pool, base + start, len - start) & 0xffff;
-      if (c === 0 && at - start === 6) c = 0xffff; // UDP: 0 means "no checksum"
-      pool[base + at] = c >>> 8;
-      pool[base + at + 1] = c & 0xff;
-      this.rxCsumCompleted++;
-    }
-  }
-
-  /** End of the IPv4 packet inside the frame (Ethernet padding excluded). */
-  private l3End(base: number, len: number): number {
-    const p = this.pool;
-    if (len >= 34 && p[base + 12] === 0x08 && p[base + 13] === 0x00) {
-      const tot = 14 + ((p[base + 16]! << 8) | p[base + 17]!);
-      if (tot < len) return tot;
-    }
-    return len;
-  }
-
-  /**
-   * Fills the virtio_net_hdr for frame `slot` at txHdrs[o, o + 12): NEEDS_CSUM
-   * when an IPv4 TCP/UDP checksum field holds the pseudo-header sum, GSO_TCPV4
-   * when such a TCP frame is longer than one MTU.
-   */
-  private txHeader(slot: number, len: number, o: number): void {
-    const h = this.txHdrs;
-    h.fill(0, o, o + VNET_HDR_LEN);
-    const p = this.pool;
-    const b = slot * this.slotSize;
-    if (len < 34 || p[b + 12] !== 0x08 || p[b + 13] !== 0x00 || p[b + 14]! >>> 4 !== 4) return;
-    const ihl = (p[b + 14]! & 0x0f) * 4;
-    if (ihl < 20 || ((p[b + 20]! & 0x3f) | p[b + 21]!) !== 0) return; // fragments carry complete checksums
-    const proto = p[b + 23]!;
-    const l4 = 14 + ihl;
-    const csumOff = proto === 6 ? 16 : proto === 17 ? 6 : -1;
-    if (csumOff < 0 || len < l4 + (proto === 6 ? 20 : 8)) return;
-    const l4len = ((p[b + 16]! << 8) | p[b + 17]!) - ihl;
-    const src = ((p[b + 26]! << 24) | (p[b + 27]! << 16) | (p[b + 28]! << 8) | p[b + 29]!) >>> 0;
-    const dst = ((p[b + 30]! << 24) | (p[b + 31]! << 16) | (p[b + 32]! << 8) | p[b + 33]!) >>> 0;
-    const field = (p[b + l4 + csumOff]! << 8) | p[b + l4 + csumOff + 1]!;
-    if (field !== pseudoHeaderSum(src, dst, proto, l4len)) return; // already complete (or none)
-    // Layout: flags(0) gso_type(1) hdr_len(2..3) gso_size(4..5) csum_start(6..7)
-    // csum_offset(8..9) num_buffers(10..11), little-endian.
-    h[o] = VNET_F_NEEDS_CSUM;
-    h[o + 6] = l4 & 0xff;
-    h[o + 7] = l4 >>> 8;
-    h[o + 8] = csumOff;
-    if (proto !== 6 || len <= this.mtu + 14) return;
-    const thl = (p[b + l4 + 12]! >>> 4) * 4;
-    const gsoSize = this.mtu - ihl - thl;
-    if (gsoSize <= 0) return;
-    h[o + 1] = VNET_GSO_TCPV4 | ((p[b + l4 + 13]! & 0x80) !== 0 ? VNET_GSO_ECN : 0); // ECN when CWR is set
-    const hdrLen = l4 + thl;
-    h[o + 2] = hdrLen & 0xff;
-    h[o + 3] = hdrLen >>> 8;
-    h[o + 4] = gsoSize & 0xff;
-    h[o + 5] = gsoSize >>> 8;
   }
 
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
@@ -340,24 +244,9 @@ export class TapNic implements Nic {
       this.txDropDown += k;
       return k;
     }
-    const taken = this.vnet ? this.txVnet(slots, lens, Math.min(n, slots.length, lens.length)) : this.dev.writeBurst(slots, lens, n);
+    const taken = this.dev.writeBurst(slots, lens, n);
     for (let i = 0; i < taken; i++) this.slots.release(slots[i]!);
     return taken;
-  }
-
-  /** Writes frames behind their virtio_net_hdr, TX_CHUNK at a time. */
-  private txVnet(slots: Uint32Array, lens: Uint32Array, n: number): number {
-    let done = 0;
-    while (done < n) {
-      const k = Math.min(TX_CHUNK, n - done);
-      for (let i = 0; i < k; i++) this.txHeader(slots[done + i]!, lens[done + i]!, i * VNET_HDR_LEN);
-      const s = done === 0 ? slots : slots.subarray(done);
-      const l = done === 0 ? lens : lens.subarray(done);
-      const t = this.dev.writeBurst(s, l, k, this.txHdrs);
-      done += t;
-      if (t < k) break;
-    }
-    return done;
   }
 
   alloc(): number {
@@ -469,7 +358,7 @@ export class TapNic implements Nic {
       gsoBytesIn: d.rxGsoBytes,
       csumPartialIn: d.rxCsumPartial,
       csumValidIn: d.rxCsumValid,
-      csumCompletedIn: this.rxCsumCompleted,
+      csumCompletedIn: d.rxCsumCompleted,
       largestFrameIn: d.rxLargest,
     };
   }

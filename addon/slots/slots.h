@@ -1,6 +1,7 @@
 // Ownership of the packet pool's slots and the free-slot stack shared with
 // JavaScript, kept pure (no device, no N-API) so it can be unit-tested on its
-// own (addon/e1000/ring_test.cc, run by scripts/test-native.sh).
+// own (addon/e1000/ring_test.cc, run by scripts/test-native.sh). The e1000 and
+// virtio drivers share it.
 //
 // The free stack is a Uint32Array that JavaScript pops (alloc) and pushes
 // (release) without calling into C++: element 0 is the count, elements
@@ -31,7 +32,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ustack::e1000::slots {
+namespace ustack::slots {
 
 enum class State : uint8_t { kFree, kJs, kRx, kTx };
 
@@ -239,4 +240,4 @@ class Table {
   Faults f_;
 };
 
-}  // namespace ustack::e1000::slots
+}  // namespace ustack::slots
