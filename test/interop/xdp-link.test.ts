@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
-import { ensureTools } from '../helpers/netns.js';
+import { ensureTools, run } from '../helpers/netns.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 
 const skipReason = xdpUnavailableReason() ?? ensureTools(['ping', 'curl', 'ethtool']);
@@ -22,7 +22,7 @@ if (skipReason !== undefined) console.log(`[xdp-link.test] skipping: ${skipReaso
 const peerScript = join(import.meta.dirname, '..', 'fixtures', 'ns-peer.mjs');
 const MB = 1024 * 1024;
 
-describe.skipIf(skipReason !== undefined)('ustack on AF_XDP against the kernel on a veth pair', () => {
+describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on AF_XDP (mode=%s) against the kernel on a veth pair', (mode) => {
   let v: VethNs;
   let stack: Stack;
   let httpServer: http.Server;
@@ -31,7 +31,7 @@ describe.skipIf(skipReason !== undefined)('ustack on AF_XDP against the kernel o
 
   beforeAll(async () => {
     v = createVethNs('uxdp');
-    stack = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
+    stack = await Stack.open({ nic: `xdp:${v.host}?mode=${mode}`, address: `${v.ustackAddr}/24` });
     // UDP echo on port 7.
     const udp = stack.dgram.createSocket('udp4');
     udp.on('message', (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
@@ -75,6 +75,8 @@ describe.skipIf(skipReason !== undefined)('ustack on AF_XDP against the kernel o
     const nic = stack.stats()[`nic.${v.host}`]!;
     console.log(`[xdp-link] mode native=${nic.native} zerocopy=${nic.zerocopy} program ${nic.programId} link ${nic.linkId}`);
     expect(v.xdpAttached()).toBe(true);
+    expect(nic.native).toBe(mode === 'native' ? 1 : 0);
+    expect(run('ip', ['-d', 'link', 'show', 'dev', v.host])).toMatch(mode === 'native' ? /prog\/xdp id/ : /prog\/xdp(generic)? id/);
     expect(nic.programId).toBeGreaterThan(0);
     expect(nic.linkId).toBeGreaterThan(0);
   });
@@ -119,7 +121,7 @@ describe.skipIf(skipReason !== undefined)('ustack on AF_XDP against the kernel o
       rmSync(dir, { recursive: true, force: true });
     }
     const nic = stack.stats()[`nic.${v.host}`]!;
-    console.log(`[xdp-link] after 100 MB: ${JSON.stringify(nic)}`);
+    console.log(`[xdp-link] ${mode}, after 100 MB: ${JSON.stringify(nic)}`);
     expect(nic.framesOut).toBeGreaterThan((100 * MB) / 1500);
     expect(nic.txKicks).toBeGreaterThan(0);
     expect(nic.rxBadDescriptor).toBe(0);
