@@ -9,6 +9,7 @@
 
 #include "dma/view_hold.h"
 #include "napi/errors.h"
+#include "xdp/program.h"
 
 namespace ustack::napi {
 
@@ -291,6 +292,9 @@ Napi::Value XdpDevice::Stats(const Napi::CallbackInfo& info) {
   set("freeStackCountClamped", sf.count_clamped);
   set("freeStackPushRefused", sf.push_refused);
   set("wakeErrors", wake_errors());
+  // The XDP program's verdicts on the stack's frames.
+  set("programRedirected", dev_.program_counter(ustack::xdp::kRedirected));
+  set("programNoSocketOnQueue", dev_.program_counter(ustack::xdp::kNoSocketOnQueue));
   // The kernel's counts for the socket (XDP_STATISTICS): drops by reason.
   set("kernelRxDropped", ks.rx_dropped);
   set("kernelRxInvalid", ks.rx_invalid_descs);

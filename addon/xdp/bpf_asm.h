@@ -29,6 +29,8 @@ class Asm {
   void ldx(uint8_t size, Reg dst, Reg src, int16_t off) { emit(BPF_LDX | BPF_MEM | size, dst, src, off, 0); }
   // *(size *)(dst + off) = src
   void stx(uint8_t size, Reg dst, int16_t off, Reg src) { emit(BPF_STX | BPF_MEM | size, dst, src, off, 0); }
+  // lock *(u64 *)(dst + off) += src  (BPF_ATOMIC BPF_ADD, the old XADD)
+  void atomic_add64(Reg dst, int16_t off, Reg src) { emit(BPF_STX | BPF_ATOMIC | BPF_DW, dst, src, off, BPF_ADD); }
   // dst = the map behind file descriptor `fd` (two instructions: ld_imm64 with BPF_PSEUDO_MAP_FD)
   void ld_map_fd(Reg dst, int fd) {
     emit(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd);

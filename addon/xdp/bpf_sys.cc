@@ -53,6 +53,15 @@ int map_delete(int map_fd, const void* key) {
   return sys_bpf(BPF_MAP_DELETE_ELEM, &a);
 }
 
+int map_lookup(int map_fd, const void* key, void* value) {
+  bpf_attr a;
+  std::memset(&a, 0, sizeof a);
+  a.map_fd = static_cast<uint32_t>(map_fd);
+  a.key = ptr(key);
+  a.value = ptr(value);
+  return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a);
+}
+
 int map_next_key(int map_fd, const void* key, void* next) {
   bpf_attr a;
   std::memset(&a, 0, sizeof a);

@@ -14,6 +14,7 @@ namespace ustack::xdp::bpf {
 int map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const char* name);
 int map_update(int map_fd, const void* key, const void* value, uint64_t flags);
 int map_delete(int map_fd, const void* key);
+int map_lookup(int map_fd, const void* key, void* value);
 // The next key after `key` (nullptr: the first); -ENOENT after the last.
 int map_next_key(int map_fd, const void* key, void* next);
 

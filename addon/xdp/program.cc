@@ -12,7 +12,8 @@ constexpr int32_t kLoadedArp = 0x0608;   // 08 06
 
 }  // namespace
 
-bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, std::vector<bpf_insn>* out, std::string* why) {
+bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, std::vector<bpf_insn>* out,
+                            std::string* why) {
   Asm a;
   // r6 = ctx (r1 is clobbered by calls); r2 = data, r3 = data_end.
   a.mov(R6, R1);
@@ -54,6 +55,23 @@ bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, std::vector<bp
   a.ld_map_fd(R1, xsk_map_fd);
   a.mov(R3, XDP_PASS);
   a.call(BPF_FUNC_redirect_map);
+
+  // Count the verdict: counters[r0 == XDP_REDIRECT ? kRedirected : kNoSocketOnQueue] += 1.
+  a.mov(R7, R0);
+  a.mov(R2, static_cast<int32_t>(kRedirected));
+  a.jmp(BPF_JEQ, R0, XDP_REDIRECT, "count");
+  a.mov(R2, static_cast<int32_t>(kNoSocketOnQueue));
+  a.label("count");
+  a.stx(BPF_W, R10, -8, R2);
+  a.mov(R2, R10);
+  a.add(R2, -8);
+  a.ld_map_fd(R1, counters_map_fd);
+  a.call(BPF_FUNC_map_lookup_elem);
+  a.jmp(BPF_JEQ, R0, 0, "verdict");
+  a.mov(R1, 1);
+  a.atomic_add64(R0, 0, R1);
+  a.label("verdict");
+  a.mov(R0, R7);
   a.exit();
 
   a.label("pass");

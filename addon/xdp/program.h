@@ -11,6 +11,13 @@
 // the XSKMAP at the receive queue's index, with XDP_PASS as the fallback
 // when no socket is bound there (bpf_redirect_map's flags).
 //
+// The counters map (BPF_MAP_TYPE_ARRAY of kCounterCount u64, updated with
+// atomic adds) counts what the program decided about the stack's frames:
+// redirected to the socket, or not, because no socket is bound on the queue
+// the frame arrived on (the kernel then drops it: it is not its address).
+// The second is what a multi-queue NIC shows when the stack's traffic is not
+// steered to the bound queue.
+//
 // Loads of packet bytes follow a check of data + N against data_end, as the
 // verifier requires; every 2- and 4-byte load is naturally aligned for an IP
 // header that starts 2 bytes past a 4-byte boundary (NET_IP_ALIGN), so the
@@ -41,8 +48,11 @@ constexpr int16_t kIpv4End = 14 + 20;
 // how a later ustack process recognises a program as one of its own.
 constexpr const char* kProgramName = "ustack_xdp";
 
-// Builds the program over the two maps' file descriptors. False (with *why)
-// only if the assembler finds a broken label: a bug, covered by the tests.
-bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, std::vector<bpf_insn>* out, std::string* why);
+enum Counter : uint32_t { kRedirected = 0, kNoSocketOnQueue = 1, kCounterCount = 2 };
+
+// Builds the program over the three maps' file descriptors. False (with
+// *why) only if the assembler finds a broken label: a bug, covered by the tests.
+bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, std::vector<bpf_insn>* out,
+                            std::string* why);
 
 }  // namespace ustack::xdp

@@ -23,6 +23,7 @@ namespace {
 
 constexpr int kAddrsFd = 7;
 constexpr int kXsksFd = 9;
+constexpr int kCountersFd = 11;
 
 struct Model {
   std::set<uint32_t> ours;            // keys of the addresses map (wire order, as loaded)
@@ -33,6 +34,7 @@ struct Model {
   bool bad_insn = false;
   int lookups = 0;
   uint32_t redirect_key = 0xffffffff;
+  uint64_t counters[kCounterCount] = {};
 };
 
 // Runs prog over `frame` (len bytes); returns r0 at exit.
@@ -43,7 +45,8 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
     uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
   } ctx{0, 0, 0, 1, m->rx_queue, 0};
   const uint64_t kCtx = 0x10000000, kPkt = 0x20000000, kStackTop = 0x30000000 + sizeof stack;
-  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000;
+  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000, kMapC = 0x70000000;
+  const uint64_t kCounterMem = 0x80000000;  // counters[i] at kCounterMem + 8 * i
   r[1] = kCtx;
   r[10] = kStackTop;
   auto load = [&](uint64_t addr, int size, uint64_t* out) {
@@ -84,7 +87,7 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
         m->bad_insn = true;
         return ~0ull;
       }
-      dst = i.imm == kAddrsFd ? kMapA : i.imm == kXsksFd ? kMapX : 0;
+      dst = i.imm == kAddrsFd ? kMapA : i.imm == kXsksFd ? kMapX : i.imm == kCountersFd ? kMapC : 0;
       pc++;
       continue;
     }
@@ -103,6 +106,15 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
         return ~0ull;
       }
       dst = v;
+      continue;
+    }
+    if (i.code == (BPF_STX | BPF_ATOMIC | BPF_DW)) {
+      uint64_t addr = dst + i.off;
+      if (i.imm != BPF_ADD || addr < kCounterMem || addr >= kCounterMem + 8 * kCounterCount || (addr - kCounterMem) % 8 != 0) {
+        m->bad_insn = true;
+        return ~0ull;
+      }
+      m->counters[(addr - kCounterMem) / 8] += r[i.src_reg];
       continue;
     }
     if (cls == BPF_STX) {
@@ -127,6 +139,14 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
             return ~0ull;
           }
           r[0] = m->ours.count(static_cast<uint32_t>(key)) ? 0x60000000 : 0;
+        } else if (i.imm == BPF_FUNC_map_lookup_elem && r[1] == kMapC) {
+          uint64_t key;
+          if (!load(r[2], 4, &key)) {
+            m->bad_insn = true;
+            return ~0ull;
+          }
+          key &= 0xffffffff;
+          r[0] = key < kCounterCount ? kCounterMem + 8 * key : 0;
         } else if (i.imm == BPF_FUNC_redirect_map && r[1] == kMapX) {
           m->redirect_key = static_cast<uint32_t>(r[2]);
           r[0] = m->bound_queues.count(static_cast<uint32_t>(r[2])) ? static_cast<uint64_t>(XDP_REDIRECT) : (r[3] & 0xff);
@@ -191,7 +211,7 @@ std::vector<uint8_t> ipv4(const uint8_t daddr[4], size_t payload = 8) {
 std::vector<bpf_insn> program() {
   std::vector<bpf_insn> p;
   std::string why;
-  CHECK(build_redirect_program(kAddrsFd, kXsksFd, &p, &why));
+  CHECK(build_redirect_program(kAddrsFd, kXsksFd, kCountersFd, &p, &why));
   CHECK(why.empty());
   return p;
 }
@@ -241,6 +261,7 @@ void test_shape() {
       long target = static_cast<long>(pc) + 1 + p[pc].off;
       CHECK(target > static_cast<long>(pc) && target < static_cast<long>(p.size()));  // forward only: no loops
     }
+    if (p[pc].code == (BPF_STX | BPF_ATOMIC | BPF_DW)) CHECK(p[pc].imm == BPF_ADD);
     if (cls == BPF_LDX && p[pc].src_reg == R2) {
       int size = (p[pc].code & 0x18) == BPF_H ? 2 : 4;
       CHECK((2 + p[pc].off) % size == 0);  // aligned for NET_IP_ALIGN
@@ -271,6 +292,9 @@ void test_decisions() {
   // A queue without a socket: the fallback is XDP_PASS, and the key is the receiving queue.
   CHECK(verdict(ipv4(ours), 3) == XDP_PASS);
   CHECK(m.redirect_key == 3);
+  // Counted: two ARP + two IPv4 redirected so far, one on a queue without a socket; passes of others not at all.
+  CHECK(m.counters[kRedirected] == 2);
+  CHECK(m.counters[kNoSocketOnQueue] == 1);
   // A new address, and one removed.
   m.ours.insert(wire(10, 20, 0, 1));
   CHECK(verdict(ipv4(kernels)) == XDP_REDIRECT);

@@ -203,9 +203,15 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
     close();
     return fail(err, "bpf(BPF_MAP_CREATE)", e);
   }
+  counters_map_fd_ = bpf::map_create(BPF_MAP_TYPE_ARRAY, 4, 8, kCounterCount, "ustack_counts");
+  if (counters_map_fd_ < 0) {
+    int e = -counters_map_fd_;
+    close();
+    return fail(err, "bpf(BPF_MAP_CREATE)", e);
+  }
   std::vector<bpf_insn> insns;
   std::string why;
-  if (!build_redirect_program(addrs_map_fd_, xsks_map_fd_, &insns, &why)) {
+  if (!build_redirect_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, &insns, &why)) {
     close();
     return fail(err, "build_redirect_program", EINVAL, "", why);
   }
@@ -377,6 +383,7 @@ void Device::close() {
   close_fd(&prog_fd_);
   close_fd(&xsks_map_fd_);
   close_fd(&addrs_map_fd_);
+  close_fd(&counters_map_fd_);
   for (Mapped& m : ring_maps_) {
     if (m.at != nullptr) munmap(m.at, m.len);
     m = Mapped{};
@@ -572,6 +579,12 @@ uint32_t Device::reclaim() {
   // Slots back on the stack may be what the fill ring was waiting for.
   if (n > 0 && in_kernel_rx_ < fill_target_ / 2) refill();
   return n;
+}
+
+uint64_t Device::program_counter(uint32_t which) const {
+  uint64_t v = 0;
+  if (counters_map_fd_ < 0 || bpf::map_lookup(counters_map_fd_, &which, &v) < 0) return 0;
+  return v;
 }
 
 xdp_statistics Device::kernel_stats() const {

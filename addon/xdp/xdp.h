@@ -142,6 +142,8 @@ class Device {
   const slots::Faults& slot_faults() const { return table_.faults(); }
   // The kernel's XDP_STATISTICS for the socket (zeros when unavailable).
   xdp_statistics kernel_stats() const;
+  // The program's counter (program.h Counter), 0 when unavailable.
+  uint64_t program_counter(uint32_t which) const;
 
  private:
   int attach(Error* err);
@@ -164,6 +166,7 @@ class Device {
   int xsk_fd_ = -1;
   int xsks_map_fd_ = -1;
   int addrs_map_fd_ = -1;
+  int counters_map_fd_ = -1;
   int prog_fd_ = -1;
   int link_fd_ = -1;
   uint32_t prog_id_ = 0;

@@ -326,6 +326,9 @@ export interface XdpDeviceStats {
   freeStackCountClamped: number;
   freeStackPushRefused: number;
   wakeErrors: number;
+  /** The XDP program's verdicts on frames for the stack: redirected to the socket, or passed because no socket is bound on the queue they arrived on (the kernel drops those: steer the stack's traffic to the bound queue). */
+  programRedirected: number;
+  programNoSocketOnQueue: number;
   /** The kernel's XDP_STATISTICS: frames dropped (too long for a chunk...), RX ring full, fill ring empty, invalid descriptors. */
   kernelRxDropped: number;
   kernelRxInvalid: number;

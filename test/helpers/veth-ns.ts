@@ -43,7 +43,8 @@ export function xdpUnavailableReason(): string | undefined {
   return undefined;
 }
 
-export function createVethNs(prefix: string): VethNs {
+/** `queues`: receive and transmit queues of each end (default 1). */
+export function createVethNs(prefix: string, queues = 1): VethNs {
   const subnet = freeSubnet24();
   const host = uniqueIfName(prefix);
   const peer = uniqueIfName(`${prefix}p`);
@@ -75,7 +76,8 @@ export function createVethNs(prefix: string): VethNs {
   };
   try {
     run('ip', ['netns', 'add', ns]);
-    run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', ns]);
+    const q = ['numtxqueues', String(queues), 'numrxqueues', String(queues)];
+    run('ip', ['link', 'add', host, ...q, 'type', 'veth', 'peer', 'name', peer, ...q, 'netns', ns]);
     run('ip', ['addr', 'add', `${v.kernelAddr}/24`, 'dev', host]);
     run('ip', ['link', 'set', host, 'up']);
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
