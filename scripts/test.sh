@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # tool:package pairs the interop tests use (the kernel side of TAP tests).
-tools=(ip:iproute2 ping:iputils-ping arping:arping tcpdump:tcpdump nc:netcat-openbsd tshark:tshark curl:curl socat:socat ethtool:ethtool dnsmasq:dnsmasq hping3:hping3 strace:strace cc:gcc)
+tools=(ip:iproute2 ping:iputils-ping arping:arping tcpdump:tcpdump nc:netcat-openbsd tshark:tshark curl:curl socat:socat ethtool:ethtool dnsmasq:dnsmasq hping3:hping3 strace:strace cc:gcc openssl:openssl ss:iproute2)
 missing=()
 for pair in "${tools[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

@@ -3,6 +3,8 @@ export type { StackLimits } from './stack/net-stack.js';
 export type { ImpairOptions } from './driver/impair.js';
 export type { PollMode } from './runtime/poll-loop.js';
 export { serveHttp, UstackHttpAgent, undiciConnector } from './socket/http.js';
+export { listenOn } from './socket/listen-on.js';
+export { tlsConnect, UstackHttpsAgent, type TlsConnectOptions } from './socket/tls.js';
 export type { NetModule } from './socket/net.js';
 export type { UstackSocket } from './socket/net-socket.js';
 export type { UstackServer } from './socket/net-server.js';

@@ -1,21 +1,29 @@
 /**
- * Glue so node:http, ws and undici run unchanged on ustack sockets. None of
- * it patches node: http.Server accepts any stream through its 'connection'
- * event, http.Agent lets createConnection supply the socket, and undici's
- * Agent takes a `connect` function.
+ * Glue so node:http, node:https, ws and undici run unchanged on ustack
+ * sockets. None of it patches node: http.Server (and https.Server, a
+ * tls.Server) accepts any stream through its 'connection' event, http.Agent
+ * lets createConnection supply the socket, and undici's Agent takes a
+ * `connect` function.
  */
 import * as http from 'node:http';
+import type { Server as NodeServer } from 'node:net';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { NetModule } from './net.js';
 import type { UstackServer } from './net-server.js';
 import type { UstackSocket } from './net-socket.js';
+import { mirrorTlsAddresses } from './listen-on.js';
+import { tlsConnect } from './tls.js';
 
 /**
- * Serves a node:http server (or anything that handles 'connection', such as
- * an http.Server with a ws WebSocketServer attached) on a ustack port.
- * Resolves with the listening ustack server; close it to stop listening.
+ * Serves a node:http or node:https server (or anything that handles
+ * 'connection', such as an http.Server with a ws WebSocketServer attached)
+ * on a ustack port. Resolves with the listening ustack server; close it to
+ * stop listening. (listenOn() instead makes the server itself listen.)
  */
-export function serveHttp(net: NetModule, server: http.Server, port: number, host = '0.0.0.0'): Promise<UstackServer> {
+export function serveHttp(net: NetModule, server: NodeServer, port: number, host = '0.0.0.0'): Promise<UstackServer> {
+  mirrorTlsAddresses(server);
   return new Promise((resolve, reject) => {
     const tcp = net.createServer((socket) => server.emit('connection', socket));
     tcp.once('error', reject);
@@ -62,22 +70,34 @@ export interface UndiciConnectOptions {
 /**
  * A `connect` function for undici's Agent/Client: `new Agent({ connect:
  * undiciConnector(stack.net) })`, then `fetch(url, { dispatcher })` goes
- * through ustack. Plain http only (no TLS on ustack sockets yet).
+ * through ustack, http: and https: (node's TLS over the ustack socket;
+ * `tlsOptions` such as `ca` or `rejectUnauthorized` go to tls.connect).
  */
-export function undiciConnector(net: NetModule) {
-  return (opts: UndiciConnectOptions, callback: (err: Error | null, socket: UstackSocket | null) => void): UstackSocket | undefined => {
+export function undiciConnector(net: NetModule, tlsOptions: ConnectionOptions = {}) {
+  return (opts: UndiciConnectOptions, callback: (err: Error | null, socket: UstackSocket | TLSSocket | null) => void): UstackSocket | TLSSocket => {
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
+    let socket: UstackSocket | TLSSocket;
+    let ready: string;
     if (opts.protocol === 'https:') {
-      const e = new Error('https is not supported over ustack sockets yet') as Error & { code: string };
-      e.code = 'ERR_USTACK_UNSUPPORTED';
-      callback(e, null);
-      return undefined;
+      // SNI carries a host name, never an address (RFC 6066 section 3).
+      const servername = opts.servername || (isIP(opts.hostname) ? undefined : opts.hostname);
+      socket = tlsConnect(net, {
+        ...tlsOptions,
+        host: opts.hostname,
+        port: Number(opts.port || 443),
+        ...(servername ? { servername } : {}),
+        ALPNProtocols: ['http/1.1'],
+        ...local,
+      });
+      ready = 'secureConnect';
+    } else {
+      socket = net.connect({ host: opts.hostname, port: Number(opts.port || 80), ...local });
+      ready = 'connect';
     }
-    const port = Number(opts.port || 80);
-    const socket = net.connect({ host: opts.hostname, port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     socket.setNoDelay(true);
     const onError = (e: Error): void => callback(e, null);
     socket.once('error', onError);
-    socket.once('connect', () => {
+    socket.once(ready, () => {
       socket.off('error', onError);
       callback(null, socket);
     });

@@ -12,8 +12,8 @@ type ConnectListener = () => void;
 export interface NetConnectOpts {
   port?: number | string;
   host?: string;
-  localAddress?: string;
-  localPort?: number;
+  localAddress?: string | null;
+  localPort?: number | null;
   family?: number;
   lookup?: LookupFunction;
   noDelay?: boolean;
@@ -23,7 +23,7 @@ export interface NetConnectOpts {
   allowHalfOpen?: boolean;
   signal?: AbortSignal;
   onread?: { buffer: Uint8Array | (() => Uint8Array); callback: (nread: number, buf: Uint8Array) => boolean | void };
-  path?: string;
+  path?: string | null;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
@@ -107,10 +107,11 @@ export function validateConnectOptions(opts: NetConnectOpts): number {
   if (opts.host !== undefined && typeof opts.host !== 'string') {
     throw ERR_INVALID_ARG_TYPE('hostname', 'of type string', opts.host);
   }
-  if (opts.localAddress !== undefined && !isIPv4(opts.localAddress)) {
+  // As node: an empty or null localAddress/localPort means none (undici passes null).
+  if (opts.localAddress && !isIPv4(opts.localAddress)) {
     throw ERR_INVALID_ARG_VALUE('options.localAddress', opts.localAddress);
   }
-  if (opts.localPort !== undefined) validatePort(opts.localPort, 'options.localPort');
+  if (opts.localPort) validatePort(opts.localPort, 'options.localPort');
   if (opts.lookup !== undefined && typeof opts.lookup !== 'function') {
     throw ERR_INVALID_ARG_TYPE('options.lookup', 'of type function', opts.lookup);
   }

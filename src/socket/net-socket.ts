@@ -222,7 +222,7 @@ export class UstackSocket extends Duplex {
   // ------------------------------------------------------------ connect
   connect(...args: unknown[]): this {
     const [opts, cb] = normalizeConnectArgs(args);
-    if (opts.path !== undefined) throw ERR_INVALID_ARG_VALUE('options.path', opts.path, 'is not supported: ustack has no IPC sockets');
+    if (opts.path) throw ERR_INVALID_ARG_VALUE('options.path', opts.path, 'is not supported: ustack has no IPC sockets');
     if (this._conn !== null || this.connecting) {
       throw Object.assign(new Error('Socket is already connecting or connected'), { code: 'ERR_SOCKET_CONNECTING' });
     }
@@ -283,8 +283,8 @@ export class UstackSocket extends Duplex {
       // No per-connection config: the connection shares the layer's, and
       // keeps these two settings in its own fields.
       conn = this._hostRef.endpoints.tcpConnect(parseIpv4Address(address), port, {
-        ...(opts.localAddress !== undefined ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
-        ...(opts.localPort !== undefined ? { localPort: opts.localPort } : {}),
+        ...(opts.localAddress ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
+        ...(opts.localPort ? { localPort: opts.localPort } : {}),
       });
       if (opts.noDelay) conn.setNoDelay(true);
       if (opts.keepAlive) conn.setKeepAlive(true, opts.keepAliveInitialDelay ? opts.keepAliveInitialDelay : undefined);

@@ -126,6 +126,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   hping3: 'hping3',
   ethtool: 'ethtool',
   strace: 'strace',
+  openssl: 'openssl',
+  ss: 'iproute2',
 };
 
 let aptUpdated = false;
@@ -232,6 +234,26 @@ export function linkExists(ifname: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The device `ip route get ADDRESS` sends through (undefined if there is no route). */
+export function routeDevice(address: string): string | undefined {
+  try {
+    const routes = JSON.parse(run('ip', ['-j', 'route', 'get', address])) as Array<{ dev?: string }>;
+    return routes[0]?.dev;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Throws unless traffic to `address` leaves over `ifname` (the test's own
+ * TAP or veth): a test checks this before it sends to a test address, so a
+ * mistaken address never reaches another test's link or the real network.
+ */
+export function assertRouteOver(address: string, ifname: string): void {
+  const dev = routeDevice(address);
+  if (dev !== ifname) throw new Error(`the route to ${address} leaves over ${dev ?? 'nothing'}, not the test's own ${ifname}`);
 }
 
 export { freeSubnet24 } from './subnet-claims.js';
