@@ -68,6 +68,8 @@ export class CaptureNic implements Nic {
   release(slot: number): void { this.inner.release(slot); }
   setWakeHandler(onWake: (() => void) | null): void { this.inner.setWakeHandler(onWake); }
   armWake(): void { this.inner.armWake(); }
+  ref(): this { this.inner.ref?.(); return this; }
+  unref(): this { this.inner.unref?.(); return this; }
   pollAt(): number { return this.inner.pollAt(); }
   stats(): NicStats { return this.inner.stats(); }
   async close(): Promise<void> {

@@ -457,6 +457,16 @@ export class ImpairedNic implements Nic {
     this.inner.armWake();
   }
 
+  ref(): this {
+    this.inner.ref?.();
+    return this;
+  }
+
+  unref(): this {
+    this.inner.unref?.();
+    return this;
+  }
+
   pollAt(): number {
     const inner = this.inner.pollAt();
     if (!this.active) return inner;

@@ -66,6 +66,14 @@ export interface Nic {
   setWakeHandler(onWake: (() => void) | null): void;
   armWake(): void;
   /**
+   * Whether the NIC's wake-up source (a libuv handle: the TAP fd, the
+   * interrupt fd) keeps the process alive; the poll loop unrefs it and refs
+   * it while sockets or servers hold the stack. NICs without such a handle
+   * (in-process links) leave these out; wrappers pass them through.
+   */
+  ref?(): unknown;
+  unref?(): unknown;
+  /**
    * The earliest time (per the stack's clock) at which this NIC has something
    * to deliver without any new input (e.g. a delayed frame in the impairment
    * layer); Infinity when none.

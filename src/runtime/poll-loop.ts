@@ -93,11 +93,6 @@ const enum Want {
   Stay = 2,
 }
 
-interface Refable {
-  ref?(): unknown;
-  unref?(): unknown;
-}
-
 /**
  * The thread's one polling chain: steps every awake PollLoop, then either
  * chains the next step (microtask, then nextTick), yields one event-loop
@@ -241,7 +236,7 @@ export class PollLoop {
     this.running = true;
     for (const n of this.nics) {
       n.setWakeHandler(this.wake);
-      (n as Refable).unref?.();
+      n.unref?.();
     }
     this.engine.onOutput = this.wake;
     this.lastWork = this.engine.clock.now();
@@ -276,7 +271,7 @@ export class PollLoop {
       // loop alive while we sleep; this idle interval does, while referenced.
       this.keepAlive = setInterval(noop, 1 << 30);
       this.timer?.ref();
-      for (const n of this.nics) (n as Refable).ref?.();
+      for (const n of this.nics) n.ref?.();
       // Busy mode spins while referenced: leave the sleep it fell into unreferenced.
       if (this.mode === 'busy') this.kick();
     }
@@ -288,7 +283,7 @@ export class PollLoop {
       if (this.keepAlive !== null) clearInterval(this.keepAlive);
       this.keepAlive = null;
       this.timer?.unref();
-      for (const n of this.nics) (n as Refable).unref?.();
+      for (const n of this.nics) n.unref?.();
     }
   }
 

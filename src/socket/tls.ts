@@ -24,15 +24,30 @@ export type TlsConnectOptions = tls.ConnectionOptions &
 const ADDRESS_GETTERS = ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort', 'localFamily'] as const;
 
 /**
- * Makes a TLS socket over a ustack socket answer the address questions with
- * the ustack socket's answers (node's getters would ask a kernel handle and
- * find none), as own properties that shadow node's prototype getters.
+ * Makes a TLS socket over a ustack socket answer for the TCP connection
+ * under it, where node's methods would ask a kernel handle and find none:
+ * the address getters and address() report the ustack socket's, and ref()
+ * and unref() reach it (undici unrefs idle keep-alive sockets so that they
+ * do not hold the process open). Own properties, shadowing node's prototype.
  */
 export function mirrorAddresses(secure: tls.TLSSocket, raw: UstackSocket): void {
   for (const name of ADDRESS_GETTERS) {
     Object.defineProperty(secure, name, { configurable: true, enumerable: true, get: () => raw[name] });
   }
-  Object.defineProperty(secure, 'address', { configurable: true, writable: true, value: () => raw.address() });
+  const methods: Record<string, (this: tls.TLSSocket) => unknown> = {
+    address: () => raw.address(),
+    ref(this: tls.TLSSocket) {
+      raw.ref();
+      return this;
+    },
+    unref(this: tls.TLSSocket) {
+      raw.unref();
+      return this;
+    },
+  };
+  for (const [name, value] of Object.entries(methods)) {
+    Object.defineProperty(secure, name, { configurable: true, writable: true, value });
+  }
 }
 
 /**

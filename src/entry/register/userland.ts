@@ -1,11 +1,13 @@
 /**
  * What the program's own `require('net')` and `import ... from 'node:net'`
- * get under ustack/register: one module object, node:net's names with
- * ustack/net's Socket, Stream, Server, createServer, connect and
- * createConnection (so `new net.Socket().connect()` is a ustack socket too,
- * which patching node's object cannot give: node's subclasses construct
- * net.Socket themselves). node:dgram needs nothing here: its module object
- * is patched in place (builtins.ts) and user code sees that.
+ * get under ustack/register: one module object, node's node:net (with the
+ * patches of builtins.ts: connect and createConnection on ustack, IPC paths
+ * on the kernel; Server and createServer are node's, whose listen() runs on
+ * ustack) except for Socket and Stream, which are ustack/net's, so that
+ * `new net.Socket().connect(port, host)` is a ustack socket too — patching
+ * node's object cannot give that, because node's subclasses (TLSSocket)
+ * construct net.Socket themselves. node:dgram needs nothing here: its module
+ * object is patched in place (builtins.ts) and the program sees that.
  *
  * Three doors, one object:
  *   require('net'), require('node:net')   Module._load, looked up by node's
@@ -29,11 +31,9 @@ const SPECIFIERS: Readonly<Record<string, string>> = { net: 'net', 'node:net': '
 
 type ModuleObject = Record<string, unknown>;
 
-/** node:net as the program sees it: node's names, ustack's sockets and servers. */
+/** node:net as the program sees it (see the file comment); call after patchBuiltins(). */
 export function userlandNet(): ModuleObject {
-  const m: ModuleObject = { ...(nodeNet as unknown as ModuleObject) };
-  for (const [k, v] of Object.entries(netEntry)) m[k] = v;
-  return m;
+  return { ...(nodeNet as unknown as ModuleObject), Socket: netEntry.Socket, Stream: netEntry.Socket };
 }
 
 /** `export const name = m.name;` for each name a module may export under it. */
