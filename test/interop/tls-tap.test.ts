@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent, fetch } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenOn, Stack, tlsConnect, undiciConnector } from '../../src/index.js';
+import { listenOn, Stack, tlsConnect, undiciConnector, type TlsConnectOptions } from '../../src/index.js';
 import { makeCertificate, type TestCertificate } from '../helpers/certs.js';
 import { assertRouteOver, ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
 import { withTimeout } from '../helpers/wait.js';
@@ -215,7 +215,8 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over
       remotes.clear();
       const ws = new WebSocket(`wss://${host}:${port}/`, {
         ca: cert.cert,
-        createConnection: (opts) => tlsConnect(stack.net, { ...(opts as object), path: undefined } as never),
+        // ws hands its TLS options (host, port, servername, ca) to createConnection; @types/ws types it as net's.
+        createConnection: ((opts: TlsConnectOptions) => tlsConnect(stack.net, { ...opts, path: undefined })) as never,
       });
       const r = await echo(ws, 1000, 'wss echo from ws on ustack');
       expect(r).toEqual({ received: 1000, mismatches: 0 });
