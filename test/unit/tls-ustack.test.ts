@@ -233,3 +233,27 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack sockets (in-process lin
     });
   });
 });
+
+describe.skipIf(skipReason !== undefined)('ustack/tls on the default stack (loopback)', () => {
+  it('createServer() listens on ustack and connect() reaches it; the kernel has no such port', async () => {
+    const ustackTls = await import('../../src/entry/tls-entry.js');
+    const cert = makeCertificate();
+    try {
+      const server = ustackTls.createServer({ key: cert.key, cert: cert.cert }, (s) => s.end(`hello ${s.remoteAddress}`));
+      expect(server).toBeInstanceOf(tls.Server);
+      server.listen(0, '127.0.0.1');
+      await bounded(once(server, 'listening'), 'ustack/tls server listening');
+      const { port } = server.address() as { port: number };
+      const s = ustackTls.connect({ host: '127.0.0.1', port, ca: cert.cert, servername: 'localhost' });
+      expect(String(await bounded(readAll(s), 'the greeting'))).toBe('hello 127.0.0.1');
+      // The same port on the kernel's loopback is not listening: the server is on ustack's.
+      const kernel = tls.connect({ host: '127.0.0.1', port, ca: cert.cert, servername: 'localhost' });
+      const [err] = (await bounded(once(kernel, 'error'), 'the kernel client to be refused')) as [Error & { code?: string }];
+      expect(err.code).toBe('ECONNREFUSED');
+      server.close();
+      await bounded(once(server, 'close'), 'close');
+    } finally {
+      cert.remove();
+    }
+  });
+});
