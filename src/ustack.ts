@@ -26,6 +26,8 @@ import { createDgramModule, type DgramModule } from './socket/dgram.js';
 import { DhcpClient } from './stack/services/dhcp.js';
 import { existingHostResolver, hostLookup } from './stack/services/dns.js';
 import type { LookupFunction } from './socket/host.js';
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 
 // The addon's memcpy/checksum kernels for the data path's copies and sums
 // (JavaScript loops where the addon is not built, or USTACK_NATIVE_BYTES=0).
@@ -93,6 +95,33 @@ function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOpti
     }
   }
   return o;
+}
+
+/**
+ * AF_XDP shared-address mode: the address must be one the interface already
+ * has (the kernel keeps answering ARP and ICMP for it), and the stack's
+ * ephemeral ports lie above the kernel's own range
+ * (net.ipv4.ip_local_port_range), so replies to either side's connections
+ * reach the right stack.
+ */
+function sharedModeEphemeralPorts(nic: string, ifname: string, address: number): { low: number; high: number } {
+  const have = (networkInterfaces()[ifname] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
+  if (!have.includes(ipToString(address))) {
+    throw invalidArg(
+      `nic '${nic}': shared mode uses an address ${ifname} already has (${have.join(', ') || 'none'}); got ${ipToString(address)}`,
+    );
+  }
+  let kernelHigh = 60999;
+  try {
+    const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(range[1])) kernelHigh = range[1]!;
+  } catch {
+    // Linux's default range, 32768-60999
+  }
+  if (kernelHigh > 65535 - 1024) {
+    throw invalidArg(`nic '${nic}': shared mode needs ports above the kernel's ephemeral range (ip_local_port_range ends at ${kernelHigh}); lower it`);
+  }
+  return { low: kernelHigh + 1, high: 65535 };
 }
 
 export class Stack implements SocketHost {
@@ -185,6 +214,7 @@ export class Stack implements SocketHost {
     } else if (spec.kind === 'xdp') {
       // The program sends the socket only what is addressed to the stack: it must know the address first.
       if (useDhcp) throw invalidArg(`nic '${opts.nic}': address 'dhcp' is not supported on AF_XDP yet; give the address`);
+      const ephemeral = spec.shared ? sharedModeEphemeralPorts(opts.nic, spec.ifname, address) : undefined;
       const xdp = XdpNic.open({
         ifname: spec.ifname,
         queue: spec.queue,
@@ -192,14 +222,23 @@ export class Stack implements SocketHost {
         zerocopy: spec.zerocopy,
         busyPoll: spec.busyPoll,
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+        ...(ephemeral ? { shared: { ephemeralLow: ephemeral.low, ephemeralHigh: ephemeral.high } } : {}),
       });
+      let stack: Stack;
       try {
         xdp.setAddresses([address]);
+        stack = Stack.build(clock, xdp, address, prefixLength, gateway, { ...opts, ...(ephemeral ? { ephemeralPorts: ephemeral } : {}) });
       } catch (err) {
         xdp.close().catch(() => {});
         throw err;
       }
-      nic = xdp;
+      if (ephemeral) {
+        // Shared mode: the program diverts exactly the ports the stack listens on.
+        const engine = stack.engine;
+        engine.onPortsChanged = () => xdp.setPorts(engine.boundPorts());
+        xdp.setPorts(engine.boundPorts());
+      }
+      return stack;
     } else {
       throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
     }
@@ -301,9 +340,22 @@ export class Stack implements SocketHost {
     address: number,
     prefixLength: number,
     gateway: number,
-    opts: { impair?: ImpairOptions; poll?: PollMode | PollLoopOptions; mtu?: number; capture?: string; dns?: string; tcp?: Partial<TcpConfig>; limits?: StackLimits },
+    opts: {
+      impair?: ImpairOptions;
+      poll?: PollMode | PollLoopOptions;
+      mtu?: number;
+      capture?: string;
+      dns?: string;
+      tcp?: Partial<TcpConfig>;
+      limits?: StackLimits;
+      ephemeralPorts?: { low: number; high: number };
+    },
   ): Stack {
-    const engine = new NetStack(clock, { ...(opts.tcp ? { tcp: { config: opts.tcp } } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
+    const engine = new NetStack(clock, {
+      ...(opts.tcp ? { tcp: { config: opts.tcp } } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.ephemeralPorts ? { ephemeralPorts: opts.ephemeralPorts } : {}),
+    });
     const loNic = new CaptureNic(new LoopbackNic(), () => clock.now());
     const lo = engine.addInterface(loNic, { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true });
     if (rawNic === null) {

@@ -31,7 +31,10 @@ Napi::Function XdpDevice::Define(Napi::Env env) {
       InstanceAccessor<&XdpDevice::GetLinkId>("linkId"),
       InstanceAccessor<&XdpDevice::GetFd>("fd"),
       InstanceMethod<&XdpDevice::Start>("start"),
+      InstanceAccessor<&XdpDevice::GetShared>("shared"),
       InstanceMethod<&XdpDevice::SetAddresses>("setAddresses"),
+      InstanceMethod<&XdpDevice::SetPorts>("setPorts"),
+      InstanceMethod<&XdpDevice::Neighbor>("neighbor"),
       InstanceMethod<&XdpDevice::RxBurst>("rxBurst"),
       InstanceMethod<&XdpDevice::TxBurst>("txBurst"),
       InstanceMethod<&XdpDevice::TxReclaim>("txReclaim"),
@@ -68,7 +71,18 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
       Napi::Value v = o.Get(k);
       if (v.IsString()) *out = v.As<Napi::String>().Utf8Value();
     };
-    if (!num("queue", &opts.queue) || !num("slotCount", &opts.slot_count) || !num("ringSize", &opts.ring_size)) return;
+    uint32_t eph_lo = 0, eph_hi = 0;
+    if (!num("queue", &opts.queue) || !num("slotCount", &opts.slot_count) || !num("ringSize", &opts.ring_size) ||
+        !num("ephemeralLow", &eph_lo) || !num("ephemeralHigh", &eph_hi)) {
+      return;
+    }
+    if (eph_lo > 65535 || eph_hi > 65535) {
+      ThrowRange(env, "options.ephemeralLow/ephemeralHigh must be ports (0..65535)");
+      return;
+    }
+    opts.shared = o.Get("shared").ToBoolean().Value();
+    opts.ephemeral_low = static_cast<uint16_t>(eph_lo);
+    opts.ephemeral_high = static_cast<uint16_t>(eph_hi);
     std::string mode = "auto", zc = "auto";
     text("mode", &mode);
     text("zerocopy", &zc);
@@ -201,6 +215,58 @@ Napi::Value XdpDevice::SetAddresses(const Napi::CallbackInfo& info) {
   int rc = dev_.set_addresses(wire.data(), n);
   if (rc < 0) ThrowSystem(env, -rc, "bpf(BPF_MAP_UPDATE_ELEM)", ifname_);
   return env.Undefined();
+}
+
+Napi::Value XdpDevice::GetShared(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.shared()); }
+
+// setPorts(keys: number[]): shared mode's listening ports, each protocol << 16 | port.
+Napi::Value XdpDevice::SetPorts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setPorts(keys: number[])");
+    return env.Undefined();
+  }
+  if (!dev_.shared()) {
+    ThrowCoded(env, false, "ERR_USTACK_NOT_SHARED", "setPorts: the device is not in shared-address mode");
+    return env.Undefined();
+  }
+  Napi::Array a = info[0].As<Napi::Array>();
+  uint32_t n = a.Length();
+  if (n > 1024) {
+    ThrowRange(env, "setPorts: at most 1024 ports");
+    return env.Undefined();
+  }
+  std::vector<uint32_t> keys(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = a.Get(i);
+    if (env.IsExceptionPending()) return env.Undefined();
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    uint32_t k = static_cast<uint32_t>(d);
+    if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(k) || ((k >> 16) != 6 && (k >> 16) != 17)) {
+      ThrowRange(env, "setPorts: each key must be protocol << 16 | port, protocol 6 (TCP) or 17 (UDP)");
+      return env.Undefined();
+    }
+    keys[i] = k;
+  }
+  int rc = dev_.set_ports(keys.data(), n);
+  if (rc < 0) ThrowSystem(env, -rc, "bpf(BPF_MAP_UPDATE_ELEM)", ifname_);
+  return env.Undefined();
+}
+
+// neighbor(ip: number): the kernel's MAC for ip ('aa:bb:..'), or null after
+// asking the kernel to resolve it (shared mode: the kernel keeps ARP).
+Napi::Value XdpDevice::Neighbor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double d = info.Length() >= 1 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "neighbor(ip: number) takes a 32-bit IPv4 address");
+    return env.Undefined();
+  }
+  uint8_t m[6];
+  if (dev_.neighbor(htonl(static_cast<uint32_t>(d)), m) < 0) return env.Null();
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return Napi::String::New(env, buf);
 }
 
 // As E1000Device::FreeStackUsable: a detached or shrunk free stack stops the device.

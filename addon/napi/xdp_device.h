@@ -49,6 +49,9 @@ class XdpDevice : public PolledDevice<XdpDevice> {
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value SetAddresses(const Napi::CallbackInfo& info);
+  Napi::Value SetPorts(const Napi::CallbackInfo& info);
+  Napi::Value Neighbor(const Napi::CallbackInfo& info);
+  Napi::Value GetShared(const Napi::CallbackInfo& info);
   Napi::Value RxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxReclaim(const Napi::CallbackInfo& info);

@@ -25,6 +25,12 @@ class Asm {
   void mov(Reg dst, int32_t imm) { emit(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
   // dst += imm (64-bit)
   void add(Reg dst, int32_t imm) { emit(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm); }
+  // dst += src (64-bit)
+  void add(Reg dst, Reg src) { emit(BPF_ALU64 | BPF_ADD | BPF_X, dst, src, 0, 0); }
+  // dst &= imm, dst <<= imm, dst |= src (64-bit)
+  void and_(Reg dst, int32_t imm) { emit(BPF_ALU64 | BPF_AND | BPF_K, dst, 0, 0, imm); }
+  void lsh(Reg dst, int32_t imm) { emit(BPF_ALU64 | BPF_LSH | BPF_K, dst, 0, 0, imm); }
+  void or_(Reg dst, Reg src) { emit(BPF_ALU64 | BPF_OR | BPF_X, dst, src, 0, 0); }
   // dst = *(size *)(src + off); size is BPF_B, BPF_H, BPF_W or BPF_DW
   void ldx(uint8_t size, Reg dst, Reg src, int16_t off) { emit(BPF_LDX | BPF_MEM | size, dst, src, off, 0); }
   // *(size *)(dst + off) = src

@@ -1,6 +1,7 @@
 #include "xdp/netlink_xdp.h"
 
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -20,6 +21,19 @@ struct Request {
   alignas(NLMSG_ALIGNTO) unsigned char buf[512];
   nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
 
+  void start_neigh(uint16_t type, uint16_t flags, int ifindex, uint8_t ndm_flags, uint16_t state) {
+    std::memset(buf, 0, sizeof buf);
+    nlmsghdr* h = hdr();
+    h->nlmsg_len = NLMSG_LENGTH(sizeof(ndmsg));
+    h->nlmsg_type = type;
+    h->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+    h->nlmsg_seq = 1;
+    auto* nd = static_cast<ndmsg*>(NLMSG_DATA(h));
+    nd->ndm_family = AF_INET;
+    nd->ndm_ifindex = ifindex;
+    nd->ndm_flags = ndm_flags;
+    nd->ndm_state = state;
+  }
   void start(uint16_t type, uint16_t flags, int ifindex) {
     std::memset(buf, 0, sizeof buf);
     nlmsghdr* h = hdr();
@@ -60,9 +74,9 @@ int open_socket() {
 }
 
 // Sends the request and reads replies until the answer or an error: for a
-// query, `on_link` sees the RTM_NEWLINK message.
-template <typename OnLink>
-int transact(Request* req, OnLink on_link) {
+// query, `on_answer` sees the message of type `answer` (RTM_NEWLINK, RTM_NEWNEIGH).
+template <typename OnAnswer>
+int transact(Request* req, OnAnswer on_answer, uint16_t answer = RTM_NEWLINK) {
   int fd = open_socket();
   if (fd < 0) return fd;
   sockaddr_nl kernel;
@@ -94,8 +108,8 @@ int transact(Request* req, OnLink on_link) {
         done = true;
         break;
       }
-      if (h->nlmsg_type == RTM_NEWLINK) {
-        on_link(h);
+      if (h->nlmsg_type == answer) {
+        on_answer(h);
         rc = 0;
         done = true;  // one interface asked for: one answer
         break;
@@ -155,6 +169,39 @@ int detach_xdp(int ifindex, int expected_prog_fd, uint32_t mode_flags) {
   req.put(IFLA_XDP_FLAGS, &flags, sizeof flags);
   req.end_nest(nest);
   return transact(&req, [](nlmsghdr*) {});
+}
+
+int neighbor_get(int ifindex, uint32_t ip, uint8_t mac[6]) {
+  Request req;
+  req.start_neigh(RTM_GETNEIGH, 0, ifindex, 0, 0);
+  req.put(NDA_DST, &ip, sizeof ip);
+  bool have_mac = false;
+  uint16_t state = 0;
+  int rc = transact(
+      &req,
+      [&](nlmsghdr* h) {
+        auto* nd = static_cast<ndmsg*>(NLMSG_DATA(h));
+        state = nd->ndm_state;
+        int len = static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof *nd));
+        for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(nd) + NLMSG_ALIGN(sizeof *nd)); RTA_OK(a, len);
+             a = RTA_NEXT(a, len)) {
+          if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) {
+            std::memcpy(mac, RTA_DATA(a), 6);
+            have_mac = true;
+          }
+        }
+      },
+      RTM_NEWNEIGH);
+  if (rc < 0) return rc;
+  const uint16_t usable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
+  return have_mac && (state & usable) != 0 ? 0 : -EAGAIN;
+}
+
+int neighbor_resolve(int ifindex, uint32_t ip) {
+  Request req;
+  req.start_neigh(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK, ifindex, NTF_USE, NUD_NONE);
+  req.put(NDA_DST, &ip, sizeof ip);
+  return transact(&req, [](nlmsghdr*) {}, RTM_NEWNEIGH);
 }
 
 }  // namespace ustack::xdp::netlink

@@ -48,11 +48,35 @@ constexpr int16_t kIpv4End = 14 + 20;
 // how a later ustack process recognises a program as one of its own.
 constexpr const char* kProgramName = "ustack_xdp";
 
+// The shared-address variant: the stack uses an address the kernel also
+// owns, and only its ports come to the socket.
+//
+//   IPv4 to one of the addresses, TCP or UDP, first fragment (or whole),
+//   destination port in [ephemeral_low, ephemeral_high] (the stack's own
+//   connections) or in the ports map (key: protocol << 16 | port; the
+//   stack's listeners)                                                   -> redirect
+//   everything else: ARP, ICMP, other ports, later fragments             -> XDP_PASS
+//
+// The kernel keeps ARP and ICMP for the address; the header length is read
+// from the packet (IHL), bounded, and checked against data_end.
+struct SharedPorts {
+  int ports_map_fd = -1;
+  uint16_t ephemeral_low = 0;
+  uint16_t ephemeral_high = 0;
+};
+
+// IPv4 fields the shared variant reads.
+constexpr int16_t kIpv4VersionIhl = 14;
+constexpr int16_t kIpv4FragOff = 14 + 6;
+constexpr int16_t kIpv4Proto = 14 + 9;
+
 enum Counter : uint32_t { kRedirected = 0, kNoSocketOnQueue = 1, kCounterCount = 2 };
 
 // Builds the program over the three maps' file descriptors. False (with
 // *why) only if the assembler finds a broken label: a bug, covered by the tests.
 bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, std::vector<bpf_insn>* out,
                             std::string* why);
+bool build_shared_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, const SharedPorts& ports,
+                          std::vector<bpf_insn>* out, std::string* why);
 
 }  // namespace ustack::xdp

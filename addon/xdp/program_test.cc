@@ -24,10 +24,12 @@ namespace {
 constexpr int kAddrsFd = 7;
 constexpr int kXsksFd = 9;
 constexpr int kCountersFd = 11;
+constexpr int kPortsFd = 13;
 
 struct Model {
   std::set<uint32_t> ours;            // keys of the addresses map (wire order, as loaded)
   std::set<uint32_t> bound_queues;    // XSKMAP entries
+  std::set<uint32_t> ports;           // shared variant: protocol << 16 | port
   uint32_t rx_queue = 0;
   // What a run saw.
   bool out_of_bounds = false;
@@ -45,7 +47,7 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
     uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
   } ctx{0, 0, 0, 1, m->rx_queue, 0};
   const uint64_t kCtx = 0x10000000, kPkt = 0x20000000, kStackTop = 0x30000000 + sizeof stack;
-  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000, kMapC = 0x70000000;
+  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000, kMapC = 0x70000000, kMapP = 0x90000000;
   const uint64_t kCounterMem = 0x80000000;  // counters[i] at kCounterMem + 8 * i
   r[1] = kCtx;
   r[10] = kStackTop;
@@ -87,7 +89,7 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
         m->bad_insn = true;
         return ~0ull;
       }
-      dst = i.imm == kAddrsFd ? kMapA : i.imm == kXsksFd ? kMapX : i.imm == kCountersFd ? kMapC : 0;
+      dst = i.imm == kAddrsFd ? kMapA : i.imm == kXsksFd ? kMapX : i.imm == kCountersFd ? kMapC : i.imm == kPortsFd ? kMapP : 0;
       pc++;
       continue;
     }
@@ -95,6 +97,9 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
       switch (i.code & 0xf0) {
         case BPF_MOV: dst = src; break;
         case BPF_ADD: dst += src; break;
+        case BPF_AND: dst &= src; break;
+        case BPF_OR: dst |= src; break;
+        case BPF_LSH: dst <<= (src & 63); break;
         default: m->bad_insn = true; return ~0ull;
       }
       continue;
@@ -139,6 +144,13 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
             return ~0ull;
           }
           r[0] = m->ours.count(static_cast<uint32_t>(key)) ? 0x60000000 : 0;
+        } else if (i.imm == BPF_FUNC_map_lookup_elem && r[1] == kMapP) {
+          uint64_t key;
+          if (!load(r[2], 4, &key)) {
+            m->bad_insn = true;
+            return ~0ull;
+          }
+          r[0] = m->ports.count(static_cast<uint32_t>(key)) ? 0x60000000 : 0;
         } else if (i.imm == BPF_FUNC_map_lookup_elem && r[1] == kMapC) {
           uint64_t key;
           if (!load(r[2], 4, &key)) {
@@ -163,6 +175,7 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
         case BPF_JEQ: take = dst == src; break;
         case BPF_JNE: take = dst != src; break;
         case BPF_JGT: take = dst > src; break;
+        case BPF_JLT: take = dst < src; break;
         default: m->bad_insn = true; return ~0ull;
       }
       if (take) pc += i.off;
@@ -326,6 +339,85 @@ void test_truncations() {
   CHECK(bad == 0);
 }
 
+std::vector<bpf_insn> shared_program() {
+  std::vector<bpf_insn> p;
+  std::string why;
+  SharedPorts ports;
+  ports.ports_map_fd = kPortsFd;
+  ports.ephemeral_low = 61000;
+  ports.ephemeral_high = 65535;
+  CHECK(build_shared_program(kAddrsFd, kXsksFd, kCountersFd, ports, &p, &why));
+  CHECK(why.empty());
+  return p;
+}
+
+// An IPv4 TCP/UDP/ICMP frame: header of ihl words (options zero), transport
+// header with the destination port, fragment field as given.
+std::vector<uint8_t> l4(const uint8_t daddr[4], uint8_t proto, uint16_t dport, int ihl = 5, uint16_t frag = 0) {
+  std::vector<uint8_t> f = eth(0x0800, ihl * 4 + 20);
+  f[14] = static_cast<uint8_t>(0x40 | ihl);
+  f[20] = static_cast<uint8_t>(frag >> 8);
+  f[21] = static_cast<uint8_t>(frag);
+  f[23] = proto;
+  std::memcpy(&f[30], daddr, 4);
+  size_t t = 14 + ihl * 4;
+  f[t] = 0xc3;  // source port 50000
+  f[t + 1] = 0x50;
+  f[t + 2] = static_cast<uint8_t>(dport >> 8);
+  f[t + 3] = static_cast<uint8_t>(dport);
+  return f;
+}
+
+void test_shared_decisions() {
+  std::vector<bpf_insn> p = shared_program();
+  const uint8_t ours[4] = {10, 20, 0, 1};
+  const uint8_t other[4] = {10, 20, 0, 9};
+  Model m;
+  m.ours.insert(wire(10, 20, 0, 1));
+  m.bound_queues.insert(0);
+  m.ports.insert((6u << 16) | 80);
+  m.ports.insert((17u << 16) | 53);
+  auto verdict = [&](const std::vector<uint8_t>& f) { return run(p, f.data(), f.size(), &m); };
+  CHECK(verdict(l4(ours, 6, 80)) == XDP_REDIRECT);    // a TCP listener
+  CHECK(verdict(l4(ours, 17, 53)) == XDP_REDIRECT);   // a UDP one
+  CHECK(verdict(l4(ours, 17, 80)) == XDP_PASS);       // TCP's port, but UDP
+  CHECK(verdict(l4(ours, 6, 22)) == XDP_PASS);        // the kernel's ssh
+  CHECK(verdict(l4(ours, 6, 61000)) == XDP_REDIRECT); // the stack's ephemeral range, both ends
+  CHECK(verdict(l4(ours, 17, 65535)) == XDP_REDIRECT);
+  CHECK(verdict(l4(ours, 6, 60999)) == XDP_PASS);     // the kernel's ephemeral range
+  CHECK(verdict(l4(other, 6, 80)) == XDP_PASS);       // not our address
+  CHECK(verdict(l4(ours, 1, 80)) == XDP_PASS);        // ICMP: the kernel's
+  CHECK(verdict(arp(ours)) == XDP_PASS);              // ARP: the kernel's
+  CHECK(verdict(l4(ours, 6, 80, 7)) == XDP_REDIRECT); // options: the port after 28 bytes
+  CHECK(verdict(l4(ours, 6, 80, 4)) == XDP_PASS);     // IHL below 5: malformed, the kernel's to drop
+  CHECK(verdict(l4(ours, 17, 53, 5, 0x2000)) == XDP_REDIRECT);  // first fragment (MF)
+  CHECK(verdict(l4(ours, 17, 53, 5, 0x00b9)) == XDP_PASS);      // a later fragment: no ports
+  CHECK(verdict(l4(ours, 17, 53, 5, 0x4000)) == XDP_REDIRECT);  // DF alone
+  CHECK(m.counters[kRedirected] == 7);
+  CHECK(!m.bad_insn && !m.out_of_bounds);
+}
+
+void test_shared_truncations() {
+  std::vector<bpf_insn> p = shared_program();
+  const uint8_t ours[4] = {10, 20, 0, 1};
+  Model m;
+  m.ours.insert(wire(10, 20, 0, 1));
+  m.bound_queues.insert(0);
+  m.ports.insert((6u << 16) | 80);
+  int bad = 0;
+  for (int ihl : {5, 6, 15}) {
+    std::vector<uint8_t> full = l4(ours, 6, 80, ihl);
+    for (size_t len = 0; len <= full.size(); len++) {
+      Model t = m;
+      uint64_t v = run(p, full.data(), len, &t);
+      bool complete = len >= static_cast<size_t>(14 + ihl * 4 + 4);
+      if (t.out_of_bounds || t.bad_insn) bad++;
+      if (complete != (v == XDP_REDIRECT)) bad++;
+    }
+  }
+  CHECK(bad == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -333,6 +425,8 @@ int main() {
   test_shape();
   test_decisions();
   test_truncations();
+  test_shared_decisions();
+  test_shared_truncations();
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -31,6 +31,7 @@ namespace ustack::xdp {
 namespace {
 
 constexpr uint32_t kAddressMapEntries = 64;
+constexpr uint32_t kPortMapEntries = 1024;
 constexpr uint32_t kPage = 4096;
 
 bool power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -211,7 +212,27 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
   }
   std::vector<bpf_insn> insns;
   std::string why;
-  if (!build_redirect_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, &insns, &why)) {
+  bool built;
+  if (opts.shared) {
+    if (opts.ephemeral_low == 0 || opts.ephemeral_low > opts.ephemeral_high) {
+      close();
+      return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE", "shared mode needs an ephemeral port range");
+    }
+    ports_map_fd_ = bpf::map_create(BPF_MAP_TYPE_HASH, 4, 4, kPortMapEntries, "ustack_ports");
+    if (ports_map_fd_ < 0) {
+      int e = -ports_map_fd_;
+      close();
+      return fail(err, "bpf(BPF_MAP_CREATE)", e);
+    }
+    SharedPorts sp;
+    sp.ports_map_fd = ports_map_fd_;
+    sp.ephemeral_low = opts.ephemeral_low;
+    sp.ephemeral_high = opts.ephemeral_high;
+    built = build_shared_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, sp, &insns, &why);
+  } else {
+    built = build_redirect_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, &insns, &why);
+  }
+  if (!built) {
     close();
     return fail(err, "build_redirect_program", EINVAL, "", why);
   }
@@ -384,6 +405,7 @@ void Device::close() {
   close_fd(&xsks_map_fd_);
   close_fd(&addrs_map_fd_);
   close_fd(&counters_map_fd_);
+  close_fd(&ports_map_fd_);
   for (Mapped& m : ring_maps_) {
     if (m.at != nullptr) munmap(m.at, m.len);
     m = Mapped{};
@@ -403,27 +425,46 @@ void Device::close() {
   }
 }
 
-int Device::set_addresses(const uint32_t* addrs, uint32_t n) {
-  if (addrs_map_fd_ < 0) return -EBADF;
-  if (n > kAddressMapEntries) return -E2BIG;
-  // Remove what is no longer ours, then add the rest (updates are idempotent).
+namespace {
+
+// Makes the set of 4-byte keys of a hash map exactly keys[0..n): removes
+// what is no longer there, then adds the rest (updates are idempotent).
+int replace_keys(int map_fd, uint32_t capacity, const uint32_t* keys, uint32_t n) {
+  if (map_fd < 0) return -EBADF;
+  if (n > capacity) return -E2BIG;
   std::vector<uint32_t> stale;
   uint32_t key = 0, next = 0;
   const void* prev = nullptr;
-  while (bpf::map_next_key(addrs_map_fd_, prev, &next) == 0) {
+  while (bpf::map_next_key(map_fd, prev, &next) == 0) {
     bool keep = false;
-    for (uint32_t i = 0; i < n; i++) keep = keep || addrs[i] == next;
+    for (uint32_t i = 0; i < n; i++) keep = keep || keys[i] == next;
     if (!keep) stale.push_back(next);
     key = next;
     prev = &key;
   }
-  for (uint32_t s : stale) bpf::map_delete(addrs_map_fd_, &s);
+  for (uint32_t s : stale) bpf::map_delete(map_fd, &s);
   uint32_t one = 1;
   for (uint32_t i = 0; i < n; i++) {
-    int rc = bpf::map_update(addrs_map_fd_, &addrs[i], &one, BPF_ANY);
+    int rc = bpf::map_update(map_fd, &keys[i], &one, BPF_ANY);
     if (rc < 0) return rc;
   }
   return 0;
+}
+
+}  // namespace
+
+int Device::set_addresses(const uint32_t* addrs, uint32_t n) {
+  return replace_keys(addrs_map_fd_, kAddressMapEntries, addrs, n);
+}
+
+int Device::set_ports(const uint32_t* keys, uint32_t n) { return replace_keys(ports_map_fd_, kPortMapEntries, keys, n); }
+
+int Device::neighbor(uint32_t ip, uint8_t mac[6]) {
+  if (!is_open()) return -EBADF;
+  int rc = netlink::neighbor_get(ifindex_, ip, mac);
+  if (rc == 0) return 0;
+  int r2 = netlink::neighbor_resolve(ifindex_, ip);
+  return r2 < 0 ? r2 : rc;
 }
 
 // Keeps fill_target_ slots with the kernel for receiving.

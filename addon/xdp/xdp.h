@@ -53,6 +53,11 @@ struct Options {
   Mode mode = Mode::kAuto;
   ZeroCopy zerocopy = ZeroCopy::kAuto;
   bool busy_poll = false;
+  // Shared-address mode (program.h build_shared_program): only TCP/UDP to
+  // the stack's ports comes to the socket; the kernel keeps ARP and ICMP.
+  bool shared = false;
+  uint16_t ephemeral_low = 0;
+  uint16_t ephemeral_high = 0;
   uint32_t slot_count = 8192;  // UMEM chunks
   uint32_t ring_size = 2048;   // entries of each of the four rings (a power of two)
 };
@@ -108,6 +113,11 @@ class Device {
 
   // The stack's IPv4 addresses (network byte order) the program redirects.
   int set_addresses(const uint32_t* addrs, uint32_t n);
+  // Shared mode: the listening ports (protocol << 16 | port) the program redirects.
+  int set_ports(const uint32_t* keys, uint32_t n);
+  // The kernel's neighbour entry for ip (network order): 0 with the MAC, or
+  // -errno after asking the kernel to resolve it (shared mode's ARP).
+  int neighbor(uint32_t ip, uint8_t mac[6]);
 
   // Up to max received frames: slot indices and lengths. Refills the fill ring.
   uint32_t rx_burst(uint32_t* out_slots, uint32_t* out_lens, uint32_t max);
@@ -137,6 +147,7 @@ class Device {
   bool zerocopy() const { return zerocopy_; }
   uint32_t prog_id() const { return prog_id_; }
   uint32_t link_id() const { return link_id_; }
+  bool shared() const { return opts_.shared; }
   uint32_t stale_replaced() const { return stale_replaced_; }
   const Counters& counters() const { return c_; }
   const slots::Faults& slot_faults() const { return table_.faults(); }
@@ -167,6 +178,7 @@ class Device {
   int xsks_map_fd_ = -1;
   int addrs_map_fd_ = -1;
   int counters_map_fd_ = -1;
+  int ports_map_fd_ = -1;
   int prog_fd_ = -1;
   int link_fd_ = -1;
   uint32_t prog_id_ = 0;

@@ -348,6 +348,10 @@ export interface XdpDeviceOptions {
   slotCount?: number;
   /** Entries of each of the four rings (a power of two in [64, 16384], default 2048). */
   ringSize?: number;
+  /** Shared-address mode: only TCP/UDP to the ports of setPorts() and to [ephemeralLow, ephemeralHigh] come to the socket. */
+  shared?: boolean;
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
 }
 
 /**
@@ -378,8 +382,14 @@ export interface XdpDevice {
   readonly fd: number;
   /** Fills the fill ring from freeStack, binds the socket and enters it in the XSKMAP. */
   start(freeStack: Uint32Array): void;
+  /** Opened in shared-address mode. */
+  readonly shared: boolean;
   /** The IPv4 addresses (32-bit numbers) the program redirects to the socket; at most 64. */
   setAddresses(addresses: number[]): void;
+  /** Shared mode: the listening ports (protocol << 16 | port, TCP 6 or UDP 17) the program redirects; at most 1024. ERR_USTACK_NOT_SHARED otherwise. */
+  setPorts(keys: number[]): void;
+  /** The kernel's neighbour entry (MAC text) for an IPv4 address on this interface, or null after asking the kernel to resolve it. */
+  neighbor(ip: number): string | null;
   rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number;
   /**
    * Places frames in the TX ring and kicks the kernel when it asks; returns

@@ -20,6 +20,16 @@
  * checksum offload must be off (`ethtool -K <peer> tx off`): the kernel
  * hands a partially checksummed frame to XDP as it is.
  *
+ * Shared-address mode (`shared`): the stack uses an address the kernel
+ * already has on the interface, and the program diverts only TCP and UDP to
+ * the stack's ports — its listeners (setPorts) and its ephemeral range, set
+ * outside the kernel's own (ip_local_port_range) — while the kernel keeps
+ * ARP, ICMP and every other port of the same address. The kernel then also
+ * answers ARP for the address, so the stack's own ARP never reaches the
+ * wire: this NIC takes each ARP request the stack sends, looks the target up
+ * in the kernel's neighbour table (asking the kernel to resolve it when
+ * absent) and hands the stack the ARP reply the kernel's answer amounts to.
+ *
  * The program is attached through a bpf_link and goes away with the link's
  * last file descriptor: close(), exit, a crash and SIGKILL alike leave no
  * program on the interface. Errors carry `code`: ERR_USTACK_NO_DEVICE,
@@ -51,7 +61,15 @@ export interface XdpNicOptions {
   ringSize?: number;
   /** IP MTU the stack uses, at most the interface's (default: the interface's). */
   mtu?: number;
+  /** Shared-address mode (see above), with the stack's ephemeral port range. */
+  shared?: { ephemeralLow: number; ephemeralHigh: number };
 }
+
+const ETH_ARP = 0x0806;
+const ARP_REQUEST = 1;
+const ARP_FRAME = 60;
+/** Shared mode: after asking the kernel to resolve a neighbour, look again after these delays (ms). */
+const NEIGHBOR_RETRY_MS = [1, 5, 20, 100, 500];
 
 export class XdpNic implements Nic {
   readonly name: string;
@@ -66,6 +84,8 @@ export class XdpNic implements Nic {
   /** Whether the socket runs in zero-copy mode. */
   readonly zerocopy: boolean;
   readonly queue: number;
+  /** Shared-address mode: the stack's ephemeral ports, which the program always diverts. */
+  readonly shared: { ephemeralLow: number; ephemeralHigh: number } | null;
 
   private readonly dev: XdpDevice;
   /** Shared with the addon: [count, free slot indices...]. */
@@ -82,8 +102,16 @@ export class XdpNic implements Nic {
   private readonly onPendingWake = (): void => {
     if (!this.closed) this.onDeviceWake();
   };
+  /** Shared mode: the stack's address (what ARP replies are for). */
+  private ourIp = 0;
+  /** Shared mode: ARP replies made from the kernel's neighbour table, waiting for rxBurst: [slot, len, ...]. */
+  private readonly injected: number[] = [];
+  /** Shared mode: neighbours the kernel is resolving, with the timer that looks again. */
+  private readonly resolving = new Map<number, ReturnType<typeof setTimeout>>();
+  private arpAnswered = 0;
+  private arpUnresolved = 0;
 
-  private constructor(dev: XdpDevice, ifname: string, mtu: number) {
+  private constructor(dev: XdpDevice, ifname: string, mtu: number, shared: XdpNicOptions['shared']) {
     this.dev = dev;
     this.name = ifname;
     this.mac = parseMac(dev.mac);
@@ -92,6 +120,7 @@ export class XdpNic implements Nic {
     this.slotCount = dev.slotCount;
     this.mode = dev.mode;
     this.queue = dev.queue;
+    this.shared = shared ?? null;
     this.pool = new Uint8Array(dev.pool);
     this.free = new Uint32Array(this.slotCount + 1);
     for (let i = 0; i < this.slotCount; i++) this.free[1 + i] = this.slotCount - 1 - i;
@@ -112,6 +141,7 @@ export class XdpNic implements Nic {
       ...(opts.zerocopy !== undefined ? { zerocopy: opts.zerocopy } : {}),
       ...(opts.slotCount !== undefined ? { slotCount: opts.slotCount } : {}),
       ...(opts.ringSize !== undefined ? { ringSize: opts.ringSize } : {}),
+      ...(opts.shared ? { shared: true, ephemeralLow: opts.shared.ephemeralLow, ephemeralHigh: opts.shared.ephemeralHigh } : {}),
       busyPoll: opts.busyPoll === true,
     });
     try {
@@ -119,7 +149,7 @@ export class XdpNic implements Nic {
       if (!Number.isInteger(mtu) || mtu < 68 || mtu > dev.mtu) {
         throw codedError('ERR_OUT_OF_RANGE', `XdpNic.open: mtu must be an integer in [68, ${dev.mtu}] (the MTU of ${opts.ifname}), got ${String(mtu)}`, RangeError);
       }
-      return new XdpNic(dev, opts.ifname, mtu);
+      return new XdpNic(dev, opts.ifname, mtu, opts.shared);
     } catch (err) {
       dev.close();
       throw err;
@@ -128,7 +158,20 @@ export class XdpNic implements Nic {
 
   /** The stack's IPv4 addresses (32-bit numbers): what the program sends this socket. */
   setAddresses(addresses: readonly number[]): void {
-    if (!this.closed) this.dev.setAddresses(addresses.filter((a) => a !== 0));
+    const list = addresses.filter((a) => a !== 0);
+    this.ourIp = list[0] ?? 0;
+    if (!this.closed) this.dev.setAddresses(list);
+  }
+
+  /**
+   * Shared mode: the ports the stack listens on (protocol << 16 | port, as
+   * NetStack.boundPorts() gives them); those in the ephemeral range are
+   * diverted anyway.
+   */
+  setPorts(keys: readonly number[]): void {
+    const eph = this.shared;
+    if (this.closed || eph === null) return;
+    this.dev.setPorts(keys.filter((k) => (k & 0xffff) < eph.ephemeralLow || (k & 0xffff) > eph.ephemeralHigh));
   }
 
   /** Kernel ids of the attached program and its bpf_link (bpftool prog/link show). */
@@ -141,12 +184,106 @@ export class XdpNic implements Nic {
 
   rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number {
     if (this.closed) return 0;
-    return this.dev.rxBurst(slots, lens, max);
+    if (this.injected.length === 0) return this.dev.rxBurst(slots, lens, max);
+    // Shared mode: ARP replies from the kernel's neighbour table first.
+    const inj = this.injected;
+    let k = 0;
+    while (k < max && k < slots.length && inj.length > 0) {
+      slots[k] = inj.shift()!;
+      lens[k] = inj.shift()!;
+      k++;
+    }
+    return k + (k < max ? this.dev.rxBurst(slots.subarray(k), lens.subarray(k), max - k) : 0);
   }
 
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
     if (this.closed) return 0;
-    return this.dev.txBurst(slots, lens, n);
+    if (this.shared === null) return this.dev.txBurst(slots, lens, n);
+    // Shared mode: the stack's ARP stays off the wire (see the file comment).
+    let done = 0;
+    while (done < n) {
+      let i = done;
+      while (i < n && !this.isArp(slots[i]!)) i++;
+      if (i > done) {
+        const t = this.dev.txBurst(done === 0 ? slots : slots.subarray(done), done === 0 ? lens : lens.subarray(done), i - done);
+        done += t;
+        if (done < i) return done;
+      }
+      if (i < n) {
+        this.takeArp(slots[i]!);
+        done++;
+      }
+    }
+    return done;
+  }
+
+  private isArp(slot: number): boolean {
+    const b = slot * this.slotSize;
+    return ((this.pool[b + 12]! << 8) | this.pool[b + 13]!) === ETH_ARP;
+  }
+
+  /** Shared mode: an ARP frame the stack sent; a request for a neighbour is answered from the kernel's table. */
+  private takeArp(slot: number): void {
+    const p = this.pool;
+    const a = slot * this.slotSize + 14;
+    const op = (p[a + 6]! << 8) | p[a + 7]!;
+    const target = ((p[a + 24]! << 24) | (p[a + 25]! << 16) | (p[a + 26]! << 8) | p[a + 27]!) >>> 0;
+    this.release(slot);
+    // The stack's announcements of its own address: the kernel owns it.
+    if (op !== ARP_REQUEST || target === this.ourIp || target === 0) return;
+    this.lookUpNeighbor(target, 0);
+  }
+
+  private lookUpNeighbor(ip: number, attempt: number): void {
+    if (this.closed) return;
+    const mac = this.dev.neighbor(ip);
+    if (mac !== null) {
+      const t = this.resolving.get(ip);
+      if (t !== undefined) clearTimeout(t);
+      this.resolving.delete(ip);
+      this.injectArpReply(ip, parseMac(mac));
+      return;
+    }
+    if (attempt === 0 && this.resolving.has(ip)) return; // already looking
+    if (attempt >= NEIGHBOR_RETRY_MS.length) {
+      this.resolving.delete(ip);
+      this.arpUnresolved++; // the stack's own ARP timers retry or give up
+      return;
+    }
+    const t = setTimeout(() => this.lookUpNeighbor(ip, attempt + 1), NEIGHBOR_RETRY_MS[attempt]);
+    t.unref();
+    this.resolving.set(ip, t);
+  }
+
+  /** Writes "ip is at mac" to the stack into a free slot, for the next rxBurst, and wakes the stack. */
+  private injectArpReply(ip: number, mac: number): void {
+    const slot = this.alloc();
+    if (slot < 0) return;
+    const p = this.pool;
+    const b = slot * this.slotSize;
+    p.fill(0, b, b + ARP_FRAME);
+    const putMac = (at: number, m: number): void => {
+      for (let i = 0; i < 6; i++) p[at + i] = Math.floor(m / 2 ** (8 * (5 - i))) & 0xff;
+    };
+    const putIp = (at: number, v: number): void => {
+      p[at] = v >>> 24;
+      p[at + 1] = (v >>> 16) & 0xff;
+      p[at + 2] = (v >>> 8) & 0xff;
+      p[at + 3] = v & 0xff;
+    };
+    putMac(b, this.mac);
+    putMac(b + 6, mac);
+    p[b + 12] = 0x08;
+    p[b + 13] = 0x06;
+    const a = b + 14;
+    p.set([0, 1, 0x08, 0x00, 6, 4, 0, 2], a); // Ethernet, IPv4, reply
+    putMac(a + 8, mac);
+    putIp(a + 14, ip);
+    putMac(a + 18, this.mac);
+    putIp(a + 24, this.ourIp);
+    this.injected.push(slot, ARP_FRAME);
+    this.arpAnswered++;
+    if (this.wakeHandler !== null) queueMicrotask(this.onPendingWake);
   }
 
   alloc(): number {
@@ -227,6 +364,9 @@ export class XdpNic implements Nic {
       queue: this.queue,
       programId: this.dev.programId,
       linkId: this.dev.linkId,
+      shared: this.shared !== null ? 1 : 0,
+      arpFromKernel: this.arpAnswered,
+      arpUnresolved: this.arpUnresolved,
     };
   }
 
@@ -240,6 +380,9 @@ export class XdpNic implements Nic {
       this.finalStats = this.stats();
       this.closed = true;
       this.wakeHandler = null;
+      for (const t of this.resolving.values()) clearTimeout(t);
+      this.resolving.clear();
+      this.injected.length = 0;
       this.dev.close();
     }
     return Promise.resolve();

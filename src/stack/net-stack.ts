@@ -119,21 +119,39 @@ export class NetStack implements TransportEndpoints {
   private readonly echoListeners = new Set<(r: EchoReply) => void>();
   /** Called when output is queued outside poll() (the poll loop schedules a flush). */
   onOutput: (() => void) | null = null;
+  /**
+   * Called when a TCP listener or a UDP endpoint takes a port nothing held,
+   * or frees the last hold on one (the AF_XDP shared-address mode diverts
+   * exactly these ports to the stack: boundPorts()).
+   */
+  onPortsChanged: (() => void) | null = null;
+  private readonly notifyPorts = (): void => this.onPortsChanged?.();
   private readonly notifyOutput = (): void => this.onOutput?.();
 
   constructor(
     readonly clock: Clock,
-    opts: { tcp?: TcpLayerOptions; limits?: StackLimits } = {},
+    opts: { tcp?: TcpLayerOptions; limits?: StackLimits; ephemeralPorts?: { low: number; high: number } } = {},
   ) {
     this.wheel = new TimerWheel(clock.now());
-    this.udp = new UdpLayer(this.router);
+    const eph = opts.ephemeralPorts;
+    this.udp = new UdpLayer(this.router, { ...(eph ? { ephemeralLow: eph.low, ephemeralHigh: eph.high } : {}), onPortsChanged: this.notifyPorts });
     this.router.register(IPPROTO_UDP, this.udp);
     this.limits = limitsToConfig(opts.limits);
-    const tcpOpts = { ...opts.tcp, config: { ...this.limits.tcp, ...opts.tcp?.config } };
+    const tcpOpts = {
+      ...opts.tcp,
+      ...(eph ? { ephemeralLow: eph.low, ephemeralHigh: eph.high } : {}),
+      onPortsChanged: this.notifyPorts,
+      config: { ...this.limits.tcp, ...opts.tcp?.config },
+    };
     const tcp = new BoundedTcpLayer(this.router, this.wheel, clock, tcpOpts);
     if (opts.limits?.maxBacklog !== undefined) tcp.maxBacklog = Math.max(1, opts.limits.maxBacklog);
     this.tcp = tcp;
     this.router.register(IPPROTO_TCP, this.tcp);
+  }
+
+  /** Every port the stack listens on, as protocol << 16 | port (TCP listeners, bound UDP endpoints). */
+  boundPorts(): number[] {
+    return [...this.tcp.listeningPorts().map((p) => (IPPROTO_TCP << 16) | p), ...this.udp.boundPorts().map((p) => (IPPROTO_UDP << 16) | p)];
   }
 
   get interfaces(): readonly Interface[] {

@@ -58,7 +58,7 @@ describe('parseNicSpec', () => {
   });
 
   it('parses xdp:IFNAME with queue, mode, zerocopy and busy', () => {
-    const base = { kind: 'xdp', ifname: 'veth0', queue: 0, mode: 'auto', zerocopy: 'auto', busyPoll: false };
+    const base = { kind: 'xdp', ifname: 'veth0', queue: 0, mode: 'auto', zerocopy: 'auto', busyPoll: false, shared: false };
     expect(parseNicSpec('xdp:veth0')).toEqual(base);
     expect(parseNicSpec('xdp:veth0?queue=3&mode=native&zerocopy=on&busy=1')).toEqual({
       ...base,
@@ -68,6 +68,7 @@ describe('parseNicSpec', () => {
       busyPoll: true,
     });
     expect(parseNicSpec('xdp:eth0.100?mode=generic&zerocopy=off')).toEqual({ ...base, ifname: 'eth0.100', mode: 'generic', zerocopy: 'off' });
+    expect(parseNicSpec('xdp:eth0?shared=1')).toEqual({ ...base, ifname: 'eth0', shared: true });
   });
 
   it('rejects bad xdp specs, naming the bad part', () => {
@@ -79,6 +80,7 @@ describe('parseNicSpec', () => {
     expectInvalid(() => parseNicSpec('xdp:veth0?mode=skb'), "invalid mode 'skb'");
     expectInvalid(() => parseNicSpec('xdp:veth0?zerocopy=yes'), "invalid zerocopy 'yes'");
     expectInvalid(() => parseNicSpec('xdp:veth0?busy=2'), "invalid busy '2'");
+    expectInvalid(() => parseNicSpec('xdp:veth0?shared=yes'), "invalid shared 'yes'");
     expectInvalid(() => parseNicSpec('xdp:veth0?queue=1&queue=2'), "repeats the option 'queue'");
     expectInvalid(() => parseNicSpec('xdp:veth0?tso=on'), "unknown option 'tso'");
   });

@@ -59,6 +59,8 @@ export interface TcpLayerOptions {
   ephemeralHigh?: number;
   /** Seed for the ephemeral port sequence (tests). */
   ephemeralSeed?: number;
+  /** Called after a listener takes a port no listener had, or the last one on a port goes. */
+  onPortsChanged?: () => void;
   /** Bytes of free ring storage kept for reuse by this layer's connections (default 4 MiB). */
   ringPoolBytes?: number;
 }
@@ -111,6 +113,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private rxBursts = 0;
   /** Free send/receive ring storage shared by this layer's connections. */
   readonly ringPool: RingPool;
+  private readonly onPortsChanged: (() => void) | undefined;
 
   constructor(
     private readonly ip: IpOutput,
@@ -128,6 +131,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const span = this.ephHigh - this.ephLow + 1;
     const seed = opts.ephemeralSeed ?? Math.floor(Math.random() * 0x7fffffff);
     this.ephNext = this.ephLow + (Math.abs(seed) % span);
+    this.onPortsChanged = opts.onPortsChanged;
     this.stats = newLayerStats();
   }
 
@@ -177,7 +181,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config, config !== undefined ? { ...this.config, ...config } : this.config);
     list.push(l);
     this.listeners.set(port, list);
+    if (list.length === 1) this.onPortsChanged?.();
     return l;
+  }
+
+  /** The ports listeners listen on. */
+  listeningPorts(): number[] {
+    return [...this.listeners.keys()];
   }
 
   /** Removes a listener; embryonic and unaccepted connections are reset. */
@@ -188,7 +198,10 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if (list) {
       const i = list.indexOf(l);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.listeners.delete(l.port);
+      if (list.length === 0) {
+        this.listeners.delete(l.port);
+        this.onPortsChanged?.();
+      }
     }
     for (const c of l.acceptQueue.splice(0)) c.abort();
     // Embryonic connections: find them by their listenerRef.

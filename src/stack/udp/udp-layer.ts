@@ -40,8 +40,17 @@ export class UdpBindError extends Error {
   }
 }
 
+/** The default ephemeral port range (RFC 6335 §6). */
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
+
+export interface UdpLayerOptions {
+  /** Ephemeral port range (default 49152-65535). */
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
+  /** Called after a bind takes a port no endpoint had, or an unbind frees one. */
+  onPortsChanged?: () => void;
+}
 
 export class UdpEndpoint {
   remoteAddress = 0;
@@ -111,9 +120,25 @@ export class UdpLayer implements TransportInput {
   /** Endpoints by local port. */
   private readonly ports = new Map<number, UdpEndpoint[]>();
   private readonly view = new UdpDatagram();
-  private nextEphemeral = EPHEMERAL_LOW + Math.floor(Math.random() * (EPHEMERAL_HIGH - EPHEMERAL_LOW));
+  private readonly ephLow: number;
+  private readonly ephHigh: number;
+  private nextEphemeral: number;
+  private readonly onPortsChanged: (() => void) | undefined;
 
-  constructor(readonly ip: UdpIp) {}
+  constructor(
+    readonly ip: UdpIp,
+    opts: UdpLayerOptions = {},
+  ) {
+    this.ephLow = opts.ephemeralLow ?? EPHEMERAL_LOW;
+    this.ephHigh = opts.ephemeralHigh ?? EPHEMERAL_HIGH;
+    this.nextEphemeral = this.ephLow + Math.floor(Math.random() * (this.ephHigh - this.ephLow));
+    this.onPortsChanged = opts.onPortsChanged;
+  }
+
+  /** The ports endpoints are bound to. */
+  boundPorts(): number[] {
+    return [...this.ports.keys()];
+  }
 
   /**
    * Binds address:port (address 0 = any, port 0 = an ephemeral port).
@@ -134,6 +159,7 @@ export class UdpLayer implements TransportInput {
     if (reuse) this.reusable.add(ep);
     list.push(ep);
     this.ports.set(port, list);
+    if (list.length === 1) this.onPortsChanged?.();
     return ep;
   }
 
@@ -144,16 +170,19 @@ export class UdpLayer implements TransportInput {
     if (list === undefined) return;
     const i = list.indexOf(ep);
     if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.ports.delete(ep.localPort);
+    if (list.length === 0) {
+      this.ports.delete(ep.localPort);
+      this.onPortsChanged?.();
+    }
   }
 
   private ephemeralPort(address: number): number {
-    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const span = this.ephHigh - this.ephLow + 1;
     for (let i = 0; i < span; i++) {
-      const p = EPHEMERAL_LOW + ((this.nextEphemeral - EPHEMERAL_LOW + i) % span);
+      const p = this.ephLow + ((this.nextEphemeral - this.ephLow + i) % span);
       const list = this.ports.get(p);
       if (list === undefined || !list.some((e) => e.localAddress === 0 || address === 0 || e.localAddress === address)) {
-        this.nextEphemeral = p + 1 > EPHEMERAL_HIGH ? EPHEMERAL_LOW : p + 1;
+        this.nextEphemeral = p + 1 > this.ephHigh ? this.ephLow : p + 1;
         return p;
       }
     }
