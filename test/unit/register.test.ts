@@ -63,7 +63,7 @@ describe.skipIf(skipReason !== undefined)(`node --import ustack/register, loopba
     expect(plain).toMatchObject({ socketIsUstack: false, kernelSees: '200', udp6: 'created', ipc: 'over a unix socket', udp: 'datagram' });
   });
 
-  it('an ES module: import of node:net, node:dgram and node:tls (named exports too) is ustack; https.Server and tls.connect meet on it', async () => {
+  it('an ES module: import of node:net, node:dgram and node:tls (named exports too) is ustack; https.Server and tls.connect, and http2 over TLS, meet on it', async () => {
     const seen = await observe(probe('probe.mjs'), true);
     expect(seen).toEqual({
       sameAsRequire: true,
@@ -73,8 +73,9 @@ describe.skipIf(skipReason !== undefined)(`node --import ustack/register, loopba
       udp6: 'ERR_SOCKET_BAD_TYPE',
       tls: 'tls 127.0.0.1 TLSv1.3',
       tlsLocalAddress: '127.0.0.1',
+      h2: 'h2 127.0.0.1',
     });
     const plain = await observe(probe('probe.mjs'), false);
-    expect(plain).toMatchObject({ socketIsUstack: false, udp6: 'created', tls: 'tls 127.0.0.1 TLSv1.3' });
+    expect(plain).toMatchObject({ socketIsUstack: false, udp6: 'created', tls: 'tls 127.0.0.1 TLSv1.3', h2: 'h2 127.0.0.1' });
   });
 });
