@@ -13,7 +13,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { NetModule } from './net.js';
 import type { UstackServer } from './net-server.js';
 import type { UstackSocket } from './net-socket.js';
-import { mirrorTlsAddresses } from './listen-on.js';
+import { mirrorTcpUnderTls } from './listen-on.js';
 import { tlsConnect } from './tls.js';
 
 /**
@@ -23,7 +23,7 @@ import { tlsConnect } from './tls.js';
  * stop listening. (listenOn() instead makes the server itself listen.)
  */
 export function serveHttp(net: NetModule, server: NodeServer, port: number, host = '0.0.0.0'): Promise<UstackServer> {
-  mirrorTlsAddresses(server);
+  mirrorTcpUnderTls(server);
   return new Promise((resolve, reject) => {
     const tcp = net.createServer((socket) => server.emit('connection', socket));
     tcp.once('error', reject);

@@ -20,7 +20,7 @@ import type { NetModule } from './net.js';
 import type { UstackServer } from './net-server.js';
 import type { UstackSocket } from './net-socket.js';
 import { normalizeListenArgs, type ListenOpts } from './net-args.js';
-import { mirrorAddresses, ustackSocketUnder } from './tls.js';
+import { mirrorTcpSocket, ustackSocketUnder } from './tls.js';
 import { ERR_INVALID_ARG_VALUE, ERR_SERVER_ALREADY_LISTEN } from '../errors/node-errors.js';
 
 /** The fields and methods of node's net.Server this relies on (see the file comment). */
@@ -66,12 +66,12 @@ const mirroring = new WeakSet<object>();
  * ustack socket's addresses, before any 'secureConnection' listener of the
  * application runs (installed once per server; nothing for a plain server).
  */
-export function mirrorTlsAddresses(server: NodeServer): void {
+export function mirrorTcpUnderTls(server: NodeServer): void {
   if (!(server instanceof tls.Server) || mirroring.has(server)) return;
   mirroring.add(server);
   server.prependListener('secureConnection', (secure: tls.TLSSocket) => {
     const raw = ustackSocketUnder(secure);
-    if (raw !== undefined) mirrorAddresses(secure, raw);
+    if (raw !== undefined) mirrorTcpSocket(secure, raw);
   });
 }
 
@@ -108,7 +108,7 @@ export function listenOn<S extends NodeServer>(net: NetModule, server: S, ...arg
   const current = (): boolean => s._handle === handle;
   s._handle = handle;
   if (s._unref) listener.unref();
-  mirrorTlsAddresses(server);
+  mirrorTcpUnderTls(server);
   if (cb) server.once('listening', cb);
   listener.on('listening', () => {
     if (current()) server.emit('listening');

@@ -6,9 +6,9 @@
  * 'connection' event (listen-on.ts). What this file adds is what node does
  * itself for kernel sockets and cannot do for a stream it did not create:
  * opening the TCP connection from tls.connect()'s host/port options, the
- * 'connect' event and `connecting` state, and the address getters
- * (remoteAddress, localPort...), which node reads from a kernel handle that a
- * stream does not have.
+ * 'connect' event and `connecting` state, and what node asks a kernel handle
+ * that a stream does not have: the address getters (remoteAddress,
+ * localPort...) and ref()/unref().
  */
 import * as https from 'node:https';
 import * as tls from 'node:tls';
@@ -30,7 +30,7 @@ const ADDRESS_GETTERS = ['remoteAddress', 'remotePort', 'remoteFamily', 'localAd
  * and unref() reach it (undici unrefs idle keep-alive sockets so that they
  * do not hold the process open). Own properties, shadowing node's prototype.
  */
-export function mirrorAddresses(secure: tls.TLSSocket, raw: UstackSocket): void {
+export function mirrorTcpSocket(secure: tls.TLSSocket, raw: UstackSocket): void {
   for (const name of ADDRESS_GETTERS) {
     Object.defineProperty(secure, name, { configurable: true, enumerable: true, get: () => raw[name] });
   }
@@ -70,7 +70,7 @@ export function ustackSocketUnder(secure: tls.TLSSocket): UstackSocket | undefin
  * address getters.
  */
 function adoptTcp(secure: tls.TLSSocket, raw: UstackSocket): void {
-  mirrorAddresses(secure, raw);
+  mirrorTcpSocket(secure, raw);
   if (!raw.connecting) return;
   // node's own TLSSocket does the same for a net.Socket that is connecting.
   const state = secure as { connecting: boolean };
