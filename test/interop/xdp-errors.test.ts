@@ -8,7 +8,7 @@
  * (as a process attaching through netlink would leave it) is replaced.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,10 +35,12 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
   let v: VethNs;
   let foreign: string;
   const extraLinks: string[] = [];
+  const tempDirs: string[] = [];
 
   beforeAll(() => {
     v = createVethNs('uxerr');
     const dir = mkdtempSync(join(tmpdir(), 'ustack-xdp-foreign-'));
+    tempDirs.push(dir);
     foreign = join(dir, 'xdp-foreign');
     execFileSync(cc!, ['-O1', '-o', foreign, join(import.meta.dirname, '..', 'fixtures', 'xdp-foreign.c')]);
   });
@@ -52,6 +54,7 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
       }
     }
     v?.remove();
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('no such interface: ERR_USTACK_NO_DEVICE', async () => {
@@ -133,7 +136,14 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
 
   it('not permitted (an unprivileged process): ERR_USTACK_NO_PERMISSION', async (ctx) => {
     if (!existsSync('/usr/bin/setpriv')) ctx.skip('no setpriv to drop privileges');
-    const addon = join(packageRoot(), 'build', 'Release', 'ustack.node');
+    // uid 65534 may not read the checkout (a clone under /root): it loads a copy of the addon from a directory it can read.
+    if ((statSync(process.execPath).mode & 0o001) === 0) ctx.skip(`${process.execPath} is not executable by other users`);
+    const dir = mkdtempSync(join(tmpdir(), 'ustack-xdp-eperm-'));
+    tempDirs.push(dir);
+    chmodSync(dir, 0o755);
+    const addon = join(dir, 'ustack.node');
+    copyFileSync(join(packageRoot(), 'build', 'Release', 'ustack.node'), addon);
+    chmodSync(addon, 0o755);
     const script = `try { new (require(${JSON.stringify(addon)}).XdpDevice)(${JSON.stringify(v.host)}); console.log('opened'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
     const { stdout } = await runBounded('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script], { timeoutMs: 20_000 });
     const e = JSON.parse(stdout) as { code: string; message: string };
