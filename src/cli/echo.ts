@@ -8,7 +8,8 @@ import { flagString, parseArgs } from './args.js';
 import type { PollMode } from '../runtime/poll-loop.js';
 import { removeStatsFile, writeStatsFile } from './stats.js';
 
-export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME --address A.B.C.D/LEN [--host-address A.B.C.D/LEN]
+export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME|xdp:IF[?queue=N&mode=native|generic&shared=1]|e1000:PCI
+                   --address A.B.C.D/LEN [--host-address A.B.C.D/LEN (tap)]
                    [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy] [--poll-slice MS]
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
                    [--capture FILE.pcap]`;
