@@ -2,7 +2,7 @@
  * `ustack devices`, `ustack bind`, `ustack unbind`, `ustack hugepages`,
  * `ustack selftest`: handing NICs to userspace and back.
  */
-import { parseArgs } from './args.js';
+import { commandLine, integerOption, runCommand, usageError } from './args.js';
 import {
   bindDevice,
   e1000Model,
@@ -26,7 +26,29 @@ function fail(err: unknown): number {
   return 1;
 }
 
-export function devicesCommand(_argv: readonly string[]): number {
+const DEVICES_CLI = commandLine({ command: 'devices', usage: DEVICES_USAGE, options: {} });
+const BIND_CLI = commandLine({
+  command: 'bind',
+  usage: DEVICES_USAGE,
+  options: { uio: { type: 'boolean' }, vfio: { type: 'boolean' }, force: { type: 'boolean' } },
+  positionals: [1, 1],
+  argument: 'the PCI address',
+});
+const UNBIND_CLI = commandLine({ command: 'unbind', usage: DEVICES_USAGE, options: {}, positionals: [1, 1], argument: 'the PCI address' });
+const HUGEPAGES_CLI = commandLine({ command: 'hugepages', usage: DEVICES_USAGE, options: {}, positionals: [0, 1] });
+const SELFTEST_CLI = commandLine({
+  command: 'selftest',
+  usage: DEVICES_USAGE,
+  options: { uio: { type: 'boolean' }, vfio: { type: 'boolean' } },
+  positionals: [1, 1],
+  argument: 'the PCI address',
+});
+
+export function devicesCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, DEVICES_CLI, listDevices);
+}
+
+function listDevices(): number {
   const devs = listNetworkDevices();
   if (devs.length === 0) {
     process.stdout.write('no network PCI devices found under /sys/bus/pci/devices\n');
@@ -57,81 +79,70 @@ export function devicesCommand(_argv: readonly string[]): number {
   return 0;
 }
 
-export function bindCommand(argv: readonly string[]): number {
-  try {
-    const args = parseArgs(argv, new Set(['uio', 'vfio', 'force']));
-    const pci = args.positional[0];
-    if (pci === undefined || (args.flags.has('uio') && args.flags.has('vfio'))) {
-      process.stderr.write(`${DEVICES_USAGE}\n`);
-      return 2;
-    }
-    const access = args.flags.has('vfio') ? 'vfio' : 'uio';
-    const addr = normalizePci(pci);
-    const r = bindDevice(addr, access, { force: args.flags.has('force') });
-    const was = r.previousDriver || 'no driver';
-    process.stdout.write(
-      `${addr} bound to ${r.device.driver} (was: ${was}); device ${r.node}; use --nic e1000:${addr}${access === 'vfio' ? '?access=vfio' : ''}\n`,
-    );
-    return 0;
-  } catch (err) {
-    return fail(err);
-  }
-}
-
-export function unbindCommand(argv: readonly string[]): number {
-  try {
-    const pci = argv[0];
-    if (pci === undefined) {
-      process.stderr.write(`${DEVICES_USAGE}\n`);
-      return 2;
-    }
-    const addr = normalizePci(pci);
-    const r = unbindDevice(addr);
-    process.stdout.write(`${addr} released from ${r.previousDriver || 'no driver'}; now: ${r.device.driver || 'no driver'}` +
-      `${r.device.interfaces.length ? ` (${r.device.interfaces.join(',')})` : ''}\n`);
-    return 0;
-  } catch (err) {
-    return fail(err);
-  }
-}
-
-export function hugepagesCommand(argv: readonly string[]): number {
-  try {
-    const n = argv[0] === undefined ? NaN : Number(argv[0]);
-    if (argv[0] === undefined) {
-      const st = hugepageState();
-      process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB, ${st.free} free; hugetlbfs: ${st.mount ?? 'not mounted'}\n`);
+export function bindCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, BIND_CLI, ({ values, positionals }) => {
+    if (values.uio && values.vfio) throw usageError('--uio and --vfio exclude each other');
+    const access = values.vfio ? 'vfio' : 'uio';
+    try {
+      const addr = normalizePci(positionals[0]!);
+      const r = bindDevice(addr, access, { force: values.force === true });
+      const was = r.previousDriver || 'no driver';
+      process.stdout.write(
+        `${addr} bound to ${r.device.driver} (was: ${was}); device ${r.node}; use --nic e1000:${addr}${access === 'vfio' ? '?access=vfio' : ''}\n`,
+      );
       return 0;
+    } catch (err) {
+      return fail(err);
     }
-    if (!Number.isInteger(n) || n < 0) {
-      process.stderr.write(`${DEVICES_USAGE}\n`);
-      return 2;
-    }
-    const st = reserveHugepages(n);
-    process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB reserved (${st.free} free); hugetlbfs mounted on ${st.mount}\n`);
-    if (st.total < n) {
-      process.stderr.write(`ustack: only ${st.total} of ${n} huge pages could be reserved (memory is fragmented; reserve at boot with hugepages=${n}) [ERR_USTACK_NO_HUGEPAGES]\n`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    return fail(err);
-  }
+  });
 }
 
-export async function selftestCommand(argv: readonly string[]): Promise<number> {
-  try {
-    const args = parseArgs(argv, new Set(['vfio', 'uio']));
-    const pci = args.positional[0];
-    if (pci === undefined) {
-      process.stderr.write(`${DEVICES_USAGE}\n`);
-      return 2;
+export function unbindCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, UNBIND_CLI, ({ positionals }) => {
+    try {
+      const addr = normalizePci(positionals[0]!);
+      const r = unbindDevice(addr);
+      process.stdout.write(`${addr} released from ${r.previousDriver || 'no driver'}; now: ${r.device.driver || 'no driver'}` +
+        `${r.device.interfaces.length ? ` (${r.device.interfaces.join(',')})` : ''}\n`);
+      return 0;
+    } catch (err) {
+      return fail(err);
     }
-    const { E1000Nic } = await import('../driver/e1000-nic.js');
-    const r = await E1000Nic.selfTest(normalizePci(pci), args.flags.has('vfio') ? 'vfio' : 'uio');
-    process.stdout.write(`selftest ${r.model} MII loopback: sent ${r.sent}, received ${r.received}, intact ${r.intact}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
-    return r.ok ? 0 : 1;
-  } catch (err) {
-    return fail(err);
-  }
+  });
+}
+
+export function hugepagesCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, HUGEPAGES_CLI, ({ positionals }) => {
+    const n = integerOption(positionals[0], '<n>', 0, 1 << 20);
+    try {
+      if (n === undefined) {
+        const st = hugepageState();
+        process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB, ${st.free} free; hugetlbfs: ${st.mount ?? 'not mounted'}\n`);
+        return 0;
+      }
+      const st = reserveHugepages(n);
+      process.stdout.write(`huge pages: ${st.total} x ${st.sizeKiB} KiB reserved (${st.free} free); hugetlbfs mounted on ${st.mount}\n`);
+      if (st.total < n) {
+        process.stderr.write(`ustack: only ${st.total} of ${n} huge pages could be reserved (memory is fragmented; reserve at boot with hugepages=${n}) [ERR_USTACK_NO_HUGEPAGES]\n`);
+        return 1;
+      }
+      return 0;
+    } catch (err) {
+      return fail(err);
+    }
+  });
+}
+
+export function selftestCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, SELFTEST_CLI, async ({ values, positionals }) => {
+    if (values.uio && values.vfio) throw usageError('--uio and --vfio exclude each other');
+    try {
+      const { E1000Nic } = await import('../driver/e1000-nic.js');
+      const r = await E1000Nic.selfTest(normalizePci(positionals[0]!), values.vfio ? 'vfio' : 'uio');
+      process.stdout.write(`selftest ${r.model} MII loopback: sent ${r.sent}, received ${r.received}, intact ${r.intact}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
+      return r.ok ? 0 : 1;
+    } catch (err) {
+      return fail(err);
+    }
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { Stack, type StackOptions } from '../ustack.js';
 import { parseImpairSpec } from '../driver/nic-spec.js';
-import { flagString, parseArgs } from './args.js';
+import { choiceOption, commandLine, integerOption, numberOption, runCommand, singleOf, usageError } from './args.js';
 import type { PollMode } from '../runtime/poll-loop.js';
 import { removeStatsFile, writeStatsFile } from './stats.js';
 
@@ -14,35 +14,60 @@ export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME|xdp:IF[?queue=N&mod
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
                    [--capture FILE.pcap]`;
 
-export async function echoCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(['help']));
-  if (args.flags.has('help')) {
-    process.stdout.write(`${ECHO_USAGE}\n`);
-    return 0;
-  }
-  const nic = flagString(args, 'nic') ?? process.env.USTACK_NIC;
-  const address = flagString(args, 'address') ?? process.env.USTACK_ADDRESS;
-  if (!nic || !address) {
-    process.stderr.write(`${ECHO_USAGE}\n`);
-    return 2;
-  }
-  const port = Number(flagString(args, 'port') ?? 7);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be 1..65535`);
-  const opts: StackOptions = { nic, address };
-  const gateway = flagString(args, 'gateway') ?? process.env.USTACK_GATEWAY;
-  const hostAddress = flagString(args, 'host-address') ?? process.env.USTACK_HOST_ADDRESS;
-  const mtu = flagString(args, 'mtu');
-  const impair = flagString(args, 'impair');
-  const poll = flagString(args, 'poll');
-  const capture = flagString(args, 'capture');
-  if (gateway) opts.gateway = gateway;
-  if (hostAddress) opts.hostAddress = hostAddress;
-  if (mtu) opts.mtu = Number(mtu);
-  if (impair) opts.impair = parseImpairSpec(impair);
-  const slice = flagString(args, 'poll-slice');
-  if (poll || slice) opts.poll = { mode: (poll ?? 'adaptive') as PollMode, ...(slice ? { sliceMs: Number(slice) } : {}) };
-  if (capture) opts.capture = capture;
+const ECHO_CLI = commandLine({
+  command: 'echo',
+  usage: ECHO_USAGE,
+  options: {
+    nic: { type: 'string' },
+    // Repeatable in DESIGN.md (dual stack); one IPv4 address for now.
+    address: { type: 'string', multiple: true },
+    'host-address': { type: 'string', multiple: true },
+    gateway: { type: 'string' },
+    port: { type: 'string' },
+    mtu: { type: 'string' },
+    poll: { type: 'string' },
+    'poll-slice': { type: 'string' },
+    impair: { type: 'string' },
+    capture: { type: 'string' },
+  },
+});
 
+export function echoCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, ECHO_CLI, async ({ values }) => {
+    const nic = values.nic ?? process.env.USTACK_NIC;
+    const address = singleOf(values.address, '--address') ?? process.env.USTACK_ADDRESS;
+    if (!nic || !address) {
+      process.stderr.write(`ustack echo: --nic and --address are required (or USTACK_NIC and USTACK_ADDRESS)\n${ECHO_USAGE}\n`);
+      return 2;
+    }
+    const port = integerOption(values.port, '--port', 1, 65535) ?? 7;
+    const opts: StackOptions = { nic, address };
+    const gateway = values.gateway ?? process.env.USTACK_GATEWAY;
+    const hostAddress = singleOf(values['host-address'], '--host-address') ?? process.env.USTACK_HOST_ADDRESS;
+    const mtu = integerOption(values.mtu, '--mtu', 68, 65535);
+    const poll = choiceOption<PollMode>(values.poll, '--poll', ['adaptive', 'busy']);
+    const slice = numberOption(values['poll-slice'], '--poll-slice');
+    if (gateway) opts.gateway = gateway;
+    if (hostAddress) opts.hostAddress = hostAddress;
+    if (mtu !== undefined) opts.mtu = mtu;
+    if (values.impair !== undefined) opts.impair = impairOption(values.impair);
+    if (poll !== undefined || slice !== undefined) opts.poll = { mode: poll ?? 'adaptive', ...(slice !== undefined ? { sliceMs: slice } : {}) };
+    if (values.capture !== undefined) opts.capture = values.capture;
+    return serveEcho(opts, port);
+  });
+}
+
+/** --impair's spec, a malformed one being a usage error. */
+function impairOption(spec: string): ReturnType<typeof parseImpairSpec> {
+  try {
+    return parseImpairSpec(spec);
+  } catch (err) {
+    throw usageError(`--impair: ${(err as Error).message}`);
+  }
+}
+
+/** Opens the stack and answers TCP and UDP on `port` until SIGINT or SIGTERM. */
+async function serveEcho(opts: StackOptions, port: number): Promise<number> {
   const stack = await Stack.open(opts);
   stack.ref();
   // UDP echo: send each datagram back to where it came from.

@@ -1,4 +1,8 @@
-/** The `ustack` command line. */
+/** The `ustack` command line: `ustack <command> [options]`, or `ustack --version` / `--help`. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../driver/addon.js';
+import { commandLine, runCommand } from './args.js';
 import { ECHO_USAGE, echoCommand } from './echo.js';
 import { PING_USAGE, pingCommand } from './ping.js';
 import { STATS_USAGE, statsCommand } from './stats.js';
@@ -15,7 +19,23 @@ commands:
   selftest    MII-loopback self-test of a bound e1000
   ping        ICMP echo from a stack on a NIC (e.g. to the gateway)
   stats       counters of a running ustack echo (ustack stats [pid])
+
+options:
+  -h, --help     this text, and every command's usage
+  -v, --version  the version of ustack
 `;
+
+const GLOBAL_CLI = commandLine({ command: '', usage: USAGE, options: { version: { type: 'boolean', short: 'v' } } });
+
+/** The version in ustack's package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
+
+function fullUsage(): string {
+  return `${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n${PING_USAGE}\n${STATS_USAGE}\n`;
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -36,13 +56,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       return pingCommand(rest);
     case 'stats':
       return statsCommand(rest);
-    case undefined:
     case 'help':
-    case '--help':
-      process.stdout.write(`${USAGE}\n${ECHO_USAGE}\n${DEVICES_USAGE}\n${PING_USAGE}\n${STATS_USAGE}\n`);
-      return cmd === undefined ? 2 : 0;
+      process.stdout.write(fullUsage());
+      return 0;
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    case undefined:
+      process.stderr.write(fullUsage());
+      return 2;
     default:
+      if (cmd.startsWith('-')) return globalOptions(argv);
       process.stderr.write(`ustack: unknown command '${cmd}'\n${USAGE}`);
       return 2;
   }
+}
+
+/** `ustack --version`, `ustack --help`; anything else before a command is a usage error. */
+function globalOptions(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, { ...GLOBAL_CLI, usage: fullUsage().trimEnd() }, ({ values }) => {
+    if (values.version) process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  });
 }

@@ -4,28 +4,40 @@
  */
 import { ipToString } from '../wire/ipv4.js';
 import { Stack } from '../ustack.js';
-import { flagString, parseArgs } from './args.js';
+import { commandLine, integerOption, runCommand, singleOf } from './args.js';
 
-export const PING_USAGE = `usage: ustack ping --nic NIC --address A.B.C.D/LEN [--gateway A.B.C.D] [-c COUNT] HOST`;
+export const PING_USAGE = `usage: ustack ping --nic NIC --address A.B.C.D/LEN [--gateway A.B.C.D] [-c|--count COUNT] HOST`;
 
-export async function pingCommand(argv: readonly string[]): Promise<number> {
-  const rest = [...argv];
-  let count = 3;
-  const ci = rest.indexOf('-c');
-  if (ci >= 0) {
-    count = Number(rest[ci + 1]);
-    rest.splice(ci, 2);
-  }
-  const args = parseArgs(rest, new Set(['help']));
-  const host = args.positional[0];
-  const nic = flagString(args, 'nic') ?? process.env.USTACK_NIC;
-  const address = flagString(args, 'address') ?? process.env.USTACK_ADDRESS;
-  if (args.flags.has('help') || !host || !nic || !address || !Number.isInteger(count) || count < 1) {
-    process.stderr.write(`${PING_USAGE}\n`);
-    return 2;
-  }
-  const gateway = flagString(args, 'gateway') ?? process.env.USTACK_GATEWAY;
-  const stack = await Stack.open({ nic, address, ...(gateway ? { gateway } : {}) });
+const PING_CLI = commandLine({
+  command: 'ping',
+  usage: PING_USAGE,
+  options: {
+    nic: { type: 'string' },
+    address: { type: 'string', multiple: true },
+    gateway: { type: 'string' },
+    count: { type: 'string', short: 'c' },
+  },
+  positionals: [1, 1],
+  argument: 'HOST',
+});
+
+export function pingCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, PING_CLI, ({ values, positionals }) => {
+    const nic = values.nic ?? process.env.USTACK_NIC;
+    const address = singleOf(values.address, '--address') ?? process.env.USTACK_ADDRESS;
+    if (!nic || !address) {
+      process.stderr.write(`ustack ping: --nic and --address are required (or USTACK_NIC and USTACK_ADDRESS)\n${PING_USAGE}\n`);
+      return 2;
+    }
+    const count = integerOption(values.count, '--count', 1, 1_000_000) ?? 3;
+    const gateway = values.gateway ?? process.env.USTACK_GATEWAY;
+    return ping(positionals[0]!, count, { nic, address, ...(gateway ? { gateway } : {}) });
+  });
+}
+
+async function ping(host: string, count: number, opts: { nic: string; address: string; gateway?: string }): Promise<number> {
+  const { address } = opts;
+  const stack = await Stack.open(opts);
   if (address === 'dhcp') {
     const gw = stack.iface.gateway;
     process.stdout.write(`dhcp: leased ${stack.address}/${stack.iface.prefixLength}, gateway ${gw ? ipToString(gw) : 'none'}, dns ${stack.dnsServer ?? 'none'}\n`);

@@ -11,6 +11,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { commandLine, integerOption, runCommand } from './args.js';
 
 export const STATS_USAGE = `usage: ustack stats [PID] [--wait-ms 3000]
     counters of a running \`ustack echo\` (it writes $USTACK_RUN_DIR or /run/ustack/<pid>.json on SIGUSR2)`;
@@ -63,25 +64,29 @@ function servers(): number[] {
     .sort((a, b) => statSync(statsFile(b)).mtimeMs - statSync(statsFile(a)).mtimeMs);
 }
 
-export async function statsCommand(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(`${STATS_USAGE}\n`);
-    return 0;
-  }
-  const waitIdx = argv.indexOf('--wait-ms');
-  const waitMs = waitIdx >= 0 ? Number(argv[waitIdx + 1]) : 3000;
-  const pidArg = argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--wait-ms');
-  let pid: number;
-  if (pidArg !== undefined) {
-    pid = Number(pidArg);
-  } else {
+const STATS_CLI = commandLine({
+  command: 'stats',
+  usage: STATS_USAGE,
+  options: { 'wait-ms': { type: 'string' } },
+  positionals: [0, 1],
+});
+
+export function statsCommand(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, STATS_CLI, ({ values, positionals }) => {
+    const waitMs = integerOption(values['wait-ms'], '--wait-ms', 0, 3_600_000) ?? 3000;
+    const pid = integerOption(positionals[0], 'PID', 1, 0x7fffffff);
+    if (pid !== undefined) return requestStats(pid, waitMs);
     const list = servers();
     if (list.length === 0) {
       process.stderr.write(`ustack stats: no running ustack echo found in ${runDir()} (give its pid)\n`);
       return 1;
     }
-    pid = list[0]!;
-  }
+    return requestStats(list[0]!, waitMs);
+  });
+}
+
+/** Signals `pid` for its counters and prints the file it rewrites. */
+async function requestStats(pid: number, waitMs: number): Promise<number> {
   const file = statsFile(pid);
   let before = 0;
   try {
