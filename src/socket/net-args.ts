@@ -95,6 +95,12 @@ export function normalizeListenArgs(args: unknown[]): [ListenOpts, (() => void) 
 }
 
 /**
+ * What node calls a non-string `host` in connect()'s error: node 20 checks it
+ * in its lookup as "hostname", node 22 and later validate "options.host" first.
+ */
+const HOST_ARG_NAME = Number(process.versions.node.split('.')[0]) >= 22 ? 'options.host' : 'hostname';
+
+/**
  * Checks connect()'s options in node's order and with its errors; returns
  * the port. `path` and the socket's own state are the caller's to check first.
  */
@@ -105,7 +111,7 @@ export function validateConnectOptions(opts: NetConnectOpts): number {
   }
   const port = validatePort(opts.port);
   if (opts.host !== undefined && typeof opts.host !== 'string') {
-    throw ERR_INVALID_ARG_TYPE('hostname', 'of type string', opts.host);
+    throw ERR_INVALID_ARG_TYPE(HOST_ARG_NAME, 'of type string', opts.host);
   }
   // As node: an empty or null localAddress/localPort means none (undici passes null).
   if (opts.localAddress && !isIPv4(opts.localAddress)) {
