@@ -468,20 +468,31 @@ export function packageRoot(): string {
 
 let cached: UstackAddon | undefined;
 
-/** Loads the addon once. Throws an error with code ERR_USTACK_ADDON_NOT_BUILT if it is missing. */
+/**
+ * Loads the addon once. Throws ERR_USTACK_ADDON_NOT_BUILT if it is missing
+ * (the install could not build it: no compiler) and ERR_USTACK_ADDON_LOAD_FAILED
+ * if it is there but node cannot load it; both say what needs it and how to build it.
+ */
 export function loadAddon(): UstackAddon {
   if (cached) return cached;
   const root = packageRoot();
   const path = ADDON_CANDIDATES.map((p) => join(root, p)).find((p) => existsSync(p));
+  const needs = 'TAP, e1000 and AF_XDP NICs need it (loopback, Stack.pair and MemoryNic do not)';
+  const howToBuild = `build it with \`npm rebuild ustack\` or \`npx node-gyp rebuild\` in ${root} (needs python3, make and a C++17 compiler)`;
   if (!path) {
     throw codedError(
       'ERR_USTACK_ADDON_NOT_BUILT',
-      `ustack: native addon not built (looked for ${ADDON_CANDIDATES.join(', ')} under ${root}); ` +
-        'run `npx node-gyp rebuild` in the package root',
+      `ustack: the native addon is not built (no ${ADDON_CANDIDATES.join(' or ')} under ${root}); ${needs}; ${howToBuild}`,
     );
   }
   const require = createRequire(import.meta.url);
-  cached = require(path) as UstackAddon;
+  try {
+    cached = require(path) as UstackAddon;
+  } catch (err) {
+    const e = codedError('ERR_USTACK_ADDON_LOAD_FAILED', `ustack: the native addon ${path} does not load: ${(err as Error).message}; ${needs}; ${howToBuild}`);
+    (e as Error & { cause?: unknown }).cause = err;
+    throw e;
+  }
   return cached;
 }
 
