@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (README: `npm test`). Works on a fresh machine:
 # installs the Debian tools the interop tests drive, installs npm packages
-# (which builds the addon and compiles TypeScript), type-checks, runs vitest.
+# (which builds the addon and compiles TypeScript), type-checks, runs vitest
+# on this machine's node, then the runtime suites on node 22 and 24
+# (scripts/test-node-versions.sh; USTACK_TEST_NODE_VERSIONS picks others,
+# "none" skips them). Arguments go to the first vitest run, and a run given
+# arguments (a few test files) skips the other versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +26,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The addon must build here (a user's install may go on without it).
+export USTACK_ADDON_REQUIRED=1
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 else
   npm run --silent build
+fi
+echo "test.sh: node $(node --version), npm $(npm --version)"
+# The other node versions, fetched first: test/package also runs its
+# consumers on them (USTACK_TEST_NODES).
+other_nodes=()
+if [ "$#" = 0 ] && [ "${USTACK_TEST_NODE_VERSIONS:-}" != none ]; then
+  read -r -a versions <<<"${USTACK_TEST_NODE_VERSIONS:-22 24}"
+  for v in "${versions[@]}"; do other_nodes+=("$(bash scripts/node-binary.sh "$v")"); done
+  USTACK_TEST_NODES=$(IFS=:; echo "${other_nodes[*]}")
+  export USTACK_TEST_NODES
 fi
 npx tsc -p tsconfig.test.json --noEmit
 # The import rules of ARCHITECTURE.md (layers, no cycles), by dependency-cruiser.
@@ -33,8 +49,17 @@ npm run --silent lint:deps
 # The addon's native unit tests (every addon/**/*_test.cc; no device, no node).
 npm run --silent test:native
 npx vitest run "$@"
+# A failure on another node is reported at the end, after the VM test.
+versions_failed=0
+if [ "${#other_nodes[@]}" -gt 0 ]; then
+  bash scripts/test-node-versions.sh "${other_nodes[@]}" || versions_failed=1
+fi
 # The e1000 driver on QEMU's models (skips with a reason when QEMU cannot
 # run). USTACK_SKIP_VM=1 leaves it out.
 if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
   USTACK_SKIP_NATIVE=1 npm run --silent test:vm
+fi
+if [ "$versions_failed" = 1 ]; then
+  echo "test.sh: the suites failed on another node version (see the summary above)"
+  exit 1
 fi
