@@ -1,10 +1,12 @@
 /**
- * The README's main job, end to end: `ustack echo` on a TAP device, driven
- * from the host kernel's own sockets (node:net / node:dgram here are kernel
- * sockets) and ping; Ctrl-C (SIGINT) stops it cleanly and removes the TAP.
+ * The README's main job, end to end: its first command (`npm ci && node
+ * bin/ustack.js echo ...`, read from README.md and run with this test's own
+ * TAP name and subnet), driven from the host kernel's own sockets (node:net /
+ * node:dgram here are kernel sockets) and ping; Ctrl-C (SIGINT) stops it
+ * cleanly and removes the TAP.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
@@ -19,6 +21,18 @@ const built = existsSync(join(packageRoot(), 'dist', 'cli', 'main.js'));
 const skipReason = tunUnavailableReason() ?? ensureTools(['ping']) ?? (built ? undefined : 'dist/ not built (npm run build)');
 if (skipReason !== undefined) console.log(`[echo-cli.test] skipping: ${skipReason}`);
 
+/**
+ * The arguments of the README's first command after `node bin/ustack.js`,
+ * with its TAP name and 10.11.0.0/24 addresses replaced by this run's.
+ */
+function readmeEchoArgs(ifname: string, subnet: number): string[] {
+  const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8');
+  const first = /```sh\n(.*)\n/.exec(readme)?.[1] ?? '';
+  const m = /^npm ci && node bin\/ustack\.js (echo .*)$/.exec(first);
+  if (m === null) throw new Error(`README's first command is not 'npm ci && node bin/ustack.js echo ...': ${first}`);
+  return m[1]!.split(/\s+/).map((a) => a.replace(/^tap:ustack0$/, `tap:${ifname}`).replace(/^10\.11\.0\./, `10.11.${subnet}.`));
+}
+
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe.skipIf(skipReason !== undefined)('ustack echo on a TAP device', () => {
@@ -30,11 +44,9 @@ describe.skipIf(skipReason !== undefined)('ustack echo on a TAP device', () => {
     const subnet = freeSubnet24();
     ours = `10.11.${subnet}.2`;
     ifname = uniqueIfName('uecho');
-    child = startChild(
-      process.execPath,
-      [bin, 'echo', '--nic', `tap:${ifname}`, '--address', `${ours}/24`, '--host-address', `10.11.${subnet}.1/24`, '--port', '7'],
-      { what: `ustack echo on ${ifname}` },
-    );
+    const args = readmeEchoArgs(ifname, subnet);
+    expect(args).toEqual(['echo', '--nic', `tap:${ifname}`, '--address', `${ours}/24`, '--host-address', `10.11.${subnet}.1/24`]);
+    child = startChild(process.execPath, [bin, ...args], { what: `ustack echo on ${ifname} (README's first command)` });
     await waitForOutput(child, `ustack echo listening on ${ours}:7`);
   });
 
