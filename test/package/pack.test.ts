@@ -114,6 +114,14 @@ describe('the npm package', () => {
     expect(unwanted).toEqual([]);
   });
 
+  it("every `exports` entry's files are in the package", () => {
+    const paths = new Set(packed.files.map((f) => f.path));
+    const exportsField = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> }).exports;
+    const targets = Object.values(exportsField).flatMap((conditions) => Object.values(conditions));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) expect(paths, target).toContain(target.replace(/^\.\//, ''));
+  });
+
   it('built the addon in the consumer project', () => {
     expect(existsSync(join(consumer, 'node_modules', 'ustack', 'build', 'Release', 'ustack.node'))).toBe(true);
   });
