@@ -32,6 +32,8 @@ namespace {
 
 constexpr uint32_t kAddressMapEntries = 64;
 constexpr uint32_t kPortMapEntries = 1024;
+constexpr int kBindBusyRetries = 200;       // 200 x 5 ms: at most a second
+constexpr useconds_t kBindBusyWaitUs = 5000;
 constexpr uint32_t kPage = 4096;
 
 bool power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -371,6 +373,14 @@ int Device::bind_socket(Error* err) {
   // Zero-copy needs the driver's support and native mode.
   bool want_zc = opts_.zerocopy == ZeroCopy::kOn || (opts_.zerocopy == ZeroCopy::kAuto && native_);
   int rc = want_zc ? try_bind(XDP_ZEROCOPY) : try_bind(XDP_COPY);
+  // EBUSY: the queue still has a socket. With our program attached (no
+  // other process's can be), that is a closed socket of ours, or of a
+  // process that just died, whose buffer pool the kernel releases from a
+  // work queue a moment later: wait for it, briefly.
+  for (int i = 0; rc == -EBUSY && i < kBindBusyRetries; i++) {
+    usleep(kBindBusyWaitUs);
+    rc = want_zc ? try_bind(XDP_ZEROCOPY) : try_bind(XDP_COPY);
+  }
   if (rc < 0 && want_zc && opts_.zerocopy == ZeroCopy::kAuto && (rc == -EOPNOTSUPP || rc == -EINVAL)) {
     rc = try_bind(XDP_COPY);
   }

@@ -203,11 +203,14 @@ export class E1000Nic implements Nic {
   }
 
   alloc(): number {
+    // A closed NIC lends no slot: its pool is detached, and the stack above
+    // may still try to send (a socket writing after Stack.close()).
+    if (this.closed) return -1;
     const f = this.free;
     const top = f[0]!;
     if (top === 0) {
       // Frames sent earlier may be done by now.
-      if (this.closed || this.dev.txReclaim() === 0 || f[0] === 0) return -1;
+      if (this.dev.txReclaim() === 0 || f[0] === 0) return -1;
       return f[f[0]--]!;
     }
     f[0] = top - 1;
@@ -230,8 +233,9 @@ export class E1000Nic implements Nic {
    * not wait for a transmit burst to recover.
    */
   get availableSlots(): number {
+    if (this.closed) return 0;
     const f = this.free;
-    if (f[0]! <= this.slotCount >>> 2 && !this.closed) this.dev.txReclaim();
+    if (f[0]! <= this.slotCount >>> 2) this.dev.txReclaim();
     return f[0]!;
   }
 

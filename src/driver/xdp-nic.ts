@@ -287,6 +287,9 @@ export class XdpNic implements Nic {
   }
 
   alloc(): number {
+    // A closed NIC lends no slot: its pool is detached, and the stack above
+    // may still try to send (a socket writing after Stack.close()).
+    if (this.closed) return -1;
     const f = this.free;
     const top = f[0]!;
     if (top === 0) {
@@ -313,8 +316,9 @@ export class XdpNic implements Nic {
    * reserve, so the count must not wait for a transmit burst to recover).
    */
   get availableSlots(): number {
+    if (this.closed) return 0;
     const f = this.free;
-    if (f[0]! <= this.slotCount >>> 2 && !this.closed) this.dev.txReclaim();
+    if (f[0]! <= this.slotCount >>> 2) this.dev.txReclaim();
     return f[0]!;
   }
 

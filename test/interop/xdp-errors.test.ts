@@ -16,7 +16,10 @@ import { Stack } from '../../src/index.js';
 import { packageRoot } from '../../src/driver/addon.js';
 import { ensureTools, run, runBounded, uniqueIfName, which } from '../helpers/netns.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
+import { startChild } from '../helpers/children.js';
+import { waitFor } from '../helpers/wait.js';
 
+const peerScript = join(import.meta.dirname, '..', 'fixtures', 'ns-peer.mjs');
 const cc = which('cc') ?? which('gcc');
 const skipReason = xdpUnavailableReason() ?? ensureTools(['ping', 'ethtool']) ?? (cc ? undefined : 'no C compiler for the foreign-program fixture');
 if (skipReason !== undefined) console.log(`[xdp-errors.test] skipping: ${skipReason}`);
@@ -101,6 +104,32 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
       expect(stdout).toMatch(/2 packets transmitted, 2 received/);
     } finally {
       await first.close();
+    }
+    expect(v.xdpAttached()).toBe(false);
+  });
+
+  it('opens again at once after close() (the kernel frees the queue a moment after the socket closes)', async () => {
+    const open = (): Promise<Stack> => Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
+    let s = await open();
+    for (let i = 0; i < 3; i++) {
+      // Data flowing when close() comes: frames the socket sent hold it (and
+      // its queue) until the kernel frees them.
+      const server = s.net.createServer((c) => c.pipe(c));
+      await new Promise<void>((r) => server.listen(7, () => r()));
+      const peer = startChild('ip', ['netns', 'exec', v.ns, process.execPath, peerScript, 'tcp-connect', v.ustackAddr, '7', '64'], {
+        what: 'a connection open when close() comes',
+      });
+      const current = s;
+      await waitFor(() => current.stats().tcp!.bytesIn! > 1_000_000, { timeoutMs: 10_000, what: 'data flowing on the connection' });
+      await s.close();
+      s = await open();
+      await peer.stop();
+    }
+    try {
+      const { stdout } = await v.inNs('ping', ['-c', '1', '-W', '2', v.ustackAddr]);
+      expect(stdout).toMatch(/1 packets transmitted, 1 received/);
+    } finally {
+      await s.close();
     }
     expect(v.xdpAttached()).toBe(false);
   });
