@@ -4,6 +4,7 @@
  * printed beside the figures as goals.
  */
 import * as v8 from 'node:v8';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Session } from 'node:inspector';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +136,48 @@ export class AllocMeter {
       for (const [k, v] of top) log(`    ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
     });
   }
+}
+
+/**
+ * Garbage-collection pauses between start() and stop(), from perf_hooks'
+ * 'gc' entries (each entry is one pause of the main thread: scavenge,
+ * mark-compact, incremental marking step, weak callbacks).
+ */
+export class GcMeter {
+  private obs: PerformanceObserver | null = null;
+  count = 0;
+  totalMs = 0;
+  maxMs = 0;
+
+  start(): void {
+    this.count = 0;
+    this.totalMs = 0;
+    this.maxMs = 0;
+    this.obs = new PerformanceObserver((list) => this.add(list.getEntries()));
+    this.obs.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): void {
+    const obs = this.obs!;
+    this.obs = null;
+    // Entries not delivered to the callback yet (it runs on a later turn).
+    this.add(obs.takeRecords());
+    obs.disconnect();
+  }
+
+  private add(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
+      this.count++;
+      this.totalMs += e.duration;
+      if (e.duration > this.maxMs) this.maxMs = e.duration;
+    }
+  }
+}
+
+/** CPU time (user + system) of this process in microseconds, for per-unit figures that load on the machine disturbs less than wall time. */
+export function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 export function printRows(rows: readonly Row[], title: string): string {

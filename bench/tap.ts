@@ -119,7 +119,7 @@ export async function tapScenarios(opts: BenchOptions, rows: Row[], notes: strin
       },
     );
     const bytes = Math.min(opts.bulkBytes, 256 << 20);
-    const bulk: Row = { scenario: `6 TAP, kernel client: bulk ${bytes >> 20} MiB`, metric: 'throughput', unit: 'Gbit/s', ustack: [], node: [], target: '', nodeNote: 'kernel TCP, same veth', higherIsBetter: true };
+    const bulk: Row = { scenario: `6 TAP, kernel client: bulk ${bytes >> 20} MiB`, metric: 'throughput', unit: 'Gbit/s', ustack: [], node: [], target: 'ustack ≥ 1.0× kernel', nodeNote: 'kernel TCP, same veth', higherIsBetter: true };
     await alternate(
       opts,
       {

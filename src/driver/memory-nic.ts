@@ -9,6 +9,7 @@
  */
 import { SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
 import { nativeByteKernels } from './addon.js';
+import { BYTES_COPIED } from '../wire/bytes.js';
 
 /** The addon's memcpy (null where it is not built): a frame copy at memory speed, nothing allocated. */
 const nativeCopy = nativeByteKernels()?.copy ?? null;
@@ -262,6 +263,7 @@ export class MemoryNic implements Nic {
     // Word-wise copy (slot sizes are multiples of 8, so the rounded-up tail
     // stays inside both slots). No subarray views: nothing allocated per frame.
     const dOff = slot * this.slotSize;
+    BYTES_COPIED[0] += len;
     if (len < NATIVE_COPY_MIN || nativeCopy === null || nativeCopy(this.pool, dOff, from.pool, srcOff, len) !== 0) {
       const dst = this.words;
       const src = from.words;

@@ -23,6 +23,15 @@ export function w32(b: Uint8Array, o: number, v: number): void {
  * JavaScript loops: a call costs ~90 ns, the unrolled byte loop ~1.3 ns a byte.
  */
 export const NATIVE_COPY_MIN = 96;
+/**
+ * Bytes moved by copyBytes and the fused copy + checksum (copySum in
+ * stack/tcp/buffers.ts) since the thread started: a diagnostics counter
+ * (the bench divides it by the bytes delivered to count copies per byte).
+ * A Float64Array slot rather than a module variable, so adding to it never
+ * allocates a heap number.
+ */
+export const BYTES_COPIED = new Float64Array(1);
+
 /** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
 const BULK_COPY_MIN = 8192;
 /** Below this, a byte loop beats setting up word copies (two DataView lookups). */
@@ -36,6 +45,7 @@ const WORD_COPY_MIN = 128;
  * call, which the per-segment data path must not do.
  */
 export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
+  BYTES_COPIED[0] += len;
   if (len >= NATIVE_COPY_MIN && nativeCopy !== null && nativeCopy(dst, dOff, src, sOff, len) === 0) return;
   if (len >= BULK_COPY_MIN) {
     // A TSO super-frame or a large write: memcpy through a view. The view is
