@@ -1,18 +1,17 @@
 /**
  * MemoryNic: an in-process Ethernet link between two Nic ends.
  *
- * Each end owns a pool (one ArrayBuffer of fixed-size slots), a SlotAllocator
- * and a bounded RX ring of slot indices. txBurst() copies each frame into a
- * free slot of the peer's pool (the addon's memcpy when it is built, else a
- * word loop), enqueues it on the peer's RX ring and releases the sender's
- * slot. Nothing is allocated per frame.
+ * The two ends share one slot pool (one ArrayBuffer of 2 x slotCount
+ * fixed-size slots, exposed as `pool` by both) and each owns slotCount of
+ * those slots through its own SlotAllocator, plus a bounded RX ring of slot
+ * indices. txBurst() hands each frame over by slot, as veth passes an skb:
+ * the frame's slot goes onto the peer's RX ring and the peer gives the
+ * sender one of its free slots in exchange, so each end keeps owning
+ * slotCount slots (a receiver with no free slot drops the frame, as a NIC
+ * without RX buffers does) and no byte is copied. Nothing is allocated per
+ * frame.
  */
 import { SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
-import { nativeByteKernels } from './addon.js';
-import { BYTES_COPIED } from '../wire/bytes.js';
-
-/** The addon's memcpy (null where it is not built): a frame copy at memory speed, nothing allocated. */
-const nativeCopy = nativeByteKernels()?.copy ?? null;
 
 export interface MemoryNicPairOptions {
   /** IP MTU of the link (default 1500). Frames may be up to mtu + 18 bytes. */
@@ -46,10 +45,6 @@ const NO_OFFLOADS: NicOffloads = Object.freeze({ txChecksum: false, tso: false, 
 const VETH_OFFLOADS: NicOffloads = Object.freeze({ txChecksum: true, tso: true, rxChecksumVerified: true });
 /** A TSO super-frame: 64 KiB of IP packet plus Ethernet (and a VLAN tag), rounded up to 64. */
 const SUPER_FRAME_SLOT = 65_600;
-/** Frames at least this long go to the addon's memcpy (a call costs ~90 ns; the aligned word loop is faster below). */
-const NATIVE_COPY_MIN = 512;
-/** Frames at least this long are copied with TypedArray.set (one view allocated per frame, ~10x a word loop). */
-const BULK_COPY_MIN = 8192;
 
 function checkInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max) {
@@ -59,10 +54,11 @@ function checkInt(name: string, v: number, min: number, max: number): number {
 }
 
 export class MemoryNic implements Nic {
+  /** The pair's shared pool: 2 x slotCount slots, of which this end owns slotCount at any time. */
   readonly pool: Uint8Array;
   readonly offloads: NicOffloads;
-  /** Same memory as `pool`, for word-wise copies between pools. */
-  private readonly words: Int32Array;
+  /** Slots in the shared pool (a slot index is below this). */
+  private readonly poolSlots: number;
   private readonly allocator: SlotAllocator;
   private readonly ringSlots: Uint32Array;
   private readonly ringLens: Uint32Array;
@@ -96,12 +92,13 @@ export class MemoryNic implements Nic {
     readonly slotCount: number,
     rxRingSize: number,
     offloads: boolean,
+    pool: Uint8Array,
+    firstSlot: number,
   ) {
     this.offloads = offloads ? VETH_OFFLOADS : NO_OFFLOADS;
-    const buf = new ArrayBuffer(slotSize * slotCount);
-    this.pool = new Uint8Array(buf);
-    this.words = new Int32Array(buf);
-    this.allocator = new SlotAllocator(slotCount);
+    this.pool = pool;
+    this.poolSlots = 2 * slotCount;
+    this.allocator = new SlotAllocator(slotCount, firstSlot);
     this.ringSlots = new Uint32Array(rxRingSize);
     this.ringLens = new Uint32Array(rxRingSize);
   }
@@ -120,8 +117,10 @@ export class MemoryNic implements Nic {
     checkInt('macA', macA, 0, 2 ** 48 - 1);
     checkInt('macB', macB, 0, 2 ** 48 - 1);
     const [nameA, nameB] = opts.names ?? ['mem0', 'mem1'];
-    const a = new MemoryNic(nameA, macA, mtu, slotSize, slotCount, rxRingSize, offloads);
-    const b = new MemoryNic(nameB, macB, mtu, slotSize, slotCount, rxRingSize, offloads);
+    // One pool for both ends: A starts with slots [0, slotCount), B with the rest.
+    const pool = new Uint8Array(slotSize * slotCount * 2);
+    const a = new MemoryNic(nameA, macA, mtu, slotSize, slotCount, rxRingSize, offloads, pool, 0);
+    const b = new MemoryNic(nameB, macB, mtu, slotSize, slotCount, rxRingSize, offloads, pool, slotCount);
     a.peer = b;
     b.peer = a;
     return [a, b];
@@ -178,8 +177,8 @@ export class MemoryNic implements Nic {
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!;
       const len = lens[i]!;
-      if (slot >= this.slotCount) {
-        throw new RangeError(`MemoryNic.txBurst: slot ${slot} out of range (slotCount ${this.slotCount})`);
+      if (slot >= this.poolSlots) {
+        throw new RangeError(`MemoryNic.txBurst: slot ${slot} out of range (pool of ${this.poolSlots} slots)`);
       }
       if (len > maxLen) {
         this.txOversize++;
@@ -188,7 +187,8 @@ export class MemoryNic implements Nic {
       } else {
         this.txFrames++;
         this.txBytes += len;
-        peer.deliver(this, slot * this.slotSize, len);
+        // Handed over: the slot is the peer's now (and one of its free slots ours).
+        if (peer.deliver(this, slot, len)) continue;
       }
       this.allocator.release(slot);
     }
@@ -200,8 +200,8 @@ export class MemoryNic implements Nic {
   }
 
   release(slot: number): void {
-    if (!(slot >= 0 && slot < this.slotCount) || !Number.isInteger(slot)) {
-      throw new RangeError(`MemoryNic.release: slot ${slot} out of range (slotCount ${this.slotCount})`);
+    if (!(slot >= 0 && slot < this.poolSlots) || !Number.isInteger(slot)) {
+      throw new RangeError(`MemoryNic.release: slot ${slot} out of range (pool of ${this.poolSlots} slots)`);
     }
     this.allocator.release(slot);
   }
@@ -249,36 +249,29 @@ export class MemoryNic implements Nic {
     }
   }
 
-  /** Copies a frame from the peer's pool into a slot of ours and queues it. */
-  private deliver(from: MemoryNic, srcOff: number, len: number): void {
+  /**
+   * Takes the peer's frame in `slot` onto our RX ring, giving the peer one of
+   * our free slots in exchange; false (counted, nothing taken) when our RX
+   * ring is full or we have no free slot.
+   */
+  private deliver(from: MemoryNic, slot: number, len: number): boolean {
     if (this.ringCount === this.ringSlots.length) {
       this.rxNoBuffer++;
-      return;
+      return false;
     }
-    const slot = this.allocator.alloc();
-    if (slot < 0) {
+    const mine = this.allocator.alloc();
+    if (mine < 0) {
       this.rxNoBuffer++;
-      return;
+      return false;
     }
-    // Word-wise copy (slot sizes are multiples of 8, so the rounded-up tail
-    // stays inside both slots). No subarray views: nothing allocated per frame.
-    const dOff = slot * this.slotSize;
-    BYTES_COPIED[0] += len;
-    if (len < NATIVE_COPY_MIN || nativeCopy === null || nativeCopy(this.pool, dOff, from.pool, srcOff, len) !== 0) {
-      const dst = this.words;
-      const src = from.words;
-      let s = srcOff >> 2;
-      let d = dOff >> 2;
-      const end = s + ((len + 3) >> 2);
-      if (len >= BULK_COPY_MIN) dst.set(src.subarray(s, end), d);
-      else while (s < end) dst[d++] = src[s++]!;
-    }
+    from.allocator.release(mine);
     let tail = this.ringHead + this.ringCount;
     if (tail >= this.ringSlots.length) tail -= this.ringSlots.length;
     this.ringSlots[tail] = slot;
     this.ringLens[tail] = len;
     this.ringCount++;
     if (this.wakeArmed) this.wake();
+    return true;
   }
 
   private wake(): void {

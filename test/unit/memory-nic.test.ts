@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import type { Nic } from '../../src/driver/nic.js';
 import { Prng } from '../../src/driver/prng.js';
+import { BYTES_COPIED } from '../../src/wire/bytes.js';
 
 /** Counts free slots by allocating until -1, then gives them all back. */
 function countFree(nic: Nic): number {
@@ -58,8 +59,9 @@ describe('MemoryNic', () => {
     expect(a.mtu).toBe(1500);
     expect(a.slotSize).toBe(2048);
     expect(a.slotCount).toBe(1024);
-    expect(a.pool.byteLength).toBe(2048 * 1024);
-    expect(a.pool.buffer === b.pool.buffer).toBe(false);
+    // One pool for the pair: each end owns 1,024 of its 2,048 slots.
+    expect(a.pool.byteLength).toBe(2048 * 1024 * 2);
+    expect(a.pool).toBe(b.pool);
     expect(a.offloads).toEqual({ txChecksum: false, tso: false, rxChecksumVerified: false });
     expect(a.pollAt()).toBe(Infinity);
     expect(a.name).not.toBe(b.name);
@@ -92,6 +94,40 @@ describe('MemoryNic', () => {
     expect(sa.tx_frames).toBe(sizes.length);
     expect(sa.tx_bytes).toBe(sizes.reduce((x, y) => x + y, 0));
     expect(sa.rx_frames).toBe(sizes.length);
+  });
+
+  it('hands frames over by slot: the receiver gets the sender\'s slot, no byte is copied, each end keeps its slot count', () => {
+    const [a, b] = MemoryNic.pair({ slotCount: 16 });
+    const f = frame(1514, 7);
+    const slot = a.alloc();
+    a.pool.set(f, slot * a.slotSize);
+    const copied = BYTES_COPIED[0]!;
+    expect(a.txBurst(Uint32Array.of(slot), Uint32Array.of(f.length), 1)).toBe(1);
+    expect(BYTES_COPIED[0]).toBe(copied);
+    // a gave its slot away and got one of b's in exchange.
+    expect(a.availableSlots).toBe(16);
+    expect(b.availableSlots).toBe(15);
+    const slots = new Uint32Array(4);
+    const lens = new Uint32Array(4);
+    expect(b.rxBurst(slots, lens, 4)).toBe(1);
+    expect(slots[0]).toBe(slot);
+    expect(b.pool.slice(slot * b.slotSize, slot * b.slotSize + lens[0]!)).toEqual(f);
+    b.release(slots[0]!);
+    expect(countFree(a)).toBe(16);
+    expect(countFree(b)).toBe(16);
+    // Slots move between the ends but never leave the pair's pool.
+    const seen = new Set<number>();
+    for (const nic of [a, b]) {
+      const taken: number[] = [];
+      for (let s = nic.alloc(); s >= 0; s = nic.alloc()) taken.push(s);
+      for (const s of taken) {
+        expect(s).toBeLessThan(32);
+        expect(seen.has(s)).toBe(false);
+        seen.add(s);
+        nic.release(s);
+      }
+    }
+    expect(seen.size).toBe(32);
   });
 
   it('rejects oversize frames but still takes (and frees) their slots', () => {
