@@ -40,7 +40,7 @@ const tcpFile = (name) => `^src/stack/tcp/${name}\\.ts$`;
 const tcpLayers = [
   {
     name: 'tcp/helpers',
-    path: `${['contracts', 'assembler', 'ring-buffer', 'rtt', 'isn', 'siphash', 'syncookie'].map(tcpFile).join('|')}|^src/stack/tcp/congestion/`,
+    path: `${['contracts', 'assembler', 'ring-buffer', 'app-io', 'rtt', 'isn', 'siphash', 'syncookie'].map(tcpFile).join('|')}|^src/stack/tcp/congestion/`,
     rank: 0,
   },
   ...[

@@ -25,6 +25,27 @@ import {
 
 /** Largest chunk handed to the stream per read. */
 const READ_CHUNK = 64 * 1024;
+/**
+ * The zero-copy receive path: a socket whose reads move at least
+ * STREAM_MIN bytes at a time lets TCP copy in-order payload straight into a
+ * slab of READ_SLAB bytes (Connection.setReadTarget) and hands the stream
+ * views of it, instead of TCP copying into its receive ring and this layer
+ * copying out into a new Buffer. A socket that only ever gets small reads
+ * (requests, responses) keeps no slab: the ring is pooled and empty when
+ * idle, a slab would stay with the socket.
+ */
+const READ_SLAB = 64 * 1024;
+const STREAM_MIN = 16 * 1024;
+/**
+ * A write at least this long that does not fit the send buffer's free space
+ * is lent to TCP (Connection.lend): sent straight from the caller's Buffer,
+ * never copied, and it completes once the peer has acknowledged it. node's
+ * contract allows it (the chunk is the stream's until the write's callback),
+ * and such a write would not have completed at once anyway: copied, it
+ * would wait for room in the send ring. Anything else is copied into the
+ * send ring and completes as soon as it is all there, as over the kernel.
+ */
+const LEND_MIN = 32 * 1024;
 
 /** The server that accepted a socket, told when the socket closes (its connection count). */
 export interface AcceptingServer {
@@ -61,6 +82,9 @@ class SocketEvents implements TcpEvents {
   onClosed(error?: TcpErrorCode): void {
     this.s._onClosed(error);
   }
+  onReadTargetFull(need: number): void {
+    this.s._readTargetFull(need);
+  }
 }
 
 // UstackSocket flag bits (UstackSocket._fl).
@@ -72,6 +96,11 @@ const S_HAD_ERROR = 16;
 const S_PULL_QUEUED = 32;
 const S_EOF_SCHEDULED = 64;
 const S_CONSUMER_WAITING = 128;
+/** The pending write is lent to the connection (not copied): it completes once acknowledged. */
+const S_LENDING = 256;
+
+/** What a stash slot holds once its view was pushed (no reference kept to the stream's chunk). */
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 function queuedPull(s: UstackSocket): void {
   s._pullQueued = false;
@@ -97,6 +126,13 @@ export class UstackSocket extends Duplex {
   private _server: AcceptingServer | null = null;
   private _onread: NetConnectOpts['onread'] | null = null;
   private _finalCb: ((err?: Error | null) => void) | null = null;
+  /** The slab TCP writes in-order bytes into (stream mode) or the onread buffer it writes them into; null: none. */
+  private _rtBuf: Buffer | null = null;
+  /** Where the slab's bytes not yet handed to the stream start. */
+  private _rtStart = 0;
+  /** Views of slabs filled during a receive burst, waiting for _pull (in order); null until first needed. */
+  private _stash: Buffer[] | null = null;
+  private _stashHead = 0;
   override readonly allowHalfOpen: boolean;
   private _fl = S_REFD;
 
@@ -350,6 +386,7 @@ export class UstackSocket extends Duplex {
       const cb = this._pendingCb;
       this._pendingCb = null;
       this._pendingChunk = null;
+      this._fl &= ~S_LENDING;
       cb(EPIPE_ENDED());
     }
   }
@@ -372,7 +409,12 @@ export class UstackSocket extends Duplex {
   }
 
 
-  /** @internal Moves bytes from the TCP receive ring into the stream while it wants them. */
+  /**
+   * @internal Moves received bytes into the stream while it wants them: first
+   * what TCP wrote into the reader's memory (slabs filled during the burst,
+   * then the current slab's fill), then what is in the receive ring; then
+   * arms the read target for what comes next, or stops it.
+   */
   _pull(): void {
     const conn = this._conn;
     if (conn === null || this.destroyed || this.connecting) return;
@@ -380,26 +422,51 @@ export class UstackSocket extends Duplex {
       this._pullOnread(conn);
       return;
     }
-    let pushed = false;
-    while (this._reading && conn.readable > 0) {
+    let moved = 0;
+    if (this._rtBuf !== null) this._stashFill(conn);
+    const st = this._stash;
+    if (st !== null) {
+      while (this._reading && this._stashHead < st.length) {
+        const b = st[this._stashHead]!;
+        st[this._stashHead++] = EMPTY_BUFFER;
+        moved += b.length;
+        if (!this.push(b)) this._reading = false;
+      }
+      if (this._stashHead === st.length) {
+        st.length = 0;
+        this._stashHead = 0;
+      }
+    }
+    const stashed = st !== null && st.length > 0;
+    while (this._reading && !stashed && conn.readable > 0) {
       const n = Math.min(conn.readable, READ_CHUNK);
       const buf = Buffer.allocUnsafe(n);
       const got = conn.read(buf, 0, n);
       if (got === 0) break;
-      pushed = true;
-      this._bytesRead += got;
-      this._touch();
+      moved += got;
       if (!this.push(got === n ? buf : buf.subarray(0, got))) this._reading = false;
     }
-    // Whatever the consumer found before, it has not seen these bytes yet.
-    if (pushed) this._consumerWaiting = false;
-    if (conn.readable === 0 && conn.peerFinished && !this._ended) {
+    if (moved > 0) {
+      this._bytesRead += moved;
+      this._touch();
+      // Whatever the consumer found before, it has not seen these bytes yet.
+      this._consumerWaiting = false;
+    }
+    // The next bytes straight into a slab while the stream keeps wanting
+    // them and they come in quantity (a slab in use stays while it has room).
+    if (this._reading && !stashed && conn.readable === 0 && !conn.peerFinished && (moved >= STREAM_MIN || (this._rtBuf !== null && conn.readTargetRoom > 0))) {
+      if (this._rtBuf === null || conn.readTargetRoom < STREAM_MIN) this._newSlab(conn, 0);
+    } else if (this._rtBuf !== null) {
+      conn.clearReadTarget();
+      this._rtBuf = null;
+    }
+    if (conn.readable === 0 && !stashed && conn.peerFinished && !this._ended) {
       // A consumer in paused mode (readableFlowing false: a 'readable'
       // listener, or pause()) gets EOF only once it asks for data again and
       // finds none, so 'end' never lands between its reads (undici's parser
       // asserts on that). With no consumer at all, EOF goes now, as node's.
       if (this.readableFlowing === false && !this._consumerWaiting) return;
-      if (pushed) {
+      if (moved > 0) {
         // Over the kernel the last data and EOF come from separate reads,
         // separate event-loop turns; consumers rely on that (undici resumes
         // its parser in between). EOF follows a turn after the data here too.
@@ -416,6 +483,35 @@ export class UstackSocket extends Duplex {
     }
   }
 
+  /** @internal TCP has a segment the read target has no room for (TcpEvents.onReadTargetFull). */
+  _readTargetFull(need: number): void {
+    const conn = this._conn;
+    if (conn === null || this._onread !== null || this._rtBuf === null) return;
+    this._stashFill(conn);
+    if (this._reading) this._newSlab(conn, need);
+    else {
+      conn.clearReadTarget();
+      this._rtBuf = null;
+    }
+  }
+
+  /** What TCP wrote into the slab since the last time, as a view at the end of the stash. */
+  private _stashFill(conn: Connection): void {
+    const n = conn.takeReadTarget();
+    if (n === 0) return;
+    const slab = this._rtBuf!;
+    const view = Buffer.from(slab.buffer, slab.byteOffset + this._rtStart, n);
+    this._rtStart += n;
+    (this._stash ??= []).push(view);
+  }
+
+  /** A fresh slab as the read target, with room for at least `need` bytes (its fill must have been taken). */
+  private _newSlab(conn: Connection, need: number): void {
+    const slab = Buffer.allocUnsafeSlow(need > READ_SLAB ? need : READ_SLAB);
+    this._rtBuf = slab;
+    this._rtStart = 0;
+    conn.setReadTarget(slab, 0, slab.length);
+  }
 
   override read(size?: number): any {
     const chunk = super.read(size);
@@ -436,20 +532,42 @@ export class UstackSocket extends Duplex {
     this.read(0);
   }
 
+  /**
+   * The onread option: bytes go to the caller's buffer, no Buffer per read.
+   * TCP writes in-order payload straight into it (the read target) while the
+   * stream flows; what did not fit, or came while paused, is read from the
+   * receive ring after it.
+   */
   private _pullOnread(conn: Connection): void {
     const o = this._onread!;
-    while (conn.readable > 0 && !this.isPaused()) {
-      const buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
-      const got = conn.read(buf, 0, buf.length);
-      if (got === 0) break;
+    while (!this.isPaused()) {
+      let buf: Uint8Array;
+      let got = conn.takeReadTarget();
+      if (got > 0) {
+        buf = this._rtBuf!;
+        this._rtBuf = null;
+      } else {
+        if (conn.readable === 0) break;
+        buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
+        got = conn.read(buf, 0, buf.length);
+        if (got === 0) break;
+      }
       this._bytesRead += got;
       this._touch();
-      if (o.callback(got, buf) === false) {
+      if (o.callback(got, buf as Buffer) === false) {
         this.pause();
         break;
       }
     }
-    if (conn.readable === 0 && conn.peerFinished && !this._ended) this._endReadable();
+    if (this.isPaused() || conn.readable > 0) {
+      conn.clearReadTarget();
+    } else if (conn.readTargetFilled === 0) {
+      // The next bytes straight into the caller's buffer.
+      const buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
+      this._rtBuf = buf as Buffer;
+      conn.setReadTarget(buf, 0, buf.length);
+    }
+    if (conn.readable === 0 && conn.readTargetFilled === 0 && conn.peerFinished && !this._ended) this._endReadable();
   }
 
   override resume(): this {
@@ -489,6 +607,22 @@ export class UstackSocket extends Duplex {
     const conn = this._conn;
     const chunk = this._pendingChunk;
     if (conn === null || chunk === null || this.connecting) return;
+    if ((this._fl & S_LENDING) !== 0) {
+      // Lent: done once the connection has given it back (all acknowledged).
+      if (conn.lent > 0) return;
+      this._fl &= ~S_LENDING;
+      this._bytesWritten += chunk.length;
+      const cb = this._pendingCb!;
+      this._pendingChunk = null;
+      this._pendingCb = null;
+      cb();
+      return;
+    }
+    if (this._pendingOff === 0 && chunk.length >= LEND_MIN && chunk.length > conn.writable && conn.lend(chunk, 0, chunk.length)) {
+      this._fl |= S_LENDING;
+      this._touch();
+      return;
+    }
     const n = conn.write(chunk, this._pendingOff, chunk.length - this._pendingOff);
     this._pendingOff += n;
     this._bytesWritten += n;

@@ -3,8 +3,11 @@
  * over the ring's (at most two) spans, copies that also sum the bytes for
  * the checksum (native kernel when installed), and the fused receive
  * placement that lets the layer verify a checksum with the sum of a copy it
- * already made. The rings themselves come and go with the record (tcb.ts:
- * takeSndRing, putRcvRing, ...).
+ * already made. The zero-copy paths (app-io.ts) are here too: payload
+ * copied straight into the reader's memory while the receive ring is empty,
+ * and sent straight from a lent buffer that follows the send ring's bytes.
+ * The rings themselves come and go with the record (tcb.ts: takeSndRing,
+ * putRcvRing, ...).
  */
 import { BYTES_COPIED, copyBytes } from '../../wire/bytes.js';
 import { addPartSum, fold16, onesSum } from '../../wire/checksum.js';
@@ -12,7 +15,8 @@ import { nativeCopySum } from '../../wire/kernels.js';
 import { seqDiff } from '../../wire/seq.js';
 import type { ByteRing } from './ring-buffer.js';
 import { State } from './types.js';
-import { F, IDLE_RING, NO_ASM, NO_RING, putRcvRing, takeRcvRing, type Tcb } from './tcb.js';
+import { Ev, F, IDLE_RING, NO_ASM, NO_RING, putRcvRing, takeRcvRing, type Tcb } from './tcb.js';
+import { NO_IO } from './app-io.js';
 
 /** A connection's assembler goes after this many receive-ring drains in a row without out-of-order data. */
 const ASM_IDLE_DRAINS = 8;
@@ -110,6 +114,18 @@ export function ringGetSum(ring: ByteRing, offset: number, dst: Uint8Array, dOff
 export function placeInOrder(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number): number {
   if (c.state !== State.ESTABLISHED || (c.fl & F.APP_CLOSED) !== 0 || len <= 0 || seqDiff(seq, c.rcvNxt) !== 0) return -1;
   if (c.asm.heldBytes !== 0 || c.rcvRing === NO_RING || len > c.rcvWindowNow() || len > c.rcvFree()) return -1;
+  if (targetFor(c, len)) {
+    // Into the reader's memory (app-io.ts), past its fill: not the reader's
+    // until rcvText takes the placement.
+    const io = c.io;
+    const sum = fold16(copySum(io.rtBuf, io.rtPos, buf, off, len));
+    c.placedBuf = buf;
+    c.placedOff = off;
+    c.placedLen = len;
+    c.placedStore = io.rtBuf;
+    c.placedTookRing = false;
+    return sum;
+  }
   const took = c.rcvRing === IDLE_RING;
   const ring = took ? takeRcvRing(c) : c.rcvRing;
   ring.ensure(ring.length + len);
@@ -144,6 +160,89 @@ export function usePlacement(c: Tcb, payload: Uint8Array, pOff: number, len: num
   c.placedStore = null;
   c.placedTookRing = false;
   return true;
+}
+
+/**
+ * Whether in-order payload of len bytes goes to the reader's memory: a read
+ * target is set, the receive ring is empty and nothing is held out of order
+ * (so the bytes come right after everything the reader has), and the target
+ * has room — asking the reader once for more (TcpEvents.onReadTargetFull).
+ */
+export function targetFor(c: Tcb, len: number): boolean {
+  const io = c.io;
+  if (io === NO_IO || c.rcvRing.length !== 0 || c.asm.heldBytes !== 0 || !io.hasTarget) return false;
+  if (io.rtEnd - io.rtPos >= len) return true;
+  const e = c.events;
+  if (e.onReadTargetFull === undefined) return false;
+  e.onReadTargetFull(len);
+  return io.rtEnd - io.rtPos >= len;
+}
+
+/**
+ * In-order text (rcvText) for the reader's memory: takes the placement
+ * placeInOrder made there for this payload, or copies the payload there;
+ * false (nothing done) when the bytes are for the receive ring instead.
+ */
+export function toTarget(c: Tcb, payload: Uint8Array, pOff: number, len: number): boolean {
+  const io = c.io;
+  if (io === NO_IO) return false;
+  if (c.placedLen >= len && payload === c.placedBuf && pOff === c.placedOff && c.placedStore === io.rtBuf) {
+    c.placedLen = 0;
+    c.placedBuf = null;
+    c.placedStore = null;
+  } else if (targetFor(c, len)) {
+    copyBytes(io.rtBuf, io.rtPos, payload, pOff, len);
+  } else {
+    return false;
+  }
+  io.rtPos += len;
+  io.rtFilled += len;
+  return true;
+}
+
+/** `n` lent bytes were acknowledged: the loan shrinks, and once all of it is, it goes back (Ev.WRITABLE). */
+export function ackLoan(c: Tcb, n: number): void {
+  const io = c.io;
+  io.loanOff += n;
+  io.loanLen -= n;
+  if (io.loanLen === 0) {
+    io.endLoan();
+    c.pendingEvents |= Ev.WRITABLE;
+  }
+}
+
+/** Copies up to len queued bytes starting `offset` bytes after the oldest unacknowledged one: the send ring's, then the loan's. */
+export function sndGet(c: Tcb, offset: number, dst: Uint8Array, dOff: number, len: number): number {
+  const ringLen = c.sndRing.length;
+  let n = offset < ringLen ? ringGet(c.sndRing, offset, dst, dOff, len < ringLen - offset ? len : ringLen - offset) : 0;
+  const io = c.io;
+  if (n < len && io.loanLen > 0) {
+    const at = offset + n - ringLen;
+    let k = io.loanLen - at;
+    if (k > len - n) k = len - n;
+    if (k > 0) {
+      copyBytes(dst, dOff + n, io.loanBuf, io.loanOff + at, k);
+      n += k;
+    }
+  }
+  return n;
+}
+
+/** sndGet of exactly len bytes that also returns their folded sum; -1 (after copying what there is) when fewer are queued. */
+export function sndGetSum(c: Tcb, offset: number, dst: Uint8Array, dOff: number, len: number): number {
+  const io = c.io;
+  const ringLen = c.sndRing.length;
+  if (io.loanLen === 0 || offset + len <= ringLen) return ringGetSum(c.sndRing, offset, dst, dOff, len);
+  // The ring's part (a bytes, maybe none), then the loan's from `at`.
+  const a = offset < ringLen ? ringLen - offset : 0;
+  const at = offset + a - ringLen;
+  if (at + len - a > io.loanLen) {
+    sndGet(c, offset, dst, dOff, len);
+    return -1;
+  }
+  const fromLoan = copySum(dst, dOff + a, io.loanBuf, io.loanOff + at, len - a);
+  if (a === 0) return fold16(fromLoan);
+  return fold16(addPartSum(ringGetSum(c.sndRing, offset, dst, dOff, a), fromLoan, a));
 }
 
 /** Nothing left to read and nothing held out of order: the receive ring gives its storage back. */

@@ -40,7 +40,8 @@ import {
   takeSndRing,
   type SegmentSink,
 } from './tcb.js';
-import { dropPlacement, placeInOrder, rcvDrained, ringGet, ringGetSum, ringPut } from './buffers.js';
+import { dropPlacement, placeInOrder, rcvDrained, ringGet, ringPut, sndGet, sndGetSum } from './buffers.js';
+import { AppIo, NO_IO } from './app-io.js';
 import { emitRst } from './output.js';
 import { pipe } from './recovery/sack-scoreboard.js';
 import { rackReoWnd, rsIdx, rsStartOf } from './recovery/rack.js';
@@ -156,7 +157,7 @@ export class Connection extends Tcb {
 
   /** Copies `len` bytes of queued send data starting `ringOffset` bytes after the oldest unacknowledged byte. */
   copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    return ringGet(this.sndRing, ringOffset, dst, dstOff, len);
+    return sndGet(this, ringOffset, dst, dstOff, len);
   }
 
   /**
@@ -165,7 +166,7 @@ export class Connection extends Tcb {
    * fewer were queued (the caller then sums the segment itself).
    */
   copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    return ringGetSum(this.sndRing, ringOffset, dst, dstOff, len);
+    return sndGetSum(this, ringOffset, dst, dstOff, len);
   }
 
   /** Fused receive: the payload copied into the receive ring while the layer verifies its checksum (buffers.ts). */
@@ -204,9 +205,9 @@ export class Connection extends Tcb {
   get writable(): number {
     return this.canWrite() ? this.sndFree() : 0;
   }
-  /** Bytes queued but not yet acknowledged. */
+  /** Bytes queued but not yet acknowledged (lent ones included). */
   get sendQueued(): number {
-    return this.sndRing.length;
+    return this.sndQueued();
   }
   /** The peer sent FIN and everything before it has been read or is readable. */
   get peerFinished(): boolean {
@@ -238,9 +239,17 @@ export class Connection extends Tcb {
     return this.rtoAt;
   }
 
-  /** Queues bytes for sending; returns how many were accepted (0 when the ring is full or writing is over). */
+  /**
+   * Queues bytes for sending (copied into the send ring); returns how many
+   * were accepted (0 when the ring is full, writing is over, or a loan is
+   * out: its bytes must come first).
+   */
   write(src: Uint8Array, off: number, len: number): number {
     if (!this.canWrite() || len <= 0) return 0;
+    if (this.io.loanLen > 0) {
+      this.fl |= F.WRITE_BLOCKED;
+      return 0;
+    }
     const n = Math.min(len, this.sndFree());
     if (n > 0) {
       const ring = this.sndRing === IDLE_RING ? takeSndRing(this) : this.sndRing;
@@ -250,6 +259,70 @@ export class Connection extends Tcb {
     if (n < len) this.fl |= F.WRITE_BLOCKED;
     if (n > 0) this.host.kick(this);
     return n;
+  }
+
+  /**
+   * Lends `src[off, off + len)` to the connection: the bytes follow what is
+   * queued and are sent, and retransmitted, straight from `src`, never
+   * copied into the send ring; the caller must leave them unchanged until
+   * the loan is over (`lent` is 0 again: everything acknowledged, reported
+   * by onWritable, or the connection ended). One loan at a time; while one
+   * is out, write() accepts nothing. Returns whether the loan was taken
+   * (false: writing is over, or a loan is out).
+   */
+  lend(src: Uint8Array, off: number, len: number): boolean {
+    if (!this.canWrite() || len <= 0 || this.io.loanLen > 0) return false;
+    this.appIo().lend(src, off, len);
+    this.host.kick(this);
+    return true;
+  }
+
+  /** Lent bytes not acknowledged yet (0: no loan out). */
+  get lent(): number {
+    return this.io.loanLen;
+  }
+
+  /**
+   * The reader's memory for in-order data (the zero-copy receive path): while
+   * the receive ring is empty and nothing is held out of order, in-order
+   * payload is copied straight to buf[off, end), from off on, instead of into
+   * the ring; those bytes are the reader's at once (the window stays open)
+   * and readTargetFilled counts them until takeReadTarget. When a segment does
+   * not fit, events.onReadTargetFull may give more room; otherwise the bytes
+   * go to the ring (read()), after the target's. Take the fill before
+   * setting another target.
+   */
+  setReadTarget(buf: Uint8Array, off: number, end: number): void {
+    if (off < 0 || end > buf.length || off > end) throw new RangeError(`setReadTarget: [${off}, ${end}) outside a buffer of ${buf.length}`);
+    if (this.io.rtFilled !== 0) throw new RangeError('setReadTarget: the previous target\'s fill was not taken');
+    this.appIo().setTarget(buf, off, end);
+  }
+
+  /** No read target any more: nothing more goes there (a fill not taken yet stays for takeReadTarget). */
+  clearReadTarget(): void {
+    if (this.io !== NO_IO) this.io.clearTarget();
+  }
+
+  /** Bytes written to the read target that takeReadTarget has not taken yet. */
+  get readTargetFilled(): number {
+    return this.io.rtFilled;
+  }
+
+  /** The reader takes the target's fill: returns its length (the bytes end where the target's next byte goes). */
+  takeReadTarget(): number {
+    const n = this.io.rtFilled;
+    if (n !== 0) this.io.rtFilled = 0;
+    return n;
+  }
+
+  /** Room left in the read target. */
+  get readTargetRoom(): number {
+    return this.io.rtRoom;
+  }
+
+  private appIo(): AppIo {
+    if (this.io === NO_IO) this.io = new AppIo();
+    return this.io;
   }
 
   /** Reads and consumes received bytes; opens the window (RFC 9293 §3.8.6.2.2). */
@@ -333,7 +406,7 @@ export class Connection extends Tcb {
       return;
     }
     this.fl |= F.APP_CLOSED;
-    if (this.rcvRing.length > 0) {
+    if (this.rcvRing.length > 0 || this.io.rtFilled > 0) {
       this.abort();
       return;
     }
@@ -364,7 +437,7 @@ export class Connection extends Tcb {
     const e = this.events;
     // Connect before data, data before end, end before close.
     if (ev & Ev.CONNECTED) e.onConnected?.();
-    if (ev & Ev.READABLE && this.rcvRing.length > 0) e.onReadable?.();
+    if (ev & Ev.READABLE && (this.rcvRing.length > 0 || this.io.rtFilled > 0)) e.onReadable?.();
     if (ev & Ev.PEER_CLOSED) e.onPeerClosed?.();
     if (ev & Ev.WRITABLE) e.onWritable?.();
     ev = ev & Ev.CLOSED;

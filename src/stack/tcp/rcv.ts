@@ -6,12 +6,12 @@
  * (RFC 2883), answers to unacceptable segments, and when a read makes a
  * window update worth sending.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 import { Assembler } from './assembler.js';
 import { State } from './types.js';
 import { Ev, F, IDLE_RING, NO_ASM, enterTimeWait, finish, queueRst, setState, takeRcvRing, type Tcb } from './tcb.js';
-import { ringPut, usePlacement } from './buffers.js';
+import { ringPut, toTarget, usePlacement } from './buffers.js';
 import { challengeAck, processAck } from './snd.js';
 
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: ts.recent invalid after 24 days idle
@@ -217,12 +217,24 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
     c.stats.bytesIn += len;
     if (off === 0) {
       const hadHoles = c.asm.heldBytes > 0;
-      const ring = c.rcvRing === IDLE_RING ? takeRcvRing(c) : c.rcvRing;
-      if (!usePlacement(c, payload, pOff, len, ring)) ringPut(ring, 0, payload, pOff, len);
-      ring.commit(len);
-      const extra = c.asm.advance(len);
-      if (extra > 0) ring.commit(extra);
-      c.rcvNxt = seqAdd(c.rcvNxt, len + extra);
+      if (toTarget(c, payload, pOff, len)) {
+        // Straight into the reader's memory (nothing was held out of order):
+        // read at once. A pushed segment read at once is acknowledged at once
+        // (below, the delayed-ACK rules see what is unacknowledged), as Linux
+        // tcp_cleanup_rbuf does once a reader has drained a pushed segment:
+        // the sender pushes at the end of what it has queued, and a sender
+        // waiting for that ACK to complete a write (a lent buffer) would
+        // otherwise wait out the delayed-ACK timer.
+        c.rcvNxt = seqAdd(c.rcvNxt, len);
+        if ((flags & TCP_PSH) !== 0) c.fl |= F.ACK_NOW;
+      } else {
+        const ring = c.rcvRing === IDLE_RING ? takeRcvRing(c) : c.rcvRing;
+        if (!usePlacement(c, payload, pOff, len, ring)) ringPut(ring, 0, payload, pOff, len);
+        ring.commit(len);
+        const extra = c.asm.advance(len);
+        if (extra > 0) ring.commit(extra);
+        c.rcvNxt = seqAdd(c.rcvNxt, len + extra);
+      }
       c.pendingEvents |= Ev.READABLE;
       if (hadHoles) {
         // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.

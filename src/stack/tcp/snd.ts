@@ -10,6 +10,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../../wire/
 import { RS_MIN_RECORDS } from './cold-state.js';
 import { State } from './types.js';
 import { DUP_THRESH, Ev, F, enterTimeWait, finish, putSndRing, setState, type SegmentSink, type Tcb } from './tcb.js';
+import { ackLoan } from './buffers.js';
 import { OUT, SACK_OUT, emit, prepare } from './output.js';
 import {
   lossPoint,
@@ -130,13 +131,18 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
   const flightBefore = seqDiff(c.sndMax, c.sndUna);
   // Release acknowledged data (the SYN and FIN occupy sequence space but not ring bytes).
   let dataAcked = seqDiff(ack, c.sndBase);
-  if (dataAcked > c.sndRing.length) dataAcked = c.sndRing.length;
+  const queued = c.sndQueued();
+  if (dataAcked > queued) dataAcked = queued;
   if (dataAcked > 0) {
-    c.sndRing.consume(dataAcked);
-    // Everything acknowledged: the send ring gives its storage back (idle costs nothing).
+    // The ring's bytes come first in the stream, then the loan's.
+    const ringLen = c.sndRing.length;
+    const fromRing = dataAcked < ringLen ? dataAcked : ringLen;
+    if (fromRing > 0) c.sndRing.consume(fromRing);
+    if (dataAcked > fromRing) ackLoan(c, dataAcked - fromRing);
+    // The ring is empty: it gives its storage back (idle costs nothing).
     if (c.sndRing.length === 0) {
       putSndRing(c);
-      if (c.cold.rsN === 0 && c.cold.rsEnd.length > RS_MIN_RECORDS) c.cold.dropLog();
+      if (queued === dataAcked && c.cold.rsN === 0 && c.cold.rsEnd.length > RS_MIN_RECORDS) c.cold.dropLog();
     }
     c.sndBase = seqAdd(c.sndBase, dataAcked);
     if ((c.fl & F.WRITE_BLOCKED) !== 0 && c.canWrite()) {
@@ -400,7 +406,8 @@ export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
  */
 export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: SegmentSink, isRtx: boolean): number {
   const ringOff = seqDiff(seq, c.sndBase);
-  const avail = c.sndRing.length - ringOff;
+  const queued = c.sndQueued();
+  const avail = queued - ringOff;
   let n = Math.min(len, avail > 0 ? avail : 0);
   // Leave room for SACK blocks (the option space is shared; RFC 2018 §3).
   const o = prepare(c, TCP_ACK, seq, now);
@@ -413,15 +420,15 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
   // or cwnd otherwise left a short segment on the wire, and what is left
   // of the window now follows the SWS rules like any small segment.
   const unit = c.sndMss() - sackRoom;
-  if (n > unit && unit > 0 && ringOff + n < c.sndRing.length) n -= n % unit;
+  if (n > unit && unit > 0 && ringOff + n < queued) n -= n % unit;
   let flags = TCP_ACK;
   let space = n;
-  if ((c.fl & F.FIN_QUEUED) !== 0 && ringOff + n === c.sndRing.length) {
+  if ((c.fl & F.FIN_QUEUED) !== 0 && ringOff + n === queued) {
     flags |= TCP_FIN;
     space += 1;
   }
   if (space === 0) return 0;
-  if (n > 0 && ringOff + n === c.sndRing.length) flags |= TCP_PSH;
+  if (n > 0 && ringOff + n === queued) flags |= TCP_PSH;
   o.flags = flags;
   o.payloadLength = n;
   emit(c, sink, o, ringOff);

@@ -32,6 +32,7 @@ import { ByteRing, defaultRingPool, type RingPool } from './ring-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { createCongestionControl } from './congestion/index.js';
 import { COLD_NONE, giveColdState, takeColdState, type ColdState } from './cold-state.js';
+import { NO_IO, type AppIo } from './app-io.js';
 import {
   DEFAULT_TCP_CONFIG,
   State,
@@ -272,6 +273,12 @@ export class Tcb {
   placedLen = 0;
   placedStore: Uint8Array | null = null;
   placedTookRing = false;
+  /**
+   * The application's memory for the zero-copy paths (app-io.ts: the read
+   * target in-order payload goes to while the receive ring is empty, the
+   * send loan whose bytes follow the send ring's); NO_IO until first used.
+   */
+  io: AppIo = NO_IO;
 
   // --- RTT / congestion / loss recovery
   readonly rtt: RttEstimator;
@@ -466,10 +473,17 @@ export class Tcb {
     return r === NO_RING ? r.free : this.rcvCapacity - r.length;
   }
 
-  /** Room left in the send buffer (its configured size, not what is allocated). */
+  /** Room left in the send buffer (its configured size, not what is allocated; lent bytes count as queued). */
   sndFree(): number {
     const r = this.sndRing;
-    return r === NO_RING ? r.free : Math.max(1, this.config.sendBufferSize) - r.length;
+    if (r === NO_RING) return r.free;
+    const f = Math.max(1, this.config.sendBufferSize) - r.length - this.io.loanLen;
+    return f > 0 ? f : 0;
+  }
+
+  /** Bytes queued and not acknowledged: the send ring's, then the loan's (app-io.ts). */
+  sndQueued(): number {
+    return this.sndRing.length + this.io.loanLen;
   }
 
   /** The application may still queue data (before our FIN, in a state that sends it). */
@@ -496,13 +510,13 @@ export class Tcb {
 
   /** Sequence number just after our FIN (valid once finQueued). */
   finSeqPlusOne(): number {
-    return seqAdd(this.sndBase, this.sndRing.length + 1);
+    return seqAdd(this.sndBase, this.sndQueued() + 1);
   }
 
-  /** Bytes in the send ring not sent yet (beyond sndNxt). */
+  /** Queued bytes not sent yet (beyond sndNxt). */
   unsentBytes(): number {
     const sent = seqDiff(this.sndNxt, this.sndBase);
-    const u = this.sndRing.length - (sent > 0 ? sent : 0);
+    const u = this.sndQueued() - (sent > 0 ? sent : 0);
     return u > 0 ? u : 0;
   }
 }
@@ -535,7 +549,7 @@ export function maybeDropCold(c: Tcb): void {
   const cs = c.cold;
   if (
     c.sndUna !== c.sndMax ||
-    c.sndRing.length !== 0 ||
+    c.sndQueued() !== 0 ||
     cs.rsN !== 0 ||
     cs.sbN !== 0 ||
     cs.dupAcks !== 0 ||
@@ -599,8 +613,16 @@ export function allocateBuffers(c: Tcb): void {
   if (c.rcvRing === NO_RING) c.rcvRing = IDLE_RING;
 }
 
-/** Nothing more can be sent or received: drop the rings (keeping unread data readable). */
+/**
+ * Nothing more can be sent or received: drop the rings (keeping unread data
+ * readable), the loan and the read target (the reader's fill count stays
+ * for it to take).
+ */
 export function releaseBuffers(c: Tcb): void {
+  if (c.io !== NO_IO) {
+    c.io.endLoan();
+    c.io.clearTarget();
+  }
   putSndRing(c);
   c.sndRing = NO_RING;
   if (c.rcvRing.length === 0) {

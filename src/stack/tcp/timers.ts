@@ -59,7 +59,7 @@ export function keepAliveAt(c: Tcb): number {
   if ((c.fl & F.KEEP_ALIVE) === 0) return Infinity;
   const s = c.state;
   if (s !== State.ESTABLISHED && s !== State.CLOSE_WAIT && s !== State.FIN_WAIT_2) return Infinity;
-  if (c.sndNxt !== c.sndUna || c.sndRing.length > 0) return Infinity; // RTO / persist in charge
+  if (c.sndNxt !== c.sndUna || c.sndQueued() > 0) return Infinity; // RTO / persist in charge
   return c.cold.keepProbes === 0
     ? c.lastRecv + c.keepIdleMs
     : c.cold.keepLastProbe + c.config.keepIntervalMs;

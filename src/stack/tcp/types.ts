@@ -141,6 +141,14 @@ export interface TcpEvents {
   onPeerClosed?(): void;
   /** The connection is finished for the application; error for abnormal ends. */
   onClosed?(error?: TcpErrorCode): void;
+  /**
+   * The read target (Connection.setReadTarget) has no room for a segment of
+   * `need` in-order bytes: take its fill (takeReadTarget) and set a new one
+   * with at least that much room, or leave it (the bytes go to the receive
+   * ring). Called while a segment is being processed: it may call only
+   * takeReadTarget, setReadTarget and clearReadTarget.
+   */
+  onReadTargetFull?(need: number): void;
 }
 
 /** Counters; one object may be shared by all connections of a layer. */
