@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
 import { ensureTools, run } from '../helpers/netns.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
+import { startChild, waitForOutput } from '../helpers/children.js';
+import { withTimeout } from '../helpers/wait.js';
 
 const skipReason = xdpUnavailableReason() ?? ensureTools(['ping', 'curl', 'ethtool']);
 if (skipReason !== undefined) console.log(`[xdp-link.test] skipping: ${skipReason}`);
@@ -127,10 +129,23 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
     expect(nic.rxBadDescriptor).toBe(0);
   }, 150_000);
 
-  it('close() leaves no XDP program on the interface', async () => {
+  it('close() leaves no XDP program on the interface, and the closed NIC lends no slot', async () => {
     expect(v.xdpAttached()).toBe(true);
+    const peer = startChild('ip', ['netns', 'exec', v.ns, process.execPath, peerScript, 'tcp-listen', v.peerAddr, '5204', '1'], {
+      what: "the namespace's listener",
+    });
+    await waitForOutput(peer, 'listening');
+    const client = stack.net.connect({ port: 5204, host: v.peerAddr });
+    await withTimeout(new Promise<void>((r) => client.once('connect', () => r())), { timeoutMs: 10_000, what: 'the connection to the namespace' });
     await stack.close();
     expect(v.xdpAttached()).toBe(false);
+    // The pool is gone with the socket: the NIC lends no slot to send from
+    // (a slot of a detached pool made the stack throw from the socket's stream).
+    expect(stack.iface.nic.alloc()).toBe(-1);
+    expect(stack.iface.nic.availableSlots).toBe(0);
+    expect(() => client.write(Buffer.alloc(1000, 1))).not.toThrow();
+    client.destroy();
+    await peer.stop();
     // The interface and the kernel's address carry on.
     const { stdout } = await v.inNs('ping', ['-c', '1', '-W', '2', v.kernelAddr]);
     expect(stdout).toMatch(/1 packets transmitted, 1 received/);
