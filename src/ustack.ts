@@ -97,6 +97,15 @@ function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOpti
   return o;
 }
 
+/** The kernel's IPv4 addresses on an interface, dotted. */
+function interfaceAddresses(ifname: string): string[] {
+  return (networkInterfaces()[ifname] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
+}
+
+function interfaceHasAddress(ifname: string, address: number): boolean {
+  return interfaceAddresses(ifname).includes(ipToString(address));
+}
+
 /**
  * AF_XDP shared-address mode: the address must be one the interface already
  * has (the kernel keeps answering ARP and ICMP for it), and the stack's
@@ -105,8 +114,8 @@ function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOpti
  * reach the right stack.
  */
 function sharedModeEphemeralPorts(nic: string, ifname: string, address: number): { low: number; high: number } {
-  const have = (networkInterfaces()[ifname] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
-  if (!have.includes(ipToString(address))) {
+  if (!interfaceHasAddress(ifname, address)) {
+    const have = interfaceAddresses(ifname);
     throw invalidArg(
       `nic '${nic}': shared mode uses an address ${ifname} already has (${have.join(', ') || 'none'}); got ${ipToString(address)}`,
     );
@@ -214,6 +223,12 @@ export class Stack implements SocketHost {
     } else if (spec.kind === 'xdp') {
       // The program sends the socket only what is addressed to the stack: it must know the address first.
       if (useDhcp) throw invalidArg(`nic '${opts.nic}': address 'dhcp' is not supported on AF_XDP yet; give the address`);
+      if (!spec.shared && interfaceHasAddress(spec.ifname, address)) {
+        // Every IPv4 packet to the address would go to the stack: the kernel would lose its own traffic (SSH too).
+        throw invalidArg(
+          `nic '${opts.nic}': ${ipToString(address)} is the kernel's own address on ${spec.ifname}; give the stack another address, or share this one with ${'`'}xdp:${spec.ifname}?shared=1${'`'}`,
+        );
+      }
       const ephemeral = spec.shared ? sharedModeEphemeralPorts(opts.nic, spec.ifname, address) : undefined;
       const xdp = XdpNic.open({
         ifname: spec.ifname,

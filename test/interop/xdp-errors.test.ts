@@ -87,6 +87,14 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
     expect(v.xdpAttached()).toBe(false);
   });
 
+  it("the kernel's own address without shared=1: ERR_INVALID_ARG_VALUE, before anything is attached", async () => {
+    const e = await openError(`xdp:${v.host}`, `${v.kernelAddr}/24`);
+    expect(e.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(e.message).toMatch(/kernel's own address/);
+    expect(e.message).toMatch(/shared=1/);
+    expect(v.xdpAttached()).toBe(false);
+  });
+
   it('a queue the interface does not have: ERR_USTACK_QUEUE_OUT_OF_RANGE', async () => {
     const e = await openError(`xdp:${v.host}?queue=4`, `${v.ustackAddr}/24`);
     expect(e.code).toBe('ERR_USTACK_QUEUE_OUT_OF_RANGE');
