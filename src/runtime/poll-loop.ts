@@ -67,6 +67,12 @@ export interface EventLoopProbe {
 }
 
 const noop = (): void => {};
+/**
+ * The microtask hop of the chain: a reaction on a settled promise, rather
+ * than queueMicrotask, which wraps each callback in an AsyncResource and a
+ * bound function (several hundred bytes and an async-context push per step).
+ */
+const SETTLED = Promise.resolve();
 /** Bursts polled back to back in one step while frames keep coming. */
 const BURSTS_PER_STEP = 8;
 /**
@@ -132,7 +138,7 @@ class PollScheduler {
     }
     if (this.chained || this.immediate !== null) return;
     this.chained = true;
-    queueMicrotask(this.chainMicrotask);
+    void SETTLED.then(this.chainMicrotask);
   }
 
   /** Forgets a stopped loop. */
@@ -179,7 +185,7 @@ class PollScheduler {
     if ((want === Want.Stay || this.kickedInStep) && now - this.sliceStart < sliceMs && !(this.probe?.due() ?? false)) {
       // Stay in this turn: the next step after the application's queued callbacks.
       this.chained = true;
-      queueMicrotask(this.chainMicrotask);
+      void SETTLED.then(this.chainMicrotask);
       return;
     }
     this.sliceStart = -1;

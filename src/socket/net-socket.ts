@@ -62,16 +62,12 @@ class SocketEvents implements TcpEvents {
     this.s._onConnected();
   }
   onReadable(): void {
-    // The stack reports readable data per segment, in the middle of a poll
-    // burst. The first report pulls at once (a request is answered within
-    // the same poll, whose transmit flush then carries the reply) and queues
-    // one more pull for after the burst, which moves everything else that
-    // arrived in it as one chunk: two Buffers per burst instead of one per
-    // segment (node reads up to 64 KiB per wake-up).
-    const s = this.s;
-    if (s._pullQueued) return;
-    s._pull();
-    s._queuePull();
+    // TCP reports readable data once per receive burst, at its end and before
+    // the connection's output (Connection.process): one pull moves the burst
+    // as one chunk (node reads up to 64 KiB per wake-up), and a request is
+    // answered within the same poll, whose transmit flush carries the reply
+    // with the ACK.
+    this.s._pull();
   }
   onWritable(): void {
     this.s._flushPending();
@@ -130,9 +126,14 @@ export class UstackSocket extends Duplex {
   private _rtBuf: Buffer | null = null;
   /** Where the slab's bytes not yet handed to the stream start. */
   private _rtStart = 0;
-  /** Views of slabs filled during a receive burst, waiting for _pull (in order); null until first needed. */
+  /**
+   * Views of slabs filled during a receive burst, waiting for _pull, in
+   * order: _stash[_stashHead, _stashTail), in an array that only grows (no
+   * storage reallocated per burst); null until first needed.
+   */
   private _stash: Buffer[] | null = null;
   private _stashHead = 0;
+  private _stashTail = 0;
   override readonly allowHalfOpen: boolean;
   private _fl = S_REFD;
 
@@ -396,8 +397,11 @@ export class UstackSocket extends Duplex {
     this._reading = true;
     // Asynchronous, as over the kernel: data never appears synchronously
     // inside read() (undici's parser pauses and resumes around read() and
-    // relies on that).
-    this._queuePull();
+    // relies on that). Only when there is something to pull: otherwise the
+    // next readable report pulls (the stream asks again after every push, and
+    // a tick per push showed in the allocation profile of a request/response).
+    const conn = this._conn;
+    if (conn === null || conn.readable > 0 || conn.readTargetFilled > 0 || this._stashTail > 0 || conn.peerFinished) this._queuePull();
   }
 
   /** @internal one _pull on the next tick, however many times this is called before it. */
@@ -426,18 +430,15 @@ export class UstackSocket extends Duplex {
     if (this._rtBuf !== null) this._stashFill(conn);
     const st = this._stash;
     if (st !== null) {
-      while (this._reading && this._stashHead < st.length) {
+      while (this._reading && this._stashHead < this._stashTail) {
         const b = st[this._stashHead]!;
         st[this._stashHead++] = EMPTY_BUFFER;
         moved += b.length;
         if (!this.push(b)) this._reading = false;
       }
-      if (this._stashHead === st.length) {
-        st.length = 0;
-        this._stashHead = 0;
-      }
+      if (this._stashHead === this._stashTail) this._stashHead = this._stashTail = 0;
     }
-    const stashed = st !== null && st.length > 0;
+    const stashed = this._stashTail > 0;
     while (this._reading && !stashed && conn.readable > 0) {
       const n = Math.min(conn.readable, READ_CHUNK);
       const buf = Buffer.allocUnsafe(n);
@@ -502,7 +503,10 @@ export class UstackSocket extends Duplex {
     const slab = this._rtBuf!;
     const view = Buffer.from(slab.buffer, slab.byteOffset + this._rtStart, n);
     this._rtStart += n;
-    (this._stash ??= []).push(view);
+    const st = (this._stash ??= []);
+    if (this._stashTail === st.length) st.push(view);
+    else st[this._stashTail] = view;
+    this._stashTail++;
   }
 
   /** A fresh slab as the read target, with room for at least `need` bytes (its fill must have been taken). */

@@ -180,6 +180,16 @@ export class TcpSegmentView {
   get seq(): number {
     return u32(this.buf, this.off + 4);
   }
+  /**
+   * The sequence number's 32 bits as an int32 (`>>> 0` for the unsigned
+   * value): for comparisons modulo 2^32 on the per-segment path, where a
+   * uint32 >= 2^31 returned by a call V8 does not inline is a heap number.
+   */
+  get seqBits(): number {
+    const b = this.buf;
+    const o = this.off;
+    return (b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!;
+  }
   get ack(): number {
     return u32(this.buf, this.off + 8);
   }

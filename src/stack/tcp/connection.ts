@@ -84,8 +84,16 @@ export class Connection extends Tcb {
   // =========================================================================
   // Input, output, time
 
-  /** Handles one segment addressed to this connection. Never throws on hostile input. */
-  process(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number): void {
+  /**
+   * Handles one segment addressed to this connection. Never throws on
+   * hostile input. `inBurst`: more segments of the same receive burst may
+   * follow; when the connection's output may then wait for the burst's end
+   * (outputMayWait), so do its events, and the call returns true: the layer
+   * delivers them (deliverEvents) before servicing it at the end of the
+   * burst, so the application reads a burst's in-order data at once, and its
+   * answer leaves with the burst's ACK.
+   */
+  process(seg: TcpRepr, payload: Uint8Array, payloadOff: number, now: number, inBurst = false): boolean {
     takeCold(this);
     this.now = now;
     this.stats.segmentsIn++;
@@ -102,6 +110,13 @@ export class Connection extends Tcb {
     }
     // A placement lives for this segment only (before the application runs).
     dropPlacement(this);
+    if (inBurst && this.outputMayWait) return true;
+    this.flushEvents();
+    return false;
+  }
+
+  /** Delivers events a segment of a burst left pending (process returned true). */
+  deliverEvents(): void {
     this.flushEvents();
   }
 

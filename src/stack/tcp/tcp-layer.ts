@@ -108,7 +108,15 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private placedSum = 0;
   // Re-entrancy: application calls made from event callbacks are deferred.
   private busy = 0;
-  private readonly deferred: Connection[] = [];
+  /**
+   * Connections to service once the current input or burst is done:
+   * deferred[deferredHead, deferredTail), by index in an array that only
+   * grows: shift(), push() after it, or length = 0 made V8 move or regrow the
+   * array's storage, an allocation per burst.
+   */
+  private readonly deferred: (Connection | null)[] = [null, null, null, null, null, null, null, null];
+  private deferredHead = 0;
+  private deferredTail = 0;
   /** Receive bursts being processed (rxBurstStart/End nest). */
   private rxBursts = 0;
   /** Free send/receive ring storage shared by this layer's connections. */
@@ -279,7 +287,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if (nativeCopySum === null || v.payloadLength < FUSED_MIN) return null;
     const conn = this.conns.lookup(dst >>> 0, v.dstPort, src >>> 0, v.srcPort);
     if (conn === null) return null;
-    const sum = conn.placeInOrder(v.seq, v.buf, v.payloadOffset, v.payloadLength);
+    const sum = conn.placeInOrder(v.seqBits, v.buf, v.payloadOffset, v.payloadLength);
     if (sum < 0) return null;
     this.placedSum = sum;
     return conn;
@@ -328,8 +336,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
           return;
         }
       }
-      conn.process(rx, buf, payloadOff, now);
-      if (this.rxBursts > 0 && conn.outputMayWait) this.defer(conn);
+      // Its events and output wait for the burst's end when they may (runDeferred).
+      if (conn.process(rx, buf, payloadOff, now, this.rxBursts > 0)) this.defer(conn);
       else this.service(conn, now);
       return;
     }
@@ -510,8 +518,11 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private defer(conn: Connection): void {
     // Most recent first: a burst usually defers the same connection again.
     const d = this.deferred;
-    for (let i = d.length - 1; i >= 0; i--) if (d[i] === conn) return;
-    d.push(conn);
+    const tail = this.deferredTail;
+    for (let i = tail - 1; i >= this.deferredHead; i--) if (d[i] === conn) return;
+    if (tail === d.length) d.push(conn);
+    else d[tail] = conn;
+    this.deferredTail = tail + 1;
   }
 
   kick(conn: Connection): void {
@@ -617,16 +628,22 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   }
 
   private runDeferred(now: number): void {
+    const d = this.deferred;
     let guard = 0;
-    while (this.deferred.length > 0 && guard++ < 10_000) {
-      const c = this.deferred.shift()!;
+    while (this.deferredHead < this.deferredTail && guard++ < 10_000) {
+      const c = d[this.deferredHead]!;
+      d[this.deferredHead++] = null;
       this.busy++;
       try {
+        // Events first: what the application writes in answer leaves with the ACK.
+        c.deliverEvents();
         this.service(c, now);
       } finally {
         this.busy--;
       }
     }
+    // Emptied: start again at the front (a guard stop leaves the rest queued).
+    if (this.deferredHead === this.deferredTail) this.deferredHead = this.deferredTail = 0;
   }
 
   private register(conn: Connection): void {
