@@ -1,7 +1,7 @@
 // Unit tests for addon/xdp/bpf_asm.h (labels, jump offsets) and
-// addon/xdp/program.h (the redirect program). The program runs on a small
-// eBPF interpreter of the instructions it uses, with the two helpers it
-// calls modelled; every packet access is checked against data_end, as the
+// addon/xdp/program.h (the redirect program and the shared-address one).
+// The programs run on a small eBPF interpreter of the instructions they use,
+// with the helpers they call and their maps modelled; every packet access is checked against data_end, as the
 // kernel's verifier would insist, so a frame of any length — every
 // truncation of ARP and IPv4 frames — is run and must never read outside
 // it; 200,000 random frames, biased toward what the programs read, get the
