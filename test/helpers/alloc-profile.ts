@@ -17,7 +17,8 @@ export interface ProfileNode {
 /**
  * Runs `body` under the sampling heap profiler and returns the bytes
  * allocated with stack code on the call stack, by innermost stack function
- * ("name@stack/dir/file.ts"). `ignore`: allocating frames (by function name)
+ * ("name@stack/dir/file.ts"; views made by subarray under it:
+ * "subarray@name@stack/dir/file.ts"). `ignore`: allocating frames (by function name)
  * not to count, e.g. 'subarray'.
  */
 export async function stackAllocations(body: () => void, ignore: (functionName: string) => boolean = () => false): Promise<Map<string, number>> {
@@ -37,7 +38,11 @@ export async function stackAllocations(body: () => void, ignore: (functionName: 
   const sites = new Map<string, number>();
   const walk = (n: ProfileNode, site: string): void => {
     const name = n.callFrame.url.includes('/src/stack/') ? `${n.callFrame.functionName}@${n.callFrame.url.split('/src/')[1]}` : site;
-    if (name !== '' && n.selfSize > 0 && !ignore(n.callFrame.functionName)) sites.set(name, (sites.get(name) ?? 0) + n.selfSize);
+    // A view made by TypedArray subarray (the large-copy path of
+    // wire/bytes.ts copyBytes) is keyed by the builtin that made it, not by
+    // whichever stack function V8 happened to inline the copy into.
+    const key = n.callFrame.functionName === 'subarray' && n.callFrame.url === '' ? `subarray@${name}` : name;
+    if (name !== '' && n.selfSize > 0 && !ignore(n.callFrame.functionName)) sites.set(key, (sites.get(key) ?? 0) + n.selfSize);
     for (const c of n.children) walk(c, name);
   };
   walk(head, '');

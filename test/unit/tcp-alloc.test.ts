@@ -29,10 +29,11 @@ describe('tcp steady state allocates nothing per segment', () => {
     const movedMB = (moved() - movedBefore) / (1024 * 1024);
     const segs = a.stats.conn.segmentsOut + b.stats.conn.segmentsOut - segsBefore;
     // Copies of >= 8 KiB between the application's buffers and the rings go
-    // through TypedArray.set with one subarray view each (copyBytes): garbage
+    // through TypedArray.set with one subarray view each (copyBytes; the
+    // profile keys those views by the builtin, "subarray@..."): garbage
     // per application read/write, not per segment. Counted apart and bounded
     // per MB moved instead.
-    const isBulkCopy = (name: string): boolean => /^(ringPut|ringGet|copyBytes)@/.test(name);
+    const isBulkCopy = (name: string): boolean => name.startsWith('subarray@');
     const bulkCopyBytes = sumSites(sites, isBulkCopy);
     // The connection, the layer, the rings/assembler and the wire codec are
     // what this test asserts on; the timer wheel (per millisecond tick, not
