@@ -20,6 +20,7 @@
         "addon/registry/device_registry.cc",
         "addon/napi/xdp_device.cc",
         "addon/xdp/xdp.cc",
+        "addon/xdp/xsk.cc",
         "addon/xdp/bpf_asm.cc",
         "addon/xdp/bpf_sys.cc",
         "addon/xdp/netlink_xdp.cc",

@@ -25,6 +25,7 @@ Napi::Function XdpDevice::Define(Napi::Env env) {
       InstanceAccessor<&XdpDevice::GetMtu>("mtu"),
       InstanceAccessor<&XdpDevice::GetIfindex>("ifindex"),
       InstanceAccessor<&XdpDevice::GetQueue>("queue"),
+      InstanceAccessor<&XdpDevice::GetQueueCount>("queueCount"),
       InstanceAccessor<&XdpDevice::GetMode>("mode"),
       InstanceAccessor<&XdpDevice::GetZerocopy>("zerocopy"),
       InstanceAccessor<&XdpDevice::GetProgramId>("programId"),
@@ -72,7 +73,14 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
       if (v.IsString()) *out = v.As<Napi::String>().Utf8Value();
     };
     uint32_t eph_lo = 0, eph_hi = 0;
-    if (!num("queue", &opts.queue) || !num("slotCount", &opts.slot_count) || !num("ringSize", &opts.ring_size) ||
+    Napi::Value q = o.Get("queue");
+    if (env.IsExceptionPending()) return;
+    if (q.IsString() && q.As<Napi::String>().Utf8Value() == "all") {
+      opts.all_queues = true;
+    } else if (!num("queue", &opts.queue)) {
+      return;
+    }
+    if (!num("slotCount", &opts.slot_count) || !num("ringSize", &opts.ring_size) ||
         !num("ephemeralLow", &eph_lo) || !num("ephemeralHigh", &eph_hi)) {
       return;
     }
@@ -149,6 +157,9 @@ Napi::Value XdpDevice::GetMaxFrame(const Napi::CallbackInfo& info) { return Napi
 Napi::Value XdpDevice::GetMtu(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.mtu()); }
 Napi::Value XdpDevice::GetIfindex(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.ifindex()); }
 Napi::Value XdpDevice::GetQueue(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.queue()); }
+Napi::Value XdpDevice::GetQueueCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), dev_.queue_count());
+}
 Napi::Value XdpDevice::GetMode(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), dev_.native() ? "native" : "generic");
 }

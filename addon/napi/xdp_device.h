@@ -1,8 +1,8 @@
 // XdpDevice: the JavaScript class over addon/xdp (src/driver/addon.ts
 // declares its surface).
 //
-// new XdpDevice(ifname, { queue, mode, zerocopy, busyPoll, slotCount,
-// ringSize }) sets up the UMEM, the rings, the maps and ustack's XDP
+// new XdpDevice(ifname, { queue (a number, or 'all'), mode, zerocopy,
+// busyPoll, slotCount, ringSize, shared, ephemeralLow, ephemeralHigh }) sets up the UMEM, the rings, the maps and ustack's XDP
 // program, attached through a bpf_link. `pool` is the slot memory as one
 // external ArrayBuffer (detached on close). start(freeStack) fills the fill
 // ring from the shared free-slot stack (Uint32Array: [count, slot...]),
@@ -41,6 +41,7 @@ class XdpDevice : public PolledDevice<XdpDevice> {
   Napi::Value GetMtu(const Napi::CallbackInfo& info);
   Napi::Value GetIfindex(const Napi::CallbackInfo& info);
   Napi::Value GetQueue(const Napi::CallbackInfo& info);
+  Napi::Value GetQueueCount(const Napi::CallbackInfo& info);
   Napi::Value GetMode(const Napi::CallbackInfo& info);
   Napi::Value GetZerocopy(const Napi::CallbackInfo& info);
   Napi::Value GetProgramId(const Napi::CallbackInfo& info);

@@ -4,10 +4,12 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,14 +19,8 @@
 #include "xdp/bpf_sys.h"
 #include "xdp/netlink_xdp.h"
 #include "xdp/program.h"
+#include "xdp/permission.h"
 #include "xdp/queues.h"
-
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
 
 namespace ustack::xdp {
 
@@ -38,12 +34,6 @@ constexpr uint32_t kPage = 4096;
 
 bool power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-int permission(Error* err, const char* syscall, int e) {
-  return fail(err, syscall, e, "ERR_USTACK_NO_PERMISSION",
-              "AF_XDP needs CAP_NET_ADMIN, CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_RAW: run as root or grant them");
-}
-
-bool is_permission(int e) { return e == EPERM || e == EACCES; }
 
 int if_query(const std::string& name, unsigned long req, ifreq* ifr) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -95,10 +85,21 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
                 "MTU " + std::to_string(mtu_) + " of '" + ifname + "' is above what one 4 KiB UMEM chunk holds (3822); set it lower");
   }
   uint32_t queues = rx_queue_count(ifname);
-  if (queues != 0 && opts.queue >= queues) {
+  if (!opts.all_queues && queues != 0 && opts.queue >= queues) {
     return fail(err, "open", EINVAL, "ERR_USTACK_QUEUE_OUT_OF_RANGE",
                 "queue " + std::to_string(opts.queue) + " is out of range: '" + ifname + "' has " +
                     std::to_string(queues) + " receive queue" + (queues == 1 ? "" : "s"));
+  }
+  if (opts.all_queues && queues == 0) {
+    return fail(err, "open", EINVAL, "ERR_USTACK_QUEUE_OUT_OF_RANGE",
+                "queue=all: the receive queues of '" + ifname + "' cannot be read from /sys/class/net");
+  }
+  uint32_t nsockets = opts.all_queues ? queues : 1;
+  // Half the pool waits in the fill rings; the rest is the stack's.
+  fill_target_ = std::min(opts.ring_size, opts.slot_count / 2 / nsockets);
+  if (fill_target_ < 64) {
+    return fail(err, "open", EINVAL, "ERR_OUT_OF_RANGE",
+                "slot count " + std::to_string(opts.slot_count) + " is too small for " + std::to_string(nsockets) + " queues");
   }
 
   // The UMEM, and one page more for the last slot's view (see xdp.h).
@@ -113,91 +114,46 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
   umem_ = static_cast<uint8_t*>(m);
   madvise(umem_, map_bytes_, MADV_DONTFORK);  // a forked child never shares the kernel's buffers
 
-  xsk_fd_ = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (xsk_fd_ < 0) {
-    int e = errno;
-    close();
-    if (is_permission(e)) return permission(err, "socket(AF_XDP)", e);
-    if (e == EAFNOSUPPORT) {
-      return fail(err, "socket(AF_XDP)", e, "ERR_USTACK_XDP_UNSUPPORTED", "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)");
+  // The sockets: the first registers the UMEM and transmits; the others share it and receive.
+  xsks_.resize(nsockets);
+  for (uint32_t i = 0; i < nsockets; i++) {
+    Xsk& x = xsks_[i];
+    rc = x.create(err);
+    if (rc == 0 && i == 0) rc = x.register_umem(umem_, umem_bytes, chunk_, err);
+    if (rc == 0) rc = x.map_rings(opts.ring_size, i == 0, err);
+    if (rc < 0) {
+      close();
+      return rc;
     }
-    return fail(err, "socket(AF_XDP)", e);
+    if (opts.busy_poll) x.prefer_busy_poll();
   }
-  xdp_umem_reg reg;
-  std::memset(&reg, 0, sizeof reg);
-  reg.addr = reinterpret_cast<uintptr_t>(umem_);
-  reg.len = umem_bytes;
-  reg.chunk_size = chunk_;
-  reg.headroom = 0;
-  if (setsockopt(xsk_fd_, SOL_XDP, XDP_UMEM_REG, &reg, sizeof reg) < 0) {
-    int e = errno;
-    close();
-    if (is_permission(e)) return permission(err, "setsockopt(XDP_UMEM_REG)", e);
-    return fail(err, "setsockopt(XDP_UMEM_REG)", e);
-  }
-  uint32_t n = opts.ring_size;
-  const int ring_opts[4] = {XDP_UMEM_FILL_RING, XDP_UMEM_COMPLETION_RING, XDP_RX_RING, XDP_TX_RING};
-  for (int opt : ring_opts) {
-    if (setsockopt(xsk_fd_, SOL_XDP, opt, &n, sizeof n) < 0) {
+  if (nsockets > 1) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
       int e = errno;
       close();
-      return fail(err, "setsockopt(XDP ring size)", e);
+      return fail(err, "epoll_create1", e);
     }
-  }
-  xdp_mmap_offsets off;
-  socklen_t olen = sizeof off;
-  if (getsockopt(xsk_fd_, SOL_XDP, XDP_MMAP_OFFSETS, &off, &olen) < 0) {
-    int e = errno;
-    close();
-    return fail(err, "getsockopt(XDP_MMAP_OFFSETS)", e);
-  }
-  struct RingSpec {
-    const xdp_ring_offset* o;
-    uint64_t pgoff;
-    size_t entry;
-  };
-  const RingSpec specs[4] = {{&off.fr, XDP_UMEM_PGOFF_FILL_RING, sizeof(uint64_t)},
-                             {&off.cr, XDP_UMEM_PGOFF_COMPLETION_RING, sizeof(uint64_t)},
-                             {&off.rx, XDP_PGOFF_RX_RING, sizeof(xdp_desc)},
-                             {&off.tx, XDP_PGOFF_TX_RING, sizeof(xdp_desc)}};
-  RingMemory mem[4];
-  for (int i = 0; i < 4; i++) {
-    size_t len = specs[i].o->desc + n * specs[i].entry;
-    void* r = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, xsk_fd_, static_cast<off_t>(specs[i].pgoff));
-    if (r == MAP_FAILED) {
-      int e = errno;
-      close();
-      return fail(err, "mmap(XDP ring)", e);
+    for (Xsk& x : xsks_) {
+      epoll_event ev;
+      std::memset(&ev, 0, sizeof ev);
+      ev.events = EPOLLIN;
+      ev.data.fd = x.fd();
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, x.fd(), &ev) < 0) {
+        int e = errno;
+        close();
+        return fail(err, "epoll_ctl", e);
+      }
     }
-    ring_maps_[i] = {r, len};
-    auto* base = static_cast<uint8_t*>(r);
-    mem[i].producer = reinterpret_cast<uint32_t*>(base + specs[i].o->producer);
-    mem[i].consumer = reinterpret_cast<uint32_t*>(base + specs[i].o->consumer);
-    mem[i].flags = reinterpret_cast<uint32_t*>(base + specs[i].o->flags);
-    mem[i].entries = base + specs[i].o->desc;
-    mem[i].size = n;
-  }
-  fill_.attach(mem[0]);
-  comp_.attach(mem[1]);
-  rx_.attach(mem[2]);
-  tx_.attach(mem[3]);
-  fill_target_ = n;
-
-  if (opts.busy_poll) {
-    // Where the kernel has them; the socket works the same without.
-    int one = 1, usecs = 20, budget = 64;
-    setsockopt(xsk_fd_, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one);
-    setsockopt(xsk_fd_, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof usecs);
-    setsockopt(xsk_fd_, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof budget);
   }
 
   // The maps and the program.
-  uint32_t xsk_entries = queues > opts.queue ? queues : opts.queue + 1;
+  uint32_t xsk_entries = std::max(queues, opts.queue + 1);
   xsks_map_fd_ = bpf::map_create(BPF_MAP_TYPE_XSKMAP, 4, 4, xsk_entries, "ustack_xsks");
   if (xsks_map_fd_ < 0) {
     int e = -xsks_map_fd_;
     close();
-    if (is_permission(e)) return permission(err, "bpf(BPF_MAP_CREATE)", e);
+    if (is_permission(e)) return permission_error(err, "bpf(BPF_MAP_CREATE)", e);
     return fail(err, "bpf(BPF_MAP_CREATE)", e, "ERR_USTACK_XDP_UNSUPPORTED", "the kernel refused an XSKMAP");
   }
   addrs_map_fd_ = bpf::map_create(BPF_MAP_TYPE_HASH, 4, 4, kAddressMapEntries, "ustack_addrs");
@@ -243,7 +199,7 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
   if (prog_fd_ < 0) {
     int e = -prog_fd_;
     close();
-    if (is_permission(e)) return permission(err, "bpf(BPF_PROG_LOAD)", e);
+    if (is_permission(e)) return permission_error(err, "bpf(BPF_PROG_LOAD)", e);
     return fail(err, "bpf(BPF_PROG_LOAD)", e, "ERR_USTACK_XDP_UNSUPPORTED",
                 "the kernel refused ustack's XDP program" + (log.empty() ? std::string() : ": " + log.substr(0, 2000)));
   }
@@ -275,7 +231,7 @@ int Device::attach(Error* err) {
       return 0;
     }
     int e = -rc;
-    if (is_permission(e)) return permission(err, "bpf(BPF_LINK_CREATE)", e);
+    if (is_permission(e)) return permission_error(err, "bpf(BPF_LINK_CREATE)", e);
     if (e == EOPNOTSUPP) {
       return fail(err, "bpf(BPF_LINK_CREATE)", e, "ERR_USTACK_XDP_UNSUPPORTED",
                   "'" + ifname_ + "' has no " + (opts_.mode == Mode::kNative ? "native (driver) " : "") +
@@ -350,39 +306,38 @@ int Device::start(uint32_t* free_stack, uint32_t capacity, Error* err) {
   if (bound_) return fail(err, "start", EBUSY, "ERR_USTACK_ALREADY_STARTED", "the device is started already");
   table_.reset(slot_count_);
   table_.attach(free_stack, capacity);
-  refill();
-  int rc = bind_socket(err);
+  for (Xsk& x : xsks_) refill(x);
+  int rc = bind_sockets(err);
   if (rc < 0) return rc;
-  uint32_t key = opts_.queue;
-  uint32_t fd = static_cast<uint32_t>(xsk_fd_);
-  rc = bpf::map_update(xsks_map_fd_, &key, &fd, BPF_ANY);
-  if (rc < 0) return fail(err, "bpf(BPF_MAP_UPDATE_ELEM)", -rc);
+  for (Xsk& x : xsks_) {
+    uint32_t key = x.queue();
+    uint32_t fd = static_cast<uint32_t>(x.fd());
+    rc = bpf::map_update(xsks_map_fd_, &key, &fd, BPF_ANY);
+    if (rc < 0) return fail(err, "bpf(BPF_MAP_UPDATE_ELEM)", -rc);
+  }
   return 0;
 }
 
-int Device::bind_socket(Error* err) {
-  auto try_bind = [this](uint16_t mode) {
-    sockaddr_xdp sa;
-    std::memset(&sa, 0, sizeof sa);
-    sa.sxdp_family = AF_XDP;
-    sa.sxdp_ifindex = static_cast<uint32_t>(ifindex_);
-    sa.sxdp_queue_id = opts_.queue;
-    sa.sxdp_flags = static_cast<uint16_t>(mode | XDP_USE_NEED_WAKEUP);
-    return ::bind(xsk_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 ? -errno : 0;
+int Device::bind_sockets(Error* err) {
+  Xsk& first = xsks_[0];
+  uint32_t first_queue = opts_.all_queues ? 0 : opts_.queue;
+  auto bind_first = [&](uint16_t mode) {
+    int rc = first.bind(ifindex_, first_queue, mode, -1);
+    // EBUSY: the queue still has a socket. With our program attached (no
+    // other process's can be), that is a closed socket of ours, or of a
+    // process that just died, whose buffer pool the kernel releases from a
+    // work queue a moment later: wait for it, briefly.
+    for (int i = 0; rc == -EBUSY && i < kBindBusyRetries; i++) {
+      usleep(kBindBusyWaitUs);
+      rc = first.bind(ifindex_, first_queue, mode, -1);
+    }
+    return rc;
   };
   // Zero-copy needs the driver's support and native mode.
   bool want_zc = opts_.zerocopy == ZeroCopy::kOn || (opts_.zerocopy == ZeroCopy::kAuto && native_);
-  int rc = want_zc ? try_bind(XDP_ZEROCOPY) : try_bind(XDP_COPY);
-  // EBUSY: the queue still has a socket. With our program attached (no
-  // other process's can be), that is a closed socket of ours, or of a
-  // process that just died, whose buffer pool the kernel releases from a
-  // work queue a moment later: wait for it, briefly.
-  for (int i = 0; rc == -EBUSY && i < kBindBusyRetries; i++) {
-    usleep(kBindBusyWaitUs);
-    rc = want_zc ? try_bind(XDP_ZEROCOPY) : try_bind(XDP_COPY);
-  }
+  int rc = bind_first(want_zc ? XDP_ZEROCOPY : XDP_COPY);
   if (rc < 0 && want_zc && opts_.zerocopy == ZeroCopy::kAuto && (rc == -EOPNOTSUPP || rc == -EINVAL)) {
-    rc = try_bind(XDP_COPY);
+    rc = bind_first(XDP_COPY);
   }
   if (rc < 0) {
     int e = -rc;
@@ -393,38 +348,38 @@ int Device::bind_socket(Error* err) {
     }
     if (e == EINVAL && rx_queue_count(ifname_) == 0) {
       return fail(err, "bind(AF_XDP)", e, "ERR_USTACK_QUEUE_OUT_OF_RANGE",
-                  "queue " + std::to_string(opts_.queue) + " is not a receive queue of '" + ifname_ + "'");
+                  "queue " + std::to_string(first_queue) + " is not a receive queue of '" + ifname_ + "'");
     }
     if (e == EBUSY) {
       return fail(err, "bind(AF_XDP)", e, "ERR_USTACK_XDP_IN_USE",
-                  "queue " + std::to_string(opts_.queue) + " of '" + ifname_ + "' already has an AF_XDP socket");
+                  "queue " + std::to_string(first_queue) + " of '" + ifname_ + "' already has an AF_XDP socket");
     }
     return fail(err, "bind(AF_XDP)", e);
   }
-  xdp_options xo;
-  socklen_t len = sizeof xo;
-  zerocopy_ = getsockopt(xsk_fd_, SOL_XDP, XDP_OPTIONS, &xo, &len) == 0 && (xo.flags & XDP_OPTIONS_ZEROCOPY) != 0;
+  zerocopy_ = first.zerocopy();
+  // The other queues share the first socket's UMEM (and its copy or zero-copy mode).
+  for (uint32_t i = 1; i < xsks_.size(); i++) {
+    int r = xsks_[i].bind(ifindex_, i, 0, first.fd());
+    for (int k = 0; r == -EBUSY && k < kBindBusyRetries; k++) {
+      usleep(kBindBusyWaitUs);
+      r = xsks_[i].bind(ifindex_, i, 0, first.fd());
+    }
+    if (r < 0) return fail(err, "bind(AF_XDP, XDP_SHARED_UMEM)", -r);
+  }
   bound_ = true;
   return 0;
 }
 
 void Device::close() {
-  // The link first: from here on no frame is redirected to the socket.
+  // The link first: from here on no frame is redirected to the sockets.
   close_fd(&link_fd_);
   close_fd(&prog_fd_);
   close_fd(&xsks_map_fd_);
   close_fd(&addrs_map_fd_);
   close_fd(&counters_map_fd_);
   close_fd(&ports_map_fd_);
-  for (Mapped& m : ring_maps_) {
-    if (m.at != nullptr) munmap(m.at, m.len);
-    m = Mapped{};
-  }
-  fill_ = ProducerRing<uint64_t>();
-  comp_ = ConsumerRing<uint64_t>();
-  rx_ = ConsumerRing<xdp_desc>();
-  tx_ = ProducerRing<xdp_desc>();
-  close_fd(&xsk_fd_);
+  close_fd(&epoll_fd_);
+  xsks_.clear();
   table_.detach();
   bound_ = false;
   if (umem_ != nullptr) {
@@ -477,12 +432,12 @@ int Device::neighbor(uint32_t ip, uint8_t mac[6]) {
   return r2 < 0 ? r2 : rc;
 }
 
-// Keeps fill_target_ slots with the kernel for receiving.
-void Device::refill() {
-  if (!fill_.attached() || !table_.attached()) return;
-  if (in_kernel_rx_ >= fill_target_) return;
-  uint32_t want = fill_target_ - in_kernel_rx_;
-  uint32_t room = fill_.free(want);
+// Keeps fill_target_ slots with the kernel for receiving on x's queue.
+void Device::refill(Xsk& x) {
+  if (!x.fill.attached() || !table_.attached()) return;
+  if (x.in_kernel_rx >= fill_target_) return;
+  uint32_t want = fill_target_ - x.in_kernel_rx;
+  uint32_t room = x.fill.free(want);
   if (room < want) want = room;
   uint32_t k = 0;
   for (; k < want; k++) {
@@ -491,24 +446,56 @@ void Device::refill() {
       c_.fill_empty++;
       break;
     }
-    fill_.at(k) = static_cast<uint64_t>(s) * chunk_;
+    x.fill.at(k) = static_cast<uint64_t>(s) * chunk_;
   }
   if (k == 0) return;
-  fill_.submit(k);
-  in_kernel_rx_ += k;
-  if (fill_.needs_wakeup()) {
+  x.fill.submit(k);
+  x.in_kernel_rx += k;
+  if (x.fill.needs_wakeup()) {
     c_.fill_kicks++;
-    recvfrom(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    recvfrom(x.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
   }
+}
+
+bool Device::rx_pending() const {
+  for (const Xsk& x : xsks_) {
+    if (x.rx.attached() && !x.rx.empty_now()) return true;
+  }
+  return false;
 }
 
 uint32_t Device::rx_burst(uint32_t* out_slots, uint32_t* out_lens, uint32_t max) {
   if (!bound_) return 0;
   table_.sync();
-  uint32_t n = rx_.available(max);
+  // Round robin over the sockets, so no queue waits behind a busy one.
+  uint32_t k = 0;
+  uint32_t n = static_cast<uint32_t>(xsks_.size());
+  for (uint32_t i = 0; i < n && k < max; i++) {
+    Xsk& x = xsks_[(rx_next_ + i) % n];
+    k += rx_from(x, out_slots + k, out_lens + k, max - k);
+  }
+  rx_next_ = n > 1 ? (rx_next_ + 1) % n : 0;
+  c_.rx_frames += k;
+  if (k == 0) {
+    if (opts_.busy_poll) {
+      for (Xsk& x : xsks_) {
+        c_.busy_polls++;
+        recvfrom(x.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+      }
+    }
+    // Frames left in the TX ring by a kick the kernel cut short.
+    Xsk& t = xsks_[0];
+    if (t.tx.outstanding() > 0 && t.tx.needs_wakeup()) kick_tx();
+  }
+  return k;
+}
+
+// One socket's share of a receive burst; refills its fill ring.
+uint32_t Device::rx_from(Xsk& x, uint32_t* out_slots, uint32_t* out_lens, uint32_t max) {
+  uint32_t n = x.rx.available(max);
   uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const xdp_desc& d = rx_.at(i);
+    const xdp_desc& d = x.rx.at(i);
     uint64_t addr = d.addr;
     uint32_t len = d.len;
     uint64_t slot = addr / chunk_;
@@ -518,7 +505,7 @@ uint32_t Device::rx_burst(uint32_t* out_slots, uint32_t* out_lens, uint32_t max)
       continue;
     }
     uint32_t s = static_cast<uint32_t>(slot);
-    in_kernel_rx_--;
+    if (x.in_kernel_rx > 0) x.in_kernel_rx--;
     if (len < 14 || len > frame_capacity(chunk_) || off + static_cast<uint64_t>(len) > chunk_) {
       c_.rx_bad_desc++;
       table_.push(s);  // kRx -> free
@@ -535,17 +522,8 @@ uint32_t Device::rx_burst(uint32_t* out_slots, uint32_t* out_lens, uint32_t max)
     k++;
     c_.rx_bytes += len;
   }
-  if (n > 0) rx_.release(n);
-  c_.rx_frames += k;
-  refill();
-  if (n == 0) {
-    if (opts_.busy_poll) {
-      c_.busy_polls++;
-      recvfrom(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
-    }
-    // Frames left in the TX ring by a kick the kernel cut short.
-    if (tx_.outstanding() > 0 && tx_.needs_wakeup()) kick_tx();
-  }
+  if (n > 0) x.rx.release(n);
+  refill(x);
   return k;
 }
 
@@ -565,10 +543,11 @@ uint32_t Device::tx_burst(const uint32_t* slot_ids, const uint32_t* lens, uint32
       return 0;
     }
   }
-  uint32_t k = tx_.free(n);
+  ProducerRing<xdp_desc>& tx = xsks_[0].tx;
+  uint32_t k = tx.free(n);
   if (k > n) k = n;
   for (uint32_t i = 0; i < k; i++) {
-    xdp_desc& d = tx_.at(i);
+    xdp_desc& d = tx.at(i);
     d.addr = static_cast<uint64_t>(slot_ids[i]) * chunk_ + kHeadroom;
     d.len = lens[i];
     d.options = 0;
@@ -577,20 +556,21 @@ uint32_t Device::tx_burst(const uint32_t* slot_ids, const uint32_t* lens, uint32
   for (uint32_t i = k; i < n; i++) table_.unclaim_tx(slot_ids[i]);
   c_.tx_ring_full += n - k;
   if (k > 0) {
-    tx_.submit(k);
+    tx.submit(k);
     c_.tx_frames += k;
   }
-  if (tx_.outstanding() > 0 && tx_.needs_wakeup()) kick_tx();
+  if (tx.outstanding() > 0 && tx.needs_wakeup()) kick_tx();
   return k;
 }
 
 // sendto until the kernel has taken the TX ring, bounded: in copy mode one
 // call sends at most 32 frames and says EAGAIN while more wait.
 void Device::kick_tx() {
-  uint32_t limit = tx_.outstanding() / 32 + 2;
-  for (uint32_t i = 0; i < limit && tx_.outstanding() > 0; i++) {
+  Xsk& x = xsks_[0];
+  uint32_t limit = x.tx.outstanding() / 32 + 2;
+  for (uint32_t i = 0; i < limit && x.tx.outstanding() > 0; i++) {
     c_.tx_kicks++;
-    if (sendto(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) continue;
+    if (sendto(x.fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) continue;
     int e = errno;
     if (e == EAGAIN) {
       c_.tx_kick_again++;
@@ -608,16 +588,20 @@ void Device::kick_tx() {
 }
 
 bool Device::flush_tx() {
-  if (!bound_ || tx_.outstanding() == 0) return false;
-  if (tx_.needs_wakeup()) kick_tx();
-  return tx_.outstanding() > 0;
+  if (!bound_) return false;
+  Xsk& x = xsks_[0];
+  if (x.tx.outstanding() == 0) return false;
+  if (x.tx.needs_wakeup()) kick_tx();
+  return x.tx.outstanding() > 0;
 }
 
+// The transmitting socket's completions (the others never transmit).
 uint32_t Device::reclaim() {
   if (!bound_) return 0;
-  uint32_t n = comp_.available(0xffffffffu);
+  Xsk& x = xsks_[0];
+  uint32_t n = x.comp.available(0xffffffffu);
   for (uint32_t i = 0; i < n; i++) {
-    uint64_t addr = comp_.at(i);
+    uint64_t addr = x.comp.at(i);
     uint64_t slot = addr / chunk_;
     if (slot >= slot_count_ || table_.state(static_cast<uint32_t>(slot)) != slots::State::kTx) {
       c_.bad_completions++;
@@ -625,10 +609,14 @@ uint32_t Device::reclaim() {
     }
     table_.push(static_cast<uint32_t>(slot));
   }
-  if (n > 0) comp_.release(n);
+  if (n > 0) x.comp.release(n);
   c_.completions += n;
-  // Slots back on the stack may be what the fill ring was waiting for.
-  if (n > 0 && in_kernel_rx_ < fill_target_ / 2) refill();
+  // Slots back on the stack may be what the fill rings were waiting for.
+  if (n > 0) {
+    for (Xsk& r : xsks_) {
+      if (r.in_kernel_rx < fill_target_ / 2) refill(r);
+    }
+  }
   return n;
 }
 
@@ -639,12 +627,18 @@ uint64_t Device::program_counter(uint32_t which) const {
 }
 
 xdp_statistics Device::kernel_stats() const {
-  xdp_statistics s;
-  std::memset(&s, 0, sizeof s);
-  if (xsk_fd_ < 0) return s;
-  socklen_t len = sizeof s;
-  if (getsockopt(xsk_fd_, SOL_XDP, XDP_STATISTICS, &s, &len) < 0) std::memset(&s, 0, sizeof s);
-  return s;
+  xdp_statistics sum;
+  std::memset(&sum, 0, sizeof sum);
+  for (const Xsk& x : xsks_) {
+    xdp_statistics s = x.statistics();
+    sum.rx_dropped += s.rx_dropped;
+    sum.rx_invalid_descs += s.rx_invalid_descs;
+    sum.tx_invalid_descs += s.tx_invalid_descs;
+    sum.rx_ring_full += s.rx_ring_full;
+    sum.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+    sum.tx_ring_empty_descs += s.tx_ring_empty_descs;
+  }
+  return sum;
 }
 
 }  // namespace ustack::xdp

@@ -1,5 +1,7 @@
-// An AF_XDP port: one XDP socket on one receive queue of a Linux interface,
-// with ustack's XDP program (program.h) deciding which frames come to it.
+// An AF_XDP port: XDP sockets (xsk.h) on one receive queue of a Linux
+// interface, or on every one of them (all_queues: a multi-queue NIC spreads
+// flows over its queues by hash), sharing one UMEM, with ustack's XDP
+// program (program.h) deciding which frames come to them.
 // Plain C++ and POSIX, no N-API (addon/napi/xdp_device.cc binds it).
 //
 // Memory: the UMEM is the stack's slot pool. Slot i is UMEM chunk i; the
@@ -23,7 +25,8 @@
 // recvfrom for the fill ring) only when the ring's flag asks for it. In copy
 // mode the kernel's TX ring always asks, and one sendto moves at most 32
 // frames (the kernel's TX batch), so a TX burst costs about n / 32 calls.
-// The idle wake-up is poll(POLLIN) on the socket (the binding's uv_poll).
+// The idle wake-up is poll(POLLIN) on the socket (the binding's uv_poll);
+// with several sockets, on an epoll set holding them all (fd()).
 //
 // The program is attached through a bpf_link, so it goes away when the last
 // copy of the link's fd closes: close(), exit, a crash or SIGKILL alike.
@@ -38,6 +41,7 @@
 #include "common/error.h"
 #include "slots/slots.h"
 #include "xdp/rings.h"
+#include "xdp/xsk.h"
 
 namespace ustack::xdp {
 
@@ -50,6 +54,7 @@ enum class ZeroCopy : uint8_t { kAuto, kOn, kOff };
 
 struct Options {
   uint32_t queue = 0;
+  bool all_queues = false;  // one socket on every receive queue (queue is then ignored)
   Mode mode = Mode::kAuto;
   ZeroCopy zerocopy = ZeroCopy::kAuto;
   bool busy_poll = false;
@@ -106,10 +111,10 @@ class Device {
   // ERR_USTACK_MTU_TOO_LARGE.
   int open(const std::string& ifname, const Options& opts, Error* err);
   // Attaches the shared free stack ([count, slot...], capacity slots), fills
-  // the fill ring, binds the socket to the queue and puts it in the XSKMAP.
+  // the fill rings, binds the sockets to their queues and puts them in the XSKMAP.
   int start(uint32_t* free_stack, uint32_t capacity, Error* err);
   void close();
-  bool is_open() const { return xsk_fd_ >= 0; }
+  bool is_open() const { return !xsks_.empty(); }
 
   // The stack's IPv4 addresses (network byte order) the program redirects.
   int set_addresses(const uint32_t* addrs, uint32_t n);
@@ -127,13 +132,14 @@ class Device {
                     uint32_t* refused_slot);
   // Slots the kernel finished sending, back on the free stack.
   uint32_t reclaim();
-  // True when a frame waits in the RX ring (checked after arming the wake-up).
-  bool rx_pending() const { return rx_.attached() && !rx_.empty_now(); }
+  // True when a frame waits in an RX ring (checked after arming the wake-up).
+  bool rx_pending() const;
   // Kicks frames a cut-short kick left in the TX ring; true while some
   // remain (the caller must not sleep: no wake-up comes for TX).
   bool flush_tx();
 
-  int fd() const { return xsk_fd_; }
+  // What to poll for the wake-up: the socket, or the epoll set of all of them.
+  int fd() const { return epoll_fd_ >= 0 ? epoll_fd_ : (xsks_.empty() ? -1 : xsks_[0].fd()); }
   uint8_t* pool() const { return umem_ + kHeadroom; }
   size_t pool_bytes() const { return static_cast<size_t>(slot_count_) * chunk_; }
   uint32_t slot_size() const { return chunk_; }
@@ -142,7 +148,8 @@ class Device {
   const uint8_t* mac() const { return mac_; }
   uint32_t mtu() const { return mtu_; }
   int ifindex() const { return ifindex_; }
-  uint32_t queue() const { return opts_.queue; }
+  uint32_t queue() const { return xsks_.empty() ? opts_.queue : xsks_[0].queue(); }
+  uint32_t queue_count() const { return static_cast<uint32_t>(xsks_.size()); }
   bool native() const { return native_; }
   bool zerocopy() const { return zerocopy_; }
   uint32_t prog_id() const { return prog_id_; }
@@ -151,7 +158,7 @@ class Device {
   uint32_t stale_replaced() const { return stale_replaced_; }
   const Counters& counters() const { return c_; }
   const slots::Faults& slot_faults() const { return table_.faults(); }
-  // The kernel's XDP_STATISTICS for the socket (zeros when unavailable).
+  // The kernel's XDP_STATISTICS, summed over the sockets.
   xdp_statistics kernel_stats() const;
   // The program's counter (program.h Counter), 0 when unavailable.
   uint64_t program_counter(uint32_t which) const;
@@ -159,9 +166,10 @@ class Device {
  private:
   int attach(Error* err);
   int explain_busy(int rc, Error* err);
-  int bind_socket(Error* err);
-  void refill();
+  int bind_sockets(Error* err);
+  void refill(Xsk& x);
   void kick_tx();
+  uint32_t rx_from(Xsk& x, uint32_t* out_slots, uint32_t* out_lens, uint32_t max);
 
   Options opts_;
   std::string ifname_;
@@ -174,7 +182,9 @@ class Device {
   uint32_t chunk_ = 0;
   uint32_t slot_count_ = 0;
 
-  int xsk_fd_ = -1;
+  std::vector<Xsk> xsks_;  // xsks_[0] registered the UMEM and is the one that transmits
+  int epoll_fd_ = -1;
+  uint32_t rx_next_ = 0;   // the socket a receive burst starts with (round robin)
   int xsks_map_fd_ = -1;
   int addrs_map_fd_ = -1;
   int counters_map_fd_ = -1;
@@ -188,17 +198,7 @@ class Device {
   bool zerocopy_ = false;
   bool bound_ = false;
 
-  struct Mapped {
-    void* at = nullptr;
-    size_t len = 0;
-  };
-  Mapped ring_maps_[4];
-  ProducerRing<uint64_t> fill_;
-  ConsumerRing<uint64_t> comp_;
-  ConsumerRing<xdp_desc> rx_;
-  ProducerRing<xdp_desc> tx_;
-  uint32_t fill_target_ = 0;
-  uint32_t in_kernel_rx_ = 0;  // slots in the fill ring or held by the kernel for RX
+  uint32_t fill_target_ = 0;  // per socket
 
   slots::Table table_;
   Counters c_;

@@ -340,7 +340,8 @@ export interface XdpDeviceStats {
 
 /** How an XdpDevice is opened (addon/xdp/xdp.h Options). */
 export interface XdpDeviceOptions {
-  queue?: number;
+  /** A receive queue, or 'all': a socket on every receive queue, sharing the UMEM. */
+  queue?: number | 'all';
   mode?: 'auto' | 'native' | 'generic';
   zerocopy?: 'auto' | 'on' | 'off';
   busyPoll?: boolean;
@@ -371,7 +372,9 @@ export interface XdpDevice {
   readonly mac: string;
   readonly mtu: number;
   readonly ifindex: number;
+  /** The (first) queue bound, and how many sockets (queues) there are. */
   readonly queue: number;
+  readonly queueCount: number;
   /** 'native' or 'generic'. */
   readonly mode: string;
   /** The socket is bound in zero-copy mode (known after start()). */

@@ -6,8 +6,9 @@
  *   e1000:DDDD:BB:SS.F[?access=uio|vfio][&tso=on|off]  an 8254x at that PCI address (default
  *                                     access: uio; tso: on; the domain may be omitted: BB:SS.F
  *                                     means 0000:BB:SS.F)
- *   xdp:IFNAME[?queue=N][&mode=native|generic][&zerocopy=auto|on|off][&busy=1][&shared=1]
- *                                     an AF_XDP socket on queue N (default 0) of any interface;
+ *   xdp:IFNAME[?queue=N|all][&mode=native|generic][&zerocopy=auto|on|off][&busy=1][&shared=1]
+ *                                     an AF_XDP socket on queue N (default 0) of any interface, or
+ *                                     one on each of its queues (all);
  *                                     mode: default native where the driver has it, else generic;
  *                                     zerocopy: default auto; busy=1: busy polling (SO_PREFER_BUSY_POLL);
  *                                     shared=1: the stack uses the interface's own address and gets
@@ -22,7 +23,7 @@ import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from '../errors/node-erro
 export type NicSpec =
   | { kind: 'tap'; name: string }
   | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio'; tso?: boolean }
-  | { kind: 'xdp'; ifname: string; queue: number; mode: 'auto' | 'native' | 'generic'; zerocopy: 'auto' | 'on' | 'off'; busyPoll: boolean; shared: boolean }
+  | { kind: 'xdp'; ifname: string; queue: number | 'all'; mode: 'auto' | 'native' | 'generic'; zerocopy: 'auto' | 'on' | 'off'; busyPoll: boolean; shared: boolean }
   | { kind: 'memory' };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -107,7 +108,7 @@ function parseXdp(s: string, rest: string): NicSpec {
   if (!IFNAME.test(ifname) || ifname === '.' || ifname === '..') {
     throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid interface name '${ifname}' (expected 1-15 characters of A-Z a-z 0-9 _ . -)`);
   }
-  const spec = { kind: 'xdp' as const, ifname, queue: 0, mode: 'auto' as 'auto' | 'native' | 'generic', zerocopy: 'auto' as 'auto' | 'on' | 'off', busyPoll: false, shared: false };
+  const spec = { kind: 'xdp' as const, ifname, queue: 0 as number | 'all', mode: 'auto' as 'auto' | 'native' | 'generic', zerocopy: 'auto' as 'auto' | 'on' | 'off', busyPoll: false, shared: false };
   if (q < 0) return spec;
   const seen = new Set<string>();
   for (const part of rest.slice(q + 1).split('&')) {
@@ -118,8 +119,12 @@ function parseXdp(s: string, rest: string): NicSpec {
     seen.add(key);
     switch (key) {
       case 'queue':
+        if (value === 'all') {
+          spec.queue = 'all';
+          break;
+        }
         if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
-          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid queue '${value}' (expected an integer 0-65535)`);
+          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid queue '${value}' (expected an integer 0-65535 or all)`);
         }
         spec.queue = Number(value);
         break;
@@ -144,7 +149,7 @@ function parseXdp(s: string, rest: string): NicSpec {
         spec.shared = value === '1';
         break;
       default:
-        throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: queue=N, mode=native|generic, zerocopy=auto|on|off, busy=1, shared=1)`);
+        throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: queue=N|all, mode=native|generic, zerocopy=auto|on|off, busy=1, shared=1)`);
     }
   }
   return spec;

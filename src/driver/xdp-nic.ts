@@ -47,8 +47,12 @@ import { codedError } from '../errors/node-errors.js';
 export interface XdpNicOptions {
   /** The interface, e.g. 'eth0' or 'veth0'. */
   ifname: string;
-  /** Receive queue to bind (default 0). */
-  queue?: number;
+  /**
+   * Receive queue to bind (default 0), or 'all': a socket on every receive
+   * queue, sharing one UMEM (a NIC spreads flows over its queues by hash;
+   * with one queue bound, the stack sees only the flows that land there).
+   */
+  queue?: number | 'all';
   /** 'native' (the driver's XDP), 'generic' (any interface, slower), or 'auto' (default: native where the driver has it). */
   mode?: 'auto' | 'native' | 'generic';
   /** 'auto' (default: zero-copy where the driver has it, else copy), 'on' (fail without it) or 'off'. */
@@ -84,6 +88,8 @@ export class XdpNic implements Nic {
   /** Whether the socket runs in zero-copy mode. */
   readonly zerocopy: boolean;
   readonly queue: number;
+  /** Sockets (receive queues) this NIC reads. */
+  readonly queueCount: number;
   /** Shared-address mode: the stack's ephemeral ports, which the program always diverts. */
   readonly shared: { ephemeralLow: number; ephemeralHigh: number } | null;
 
@@ -120,6 +126,7 @@ export class XdpNic implements Nic {
     this.slotCount = dev.slotCount;
     this.mode = dev.mode;
     this.queue = dev.queue;
+    this.queueCount = dev.queueCount;
     this.shared = shared ?? null;
     this.pool = new Uint8Array(dev.pool);
     this.free = new Uint32Array(this.slotCount + 1);
@@ -366,6 +373,7 @@ export class XdpNic implements Nic {
       native: this.mode === 'native' ? 1 : 0,
       zerocopy: this.zerocopy ? 1 : 0,
       queue: this.queue,
+      queues: this.queueCount,
       programId: this.dev.programId,
       linkId: this.dev.linkId,
       shared: this.shared !== null ? 1 : 0,

@@ -69,6 +69,7 @@ describe('parseNicSpec', () => {
     });
     expect(parseNicSpec('xdp:eth0.100?mode=generic&zerocopy=off')).toEqual({ ...base, ifname: 'eth0.100', mode: 'generic', zerocopy: 'off' });
     expect(parseNicSpec('xdp:eth0?shared=1')).toEqual({ ...base, ifname: 'eth0', shared: true });
+    expect(parseNicSpec('xdp:eth0?queue=all')).toEqual({ ...base, ifname: 'eth0', queue: 'all' });
   });
 
   it('rejects bad xdp specs, naming the bad part', () => {
