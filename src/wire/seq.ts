@@ -5,6 +5,15 @@
 export function seqAdd(a: number, n: number): number {
   return (a + n) >>> 0;
 }
+/**
+ * seqAdd as an int32 bit pattern (`>>> 0` for the unsigned value): for sums
+ * that are only compared (modulo 2^32, with the helpers here) or stored in an
+ * int32 field. A uint32 >= 2^31 returned by a call V8 does not inline is a
+ * heap number; an int32 never is.
+ */
+export function seqAdd32(a: number, n: number): number {
+  return (a + n) | 0;
+}
 /** a - b as a signed distance in (-2^31, 2^31]. */
 export function seqDiff(a: number, b: number): number {
   return (a - b) | 0;

@@ -7,7 +7,7 @@
  * descriptor the layer hands IP output.
  */
 import { TCP_ACK, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
-import { seqAdd, seqGt } from '../../wire/seq.js';
+import { seqAdd, seqAdd32, seqGt } from '../../wire/seq.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import type { L4Writer } from '../iface/ip-output.js';
 import { F, type SegmentSink, type Tcb } from './tcb.js';
@@ -85,8 +85,8 @@ export function windowField(c: Tcb): number {
   let field = wnd >>> c.rcvShift;
   if (field << c.rcvShift < cur) field++; // rounding must not shrink the window
   if (field > 65535) field = 65535;
-  const edge = seqAdd(c.rcvNxt, field << c.rcvShift);
-  if (seqGt(edge, c.rcvAdv)) c.rcvAdv = edge;
+  const edge = seqAdd32(c._rcvNxt, field << c.rcvShift);
+  if (seqGt(edge, c._rcvAdv)) c._rcvAdv = edge;
   return field;
 }
 

@@ -7,7 +7,7 @@
  * window update worth sending.
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js';
+import { seqAdd, seqAdd32, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 import { Assembler } from './assembler.js';
 import { State } from './types.js';
 import { Ev, F, IDLE_RING, NO_ASM, enterTimeWait, finish, queueRst, setState, takeRcvRing, type Tcb } from './tcb.js';
@@ -143,10 +143,10 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
  * window? `seq`: int32 or uint32 (compared modulo 2^32).
  */
 export function acceptable(c: Tcb, seq: number, segLen: number, wnd: number): boolean {
-  const rn = c.rcvNxt;
+  const rn = c._rcvNxt;
   if (segLen === 0) {
     if (wnd === 0) return seqDiff(seq, rn) === 0;
-    return seqLe(rn, seq) && seqLt(seq, seqAdd(rn, wnd));
+    return seqLe(rn, seq) && seqLt(seq, seqAdd32(rn, wnd));
   }
   // Old text reaching up to what we last acknowledged: a retransmitted FIN
   // (BSD stacks such as QEMU's slirp put their FIN on every segment until
@@ -155,15 +155,15 @@ export function acceptable(c: Tcb, seq: number, segLen: number, wnd: number): bo
   // dropping them left our sender waiting for the RTO, which resent data
   // the peer had acknowledged. As Linux tcp_sequence (end_seq >= rcv_wup;
   // BSD processes the ACK of any old segment).
-  if (seqLe(seq, rn) && seqGe(seqAdd(seq, segLen), c.lastAckSent)) return true;
+  if (seqLe(seq, rn) && seqGe(seqAdd32(seq, segLen), c._lastAckSent)) return true;
   if (wnd === 0) {
     // Nothing fits, but the ACK/RST/FIN-at-rcvNxt of a segment starting at
     // rcvNxt is still useful (RFC 9293: "special allowance" for ACKs; Linux
     // accepts seq == rcv_nxt with a zero window).
     return seqDiff(seq, rn) === 0;
   }
-  const end = seqAdd(rn, wnd);
-  const last = seqAdd(seq, segLen - 1);
+  const end = seqAdd32(rn, wnd);
+  const last = seqAdd32(seq, segLen - 1);
   return (seqLe(rn, seq) && seqLt(seq, end)) || (seqLe(rn, last) && seqLt(last, end));
 }
 
@@ -225,7 +225,7 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
         // the sender pushes at the end of what it has queued, and a sender
         // waiting for that ACK to complete a write (a lent buffer) would
         // otherwise wait out the delayed-ACK timer.
-        c.rcvNxt = seqAdd(c.rcvNxt, len);
+        c._rcvNxt = seqAdd32(c._rcvNxt, len);
         if ((flags & TCP_PSH) !== 0) c.fl |= F.ACK_NOW;
       } else {
         const ring = c.rcvRing === IDLE_RING ? takeRcvRing(c) : c.rcvRing;
@@ -233,7 +233,7 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
         ring.commit(len);
         const extra = c.asm.advance(len);
         if (extra > 0) ring.commit(extra);
-        c.rcvNxt = seqAdd(c.rcvNxt, len + extra);
+        c._rcvNxt = seqAdd32(c._rcvNxt, len + extra);
       }
       c.pendingEvents |= Ev.READABLE;
       if (hadHoles) {

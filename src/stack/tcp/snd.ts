@@ -6,7 +6,7 @@
  * chosen by recovery, tail loss probes, window and keepalive probes, ACKs.
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../../wire/seq.js';
+import { seqAdd, seqAdd32, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../../wire/seq.js';
 import { RS_MIN_RECORDS } from './cold-state.js';
 import { State } from './types.js';
 import { DUP_THRESH, Ev, F, enterTimeWait, finish, putSndRing, setState, type SegmentSink, type Tcb } from './tcb.js';
@@ -53,9 +53,11 @@ export function challengeAck(c: Tcb, now: number): void {
  * RFC 6582, RFC 6675). Returns false if the segment is to be dropped.
  */
 export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: number, now: number): boolean {
-  const ack = seg.ack;
+  // int32 bits (compared modulo 2^32 only, and with the records' int32
+  // fields): a uint32 >= 2^31 that crosses a call V8 does not inline is a heap number.
+  const ack = seg.ack | 0;
   // RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (we use sndMax, the highest sent).
-  if (seqGt(ack, c.sndMax) || seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
+  if (seqGt(ack, c._sndMax) || seqLt(ack, seqAdd32(c._sndUna, -Math.max(c.maxSndWnd, 1)))) {
     c.stats.badAcks++;
     challengeAck(c, now);
     return false;
@@ -65,14 +67,14 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
   const rack = c.rackOn();
   const dsack = rack && seg.sack !== undefined && seg.sack.length >= 2 && isDsack(seg.sack, ack);
   const newSack = (c.fl & F.SACK_OK) !== 0 && seg.sack !== undefined && seg.sack.length > 0 ? updateScoreboard(c, seg.sack) : false;
-  const unaBefore = c.sndUna;
+  const unaBefore = c._sndUna;
 
   // Window update (RFC 9293 §3.10.7.4: only from segments newer than the last update).
-  if (seqLt(c.sndWl1, seq) || (seqDiff(c.sndWl1, seq) === 0 && seqLe(c.sndWl2, ack))) {
+  if (seqLt(c._sndWl1, seq) || (seqDiff(c._sndWl1, seq) === 0 && seqLe(c._sndWl2, ack))) {
     c.sndWnd = seg.window << c.sndShift;
     if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
-    c.sndWl1 = seq;
-    c.sndWl2 = ack;
+    c._sndWl1 = seq | 0;
+    c._sndWl2 = ack;
     if (c.sndWnd > 0) {
       if (c.cold.persistTotal > 0) c.progressAt = now;
       c.cold.persistAt = Infinity;
@@ -82,11 +84,11 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
   }
   c.cold.persistProbes = 0; // the peer is alive: persist may go on forever (RFC 1122 §4.2.2.17)
 
-  if (seqGt(ack, c.sndUna)) {
+  if (seqGt(ack, c._sndUna)) {
     ackAdvance(c, seg, now);
   } else if (
-    ack === c.sndUna &&
-    seqGt(c.sndMax, c.sndUna) &&
+    ack === c._sndUna &&
+    seqGt(c._sndMax, c._sndUna) &&
     len === 0 &&
     (f & (TCP_SYN | TCP_FIN)) === 0 &&
     (c.sndWnd === oldWnd || newSack)
@@ -95,7 +97,7 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
   }
   if (rack) {
     const pureDup = ack === unaBefore && len === 0 && !newSack && c.sndWnd === oldWnd;
-    rackTlpOnAck(c, seg, ack | 0, dsack, pureDup, now); // int32: see rcvSegment
+    rackTlpOnAck(c, seg, ack, dsack, pureDup, now);
   }
 
   // FIN acknowledged?
@@ -126,11 +128,11 @@ export function processAck(c: Tcb, seg: TcpRepr, seq: number, len: number, f: nu
 
 /** The cumulative ACK moved forward: free the ring, sample RTT, grow cwnd, manage recovery. */
 export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
-  const ack = seg.ack;
-  const acked = seqDiff(ack, c.sndUna);
-  const flightBefore = seqDiff(c.sndMax, c.sndUna);
+  const ack = seg.ack | 0; // int32 bits, as in processAck
+  const acked = seqDiff(ack, c._sndUna);
+  const flightBefore = seqDiff(c._sndMax, c._sndUna);
   // Release acknowledged data (the SYN and FIN occupy sequence space but not ring bytes).
-  let dataAcked = seqDiff(ack, c.sndBase);
+  let dataAcked = seqDiff(ack, c._sndBase);
   const queued = c.sndQueued();
   if (dataAcked > queued) dataAcked = queued;
   if (dataAcked > 0) {
@@ -144,15 +146,15 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
       putSndRing(c);
       if (queued === dataAcked && c.cold.rsN === 0 && c.cold.rsEnd.length > RS_MIN_RECORDS) c.cold.dropLog();
     }
-    c.sndBase = seqAdd(c.sndBase, dataAcked);
+    c._sndBase = seqAdd32(c._sndBase, dataAcked);
     if ((c.fl & F.WRITE_BLOCKED) !== 0 && c.canWrite()) {
       c.fl &= ~F.WRITE_BLOCKED;
       c.pendingEvents |= Ev.WRITABLE;
     }
   }
-  c.sndUna = ack;
+  c._sndUna = ack;
   c.progressAt = now;
-  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack; // after an RTO go-back-N
+  if (seqLt(c._sndNxt, ack)) c._sndNxt = ack; // after an RTO go-back-N
   c.retries = 0;
 
   // RTT (RFC 6298 / RFC 7323 §4.1): timestamps echo the segment that was
@@ -172,15 +174,15 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
   // Trim the SACK scoreboard below the new cumulative ACK.
   trimScoreboard(c);
   if (c.rackOn()) {
-    rsOnCumAck(c, ack | 0, now, seg.tsEcr); // int32: see rcvSegment
-    if ((c.fl & F.RTO_RECOVERY) !== 0 && seqGe(ack, c.recover)) {
+    rsOnCumAck(c, ack, now, seg.tsEcr);
+    if ((c.fl & F.RTO_RECOVERY) !== 0 && seqGe(ack, c._recover)) {
       c.fl &= ~F.RTO_RECOVERY;
       rackRecoveryDone(c);
     }
   }
 
   if ((c.fl & F.IN_RECOVERY) !== 0) {
-    recoveryOnAck(c, ack | 0, acked, dataAcked, now);
+    recoveryOnAck(c, ack, acked, dataAcked, now);
   } else if (c.state !== State.SYN_SENT && c.state !== State.SYN_RECEIVED) {
     if (dataAcked > 0) c.cc.onAck(dataAcked, now, rttSample, flightBefore);
   }
@@ -197,8 +199,7 @@ export function ackAdvance(c: Tcb, seg: TcpRepr, now: number): void {
 
 /** Usable window for new data: min(peer window, cwnd) minus what is in flight. */
 export function usableWindow(c: Tcb): number {
-  const wndEdge = seqAdd(c.sndUna, c.sndWnd);
-  const byWnd = seqDiff(wndEdge, c.sndNxt);
+  const byWnd = seqDiff(seqAdd32(c._sndUna, c.sndWnd), c._sndNxt);
   let cwnd = c.cc.cwnd + c.cold.inflation;
   // RFC 3042 limited transmit: one new segment per early duplicate ACK.
   if ((c.fl & F.IN_RECOVERY) === 0 && c.cold.dupAcks > 0 && c.cold.dupAcks < DUP_THRESH) cwnd += c.cold.dupAcks * c.sndMss();
@@ -374,7 +375,7 @@ export function sendOne(c: Tcb, now: number, sink: SegmentSink): boolean {
       return true;
     }
     const cwndAvail = c.cc.cwnd - seqDiff(c.sndNxt, c.sndUna);
-    const wndAvail = seqDiff(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
+    const wndAvail = seqDiff(seqAdd32(c._sndUna, c.sndWnd), c._sndNxt);
     let limit = Math.min(mss, seqDiff(nextSackedStart(c, s), s));
     const avail = Math.min(cwndAvail, wndAvail);
     if (avail <= 0 && c.sndNxt !== c.sndUna) return false;
@@ -432,13 +433,13 @@ export function sendRange(c: Tcb, seq: number, len: number, now: number, sink: S
   o.flags = flags;
   o.payloadLength = n;
   emit(c, sink, o, ringOff);
-  const end = seqAdd(seq, space);
+  const end = seqAdd32(seq, space);
   const retransmission = isRtx || seqLt(seq, c.sndMax);
   if (retransmission) {
     c.stats.retransmits++;
     c.stats.retransmittedBytes += n;
     // Karn: a timed segment that is retransmitted cannot give a sample.
-    if ((c.fl & F.RTT_ACTIVE) !== 0 && seqLe(seq, c.cold.rttSeq) && seqLt(c.cold.rttSeq, seqAdd(end, 1))) c.fl &= ~F.RTT_ACTIVE;
+    if ((c.fl & F.RTT_ACTIVE) !== 0 && seqLe(seq, c.cold.rttSeq) && seqLt(c.cold.rttSeq, seqAdd32(end, 1))) c.fl &= ~F.RTT_ACTIVE;
   } else {
     c.stats.bytesOut += n;
     if (n < c.sndMss()) c.sndSml = end;
@@ -467,7 +468,7 @@ export function sendTailLossProbe(c: Tcb, now: number, sink: SegmentSink): void 
   if (!c.synchronizedForData() || c.sndUna === c.sndMax || (c.fl & F.IN_RECOVERY) !== 0) return;
   const mss = c.sndMss();
   const unsent = c.unsentBytes();
-  const wndRoom = seqDiff(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
+  const wndRoom = seqDiff(seqAdd32(c._sndUna, c.sndWnd), c._sndNxt);
   let sent = 0;
   let probeSeq = c.sndNxt;
   const isRetrans = !(unsent > 0 && wndRoom > 0);

@@ -1,0 +1,109 @@
+/**
+ * Two stacks' socket modules (the same UstackSocket/Server that
+ * `stack.net` and `stack.dgram` hand out) on a MemoryNic pair, driven by
+ * hand on a virtual clock instead of the real-time poll loop: each step
+ * polls both engines and then lets node run what the application queued
+ * (nextTick, microtasks, immediates) before the next. Nothing depends on
+ * wall time, so a run repeats exactly: what the allocation tests and the
+ * instruction counts (bench/count.ts) need. The real-time poll loop is
+ * measured on its own (test/unit/poll-loop.test.ts, `npm run bench`).
+ */
+import { MemoryNic } from '../../src/driver/memory-nic.js';
+import { nativeByteKernels } from '../../src/driver/addon.js';
+import { installByteKernels } from '../../src/wire/kernels.js';
+import { VirtualClock } from '../../src/time/clock.js';
+import { NetStack } from '../../src/stack/net-stack.js';
+import type { TcpConfig } from '../../src/stack/tcp/connection.js';
+import { createNetModule, type NetModule } from '../../src/socket/net.js';
+import { createDgramModule, type DgramModule } from '../../src/socket/dgram.js';
+import type { LookupFunction, SocketHost } from '../../src/socket/host.js';
+import { ipToString, parseIpv4Address } from '../../src/wire/ipv4.js';
+
+export interface SocketPairEnd {
+  engine: NetStack;
+  net: NetModule;
+  dgram: DgramModule;
+  address: string;
+}
+
+export interface SocketPairOptions {
+  mtu?: number;
+  /**
+   * Seeds for the ISN secrets (16 bytes filled with it) and ephemeral ports
+   * of the two stacks (default 1 and 2): with the virtual clock, the same
+   * seeds give the same sequence numbers.
+   */
+  seeds?: [number, number];
+  /** veth-like offloads on the link (MemoryNic offloads). */
+  offloads?: boolean;
+  tcp?: Partial<TcpConfig>;
+}
+
+const noLookup: LookupFunction = (hostname, _opts, cb) => {
+  const e = Object.assign(new Error(`socket-pair: no DNS (${hostname})`), { code: 'ENOTFOUND' });
+  process.nextTick(cb, e, '', 4);
+};
+
+/** Resolves after node has run everything queued now (ticks, microtasks, immediates queued before). */
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export class SocketPair {
+  /** Starts far from 0 and fractional, as performance.now() is. */
+  readonly clock = new VirtualClock(123_456.789);
+  readonly a: SocketPairEnd;
+  readonly b: SocketPairEnd;
+  /** Engine polls and steps so far (for per-unit figures). */
+  steps = 0;
+
+  constructor(opts: SocketPairOptions = {}) {
+    // As the composition root (ustack.ts) does: the addon's copy/checksum kernels when built.
+    installByteKernels(nativeByteKernels());
+    const [na, nb] = MemoryNic.pair({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.offloads ? { offloads: true } : {}) });
+    const [sa, sb] = opts.seeds ?? [1, 2];
+    this.a = this.end(na, '10.0.0.1', opts, sa);
+    this.b = this.end(nb, '10.0.0.2', opts, sb);
+  }
+
+  private end(nic: MemoryNic, addr: string, opts: SocketPairOptions, seed: number): SocketPairEnd {
+    const tcp = { isnSecret: new Uint8Array(16).fill(seed), ephemeralSeed: seed, ...(opts.tcp ? { config: opts.tcp } : {}) };
+    const engine = new NetStack(this.clock, { tcp });
+    engine.addInterface(nic, { name: nic.name, address: parseIpv4Address(addr), prefixLength: 24, gateway: 0, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+    const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: noLookup };
+    return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)) };
+  }
+
+  /** Polls both engines once; returns the frames they took. */
+  poll(): number {
+    const now = this.clock.now();
+    return this.a.engine.poll(now) + this.b.engine.poll(now);
+  }
+
+  /**
+   * Steps until `done()` holds: poll both, let node run what that queued;
+   * when a step moves nothing, advance the clock to the next engine deadline
+   * (or by 1 ms). Throws after `limitMs` of virtual time.
+   */
+  async run(done: () => boolean, limitMs = 60_000): Promise<void> {
+    const end = this.clock.now() + limitMs;
+    let idle = 0;
+    while (!done()) {
+      this.steps++;
+      const moved = this.poll();
+      await turn();
+      if (moved > 0) {
+        idle = 0;
+        continue;
+      }
+      if (++idle < 2) continue;
+      const next = Math.min(this.a.engine.pollAt(), this.b.engine.pollAt());
+      const to = next === Infinity || next <= this.clock.now() ? this.clock.now() + 1 : next;
+      if (to > end) throw new Error(`SocketPair.run: not done after ${limitMs} ms of virtual time`);
+      this.clock.advanceTo(to);
+    }
+  }
+
+  close(): void {
+    this.a.engine.shutdown();
+    this.b.engine.shutdown();
+  }
+}
