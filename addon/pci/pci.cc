@@ -36,7 +36,7 @@ int read_hex_file(const std::string& path, unsigned* out) {
   return 0;
 }
 
-int map_bar(Device& d, int fd, uint64_t offset, size_t len, Error* err) {
+int map_bar0(Device& d, int fd, uint64_t offset, size_t len, Error* err) {
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return fail(err, "mmap(BAR0)", errno);
   d.bar0 = static_cast<volatile uint8_t*>(p);
@@ -44,7 +44,7 @@ int map_bar(Device& d, int fd, uint64_t offset, size_t len, Error* err) {
   return 0;
 }
 
-int open_uio(Device& d, Error* err) {
+int open_uio(Device& d, Error* err, bool with_bar0) {
   const std::string base = kSysPci + d.addr;
   std::string uio_name;
   DIR* dir = ::opendir((base + "/uio").c_str());
@@ -83,14 +83,15 @@ int open_uio(Device& d, Error* err) {
     if (e == ENOENT) return fail(err, "open(/dev/uio)", e, "", uio_path + " is missing (is devtmpfs mounted?)");
     return fail(err, "open(/dev/uio)", e);
   }
+  if (!with_bar0) return 0;
   d.bar_fd = ::open((base + "/resource0").c_str(), O_RDWR | O_SYNC | O_CLOEXEC);
   if (d.bar_fd < 0) return fail(err, "open(resource0)", errno);
   struct stat st;
   if (::fstat(d.bar_fd, &st) < 0) return fail(err, "fstat(resource0)", errno);
-  return map_bar(d, d.bar_fd, 0, static_cast<size_t>(st.st_size), err);
+  return map_bar0(d, d.bar_fd, 0, static_cast<size_t>(st.st_size), err);
 }
 
-int open_vfio(Device& d, Error* err) {
+int open_vfio(Device& d, Error* err, bool with_bar0) {
   const std::string base = kSysPci + d.addr;
   char link[512];
   ssize_t n = ::readlink((base + "/iommu_group").c_str(), link, sizeof link - 1);
@@ -145,16 +146,18 @@ int open_vfio(Device& d, Error* err) {
   ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
   if (::ioctl(d.device_fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) return fail(err, "ioctl(VFIO_DEVICE_GET_REGION_INFO)", errno);
   d.config_offset = ri.offset;
-  std::memset(&ri, 0, sizeof ri);
-  ri.argsz = sizeof ri;
-  ri.index = VFIO_PCI_BAR0_REGION_INDEX;
-  if (::ioctl(d.device_fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) return fail(err, "ioctl(VFIO_DEVICE_GET_REGION_INFO)", errno);
-  if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) return fail(err, "mmap(BAR0)", ENOTSUP);
-  int rc = map_bar(d, d.device_fd, ri.offset, ri.size, err);
-  if (rc < 0) return rc;
+  if (with_bar0) {
+    std::memset(&ri, 0, sizeof ri);
+    ri.argsz = sizeof ri;
+    ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+    if (::ioctl(d.device_fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) return fail(err, "ioctl(VFIO_DEVICE_GET_REGION_INFO)", errno);
+    if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) return fail(err, "mmap(BAR0)", ENOTSUP);
+    int rc = map_bar0(d, d.device_fd, ri.offset, ri.size, err);
+    if (rc < 0) return rc;
+  }
 
-  // INTx -> eventfd (the 8254x has no MSI). vfio masks the line when it fires;
-  // irq_unmask() re-enables it.
+  // INTx -> eventfd (the 8254x has no MSI; the virtio driver uses INTx
+  // too). vfio masks the line when it fires; irq_unmask() re-enables it.
   d.irq_eventfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (d.irq_eventfd < 0) return fail(err, "eventfd", errno);
   char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
@@ -200,7 +203,7 @@ int current_driver(const std::string& addr, std::string* driver) {
   return 0;
 }
 
-int open_device(const std::string& addr, Access access, Device* d, Error* err) {
+int open_device(const std::string& addr, Access access, Device* d, Error* err, bool map_bar0) {
   // Every path below is built from the address: nothing but DDDD:BB:DD.F.
   if (!parse_address(addr, nullptr)) {
     return fail(err, "open", EINVAL, "ERR_INVALID_ARG_VALUE",
@@ -225,7 +228,7 @@ int open_device(const std::string& addr, Access access, Device* d, Error* err) {
     return fail(err, "open", EBUSY, "ERR_USTACK_DEVICE_IN_USE",
                 "device " + addr + " is in use by the kernel driver '" + drv + "' (run: " + how + ")");
   }
-  rc = access == Access::kUio ? open_uio(*d, err) : open_vfio(*d, err);
+  rc = access == Access::kUio ? open_uio(*d, err, map_bar0) : open_vfio(*d, err, map_bar0);
   if (rc < 0) {
     int e = -rc;
     close_device(*d);
@@ -235,6 +238,64 @@ int open_device(const std::string& addr, Access access, Device* d, Error* err) {
     }
     return -e;
   }
+  return 0;
+}
+
+int map_bar(Device& d, unsigned bar, volatile uint8_t** addr, size_t* len, Error* err) {
+  static const char* const kCalls[6] = {"mmap(BAR0)", "mmap(BAR1)", "mmap(BAR2)", "mmap(BAR3)", "mmap(BAR4)", "mmap(BAR5)"};
+  if (bar > 5) return fail(err, "mmap(BAR)", EINVAL);
+  if (bar == 0 && d.bar0 != nullptr) {
+    *addr = d.bar0;
+    *len = d.bar0_len;
+    return 0;
+  }
+  if (d.bars[bar] != nullptr) {
+    *addr = d.bars[bar];
+    *len = d.bar_lens[bar];
+    return 0;
+  }
+  const char* call = kCalls[bar];
+  void* p = MAP_FAILED;
+  size_t size = 0;
+  if (d.access == Access::kUio) {
+    std::string path = kSysPci + d.addr + "/resource" + std::to_string(bar);
+    int fd = ::open(path.c_str(), O_RDWR | O_SYNC | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      return fail(err, call, e == ENOENT ? ENODEV : e, "", e == ENOENT ? "device " + d.addr + " has no memory BAR" + std::to_string(bar) : "");
+    }
+    struct stat st;
+    if (::fstat(fd, &st) < 0 || st.st_size <= 0) {
+      int e = errno != 0 ? errno : ENODEV;
+      ::close(fd);
+      return fail(err, call, e);
+    }
+    size = static_cast<size_t>(st.st_size);
+    p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    ::close(fd);  // the mapping stays
+    if (p == MAP_FAILED) return fail(err, call, e);
+  } else {
+    struct vfio_region_info ri;
+    std::memset(&ri, 0, sizeof ri);
+    ri.argsz = sizeof ri;
+    ri.index = VFIO_PCI_BAR0_REGION_INDEX + bar;
+    if (::ioctl(d.device_fd, VFIO_DEVICE_GET_REGION_INFO, &ri) < 0) return fail(err, "ioctl(VFIO_DEVICE_GET_REGION_INFO)", errno);
+    if (ri.size == 0) return fail(err, call, ENODEV, "", "device " + d.addr + " has no BAR" + std::to_string(bar));
+    if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) return fail(err, call, ENOTSUP);
+    size = ri.size;
+    p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device_fd, static_cast<off_t>(ri.offset));
+    if (p == MAP_FAILED) return fail(err, call, errno);
+  }
+  if (bar == 0) {
+    d.bar0 = static_cast<volatile uint8_t*>(p);
+    d.bar0_len = size;
+  } else {
+    d.bars[bar] = static_cast<volatile uint8_t*>(p);
+    d.bar_lens[bar] = size;
+  }
+  *addr = static_cast<volatile uint8_t*>(p);
+  *len = size;
   return 0;
 }
 
@@ -334,6 +395,11 @@ void close_device(Device& d) {
   if (d.bar0 != nullptr) {
     ::munmap(const_cast<uint8_t*>(d.bar0), d.bar0_len);
     d.bar0 = nullptr;
+  }
+  for (int i = 1; i < 6; i++) {
+    if (d.bars[i] != nullptr) ::munmap(const_cast<uint8_t*>(d.bars[i]), d.bar_lens[i]);
+    d.bars[i] = nullptr;
+    d.bar_lens[i] = 0;
   }
   int* fds[] = {&d.irq_eventfd, &d.device_fd, &d.group_fd, &d.container_fd, &d.bar_fd, &d.config_fd, &d.uio_fd};
   for (int* fd : fds) {

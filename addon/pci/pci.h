@@ -29,9 +29,12 @@ struct Device {
   uint64_t config_offset = 0;  // VFIO config region offset in device_fd
   int irq_eventfd = -1;        // VFIO INTx trigger
   bool noiommu = false;        // VFIO no-IOMMU container: DMA needs physical addresses
-  // BAR0
+  // BAR0 (mapped by open_device unless asked not to)
   volatile uint8_t* bar0 = nullptr;
   size_t bar0_len = 0;
+  // Further BARs mapped by map_bar (index 1..5; 0 is bar0 above)
+  volatile uint8_t* bars[6] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  size_t bar_lens[6] = {0, 0, 0, 0, 0, 0};
 };
 
 // Reads vendor/device id from sysfs (no access needed beyond reading sysfs).
@@ -40,8 +43,14 @@ int read_ids(const std::string& addr, uint16_t* vendor, uint16_t* device);
 // Name of the kernel driver bound to the device ("" if none), or -errno.
 int current_driver(const std::string& addr, std::string* driver);
 
-// Opens the device through the given access method and maps BAR0.
-int open_device(const std::string& addr, Access access, Device* dev, Error* err);
+// Opens the device through the given access method and maps BAR0 (unless
+// map_bar0 is false: a virtio 1.x device with legacy disabled has no BAR0;
+// its registers are where its capabilities say, mapped by map_bar).
+int open_device(const std::string& addr, Access access, Device* dev, Error* err, bool map_bar0 = true);
+
+// Maps memory BAR `bar` (0..5) of an open device (once; again returns the
+// same mapping). UIO: sysfs resourceN; VFIO: the BAR's region.
+int map_bar(Device& d, unsigned bar, volatile uint8_t** addr, size_t* len, Error* err);
 
 // Config space access (UIO: sysfs config; VFIO: the config region).
 int config_read(Device& d, uint32_t off, void* buf, size_t len);
@@ -63,7 +72,7 @@ int irq_unmask(Device& d);
 int vfio_map_dma(Device& d, void* vaddr, size_t len, uint64_t iova);
 int vfio_unmap_dma(Device& d, size_t len, uint64_t iova);
 
-// Unmaps BAR0 and closes every fd (closing the VFIO device resets it;
+// Unmaps every BAR and closes every fd (closing the VFIO device resets it;
 // closing /dev/uioN clears bus mastering).
 void close_device(Device& d);
 

@@ -183,27 +183,26 @@ void TxQueue::init(uint8_t* ring_mem, uint8_t* hdrs, uint64_t hdrs_addr, uint16_
   c = TxCounters();
 }
 
+bool TxQueue::put(const PoolView& pool, uint32_t slot, uint32_t len, const vnet::TxCaps& caps) {
+  int32_t ch = q.take_free();
+  if (ch < 0) return false;
+  const uint8_t* f = pool.ptr(slot);
+  vnet::Hdr h = vnet::tx_header(f, len, caps);
+  vnet::write(q.hdr(static_cast<uint16_t>(ch)), h);
+  if (h.gso()) c.gso++;
+  if (h.flags & vnet::kFlagNeedsCsum) c.csum++;
+  q.post(static_cast<uint16_t>(ch), pool.addr(slot), len, slot);
+  c.frames++;
+  c.bytes += len;
+  return true;
+}
+
 uint32_t TxQueue::burst(const PoolView& pool, const uint32_t* slots_in, const uint32_t* lens, uint32_t n,
                         const vnet::TxCaps& caps) {
   uint32_t k = 0;
-  while (k < n) {
-    int32_t ch = q.take_free();
-    if (ch < 0) {
-      c.ring_full++;
-      break;
-    }
-    uint32_t s = slots_in[k], len = lens[k];
-    const uint8_t* f = pool.ptr(s);
-    vnet::Hdr h = vnet::tx_header(f, len, caps);
-    vnet::write(q.hdr(static_cast<uint16_t>(ch)), h);
-    if (h.gso()) c.gso++;
-    if (h.flags & vnet::kFlagNeedsCsum) c.csum++;
-    q.post(static_cast<uint16_t>(ch), pool.addr(s), len, s);
-    c.frames++;
-    c.bytes += len;
-    k++;
-  }
-  if (k > 0) q.ring.publish();
+  while (k < n && put(pool, slots_in[k], lens[k], caps)) k++;
+  if (k < n) c.ring_full++;
+  flush();
   return k;
 }
 

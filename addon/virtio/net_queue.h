@@ -145,6 +145,11 @@ class TxQueue {
   // Queues frames (already claimed as kTx in the slot table) until the
   // chains run out; returns how many were taken (the rest stay the caller's).
   uint32_t burst(const PoolView& pool, const uint32_t* slots, const uint32_t* lens, uint32_t n, const vnet::TxCaps& caps);
+  // One frame onto the ring (false: no free chain); flush() publishes what was put.
+  bool put(const PoolView& pool, uint32_t slot, uint32_t len, const vnet::TxCaps& caps);
+  void flush() {
+    if (q.ring.unpublished() != 0) q.ring.publish();
+  }
   // Gives sent slots back to the free stack; returns how many.
   uint32_t reclaim(slots::Table* t, DeviceVerdict* verdict);
   PairQueue q;
