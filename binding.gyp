@@ -26,7 +26,11 @@
         "addon/xdp/netlink_xdp.cc",
         "addon/xdp/program.cc",
         "addon/xdp/queues.cc",
-        "addon/vnet_hdr/vnet_hdr.cc"
+        "addon/vnet_hdr/vnet_hdr.cc",
+        "addon/virtio/transport.cc",
+        "addon/virtio/net_queue.cc",
+        "addon/virtio/virtio_net.cc",
+        "addon/napi/virtio_device.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -1,27 +1,30 @@
 // The addon's entry point: registration only. Every export is listed here,
 // as src/driver/addon.ts (UstackAddon) declares it; the bindings live in
 // addon/napi/ (the only code that knows N-API), over the plain C++ core in
-// addon/{tap,e1000,xdp,pci,dma,bytes,registry,common}. See addon/README.md.
+// addon/{tap,vnet_hdr,e1000,virtio,xdp,slots,pci,dma,bytes,registry,common}. See addon/README.md.
 #include <napi.h>
 
 #include "napi/bytes_binding.h"
 #include "napi/e1000_device.h"
 #include "napi/event_loop.h"
 #include "napi/tap_device.h"
+#include "napi/virtio_device.h"
 #include "napi/xdp_device.h"
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ustack::napi;
   exports.Set("version", Napi::String::New(env, "0.1.0"));
 
-  // Devices (napi/tap_device.h, napi/e1000_device.h, napi/xdp_device.h).
+  // Devices (napi/tap_device.h, napi/e1000_device.h, napi/virtio_device.h, napi/xdp_device.h).
   exports.Set("TapDevice", TapDevice::Define(env));
   exports.Set("E1000Device", E1000Device::Define(env));
   exports.Set("XdpDevice", XdpDevice::Define(env));
   exports.Set("e1000StopAll", Napi::Function::New(env, E1000StopAll, "e1000StopAll"));
   exports.Set("e1000StopEnv", Napi::Function::New(env, E1000StopEnv, "e1000StopEnv"));
   exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
-  // Stops this environment's e1000 devices when it ends (a worker exiting).
+  exports.Set("VirtioDevice", VirtioDevice::Define(env));
+  exports.Set("virtioSupportedDevice", Napi::Function::New(env, VirtioSupportedDevice, "virtioSupportedDevice"));
+  // Stops this environment's PCI devices (e1000, virtio) when it ends (a worker exiting).
   WatchEnvironment(env);
 
   // The poll loop's view of libuv (napi/event_loop.h).

@@ -5,6 +5,7 @@
 import type { Nic } from './driver/nic.js';
 import { TapNic } from './driver/tap-nic.js';
 import { E1000Nic } from './driver/e1000-nic.js';
+import { VirtioNic } from './driver/virtio-nic.js';
 import { XdpNic } from './driver/xdp-nic.js';
 import { MemoryNic } from './driver/memory-nic.js';
 import { LoopbackNic } from './driver/loopback-nic.js';
@@ -34,7 +35,7 @@ import { networkInterfaces } from 'node:os';
 installByteKernels(nativeByteKernels());
 
 export interface StackOptions {
-  /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1]'; omitted: only the loopback interface. */
+  /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'virtio:PCI[?access=vfio&queues=N&tso=off]', 'xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1]'; omitted: only the loopback interface. */
   nic?: string;
   /** 'A.B.C.D/len' or 'dhcp' (required with a nic). */
   address?: string;
@@ -218,6 +219,14 @@ export class Stack implements SocketHost {
         pci: spec.pci,
         access: spec.access,
         ...(spec.tso !== undefined ? { tso: spec.tso } : {}),
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      });
+    } else if (spec.kind === 'virtio') {
+      nic = VirtioNic.open({
+        pci: spec.pci,
+        access: spec.access,
+        ...(spec.tso !== undefined ? { tso: spec.tso } : {}),
+        ...(spec.queues !== undefined ? { queues: spec.queues } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       });
     } else if (spec.kind === 'xdp') {

@@ -5,16 +5,16 @@
 import { commandLine, integerOption, runCommand, usageError } from './args.js';
 import {
   bindDevice,
-  e1000Model,
   hex4,
   hugepageState,
   listNetworkDevices,
+  nicDriver,
   normalizePci,
   reserveHugepages,
   unbindDevice,
 } from '../driver/pci-sysfs.js';
 
-export const DEVICES_USAGE = `usage: ustack devices                       network PCI devices, their driver, and whether ustack can use them
+export const DEVICES_USAGE = `usage: ustack devices                       network PCI devices (e1000, virtio-net, ...), their driver, and whether ustack can use them
        ustack bind <pci> [--uio|--vfio] [--force]  hand a NIC to userspace (default --uio)
        ustack unbind <pci>                  give it back to its kernel driver
        ustack hugepages <n>                 reserve n 2 MiB huge pages and mount hugetlbfs
@@ -55,11 +55,12 @@ function listDevices(): number {
     return 0;
   }
   const rows = devs.map((d) => {
-    const model = e1000Model(d.vendor, d.device);
+    const drv = nicDriver(d.vendor, d.device);
+    const model = drv?.model ?? null;
     let status: string;
-    if (model === null) status = 'not supported by ustack';
-    else if (d.driver === 'uio_pci_generic') status = `ready: --nic e1000:${d.address}`;
-    else if (d.driver === 'vfio-pci') status = `ready: --nic e1000:${d.address}?access=vfio`;
+    if (drv === null) status = 'not supported by ustack';
+    else if (d.driver === 'uio_pci_generic') status = `ready: --nic ${drv.kind}:${d.address}`;
+    else if (d.driver === 'vfio-pci') status = `ready: --nic ${drv.kind}:${d.address}?access=vfio`;
     else if (d.driver === '') status = `unbound: ustack bind ${d.address}`;
     else status = `kernel driver in use: ustack bind ${d.address}`;
     return [
@@ -87,9 +88,9 @@ export function bindCommand(argv: readonly string[]): Promise<number> {
       const addr = normalizePci(positionals[0]!);
       const r = bindDevice(addr, access, { force: values.force === true });
       const was = r.previousDriver || 'no driver';
-      process.stdout.write(
-        `${addr} bound to ${r.device.driver} (was: ${was}); device ${r.node}; use --nic e1000:${addr}${access === 'vfio' ? '?access=vfio' : ''}\n`,
-      );
+      const kind = nicDriver(r.device.vendor, r.device.device)?.kind;
+      const use = kind === undefined ? '' : `; use --nic ${kind}:${addr}${access === 'vfio' ? '?access=vfio' : ''}`;
+      process.stdout.write(`${addr} bound to ${r.device.driver} (was: ${was}); device ${r.node}${use}\n`);
       return 0;
     } catch (err) {
       return fail(err);

@@ -419,18 +419,139 @@ export interface XdpDeviceConstructor {
   new (ifname: string, opts?: XdpDeviceOptions): XdpDevice;
 }
 
+/** Counters of one VirtioDevice: totals over the queue pairs, then q<i>RxFrames / q<i>TxFrames ... per pair. */
+export interface VirtioDeviceStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames that spanned several mergeable receive buffers (gathered into the first slot). */
+  rxMerged: number;
+  /** Frames longer than a slot (dropped). */
+  rxTooLong: number;
+  /** Used lengths shorter than a virtio_net_hdr + Ethernet header (dropped). */
+  rxBadLength: number;
+  /** Receive bursts that stopped for want of a free slot. */
+  rxNoSlot: number;
+  /** GSO super-frames received (GUEST_TSO4). */
+  rxGsoFrames: number;
+  rxCsumPartial: number;
+  rxCsumValid: number;
+  rxCsumCompleted: number;
+  /** Receive-queue notifications the device asked for (doorbell writes). */
+  rxNotifies: number;
+  txFrames: number;
+  txBytes: number;
+  txRingFull: number;
+  /** Frames handed to the device for segmentation (GSO_TCPV4). */
+  txGsoFrames: number;
+  /** Frames with NEEDS_CSUM. */
+  txCsumOffload: number;
+  txNotifies: number;
+  txRefused: number;
+  /** The device reported what it cannot (a used index or id out of bounds, NEEDS_RESET): it was reset. */
+  deviceFaults: number;
+  ctrlCommands: number;
+  ctrlFailures: number;
+  irqs: number;
+  wakeErrors: number;
+  freeStackBadIndex: number;
+  freeStackInRing: number;
+  freeStackDuplicate: number;
+  freeStackCountClamped: number;
+  freeStackPushRefused: number;
+  queuePairs: number;
+  linkUp: number;
+  [perQueue: string]: number;
+}
+
+/** How a VirtioDevice is opened (addon/virtio/virtio_net.h Options). */
+export interface VirtioDeviceOptions {
+  /** Queue pairs, in [1, 16] (default 1); more than one needs VIRTIO_NET_F_MQ. */
+  queues?: number;
+  /** Descriptors per data queue, a power of two (default 256; lowered to the device's maximum). */
+  queueSize?: number;
+  slotCount?: number;
+  /** Bytes per slot, a power of two in [2048, 65536] (default 65536 with TSO, else 2048). */
+  slotSize?: number;
+  /** IP MTU the device's TSO cuts to (default 1500). */
+  mtu?: number;
+  /** Checksum offload (CSUM, GUEST_CSUM) when the device offers it (default true). */
+  txChecksum?: boolean;
+  /** TSO both ways (HOST_TSO4, GUEST_TSO4) when the device offers it (default true; needs txChecksum). */
+  tso?: boolean;
+}
+
+/**
+ * A virtio-net device (virtio 1.x, PCI) driven in poll mode through UIO or
+ * VFIO (addon/napi/virtio_device.h). Errors carry `code` (see VirtioNic.open).
+ */
+export interface VirtioDevice {
+  /** The DMA memory, one external ArrayBuffer, detached by close() (as E1000Device.pool). */
+  readonly pool: ArrayBuffer;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  readonly mac: string;
+  /** The MAC is the device's (VIRTIO_NET_F_MAC); otherwise a random locally administered one. */
+  readonly macFromDevice: boolean;
+  readonly model: string;
+  readonly deviceId: number;
+  /** 'hugetlbfs' (physical addresses) or 'vfio-iommu' (IOVA mapping). */
+  readonly memory: string;
+  readonly queuePairs: number;
+  readonly maxQueuePairs: number;
+  readonly queueSize: number;
+  /** The negotiated features, e.g. 'CSUM GUEST_CSUM MAC ... VERSION_1'. */
+  readonly features: string;
+  readonly offeredFeatures: string;
+  readonly offloads: { txChecksum: boolean; tso: boolean; rxChecksum: boolean; rxGso: boolean };
+  /** The device status register (virtio 1.x 2.1): 15 while running, 0 after reset. */
+  readonly deviceStatus: number;
+  /** Fills the receive queues and sets DRIVER_OK (with several pairs: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
+  start(freeStack: Uint32Array): void;
+  /**
+   * Up to `max` received frames; with `flags` (room for max) their receive
+   * flags (RX_FLAG_CSUM_VERIFIED), without partial checksums completed.
+   * `queue`: a pair's receive queue, or -1 (default) every one in turn.
+   */
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array | null, queue?: number): number;
+  /**
+   * As E1000Device.txBurst (a bad burst is refused whole: ERR_OUT_OF_RANGE,
+   * ERR_USTACK_SLOT_NOT_OWNED); `queue` -1 (default): per frame, a hash of its flow.
+   */
+  txBurst(slots: Uint32Array, lens: Uint32Array, n: number, queue?: number): number;
+  txReclaim(): number;
+  linkUp(): boolean;
+  setWakeCallback(fn: (() => void) | null): void;
+  /** Enables receive interrupts; true when a frame is already waiting (do not sleep), false after close(). */
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): VirtioDeviceStats;
+  /** Resets the device (DMA stops) and clears bus mastering. */
+  stopDma(): void;
+  close(): void;
+}
+
+export interface VirtioDeviceConstructor {
+  /** Opens the device, negotiates features, sets up its queues (live after start()); `pci` is DDDD:BB:SS.F. */
+  new (pci: string, access: 'uio' | 'vfio', opts?: VirtioDeviceOptions): VirtioDevice;
+}
+
 /** Every export of the addon (addon/module.cc). */
 export interface UstackAddon {
   readonly version: string;
   readonly TapDevice: TapDeviceConstructor;
   readonly E1000Device: E1000DeviceConstructor;
   readonly XdpDevice: XdpDeviceConstructor;
-  /** Stops DMA on every open e1000 device of the process (every thread); returns how many. */
+  readonly VirtioDevice: VirtioDeviceConstructor;
+  /** Stops DMA on every open userspace PCI device (e1000 and virtio) of the process (every thread); returns how many. */
   e1000StopAll(): number;
-  /** Stops DMA on the e1000 devices this thread (environment) opened; returns how many. */
+  /** Stops DMA on the userspace PCI devices (e1000 and virtio) this thread (environment) opened; returns how many. */
   e1000StopEnv(): number;
   /** The model name of a device this driver supports, or null. */
   e1000SupportedDevice(vendor: number, device: number): string | null;
+  /** 'virtio-net' (1af4:1041) or 'virtio-net (transitional)' (1af4:1000), or null. */
+  virtioSupportedDevice(vendor: number, device: number): string | null;
   /**
    * Whether libuv has work due now (an expired timer, a referenced
    * setImmediate, pending callbacks), read without a system call.

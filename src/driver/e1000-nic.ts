@@ -20,8 +20,8 @@
  * the memory is freed. A device left running by a crashed process is stopped
  * and reprogrammed on open.
  */
-import { isMainThread } from 'node:worker_threads';
 import { loadAddon, type E1000Device } from './addon.js';
+import { installDmaSafetyHooks } from './dma-safety.js';
 import { parseMac } from './host-config.js';
 import { normalizePci } from './pci-sysfs.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
@@ -52,49 +52,8 @@ export interface E1000NicOptions {
   mtu?: number;
 }
 
-// ---- process-wide safety net ----------------------------------------------------
-
 /** Every open NIC stays reachable until close(): a device doing DMA is never left to the garbage collector. */
 const open = new Set<E1000Nic>();
-let hooksInstalled = false;
-
-/**
- * Stops DMA on the devices this exit path takes down: on the main thread
- * every device in the process (its workers die with it); in a worker only the
- * devices that worker opened ('exit' and an uncaught exception end just that
- * thread). The addon also stops a worker's devices when its environment ends.
- */
-function stopAllDma(): void {
-  try {
-    const addon = loadAddon();
-    if (isMainThread) addon.e1000StopAll();
-    else addon.e1000StopEnv();
-  } catch {
-    /* addon gone: nothing to stop */
-  }
-}
-
-function installSafetyHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', stopAllDma);
-  process.on('uncaughtExceptionMonitor', () => {
-    // The process (or this worker) is about to die unless someone handles the exception.
-    if (process.listenerCount('uncaughtException') === 0) stopAllDma();
-  });
-  // Workers receive no signals.
-  if (!isMainThread) return;
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      // Someone else handles the signal (e.g. a server closing its stack): leave it to them.
-      if (process.listenerCount(sig) > 1) return;
-      stopAllDma();
-      process.removeListener(sig, onSignal);
-      process.kill(process.pid, sig); // default action now: terminate
-    };
-    process.on(sig, onSignal);
-  }
-}
 
 export class E1000Nic implements Nic {
   readonly name: string;
@@ -160,7 +119,7 @@ export class E1000Nic implements Nic {
       throw codedError('ERR_OUT_OF_RANGE', `E1000Nic.open: mtu must be an integer in [68, 1500], got ${String(opts.mtu)}`, RangeError);
     }
     const { E1000Device } = loadAddon();
-    installSafetyHooks();
+    installDmaSafetyHooks();
     const dev = new E1000Device(opts.pci, opts.access ?? 'uio', {
       ...(opts.rxRing !== undefined ? { rxRing: opts.rxRing } : {}),
       ...(opts.txRing !== undefined ? { txRing: opts.txRing } : {}),

@@ -6,6 +6,9 @@
  *   e1000:DDDD:BB:SS.F[?access=uio|vfio][&tso=on|off]  an 8254x at that PCI address (default
  *                                     access: uio; tso: on; the domain may be omitted: BB:SS.F
  *                                     means 0000:BB:SS.F)
+ *   virtio:DDDD:BB:SS.F[?access=uio|vfio][&queues=N][&tso=on|off]
+ *                                     a virtio-net device (virtio 1.x over PCI) at that address; queues:
+ *                                     queue pairs (default 1, at most 16); tso=off: neither TSO nor GSO
  *   xdp:IFNAME[?queue=N|all][&mode=native|generic][&zerocopy=auto|on|off][&busy=1][&shared=1]
  *                                     an AF_XDP socket on queue N (default 0) of any interface, or
  *                                     one on each of its queues (all);
@@ -23,6 +26,7 @@ import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from '../errors/node-erro
 export type NicSpec =
   | { kind: 'tap'; name: string }
   | { kind: 'e1000'; pci: string; access: 'uio' | 'vfio'; tso?: boolean }
+  | { kind: 'virtio'; pci: string; access: 'uio' | 'vfio'; tso?: boolean; queues?: number }
   | { kind: 'xdp'; ifname: string; queue: number | 'all'; mode: 'auto' | 'native' | 'generic'; zerocopy: 'auto' | 'on' | 'off'; busyPoll: boolean; shared: boolean }
   | { kind: 'memory' };
 
@@ -49,54 +53,16 @@ export function parseNicSpec(s: string): NicSpec {
       }
       return { kind: 'tap', name: rest };
     }
-    case 'e1000': {
-      const q = rest.indexOf('?');
-      const addr = q < 0 ? rest : rest.slice(0, q);
-      const m = PCI.exec(addr);
-      if (m === null) {
-        throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`);
-      }
-      const slot = parseInt(m[3]!, 16);
-      if (slot > 0x1f) {
-        throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (device number ${m[3]} is above 1f)`);
-      }
-      const pci = `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
-      let access: 'uio' | 'vfio' = 'uio';
-      let tso: boolean | undefined;
-      if (q >= 0) {
-        const query = rest.slice(q + 1);
-        const seen = new Set<string>();
-        for (const part of query.split('&')) {
-          const eq = part.indexOf('=');
-          const key = eq < 0 ? part : part.slice(0, eq);
-          const value = eq < 0 ? '' : part.slice(eq + 1);
-          if (key !== 'access' && key !== 'tso') {
-            throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: access=uio|vfio, tso=on|off)`);
-          }
-          if (seen.has(key)) throw ERR_INVALID_ARG_VALUE('nic', s, `repeats the option '${key}'`);
-          seen.add(key);
-          if (key === 'tso') {
-            if (value !== 'on' && value !== 'off') {
-              throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid tso '${value}' (expected on or off)`);
-            }
-            tso = value === 'on';
-            continue;
-          }
-          if (value !== 'uio' && value !== 'vfio') {
-            throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
-          }
-          access = value;
-        }
-      }
-      return tso === undefined ? { kind: 'e1000', pci, access } : { kind: 'e1000', pci, access, tso };
-    }
+    case 'e1000':
+    case 'virtio':
+      return parsePciNic(s, kind, rest);
     case 'xdp':
       return parseXdp(s, rest);
     default:
       throw ERR_INVALID_ARG_VALUE(
         'nic',
         s,
-        `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio], xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1] or memory)`,
+        `has an unknown kind '${kind}' (expected tap:NAME, e1000:DDDD:BB:SS.F[?access=uio|vfio], virtio:DDDD:BB:SS.F[?access=uio|vfio&queues=N&tso=on|off], xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1] or memory)`,
       );
   }
 }
@@ -153,6 +119,51 @@ function parseXdp(s: string, rest: string): NicSpec {
     }
   }
   return spec;
+}
+
+/** e1000:PCI?access&tso and virtio:PCI?access&tso&queues. */
+function parsePciNic(s: string, kind: 'e1000' | 'virtio', rest: string): NicSpec {
+  const q = rest.indexOf('?');
+  const addr = q < 0 ? rest : rest.slice(0, q);
+  const m = PCI.exec(addr);
+  if (m === null) {
+    throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (expected DDDD:BB:SS.F, e.g. 0000:00:03.0)`);
+  }
+  const slot = parseInt(m[3]!, 16);
+  if (slot > 0x1f) {
+    throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid PCI address '${addr}' (device number ${m[3]} is above 1f)`);
+  }
+  const pci = `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
+  const keys = kind === 'virtio' ? ['access', 'tso', 'queues'] : ['access', 'tso'];
+  const supported = kind === 'virtio' ? 'access=uio|vfio, queues=N, tso=on|off' : 'access=uio|vfio, tso=on|off';
+  let access: 'uio' | 'vfio' = 'uio';
+  let tso: boolean | undefined;
+  let queues: number | undefined;
+  if (q >= 0) {
+    const seen = new Set<string>();
+    for (const part of rest.slice(q + 1).split('&')) {
+      const eq = part.indexOf('=');
+      const key = eq < 0 ? part : part.slice(0, eq);
+      const value = eq < 0 ? '' : part.slice(eq + 1);
+      if (!keys.includes(key)) throw ERR_INVALID_ARG_VALUE('nic', s, `has an unknown option '${key}' (supported: ${supported})`);
+      if (seen.has(key)) throw ERR_INVALID_ARG_VALUE('nic', s, `repeats the option '${key}'`);
+      seen.add(key);
+      if (key === 'tso') {
+        if (value !== 'on' && value !== 'off') throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid tso '${value}' (expected on or off)`);
+        tso = value === 'on';
+      } else if (key === 'queues') {
+        if (!/^[0-9]{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 16) {
+          throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid queues '${value}' (expected an integer from 1 to 16)`);
+        }
+        queues = Number(value);
+      } else {
+        if (value !== 'uio' && value !== 'vfio') throw ERR_INVALID_ARG_VALUE('nic', s, `has an invalid access '${value}' (expected uio or vfio)`);
+        access = value;
+      }
+    }
+  }
+  if (kind === 'e1000') return tso === undefined ? { kind, pci, access } : { kind, pci, access, tso };
+  return { kind, pci, access, ...(tso !== undefined ? { tso } : {}), ...(queues !== undefined ? { queues } : {}) };
 }
 
 const NUMBER = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?/i;

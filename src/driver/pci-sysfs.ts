@@ -42,6 +42,24 @@ export function e1000Model(vendor: number, device: number): string | null {
   return vendor === 0x8086 ? (E1000_MODELS[device] ?? null) : null;
 }
 
+/** The virtio-net devices addon/virtio drives (virtio 1.x; a transitional one through its modern interface). */
+export const VIRTIO_MODELS: Record<number, string> = {
+  0x1041: 'virtio-net',
+  0x1000: 'virtio-net (transitional)',
+};
+
+export function virtioModel(vendor: number, device: number): string | null {
+  return vendor === 0x1af4 ? (VIRTIO_MODELS[device] ?? null) : null;
+}
+
+/** Which ustack driver takes a device ('e1000' or 'virtio', the --nic kind) and its model, or null. */
+export function nicDriver(vendor: number, device: number): { kind: 'e1000' | 'virtio'; model: string } | null {
+  const e = e1000Model(vendor, device);
+  if (e !== null) return { kind: 'e1000', model: e };
+  const v = virtioModel(vendor, device);
+  return v === null ? null : { kind: 'virtio', model: v };
+}
+
 function readHex(path: string): number {
   return parseInt(readFileSync(path, 'utf8').trim(), 16);
 }
@@ -174,11 +192,12 @@ export interface BindResult {
 /** Hands a NIC to uio_pci_generic or vfio-pci (driver_override, so only this device is affected). */
 export function bindDevice(address: string, access: 'uio' | 'vfio', opts: { force?: boolean } = {}): BindResult {
   const dev = readPciDevice(address); // checks the address before any path is built from it
-  if (!opts.force && e1000Model(dev.vendor, dev.device) === null) {
+  // A virtio device that is not a NIC (1af4:1009 is the 9p share a guest may run on) is refused like any other.
+  if (!opts.force && (nicDriver(dev.vendor, dev.device) === null || dev.class >> 16 !== 0x02)) {
     throw codedError(
       'ERR_USTACK_UNSUPPORTED_DEVICE',
-      `device ${address} (${hex4(dev.vendor)}:${hex4(dev.device)}) is not an 8254x this driver supports ` +
-        `(82540EM 8086:100e, 82545EM 8086:100f, ...); --force binds it anyway`,
+      `device ${address} (${hex4(dev.vendor)}:${hex4(dev.device)}) is not a NIC ustack drives: an 8254x ` +
+        `(82540EM 8086:100e, 82545EM 8086:100f, ...) or a virtio-net device (1af4:1041, 1af4:1000); --force binds it anyway`,
     );
   }
   const target = access === 'uio' ? 'uio_pci_generic' : 'vfio-pci';

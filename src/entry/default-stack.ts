@@ -2,7 +2,7 @@
  * The default stack behind the drop-in modules (`ustack/dgram`, `ustack/net`).
  *
  * Opened lazily, on the first socket created, from the environment:
- *   USTACK_NIC           'tap:NAME' or 'e1000:PCI'; unset: loopback only (127.0.0.0/8)
+ *   USTACK_NIC           'tap:NAME', 'e1000:PCI', 'virtio:PCI' or 'xdp:IFNAME' (as Stack.open's nic); unset: loopback only (127.0.0.0/8)
  *   USTACK_ADDRESS       'A.B.C.D/len' or 'dhcp' (required with USTACK_NIC)
  *   USTACK_GATEWAY       default gateway
  *   USTACK_HOST_ADDRESS  TAP only: the kernel side's address

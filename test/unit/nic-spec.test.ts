@@ -40,7 +40,7 @@ describe('parseNicSpec', () => {
   it('rejects bad specs, naming the bad part', () => {
     expectInvalid(() => parseNicSpec(''), "unknown kind ''");
     expectInvalid(() => parseNicSpec('eth0'), "unknown kind 'eth0'");
-    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0'), "unknown kind 'virtio'");
+    expectInvalid(() => parseNicSpec('virtio2:0000:00:03.0'), "unknown kind 'virtio2'");
     expectInvalid(() => parseNicSpec('tap:'), "TAP interface name ''");
     expectInvalid(() => parseNicSpec('tap:this-name-is-too-long'), 'this-name-is-too-long');
     expectInvalid(() => parseNicSpec('tap:a/b'), "'a/b'");
@@ -55,6 +55,34 @@ describe('parseNicSpec', () => {
     expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?tso=yes'), "tso 'yes'");
     expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?tso=on&tso=off'), "'tso'");
     expectInvalid(() => parseNicSpec('memory:x'), "unknown kind 'memory'");
+  });
+
+  it('parses virtio:PCI with access, queues and tso', () => {
+    expect(parseNicSpec('virtio:0000:00:03.0')).toStrictEqual({ kind: 'virtio', pci: '0000:00:03.0', access: 'uio' });
+    expect(parseNicSpec('virtio:00:04.0?access=vfio&queues=2&tso=off')).toStrictEqual({
+      kind: 'virtio',
+      pci: '0000:00:04.0',
+      access: 'vfio',
+      queues: 2,
+      tso: false,
+    });
+    expect(parseNicSpec('virtio:0000:00:03.0?queues=16')).toStrictEqual({ kind: 'virtio', pci: '0000:00:03.0', access: 'uio', queues: 16 });
+    expect(parseNicSpec('virtio:0000:00:03.0?tso=on')).toStrictEqual({ kind: 'virtio', pci: '0000:00:03.0', access: 'uio', tso: true });
+  });
+
+  it('rejects bad virtio specs, naming the bad part', () => {
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03'), "PCI address '0000:00:03'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:20.0'), 'device number 20');
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queues=0'), "invalid queues '0'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queues=17'), "invalid queues '17'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queues=2.5'), "invalid queues '2.5'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queues='), "invalid queues ''");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queues=1&queues=2'), "repeats the option 'queues'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?access=dpdk'), "access 'dpdk'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?tso=1'), "tso '1'");
+    expectInvalid(() => parseNicSpec('virtio:0000:00:03.0?queue=2'), "unknown option 'queue' (supported: access=uio|vfio, queues=N, tso=on|off)");
+    // queues is virtio's: the e1000 has one queue.
+    expectInvalid(() => parseNicSpec('e1000:0000:00:03.0?queues=2'), "unknown option 'queues'");
   });
 
   it('parses xdp:IFNAME with queue, mode, zerocopy and busy', () => {

@@ -49,7 +49,7 @@ check devices "${U[@]}" devices
 if [ "$mode" = full ]; then
   expect_fail "error: device in use by the kernel driver" "in use by the kernel driver" "${U[@]}" echo --nic "$NIC" --address $ADDR
   expect_fail "error: no such device" "no PCI device" "${U[@]}" bind 0000:00:1f.7
-  expect_fail "error: unsupported device id" "not an 8254x" "${U[@]}" bind "$(basename "$(ls -d /sys/bus/pci/devices/*:00.0 | head -1)")"
+  expect_fail "error: unsupported device id" "not a NIC ustack drives" "${U[@]}" bind "$(basename "$(ls -d /sys/bus/pci/devices/*:00.0 | head -1)")"
 fi
 if [ "$mode" = vfio ]; then
   # An 8254x whose IOMMU group it shares with another device on a kernel driver.
