@@ -350,6 +350,9 @@ Napi::Value VirtioDevice::Stats(const Napi::CallbackInfo& info) {
   set("freeStackCountClamped", sf.count_clamped);
   set("freeStackPushRefused", sf.push_refused);
   set("queuePairs", dev_.queue_pairs());
+  // The negotiated feature bits (virtio/features.h), as two 32-bit numbers.
+  set("featuresLow", dev_.features() & 0xffffffffu);
+  set("featuresHigh", dev_.features() >> 32);
   o.Set("linkUp", Napi::Number::New(env, dev_.link_up() ? 1 : 0));
   return o;
 }

@@ -459,6 +459,9 @@ export interface VirtioDeviceStats {
   freeStackCountClamped: number;
   freeStackPushRefused: number;
   queuePairs: number;
+  /** The negotiated feature bits 0-31 and 32-63 (VirtioDevice.features names them). */
+  featuresLow: number;
+  featuresHigh: number;
   linkUp: number;
   [perQueue: string]: number;
 }

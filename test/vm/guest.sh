@@ -3,31 +3,18 @@
 # over virtio-9p). Prints "@@ ..." lines for the host; "@@WAIT tag" waits for
 # the host to do its part (it then writes a line to the serial console).
 #   guest.sh MODE DIR   MODE: full (82540EM, UIO, everything) | vfio | em (82545EM, UIO)
+#                       | virtio* (guest-virtio.sh)
 set -u
 mode=$1
 dir=$2
 cd "$dir"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
 U=(node "$dir/bin/ustack.js")
-say() { echo "@@ $*"; }
-wait_host() { echo "@@WAIT $1"; read -r _reply; }
-check() { # check NAME CMD... : runs CMD, prints its output, reports pass/fail
-  local name=$1; shift
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | sed 's/^/   | /'
-  if [ $rc -eq 0 ]; then say "PASS $name"; else say "FAIL $name (exit $rc)"; fi
-  return $rc
-}
-expect_fail() { # expect_fail NAME PATTERN CMD... : CMD must fail and print PATTERN
-  local name=$1 pat=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  printf '%s\n' "$out" | sed 's/^/   | /'
-  if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then say "PASS $name"; else say "FAIL $name"; fi
-}
+source "$dir/test/vm/guest-lib.sh"
 
 if [ "$mode" = debug ]; then bash "$dir/.cache/vm/debug.sh"; exit 0; fi
+# The virtio-net scenarios have their own script.
+case "$mode" in virtio*) exec bash "$dir/test/vm/guest-virtio.sh" "$mode" "$dir" ;; esac
 pci=""
 for d in /sys/bus/pci/devices/*; do
   id="$(cat "$d/vendor"):$(cat "$d/device")"
@@ -101,41 +88,6 @@ if [ "$mode" = em ]; then
   printf '%s\n' "$out" | sed 's/^/   | /'
   if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "dhcp: leased 10.0.2.15/24, gateway $GW"; then say "PASS DHCP lease from QEMU's DHCP server"; else say "FAIL DHCP lease from QEMU's DHCP server"; fi
 fi
-
-ECHO=0
-start_echo() {
-  : > /tmp/echo.out; : > /tmp/echo.err
-  node ${ECHO_NODE_FLAGS:-} "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
-  ECHO=$!
-  for _ in $(seq 1 600); do
-    grep -q "listening" /tmp/echo.out && { sed 's/^/   | /' /tmp/echo.out; return 0; }
-    kill -0 $ECHO 2>/dev/null || break
-    sleep 0.1
-  done
-  say "FAIL ustack echo did not start"; sed 's/^/   | /' /tmp/echo.out /tmp/echo.err
-  return 1
-}
-# The DMA region is left out of a fork: its mapping in the echo process
-# carries VmFlags dc (hugetlbfs: the ustack-dma file; VFIO: locked anonymous memory).
-check_dontfork() {
-  local rows dma
-  rows=$(awk '/^[0-9a-f]+-[0-9a-f]+ /{name=$6; next} /^VmFlags:/{print (name==""?"[anon]":name) " |" substr($0, 9) " "}' /proc/$ECHO/smaps)
-  dma=$(printf '%s\n' "$rows" | grep -E 'ustack-dma| lo ')
-  printf '%s\n' "$dma" | sed 's/^/   | /'
-  if [ -n "$dma" ] && ! printf '%s\n' "$dma" | grep -qv ' dc '; then
-    say "PASS DMA memory is MADV_DONTFORK in the running echo (VmFlags dc)"
-  else
-    say "FAIL DMA memory is MADV_DONTFORK in the running echo (VmFlags dc)"
-  fi
-}
-stop_echo() {
-  kill -INT $ECHO 2>/dev/null; wait $ECHO 2>/dev/null
-  sed 's/^/   | /' /tmp/echo.out
-}
-print_stats() {
-  kill -USR2 $ECHO; sleep 1
-  echo "@@STATS $(tail -1 /tmp/echo.err)"
-}
 
 start_echo && wait_host echo-ready
 print_stats
