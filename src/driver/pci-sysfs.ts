@@ -115,6 +115,20 @@ export function readPciDevice(address: string): PciDevice {
   } catch {
     /* not a kernel netdev now */
   }
+  // A virtio device's netdev hangs off its virtio bus device (…/virtio0/net/eth0).
+  if (interfaces.length === 0) {
+    try {
+      for (const v of readdirSync(dir).filter((n) => /^virtio\d+$/.test(n))) {
+        try {
+          interfaces.push(...readdirSync(join(dir, v, 'net')));
+        } catch {
+          /* not a network virtio device */
+        }
+      }
+    } catch {
+      /* unreadable */
+    }
+  }
   const group = linkBase(join(dir, 'iommu_group'));
   return {
     address,
