@@ -7,8 +7,11 @@
 # regions left out of a fork (dma/dma_test), DMA view holds
 # (dma/view_hold_test), the device registry (registry/device_registry_test),
 # the XDP program on an eBPF interpreter and AF_XDP ring arithmetic
-# (xdp/program_test, xdp/rings_test),
-# the checksum kernel (bytes/bytes_test).
+# (xdp/program_test, xdp/rings_test), the checksum kernel
+# (bytes/bytes_test), the virtio_net_hdr (vnet_hdr/vnet_hdr_test),
+# virtqueues and the virtio-net queues against a model device
+# (virtio/net_queue_test), the virtio capability walk, feature negotiation
+# and flow hashing (virtio/transport_test).
 #
 # Each test prints "N passed, N failed"; the script fails when any test fails,
 # exits non-zero, or prints no such count. CXX picks the compiler;

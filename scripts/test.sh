@@ -54,8 +54,8 @@ versions_failed=0
 if [ "${#other_nodes[@]}" -gt 0 ]; then
   bash scripts/test-node-versions.sh "${other_nodes[@]}" || versions_failed=1
 fi
-# The e1000 driver on QEMU's models (skips with a reason when QEMU cannot
-# run). USTACK_SKIP_VM=1 leaves it out.
+# The e1000 and virtio-net drivers on QEMU's models (skips with a reason
+# when QEMU cannot run). USTACK_SKIP_VM=1 leaves it out.
 if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
   USTACK_SKIP_NATIVE=1 npm run --silent test:vm
 fi

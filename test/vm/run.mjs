@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// The VM test (`npm run test:vm`): QEMU's e1000 models as the reference for
-// the driver. Installs what it needs from Debian, builds an initramfs
+// The VM test (`npm run test:vm`): QEMU's e1000 and virtio-net models as
+// the reference for the drivers. Installs what it needs from Debian, builds an initramfs
 // (busybox + kernel modules; the host's root is shared read-only over
 // virtio-9p so the host's node and this project run in the guest), boots
 // qemu-system-x86_64 -accel tcg and drives test/vm/guest.sh through the
 // serial console, acting as the network peer through slirp's hostfwd.
 //
-// Scenarios (USTACK_VM_SCENARIOS=full,vfio,em to pick):
+// Scenarios (USTACK_VM_SCENARIOS=full,vfio,em,tap,virtio,virtio-vfio,virtio-tap
+// to pick; all by default):
 //   full  -device e1000 (82540EM), UIO + hugepages: CLI errors, bind, MII
 //         self-test, ping of the gateway, the addon against bad input from
 //         JavaScript (test/vm/native-checks.mjs), UDP echo, 1 MB TCP echo
@@ -786,7 +787,7 @@ async function main() {
   const probe = spawnSync('qemu-system-x86_64', ['-accel', 'tcg', '-machine', 'none', '-display', 'none', '-monitor', 'none', '-S', '-no-user-config', '-nodefaults', '-version'], { encoding: 'utf8' });
   if (probe.status !== 0) skip(`qemu-system-x86_64 does not run: ${probe.stderr?.trim()}`);
   log(`vm: ${probe.stdout.split('\n')[0]}; kernel ${kernel.version}; initramfs ${basename(initrd)}`);
-  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em,tap').split(',').map((s) => s.trim()).filter(Boolean);
+  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em,tap,virtio,virtio-vfio,virtio-tap').split(',').map((s) => s.trim()).filter(Boolean);
   const t0 = Date.now();
   for (const s of picked) {
     if (!SCENARIOS[s]) {
