@@ -3,6 +3,7 @@
  * peer's namespace; SIGKILL leaves no XDP program on the interface (the
  * bpf_link dies with the process's file descriptors); a restart on the same
  * interface works; Ctrl-C (SIGINT) stops it cleanly, again leaving nothing.
+ * A stack whose interface is deleted under it goes quiet.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,5 +61,30 @@ describe.skipIf(skipReason !== undefined)('ustack echo on AF_XDP: SIGKILL, resta
       expect(r2.code).toBe(0);
     }
     expect(v.xdpAttached()).toBe(false);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('AF_XDP: the interface deleted under a running stack', () => {
+  it('goes quiet (a handful of wake-ups and polls, no loop), and close() still works', async () => {
+    const v = createVethNs('uxgone');
+    const { Stack } = await import('../../src/index.js');
+    const stack = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
+    try {
+      const { stdout } = await v.inNs('ping', ['-c', '1', '-W', '2', v.ustackAddr]);
+      expect(stdout).toMatch(/1 packets transmitted, 1 received/);
+      v.remove();
+      await new Promise((r) => setTimeout(r, 100));
+      const a = stack.stats().poll!;
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = stack.stats().poll!;
+      console.log(`[xdp-crash] in the second after the interface went: ${b.wakeups! - a.wakeups!} wake-ups, ${b.polls! - a.polls!} polls`);
+      // The engine's own timers (ARP, TCP) wake it a few times at most; a
+      // socket reporting readiness for ever would wake it thousands of times.
+      expect(b.wakeups! - a.wakeups!).toBeLessThanOrEqual(20);
+      expect(b.polls! - a.polls!).toBeLessThanOrEqual(80);
+    } finally {
+      await stack.close();
+      v.remove();
+    }
   });
 });
