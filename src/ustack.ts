@@ -35,7 +35,7 @@ import { networkInterfaces } from 'node:os';
 installByteKernels(nativeByteKernels());
 
 export interface StackOptions {
-  /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'virtio:PCI[?access=vfio&queues=N&tso=off]', 'xdp:IFNAME[?queue=N&mode=native|generic&zerocopy=auto|on|off&busy=1]'; omitted: only the loopback interface. */
+  /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'virtio:PCI[?access=vfio&queues=N&tso=off]', 'xdp:IFNAME[?queue=N|all&mode=native|generic&zerocopy=auto|on|off&busy=1&shared=1]'; omitted: only the loopback interface. */
   nic?: string;
   /** 'A.B.C.D/len' or 'dhcp' (required with a nic). */
   address?: string;
