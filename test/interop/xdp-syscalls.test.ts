@@ -20,7 +20,18 @@ import { patternBlock } from '../fixtures/ns-peer.mjs';
 
 const bin = join(packageRoot(), 'bin', 'ustack.js');
 const built = existsSync(join(packageRoot(), 'dist', 'cli', 'main.js'));
-const skipReason = xdpUnavailableReason() ?? ensureTools(['strace', 'ethtool']) ?? (built ? undefined : 'dist/ not built (npm run build)');
+/** Why strace cannot trace here (ptrace refused in some sandboxes), or undefined. */
+function straceUnusableReason(): string | undefined {
+  try {
+    run('strace', ['-f', '-c', '-o', '/dev/null', 'true']);
+    return undefined;
+  } catch (err) {
+    return `strace cannot trace here: ${(err as Error).message}`;
+  }
+}
+
+const skipReason =
+  xdpUnavailableReason() ?? ensureTools(['strace', 'ethtool']) ?? straceUnusableReason() ?? (built ? undefined : 'dist/ not built (npm run build)');
 if (skipReason !== undefined) console.log(`[xdp-syscalls.test] skipping: ${skipReason}`);
 
 const peerScript = join(import.meta.dirname, '..', 'fixtures', 'ns-peer.mjs');
