@@ -9,7 +9,7 @@ import * as nodeNet from 'node:net';
 import { execSync, spawn } from 'node:child_process';
 import { Stack } from '../src/ustack.js';
 import { AllocMeter, GcMeter, alternate, benchFile, cpuMicros, gc, log, percentile, sleep, tick, type BenchOptions, type Impl, type Row } from './lib.js';
-import { BYTES_COPIED } from '../src/wire/bytes.js';
+import { bytesCopied } from '../src/wire/bytes.js';
 
 /** What both implementations offer: node's net surface. */
 type NetLike = Pick<typeof nodeNet, 'createServer' | 'connect'>;
@@ -194,7 +194,7 @@ interface BulkResult {
   allocPerMB: number;
   /** Process CPU time (user + system) per MB moved, µs. */
   cpuPerMB: number;
-  /** Bytes copied by ustack's code (wire/bytes BYTES_COPIED) per byte delivered; NaN for node. */
+  /** Bytes copied by ustack's code (wire/bytes bytesCopied) per byte delivered; NaN for node. */
   copiesPerByte: number;
 }
 
@@ -218,7 +218,7 @@ async function bulkRound(env: Env, bytes: number): Promise<BulkResult> {
   gc();
   const meter = new AllocMeter();
   meter.start();
-  const copied0 = BYTES_COPIED[0]!;
+  const copied0 = bytesCopied();
   const cpu0 = cpuMicros();
   const t0 = performance.now();
   let sent = 0;
@@ -237,7 +237,7 @@ async function bulkRound(env: Env, bytes: number): Promise<BulkResult> {
   const got = await finished;
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuMicros() - cpu0;
-  const copied = BYTES_COPIED[0]! - copied0;
+  const copied = bytesCopied() - copied0;
   const alloc = meter.stop();
   if (got !== bytes) log(`  bulk: received ${got} of ${bytes} bytes`);
   c.destroy();

@@ -25,12 +25,36 @@ export function w32(b: Uint8Array, o: number, v: number): void {
 export const NATIVE_COPY_MIN = 96;
 /**
  * Bytes moved by copyBytes and the fused copy + checksum (copySum in
- * stack/tcp/buffers.ts) since the thread started: a diagnostics counter
- * (the bench divides it by the bytes delivered to count copies per byte).
- * A Float64Array slot rather than a module variable, so adding to it never
- * allocates a heap number.
+ * stack/tcp/buffers.ts) since the thread started, as COPIED[1] * 2^30 +
+ * COPIED[0]: a diagnostics counter (the bench divides it by the bytes
+ * delivered to count copies per byte; read it with bytesCopied()).
+ *
+ * Two Int32Array slots, each kept below 2^31, so that counting allocates
+ * nothing even in code V8 has not optimised or has deoptimised (copyBytes
+ * sometimes runs so for a long time on node 20 after a deoptimisation):
+ * there, reading a Float64Array element makes a heap number and the sum
+ * another, 32 bytes per copy, where an int32 element and a sum below 2^31
+ * are Smis.
  */
-export const BYTES_COPIED = new Float64Array(1);
+const COPIED = new Int32Array(2);
+const COPIED_UNIT = 0x40000000;
+
+/** Adds `len` bytes to the copy counter (bytesCopied). */
+export function countCopied(len: number): void {
+  const low = COPIED[0]! + len;
+  if (low < COPIED_UNIT) {
+    COPIED[0] = low;
+    return;
+  }
+  // Once per GiB: the low slot carries into the high one.
+  COPIED[1] = COPIED[1]! + Math.floor(low / COPIED_UNIT);
+  COPIED[0] = low % COPIED_UNIT;
+}
+
+/** Bytes copied by copyBytes and copySum in this thread so far (countCopied). */
+export function bytesCopied(): number {
+  return COPIED[1]! * COPIED_UNIT + COPIED[0]!;
+}
 
 /** From this length on, TypedArray.set (memcpy) is worth its view allocation. */
 const BULK_COPY_MIN = 8192;
@@ -45,7 +69,7 @@ const WORD_COPY_MIN = 128;
  * call, which the per-segment data path must not do.
  */
 export function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
-  BYTES_COPIED[0] += len;
+  countCopied(len);
   if (len >= NATIVE_COPY_MIN && nativeCopy !== null && nativeCopy(dst, dOff, src, sOff, len) === 0) return;
   if (len >= BULK_COPY_MIN) {
     // A TSO super-frame or a large write: memcpy through a view. The view is

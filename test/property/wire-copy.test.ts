@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyBytes } from '../../src/wire/bytes.js';
+import { bytesCopied, copyBytes, countCopied } from '../../src/wire/bytes.js';
 
 const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
 
@@ -30,5 +30,23 @@ describe('copyBytes', () => {
       ),
       { numRuns: 2000, ...(seed !== undefined ? { seed } : {}) },
     );
+  });
+
+  it('counts the bytes copied exactly, across the low slot\'s carry at 2^30', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(2 ** 31 - 1), { maxLength: 20 }), (lens) => {
+        const before = bytesCopied();
+        let sum = 0;
+        for (const len of lens) {
+          countCopied(len);
+          sum += len;
+        }
+        expect(bytesCopied() - before).toBe(sum);
+      }),
+      { numRuns: 500, ...(seed !== undefined ? { seed } : {}) },
+    );
+    const before = bytesCopied();
+    copyBytes(new Uint8Array(300), 0, new Uint8Array(300), 0, 300);
+    expect(bytesCopied() - before).toBe(300);
   });
 });

@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { Sim } from '../helpers/sim.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
-import { BYTES_COPIED } from '../../src/wire/bytes.js';
+import { bytesCopied } from '../../src/wire/bytes.js';
 import { Prng } from '../../src/driver/prng.js';
 import type { ImpairOptions } from '../../src/driver/impair.js';
 
@@ -170,14 +170,14 @@ describe('tcp zero-copy paths: send loans and read targets', () => {
       const r = open(impair);
       const data = pattern(3 * 1024 * 1024 + 777, 5);
       const reader = new SlabReader(r.server, 64 * 1024);
-      const copied0 = BYTES_COPIED[0]!;
+      const copied0 = bytesCopied();
       const w = send(r, data, [300_000, 1000, 70_000, 5, 1 << 20, 40_000], 32 * 1024);
       const ok = r.sim.runUntil(() => reader.received === data.length && w.done(), 120_000);
       expect(ok, `${name}: received ${reader.received} of ${data.length}, lent ${r.client.lent}`).toBe(true);
       expectSameBytes(reader.bytes(), data, name);
       expect(w.loans).toBeGreaterThan(0);
       expect(reader.fromTarget).toBeGreaterThan(0);
-      const copies = (BYTES_COPIED[0]! - copied0) / data.length;
+      const copies = (bytesCopied() - copied0) / data.length;
       console.log(`[tcp-zero-copy] ${name}: ${w.loans} loans, ${w.refusedDuringLoan} writes refused during a loan; ` +
         `${reader.fromTarget} B into read targets, ${reader.fromRing} B through the ring; ${copies.toFixed(3)} copies per byte`);
       if (impair === undefined) {

@@ -9,7 +9,7 @@
  * The rings themselves come and go with the record (tcb.ts: takeSndRing,
  * putRcvRing, ...).
  */
-import { BYTES_COPIED, copyBytes } from '../../wire/bytes.js';
+import { copyBytes, countCopied } from '../../wire/bytes.js';
 import { addPartSum, fold16, onesSum } from '../../wire/checksum.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import { seqDiff } from '../../wire/seq.js';
@@ -62,7 +62,7 @@ export function ringGet(ring: ByteRing, offset: number, dst: Uint8Array, dOff: n
 export function copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number {
   const r = nativeCopySum !== null ? nativeCopySum(dst, dOff, src, sOff, len) : -1;
   if (r >= 0) {
-    BYTES_COPIED[0] += len;
+    countCopied(len);
     return r;
   }
   copyBytes(dst, dOff, src, sOff, len);

@@ -463,7 +463,11 @@ export class Tcb {
 
   /** Segment acceptability window (RFC 9293 §3.10.7.4 "first"). */
   rcvWindowNow(): number {
-    const w = seqDiff(this.rcvAdv, this.rcvNxt);
+    // The int32 fields, not the uint32 getters: Connection.read reaches this
+    // through windowUpdateWorthSending, and where V8 does not inline the
+    // getters there, each returned a new heap number once the sequence
+    // numbers passed 2^31.
+    const w = (this._rcvAdv - this._rcvNxt) | 0;
     return w > 0 ? w : 0;
   }
 
