@@ -21,6 +21,7 @@
         "addon/napi/xdp_device.cc",
         "addon/xdp/xdp.cc",
         "addon/xdp/xsk.cc",
+        "addon/xdp/hook.cc",
         "addon/xdp/bpf_asm.cc",
         "addon/xdp/bpf_sys.cc",
         "addon/xdp/netlink_xdp.cc",

@@ -17,6 +17,7 @@
 
 #include "dma/view_hold.h"
 #include "xdp/bpf_sys.h"
+#include "xdp/hook.h"
 #include "xdp/netlink_xdp.h"
 #include "xdp/program.h"
 #include "xdp/permission.h"
@@ -213,92 +214,22 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
   return 0;
 }
 
-// BPF_LINK_CREATE in the asked mode; with mode auto, native first and
-// generic where the driver has no native XDP.
+// The program on the interface's XDP hook (hook.h), in the asked mode.
 int Device::attach(Error* err) {
-  for (int attempt = 0; attempt < 2; attempt++) {
-    bool native = opts_.mode != Mode::kGeneric;
-    int rc = bpf::link_create_xdp(prog_fd_, ifindex_, native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
-    if (rc < 0 && native && opts_.mode == Mode::kAuto && rc == -EOPNOTSUPP) {
-      native = false;
-      rc = bpf::link_create_xdp(prog_fd_, ifindex_, XDP_FLAGS_SKB_MODE);
-    }
-    if (rc >= 0) {
-      link_fd_ = rc;
-      native_ = native;
-      bpf::LinkInfo li;
-      if (bpf::link_info(link_fd_, &li) == 0) link_id_ = li.id;
-      return 0;
-    }
-    int e = -rc;
-    if (is_permission(e)) return permission_error(err, "bpf(BPF_LINK_CREATE)", e);
-    if (e == EOPNOTSUPP) {
-      return fail(err, "bpf(BPF_LINK_CREATE)", e, "ERR_USTACK_XDP_UNSUPPORTED",
-                  "'" + ifname_ + "' has no " + (opts_.mode == Mode::kNative ? "native (driver) " : "") +
-                      "XDP support" + (opts_.mode == Mode::kNative ? "; mode=generic works on any interface" : ""));
-    }
-    if (e != EBUSY && e != EEXIST) return fail(err, "bpf(BPF_LINK_CREATE)", e);
-    // Something is attached already: ours, left behind, is replaced once.
-    rc = explain_busy(rc, err);
-    if (rc != 0) return rc;
-  }
-  return fail(err, "bpf(BPF_LINK_CREATE)", EBUSY, "ERR_USTACK_XDP_BUSY",
-              "an XDP program stays attached to '" + ifname_ + "' after ustack removed its stale one");
-}
-
-// Who holds the interface's XDP hook? Returns 0 after removing a stale
-// program of ours (attach again), else the error to report.
-int Device::explain_busy(int rc, Error* err) {
-  netlink::XdpState st;
-  int q = netlink::query_xdp(ifindex_, &st);
-  if (q < 0) return fail(err, "bpf(BPF_LINK_CREATE)", -rc);
-  struct Attached {
-    uint32_t id;
-    uint32_t mode_flag;
-    const char* mode;
-  };
-  const Attached progs[3] = {{st.drv_prog_id, XDP_FLAGS_DRV_MODE, "native"},
-                             {st.skb_prog_id, XDP_FLAGS_SKB_MODE, "generic"},
-                             {st.hw_prog_id, XDP_FLAGS_HW_MODE, "offloaded"}};
-  for (const Attached& a : progs) {
-    if (a.id == 0) continue;
-    int pfd = bpf::prog_get_fd_by_id(a.id);
-    bpf::ProgInfo pi;
-    if (pfd >= 0) bpf::prog_info(pfd, &pi);
-    // Does a bpf_link hold it? A link lives only while some process holds its fd.
-    uint32_t link_id = 0;
-    for (uint32_t id = 0; bpf::link_get_next_id(id, &id) == 0;) {
-      int lfd = bpf::link_get_fd_by_id(id);
-      if (lfd < 0) continue;
-      bpf::LinkInfo li;
-      if (bpf::link_info(lfd, &li) == 0 && li.type == BPF_LINK_TYPE_XDP && li.ifindex == static_cast<uint32_t>(ifindex_)) link_id = li.id;
-      ::close(lfd);
-      if (link_id != 0) break;
-    }
-    bool ours = pi.name == kProgramName;
-    std::string what = std::string(a.mode) + " XDP program '" + pi.name + "' (id " + std::to_string(a.id) + ")";
-    if (ours && link_id == 0 && pfd >= 0) {
-      // Ours, attached without a link by a process that is gone: replace it.
-      int d = netlink::detach_xdp(ifindex_, pfd, a.mode_flag);
-      ::close(pfd);
-      if (d == 0) {
-        stale_replaced_++;
-        return 0;
-      }
-      return fail(err, "RTM_SETLINK(IFLA_XDP)", -d, "ERR_USTACK_XDP_BUSY",
-                  "a stale " + what + " is attached to '" + ifname_ + "' and could not be removed");
-    }
-    if (pfd >= 0) ::close(pfd);
-    if (ours) {
-      return fail(err, "bpf(BPF_LINK_CREATE)", EBUSY, "ERR_USTACK_XDP_IN_USE",
-                  "another ustack process drives '" + ifname_ + "' (" + what + ", bpf_link id " + std::to_string(link_id) + ")");
-    }
-    return fail(err, "bpf(BPF_LINK_CREATE)", EBUSY, "ERR_USTACK_XDP_BUSY",
-                "another " + what + " is attached to '" + ifname_ + "'; ustack does not replace a program it did not load" +
-                    (link_id != 0 ? " (a bpf_link, id " + std::to_string(link_id) + ", holds it: stop its owner)"
-                                  : " (remove it with `ip link set dev " + ifname_ + " xdp off`)"));
-  }
-  return fail(err, "bpf(BPF_LINK_CREATE)", -rc, "ERR_USTACK_XDP_BUSY", "the XDP hook of '" + ifname_ + "' is busy");
+  HookRequest req;
+  req.prog_fd = prog_fd_;
+  req.ifindex = ifindex_;
+  req.ifname = ifname_;
+  req.native = opts_.mode != Mode::kGeneric;
+  req.generic_fallback = opts_.mode == Mode::kAuto;
+  Hook h;
+  int rc = attach_to_hook(req, &h, err);
+  if (rc < 0) return rc;
+  link_fd_ = h.link_fd;
+  link_id_ = h.link_id;
+  native_ = h.native;
+  stale_replaced_ = h.stale_replaced;
+  return 0;
 }
 
 int Device::start(uint32_t* free_stack, uint32_t capacity, Error* err) {

@@ -165,7 +165,6 @@ class Device {
 
  private:
   int attach(Error* err);
-  int explain_busy(int rc, Error* err);
   int bind_sockets(Error* err);
   void refill(Xsk& x);
   void kick_tx();
