@@ -103,9 +103,11 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
     const hello = await v.inNs(process.execPath, [peerScript, 'tcp-hello', v.kernelAddr, '5300']);
     expect(JSON.parse(hello.stdout)).toEqual({ reply: 'kernel got hello' });
     // Every one of those frames went to the kernel (the replies prove it);
-    // ustack's socket saw at most stray ARP for its own address meanwhile.
+    // ustack's socket saw at most the peer's ARP probes for its own address
+    // meanwhile — the 3 pings and the TCP exchange (at least 5 frames) would
+    // be 8 or more.
     const after = stack.stats()[`nic.${v.host}`]!.framesIn!;
-    expect(after - before).toBeLessThan(3);
+    expect(after - before).toBeLessThan(6);
   });
 
   it('serves 100 MB to curl from node:http on ustack', async () => {
