@@ -14,9 +14,10 @@ const layers = [
   { name: 'driver', path: '^src/driver/', rank: 1 },
   { name: 'stack', path: '^src/stack/', rank: 2 },
   { name: 'runtime', path: '^src/runtime/', rank: 3 },
-  { name: 'socket', path: '^src/socket/', rank: 4 },
-  { name: 'entry', path: '^src/(entry/|ustack\\.ts$|index\\.ts$)', rank: 5 },
-  { name: 'cli', path: '^src/cli/', rank: 6 },
+  { name: 'shard', path: '^src/shard/', rank: 4 },
+  { name: 'socket', path: '^src/socket/', rank: 5 },
+  { name: 'entry', path: '^src/(entry/|ustack\\.ts$|index\\.ts$)', rank: 6 },
+  { name: 'cli', path: '^src/cli/', rank: 7 },
 ];
 
 /** Inside the stack: the interface knows nothing of the transports or the services above it. */

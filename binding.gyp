@@ -31,7 +31,14 @@
         "addon/virtio/transport.cc",
         "addon/virtio/net_queue.cc",
         "addon/virtio/virtio_net.cc",
-        "addon/napi/virtio_device.cc"
+        "addon/napi/virtio_device.cc",
+        "addon/shm/region.cc",
+        "addon/shm/toeplitz.cc",
+        "addon/shm/classify.cc",
+        "addon/shm/owner.cc",
+        "addon/shm/port.cc",
+        "addon/napi/shm_owner.cc",
+        "addon/napi/shm_port.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

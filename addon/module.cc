@@ -1,12 +1,14 @@
 // The addon's entry point: registration only. Every export is listed here,
 // as src/driver/addon.ts (UstackAddon) declares it; the bindings live in
 // addon/napi/ (the only code that knows N-API), over the plain C++ core in
-// addon/{tap,vnet_hdr,e1000,virtio,xdp,slots,pci,dma,bytes,registry,common}. See addon/README.md.
+// addon/{tap,vnet_hdr,e1000,virtio,xdp,shm,slots,pci,dma,bytes,registry,common}. See addon/README.md.
 #include <napi.h>
 
 #include "napi/bytes_binding.h"
 #include "napi/e1000_device.h"
 #include "napi/event_loop.h"
+#include "napi/shm_owner.h"
+#include "napi/shm_port.h"
 #include "napi/tap_device.h"
 #include "napi/virtio_device.h"
 #include "napi/xdp_device.h"
@@ -24,6 +26,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("e1000SupportedDevice", Napi::Function::New(env, E1000SupportedDevice, "e1000SupportedDevice"));
   exports.Set("VirtioDevice", VirtioDevice::Define(env));
   exports.Set("virtioSupportedDevice", Napi::Function::New(env, VirtioSupportedDevice, "virtioSupportedDevice"));
+  // The shared rings between a NIC's owner and its workers (napi/shm_owner.h, napi/shm_port.h).
+  exports.Set("ShmOwner", ShmOwner::Define(env));
+  exports.Set("ShmPort", ShmPort::Define(env));
   // Stops this environment's PCI devices (e1000, virtio) when it ends (a worker exiting).
   WatchEnvironment(env);
 

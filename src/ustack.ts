@@ -27,6 +27,9 @@ import { createDgramModule, type DgramModule } from './socket/dgram.js';
 import { DhcpClient } from './stack/services/dhcp.js';
 import { existingHostResolver, hostLookup } from './stack/services/dns.js';
 import type { LookupFunction } from './socket/host.js';
+import { ShardLink, joinShard, shardDescription } from './shard/worker.js';
+import type { TcpLayerOptions } from './stack/tcp/tcp-layer.js';
+import { codedError } from './errors/node-errors.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
@@ -65,6 +68,13 @@ export interface StackOptions {
   tcp?: Partial<TcpConfig>;
   /** Resource caps (ARP queues, reassembly, backlog, out-of-order data, socket buffers); overflows are counted in stats(). */
   limits?: StackLimits;
+  /**
+   * One NIC, many workers: in a shard worker (a process ShardOwner forked),
+   * the stack on this worker's share of the owner's NIC. The owner process
+   * calls ShardOwner.open() with the same options; the device options
+   * (nic, hostAddress, mtu...) are the owner's, and `address` must match.
+   */
+  workers?: number;
 }
 
 export type StackStats = Record<string, Record<string, number>>;
@@ -199,6 +209,7 @@ export class Stack implements SocketHost {
    */
   static openSync(opts: StackOptions = {}): Stack {
     if (opts === null || typeof opts !== 'object') throw invalidArg('The "options" argument must be of type object', 'ERR_INVALID_ARG_TYPE');
+    if (opts.workers !== undefined) return Stack.openShard(opts);
     if (opts.nic === undefined) return Stack.build(new RealClock(), null, 0, 0, 0, opts);
     const spec = parseNicSpec(opts.nic);
     if (opts.address === undefined) throw invalidArg('The "address" option is required with a nic', 'ERR_MISSING_OPTION');
@@ -268,6 +279,55 @@ export class Stack implements SocketHost {
     }
     const stack = Stack.build(clock, nic, address, prefixLength, gateway, opts);
     if (useDhcp) stack.startDhcp(opts.dhcp ?? {});
+    return stack;
+  }
+
+  /** In a shard worker: its place among the owner's workers, and how many there are. */
+  shard: { place: number; workers: number } | null = null;
+
+  /**
+   * A shard worker's stack (see StackOptions.workers): its NIC is the
+   * owner's rings (ShmNic); its TCP announces connections to the owner and
+   * chooses ephemeral ports whose replies are steered back to it. It takes
+   * new flows one event-loop turn after this returns (listen right after
+   * Stack.open resolves), and exits when the owner is gone, as node:cluster
+   * workers do when their primary dies.
+   */
+  private static openShard(opts: StackOptions): Stack {
+    const description = shardDescription();
+    if (description === null) {
+      throw codedError(
+        'ERR_USTACK_SHARD_OWNER',
+        'Stack.open({ workers }) opens a shard worker\'s stack, and this process is no worker: the owner process calls ShardOwner.open() with the same options, which forks the workers',
+      );
+    }
+    if (opts.address !== undefined && opts.address !== 'dhcp') {
+      const { address, prefixLength } = parseAddress(opts.address, 'address');
+      if (address !== description.address || prefixLength !== description.prefixLength) {
+        throw invalidArg(`The "address" option (${opts.address}) differs from the owner's (${ipToString(description.address)}/${description.prefixLength})`);
+      }
+    }
+    const shard = joinShard(description);
+    let stack: Stack;
+    try {
+      stack = Stack.build(new RealClock(), shard.nic, description.address, description.prefixLength, description.gateway, {
+        ...opts,
+        // Receiving takes the owner's slots, never this worker's: all of them may transmit.
+        rxReserve: 0,
+        tcpHooks: shard.tcpHooks,
+      });
+    } catch (err) {
+      shard.nic.close().catch(() => {});
+      throw err;
+    }
+    stack.shard = { place: description.place, workers: description.workers };
+    const link = new ShardLink(
+      () => stack.stats(),
+      () => {
+        stack.close().finally(() => process.exit(0));
+      },
+    );
+    setImmediate(() => link.ready());
     return stack;
   }
 
@@ -373,10 +433,12 @@ export class Stack implements SocketHost {
       tcp?: Partial<TcpConfig>;
       limits?: StackLimits;
       ephemeralPorts?: { low: number; high: number };
+      rxReserve?: number;
+      tcpHooks?: Pick<TcpLayerOptions, 'acceptsLocalPort' | 'onConnectionTable'>;
     },
   ): Stack {
     const engine = new NetStack(clock, {
-      ...(opts.tcp ? { tcp: { config: opts.tcp } } : {}),
+      ...(opts.tcp || opts.tcpHooks ? { tcp: { ...(opts.tcp ? { config: opts.tcp } : {}), ...opts.tcpHooks } } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.ephemeralPorts ? { ephemeralPorts: opts.ephemeralPorts } : {}),
     });
@@ -393,6 +455,7 @@ export class Stack implements SocketHost {
       prefixLength,
       gateway,
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      ...(opts.rxReserve !== undefined ? { rxReserve: opts.rxReserve } : {}),
     });
     return new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns).startCapture(opts.capture);
   }
@@ -413,6 +476,7 @@ export class Stack implements SocketHost {
   /** Counters per layer (like `netstat -s` / `ethtool -S`). */
   stats(): StackStats {
     const out: StackStats = { ...this.engine.stats(), poll: { ...this.loop.counters } };
+    if (this.shard !== null) out.shard = { ...this.shard };
     const dns = existingHostResolver(this);
     if (dns !== undefined) out.dns = { ...dns.stats };
     if (this.dhcp !== null) out.dhcp = { ...this.dhcp.stats };

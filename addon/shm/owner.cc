@@ -168,7 +168,9 @@ void Owner::steer(const uint32_t* slots, const uint32_t* lens, const uint8_t* fl
 
 void Owner::drain() {
   for (uint32_t w = 0; w < places_count_; w++) {
-    if (present(w)) drain_worker(w);
+    if (!present(w)) continue;
+    up_[w].awake();
+    drain_worker(w);
   }
   publish();
 }

@@ -158,8 +158,12 @@ class RingConsumer {
     }
     return true;
   }
-  // Awake again (a wake-up came, or the caller decided not to sleep).
-  void awake() { __atomic_store_n(&h_->sleeping, 0u, __ATOMIC_RELAXED); }
+  // Awake again (a wake-up came, a timer, or the caller decided not to
+  // sleep): the producer owes no wake-up now. Writes the shared line only
+  // when the flag is set.
+  void awake() {
+    if (__atomic_load_n(&h_->sleeping, __ATOMIC_RELAXED) != 0) __atomic_store_n(&h_->sleeping, 0u, __ATOMIC_RELAXED);
+  }
   // Whether entries wait (read fresh).
   bool pending() const { return load_acquire(&h_->producer) != cons_; }
   uint64_t bad_index() const { return bad_index_; }

@@ -540,6 +540,182 @@ export interface VirtioDeviceConstructor {
   new (pci: string, access: 'uio' | 'vfio', opts?: VirtioDeviceOptions): VirtioDevice;
 }
 
+/** How a ShmOwner lays out the shared region (addon/shm/region.h). */
+export interface ShmOwnerOptions {
+  /** Bytes per slot: a multiple of 64, the device's slot size. */
+  slotSize: number;
+  /** Worker places (rings and a slot partition each), at most 64. */
+  places: number;
+  /** Workers the indirection table is spread over: bucket b's home is b % homeWorkers (default places). */
+  homeWorkers?: number;
+  /** Slots the owner receives into. */
+  ownerSlots: number;
+  /** Slots each worker place sends from. */
+  workerSlots: number;
+  /** Owner slots one worker may hold at once (default ownerSlots). */
+  rxQuota?: number;
+  /** Flow table entries, a power of two (default 65536). */
+  flowCapacity?: number;
+}
+
+/** One worker place as the owner counts it (ShmOwner.stats().workers[i]). */
+export interface ShmWorkerStats {
+  state: 'vacant' | 'joined' | 'live';
+  rxFrames: number;
+  rxBytes: number;
+  rxQuotaDrops: number;
+  rxRingFull: number;
+  txFrames: number;
+  txBytes: number;
+  arpFrames: number;
+  releases: number;
+  returns: number;
+  flowAdds: number;
+  flowDels: number;
+  flowTableFull: number;
+  flows: number;
+  faults: number;
+  wakeups: number;
+  joins: number;
+  deaths: number;
+  ownerSlotsHeld: number;
+}
+
+export interface ShmOwnerStats {
+  rxFrames: number;
+  steered: number;
+  steeredByFlow: number;
+  arp: number;
+  dropNoWorker: number;
+  dropNotIpv4: number;
+  dropMalformed: number;
+  txFrames: number;
+  retaChanges: number;
+  flowsForgotten: number;
+  slotsReclaimed: number;
+  badGiveBack: number;
+  flows: number;
+  txBacklog: number;
+  workers: ShmWorkerStats[];
+}
+
+/** Who holds the slots (ShmOwner.census()). */
+export interface ShmCensus {
+  /** Owner slots on its free list. */
+  ownerFree: number;
+  /** Slots with the owner's JavaScript (being read into, waiting to be sent, ARP). */
+  ownerHeld: number;
+  /** Per place: slots the worker holds, its own partition at home included. */
+  atWorker: number[];
+}
+
+/**
+ * The owner's side of the shared rings (addon/napi/shm_owner.h): the process
+ * driving the device steers received frames to workers by slot index and
+ * sends what they queue.
+ */
+export interface ShmOwner {
+  /** The slot pool, one external ArrayBuffer over the shared region (the device's pool). */
+  readonly pool: ArrayBuffer;
+  /** The region's memfd, for the workers to inherit. */
+  readonly fd: number;
+  /** The eventfd workers write when they queue something while the owner sleeps. */
+  readonly wakeFd: number;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  readonly ownerSlots: number;
+  readonly workerSlots: number;
+  readonly places: number;
+  /** Lends up to n free owner slots for a receive burst (into slots). */
+  takeRx(slots: Uint32Array, unused: Uint32Array, n: number): number;
+  /** Steers the first `filled` of the `given` lent slots (lens, receive flags); the rest go back. */
+  steer(slots: Uint32Array, lens: Uint32Array, given: number, filled: number, flags?: Uint8Array): void;
+  /** Takes what workers queued; fills the first frames to send (they stay queued until txDone). */
+  txBatch(slots: Uint32Array, lens: Uint32Array, max: number): number;
+  /** The first n frames of the last batch were sent. */
+  txDone(n: number): void;
+  /** ARP frames for the owner's agent; from[i]: the worker place, or 255 for the wire. */
+  takeLocal(slots: Uint32Array, lens: Uint32Array, max: number, from: Uint8Array): number;
+  /** A slot the owner holds to a worker as a received frame; false (and the slot given back) when it cannot take it. */
+  deliver(place: number, slot: number, len: number): boolean;
+  /** A slot the owner holds back where it belongs; false when the owner does not hold it. */
+  giveBack(slot: number): boolean;
+  /** A slot the owner holds onto the transmit queue. */
+  queueTx(slot: number, len: number): boolean;
+  /** Resets a vacant place's rings and hands it its slots; returns its wake-up eventfd. */
+  addWorker(place: number): number;
+  /** The joined worker takes its buckets of the indirection table. */
+  setLive(place: number): boolean;
+  /** The worker is gone: out of the table, its flows forgotten, its slots reclaimed. */
+  removeWorker(place: number): boolean;
+  /** A copy of the indirection table (place per bucket, 255 = none). */
+  reta(): Uint8Array;
+  setWakeCallback(fn: (() => void) | null): void;
+  /** Arms the poll on wakeFd; true when something already waits (do not sleep). */
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): ShmOwnerStats;
+  census(): ShmCensus;
+  /** The last steering decisions, oldest first. */
+  trace(): { slot: number; len: number; hash: number; place: number }[];
+  /** Closes the poll, the eventfds and the owner's mapping. Idempotent. */
+  close(): void;
+}
+
+export interface ShmOwnerConstructor {
+  new (opts: ShmOwnerOptions): ShmOwner;
+}
+
+export interface ShmPortStats {
+  rxFrames: number;
+  rxBytes: number;
+  returns: number;
+  txFrames: number;
+  txBytes: number;
+  txRingFull: number;
+  releases: number;
+  flowNotices: number;
+  badEntries: number;
+  ownerWakeups: number;
+}
+
+/** A worker's end of the shared rings (addon/napi/shm_port.h), over inherited fds. */
+export interface ShmPort {
+  /** The whole slot pool (owner slots and every partition), one external ArrayBuffer. */
+  readonly pool: ArrayBuffer;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  /** This worker's partition: slots [firstSlot, firstSlot + ownSlots). */
+  readonly firstSlot: number;
+  readonly ownSlots: number;
+  readonly place: number;
+  /** Attaches the partition's free stack: [count, slot...], ownSlots + 1 entries. */
+  start(freeStack: Uint32Array): void;
+  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number;
+  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
+  /** Owner slots this worker is done with; returns how many the ring took. */
+  release(slots: Uint32Array, unused: Uint32Array, n: number): number;
+  /** A connection opened (add) or closed; false when the ring had no room. */
+  flow(add: boolean, proto: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): boolean;
+  /** Whether replies to that flow reach this worker by the indirection table. */
+  steersHere(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): boolean;
+  setWakeCallback(fn: (() => void) | null): void;
+  /** Arms the poll on the wake-up eventfd; true when a frame already waits. */
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  stats(): ShmPortStats;
+  /** Closes the poll, unmaps the region, closes the inherited fds. Idempotent. */
+  close(): void;
+}
+
+export interface ShmPortConstructor {
+  new (opts: { fd: number; place: number; wakeFd: number; ownerWakeFd: number }): ShmPort;
+}
+
 /** Every export of the addon (addon/module.cc). */
 export interface UstackAddon {
   readonly version: string;
@@ -547,6 +723,8 @@ export interface UstackAddon {
   readonly E1000Device: E1000DeviceConstructor;
   readonly XdpDevice: XdpDeviceConstructor;
   readonly VirtioDevice: VirtioDeviceConstructor;
+  readonly ShmOwner: ShmOwnerConstructor;
+  readonly ShmPort: ShmPortConstructor;
   /** Stops DMA on every open userspace PCI device (e1000 and virtio) of the process (every thread); returns how many. */
   e1000StopAll(): number;
   /** Stops DMA on the userspace PCI devices (e1000 and virtio) this thread (environment) opened; returns how many. */

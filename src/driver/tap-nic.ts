@@ -63,6 +63,14 @@ export interface TapNicOptions {
    * the kernel refuses IFF_VNET_HDR, the device opens without offloads.
    */
   offloads?: boolean;
+  /**
+   * Owner mode (one NIC, many workers: src/driver/steering-pump.ts): the
+   * packet memory comes from the caller — called once with the slot size
+   * the device needs, it returns the pool (shared memory) and its slot
+   * count. The owner then moves frames with readInto()/writeFrom() into and
+   * from slots it manages itself; this NIC's own allocator is empty.
+   */
+  pool?: (slotSize: number) => { buffer: ArrayBuffer; slotCount: number };
 }
 
 const DEFAULT_SLOT_COUNT = 1024;
@@ -125,6 +133,7 @@ export class TapNic implements Nic {
     mac: number,
     hostMac: number,
     hostAddress: Ipv4Cidr | undefined,
+    external: { buffer: ArrayBuffer; slotCount: number } | undefined,
   ) {
     this.dev = dev;
     this.vnet = dev.vnetHdrLen === VNET_HDR_LEN;
@@ -134,14 +143,14 @@ export class TapNic implements Nic {
     this.preExisted = dev.preExisted;
     this.mtu = mtu;
     this.slotSize = slotSize;
-    this.slotCount = slotCount;
+    this.slotCount = external?.slotCount ?? slotCount;
     this.mac = mac;
     this.hostMac = hostMac;
     this.hostAddress = hostAddress;
-    const buffer = new ArrayBuffer(slotSize * slotCount);
+    const buffer = external?.buffer ?? new ArrayBuffer(slotSize * slotCount);
     dev.attachPool(buffer, slotSize, mtu);
-    this.pool = new Uint8Array(buffer);
-    this.slots = new SlotAllocator(slotCount);
+    this.pool = new Uint8Array(buffer, 0, slotSize * this.slotCount);
+    this.slots = new SlotAllocator(external === undefined ? slotCount : 0);
   }
 
   /**
@@ -195,7 +204,11 @@ export class TapNic implements Nic {
       const mac = opts.mac ?? randomLocalMac(hostMac);
       // With offloads a slot must hold a GSO super-frame (64 KiB IP packet).
       const slotSize = tapSlotSizeFor(vnet ? Math.max(mtu, GSO_MAX_IP) : mtu);
-      return new TapNic(dev, mtu, slotSize, slotCount, mac, hostMac, host);
+      const external = opts.pool?.(slotSize);
+      if (external !== undefined && !(external.slotCount >= 1 && external.buffer.byteLength >= slotSize * external.slotCount)) {
+        throw codedError('ERR_INVALID_ARG_VALUE', 'TapNic.open: the pool does not hold slotCount slots', TypeError);
+      }
+      return new TapNic(dev, mtu, slotSize, slotCount, mac, hostMac, host, external);
     } catch (err) {
       dev.close();
       throw err;
@@ -233,6 +246,35 @@ export class TapNic implements Nic {
     // Give back the slots that were not filled, last first, so the next burst reuses the same ones.
     for (let i = k - 1; i >= got; i--) this.slots.release(slots[i]!);
     return got;
+  }
+
+  /**
+   * Owner mode: reads up to n frames into the given slots (the caller's, not
+   * this NIC's allocator's). Returns how many were filled, 0 once down.
+   */
+  readInto(slots: Uint32Array, lens: Uint32Array, n: number, flags?: Uint8Array): number {
+    if (this.closed || this.down || n === 0) return 0;
+    const got = this.dev.readBurst(slots, lens, n, flags);
+    if (got >= 0) return got;
+    if (this.dev.deviceGone) this.goDown();
+    return 0; // counted by the addon (rxErrors, lastRxErrno)
+  }
+
+  /**
+   * Owner mode: writes n frames from the given slots; returns how many the
+   * device took (the slots stay the caller's either way). Once down, every
+   * frame is taken and dropped (txDropDown).
+   */
+  writeFrom(slots: Uint32Array, lens: Uint32Array, n: number): number {
+    if (this.closed) return 0;
+    if (this.down) {
+      this.txDropDown += n;
+      return n;
+    }
+    const taken = this.dev.writeBurst(slots, lens, n);
+    // A gone device takes the rest of the burst as dropped, so taken = n then too; a short burst is EAGAIN.
+    if (taken < n && this.dev.deviceGone) this.goDown();
+    return taken;
   }
 
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {

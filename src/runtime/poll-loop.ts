@@ -33,6 +33,14 @@
 import type { Nic } from '../driver/nic.js';
 import type { NetStack } from '../stack/net-stack.js';
 
+/**
+ * What a PollLoop drives: a NetStack, or anything polled the same way (the
+ * shard owner's steering pump, src/driver/steering-pump.ts).
+ */
+export type PolledEngine = Pick<NetStack, 'clock' | 'poll' | 'pollReceive' | 'pollAt' | 'onOutput'>;
+/** What a PollLoop sleeps on: the wake-up side of a Nic. */
+export type WakeSource = Pick<Nic, 'setWakeHandler' | 'armWake' | 'ref' | 'unref'>;
+
 export type PollMode = 'adaptive' | 'busy';
 
 export interface PollLoopOptions {
@@ -227,8 +235,8 @@ export class PollLoop {
   private readonly count = new Float64Array(5);
 
   constructor(
-    private readonly engine: NetStack,
-    private readonly nics: readonly Nic[],
+    private readonly engine: PolledEngine,
+    private readonly nics: readonly WakeSource[],
     opts: PollLoopOptions = {},
   ) {
     this.mode = opts.mode ?? 'adaptive';

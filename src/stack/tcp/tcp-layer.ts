@@ -61,6 +61,19 @@ export interface TcpLayerOptions {
   ephemeralSeed?: number;
   /** Called after a listener takes a port no listener had, or the last one on a port goes. */
   onPortsChanged?: () => void;
+  /**
+   * One NIC, many workers (src/shard/): whether an ephemeral local port may
+   * be chosen for a connection to remoteAddr:remotePort — the NIC (or the
+   * owner's steering) must send the replies back to this stack. Ports it
+   * refuses are skipped.
+   */
+  acceptsLocalPort?: (localAddr: number, localPort: number, remoteAddr: number, remotePort: number) => boolean;
+  /**
+   * Called when a connection enters the connection table (opened) and when
+   * it leaves it, before any segment of it is sent: a worker announces its
+   * flows so the owner keeps steering them to it.
+   */
+  onConnectionTable?: (opened: boolean, localAddr: number, localPort: number, remoteAddr: number, remotePort: number) => void;
   /** Bytes of free ring storage kept for reuse by this layer's connections (default 4 MiB). */
   ringPoolBytes?: number;
 }
@@ -122,6 +135,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   /** Free send/receive ring storage shared by this layer's connections. */
   readonly ringPool: RingPool;
   private readonly onPortsChanged: (() => void) | undefined;
+  private readonly acceptsLocalPort: TcpLayerOptions['acceptsLocalPort'];
+  private readonly onConnectionTable: TcpLayerOptions['onConnectionTable'];
 
   constructor(
     private readonly ip: IpOutput,
@@ -140,6 +155,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const seed = opts.ephemeralSeed ?? Math.floor(Math.random() * 0x7fffffff);
     this.ephNext = this.ephLow + (Math.abs(seed) % span);
     this.onPortsChanged = opts.onPortsChanged;
+    this.acceptsLocalPort = opts.acceptsLocalPort;
+    this.onConnectionTable = opts.onConnectionTable;
     this.stats = newLayerStats();
   }
 
@@ -649,10 +666,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private register(conn: Connection): void {
     this.conns.insert(conn);
     this.stats.currentConnections++;
+    this.onConnectionTable?.(true, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
   }
 
   private unregister(conn: Connection): void {
-    if (this.conns.remove(conn)) this.stats.currentConnections--;
+    if (!this.conns.remove(conn)) return;
+    this.stats.currentConnections--;
+    this.onConnectionTable?.(false, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
   }
 
   private findListener(addr: number, port: number): Listener | null {
@@ -673,6 +693,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       this.ephNext = p >= this.ephHigh ? this.ephLow : p + 1;
       if (this.listeners.has(p)) continue;
       if (this.conns.lookup(localAddr, p, remoteAddr, remotePort) !== null) continue;
+      if (this.acceptsLocalPort !== undefined && !this.acceptsLocalPort(localAddr, p, remoteAddr, remotePort)) continue;
       return p;
     }
     throw codedError('EADDRNOTAVAIL', 'no free ephemeral port');

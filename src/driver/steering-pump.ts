@@ -1,0 +1,244 @@
+/**
+ * The owner's steering pump: one process drives the device and moves frames
+ * between it and the workers' rings by slot index (addon/shm, ShmOwner).
+ * The device's packet pool is the shared region's pool, so a frame the
+ * device writes into an owner slot is the frame the worker reads, in place,
+ * and a frame a worker builds in its own slot is the one the device sends.
+ *
+ * One poll: lend free owner slots to the device and read a burst into them;
+ * steer the burst (ShmOwner: flow table, then the RSS indirection table,
+ * ARP to the owner's agent); answer ARP (owner-arp.ts); take what workers
+ * queued and write it to the device, giving each slot back once it is
+ * sent. A PollLoop (runtime/) drives it like a stack: it sleeps on the
+ * device's wake-up and on the eventfd workers write when they queue
+ * something while the owner sleeps.
+ *
+ * Today the device is a TAP (software steering: the owner computes the hash
+ * the NIC would). A device with hardware queues plugs in below the same
+ * rings: each queue's receive ring fills the slots of the worker it serves
+ * and the device's own RSS table takes the place of ShmOwner's (the same
+ * Toeplitz key, so steersHere() keeps choosing the right ports).
+ */
+import { loadAddon, type ShmCensus, type ShmOwner, type ShmOwnerStats } from './addon.js';
+import type { NicOffloads, NicStats } from './nic.js';
+import { TapNic, type TapNicOptions } from './tap-nic.js';
+import { FROM_WIRE, OwnerArp, type OwnerArpStats } from './owner-arp.js';
+import type { Clock } from '../time/clock.js';
+
+export interface SteeringPumpOptions {
+  /** The TAP device (its `pool` comes from the shared region). */
+  tap: Omit<TapNicOptions, 'pool'>;
+  /** The stack's address (every worker's), for ARP. */
+  address: number;
+  /** Worker places (rings and a slot partition each). */
+  places: number;
+  /** Workers the indirection table spreads over (default places). */
+  homeWorkers?: number;
+  /** Slots the owner receives into (default 256). */
+  ownerSlots?: number;
+  /** Slots each worker sends from (default 128). */
+  workerSlots?: number;
+  /** Owner slots one worker may hold (default two thirds of ownerSlots for two workers: 2 * ownerSlots / (places + 1)). */
+  rxQuota?: number;
+  clock: Clock;
+}
+
+/** What a worker needs to know of the device (it opens nothing itself). */
+export interface DeviceInfo {
+  device: string;
+  mac: number;
+  mtu: number;
+  offloads: NicOffloads;
+  rxPerFrameFlags: boolean;
+}
+
+const BURST = 32;
+const TX_BURST = 64;
+
+export class SteeringPump {
+  readonly tap: TapNic;
+  readonly shm: ShmOwner;
+  readonly arp: OwnerArp;
+  readonly clock: Clock;
+  /** Set by the PollLoop; the pump queues nothing outside poll(). */
+  onOutput: (() => void) | null = null;
+  /** The ShmOwner's wake-up as a PollLoop wake source (workers queued something). */
+  readonly ringWake: {
+    setWakeHandler(h: (() => void) | null): void;
+    armWake(): void;
+    ref(): void;
+    unref(): void;
+  };
+
+  private readonly rxSlots = new Uint32Array(BURST);
+  private readonly rxLens = new Uint32Array(BURST);
+  private readonly rxFlags: Uint8Array | undefined;
+  private readonly txSlots = new Uint32Array(TX_BURST);
+  private readonly txLens = new Uint32Array(TX_BURST);
+  private readonly localSlots = new Uint32Array(BURST);
+  private readonly localLens = new Uint32Array(BURST);
+  private readonly localFrom = new Uint8Array(BURST);
+  private readonly oneSlot = new Uint32Array(1);
+  private readonly pool: Uint8Array;
+  private closed = false;
+  /** The device pushed back: frames wait in the owner's transmit queue. */
+  private txWaiting = false;
+  private ringWakeHandler: (() => void) | null = null;
+  private readonly counters = { polls: 0, rxNoSlot: 0, txShort: 0 };
+
+  private constructor(tap: TapNic, shm: ShmOwner, opts: SteeringPumpOptions) {
+    this.tap = tap;
+    this.shm = shm;
+    this.clock = opts.clock;
+    this.pool = new Uint8Array(shm.pool);
+    this.rxFlags = tap.rxPerFrameFlags ? new Uint8Array(BURST) : undefined;
+    const one = this.oneSlot;
+    this.arp = new OwnerArp(
+      {
+        pool: this.pool,
+        slotSize: shm.slotSize,
+        queueTx: (slot, len) => shm.queueTx(slot, len),
+        deliver: (place, slot, len) => shm.deliver(place, slot, len),
+        giveBack: (slot) => shm.giveBack(slot),
+        takeSlot: () => (shm.takeRx(one, one, 1) === 1 ? one[0]! : -1),
+      },
+      opts.address,
+      tap.mac,
+    );
+    const fire = (): void => {
+      const h = this.ringWakeHandler;
+      if (h !== null && !this.closed) h();
+    };
+    this.ringWake = {
+      setWakeHandler: (h) => {
+        this.ringWakeHandler = h;
+        if (!this.closed) shm.setWakeCallback(h === null ? null : fire);
+      },
+      armWake: () => {
+        if (!this.closed && shm.armWake()) queueMicrotask(fire);
+      },
+      ref: () => {
+        if (!this.closed) shm.ref();
+      },
+      unref: () => {
+        if (!this.closed) shm.unref();
+      },
+    };
+  }
+
+  /** Opens the TAP over a new shared region. */
+  static open(opts: SteeringPumpOptions): SteeringPump {
+    const places = opts.places;
+    const ownerSlots = opts.ownerSlots ?? 256;
+    const workerSlots = opts.workerSlots ?? 128;
+    const rxQuota = opts.rxQuota ?? Math.max(1, Math.min(ownerSlots, Math.floor((2 * ownerSlots) / (places + 1))));
+    const { ShmOwner } = loadAddon();
+    let shm: ShmOwner | undefined;
+    let tap: TapNic;
+    try {
+      tap = TapNic.open({
+        ...opts.tap,
+        pool: (slotSize) => {
+          shm = new ShmOwner({ slotSize, places, homeWorkers: opts.homeWorkers ?? places, ownerSlots, workerSlots, rxQuota });
+          return { buffer: shm.pool, slotCount: shm.slotCount };
+        },
+      });
+    } catch (err) {
+      shm?.close();
+      throw err;
+    }
+    return new SteeringPump(tap, shm!, opts);
+  }
+
+  /** What a worker's ShmNic needs to know of the device. */
+  get device(): DeviceInfo {
+    return {
+      device: this.tap.name,
+      mac: this.tap.mac,
+      mtu: this.tap.mtu,
+      offloads: { ...this.tap.offloads },
+      rxPerFrameFlags: this.tap.rxPerFrameFlags,
+    };
+  }
+
+  /** One round: receive and steer a burst, answer ARP, send what workers queued. Returns frames moved. */
+  poll(now: number = this.clock.now()): number {
+    if (this.closed) return 0;
+    this.counters.polls++;
+    const shm = this.shm;
+    let moved = 0;
+    const k = shm.takeRx(this.rxSlots, this.rxLens, BURST);
+    if (k > 0) {
+      const got = this.tap.readInto(this.rxSlots, this.rxLens, k, this.rxFlags);
+      shm.steer(this.rxSlots, this.rxLens, k, got, this.rxFlags);
+      moved += got;
+    } else {
+      this.counters.rxNoSlot++;
+    }
+    // ARP from the wire and from workers.
+    for (;;) {
+      const n = shm.takeLocal(this.localSlots, this.localLens, BURST, this.localFrom);
+      for (let i = 0; i < n; i++) this.arp.handle(this.localSlots[i]!, this.localLens[i]!, this.localFrom[i]!, now);
+      if (n < BURST) break;
+    }
+    // What workers queued (and ARP answers), to the device.
+    this.txWaiting = false;
+    for (;;) {
+      const n = shm.txBatch(this.txSlots, this.txLens, TX_BURST);
+      if (n === 0) break;
+      const taken = this.tap.writeFrom(this.txSlots, this.txLens, n);
+      shm.txDone(taken);
+      moved += taken;
+      if (taken < n) {
+        this.counters.txShort++; // the device pushes back: the rest waits for the next poll
+        this.txWaiting = true;
+        break;
+      }
+    }
+    return moved;
+  }
+
+  pollReceive(): number {
+    return this.poll();
+  }
+
+  /** Frames wait to be sent (the device pushed back): poll again soon. */
+  pollAt(): number {
+    return !this.closed && this.txWaiting ? -Infinity : Infinity;
+  }
+
+  /** Prepares a place for a new worker; returns the fds it must inherit. */
+  addWorker(place: number): { fd: number; wakeFd: number; ownerWakeFd: number } {
+    const wakeFd = this.shm.addWorker(place);
+    return { fd: this.shm.fd, wakeFd, ownerWakeFd: this.shm.wakeFd };
+  }
+
+  /** The worker is polling: it takes its share of the indirection table. */
+  setLive(place: number): boolean {
+    return this.shm.setLive(place);
+  }
+
+  /** The worker is gone: its flows forgotten, its slots reclaimed. */
+  removeWorker(place: number): boolean {
+    this.arp.forget(place);
+    return this.shm.removeWorker(place);
+  }
+
+  census(): ShmCensus {
+    return this.shm.census();
+  }
+
+  stats(): { steering: Omit<ShmOwnerStats, 'workers'>; workers: ShmOwnerStats['workers']; arp: OwnerArpStats; device: NicStats; pump: Record<string, number> } {
+    const { workers, ...steering } = this.shm.stats();
+    return { steering, workers, arp: { ...this.arp.stats }, device: this.tap.stats(), pump: { ...this.counters } };
+  }
+
+  /** Closes the device, then the owner's mapping (workers keep theirs until they exit). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ringWakeHandler = null;
+    await this.tap.close();
+    this.shm.close();
+  }
+}
