@@ -1,4 +1,6 @@
 export { Stack, type StackOptions, type StackStats } from './ustack.js';
+export { ShardOwner, type ShardOptions, type ShardStats, type ShardWorker } from './shard/owner.js';
+export { isShardWorker } from './shard/worker.js';
 export type { StackLimits } from './stack/net-stack.js';
 export type { ImpairOptions } from './driver/impair.js';
 export type { PollMode } from './runtime/poll-loop.js';

@@ -56,6 +56,7 @@ Napi::Function ShmOwner::Define(Napi::Env env) {
       InstanceAccessor<&ShmOwner::GetOwnerSlots>("ownerSlots"),
       InstanceAccessor<&ShmOwner::GetWorkerSlots>("workerSlots"),
       InstanceAccessor<&ShmOwner::GetPlaces>("places"),
+      InstanceAccessor<&ShmOwner::GetFreeSlots>("freeSlots"),
       InstanceMethod<&ShmOwner::TakeRx>("takeRx"),
       InstanceMethod<&ShmOwner::Steer>("steer"),
       InstanceMethod<&ShmOwner::TxBatch>("txBatch"),
@@ -194,6 +195,10 @@ Napi::Value ShmOwner::GetWorkerSlots(const Napi::CallbackInfo& info) {
 }
 Napi::Value ShmOwner::GetPlaces(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(worker_fds_.size()));
+}
+
+Napi::Value ShmOwner::GetFreeSlots(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), owner_ != nullptr ? owner_->free_slots() : 0);
 }
 
 // takeRx(slots, _, n): lends up to n free owner slots for a receive burst.
@@ -337,7 +342,19 @@ Napi::Value ShmOwner::RemoveWorker(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint32_t w = 0;
   if (!PlaceArg(info, 0, &w)) return env.Undefined();
-  return Napi::Boolean::New(env, owner_->remove_worker(w));
+  std::vector<shm::FlowKey> flows;
+  if (!owner_->remove_worker(w, &flows)) return env.Null();
+  // The flows it held: [remoteAddr, remotePort, localAddr, localPort, protocol] each.
+  Napi::Array a = Napi::Array::New(env, flows.size() * 5);
+  uint32_t i = 0;
+  for (const shm::FlowKey& k : flows) {
+    a.Set(i++, Napi::Number::New(env, k.raddr));
+    a.Set(i++, Napi::Number::New(env, k.rport));
+    a.Set(i++, Napi::Number::New(env, k.laddr));
+    a.Set(i++, Napi::Number::New(env, k.lport));
+    a.Set(i++, Napi::Number::New(env, k.proto));
+  }
+  return a;
 }
 
 // reta(): a copy of the indirection table (place per bucket, 255 = none).

@@ -47,6 +47,7 @@ class ShmOwner : public PolledDevice<ShmOwner> {
   Napi::Value GetOwnerSlots(const Napi::CallbackInfo& info);
   Napi::Value GetWorkerSlots(const Napi::CallbackInfo& info);
   Napi::Value GetPlaces(const Napi::CallbackInfo& info);
+  Napi::Value GetFreeSlots(const Napi::CallbackInfo& info);
 
   Napi::Value TakeRx(const Napi::CallbackInfo& info);
   Napi::Value Steer(const Napi::CallbackInfo& info);

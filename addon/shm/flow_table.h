@@ -72,11 +72,13 @@ class FlowTable {
     return true;
   }
 
-  // Removes every flow pinned to `worker`; returns how many.
-  uint32_t erase_worker(uint8_t worker) {
+  // Removes every flow pinned to `worker`; returns how many (and, when
+  // `removed` is not null, appends their keys to it).
+  uint32_t erase_worker(uint8_t worker, std::vector<FlowKey>* removed = nullptr) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < capacity();) {
       if (slots_[i].used && slots_[i].worker == worker) {
+        if (removed != nullptr) removed->push_back(slots_[i].key);
         remove_at(i);  // may pull a later entry into i: look at i again
         n++;
       } else {

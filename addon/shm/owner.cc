@@ -338,12 +338,12 @@ bool Owner::set_live(uint32_t w) {
   return true;
 }
 
-bool Owner::remove_worker(uint32_t w) {
+bool Owner::remove_worker(uint32_t w, std::vector<FlowKey>* forgotten) {
   if (w >= places_count_ || places_[w] == Place::kVacant) return false;
   places_[w] = Place::kVacant;
   wc_[w].deaths++;
   rebalance();
-  c_.flows_forgotten += flows_.erase_worker(static_cast<uint8_t>(w));
+  c_.flows_forgotten += flows_.erase_worker(static_cast<uint8_t>(w), forgotten);
   // Owner slots it held: free again. Its own partition: home (holder_ == w
   // already), except what the owner holds, which comes home in give_back.
   for (uint32_t s = 0; s < owner_slots_; s++) {

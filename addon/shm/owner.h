@@ -24,7 +24,7 @@
 //
 // Workers die: remove_worker() takes the place out of the RETA, forgets its
 // flows (their next segments reach a live worker, whose stack answers them
-// with RST), frees the owner slots it held, and marks its own partition
+// with RST; the caller is told which, to make their peers send one), frees the owner slots it held, and marks its own partition
 // home again; slots of that partition still with the owner (waiting to be
 // sent) come home when they are done. add_worker() hands a new worker every
 // slot of its partition that is home, by kDownReturn entries.
@@ -113,6 +113,8 @@ class Owner {
   // The first n of them were sent (or dropped by the device): give them back.
   void tx_done(uint32_t n);
   uint32_t tx_backlog() const { return tx_.count; }
+  // Owner slots on the free list: 0 means nothing can be received now.
+  uint32_t free_slots() const { return static_cast<uint32_t>(free_.size()); }
   // ARP frames for the owner's agent: from the wire (from = kNoWorker) or a
   // worker. They are kOwner until deliver/give_back/queue_tx.
   uint32_t take_local(uint32_t* slots, uint32_t* lens, uint8_t* from, uint32_t max);
@@ -128,7 +130,9 @@ class Owner {
   // and its home slots handed over; it is not steered to until set_live.
   bool add_worker(uint32_t w);
   bool set_live(uint32_t w);
-  bool remove_worker(uint32_t w);
+  // `forgotten`, when not null, receives the flows the worker held (the
+  // owner probes their peers so they learn of the loss at once).
+  bool remove_worker(uint32_t w, std::vector<FlowKey>* forgotten = nullptr);
   Place place(uint32_t w) const { return w < places_.size() ? places_[w] : Place::kVacant; }
   // The lowest live place (ICMP echo goes there), or kNoWorker.
   uint32_t icmp_worker() const;

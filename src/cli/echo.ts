@@ -7,12 +7,14 @@ import { parseImpairSpec } from '../driver/nic-spec.js';
 import { choiceOption, commandLine, integerOption, numberOption, runCommand, singleOf, usageError } from './args.js';
 import type { PollMode } from '../runtime/poll-loop.js';
 import { removeStatsFile, writeStatsFile } from './stats.js';
+import { ShardOwner } from '../shard/owner.js';
+import { isShardWorker } from '../shard/worker.js';
 
 export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME|xdp:IF[?queue=N&mode=native|generic&shared=1]|e1000:PCI
                    --address A.B.C.D/LEN [--host-address A.B.C.D/LEN (tap)]
                    [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy] [--poll-slice MS]
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
-                   [--capture FILE.pcap]`;
+                   [--capture FILE.pcap] [--workers N (tap: N worker processes share the NIC)]`;
 
 const ECHO_CLI = commandLine({
   command: 'echo',
@@ -29,6 +31,7 @@ const ECHO_CLI = commandLine({
     'poll-slice': { type: 'string' },
     impair: { type: 'string' },
     capture: { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 
@@ -53,7 +56,12 @@ export function echoCommand(argv: readonly string[]): Promise<number> {
     if (values.impair !== undefined) opts.impair = impairOption(values.impair);
     if (poll !== undefined || slice !== undefined) opts.poll = { mode: poll ?? 'adaptive', ...(slice !== undefined ? { sliceMs: slice } : {}) };
     if (values.capture !== undefined) opts.capture = values.capture;
-    return serveEcho(opts, port);
+    const workers = integerOption(values.workers, '--workers', 1, 64);
+    if (workers === undefined) return serveEcho(opts, port);
+    // One NIC, many workers: this process owns the device and forks the
+    // workers, each running this same command line as a shard.
+    if (isShardWorker()) return serveEcho({ ...opts, workers }, port, true);
+    return ownEcho(opts, port, workers);
   });
 }
 
@@ -66,8 +74,65 @@ function impairOption(spec: string): ReturnType<typeof parseImpairSpec> {
   }
 }
 
-/** Opens the stack and answers TCP and UDP on `port` until SIGINT or SIGTERM. */
-async function serveEcho(opts: StackOptions, port: number): Promise<number> {
+/**
+ * Owner of a shared NIC: steers frames to `workers` echo workers, replaces
+ * a worker that exits, writes every worker's counters on SIGUSR2 (`ustack
+ * stats`), stops them all on SIGINT or SIGTERM.
+ */
+async function ownEcho(opts: StackOptions, port: number, workers: number): Promise<number> {
+  if (opts.impair !== undefined || opts.capture !== undefined || opts.poll !== undefined) {
+    throw usageError('--workers: --impair, --capture and --poll apply to a single stack (leave them out)');
+  }
+  const owner = await ShardOwner.open({
+    nic: opts.nic!,
+    address: opts.address!,
+    ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+    ...(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
+    ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+    workers,
+    respawn: true,
+  });
+  let stopping = false;
+  owner.on('exit', (w, code, signal) => {
+    const next = stopping ? '' : '; starting a replacement';
+    process.stderr.write(`ustack echo: worker ${w.place} (pid ${String(w.pid)}) exited (code ${String(code)}, signal ${String(signal)})${next}\n`);
+  });
+  owner.on('online', (w) => process.stderr.write(`ustack echo: worker ${w.place} (pid ${String(w.pid)}) online\n`));
+  const address = opts.address!.split('/')[0];
+  process.stdout.write(`ustack echo listening on ${address}:${port} (${workers} workers: ${[...owner.workers.values()].map((w) => w.pid).join(', ')})\n`);
+  const printStats = (): void => {
+    owner.stats().then(
+      (stats) => {
+        process.stderr.write(`${JSON.stringify(stats)}\n`);
+        try {
+          writeStatsFile(stats);
+        } catch (err) {
+          process.stderr.write(`ustack echo: cannot write stats file: ${(err as Error).message}\n`);
+        }
+      },
+      (err: Error) => process.stderr.write(`ustack echo: stats: ${err.message}\n`),
+    );
+  };
+  process.on('SIGUSR2', printStats);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.off('SIGUSR2', printStats);
+  removeStatsFile();
+  stopping = true;
+  await owner.close();
+  process.stdout.write('ustack echo stopped\n');
+  return 0;
+}
+
+/**
+ * Opens the stack and answers TCP and UDP on `port` until SIGINT or
+ * SIGTERM. A shard worker says nothing on stdout (its owner does) and
+ * leaves SIGINT to the owner, which stops its workers itself.
+ */
+async function serveEcho(opts: StackOptions, port: number, worker = false): Promise<number> {
   const stack = await Stack.open(opts);
   stack.ref();
   // UDP echo: send each datagram back to where it came from.
@@ -82,7 +147,7 @@ async function serveEcho(opts: StackOptions, port: number): Promise<number> {
     false,
   );
   const tcpEcho = startTcpEcho(stack, port);
-  process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
+  if (!worker) process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
 
   const printStats = (): void => {
     const stats = stack.stats();
@@ -94,18 +159,21 @@ async function serveEcho(opts: StackOptions, port: number): Promise<number> {
       process.stderr.write(`ustack echo: cannot write stats file: ${(err as Error).message}\n`);
     }
   };
-  process.on('SIGUSR2', printStats);
+  const ignore = (): void => {};
+  if (worker) process.on('SIGINT', ignore);
+  else process.on('SIGUSR2', printStats);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
-    process.once('SIGINT', stop);
+    if (!worker) process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   process.off('SIGUSR2', printStats);
-  removeStatsFile();
+  process.off('SIGINT', ignore);
+  if (!worker) removeStatsFile();
   tcpEcho.close();
   udp.close();
   await stack.close();
-  process.stdout.write('ustack echo stopped\n');
+  if (!worker) process.stdout.write('ustack echo stopped\n');
   return 0;
 }
 

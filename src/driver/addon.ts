@@ -626,6 +626,8 @@ export interface ShmOwner {
   readonly ownerSlots: number;
   readonly workerSlots: number;
   readonly places: number;
+  /** Owner slots free to receive into (0: every one is with a worker or queued). */
+  readonly freeSlots: number;
   /** Lends up to n free owner slots for a receive burst (into slots). */
   takeRx(slots: Uint32Array, unused: Uint32Array, n: number): number;
   /** Steers the first `filled` of the `given` lent slots (lens, receive flags); the rest go back. */
@@ -646,8 +648,12 @@ export interface ShmOwner {
   addWorker(place: number): number;
   /** The joined worker takes its buckets of the indirection table. */
   setLive(place: number): boolean;
-  /** The worker is gone: out of the table, its flows forgotten, its slots reclaimed. */
-  removeWorker(place: number): boolean;
+  /**
+   * The worker is gone: out of the table, its flows forgotten, its slots
+   * reclaimed. Returns the flows it held ([remoteAddr, remotePort,
+   * localAddr, localPort, protocol] each), or null when the place was vacant.
+   */
+  removeWorker(place: number): number[] | null;
   /** A copy of the indirection table (place per bucket, 255 = none). */
   reta(): Uint8Array;
   setWakeCallback(fn: (() => void) | null): void;

@@ -182,9 +182,14 @@ export class OwnerArp {
     return 60;
   }
 
-  /** The neighbour table (for stats and tests). */
+  /** A neighbour's MAC as last learned (however old), or undefined. */
   neighborOf(ip: number): number | undefined {
     return this.neighbors.get(ip)?.mac;
+  }
+
+  /** Lends a free owner slot to write a frame into, or -1. */
+  takeSlot(): number {
+    return this.slots.takeSlot();
   }
 
   /** Forgets a worker place's open questions (it died). */

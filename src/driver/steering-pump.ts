@@ -23,18 +23,22 @@ import { loadAddon, type ShmCensus, type ShmOwner, type ShmOwnerStats } from './
 import type { NicOffloads, NicStats } from './nic.js';
 import { TapNic, type TapNicOptions } from './tap-nic.js';
 import { FROM_WIRE, OwnerArp, type OwnerArpStats } from './owner-arp.js';
+import { writeSynProbe } from './flow-probe.js';
+import { prefixToNetmask } from '../wire/ipv4.js';
 import type { Clock } from '../time/clock.js';
 
 export interface SteeringPumpOptions {
   /** The TAP device (its `pool` comes from the shared region). */
   tap: Omit<TapNicOptions, 'pool'>;
-  /** The stack's address (every worker's), for ARP. */
+  /** The stack's address (every worker's), for ARP, its prefix length and gateway (0: none), for the next hop of a probe. */
   address: number;
+  prefixLength: number;
+  gateway: number;
   /** Worker places (rings and a slot partition each). */
   places: number;
   /** Workers the indirection table spreads over (default places). */
   homeWorkers?: number;
-  /** Slots the owner receives into (default 256). */
+  /** Slots the owner receives into (default 512). */
   ownerSlots?: number;
   /** Slots each worker sends from (default 128). */
   workerSlots?: number;
@@ -62,6 +66,18 @@ export class SteeringPump {
   readonly clock: Clock;
   /** Set by the PollLoop; the pump queues nothing outside poll(). */
   onOutput: (() => void) | null = null;
+  /**
+   * The device's wake-up as a PollLoop wake source, armed only while an
+   * owner slot is free: with every slot at the workers a readable device
+   * would wake the owner for nothing, again and again; a worker giving
+   * slots back wakes it through ringWake instead.
+   */
+  readonly deviceWake: {
+    setWakeHandler(h: (() => void) | null): void;
+    armWake(): void;
+    ref(): void;
+    unref(): void;
+  };
   /** The ShmOwner's wake-up as a PollLoop wake source (workers queued something). */
   readonly ringWake: {
     setWakeHandler(h: (() => void) | null): void;
@@ -84,12 +100,18 @@ export class SteeringPump {
   /** The device pushed back: frames wait in the owner's transmit queue. */
   private txWaiting = false;
   private ringWakeHandler: (() => void) | null = null;
-  private readonly counters = { polls: 0, rxNoSlot: 0, txShort: 0 };
+  private readonly counters = { polls: 0, rxNoSlot: 0, txShort: 0, deviceWakeSkipped: 0, probesSent: 0, probesNoNeighbor: 0 };
+  private readonly address: number;
+  private readonly netmask: number;
+  private readonly gateway: number;
 
   private constructor(tap: TapNic, shm: ShmOwner, opts: SteeringPumpOptions) {
     this.tap = tap;
     this.shm = shm;
     this.clock = opts.clock;
+    this.address = opts.address;
+    this.netmask = prefixToNetmask(opts.prefixLength);
+    this.gateway = opts.gateway;
     this.pool = new Uint8Array(shm.pool);
     this.rxFlags = tap.rxPerFrameFlags ? new Uint8Array(BURST) : undefined;
     const one = this.oneSlot;
@@ -108,6 +130,15 @@ export class SteeringPump {
     const fire = (): void => {
       const h = this.ringWakeHandler;
       if (h !== null && !this.closed) h();
+    };
+    this.deviceWake = {
+      setWakeHandler: (h) => tap.setWakeHandler(h),
+      armWake: () => {
+        if (shm.freeSlots > 0) tap.armWake();
+        else this.counters.deviceWakeSkipped++;
+      },
+      ref: () => tap.ref(),
+      unref: () => tap.unref(),
     };
     this.ringWake = {
       setWakeHandler: (h) => {
@@ -129,7 +160,7 @@ export class SteeringPump {
   /** Opens the TAP over a new shared region. */
   static open(opts: SteeringPumpOptions): SteeringPump {
     const places = opts.places;
-    const ownerSlots = opts.ownerSlots ?? 256;
+    const ownerSlots = opts.ownerSlots ?? 512;
     const workerSlots = opts.workerSlots ?? 128;
     const rxQuota = opts.rxQuota ?? Math.max(1, Math.min(ownerSlots, Math.floor((2 * ownerSlots) / (places + 1))));
     const { ShmOwner } = loadAddon();
@@ -218,19 +249,69 @@ export class SteeringPump {
     return this.shm.setLive(place);
   }
 
-  /** The worker is gone: its flows forgotten, its slots reclaimed. */
-  removeWorker(place: number): boolean {
+  /**
+   * The worker is gone: its flows forgotten, its slots reclaimed, and each
+   * TCP peer it had probed (flow-probe.ts) so it gets a RST even when it
+   * has nothing to send. The probes leave at the next poll. Returns how
+   * many flows it held, or -1 when the place was vacant.
+   */
+  removeWorker(place: number): number {
     this.arp.forget(place);
-    return this.shm.removeWorker(place);
+    const flows = this.shm.removeWorker(place);
+    if (flows === null) return -1;
+    for (let i = 0; i + 4 < flows.length; i += 5) {
+      if (flows[i + 4] === 6) this.probe(flows[i]!, flows[i + 1]!, flows[i + 2]!, flows[i + 3]!);
+    }
+    return flows.length / 5;
+  }
+
+  private probe(remote: number, remotePort: number, local: number, localPort: number): void {
+    const onLink = ((remote ^ this.address) & this.netmask) === 0;
+    const hop = onLink || this.gateway === 0 ? remote : this.gateway;
+    const mac = this.arp.neighborOf(hop);
+    const slot = mac === undefined ? -1 : this.arp.takeSlot();
+    if (mac === undefined || slot < 0) {
+      this.counters.probesNoNeighbor++;
+      return;
+    }
+    const len = writeSynProbe(this.pool, slot * this.shm.slotSize, {
+      srcMac: this.tap.mac,
+      dstMac: mac,
+      src: local,
+      srcPort: localPort,
+      dst: remote,
+      dstPort: remotePort,
+      seq: (Math.random() * 0x1_0000_0000) >>> 0,
+    });
+    if (this.shm.queueTx(slot, len)) this.counters.probesSent++;
+    else this.shm.giveBack(slot);
   }
 
   census(): ShmCensus {
     return this.shm.census();
   }
 
-  stats(): { steering: Omit<ShmOwnerStats, 'workers'>; workers: ShmOwnerStats['workers']; arp: OwnerArpStats; device: NicStats; pump: Record<string, number> } {
-    const { workers, ...steering } = this.shm.stats();
-    return { steering, workers, arp: { ...this.arp.stats }, device: this.tap.stats(), pump: { ...this.counters } };
+  stats(): {
+    steering: Omit<ShmOwnerStats, 'workers'>;
+    workers: ShmOwnerStats['workers'];
+    arp: OwnerArpStats;
+    device: NicStats;
+    pump: Record<string, number>;
+    layout: { slotSize: number; slotCount: number; ownerSlots: number; workerSlots: number; places: number };
+    /** The indirection table: the worker place for each of the 128 hash buckets (255: none). */
+    reta: number[];
+  } {
+    const shm = this.shm;
+    const { workers, ...steering } = shm.stats();
+    return {
+      steering,
+      workers,
+      arp: { ...this.arp.stats },
+      device: this.tap.stats(),
+      pump: { ...this.counters },
+      layout: { slotSize: shm.slotSize, slotCount: shm.slotCount, ownerSlots: shm.ownerSlots, workerSlots: shm.workerSlots, places: shm.places },
+      reta: [...shm.reta()],
+    };
   }
 
   /** Closes the device, then the owner's mapping (workers keep theirs until they exit). Idempotent. */

@@ -53,7 +53,7 @@ export interface ShardOptions {
   silent?: boolean;
   /** Fork a replacement in the same place when a worker exits (default false: do it in 'exit', as with node:cluster). */
   respawn?: boolean;
-  /** Slots the owner receives into (default 256) and each worker sends from (default 128). */
+  /** Slots the owner receives into (default 512) and each worker sends from (default 128). */
   ownerSlots?: number;
   workerSlots?: number;
   /** The owner's poll loop (default adaptive). */
@@ -100,7 +100,7 @@ export class ShardOwner extends EventEmitter {
   readonly pump: SteeringPump;
   private readonly loop: PollLoop;
   private readonly description: Omit<ShardDescription, 'place'>;
-  private closing = false;
+  private closingFlag = false;
   private closed = false;
   private nextStatsId = 1;
   private readonly statsWaiters = new Map<number, (stats: unknown) => void>();
@@ -121,7 +121,7 @@ export class ShardOwner extends EventEmitter {
       ...dev,
       ...addr,
     };
-    this.loop = new PollLoop(pump, [pump.tap, pump.ringWake], { eventLoop: eventLoopProbe(), ...(opts.poll ?? {}) });
+    this.loop = new PollLoop(pump, [pump.deviceWake, pump.ringWake], { eventLoop: eventLoopProbe(), ...(opts.poll ?? {}) });
     this.loop.start();
     this.loop.ref(); // the device keeps the owner alive until close()
   }
@@ -156,6 +156,8 @@ export class ShardOwner extends EventEmitter {
         ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
       },
       address: cidr.address,
+      prefixLength: cidr.prefixLength,
+      gateway,
       places: opts.workers,
       ...(opts.ownerSlots !== undefined ? { ownerSlots: opts.ownerSlots } : {}),
       ...(opts.workerSlots !== undefined ? { workerSlots: opts.workerSlots } : {}),
@@ -188,9 +190,14 @@ export class ShardOwner extends EventEmitter {
     return owner;
   }
 
+  /** close() has begun: workers exiting now are being stopped, not replaced. */
+  get closing(): boolean {
+    return this.closingFlag;
+  }
+
   /** Forks a worker into a vacant place (a replacement after an exit). */
   fork(place: number): ShardWorker {
-    if (this.closing) throw codedError('ERR_USTACK_CLOSED', 'ShardOwner is closing');
+    if (this.closingFlag) throw codedError('ERR_USTACK_CLOSED', 'ShardOwner is closing');
     if (this.workers.has(place)) throw codedError('ERR_USTACK_SHARD_PLACE_TAKEN', `shard place ${place} has a worker`);
     const fds = this.pump.addWorker(place);
     const o = this.opts;
@@ -229,11 +236,14 @@ export class ShardOwner extends EventEmitter {
   private onExit(worker: ShardWorker, code: number | null, signal: NodeJS.Signals | null): void {
     worker.state = 'exited';
     if (this.workers.get(worker.place) === worker) this.workers.delete(worker.place);
-    if (!this.closed) this.pump.removeWorker(worker.place);
+    if (!this.closed) {
+      this.pump.removeWorker(worker.place);
+      this.loop.kick(); // the probes to its peers leave now
+    }
     this.emit('exit', worker, code, signal);
-    if (this.opts.respawn === true && !this.closing) {
+    if (this.opts.respawn === true && !this.closingFlag) {
       setTimeout(() => {
-        if (!this.closing && !this.workers.has(worker.place)) this.fork(worker.place);
+        if (!this.closingFlag && !this.workers.has(worker.place)) this.fork(worker.place);
       }, RESPAWN_DELAY_MS).unref();
     }
   }
@@ -281,8 +291,8 @@ export class ShardOwner extends EventEmitter {
    * poll loop and the device. Idempotent.
    */
   async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
+    if (this.closingFlag) return;
+    this.closingFlag = true;
     await Promise.all(
       [...this.workers.values()].map(
         (w) =>

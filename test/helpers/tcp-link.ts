@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { IpOutput, L4Writer } from '../../src/stack/iface/ip-output.js';
 import { VirtualClock } from '../../src/time/clock.js';
 import { TimerWheel } from '../../src/time/timer-wheel.js';
-import { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
+import { TcpLayer, type TcpLayerOptions } from '../../src/stack/tcp/tcp-layer.js';
 import { State, type Connection, type TcpConfig } from '../../src/stack/tcp/connection.js';
 
 export interface Impairments {
@@ -204,11 +204,18 @@ export class SimNet {
   private lastStepAt = -Infinity;
   private stepsAtSameTime = 0;
 
-  constructor(seed: number, impAtoB: Impairments, impBtoA: Impairments = impAtoB, config: Partial<TcpConfig> = {}) {
+  constructor(
+    seed: number,
+    impAtoB: Impairments,
+    impBtoA: Impairments = impAtoB,
+    config: Partial<TcpConfig> = {},
+    /** More layer options for each end (hooks). */
+    layers: { a?: Partial<TcpLayerOptions>; b?: Partial<TcpLayerOptions> } = {},
+  ) {
     this.endA = new LinkEnd(this, this.addrA, impAtoB, new Rng(seed * 2 + 1));
     this.endB = new LinkEnd(this, this.addrB, impBtoA, new Rng(seed * 2 + 2));
-    this.a = new TcpLayer(this.endA, this.wheel, this.clock, { config, ephemeralSeed: seed, isnSecret: key16(seed, 1) });
-    this.b = new TcpLayer(this.endB, this.wheel, this.clock, { config, ephemeralSeed: seed + 1, isnSecret: key16(seed, 2) });
+    this.a = new TcpLayer(this.endA, this.wheel, this.clock, { config, ephemeralSeed: seed, isnSecret: key16(seed, 1), ...layers.a });
+    this.b = new TcpLayer(this.endB, this.wheel, this.clock, { config, ephemeralSeed: seed + 1, isnSecret: key16(seed, 2), ...layers.b });
     this.endA.peer = this.b;
     this.endB.peer = this.a;
   }
