@@ -21,7 +21,7 @@
 import { describe, expect, it } from 'vitest';
 import type * as nodeNet from 'node:net';
 import { SocketPair } from '../helpers/socket-pair.js';
-import { BYTES_COPIED } from '../../src/wire/bytes.js';
+import { bytesCopied } from '../../src/wire/bytes.js';
 import { Session } from 'node:inspector';
 import type { ProfileNode } from '../helpers/alloc-profile.js';
 
@@ -130,10 +130,10 @@ describe('socket API bulk transfer: heap allocated by ustack per MB moved', () =
     const t = await transfer('onread');
     await t.move(WARM_MIB);
     const movedBefore = t.moved();
-    const copied0 = BYTES_COPIED[0]!;
+    const copied0 = bytesCopied();
     const sites = await sampleAllocations(() => t.move(64));
     const mb = (t.moved() - movedBefore) / 1e6;
-    const copies = (BYTES_COPIED[0]! - copied0) / (t.moved() - movedBefore);
+    const copies = (bytesCopied() - copied0) / (t.moved() - movedBefore);
     const ours = sites.filter((s) => s.ours !== '');
     const perMB = ours.reduce((n, s) => n + s.bytes, 0) / mb;
     console.log(`[socket-alloc] onread: ${mb.toFixed(1)} MB moved in ${t.pair.steps} steps; ${perMB.toFixed(0)} B/MB allocated in ustack code; ${copies.toFixed(3)} copies per byte; top:`, top(sites, (s) => s.ours !== '', mb));
@@ -148,11 +148,11 @@ describe('socket API bulk transfer: heap allocated by ustack per MB moved', () =
     await t.move(WARM_MIB);
     const movedBefore = t.moved();
     const pushesBefore = t.pushes();
-    const copied0 = BYTES_COPIED[0]!;
+    const copied0 = bytesCopied();
     const sites = await sampleAllocations(() => t.move(64));
     const mb = (t.moved() - movedBefore) / 1e6;
     const chunks = t.pushes() - pushesBefore;
-    const copies = (BYTES_COPIED[0]! - copied0) / (t.moved() - movedBefore);
+    const copies = (bytesCopied() - copied0) / (t.moved() - movedBefore);
     // What the stream contract costs: a Buffer per chunk (and the slab it views),
     // and node's Readable bookkeeping per push.
     // (by the function that makes them: V8 inlines Buffer.from and allocUnsafeSlow into it)

@@ -223,12 +223,12 @@ export function nextSegmentLength(c: Tcb): number {
   if ((c.fl & F.FORCE_SEND) !== 0) return len;
   // Nagle (RFC 9293 §3.7.4) in Minshall's form, as Linux: a small segment
   // may go unless an earlier small segment is still unacknowledged. The
-  // sequence numbers go as int32 bit patterns (`| 0`): this check runs once
-  // per transmit round of a bulk send (the window's last, short piece), and
-  // V8 13.6 (node 24) inlines this function into sendOne but not seqGt, so
-  // two uint32 getter values >= 2^31 were two new heap numbers per round
-  // (~9 bytes per segment).
-  const nagleOk = (c.fl & F.NO_DELAY) !== 0 || !seqGt(c.sndSml | 0, c.sndUna | 0);
+  // int32 fields, not the uint32 getters: this check runs once per transmit
+  // round of a bulk send (the window's last, short piece), and V8 13.6
+  // (node 24) inlines this function into sendOne but not seqGt, so two
+  // getter values >= 2^31 were two new heap numbers per round (~9 bytes per
+  // segment).
+  const nagleOk = (c.fl & F.NO_DELAY) !== 0 || !seqGt(c._sndSml, c._sndUna);
   // All remaining data fits: push it (subject to Nagle).
   if (len === unsent && nagleOk) return len;
   // RFC 9293 §3.8.6.2.1: at least Fs * max window (Fs = 1/2) when Nagle allows.
