@@ -38,13 +38,21 @@ class ProducerRing {
   bool attached() const { return m_.entries != nullptr; }
   uint32_t size() const { return m_.size; }
 
-  // How many entries can be written now (at most `want`); reads the
-  // consumer index again only when the cached view has fewer than `want`.
+  // How many entries can be written now (never more than the ring holds);
+  // reads the consumer index again only when the cached view has fewer than
+  // `want`. A consumer index ahead of what we produced, or more than a ring
+  // behind it (a corrupt or hostile view), reads as a full ring: writing on
+  // would overwrite entries the kernel has not taken.
   uint32_t free(uint32_t want) {
     uint32_t n = cons_ - prod_;
-    if (n >= want) return n;
+    if (n >= want && n <= m_.size) return n;
     cons_ = load_acquire(m_.consumer) + m_.size;
-    return cons_ - prod_;
+    n = cons_ - prod_;
+    if (n > m_.size) {
+      cons_ = prod_;
+      return 0;
+    }
+    return n;
   }
   // The i-th entry after the published producer (i < free()).
   Entry& at(uint32_t i) { return static_cast<Entry*>(m_.entries)[(prod_ + i) & mask_]; }

@@ -1,7 +1,7 @@
 // Unit tests for addon/xdp/rings.h (the AF_XDP ring index arithmetic) and
 // the chunk layout of addon/xdp/xdp.h, with ordinary memory standing in for
 // the kernel's side: indices that wrap past 2^32, full and empty rings,
-// cached indices read again only when needed, a hostile producer index.
+// cached indices read again only when needed, hostile producer and consumer indices.
 // Built and run by scripts/test-native.sh; prints "N passed, N failed".
 #include <cstdint>
 #include <cstdio>
@@ -98,6 +98,27 @@ void test_consumer_wrap() {
   CHECK(seen > 100);
 }
 
+// A consumer index ahead of our producer, or more than a ring behind it
+// (corrupt or hostile), reads as a full ring: nothing is written over
+// entries the kernel has not taken.
+void test_producer_hostile() {
+  FakeRing r(8, 0);
+  ProducerRing<uint64_t> p;
+  p.attach(r.memory());
+  for (uint32_t i = 0; i < 4; i++) p.at(i) = i;
+  p.submit(4);
+  r.consumer = 6;  // consumed two we never produced
+  CHECK(p.free(8) == 0);
+  r.consumer = 0x80000000u;
+  CHECK(p.free(8) == 0);
+  r.consumer = 0xfffffff0u;  // more than a ring behind
+  CHECK(p.free(1) == 0);
+  r.consumer = 2;  // a sane view again: 8 - (4 - 2) free
+  CHECK(p.free(8) == 6);
+  r.consumer = 4;
+  CHECK(p.free(8) == 8);
+}
+
 // A producer index more than a ring ahead (corrupt or hostile) reads as empty.
 void test_consumer_hostile() {
   FakeRing r(8, 0);
@@ -127,6 +148,7 @@ int main() {
   test_producer_wrap();
   test_producer_full();
   test_consumer_wrap();
+  test_producer_hostile();
   test_consumer_hostile();
   test_chunks();
   std::printf("%d passed, %d failed\n", passed, failed);
