@@ -18,6 +18,17 @@
 
 namespace ustack::xdp {
 
+namespace {
+
+// A ring's header (the index words, each on its own cache line) is well
+// under a page; an offset beyond this is not a ring header.
+constexpr uint64_t kMaxRingHeader = 4096;
+
+// A 32-bit index word at `at`, wholly before the entries at `desc`, aligned.
+bool index_word_ok(uint64_t at, uint64_t desc) { return at % sizeof(uint32_t) == 0 && at + sizeof(uint32_t) <= desc; }
+
+}  // namespace
+
 Xsk& Xsk::operator=(Xsk&& o) noexcept {
   if (this == &o) return *this;
   close();
@@ -70,6 +81,11 @@ int Xsk::map_rings(uint32_t n, bool with_tx, Error* err) {
   xdp_mmap_offsets off;
   socklen_t olen = sizeof off;
   if (getsockopt(fd_, SOL_XDP, XDP_MMAP_OFFSETS, &off, &olen) < 0) return fail(err, "getsockopt(XDP_MMAP_OFFSETS)", errno);
+  // Kernels before 5.4 answer without the flags offsets (no need_wakeup).
+  if (olen != sizeof off) {
+    return fail(err, "getsockopt(XDP_MMAP_OFFSETS)", EOPNOTSUPP, "ERR_USTACK_XDP_UNSUPPORTED",
+                "this kernel's AF_XDP rings have no flags word (need_wakeup, Linux 5.4)");
+  }
   struct RingSpec {
     const xdp_ring_offset* o;
     uint64_t pgoff;
@@ -81,7 +97,16 @@ int Xsk::map_rings(uint32_t n, bool with_tx, Error* err) {
                              {&off.tx, XDP_PGOFF_TX_RING, sizeof(xdp_desc)}};
   RingMemory mem[4];
   for (int i = 0; i < (with_tx ? 4 : 3); i++) {
-    size_t len = specs[i].o->desc + n * specs[i].entry;
+    // The kernel's offsets are used as they are only if the three index
+    // words sit before the entries and are aligned (they are, in every
+    // kernel; a view that says otherwise is refused, not dereferenced).
+    const xdp_ring_offset& o = *specs[i].o;
+    if (!index_word_ok(o.producer, o.desc) || !index_word_ok(o.consumer, o.desc) || !index_word_ok(o.flags, o.desc) ||
+        o.desc % alignof(uint64_t) != 0 || o.desc > kMaxRingHeader) {
+      return fail(err, "getsockopt(XDP_MMAP_OFFSETS)", EPROTO, "ERR_USTACK_XDP_UNSUPPORTED",
+                  "the kernel's AF_XDP ring layout is not one ustack understands");
+    }
+    size_t len = specs[i].o->desc + static_cast<size_t>(n) * specs[i].entry;
     void* r = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(specs[i].pgoff));
     if (r == MAP_FAILED) return fail(err, "mmap(XDP ring)", errno);
     maps_[i] = {r, len};
