@@ -252,8 +252,10 @@ Napi::Value XdpDevice::SetPorts(const Napi::CallbackInfo& info) {
     Napi::Value v = a.Get(i);
     if (env.IsExceptionPending()) return env.Undefined();
     double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    uint32_t k = static_cast<uint32_t>(d);
-    if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(k) || ((k >> 16) != 6 && (k >> 16) != 17)) {
+    // Range first: converting a negative, NaN or too large double to uint32_t is undefined.
+    bool ok = d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d));
+    uint32_t k = ok ? static_cast<uint32_t>(d) : 0;
+    if (!ok || ((k >> 16) != 6 && (k >> 16) != 17)) {
       ThrowRange(env, "setPorts: each key must be protocol << 16 | port, protocol 6 (TCP) or 17 (UDP)");
       return env.Undefined();
     }
