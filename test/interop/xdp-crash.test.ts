@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { packageRoot } from '../../src/driver/addon.js';
 import { startChild, waitForOutput, type TrackedChild } from '../helpers/children.js';
 import { ensureTools } from '../helpers/netns.js';
@@ -67,6 +67,8 @@ describe.skipIf(skipReason !== undefined)('ustack echo on AF_XDP: SIGKILL, resta
 describe.skipIf(skipReason !== undefined)('AF_XDP: the interface deleted under a running stack', () => {
   it('goes quiet (a handful of wake-ups and polls, no loop), and close() still works', async () => {
     const v = createVethNs('uxgone');
+    // The pair and its namespace go even when the stack does not open.
+    onTestFinished(() => v.remove());
     const { Stack } = await import('../../src/index.js');
     const stack = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
     try {
@@ -84,7 +86,6 @@ describe.skipIf(skipReason !== undefined)('AF_XDP: the interface deleted under a
       expect(b.polls! - a.polls!).toBeLessThanOrEqual(80);
     } finally {
       await stack.close();
-      v.remove();
     }
   });
 });
