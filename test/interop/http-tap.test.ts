@@ -15,7 +15,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, UstackHttpAgent, undiciConnector, type UstackServer } from '../../src/index.js';
 import { startChild, type TrackedChild } from '../helpers/children.js';
-import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { assertRouteOver, ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { writeBlocks, wsEcho } from '../helpers/http-load.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason() ?? ensureTools(['curl', 'ip']);
@@ -44,22 +45,12 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     const subnet = freeSubnet24();
     host = `10.11.${subnet}.1`;
     ours = `10.11.${subnet}.2`;
-    stack = await Stack.open({ nic: `tap:${uniqueIfName('uhttp')}`, address: `${ours}/24`, hostAddress: `${host}/24` });
+    const ifname = uniqueIfName('uhttp');
+    stack = await Stack.open({ nic: `tap:${ifname}`, address: `${ours}/24`, hostAddress: `${host}/24` });
     httpServer = http.createServer((req, res) => {
       if (req.url === '/big') {
         res.writeHead(200, { 'content-length': String(BIG_BLOCKS * MB), 'content-type': 'application/octet-stream' });
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < BIG_BLOCKS) {
-            sent++;
-            if (!res.write(block)) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        pump();
+        writeBlocks(res, block, BIG_BLOCKS);
       } else {
         res.end(`small ${req.url}`);
       }
@@ -67,6 +58,8 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
     wss = new WebSocketServer({ server: httpServer });
     wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
     tcp = await serveHttp(stack.net, httpServer, 8080);
+    // Everything curl and the kernel-side clients send to `ours` must leave over this test's TAP.
+    assertRouteOver(ours, ifname);
   });
 
   afterAll(async () => {
@@ -177,35 +170,6 @@ describe.skipIf(skipReason !== undefined)('node:http / undici / ws on ustack aga
   it('a kernel-side ws client echoes 10,000 messages through ws on ustack', async () => {
     const ws = new WebSocket(`ws://${ours}:8080/`);
     const total = 10_000;
-    let received = 0;
-    let mismatches = 0;
-    const echoed = new Promise<void>((resolve, reject) => {
-      ws.on('error', reject);
-      ws.on('open', () => {
-        // Keep up to 64 messages in flight.
-        for (let i = 0; i < 64; i++) ws.send(`message ${i}`);
-      });
-      ws.on('message', (m) => {
-        if (m.toString() !== `message ${received}`) mismatches++;
-        received++;
-        const next = received + 63;
-        if (next < total) ws.send(`message ${next}`);
-        if (received === total) {
-          ws.close();
-          resolve();
-        }
-      });
-    });
-    try {
-      await withTimeout(echoed, {
-        timeoutMs: 60_000,
-        what: `ws echo of ${total} messages`,
-        detail: () => `${received} received, ws readyState ${ws.readyState}`,
-      });
-    } finally {
-      if (received < total) ws.terminate();
-    }
-    expect(received).toBe(total);
-    expect(mismatches).toBe(0);
+    expect(await wsEcho(ws, total, `ws echo of ${total} messages`)).toEqual({ received: total, mismatches: 0 });
   });
 });

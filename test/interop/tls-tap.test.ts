@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenOn, Stack, tlsConnect, undiciConnector, type TlsConnectOptions } from '../../src/index.js';
 import { makeCertificate, type TestCertificate } from '../helpers/certs.js';
 import { assertRouteOver, ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { writeBlocks, wsEcho } from '../helpers/http-load.js';
 import { withTimeout } from '../helpers/wait.js';
 
 const skipReason = tunUnavailableReason() ?? ensureTools(['curl', 'ip', 'openssl']);
@@ -29,33 +30,6 @@ if (skipReason !== undefined) console.log(`[tls-tap.test] skipping: ${skipReason
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const MB = 1024 * 1024;
 const BODY_MB = 20;
-
-/** Echoes `total` messages through `ws`, up to 64 in flight; resolves with the count and mismatches. */
-function echo(ws: WebSocket, total: number, what: string): Promise<{ received: number; mismatches: number }> {
-  let received = 0;
-  let mismatches = 0;
-  const done = new Promise<{ received: number; mismatches: number }>((resolve, reject) => {
-    ws.on('error', reject);
-    const start = (): void => {
-      for (let i = 0; i < Math.min(64, total); i++) ws.send(`message ${i}`);
-    };
-    if (ws.readyState === WebSocket.OPEN) start();
-    else ws.on('open', start);
-    ws.on('message', (m) => {
-      if (m.toString() !== `message ${received}`) mismatches++;
-      received++;
-      const next = received + 63;
-      if (next < total) ws.send(`message ${next}`);
-      if (received === total) {
-        ws.close();
-        resolve({ received, mismatches });
-      }
-    });
-  });
-  return withTimeout(done, { timeoutMs: 60_000, what, detail: () => `${received} of ${total} received, readyState ${ws.readyState}` }).finally(() => {
-    if (received < total) ws.terminate();
-  });
-}
 
 describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over TAP', () => {
   let stack: Stack;
@@ -83,18 +57,7 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over
     httpsServer = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
       if (req.url === '/big') {
         res.writeHead(200, { 'content-length': String(BODY_MB * MB), 'content-type': 'application/octet-stream' });
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < BODY_MB) {
-            sent++;
-            if (!res.write(block)) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        pump();
+        writeBlocks(res, block, BODY_MB);
       } else {
         res.end(`small ${req.url} from ${req.socket.remoteAddress}`);
       }
@@ -147,7 +110,7 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over
 
   it('a kernel-side ws client echoes 1,000 messages over wss: through ws on ustack', async () => {
     const ws = new WebSocket(`wss://${ours}:8443/`, { ca: cert.cert });
-    const r = await echo(ws, 1000, 'wss echo through the ws server on ustack');
+    const r = await wsEcho(ws, 1000, 'wss echo through the ws server on ustack');
     expect(r).toEqual({ received: 1000, mismatches: 0 });
   });
 
@@ -161,18 +124,7 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over
       kernelServer = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
         remotes.add(String(req.socket.remoteAddress));
         res.writeHead(200, { 'content-length': String(BODY_MB * MB) });
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < BODY_MB) {
-            sent++;
-            if (!res.write(block)) {
-              res.once('drain', pump);
-              return;
-            }
-          }
-          res.end();
-        };
-        pump();
+        writeBlocks(res, block, BODY_MB);
       });
       kernelWss = new WebSocketServer({ server: kernelServer });
       kernelWss.on('connection', (ws, req) => {
@@ -218,7 +170,7 @@ describe.skipIf(skipReason !== undefined)('TLS on ustack against the kernel over
         // ws hands its TLS options (host, port, servername, ca) to createConnection; @types/ws types it as net's.
         createConnection: ((opts: TlsConnectOptions) => tlsConnect(stack.net, { ...opts, path: undefined })) as never,
       });
-      const r = await echo(ws, 1000, 'wss echo from ws on ustack');
+      const r = await wsEcho(ws, 1000, 'wss echo from ws on ustack');
       expect(r).toEqual({ received: 1000, mismatches: 0 });
       expect([...remotes]).toEqual([ours]);
     });

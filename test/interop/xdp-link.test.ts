@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
 import { ensureTools, run } from '../helpers/netns.js';
+import { writeBlocks } from '../helpers/http-load.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { startChild, waitForOutput } from '../helpers/children.js';
 import { withTimeout } from '../helpers/wait.js';
@@ -41,18 +42,7 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
     const big = Buffer.alloc(MB, 0x5a);
     httpServer = http.createServer((req, res) => {
       res.writeHead(200, { 'content-length': String(100 * MB) });
-      let left = 100;
-      const pump = (): void => {
-        while (left > 0) {
-          left--;
-          if (!res.write(big)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      writeBlocks(res, big, 100);
     });
     tcp = await serveHttp(stack.net, httpServer, 8080);
     // A kernel TCP listener on the kernel's own address of the same interface.
