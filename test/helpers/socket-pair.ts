@@ -8,6 +8,7 @@
  * instruction counts (bench/count.ts) need. The real-time poll loop is
  * measured on its own (test/unit/poll-loop.test.ts, `npm run bench`).
  */
+import { isIPv4 } from 'node:net';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { nativeByteKernels } from '../../src/driver/addon.js';
 import { installByteKernels } from '../../src/wire/kernels.js';
@@ -39,7 +40,12 @@ export interface SocketPairOptions {
   tcp?: Partial<TcpConfig>;
 }
 
-const noLookup: LookupFunction = (hostname, _opts, cb) => {
+/** Address literals only: the pair has no DNS. */
+const literalLookup: LookupFunction = (hostname, _opts, cb) => {
+  if (isIPv4(hostname)) {
+    process.nextTick(cb, null, hostname, 4);
+    return;
+  }
   const e = Object.assign(new Error(`socket-pair: no DNS (${hostname})`), { code: 'ENOTFOUND' });
   process.nextTick(cb, e, '', 4);
 };
@@ -52,8 +58,9 @@ export class SocketPair {
   readonly clock = new VirtualClock(123_456.789);
   readonly a: SocketPairEnd;
   readonly b: SocketPairEnd;
-  /** Engine polls and steps so far (for per-unit figures). */
+  /** Steps taken by run()/settle() and engine polls so far (for per-unit figures). */
   steps = 0;
+  polls = 0;
 
   constructor(opts: SocketPairOptions = {}) {
     // As the composition root (ustack.ts) does: the addon's copy/checksum kernels when built.
@@ -68,14 +75,25 @@ export class SocketPair {
     const tcp = { isnSecret: new Uint8Array(16).fill(seed), ephemeralSeed: seed, ...(opts.tcp ? { config: opts.tcp } : {}) };
     const engine = new NetStack(this.clock, { tcp });
     engine.addInterface(nic, { name: nic.name, address: parseIpv4Address(addr), prefixLength: 24, gateway: 0, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
-    const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: noLookup };
+    const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: literalLookup };
     return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)) };
   }
 
   /** Polls both engines once; returns the frames they took. */
   poll(): number {
     const now = this.clock.now();
+    this.polls += 2;
     return this.a.engine.poll(now) + this.b.engine.poll(now);
+  }
+
+  /** Steps until two steps in a row move no frame (what is in flight has landed). */
+  async settle(): Promise<void> {
+    for (let quiet = 0; quiet < 2; ) {
+      this.steps++;
+      const moved = this.poll();
+      await turn();
+      quiet = moved === 0 ? quiet + 1 : 0;
+    }
   }
 
   /**

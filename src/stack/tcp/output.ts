@@ -51,7 +51,9 @@ export function prepare(c: Tcb, flags: number, seq: number, now: number): TcpRep
   }
   // RFC 2018 §4: SACK blocks whenever out-of-order data is held, most recent first.
   const so = SACK_OUT;
-  so.length = 0;
+  // Only when it holds blocks: setting an array's length is a runtime call
+  // (~200 instructions), and most segments carry no SACK.
+  if (so.length !== 0) so.length = 0;
   if ((c.fl & F.SACK_OK) !== 0 && (c.asm.heldBytes > 0 || (c.fl & F.DSACK_PENDING) !== 0)) {
     const maxBlocks = (c.fl & F.TS_OK) !== 0 ? 3 : 4;
     if ((c.fl & F.DSACK_PENDING) !== 0) {
