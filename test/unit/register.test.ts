@@ -73,9 +73,13 @@ describe.skipIf(skipReason !== undefined)(`node --import ustack/register, loopba
       udp6: 'ERR_SOCKET_BAD_TYPE',
       tls: 'tls 127.0.0.1 TLSv1.3',
       tlsLocalAddress: '127.0.0.1',
+      // The https and http2 servers' ports on the kernel's loopback: nobody there.
+      tlsKernelSees: 'ECONNREFUSED',
       h2: 'h2 127.0.0.1',
+      h2KernelSees: 'ECONNREFUSED',
     });
+    // Without ustack/register the same exchanges run on the kernel's sockets, whose listeners answer.
     const plain = await observe(probe('probe.mjs'), false);
-    expect(plain).toMatchObject({ socketIsUstack: false, udp6: 'created', tls: 'tls 127.0.0.1 TLSv1.3', h2: 'h2 127.0.0.1' });
+    expect(plain).toMatchObject({ socketIsUstack: false, udp6: 'created', tls: 'tls 127.0.0.1 TLSv1.3', tlsKernelSees: 'connected', h2: 'h2 127.0.0.1', h2KernelSees: 'connected' });
   });
 });
