@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@ namespace ustack::xdp::netlink {
 namespace {
 
 constexpr size_t kBuf = 32 * 1024;
+constexpr time_t kReplyTimeoutSeconds = 5;
 
 // A request being built: header, ifinfomsg, then attributes.
 struct Request {
@@ -62,10 +64,14 @@ struct Request {
 int open_socket() {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return -errno;
+  // The kernel answers at once; a reply that never comes ends the wait
+  // (recv says EAGAIN) rather than hanging the stack's open() or ARP.
+  timeval limit{kReplyTimeoutSeconds, 0};
   sockaddr_nl sa;
   std::memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0 ||
+      bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     int e = errno;
     close(fd);
     return -e;
@@ -77,6 +83,7 @@ int open_socket() {
 // query, `on_answer` sees the message of type `answer` (RTM_NEWLINK, RTM_NEWNEIGH).
 template <typename OnAnswer>
 int transact(Request* req, OnAnswer on_answer, uint16_t answer = RTM_NEWLINK) {
+  const size_t header_len = answer == RTM_NEWNEIGH ? sizeof(ndmsg) : sizeof(ifinfomsg);
   int fd = open_socket();
   if (fd < 0) return fd;
   sockaddr_nl kernel;
@@ -93,14 +100,19 @@ int transact(Request* req, OnAnswer on_answer, uint16_t answer = RTM_NEWLINK) {
     ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      rc = -errno;
+      rc = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
       break;
     }
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(len)); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type == NLMSG_ERROR) {
-        auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        rc = e->error;  // 0 is the acknowledgement
+        // A truncated error message is not read past its end.
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+          rc = -EPROTO;
+        } else {
+          auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+          rc = e->error <= 0 ? e->error : -EPROTO;  // 0 is the acknowledgement
+        }
         done = true;
         break;
       }
@@ -109,6 +121,12 @@ int transact(Request* req, OnAnswer on_answer, uint16_t answer = RTM_NEWLINK) {
         break;
       }
       if (h->nlmsg_type == answer) {
+        // The answer's fixed header (ifinfomsg, ndmsg) must be there before any field of it is read.
+        if (h->nlmsg_len < NLMSG_LENGTH(header_len)) {
+          rc = -EPROTO;
+          done = true;
+          break;
+        }
         on_answer(h);
         rc = 0;
         done = true;  // one interface asked for: one answer
