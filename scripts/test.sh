@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tool:package pairs the interop tests use (the kernel side of TAP tests).
-tools=(ip:iproute2 ping:iputils-ping arping:arping tcpdump:tcpdump nc:netcat-openbsd tshark:tshark curl:curl socat:socat ethtool:ethtool dnsmasq:dnsmasq hping3:hping3 strace:strace cc:gcc openssl:openssl ss:iproute2)
+# tool:package pairs the tests use: the kernel side of TAP tests, and xz for
+# the conformance suite (node's tests come in Debian's .orig.tar.xz).
+tools=(xz:xz-utils ip:iproute2 ping:iputils-ping arping:arping tcpdump:tcpdump nc:netcat-openbsd tshark:tshark curl:curl socat:socat ethtool:ethtool dnsmasq:dnsmasq hping3:hping3 strace:strace cc:gcc openssl:openssl ss:iproute2)
 missing=()
 for pair in "${tools[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

@@ -27,17 +27,19 @@ const UV_DESCRIPTIONS: Record<string, string> = {
   EINVAL: 'invalid argument',
   ENETUNREACH: 'network is unreachable',
   EHOSTUNREACH: 'host is unreachable',
+  EAFNOSUPPORT: 'address family not supported',
 };
 
 /** e.g. `listen EADDRINUSE: address already in use 0.0.0.0:80`, like node's uvExceptionWithHostPort. */
-export function uvSystemError(code: string, syscall: string, address: string, port: number): SystemError {
+export function uvSystemError(code: string, syscall: string, address?: string, port?: number): SystemError {
   const desc = UV_DESCRIPTIONS[code] ?? code.toLowerCase();
-  const e = new Error(`${syscall} ${code}: ${desc} ${address}:${port}`) as SystemError;
+  const where = address !== undefined ? ` ${address}${port !== undefined && port > 0 ? `:${port}` : ''}` : '';
+  const e = new Error(`${syscall} ${code}: ${desc}${where}`) as SystemError;
   e.errno = errnoOf(code);
   e.code = code;
   e.syscall = syscall;
-  e.address = address;
-  e.port = port;
+  if (address !== undefined) e.address = address;
+  if (port !== undefined) e.port = port;
   return e;
 }
 
@@ -93,7 +95,9 @@ export function ERR_INVALID_ARG_TYPE(name: string, expected: string, actual: unk
 
 export function ERR_INVALID_ARG_VALUE(name: string, value: unknown, reason = 'is invalid'): Error {
   const what = name.includes('.') ? 'property' : 'argument';
-  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${inspect(value)}`);
+  let shown = inspect(value);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`);
 }
 
 export function ERR_OUT_OF_RANGE(name: string, range: string, value: unknown): Error {
@@ -103,6 +107,21 @@ export function ERR_OUT_OF_RANGE(name: string, range: string, value: unknown): E
 export function ERR_SOCKET_BAD_PORT(name: string, port: unknown, allowZero = true): Error {
   const op = allowZero ? '>=' : '>';
   return nodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describeReceived(port)}.`);
+}
+
+export function ERR_INVALID_IP_ADDRESS(ip: unknown): Error {
+  return nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(ip)}`);
+}
+
+/** node's ERR_INVALID_ADDRESS_FAMILY: a lookup answered with a family that is neither 4 nor 6. */
+export function ERR_INVALID_ADDRESS_FAMILY(family: unknown, host: unknown, port: unknown): Error {
+  const e = nodeError(RangeError, 'ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(family)} ${String(host)}:${String(port)}`) as unknown as Error & {
+    host: unknown;
+    port: unknown;
+  };
+  e.host = host;
+  e.port = port;
+  return e;
 }
 
 export function ERR_SOCKET_CLOSED(): Error {

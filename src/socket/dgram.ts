@@ -22,7 +22,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
-import { types } from 'node:util';
+import { deprecate, types } from 'node:util';
 import { isIPv4 } from 'node:net';
 import { whenReady, type LookupFunction, type SocketHost } from './host.js';
 import {
@@ -42,6 +42,7 @@ import {
 import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
+import { validateNumber, validateString } from '../errors/validators.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -92,6 +93,14 @@ const DATAGRAM_OVERHEAD = 64;
 const MAX_UDP_PAYLOAD = 65507;
 
 const kState = Symbol('ustack.dgram.state');
+
+/**
+ * node sends a datagram at once when it can (uv_udp_try_send), so nothing
+ * waits in its send queue; node's --test-udp-no-try-send makes every send a
+ * queued request until its completion runs. ustack's sends complete at once,
+ * and with that flag are counted as node counts them.
+ */
+const NO_TRY_SEND = process.execArgv.includes('--test-udp-no-try-send') || (process.env.NODE_OPTIONS ?? '').includes('--test-udp-no-try-send');
 
 /** The "handle": what a libuv UDP handle + kernel socket are in node. */
 class Handle implements UdpHandler {
@@ -145,6 +154,13 @@ class Handle implements UdpHandler {
   rxScheduled = false;
   rxDropped = 0;
   rxDelivered = 0;
+  /**
+   * Sends handed to the stack whose completion has not been reported yet
+   * (libuv's send_queue_size/count: a request leaves the queue when its
+   * completion runs, a turn after the send; see NO_TRY_SEND).
+   */
+  sendQueueSize = 0;
+  sendQueueCount = 0;
 
   constructor(
     readonly host: SocketHost,
@@ -282,6 +298,8 @@ interface State {
   connectState: number;
   queue: Array<() => void> | undefined;
   reuseAddr: boolean;
+  /** The reuseAddr option as given (node's state keeps it so: undefined when absent). */
+  reuseAddrOption: boolean | undefined;
   recvBufferSize: number | undefined;
   sendBufferSize: number | undefined;
 }
@@ -377,6 +395,7 @@ export class DgramSocket extends EventEmitter {
       connectState: CONN_DISCONNECTED,
       queue: undefined,
       reuseAddr: options?.reuseAddr === true,
+      reuseAddrOption: options?.reuseAddr,
       recvBufferSize,
       sendBufferSize,
     };
@@ -682,9 +701,23 @@ export class DgramSocket extends EventEmitter {
   _sendResolved(h: Handle, list: Buffer[], ip: string | null, port: number, cb: SendCallback | undefined, address: string | null | undefined): void {
     if (this[kState].handle !== h || !h.open) return;
     const code = this.transmit(h, list, ip, port);
+    const result = typeof code === 'number' ? null : systemError(code, 'send', address ?? undefined, ip === null ? undefined : port);
+    if (NO_TRY_SEND) {
+      // A queued request until its completion runs, which leaves the queue just before its callback.
+      let bytes = 0;
+      for (let i = 0; i < list.length; i++) bytes += list[i]!.length;
+      h.sendQueueSize += bytes;
+      h.sendQueueCount++;
+      process.nextTick(() => {
+        h.sendQueueSize -= bytes;
+        h.sendQueueCount--;
+        if (cb) cb(result, result === null ? (code as number) : undefined);
+      });
+      return;
+    }
     if (!cb) return;
-    if (typeof code === 'number') process.nextTick(cb, null, code);
-    else process.nextTick(cb, systemError(code, 'send', address ?? undefined, ip === null ? undefined : port));
+    if (result === null) process.nextTick(cb, null, code);
+    else process.nextTick(cb, result);
   }
 
   /** Sends one datagram; returns its length, or an errno code. */
@@ -800,11 +833,22 @@ export class DgramSocket extends EventEmitter {
     return size;
   }
 
+  /** Bytes of the sends whose completion has not run yet (node's, from libuv's send queue). */
   getSendQueueSize(): number {
-    return 0;
+    return healthCheck(this).sendQueueSize;
   }
+  /** Number of sends whose completion has not run yet. */
   getSendQueueCount(): number {
-    return 0;
+    return healthCheck(this).sendQueueCount;
+  }
+
+  /** node's deprecated sendto(): send() with every argument required and checked. */
+  sendto(buffer: unknown, offset: unknown, length: unknown, port: unknown, address: unknown, callback?: unknown): void {
+    validateNumber(offset, 'offset');
+    validateNumber(length, 'length');
+    validateNumber(port, 'port');
+    validateString(address, 'address');
+    this.send(buffer, offset, length, port, address, callback);
   }
 
   ref(): this {
@@ -853,6 +897,46 @@ export class DgramSocket extends EventEmitter {
     throw ERR_USTACK_UNSUPPORTED('Multicast (setMulticastInterface)');
   }
 }
+
+// node's deprecated private members (DEP0112): same names, same warnings.
+function deprecatedState(name: string, get: (s: DgramSocket) => unknown, set: (s: DgramSocket, v: unknown) => void): void {
+  const msg = `Socket.prototype.${name} is deprecated`;
+  Object.defineProperty(DgramSocket.prototype, name, {
+    configurable: true,
+    get: deprecate(function (this: DgramSocket) {
+      return get(this);
+    }, msg, 'DEP0112'),
+    set: deprecate(function (this: DgramSocket, v: unknown) {
+      set(this, v);
+    }, msg, 'DEP0112'),
+  });
+}
+deprecatedState('_handle', (s) => s[kState].handle, (s, v) => (s[kState].handle = v as Handle | null));
+deprecatedState('_receiving', (s) => s[kState].handle?.receiving ?? false, (s, v) => {
+  const h = s[kState].handle;
+  if (h !== null) h.receiving = Boolean(v);
+});
+deprecatedState('_bindState', (s) => s[kState].bindState, (s, v) => (s[kState].bindState = v as number));
+deprecatedState('_queue', (s) => s[kState].queue, (s, v) => (s[kState].queue = v as Array<() => void> | undefined));
+deprecatedState('_reuseAddr', (s) => s[kState].reuseAddrOption, (s, v) => {
+  s[kState].reuseAddrOption = v as boolean | undefined;
+  s[kState].reuseAddr = v === true;
+});
+Object.defineProperty(DgramSocket.prototype, '_healthCheck', {
+  configurable: true,
+  writable: true,
+  value: deprecate(function (this: DgramSocket) {
+    healthCheck(this);
+  }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112'),
+});
+Object.defineProperty(DgramSocket.prototype, '_stopReceiving', {
+  configurable: true,
+  writable: true,
+  value: deprecate(function (this: DgramSocket) {
+    const h = this[kState].handle;
+    if (h !== null) h.receiving = false;
+  }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112'),
+});
 
 /** Linux SO_RCVBUF/SO_SNDBUF: the kernel doubles the request, capped by 2 * rmem_max, floored. */
 function linuxBufSize(size: number, min: number): number {

@@ -1,11 +1,13 @@
 /**
- * node:net's options and argument handling: the option types, connect()'s
- * and listen()'s overloads normalised as node's normalizeArgs does, and
- * connect()'s validation with node's error codes.
+ * node:net's options and argument handling: the option types, the
+ * overloads of connect() and listen() normalised as node's normalizeArgs
+ * does, and the checks node makes before it connects, in node's order and
+ * with its error codes.
  */
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import type { LookupFunction } from './host.js';
-import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_MISSING_ARGS, validatePort } from '../errors/node-errors.js';
+import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_INVALID_IP_ADDRESS, validatePort } from '../errors/node-errors.js';
+import { validateBoolean, validateFunction, validateInt32, validateNumber, validateString } from '../errors/validators.js';
 
 type ConnectListener = () => void;
 
@@ -14,7 +16,8 @@ export interface NetConnectOpts {
   host?: string;
   localAddress?: string | null;
   localPort?: number | null;
-  family?: number;
+  family?: number | string;
+  hints?: number;
   lookup?: LookupFunction;
   noDelay?: boolean;
   keepAlive?: boolean;
@@ -24,6 +27,8 @@ export interface NetConnectOpts {
   signal?: AbortSignal;
   onread?: { buffer: Uint8Array | (() => Uint8Array); callback: (nread: number, buf: Uint8Array) => boolean | void };
   path?: string | null;
+  autoSelectFamily?: boolean;
+  autoSelectFamilyAttemptTimeout?: number;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
@@ -38,45 +43,70 @@ export interface ServerOpts {
 }
 
 export interface ListenOpts {
-  port?: number | string;
+  port?: number | string | null;
   host?: string;
   backlog?: number;
   exclusive?: boolean;
   signal?: AbortSignal;
   path?: string;
+  fd?: number;
   ipv6Only?: boolean;
   reusePort?: boolean;
 }
 
-export function abortError(signal: AbortSignal): Error {
-  const e = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
-  e.name = 'AbortError';
-  e.code = 'ABORT_ERR';
-  return e;
+/** Marks an argument array connect() already normalised (node's normalizedArgsSymbol). */
+const NORMALIZED = Symbol('ustack.normalizedArgs');
+
+export type NormalizedArgs<T> = [T, ConnectListener | null] & { [NORMALIZED]?: true };
+
+/** node's toNumber: a non-negative number, else false. */
+export function toNumber(x: unknown): number | false {
+  const n = Number(x);
+  return n >= 0 ? n : false;
 }
 
-/** Normalises connect()'s overloads as node's normalizeArgs does. */
-export function normalizeConnectArgs(args: unknown[]): [NetConnectOpts, ConnectListener | null] {
-  if (args.length === 0) return [{}, null];
-  const a0 = args[0];
-  let opts: NetConnectOpts;
-  let i = 1;
-  if (a0 !== null && typeof a0 === 'object') {
-    opts = a0 as NetConnectOpts;
-  } else if (typeof a0 === 'string' && Number.isNaN(Number(a0))) {
-    opts = { path: a0 };
-  } else {
-    opts = { port: a0 as number };
-    if (args.length > 1 && typeof args[1] === 'string') {
-      opts.host = args[1];
-      i = 2;
-    }
+/** A string that is not a non-negative number names a pipe (an IPC path). */
+export function isPipeName(s: unknown): s is string {
+  return typeof s === 'string' && toNumber(s) === false;
+}
+
+/**
+ * node's normalizeArgs: (options[, cb]), (path[, cb]), ([port][, host][, cb])
+ * as [options, cb]. Used by connect() and listen().
+ */
+export function normalizeArgs<T extends object = NetConnectOpts>(args: readonly unknown[]): NormalizedArgs<T> {
+  let arr: NormalizedArgs<T>;
+  if (args.length === 0) {
+    arr = [{} as T, null];
+    arr[NORMALIZED] = true;
+    return arr;
   }
-  const cb = args.length > i ? args[args.length - 1] : undefined;
-  return [opts, typeof cb === 'function' ? (cb as ConnectListener) : null];
+  const arg0 = args[0];
+  let options: Record<string, unknown> = {};
+  if (typeof arg0 === 'object' && arg0 !== null) {
+    options = arg0 as Record<string, unknown>;
+  } else if (isPipeName(arg0)) {
+    options.path = arg0;
+  } else {
+    options.port = arg0;
+    if (args.length > 1 && typeof args[1] === 'string') options.host = args[1];
+  }
+  const cb = args[args.length - 1];
+  arr = [options as T, typeof cb === 'function' ? (cb as ConnectListener) : null];
+  arr[NORMALIZED] = true;
+  return arr;
 }
 
-/** Normalises listen()'s overloads: (port[, host][, backlog][, cb]), (options[, cb]), (cb). */
+/** connect()'s overloads as [options, cb] (for the TLS and register glue). */
+export function normalizeConnectArgs(args: readonly unknown[]): [NetConnectOpts, ConnectListener | null] {
+  const [options, cb] = normalizeArgs<NetConnectOpts>(args);
+  return [options, cb];
+}
+
+/**
+ * listen()'s overloads as one options object: (port[, host][, backlog][, cb]),
+ * (options[, cb]), (cb) — for listen-on.ts, which hands them to a ustack Server.
+ */
 export function normalizeListenArgs(args: unknown[]): [ListenOpts, (() => void) | null] {
   const last = args[args.length - 1];
   const cb = typeof last === 'function' ? (last as () => void) : null;
@@ -94,37 +124,76 @@ export function normalizeListenArgs(args: unknown[]): [ListenOpts, (() => void) 
   return [opts, cb];
 }
 
-/**
- * What node calls a non-string `host` in connect()'s error: node 20 checks it
- * in its lookup as "hostname", node 22 and later validate "options.host" first.
- */
-const HOST_ARG_NAME = Number(process.versions.node.split('.')[0]) >= 22 ? 'options.host' : 'hostname';
+/** connect(...args) as [options, cb]: an array normalizeArgs made is taken as it is. */
+export function connectArgs(args: readonly unknown[]): NormalizedArgs<NetConnectOpts> {
+  const a0 = args[0];
+  if (Array.isArray(a0) && (a0 as NormalizedArgs<NetConnectOpts>)[NORMALIZED] === true) return a0 as NormalizedArgs<NetConnectOpts>;
+  return normalizeArgs<NetConnectOpts>(args);
+}
+
+/** What connect() takes from its options after node's checks. */
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  autoSelectFamily: boolean;
+}
 
 /**
- * Checks connect()'s options in node's order and with its errors; returns
- * the port. `path` and the socket's own state are the caller's to check first.
+ * node's checks at the start of lookupAndConnect, in its order: local
+ * address and port, port type and range, the autoSelectFamily options.
  */
-export function validateConnectOptions(opts: NetConnectOpts): number {
-  if (opts.port === undefined) throw ERR_MISSING_ARGS('options', 'port', 'path');
-  if (typeof opts.port !== 'number' && typeof opts.port !== 'string') {
-    throw ERR_INVALID_ARG_TYPE('options.port', 'one of type number or string', opts.port);
+export function checkConnectOptions(options: NetConnectOpts, autoSelectFamilyDefault: boolean): ConnectTarget {
+  const { localAddress, localPort, autoSelectFamilyAttemptTimeout } = options;
+  let { autoSelectFamily } = options;
+  const port: unknown = options.port;
+  if (localAddress && !isIP(localAddress)) throw ERR_INVALID_IP_ADDRESS(localAddress);
+  if (localPort) validateNumber(localPort, 'options.localPort');
+  if (port !== undefined) {
+    if (typeof port !== 'number' && typeof port !== 'string') {
+      throw ERR_INVALID_ARG_TYPE('options.port', 'one of type number or string', port);
+    }
+    validatePort(port);
   }
-  const port = validatePort(opts.port);
-  if (opts.host !== undefined && typeof opts.host !== 'string') {
-    throw ERR_INVALID_ARG_TYPE(HOST_ARG_NAME, 'of type string', opts.host);
+  // node 22 and later check the host's type here ('options.host'); node 20 leaves it to dns.lookup ('hostname').
+  if (HOST_CHECKED_FIRST && options.host !== undefined && options.host !== null) validateString(options.host, 'options.host');
+  if (autoSelectFamily !== undefined && autoSelectFamily !== null) validateBoolean(autoSelectFamily, 'options.autoSelectFamily');
+  else autoSelectFamily = autoSelectFamilyDefault;
+  if (autoSelectFamilyAttemptTimeout !== undefined && autoSelectFamilyAttemptTimeout !== null) {
+    validateInt32(autoSelectFamilyAttemptTimeout, 'options.autoSelectFamilyAttemptTimeout', 1);
   }
-  // As node: an empty or null localAddress/localPort means none (undici passes null).
-  if (opts.localAddress && !isIPv4(opts.localAddress)) {
-    throw ERR_INVALID_ARG_VALUE('options.localAddress', opts.localAddress);
+  return {
+    host: options.host || 'localhost',
+    port: Number(port) | 0,
+    localAddress: localAddress || undefined,
+    localPort: localPort || undefined,
+    autoSelectFamily,
+  };
+}
+
+const HOST_CHECKED_FIRST = Number(process.versions.node.split('.')[0]) >= 22;
+
+/** dns.lookup's family from a connect() family option ('IPv4' as server.address() gives it, or 4). */
+export function dnsFamily(family: unknown): unknown {
+  if (family === 'IPv4') return 4;
+  if (family === 'IPv6') return 6;
+  return family;
+}
+
+/** node's Socket constructor refuses object modes: a socket carries bytes. */
+export function checkSocketOptions(options: Record<string, unknown> | undefined): void {
+  if (options?.objectMode) {
+    throw ERR_INVALID_ARG_VALUE('options.objectMode', options.objectMode, 'is not supported');
+  } else if (options?.readableObjectMode || options?.writableObjectMode) {
+    const key = options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+    throw ERR_INVALID_ARG_VALUE(`options.${key}`, options.readableObjectMode || options.writableObjectMode, 'is not supported');
   }
-  if (opts.localPort) validatePort(opts.localPort, 'options.localPort');
-  if (opts.lookup !== undefined && typeof opts.lookup !== 'function') {
-    throw ERR_INVALID_ARG_TYPE('options.lookup', 'of type function', opts.lookup);
-  }
-  if (opts.family !== undefined && opts.family !== 0 && opts.family !== 4 && opts.family !== 6) {
-    throw ERR_INVALID_ARG_VALUE('options.family', opts.family, 'must be one of: 0, 4, 6');
-  }
-  return port;
+  if (options?.keepAliveInitialDelay !== undefined) validateNumber(options.keepAliveInitialDelay, 'options.keepAliveInitialDelay');
+}
+
+export function checkLookup(lookup: unknown): void {
+  if (lookup !== undefined && lookup !== null) validateFunction(lookup, 'options.lookup');
 }
 
 /** connect()'s and createConnection()'s overloads. */

@@ -1,27 +1,46 @@
 /**
  * node:net's Socket over the stack's TCP: a stream Duplex with node 20's
- * connect handling, event order, error codes and readyState semantics.
+ * connect handling (lib/net.js: argument checks in node's order, lookup,
+ * reconnect of a closed socket), event order, error codes and readyState
+ * semantics.
  *
  * Flow control is end to end: bytes stay in the TCP receive ring until the
  * stream asks for them (_read), so a paused or slow reader closes the
  * advertised window; _write hands bytes to the send ring and only completes
  * once the ring took all of them, so Writable's highWaterMark and 'drain'
  * follow the peer's window.
+ *
+ * A ustack socket has no libuv handle: `_handle` is always null, which is
+ * what node's own modules (http, tls) check before they reach into one.
  */
-import { Duplex, type DuplexOptions } from 'node:stream';
-import { isIP, isIPv4 } from 'node:net';
+import { Duplex, addAbortSignal, type DuplexOptions } from 'node:stream';
+import { isIP } from 'node:net';
+import { ADDRCONFIG } from 'node:dns';
+import * as nodeNet from 'node:net';
 import type { Connection, TcpErrorCode, TcpEvents } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
-import { resolveIpv4, type SocketHost } from './host.js';
-import { abortError, normalizeConnectArgs, validateConnectOptions, type NetConnectOpts } from './net-args.js';
+import { whenReady, type LookupFunction, type SocketHost } from './host.js';
+import {
+  checkConnectOptions,
+  checkLookup,
+  checkSocketOptions,
+  connectArgs,
+  dnsFamily,
+  type NetConnectOpts,
+} from './net-args.js';
 import {
   EPIPE_ENDED,
-  ERR_INVALID_ARG_TYPE,
+  ERR_INVALID_ADDRESS_FAMILY,
   ERR_INVALID_ARG_VALUE,
+  ERR_INVALID_IP_ADDRESS,
+  ERR_MISSING_ARGS,
   ERR_SOCKET_CLOSED,
+  ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
+  ERR_USTACK_UNSUPPORTED,
   systemError,
   type SystemError,
 } from '../errors/node-errors.js';
+import { validateFunction, validateInt32, validateString, validateTimerDuration } from '../errors/validators.js';
 
 /** Largest chunk handed to the stream per read. */
 const READ_CHUNK = 64 * 1024;
@@ -47,9 +66,18 @@ const STREAM_MIN = 16 * 1024;
  */
 const LEND_MIN = 32 * 1024;
 
-/** The server that accepted a socket, told when the socket closes (its connection count). */
+
+/** The server that accepted a socket: its connection count, which the socket's destroy lowers. */
 export interface AcceptingServer {
-  _connectionClosed(): void;
+  _connections: number;
+  _emitCloseIfDrained(): void;
+}
+
+/** What socket.address() and friends report. */
+export interface SocketName {
+  address: string;
+  family: string;
+  port: number;
 }
 
 /**
@@ -94,6 +122,19 @@ const S_EOF_SCHEDULED = 64;
 const S_CONSUMER_WAITING = 128;
 /** The pending write is lent to the connection (not copied): it completes once acknowledged. */
 const S_LENDING = 256;
+const S_NO_DELAY = 512;
+const S_KEEP_ALIVE = 1024;
+const S_RESET_ON_CLOSE = 2048;
+/** An onread socket is reading (node's handle.reading). */
+const S_ONREAD_READING = 4096;
+/**
+ * node's handle would be reading: set when the connection opens (unless the
+ * socket is paused) without pulling anything yet; cleared, like S_READING,
+ * when the stream pushes back. For liveness only (_updateRef).
+ */
+const S_WANT_READ = 8192;
+/** Flags that describe one connection, cleared when a closed socket connects again. */
+const S_PER_CONNECTION = S_READING | S_ENDED | S_HAD_ERROR | S_PULL_QUEUED | S_EOF_SCHEDULED | S_CONSUMER_WAITING | S_RESET_ON_CLOSE | S_ONREAD_READING | S_WANT_READ | S_LENDING;
 
 /** What a stash slot holds once its view was pushed (no reference kept to the stream's chunk). */
 const EMPTY_BUFFER = Buffer.alloc(0);
@@ -107,20 +148,54 @@ function onSocketEnd(this: UstackSocket): void {
   this._onEnd();
 }
 
+function afterConnect(s: UstackSocket): void {
+  s._afterConnect();
+}
+
+function emitClose(s: UstackSocket, hadError: boolean): void {
+  s.emit('close', hadError);
+}
+
+/** node's writeAfterFIN: once the peer ended (allowHalfOpen off), a write is EPIPE, on the next tick. */
+function writeAfterFIN(this: UstackSocket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as () => void);
+  const callback = typeof encoding === 'function' ? encoding : cb;
+  const err = EPIPE_ENDED();
+  if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, err);
+  this.destroy(err);
+  return false;
+}
+
+type OnreadCallback = (nread: number, buf: Uint8Array) => boolean | void;
+
 /** A TCP socket on a ustack stack (node:net Socket semantics). */
 export class UstackSocket extends Duplex {
   connecting = false;
+  /** node's libuv handle; a ustack socket never has one. */
+  _handle: null = null;
+  /** The server that accepted this socket (node's socket.server). */
+  server: AcceptingServer | null = null;
+  _server: AcceptingServer | null = null;
+  /** The last value given to setTimeout (node keeps it as a plain property). */
+  timeout: number | undefined = undefined;
+  /** The host name connect() looked up. */
+  _host: string | null = null;
   /** @internal the TCP connection once there is one. */
   _conn: Connection | null = null;
+  _peername: SocketName | null = null;
+  _sockname: SocketName | null = null;
   private _pendingChunk: Uint8Array | null = null;
   private _pendingOff = 0;
   private _pendingCb: ((err?: Error | null) => void) | null = null;
   private _bytesRead = 0;
-  private _bytesWritten = 0;
-  private _timeoutMs: number | undefined = undefined;
+  /** Bytes handed to the connection, counted when _write takes them (node's handle.bytesWritten). */
+  private _dispatched = 0;
   private _timer: NodeJS.Timeout | null = null;
-  private _server: AcceptingServer | null = null;
-  private _onread: NetConnectOpts['onread'] | null = null;
+  private _keepAliveDelayMs = 0;
+  /** options.onread: a buffer (or a function making one) the data goes into instead of the stream. */
+  private _onreadBuf: Uint8Array | null = null;
+  private _onreadGen: (() => Uint8Array) | null = null;
+  private _onreadCb: OnreadCallback | null = null;
   private _finalCb: ((err?: Error | null) => void) | null = null;
   /** The slab TCP writes in-order bytes into (stream mode) or the onread buffer it writes them into; null: none. */
   private _rtBuf: Buffer | null = null;
@@ -192,24 +267,50 @@ export class UstackSocket extends Duplex {
   /** @internal */
   readonly _hostRef: SocketHost;
 
-  constructor(hostRef: SocketHost, options: NetConnectOpts & DuplexOptions & { fd?: number } = {}) {
-    if (options.fd !== undefined) throw ERR_INVALID_ARG_VALUE('options.fd', options.fd, 'is not supported by ustack (no kernel sockets)');
-    super({
-      allowHalfOpen: options.allowHalfOpen ?? false,
-      emitClose: false,
-      autoDestroy: true,
-      decodeStrings: false,
-      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
-      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
-    });
+  constructor(hostRef: SocketHost, options: (NetConnectOpts & DuplexOptions & { fd?: number; handle?: unknown }) | number = {}) {
+    checkSocketOptions(typeof options === 'object' && options !== null ? (options as Record<string, unknown>) : undefined);
+    // A number is node's legacy form of { fd }.
+    const opts: NetConnectOpts & DuplexOptions & { fd?: number; handle?: unknown } =
+      typeof options === 'number' ? { fd: options } : { ...(options ?? {}) };
+    if (opts.fd !== undefined) {
+      validateInt32(opts.fd, 'fd', 0);
+      throw ERR_INVALID_ARG_VALUE('options.fd', opts.fd, 'is not supported by ustack (no kernel sockets)');
+    }
+    if (opts.handle !== undefined && opts.handle !== null) {
+      throw ERR_INVALID_ARG_VALUE('options.handle', opts.handle, 'is not supported by ustack (no libuv handles)');
+    }
+    if (opts.keepAliveInitialDelay !== undefined && opts.keepAliveInitialDelay < 0) opts.keepAliveInitialDelay = 0;
+    const allowHalfOpen = Boolean(opts.allowHalfOpen);
+    // The options go to Duplex, as node's do (highWaterMarks...), except the
+    // signal: Duplex would act on an aborted one before this class's fields exist.
+    const { signal, ...duplexOptions } = opts;
+    super({ ...duplexOptions, allowHalfOpen, emitClose: false, autoDestroy: true, decodeStrings: false });
     this._hostRef = hostRef;
-    this.allowHalfOpen = options.allowHalfOpen ?? false;
-    if (options.onread) this._onread = options.onread;
+    this.allowHalfOpen = allowHalfOpen;
+    const onread = opts.onread as { buffer?: unknown; callback?: unknown } | null | undefined;
+    if (
+      onread !== null &&
+      typeof onread === 'object' &&
+      (onread.buffer instanceof Uint8Array || typeof onread.buffer === 'function') &&
+      typeof onread.callback === 'function'
+    ) {
+      if (typeof onread.buffer === 'function') this._onreadGen = onread.buffer as () => Uint8Array;
+      else this._onreadBuf = onread.buffer as Uint8Array;
+      this._onreadCb = onread.callback as OnreadCallback;
+    }
+    if (opts.noDelay) this._fl |= S_NO_DELAY;
+    if (opts.keepAlive) this._fl |= S_KEEP_ALIVE;
+    this._keepAliveDelayMs = opts.keepAliveInitialDelay ? Math.floor(opts.keepAliveInitialDelay / 1000) * 1000 : 0;
     // Like node, a socket created without a handle is not readable until it connects.
     this.on('end', onSocketEnd);
+    // An abort destroys the socket with an AbortError (at once if already aborted), as Duplex's own option does.
+    if (signal !== undefined) addAbortSignal(signal, this);
   }
 
   // ------------------------------------------------------------ getters
+  get _connecting(): boolean {
+    return this.connecting;
+  }
   get pending(): boolean {
     return this._conn === null || this.connecting;
   }
@@ -223,114 +324,223 @@ export class UstackSocket extends Duplex {
   get bytesRead(): number {
     return this._bytesRead;
   }
-  get bytesWritten(): number {
-    return this._bytesWritten + this.writableLength;
+  /** node's _bytesDispatched: what was handed to the connection. */
+  get _bytesDispatched(): number {
+    return this._dispatched;
+  }
+  /** Bytes handed to the connection plus those still queued in the stream (undefined on the prototype, as node's). */
+  get bytesWritten(): number | undefined {
+    const queued = (this as unknown as { writableBuffer?: unknown }).writableBuffer as Array<{ chunk: Buffer | string; encoding: BufferEncoding }> | undefined;
+    if (!queued) return undefined;
+    let bytes = this._dispatched;
+    for (const el of queued) bytes += typeof el.chunk === 'string' ? Buffer.byteLength(el.chunk, el.encoding) : el.chunk.length;
+    return bytes;
   }
   get remoteAddress(): string | undefined {
-    return this._conn && !this.connecting ? ipToString(this._conn.remoteAddr) : undefined;
+    return this._getpeername().address;
   }
   get remotePort(): number | undefined {
-    return this._conn && !this.connecting ? this._conn.remotePort : undefined;
+    return this._getpeername().port;
   }
   get remoteFamily(): string | undefined {
-    return this._conn && !this.connecting ? 'IPv4' : undefined;
+    return this._getpeername().family;
   }
   get localAddress(): string | undefined {
-    return this._conn ? ipToString(this._conn.localAddr) : undefined;
+    return this._getsockname().address;
   }
   get localPort(): number | undefined {
-    return this._conn ? this._conn.localPort : undefined;
+    return this._getsockname().port;
   }
   get localFamily(): string | undefined {
-    return this._conn ? 'IPv4' : undefined;
+    return this._getsockname().family;
   }
-  get timeout(): number | undefined {
-    return this._timeoutMs;
-  }
-  get bufferSize(): number {
-    return this.writableLength;
+  get bufferSize(): number | undefined {
+    return this._conn !== null || this.connecting ? this.writableLength : undefined;
   }
 
-  address(): { address: string; family: string; port: number } | Record<string, never> {
-    if (this._conn === null) return {};
-    return { address: ipToString(this._conn.localAddr), family: 'IPv4', port: this._conn.localPort };
+  _getpeername(): Partial<SocketName> {
+    const conn = this._conn;
+    if (conn === null || this.connecting) return this._peername ?? {};
+    if (this._peername === null) this._peername = { address: ipToString(conn.remoteAddr), family: 'IPv4', port: conn.remotePort };
+    return this._peername;
+  }
+
+  _getsockname(): Partial<SocketName> {
+    const conn = this._conn;
+    if (conn === null) return {};
+    if (this._sockname === null) this._sockname = { address: ipToString(conn.localAddr), family: 'IPv4', port: conn.localPort };
+    return this._sockname;
+  }
+
+  address(): Partial<SocketName> {
+    return this._getsockname();
   }
 
   // ------------------------------------------------------------ connect
   connect(...args: unknown[]): this {
-    const [opts, cb] = normalizeConnectArgs(args);
-    if (opts.path) throw ERR_INVALID_ARG_VALUE('options.path', opts.path, 'is not supported: ustack has no IPC sockets');
+    const [options, cb] = connectArgs(args);
+    if (cb !== null) this.once('connect', cb);
+    if (options.port === undefined && (options.path === undefined || options.path === null)) {
+      throw ERR_MISSING_ARGS('options', 'port', 'path');
+    }
+    if (this.write !== Duplex.prototype.write) this.write = Duplex.prototype.write;
+    if (this.destroyed) this._reinitialize();
+    if (options.path) {
+      validateString(options.path, 'options.path');
+      throw ERR_USTACK_UNSUPPORTED('Connecting to an IPC path (options.path)');
+    }
+    const target = checkConnectOptions(options, nodeNet.getDefaultAutoSelectFamily());
     if (this._conn !== null || this.connecting) {
-      throw Object.assign(new Error('Socket is already connecting or connected'), { code: 'ERR_SOCKET_CONNECTING' });
-    }
-    if (this.destroyed) {
-      // node re-initialises a destroyed socket; we do not support reuse.
-      throw ERR_SOCKET_CLOSED();
-    }
-    const port = validateConnectOptions(opts);
-    if (cb) this.once('connect', cb);
-    if (opts.timeout) this.setTimeout(opts.timeout);
-    const hostname = opts.host ?? 'localhost';
-    this.connecting = true;
-    this._takeRef();
-    if (opts.signal) {
-      if (opts.signal.aborted) {
-        process.nextTick(() => this.destroy(abortError(opts.signal!)));
-        return this;
-      }
-      const onAbort = (): void => {
-        this.destroy(abortError(opts.signal!));
-      };
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-      this.once('close', () => opts.signal!.removeEventListener('abort', onAbort));
-    }
-    const ready = this._hostRef.ready;
-    if (ready !== undefined) {
-      // The stack is still acquiring its address (DHCP): connect once it has one.
-      ready.then(
-        () => this._resolveAndOpen(hostname, port, opts),
-        (err: Error) => this.destroy(err),
-      );
+      // node hands the second connect to the same handle, which refuses it.
+      const code = this.connecting ? 'EALREADY' : 'EISCONN';
+      process.nextTick(() => this.destroy(systemError(code, 'connect', target.host, target.port)));
       return this;
     }
-    this._resolveAndOpen(hostname, port, opts);
+    this._touch();
+    this._initOnreadBuffer();
+    // No reference yet: like node's, a socket waiting for its lookup does not
+    // keep the process alive (the lookup itself may: the stack's resolver does).
+    this.connecting = true;
+    if (isIP(target.host)) {
+      const connectNT = (): void => {
+        if (this.connecting) this._internalConnect(target.host, target.port, isIP(target.host), target.localAddress, target.localPort);
+      };
+      // The stack may still be acquiring its address (DHCP): connect once it has one.
+      whenReady(this._hostRef, () => process.nextTick(connectNT), (err) => this.destroy(err));
+      return this;
+    }
+    checkLookup(options.lookup);
+    const dnsopts = { family: dnsFamily(options.family), hints: options.hints || 0, all: false };
+    if (dnsopts.family !== 4 && dnsopts.family !== 6 && dnsopts.hints === 0) dnsopts.hints = ADDRCONFIG;
+    this._host = target.host;
+    const custom = options.lookup;
+    const lookup: LookupFunction = custom ?? this._hostRef.lookup;
+    const autoSelect = dnsopts.family !== 4 && dnsopts.family !== 6 && !target.localAddress && target.autoSelectFamily;
+    // The stack's own resolver needs the stack's address (DHCP may still be running).
+    const ready = custom === undefined ? this._hostRef.ready : undefined;
+    const go = (): void => {
+      if (!this.connecting) return;
+      if (autoSelect) this._lookupAll(lookup, dnsopts, options, target);
+      else this._lookupOne(lookup, dnsopts, options, target);
+    };
+    if (ready !== undefined) {
+      whenReady(this._hostRef, go, (err) => this.destroy(err));
+      return this;
+    }
+    try {
+      go();
+    } catch (e) {
+      // dns.lookup refused its arguments (a host that is not a string, bad hints): thrown, as node's.
+      this.connecting = false;
+      this._updateRef();
+      throw e;
+    }
     return this;
   }
 
-  private _resolveAndOpen(hostname: string, port: number, opts: NetConnectOpts): void {
-    if (!this.connecting || this.destroyed) return;
-    resolveIpv4(this._hostRef, hostname, opts.lookup, (err, address, family) => {
-      if (!this.connecting || this.destroyed) return;
-      if (!isIP(hostname)) this.emit('lookup', err, address, family, hostname);
-      if (err) {
-        this.destroy(err);
-        return;
+  /** A destroyed socket connects again: the stream and per-connection state start over, as node's initSocketHandle does. */
+  private _reinitialize(): void {
+    (this as unknown as { _undestroy(): void })._undestroy();
+    this._conn = null;
+    this._peername = null;
+    this._sockname = null;
+    // The counters are the connection's, as node's are its handle's.
+    this._bytesRead = 0;
+    this._dispatched = 0;
+    this._fl &= ~S_PER_CONNECTION;
+    this._pendingChunk = null;
+    this._pendingCb = null;
+    this._finalCb = null;
+    this._rtBuf = null;
+    this._stashHead = this._stashTail = 0;
+  }
+
+  private _lookupOne(lookup: LookupFunction, dnsopts: { family: unknown; hints: number }, options: NetConnectOpts, t: ReturnType<typeof checkConnectOptions>): void {
+    lookup(t.host, dnsopts as { family?: number }, (err, ip, addressType) => {
+      this.emit('lookup', err, ip, addressType, t.host);
+      if (!this.connecting) return;
+      if (err) process.nextTick(() => this.destroy(err));
+      else if (!isIP(ip)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(ip)));
+      else if (addressType !== 4 && addressType !== 6) {
+        process.nextTick(() => this.destroy(ERR_INVALID_ADDRESS_FAMILY(addressType, options.host, options.port)));
+      } else {
+        this._touch();
+        this._internalConnect(ip, t.port, addressType, t.localAddress, t.localPort);
       }
-      if (family === 6 || !isIPv4(address)) {
-        this.destroy(systemError('EAFNOSUPPORT', 'connect', address, port));
-        return;
-      }
-      this._open(address, port, opts);
     });
   }
 
-  private _open(address: string, port: number, opts: NetConnectOpts): void {
-    let conn: Connection;
-    try {
-      // No per-connection config: the connection shares the layer's, and
-      // keeps these two settings in its own fields.
-      conn = this._hostRef.endpoints.tcpConnect(parseIpv4Address(address), port, {
-        ...(opts.localAddress ? { localAddr: parseIpv4Address(opts.localAddress) } : {}),
-        ...(opts.localPort ? { localPort: opts.localPort } : {}),
-      });
-      if (opts.noDelay) conn.setNoDelay(true);
-      if (opts.keepAlive) conn.setKeepAlive(true, opts.keepAliveInitialDelay ? opts.keepAliveInitialDelay : undefined);
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? 'EINVAL';
-      this.destroy(systemError(code, 'connect', address, port));
+  /**
+   * node's autoSelectFamily lookup (all addresses). ustack has no IPv6, so
+   * of the valid answers the first IPv4 address is connected to; an answer
+   * with only IPv6 addresses fails as connecting to one does.
+   */
+  private _lookupAll(lookup: LookupFunction, dnsopts: { family: unknown; hints: number }, options: NetConnectOpts, t: ReturnType<typeof checkConnectOptions>): void {
+    const all = { ...dnsopts, all: true };
+    (lookup as unknown as (h: string, o: object, cb: (err: NodeJS.ErrnoException | null, addrs?: Array<{ address: string; family: number }>) => void) => void)(
+      t.host,
+      all,
+      (err, addresses) => {
+        if (!this.connecting) return;
+        if (err) {
+          this.emit('lookup', err, undefined, undefined, t.host);
+          process.nextTick(() => this.destroy(err));
+          return;
+        }
+        const list = addresses ?? [];
+        let first: { address: string; family: number } | undefined;
+        let firstV6: { address: string; family: number } | undefined;
+        for (const a of list) {
+          this.emit('lookup', err, a.address, a.family, t.host);
+          if (!this.connecting) return;
+          if (isIP(a.address) && a.family === 4) first ??= a;
+          if (isIP(a.address) && a.family === 6) firstV6 ??= a;
+        }
+        const pick = first ?? firstV6;
+        if (pick === undefined) {
+          const a0 = list[0];
+          if (a0 !== undefined && !isIP(a0.address)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(a0.address)));
+          else if (a0 !== undefined) process.nextTick(() => this.destroy(ERR_INVALID_ADDRESS_FAMILY(a0.family, options.host, options.port)));
+          return;
+        }
+        this._touch();
+        this._internalConnect(pick.address, t.port, pick.family, t.localAddress, t.localPort);
+      },
+    );
+  }
+
+  private _internalConnect(address: string, port: number, addressType: number, localAddress: string | undefined, localPort: number | undefined): void {
+    if (addressType === 6 || (localAddress !== undefined && isIP(localAddress) === 6)) {
+      this.destroy(systemError('EAFNOSUPPORT', 'connect', address, port));
       return;
     }
+    const endpoints = this._hostRef.endpoints;
+    let localAddr: number | undefined;
+    if (localAddress !== undefined || localPort !== undefined) {
+      localAddr = localAddress !== undefined ? parseIpv4Address(localAddress) : 0;
+      if (localAddr !== 0 && !endpoints.isLocalAddress(localAddr)) {
+        this.destroy(systemError('EADDRNOTAVAIL', 'bind', localAddress, localPort));
+        return;
+      }
+    }
+    this.emit('connectionAttempt', address, port, addressType);
+    let conn: Connection;
+    try {
+      conn = endpoints.tcpConnect(parseIpv4Address(address), port, {
+        ...(localAddr !== undefined && localAddr !== 0 ? { localAddr } : {}),
+        ...(localPort !== undefined ? { localPort } : {}),
+      });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'EINVAL';
+      // A local port another socket holds fails node's bind(), before the connect.
+      if (code === 'EADDRINUSE' && localPort !== undefined) this.destroy(systemError(code, 'bind', localAddress ?? '0.0.0.0', localPort));
+      else this.destroy(systemError(code, 'connect', address, port));
+      return;
+    }
+    if ((this._fl & S_NO_DELAY) !== 0) conn.setNoDelay(true);
+    if ((this._fl & S_KEEP_ALIVE) !== 0) conn.setKeepAlive(true, this._keepAliveDelayMs > 0 ? this._keepAliveDelayMs : undefined);
     this._attach(conn);
+    this._updateRef();
     this._hostRef.kick();
   }
 
@@ -341,29 +551,60 @@ export class UstackSocket extends Duplex {
   }
 
   /** @internal an accepted connection: already established, maybe with data waiting. */
-  _accepted(conn: Connection, server: AcceptingServer): void {
+  _accepted(conn: Connection, server: AcceptingServer, noDelay: boolean, keepAlive: boolean, keepAliveDelayMs: number, pauseOnConnect: boolean): void {
+    this.server = server;
     this._server = server;
+    if (noDelay) {
+      this._fl |= S_NO_DELAY;
+      conn.setNoDelay(true);
+    }
+    if (keepAlive) {
+      this._fl |= S_KEEP_ALIVE;
+      this._keepAliveDelayMs = keepAliveDelayMs;
+      conn.setKeepAlive(true, keepAliveDelayMs > 0 ? keepAliveDelayMs : undefined);
+    }
     this._attach(conn);
-    this._takeRef();
+    this._initOnreadBuffer();
+    // As node's Socket made for an accepted handle, it counts as reading at
+    // once (unless the server pauses it), which keeps the process alive. The
+    // bytes themselves stay in the TCP ring until the stream asks for them.
+    if (pauseOnConnect) this.pause();
+    else this._fl |= S_WANT_READ;
+    if (this._onreadCb !== null && !pauseOnConnect) this._onreadStart();
+    this._updateRef();
     if (conn.readable > 0 || conn.peerFinished) process.nextTick(() => this._pull());
   }
 
   /** @internal */
   _onConnected(): void {
     if (!this.connecting) return;
-    this.connecting = false;
-    this._touch();
-    this._flushPending();
-    if (this._finalCb !== null) this._doFinal();
-    // Emitted a turn later, after the poll that sends our ACK: on loopback
+    // Completed a turn later, after the poll that sends our ACK: on loopback
     // the server then sees 'connection' before the client sees 'connect',
     // the order node shows over the kernel's loopback.
-    setImmediate(() => {
-      if (this.destroyed) return;
-      this.emit('connect');
-      this.emit('ready');
-      this._pull();
-    });
+    setImmediate(afterConnect, this);
+  }
+
+  /** @internal node's afterConnect: 'connect', then the writes and end() made meanwhile, then the first read. */
+  _afterConnect(): void {
+    if (this.destroyed || !this.connecting) return;
+    this.connecting = false;
+    this._sockname = null;
+    this._touch();
+    this.emit('connect');
+    this.emit('ready');
+    if ((this._fl & S_RESET_ON_CLOSE) !== 0) {
+      this.destroy();
+      return;
+    }
+    this._flushPending();
+    if (this._finalCb !== null) this._doFinal();
+    // node's afterConnect starts the first read unless the socket is paused.
+    if (!this.isPaused()) {
+      this._fl |= S_WANT_READ;
+      this.read(0);
+    }
+    this._updateRef();
+    this._pull();
   }
 
   /** @internal */
@@ -395,6 +636,7 @@ export class UstackSocket extends Duplex {
   // ------------------------------------------------------------ reading
   override _read(): void {
     this._reading = true;
+    if (!this._holdsRef && !this.connecting && this._conn !== null) this._updateRef();
     // Asynchronous, as over the kernel: data never appears synchronously
     // inside read() (undici's parser pauses and resumes around read() and
     // relies on that). Only when there is something to pull: otherwise the
@@ -422,11 +664,12 @@ export class UstackSocket extends Duplex {
   _pull(): void {
     const conn = this._conn;
     if (conn === null || this.destroyed || this.connecting) return;
-    if (this._onread) {
+    if (this._onreadCb !== null) {
       this._pullOnread(conn);
       return;
     }
     let moved = 0;
+    let pushedBack = false;
     if (this._rtBuf !== null) this._stashFill(conn);
     const st = this._stash;
     if (st !== null) {
@@ -434,7 +677,10 @@ export class UstackSocket extends Duplex {
         const b = st[this._stashHead]!;
         st[this._stashHead++] = EMPTY_BUFFER;
         moved += b.length;
-        if (!this.push(b)) this._reading = false;
+        if (!this.push(b)) {
+          this._reading = false;
+          pushedBack = true;
+        }
       }
       if (this._stashHead === this._stashTail) this._stashHead = this._stashTail = 0;
     }
@@ -445,7 +691,15 @@ export class UstackSocket extends Duplex {
       const got = conn.read(buf, 0, n);
       if (got === 0) break;
       moved += got;
-      if (!this.push(got === n ? buf : buf.subarray(0, got))) this._reading = false;
+      if (!this.push(got === n ? buf : buf.subarray(0, got))) {
+        this._reading = false;
+        pushedBack = true;
+      }
+    }
+    if (pushedBack) {
+      // node's readStop: the stream pushed back, the handle no longer counts as reading.
+      this._fl &= ~S_WANT_READ;
+      this._updateRef();
     }
     if (moved > 0) {
       this._bytesRead += moved;
@@ -463,11 +717,12 @@ export class UstackSocket extends Duplex {
     }
     if (conn.readable === 0 && !stashed && conn.peerFinished && !this._ended) {
       // A consumer in paused mode (readableFlowing false: a 'readable'
-      // listener, or pause()) gets EOF only once it asks for data again and
-      // finds none, so 'end' never lands between its reads (undici's parser
-      // asserts on that). With no consumer at all, EOF goes now, as node's.
-      if (this.readableFlowing === false && !this._consumerWaiting) return;
-      if (moved > 0) {
+      // listener, or pause()) that has not yet asked for more gets EOF a
+      // turn later, as over the kernel, where EOF comes from a later read,
+      // so 'end' does not land between the reads it is making now (undici's
+      // parser relies on that). With no consumer at all, EOF goes now, as node's.
+      const paused = this.readableFlowing === false && !this._consumerWaiting;
+      if (moved > 0 || paused) {
         // Over the kernel the last data and EOF come from separate reads,
         // separate event-loop turns; consumers rely on that (undici resumes
         // its parser in between). EOF follows a turn after the data here too.
@@ -475,7 +730,11 @@ export class UstackSocket extends Duplex {
           this._eofScheduled = true;
           setImmediate(() => {
             this._eofScheduled = false;
-            this._pull();
+            if (this._conn === conn && conn.readable === 0 && this._stashTail === 0 && !this._ended && !this.destroyed) {
+              this._endReadable();
+            } else {
+              this._pull();
+            }
           });
         }
         return;
@@ -487,7 +746,7 @@ export class UstackSocket extends Duplex {
   /** @internal TCP has a segment the read target has no room for (TcpEvents.onReadTargetFull). */
   _readTargetFull(need: number): void {
     const conn = this._conn;
-    if (conn === null || this._onread !== null || this._rtBuf === null) return;
+    if (conn === null || this._onreadCb !== null || this._rtBuf === null) return;
     this._stashFill(conn);
     if (this._reading) this._newSlab(conn, need);
     else {
@@ -518,6 +777,7 @@ export class UstackSocket extends Duplex {
   }
 
   override read(size?: number): any {
+    this._onreadStart();
     const chunk = super.read(size);
     if (size !== 0) {
       this._consumerWaiting = chunk === null;
@@ -531,78 +791,107 @@ export class UstackSocket extends Duplex {
 
   private _endReadable(): void {
     this._ended = true;
+    this._updateRef();
     this.push(null);
     // As node's onStreamRead on EOF: read(0) lets 'end' fire even when nobody reads.
     this.read(0);
   }
 
   /**
-   * The onread option: bytes go to the caller's buffer, no Buffer per read.
-   * TCP writes in-order payload straight into it (the read target) while the
-   * stream flows; what did not fit, or came while paused, is read from the
-   * receive ring after it.
+   * options.onread: the data goes into the user's buffer and to the
+   * callback (called on the socket), never through the stream: TCP writes
+   * in-order payload straight into the buffer (the read target) while the
+   * socket reads; what did not fit, or came while it did not, is read from
+   * the receive ring after it. Reading stops when the callback returns false
+   * or the socket is paused, and starts again on resume() or read(), as
+   * node's handle.readStop/readStart; a buffer function gives the next
+   * buffer after each callback.
    */
   private _pullOnread(conn: Connection): void {
-    const o = this._onread!;
-    while (!this.isPaused()) {
-      let buf: Uint8Array;
+    while ((this._fl & S_ONREAD_READING) !== 0) {
+      let buf: Uint8Array | null;
       let got = conn.takeReadTarget();
       if (got > 0) {
         buf = this._rtBuf!;
         this._rtBuf = null;
       } else {
-        if (conn.readable === 0) break;
-        buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
+        buf = this._onreadBuf;
+        if (conn.readable === 0 || buf === null) break;
         got = conn.read(buf, 0, buf.length);
         if (got === 0) break;
       }
       this._bytesRead += got;
       this._touch();
-      if (o.callback(got, buf as Buffer) === false) {
-        this.pause();
-        break;
+      const more = this._onreadCb!.call(this, got, buf) !== false;
+      if (this._onreadGen !== null) {
+        const next = this._onreadGen();
+        if (next instanceof Uint8Array) this._onreadBuf = next;
       }
+      if (!more) {
+        this._fl &= ~S_ONREAD_READING;
+        this._updateRef();
+      }
+      if (this._conn !== conn) return;
     }
-    if (this.isPaused() || conn.readable > 0) {
+    const reading = (this._fl & S_ONREAD_READING) !== 0;
+    if (!reading || conn.readable > 0 || this._onreadBuf === null) {
       conn.clearReadTarget();
+      this._rtBuf = null;
     } else if (conn.readTargetFilled === 0) {
       // The next bytes straight into the caller's buffer.
-      const buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
-      this._rtBuf = buf as Buffer;
+      const buf = this._onreadBuf as Buffer;
+      this._rtBuf = buf;
       conn.setReadTarget(buf, 0, buf.length);
     }
-    if (conn.readable === 0 && conn.readTargetFilled === 0 && conn.peerFinished && !this._ended) this._endReadable();
+    if (reading && conn.readable === 0 && conn.readTargetFilled === 0 && conn.peerFinished && !this._ended) this._endReadable();
+  }
+
+  /** options.onread with a buffer function: node takes the first buffer when the socket gets its handle. */
+  private _initOnreadBuffer(): void {
+    if (this._onreadGen === null) return;
+    const b = this._onreadGen();
+    if (b instanceof Uint8Array) this._onreadBuf = b;
+  }
+
+  /** An onread socket starts reading (node's tryReadStart) unless it already does. */
+  private _onreadStart(): void {
+    if (this._onreadCb === null || this.connecting || this._conn === null || (this._fl & S_ONREAD_READING) !== 0) return;
+    this._fl |= S_ONREAD_READING;
+    this._updateRef();
+    this._queuePull();
+  }
+
+  override pause(): this {
+    if (this._onreadCb !== null && !this.connecting && (this._fl & S_ONREAD_READING) !== 0) {
+      this._fl &= ~S_ONREAD_READING;
+      this._updateRef();
+    }
+    return super.pause();
   }
 
   override resume(): this {
-    super.resume();
-    if (this._onread) process.nextTick(() => this._pull());
-    return this;
+    this._onreadStart();
+    return super.resume();
   }
 
   /** @internal */
   _onEnd(): void {
     // With allowHalfOpen off, Duplex ends our side; node then refuses writes with EPIPE.
-    if (!this.allowHalfOpen) {
-      const write = this.write;
-      this.write = ((chunk: unknown, enc?: unknown, cb?: unknown): boolean => {
-        // Like node's writeAfterFIN: a normal write until our side has ended too.
-        if (!this.writableEnded) return Reflect.apply(write, this, [chunk, enc, cb]) as boolean;
-        const callback = typeof enc === 'function' ? enc : cb;
-        const err = EPIPE_ENDED();
-        if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, err);
-        this.destroy(err);
-        return false;
-      }) as this['write'];
-    }
+    if (!this.allowHalfOpen) this.write = writeAfterFIN as this['write'];
   }
 
   // ------------------------------------------------------------ writing
   override _write(chunk: Buffer | string, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    if (this._conn === null && !this.connecting) {
+      cb(ERR_SOCKET_CLOSED());
+      return;
+    }
+    this._dispatched += buf.length;
     this._pendingChunk = buf;
     this._pendingOff = 0;
     this._pendingCb = cb;
+    if (!this._holdsRef) this._updateRef();
     if (!this.connecting) this._flushPending();
   }
 
@@ -615,10 +904,10 @@ export class UstackSocket extends Duplex {
       // Lent: done once the connection has given it back (all acknowledged).
       if (conn.lent > 0) return;
       this._fl &= ~S_LENDING;
-      this._bytesWritten += chunk.length;
       const cb = this._pendingCb!;
       this._pendingChunk = null;
       this._pendingCb = null;
+      if (!this._reading) this._updateRef();
       cb();
       return;
     }
@@ -629,17 +918,18 @@ export class UstackSocket extends Duplex {
     }
     const n = conn.write(chunk, this._pendingOff, chunk.length - this._pendingOff);
     this._pendingOff += n;
-    this._bytesWritten += n;
     if (n > 0) this._touch();
     if (this._pendingOff === chunk.length) {
       const cb = this._pendingCb!;
       this._pendingChunk = null;
       this._pendingCb = null;
+      if (!this._reading) this._updateRef();
       cb();
     }
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    // node defers the shutdown of a socket still connecting until 'connect'.
     this._finalCb = cb;
     if (!this.connecting && this._conn !== null) this._doFinal();
   }
@@ -649,72 +939,107 @@ export class UstackSocket extends Duplex {
     this._finalCb = null;
     this._conn?.shutdown();
     this._hostRef.kick();
+    this._updateRef();
     cb();
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    this._clearTimer();
+    const wasConnecting = this.connecting;
     this.connecting = false;
+    this._clearTimer();
     const conn = this._conn;
+    const hadError = err !== null && err !== undefined;
+    // A write still waiting: before the connection existed it fails (node's
+    // ERR_SOCKET_CLOSED_BEFORE_CONNECTION); one the connection was taking completes.
+    const pendingCb = this._pendingCb;
+    this._pendingCb = null;
+    this._pendingChunk = null;
+    this._finalCb = null;
     if (conn !== null) {
+      this._getpeername();
       conn.events = {};
-      conn.close();
+      if ((this._fl & S_RESET_ON_CLOSE) !== 0) conn.abort();
+      else conn.close();
       this._hostRef.kick();
+      this._conn = null;
+      this._sockname = null;
     }
+    this._fl &= ~(S_RESET_ON_CLOSE | S_LENDING);
+    this._rtBuf = null;
     this._releaseRef();
-    this._hadError = err !== null;
+    this._hadError = hadError;
     cb(err);
     const server = this._server;
-    // Like node, whose 'close' comes from the handle's close callback (the
-    // event loop's close phase, after immediates), not on the next tick.
-    setImmediate(() => {
-      this.emit('close', this._hadError);
-      if (server !== null) server._connectionClosed();
-    });
+    if (server !== null) {
+      server._connections--;
+      server._emitCloseIfDrained();
+    }
+    const finish = (): void => {
+      if (pendingCb !== null) pendingCb(wasConnecting ? ERR_SOCKET_CLOSED_BEFORE_CONNECTION() : null);
+      emitClose(this, hadError);
+    };
+    // Like node, whose 'close' for a socket with a connection comes from the
+    // handle's close callback (the event loop's close phase, after
+    // immediates), and on the next tick for one without.
+    if (conn !== null) setImmediate(finish);
+    else process.nextTick(finish);
   }
 
   // ------------------------------------------------------------ options
   destroySoon(): void {
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
-    else this.once('finish', () => this.destroy());
+    else this.once('finish', this.destroy);
   }
 
+  /** Closes with a RST instead of a FIN (node's resetAndDestroy); a socket still connecting resets once connected. */
   resetAndDestroy(): this {
-    if (this._conn !== null && !this.connecting) {
-      this._conn.abort();
-      this._hostRef.kick();
-      this._conn.events = {};
-      this._conn = null;
-      this.destroy();
+    if (this._conn !== null || this.connecting) {
+      this._fl |= S_RESET_ON_CLOSE;
+      if (!this.connecting) this.destroy();
     } else {
       this.destroy(ERR_SOCKET_CLOSED());
     }
     return this;
   }
 
-  setNoDelay(noDelay = true): this {
-    this._conn?.setNoDelay(noDelay);
+  setNoDelay(enable?: unknown): this {
+    // node: no argument means true; anything else by its truth value.
+    const on = enable === undefined ? true : Boolean(enable);
+    if (on === ((this._fl & S_NO_DELAY) !== 0)) return this;
+    this._fl = on ? this._fl | S_NO_DELAY : this._fl & ~S_NO_DELAY;
+    this._conn?.setNoDelay(on);
     return this;
   }
 
-  setKeepAlive(enable = false, initialDelay = 0): this {
-    this._conn?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
+  setKeepAlive(enable?: unknown, initialDelayMsecs?: unknown): this {
+    const on = Boolean(enable);
+    // node keeps whole seconds (the kernel's TCP_KEEPIDLE unit).
+    const delayMs = Math.floor(Number(initialDelayMsecs) / 1000) * 1000 || 0;
+    if (on === ((this._fl & S_KEEP_ALIVE) !== 0) && (!on || delayMs === this._keepAliveDelayMs)) return this;
+    this._fl = on ? this._fl | S_KEEP_ALIVE : this._fl & ~S_KEEP_ALIVE;
+    this._keepAliveDelayMs = delayMs;
+    this._conn?.setKeepAlive(on, delayMs > 0 ? delayMs : undefined);
     return this;
   }
 
-  setTimeout(ms: number, cb?: () => void): this {
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      throw ERR_INVALID_ARG_TYPE('msecs', 'of type number', ms);
-    }
-    this._timeoutMs = ms;
+  setTimeout(msecs: number, callback?: () => void): this {
+    if (this.destroyed) return this;
+    this.timeout = msecs;
+    const ms = validateTimerDuration(msecs, 'msecs');
     this._clearTimer();
     if (ms === 0) {
-      if (cb) this.removeListener('timeout', cb);
+      if (callback !== undefined) {
+        validateFunction(callback, 'callback');
+        this.removeListener('timeout', callback);
+      }
     } else {
-      if (cb) this.once('timeout', cb);
       this._timer = setTimeout(() => this._onTimeout(), ms);
       this._timer.unref();
+      if (callback !== undefined) {
+        validateFunction(callback, 'callback');
+        this.once('timeout', callback);
+      }
     }
     return this;
   }
@@ -724,7 +1049,11 @@ export class UstackSocket extends Duplex {
     this.emit('timeout');
   }
 
-  /** Activity restarts the idle timer. */
+  /** Activity restarts the idle timer (node's _unrefTimer). */
+  _unrefTimer(): void {
+    this._touch();
+  }
+
   private _touch(): void {
     if (this._timer !== null) this._timer.refresh();
   }
@@ -748,6 +1077,21 @@ export class UstackSocket extends Duplex {
       if (this._holdsRef) this._hostRef.unref();
     }
     return this;
+  }
+
+  /**
+   * Holds the process while the socket is active as libuv counts a TCP
+   * handle active: connecting, reading (the stream asked for data and has
+   * not reached EOF or pushed back), or writing. An idle connected socket —
+   * paused, or past EOF with nothing to write — lets the process exit, as
+   * with node's own.
+   */
+  _updateRef(): void {
+    const conn = this._conn;
+    const reading = this._onreadCb !== null ? (this._fl & S_ONREAD_READING) !== 0 : (this._fl & (S_READING | S_WANT_READ)) !== 0 && (this._fl & S_ENDED) === 0;
+    const active = conn !== null && !this.destroyed && (this.connecting || reading || this._pendingChunk !== null || this._finalCb !== null);
+    if (active) this._takeRef();
+    else this._releaseRef();
   }
 
   private _takeRef(): void {

@@ -52,4 +52,16 @@ describe.skipIf(!built)('process lifetime with ustack/net', () => {
     expect(await outcome(setup.replace('UNREF', ''))).toBe('still alive');
     expect(await outcome(setup.replace('UNREF', `c.on('connect', () => c.unref());`))).toBe('exited');
   });
+
+  // As libuv counts a TCP handle active only while it connects, reads or writes.
+  it('a connected socket that is paused, or past EOF with nothing to write, does not', async () => {
+    const paused = `const srv = net.createServer((c) => c.unref()).listen(7000, '127.0.0.1', () => { srv.unref(); net.connect(7000, '127.0.0.1').pause(); });`;
+    expect(await outcome(paused)).toBe('exited');
+    const ended = `const srv = net.createServer((c) => c.end().unref()).listen(7000, '127.0.0.1', () => { srv.unref(); net.connect({ port: 7000, host: '127.0.0.1', allowHalfOpen: true }).resume(); });`;
+    expect(await outcome(ended)).toBe('exited');
+  });
+
+  it('a socket waiting for a lookup that never answers does not', async () => {
+    expect(await outcome(`net.connect({ host: 'example.invalid', port: 1, lookup: () => {} });`)).toBe('exited');
+  });
 });

@@ -19,12 +19,13 @@
  */
 import { isIP } from 'node:net';
 import { randomInt } from 'node:crypto';
+import { ADDRCONFIG, ALL, V4MAPPED } from 'node:dns';
 import type { UdpEndpoint, UdpLayer } from '../udp/udp-layer.js';
 import { UdpBindError } from '../udp/udp-layer.js';
 import type { Clock } from '../../time/clock.js';
 import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { ipToString, parseIpv4Address } from '../../wire/ipv4.js';
-import { codedError } from '../../errors/node-errors.js';
+import { codedError, ERR_INVALID_ARG_TYPE } from '../../errors/node-errors.js';
 
 // ------------------------------------------------------------------ codec
 
@@ -706,7 +707,7 @@ function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, cal
   let family: number = 0;
   let all = false;
   if (hostname && typeof hostname !== 'string') {
-    throw codedError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${typeof hostname}`, TypeError);
+    throw ERR_INVALID_ARG_TYPE('hostname', 'of type string', hostname);
   }
   if (typeof options === 'function') {
     callback = options;
@@ -719,9 +720,13 @@ function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, cal
     else if (o.family === 'IPv6') family = 6;
     else if (o.family !== undefined && o.family !== null) family = Number(o.family);
     all = o.all === true;
+    // dns.lookup's check: only ADDRCONFIG, V4MAPPED and ALL may be set.
+    if (o.hints !== undefined && o.hints !== null && o.hints !== 0 && (Number(o.hints) & ~(ADDRCONFIG | V4MAPPED | ALL)) !== 0) {
+      throw codedError('ERR_INVALID_ARG_VALUE', `The argument 'hints' is invalid. Received ${String(o.hints)}`, TypeError);
+    }
   }
   if (typeof callback !== 'function') {
-    throw codedError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function. Received ${typeof callback}`, TypeError);
+    throw ERR_INVALID_ARG_TYPE('callback', 'of type function', callback);
   }
   if (family !== 0 && family !== 4 && family !== 6) {
     const e = codedError('ERR_INVALID_ARG_VALUE', `The argument 'family' must be one of: 0, 4, 6. Received ${String(family)}`, TypeError);

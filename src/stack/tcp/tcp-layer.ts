@@ -178,7 +178,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if (localAddr === -1) throw codedError('ENETUNREACH', 'no route to host');
     let localPort = opts.localPort ?? 0;
     if (localPort === 0) localPort = this.allocatePort(localAddr >>> 0, remoteAddr, remotePort);
-    else if (this.conns.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null) {
+    else if (this.conns.lookup(localAddr >>> 0, localPort, remoteAddr, remotePort) !== null || this.listenerHolds(localAddr >>> 0, localPort)) {
+      // As Linux's bind(): a port a listener holds on that address (or on all) is in use, SO_REUSEADDR or not.
       throw codedError('EADDRINUSE', `address in use ${localPort}`);
     }
     const now = this.clock.now();
@@ -189,6 +190,14 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     conn.connect(now);
     this.service(conn, now);
     return conn;
+  }
+
+  /** Whether a listener holds `port` on `addr` or on every address. */
+  private listenerHolds(addr: number, port: number): boolean {
+    const list = this.listeners.get(port);
+    if (list === undefined) return false;
+    for (const l of list) if (l.addr === addr || l.addr === 0) return true;
+    return false;
   }
 
   /** Opens a listener on port (addr 0 = any local address). */
