@@ -124,6 +124,11 @@ export function ERR_INVALID_ADDRESS_FAMILY(family: unknown, host: unknown, port:
   return e;
 }
 
+/** node 22's ERR_IP_BLOCKED: a BlockList refused the address. */
+export function ERR_IP_BLOCKED(ip: string): Error {
+  return nodeError(Error, 'ERR_IP_BLOCKED', `IP(${ip}) is blocked by net.BlockList`);
+}
+
 export function ERR_SOCKET_CLOSED(): Error {
   return nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed');
 }

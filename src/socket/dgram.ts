@@ -33,6 +33,7 @@ import {
   ERR_SOCKET_DGRAM_NOT_CONNECTED,
   ERR_SOCKET_DGRAM_NOT_RUNNING,
   ERR_BUFFER_OUT_OF_BOUNDS,
+  ERR_IP_BLOCKED,
   ERR_SOCKET_BAD_BUFFER_SIZE,
   ERR_SOCKET_BUFFER_SIZE_CTX,
   ERR_USTACK_UNSUPPORTED,
@@ -43,6 +44,7 @@ import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } f
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
 import { validateNumber, validateString } from '../errors/validators.js';
+import { blockListOption, type BlockListLike } from './net-args.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -281,6 +283,8 @@ function drain(h: Handle): void {
       h.lastSrc = src;
       h.lastSrcText = ipToString(src);
     }
+    const blocked = h.owner[kState].receiveBlockList;
+    if (blocked !== undefined && blocked.check(h.lastSrcText, 'ipv4')) continue;
     const rinfo: RemoteInfo = { address: h.lastSrcText, family: 'IPv4', port: h.rxPorts[i]!, size: msg.length };
     h.owner.emit('message', msg, rinfo);
   }
@@ -302,6 +306,9 @@ interface State {
   reuseAddrOption: boolean | undefined;
   recvBufferSize: number | undefined;
   sendBufferSize: number | undefined;
+  /** node 22.13+: destinations send() and connect() refuse, and sources whose datagrams are dropped. */
+  sendBlockList: BlockListLike | undefined;
+  receiveBlockList: BlockListLike | undefined;
 }
 
 type SendCallback = (error: Error | null, bytes?: number) => void;
@@ -382,6 +389,8 @@ export class DgramSocket extends EventEmitter {
       throw e;
     }
     if (t !== 'udp4') throw ERR_SOCKET_BAD_TYPE();
+    const receiveBlockList = blockListOption((options as { receiveBlockList?: unknown } | undefined)?.receiveBlockList, 'options.receiveBlockList');
+    const sendBlockList = blockListOption((options as { sendBlockList?: unknown } | undefined)?.sendBlockList, 'options.sendBlockList');
     this.type = 'udp4';
     const fn = (lookup as LookupFunction | undefined) ?? host.lookup;
     const lookup4 = (address: string, cb: (err: Error | null, ip?: string) => void): void =>
@@ -398,6 +407,8 @@ export class DgramSocket extends EventEmitter {
       reuseAddrOption: options?.reuseAddr,
       recvBufferSize,
       sendBufferSize,
+      sendBlockList,
+      receiveBlockList,
     };
     if (options?.signal !== undefined) {
       const signal = options.signal;
@@ -528,6 +539,7 @@ export class DgramSocket extends EventEmitter {
     h.lookup(address, (lookupErr, ip) => {
       if (st.handle !== h) return;
       let ex: Error | null = lookupErr;
+      if (!ex && ip && st.sendBlockList?.check(ip, 'ipv4')) ex = ERR_IP_BLOCKED(ip);
       if (!ex) {
         const code = this.handleConnect(h, ip ?? '', port);
         if (code !== null) ex = systemError(code, 'connect', address, port);
@@ -700,6 +712,10 @@ export class DgramSocket extends EventEmitter {
    */
   _sendResolved(h: Handle, list: Buffer[], ip: string | null, port: number, cb: SendCallback | undefined, address: string | null | undefined): void {
     if (this[kState].handle !== h || !h.open) return;
+    if (ip !== null && this[kState].sendBlockList?.check(ip, 'ipv4')) {
+      if (cb) process.nextTick(cb, ERR_IP_BLOCKED(ip));
+      return;
+    }
     const code = this.transmit(h, list, ip, port);
     const result = typeof code === 'number' ? null : systemError(code, 'send', address ?? undefined, ip === null ? undefined : port);
     if (NO_TRY_SEND) {

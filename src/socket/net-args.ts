@@ -4,7 +4,7 @@
  * does, and the checks node makes before it connects, in node's order and
  * with its error codes.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import type { LookupFunction } from './host.js';
 import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_INVALID_IP_ADDRESS, validatePort } from '../errors/node-errors.js';
 import { validateBoolean, validateFunction, validateInt32, validateNumber, validateString } from '../errors/validators.js';
@@ -172,7 +172,35 @@ export function checkConnectOptions(options: NetConnectOpts, autoSelectFamilyDef
   };
 }
 
-const HOST_CHECKED_FIRST = Number(process.versions.node.split('.')[0]) >= 22;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const HOST_CHECKED_FIRST = NODE_MAJOR >= 22;
+
+/**
+ * Where node's behaviour changed between the versions ustack runs on, it
+ * behaves as the running node does:
+ * - finalWaitsForHandle: end() on a socket that never connected waits for a
+ *   connection on node 20 (_final checks `pending`), completes on node 22+
+ *   (it checks `connecting`);
+ * - maxConnectionsZeroDrops: maxConnections = 0 drops every connection on
+ *   node 22+ (`!= null`), means "no limit" on node 20 (truthiness).
+ */
+export const NODE_BEHAVIOUR = {
+  finalWaitsForHandle: NODE_MAJOR < 22,
+  maxConnectionsZeroDrops: NODE_MAJOR >= 22,
+};
+
+/**
+ * node:net's BlockList options (a socket's and a server's blockList, dgram's
+ * sendBlockList/receiveBlockList) exist where node has BlockList.isBlockList
+ * (22.13+); on older nodes the options are ignored, as node ignores them.
+ */
+export type BlockListLike = { check(address: string, family?: string): boolean };
+export function blockListOption(value: unknown, name: string): BlockListLike | undefined {
+  const isBlockList = (BlockList as unknown as { isBlockList?: (v: unknown) => boolean }).isBlockList;
+  if (!value || typeof isBlockList !== 'function') return undefined;
+  if (!isBlockList(value)) throw ERR_INVALID_ARG_TYPE(name, 'an net.BlockList', value); // node's wording
+  return value as BlockListLike;
+}
 
 /** dns.lookup's family from a connect() family option ('IPv4' as server.address() gives it, or 4). */
 export function dnsFamily(family: unknown): unknown {

@@ -10,7 +10,17 @@ import { getDefaultHighWaterMark } from 'node:stream';
 import type { Connection, Listener } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { resolveIpv4, whenReady, type SocketHost } from './host.js';
-import { isPipeName, normalizeArgs, toNumber, type ListenOpts, type NetConnectOpts, type ServerOpts } from './net-args.js';
+import {
+  blockListOption,
+  isPipeName,
+  NODE_BEHAVIOUR,
+  normalizeArgs,
+  toNumber,
+  type BlockListLike,
+  type ListenOpts,
+  type NetConnectOpts,
+  type ServerOpts,
+} from './net-args.js';
 import type { UstackSocket } from './net-socket.js';
 import {
   ERR_INVALID_ARG_TYPE,
@@ -40,6 +50,8 @@ export class UstackServer extends EventEmitter {
   /** Whole seconds, as node keeps it. */
   keepAliveInitialDelay: number;
   highWaterMark: number;
+  /** options.blockList (node 22.13+): connections from these addresses are closed unseen. */
+  blockList: BlockListLike | undefined;
   private _listener: Listener | null = null;
   private _unref = false;
   /** Bumped by listen() and close(): a lookup that finishes after either is ignored. */
@@ -77,6 +89,7 @@ export class UstackServer extends EventEmitter {
     this.keepAlive = Boolean(opts.keepAlive);
     this.keepAliveInitialDelay = ~~((opts.keepAliveInitialDelay ?? 0) / 1000);
     this.highWaterMark = opts.highWaterMark ?? getDefaultHighWaterMark(false);
+    this.blockList = blockListOption((opts as { blockList?: unknown }).blockList, 'options.blockList');
   }
 
   get listening(): boolean {
@@ -203,7 +216,8 @@ export class UstackServer extends EventEmitter {
   }
 
   private _onConnection(conn: Connection): void {
-    if (this.maxConnections && this._connections >= this.maxConnections) {
+    const max = this.maxConnections;
+    if ((NODE_BEHAVIOUR.maxConnectionsZeroDrops ? max !== undefined && max !== null : max) && this._connections >= max!) {
       const data = {
         localAddress: ipToString(conn.localAddr),
         localPort: conn.localPort,
@@ -213,6 +227,11 @@ export class UstackServer extends EventEmitter {
         remoteFamily: 'IPv4',
       };
       this.emit('drop', data);
+      conn.close();
+      this._hostRef.kick();
+      return;
+    }
+    if (this.blockList?.check(ipToString(conn.remoteAddr), 'ipv4')) {
       conn.close();
       this._hostRef.kick();
       return;

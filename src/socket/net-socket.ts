@@ -21,8 +21,11 @@ import type { Connection, TcpErrorCode, TcpEvents } from '../stack/transport-end
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { whenReady, type LookupFunction, type SocketHost } from './host.js';
 import {
+  blockListOption,
   checkConnectOptions,
   checkLookup,
+  NODE_BEHAVIOUR,
+  type BlockListLike,
   checkSocketOptions,
   connectArgs,
   dnsFamily,
@@ -33,6 +36,7 @@ import {
   ERR_INVALID_ADDRESS_FAMILY,
   ERR_INVALID_ARG_VALUE,
   ERR_INVALID_IP_ADDRESS,
+  ERR_IP_BLOCKED,
   ERR_MISSING_ARGS,
   ERR_SOCKET_CLOSED,
   ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
@@ -178,6 +182,8 @@ export class UstackSocket extends Duplex {
   _server: AcceptingServer | null = null;
   /** The last value given to setTimeout (node keeps it as a plain property). */
   timeout: number | undefined = undefined;
+  /** options.blockList (node 22.13+): addresses connect() refuses with ERR_IP_BLOCKED. */
+  blockList: BlockListLike | undefined = undefined;
   /** The host name connect() looked up. */
   _host: string | null = null;
   /** @internal the TCP connection once there is one. */
@@ -301,6 +307,7 @@ export class UstackSocket extends Duplex {
     if (opts.noDelay) this._fl |= S_NO_DELAY;
     if (opts.keepAlive) this._fl |= S_KEEP_ALIVE;
     this._keepAliveDelayMs = opts.keepAliveInitialDelay ? Math.floor(opts.keepAliveInitialDelay / 1000) * 1000 : 0;
+    this.blockList = blockListOption((opts as { blockList?: unknown }).blockList, 'options.blockList');
     // Like node, a socket created without a handle is not readable until it connects.
     this.on('end', onSocketEnd);
     // An abort destroys the socket with an AbortError (at once if already aborted), as Duplex's own option does.
@@ -460,7 +467,7 @@ export class UstackSocket extends Duplex {
       this.emit('lookup', err, ip, addressType, t.host);
       if (!this.connecting) return;
       if (err) process.nextTick(() => this.destroy(err));
-      else if (!isIP(ip)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(ip)));
+      else if (typeof ip !== 'string' || !isIP(ip)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(ip)));
       else if (addressType !== 4 && addressType !== 6) {
         process.nextTick(() => this.destroy(ERR_INVALID_ADDRESS_FAMILY(addressType, options.host, options.port)));
       } else {
@@ -493,13 +500,14 @@ export class UstackSocket extends Duplex {
         for (const a of list) {
           this.emit('lookup', err, a.address, a.family, t.host);
           if (!this.connecting) return;
-          if (isIP(a.address) && a.family === 4) first ??= a;
-          if (isIP(a.address) && a.family === 6) firstV6 ??= a;
+          const valid = typeof a.address === 'string' && isIP(a.address) !== 0;
+          if (valid && a.family === 4) first ??= a;
+          if (valid && a.family === 6) firstV6 ??= a;
         }
         const pick = first ?? firstV6;
         if (pick === undefined) {
           const a0 = list[0];
-          if (a0 !== undefined && !isIP(a0.address)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(a0.address)));
+          if (a0 !== undefined && (typeof a0.address !== 'string' || !isIP(a0.address))) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(a0.address)));
           else if (a0 !== undefined) process.nextTick(() => this.destroy(ERR_INVALID_ADDRESS_FAMILY(a0.family, options.host, options.port)));
           return;
         }
@@ -524,6 +532,10 @@ export class UstackSocket extends Duplex {
       }
     }
     this.emit('connectionAttempt', address, port, addressType);
+    if (this.blockList?.check(address, 'ipv4')) {
+      this.destroy(ERR_IP_BLOCKED(address));
+      return;
+    }
     let conn: Connection;
     try {
       conn = endpoints.tcpConnect(parseIpv4Address(address), port, {
@@ -677,6 +689,8 @@ export class UstackSocket extends Duplex {
         const b = st[this._stashHead]!;
         st[this._stashHead++] = EMPTY_BUFFER;
         moved += b.length;
+        // Counted before the push: a 'data' listener sees bytesRead include its chunk.
+        this._bytesRead += b.length;
         if (!this.push(b)) {
           this._reading = false;
           pushedBack = true;
@@ -691,6 +705,7 @@ export class UstackSocket extends Duplex {
       const got = conn.read(buf, 0, n);
       if (got === 0) break;
       moved += got;
+      this._bytesRead += got;
       if (!this.push(got === n ? buf : buf.subarray(0, got))) {
         this._reading = false;
         pushedBack = true;
@@ -702,7 +717,6 @@ export class UstackSocket extends Duplex {
       this._updateRef();
     }
     if (moved > 0) {
-      this._bytesRead += moved;
       this._touch();
       // Whatever the consumer found before, it has not seen these bytes yet.
       this._consumerWaiting = false;
@@ -929,7 +943,12 @@ export class UstackSocket extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    // node defers the shutdown of a socket still connecting until 'connect'.
+    // node defers the shutdown of a socket still connecting until 'connect';
+    // one that never connected finishes at once on node 22+ (NODE_BEHAVIOUR).
+    if (this._conn === null && !this.connecting && !NODE_BEHAVIOUR.finalWaitsForHandle) {
+      cb();
+      return;
+    }
     this._finalCb = cb;
     if (!this.connecting && this._conn !== null) this._doFinal();
   }

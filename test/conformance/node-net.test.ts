@@ -11,7 +11,9 @@
  * is caught even while the share stays above 95 %). Skips, saying why, only
  * when Debian's archive cannot be reached and nothing is cached.
  *
- * USTACK_CONFORMANCE_NODE=/path/to/node runs another node binary's tests.
+ * USTACK_CONFORMANCE_NODE=/path/to/node runs another node binary's tests
+ * (else USTACK_TEST_NODE, which scripts/test-node-versions.sh sets, else
+ * the node running vitest).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { nodeVersionOf, obtainNodeTests, type NodeTests } from './node-source.js
 import { loadExclusions, loadKnownPassing, runTests, selectedTests, tail, type TestResult } from './runner.js';
 
 const MIN_SHARE = 0.95;
-const nodeBinary = process.env.USTACK_CONFORMANCE_NODE || process.execPath;
+const nodeBinary = process.env.USTACK_CONFORMANCE_NODE || process.env.USTACK_TEST_NODE || process.execPath;
 const root = packageRoot();
 
 let tests: NodeTests | null = null;

@@ -121,17 +121,33 @@ async function fetchOk(url: string): Promise<Response> {
 
 /** The nodejs paragraphs of one suite's Sources index (streamed; only those paragraphs are kept). */
 async function suiteStanzas(suite: string): Promise<SourceStanza[]> {
-  const res = await fetchOk(`${DEBIAN_MIRROR}/dists/${suite}/main/source/Sources.gz`);
-  const gunzip = createGunzip();
   const kept: string[] = [];
   let rest = '';
-  gunzip.setEncoding('utf8');
-  gunzip.on('data', (chunk: string) => {
+  const onText = (chunk: string): void => {
     const parts = (rest + chunk).split('\n\n');
     rest = parts.pop()!;
     for (const p of parts) if (p.startsWith('Package: nodejs\n')) kept.push(p);
-  });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), gunzip);
+  };
+  const base = `${DEBIAN_MIRROR}/dists/${suite}/main/source/Sources`;
+  const gz = await fetch(`${base}.gz`, { signal: AbortSignal.timeout(300_000) });
+  if (gz.ok && gz.body !== null) {
+    const gunzip = createGunzip();
+    gunzip.setEncoding('utf8');
+    gunzip.on('data', onText);
+    await pipeline(Readable.fromWeb(gz.body as import('node:stream/web').ReadableStream), gunzip);
+  } else {
+    // Some suites (experimental) publish the index as .xz only.
+    const xz = await fetchOk(`${base}.xz`);
+    const unxz = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    unxz.stdout.setEncoding('utf8');
+    unxz.stdout.on('data', onText);
+    const exited = new Promise<void>((resolve, reject) => {
+      unxz.on('error', reject);
+      unxz.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`xz -dc ${base}.xz exited ${code}`))));
+    });
+    await pipeline(Readable.fromWeb(xz.body as import('node:stream/web').ReadableStream), unxz.stdin);
+    await exited;
+  }
   if (rest.startsWith('Package: nodejs\n')) kept.push(rest);
   return nodejsStanzas(kept.join('\n\n'), suite);
 }
@@ -173,6 +189,32 @@ export async function obtainNodeTests(nodeVersion: string, log: (line: string) =
     if (existsSync(join(m.testDir, 'common', 'index.js'))) return m;
   }
 
+  // A recent failure to find them is remembered for a day: each try reads the suites' indexes (10-15 MB each).
+  const unavailable = join(base, 'unavailable.json');
+  if (existsSync(unavailable)) {
+    const u = JSON.parse(readFileSync(unavailable, 'utf8')) as { at: number; reason: string };
+    if (Date.now() - u.at < 24 * 3600_000) throw new Error(`${u.reason} (remembered from ${new Date(u.at).toISOString()}; delete ${unavailable} to retry)`);
+  }
+  try {
+    return await fetchNodeTests(major, runtime, base, manifest, log);
+  } catch (e) {
+    const reason = String((e as Error).message ?? e);
+    // Unreachable archives are not remembered, only answers saying the tests are not there.
+    if (/no nodejs \d+\.x source/.test(reason)) {
+      mkdirSync(base, { recursive: true });
+      writeFileSync(unavailable, `${JSON.stringify({ at: Date.now(), reason })}\n`);
+    }
+    throw e;
+  }
+}
+
+async function fetchNodeTests(
+  major: number,
+  runtime: [number, number, number],
+  base: string,
+  manifest: string,
+  log: (line: string) => void,
+): Promise<NodeTests> {
   const suites = SUITES_BY_MAJOR[major] ?? ALL_SUITES;
   const candidates: SourceStanza[] = [];
   for (const suite of suites) {
@@ -181,17 +223,29 @@ export async function obtainNodeTests(nodeVersion: string, log: (line: string) =
   }
   if (candidates.length === 0) throw new Error(`no nodejs ${major}.x source package in Debian suites ${suites.join(', ')}`);
   candidates.sort((a, b) => distance(parseVersion(a.upstream), runtime) - distance(parseVersion(b.upstream), runtime));
-  const pick = candidates[0]!;
 
   mkdirSync(base, { recursive: true });
   const work = join(base, `.tmp-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    const tarball = join(work, pick.orig.name);
-    const url = `${DEBIAN_MIRROR}/${pick.directory}/${pick.orig.name}`;
-    log(`downloading ${url} (${(pick.orig.size / 1e6).toFixed(1)} MB, nodejs ${pick.version} from ${pick.suite})`);
-    await download(url, tarball, pick.orig.sha256);
+    // The closest version whose tarball the mirror serves (an index can name one the pool has dropped).
+    let pick: SourceStanza | undefined;
+    let tarball = '';
+    const failures: string[] = [];
+    for (const c of candidates) {
+      tarball = join(work, c.orig.name);
+      const url = `${DEBIAN_MIRROR}/${c.directory}/${c.orig.name}`;
+      log(`downloading ${url} (${(c.orig.size / 1e6).toFixed(1)} MB, nodejs ${c.version} from ${c.suite})`);
+      try {
+        await download(url, tarball, c.orig.sha256);
+        pick = c;
+        break;
+      } catch (e) {
+        failures.push(String((e as Error).message ?? e));
+      }
+    }
+    if (pick === undefined) throw new Error(`no nodejs ${major}.x source tarball could be downloaded: ${failures.join('; ')}`);
     const top = (await run('tar', ['-tf', tarball])).split('\n', 1)[0]!.split('/')[0]!;
     const patterns = [
       ...SELECTED_PREFIXES.map((p) => `${top}/test/parallel/${p}*`),

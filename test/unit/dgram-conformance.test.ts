@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import nodeDgram from 'node:dgram';
+import * as nodeNet from 'node:net';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +117,34 @@ describe('node:dgram as node itself does it (same scenario on node:dgram and ust
       process.off('warning', onWarning);
       // Each message warns once per process; whichever of the two runs first sees them.
       log.push(`warnings are DEP0112: ${warnings.every((w) => w.startsWith('DEP0112 Socket.prototype._'))}`);
+      return log;
+    });
+    expect(ustack).toEqual(node);
+  });
+});
+
+describe('node:dgram options of newer nodes (compared with the running node)', () => {
+  const hasBlockList = typeof (nodeNet.BlockList as unknown as { isBlockList?: unknown }).isBlockList === 'function';
+  it.skipIf(!hasBlockList)('sendBlockList refuses connect() and send() to a blocked address; receiveBlockList drops its datagrams', async () => {
+    const { node, ustack } = await both(async (dgram) => {
+      const log: Log = [];
+      const blockList = new nodeNet.BlockList();
+      blockList.addAddress('127.0.0.1');
+      const c = dgram.createSocket({ type: 'udp4', sendBlockList: blockList } as never);
+      await new Promise<void>((r) => c.connect(9999, '127.0.0.1', ((err: NodeJS.ErrnoException) => (log.push(`connect ${err?.code}`), r())) as never));
+      c.close();
+      const s = dgram.createSocket({ type: 'udp4', sendBlockList: blockList } as never);
+      await new Promise<void>((r) => s.send('hello', 9999, '127.0.0.1', (err) => (log.push(`send ${(err as NodeJS.ErrnoException)?.code}`), r())));
+      s.close();
+      const rx = dgram.createSocket({ type: 'udp4', receiveBlockList: blockList } as never);
+      rx.on('message', () => log.push('message?!'));
+      await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
+      const tx = dgram.createSocket('udp4');
+      await new Promise<void>((r) => tx.send('hi', rx.address().port, '127.0.0.1', () => r()));
+      await new Promise((r) => setTimeout(r, 50));
+      tx.close();
+      rx.close();
+      log.push(`not a BlockList: ${thrown(() => dgram.createSocket({ type: 'udp4', sendBlockList: {} } as never))}`);
       return log;
     });
     expect(ustack).toEqual(node);
