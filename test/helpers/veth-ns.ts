@@ -8,10 +8,14 @@
  *   .3  the peer's address in the namespace
  * The peer's TX checksum offload is off: a veth hands XDP a partially
  * checksummed frame as it is (xdp-nic.ts). Names are unique per process
- * (uniqueIfName), and remove() deletes the namespace and the pair.
+ * (uniqueIfName), and remove() deletes the namespace and the pair. The
+ * routes between the peer and both addresses on `host` are checked (ip route
+ * get) to use the pair, each way.
  */
 import { existsSync } from 'node:fs';
-import { freeSubnet24, isRoot, run, runBounded, uniqueIfName } from './netns.js';
+import * as nodeNet from 'node:net';
+import { assertRouteOver, freeSubnet24, isRoot, run, runBounded, uniqueIfName } from './netns.js';
+import { withTimeout } from './wait.js';
 
 export interface VethNs {
   ns: string;
@@ -89,9 +93,35 @@ export function createVethNs(prefix: string, queues = 1): VethNs {
       const route = run('ip', ['-n', ns, 'route', 'get', dst]);
       if (!route.includes(`dev ${peer}`)) throw new Error(`route to ${dst} in ${ns} does not leave over ${peer}: ${route}`);
     }
+    // And this namespace's route to the peer (the kernel's clients) leaves over `host`.
+    assertRouteOver(v.peerAddr, host);
   } catch (err) {
     v.remove();
     throw err;
   }
   return v;
+}
+
+/**
+ * A TCP listener of the kernel's own on `address` (the kernel's address on
+ * the host end), on a port the kernel picks: it answers what a peer sends,
+ * once the peer ends, with `kernel got <text>` (ns-peer.mjs tcp-hello). The
+ * AF_XDP tests use it to show the kernel keeps its own traffic.
+ */
+export async function listenKernelHello(address: string): Promise<{ server: nodeNet.Server; port: number }> {
+  const server = nodeNet.createServer((s) => {
+    s.setEncoding('utf8');
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('end', () => s.end(`kernel got ${got}`));
+  });
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await withTimeout(listening, { timeoutMs: 10_000, what: `a kernel TCP listener on ${address}` });
+  return { server, port: (server.address() as nodeNet.AddressInfo).port };
 }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
 import { ensureTools, run } from '../helpers/netns.js';
 import { writeBlocks } from '../helpers/http-load.js';
-import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
+import { createVethNs, listenKernelHello, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { startChild, waitForOutput } from '../helpers/children.js';
 import { withTimeout } from '../helpers/wait.js';
 
@@ -31,6 +31,7 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
   let httpServer: http.Server;
   let tcp: UstackServer;
   let kernelServer: nodeNet.Server;
+  let kernelPort: number;
 
   beforeAll(async () => {
     v = createVethNs('uxdp');
@@ -46,13 +47,7 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
     });
     tcp = await serveHttp(stack.net, httpServer, 8080);
     // A kernel TCP listener on the kernel's own address of the same interface.
-    kernelServer = nodeNet.createServer((s) => {
-      s.setEncoding('utf8');
-      let got = '';
-      s.on('data', (d) => (got += d));
-      s.on('end', () => s.end(`kernel got ${got}`));
-    });
-    await new Promise<void>((r) => kernelServer.listen(5300, v.kernelAddr, () => r()));
+    ({ server: kernelServer, port: kernelPort } = await listenKernelHello(v.kernelAddr));
   });
 
   afterAll(async () => {
@@ -90,7 +85,7 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('ustack on
     const before = stack.stats()[`nic.${v.host}`]!.framesIn!;
     const { stdout } = await v.inNs('ping', ['-c', '3', '-i', '0.2', '-W', '2', v.kernelAddr]);
     expect(stdout).toMatch(/3 packets transmitted, 3 received/);
-    const hello = await v.inNs(process.execPath, [peerScript, 'tcp-hello', v.kernelAddr, '5300']);
+    const hello = await v.inNs(process.execPath, [peerScript, 'tcp-hello', v.kernelAddr, String(kernelPort)]);
     expect(JSON.parse(hello.stdout)).toEqual({ reply: 'kernel got hello' });
     // Every one of those frames went to the kernel (the replies prove it);
     // ustack's socket saw at most the peer's ARP probes for its own address

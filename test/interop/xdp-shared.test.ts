@@ -16,7 +16,7 @@ import { Stack } from '../../src/index.js';
 import { startChild, waitForOutput } from '../helpers/children.js';
 import { exchange, repeatedHash } from '../helpers/exchange.js';
 import { ensureTools } from '../helpers/netns.js';
-import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
+import { createVethNs, listenKernelHello, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { withTimeout } from '../helpers/wait.js';
 // @ts-expect-error -- a plain .mjs fixture without types
 import { patternBlock } from '../fixtures/ns-peer.mjs';
@@ -34,6 +34,7 @@ describe.skipIf(skipReason !== undefined)('AF_XDP shared-address mode: ustack an
   let v: VethNs;
   let stack: Stack;
   let kernelServer: nodeNet.Server;
+  let kernelPort: number;
 
   beforeAll(async () => {
     v = createVethNs('uxsh');
@@ -43,13 +44,7 @@ describe.skipIf(skipReason !== undefined)('AF_XDP shared-address mode: ustack an
     const udp = stack.dgram.createSocket('udp4');
     udp.on('message', (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
     await new Promise<void>((r) => udp.bind(7, () => r()));
-    kernelServer = nodeNet.createServer((s) => {
-      s.setEncoding('utf8');
-      let got = '';
-      s.on('data', (d) => (got += d));
-      s.on('end', () => s.end(`kernel got ${got}`));
-    });
-    await new Promise<void>((r) => kernelServer.listen(5300, v.kernelAddr, () => r()));
+    ({ server: kernelServer, port: kernelPort } = await listenKernelHello(v.kernelAddr));
   });
 
   afterAll(async () => {
@@ -68,7 +63,7 @@ describe.skipIf(skipReason !== undefined)('AF_XDP shared-address mode: ustack an
   it('the kernel keeps ICMP and its own ports on the address', async () => {
     const { stdout } = await v.inNs('ping', ['-c', '3', '-i', '0.2', '-W', '2', v.kernelAddr]);
     expect(stdout).toMatch(/3 packets transmitted, 3 received/);
-    const hello = await v.inNs(process.execPath, [peerScript, 'tcp-hello', v.kernelAddr, '5300']);
+    const hello = await v.inNs(process.execPath, [peerScript, 'tcp-hello', v.kernelAddr, String(kernelPort)]);
     expect(lastJson(hello.stdout)).toEqual({ reply: 'kernel got hello' });
   });
 
