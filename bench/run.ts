@@ -2,7 +2,7 @@
  * npm run bench [-- options]
  *
  *   --quick              short rounds, 64 MiB bulk, 10,000 held connections only
- *   --only=a,b           scenarios: rr, bulk, udp, conn, hold, raw, tap, xdp
+ *   --only=a,b           scenarios: rr, bulk, udp, conn, hold, raw, tap, xdp, shards
  *   --rounds=N           rounds per scenario (default 5, quick 3)
  *   --bulk-mib=N         bytes per bulk stream in MiB (default 1024; env BENCH_BULK_MIB)
  *   --round-ms=N         length of one timed round for rate scenarios (default 2000, quick 1000)
@@ -24,6 +24,7 @@ import { udpEcho } from './udp.js';
 import { rawPath } from './raw.js';
 import { tapScenarios } from './tap.js';
 import { xdpScenarios } from './xdp.js';
+import { shardScenarios } from './shards.js';
 
 const args = new Map<string, string>();
 for (const a of process.argv.slice(2)) {
@@ -31,7 +32,7 @@ for (const a of process.argv.slice(2)) {
   if (m) args.set(m[1]!, m[2] ?? 'true');
 }
 const quick = args.has('quick');
-const ALL = ['rr', 'bulk', 'udp', 'conn', 'hold', 'raw', 'tap', 'xdp'];
+const ALL = ['rr', 'bulk', 'udp', 'conn', 'hold', 'raw', 'tap', 'xdp', 'shards'];
 const only = (args.get('only') ?? ALL.join(',')).split(',');
 const opts: BenchOptions = {
   quick,
@@ -70,6 +71,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   raw: () => rawPath(opts, rows),
   tap: () => tapScenarios(opts, rows, notes),
   xdp: () => xdpScenarios(opts, rows, notes),
+  shards: () => shardScenarios(opts, rows, notes),
 };
 
 for (const name of ALL) {

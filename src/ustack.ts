@@ -29,6 +29,7 @@ import { existingHostResolver, hostLookup } from './stack/services/dns.js';
 import type { LookupFunction } from './socket/host.js';
 import { ShardLink, joinShard, shardDescription } from './shard/worker.js';
 import type { TcpLayerOptions } from './stack/tcp/tcp-layer.js';
+import type { UdpLayerOptions } from './stack/udp/udp-layer.js';
 import { codedError } from './errors/node-errors.js';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -315,6 +316,8 @@ export class Stack implements SocketHost {
         // Receiving takes the owner's slots, never this worker's: all of them may transmit.
         rxReserve: 0,
         tcpHooks: shard.tcpHooks,
+        udpHooks: shard.udpHooks,
+        ephemeralPorts: { low: description.ephemeralLow, high: description.ephemeralHigh },
       });
     } catch (err) {
       shard.nic.close().catch(() => {});
@@ -435,10 +438,12 @@ export class Stack implements SocketHost {
       ephemeralPorts?: { low: number; high: number };
       rxReserve?: number;
       tcpHooks?: Pick<TcpLayerOptions, 'acceptsLocalPort' | 'onConnectionTable'>;
+      udpHooks?: Pick<UdpLayerOptions, 'acceptsEphemeralPort'>;
     },
   ): Stack {
     const engine = new NetStack(clock, {
       ...(opts.tcp || opts.tcpHooks ? { tcp: { ...(opts.tcp ? { config: opts.tcp } : {}), ...opts.tcpHooks } } : {}),
+      ...(opts.udpHooks ? { udp: opts.udpHooks } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.ephemeralPorts ? { ephemeralPorts: opts.ephemeralPorts } : {}),
     });

@@ -87,17 +87,19 @@ ShmOwner::ShmOwner(const Napi::CallbackInfo& info) : PolledDevice<ShmOwner>(info
   }
   Napi::Object o = info[0].As<Napi::Object>();
   shm::Layout l;
-  uint32_t home = 0, quota = 0, flows = 65536;
+  uint32_t home = 0, quota = 0, flows = 65536, udp_low = 0, udp_high = 0;
   if (!U32Option(env, o, "slotSize", 64, 1u << 20, &l.slot_size) || !U32Option(env, o, "places", 1, shm::kMaxWorkers, &l.workers) ||
       !U32Option(env, o, "ownerSlots", 1, 1u << 22, &l.owner_slots) || !U32Option(env, o, "workerSlots", 1, 1u << 22, &l.worker_slots) ||
       !U32Option(env, o, "homeWorkers", 1, shm::kMaxWorkers, &home) || !U32Option(env, o, "rxQuota", 1, 1u << 22, &quota) ||
-      !U32Option(env, o, "flowCapacity", 4, 1u << 24, &flows)) {
+      !U32Option(env, o, "flowCapacity", 4, 1u << 24, &flows) || !U32Option(env, o, "udpEphemeralLow", 1, 65535, &udp_low) ||
+      !U32Option(env, o, "udpEphemeralHigh", 1, 65535, &udp_high)) {
     return;
   }
   if (home == 0) home = l.workers;
   if (quota == 0) quota = l.owner_slots;
-  if (home > l.workers || quota > l.owner_slots || (flows & (flows - 1)) != 0 || l.slot_size % 64 != 0) {
-    ThrowRange(env, "ShmOwner: homeWorkers <= places, rxQuota <= ownerSlots, flowCapacity a power of two, slotSize a multiple of 64");
+  if (home > l.workers || quota > l.owner_slots || (flows & (flows - 1)) != 0 || l.slot_size % 64 != 0 ||
+      (udp_low == 0) != (udp_high == 0) || udp_low > udp_high) {
+    ThrowRange(env, "ShmOwner: homeWorkers <= places, rxQuota <= ownerSlots, flowCapacity a power of two, slotSize a multiple of 64, udpEphemeralLow <= udpEphemeralHigh (both or neither)");
     return;
   }
   auto region = std::make_unique<shm::Region>();
@@ -111,6 +113,7 @@ ShmOwner::ShmOwner(const Napi::CallbackInfo& info) : PolledDevice<ShmOwner>(info
     ThrowRange(env, "ShmOwner: options out of range");
     return;
   }
+  owner->set_udp_ephemeral(static_cast<uint16_t>(udp_low), static_cast<uint16_t>(udp_high));
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
     ThrowSystem(env, errno, "eventfd", "shared region");

@@ -81,6 +81,10 @@ uint32_t Owner::choose(const FrameInfo& fi, uint32_t* hash, bool* by_flow) const
       return static_cast<uint32_t>(w);
     }
   }
+  if (fi.kind == Kind::kFlow && fi.proto == kProtoUdp && udp_low_ != 0 && fi.dport >= udp_low_ && fi.dport <= udp_high_) {
+    uint32_t w = (fi.dport - udp_low_) % home_workers_;
+    if (places_[w] == Place::kLive) return w;
+  }
   uint8_t w = region_->shared()->reta[*hash & (kRetaSize - 1)];
   return w < places_count_ && places_[w] == Place::kLive ? w : kNoWorker;
 }

@@ -5,6 +5,10 @@
 //
 // Steering (steer): ARP goes to the owner's own agent (JavaScript, rare
 // frames); a TCP flow a worker announced goes to that worker (flow_table.h);
+// UDP to a port of the workers' ephemeral range goes to the worker whose
+// port it is — worker w takes the ports p with (p - low) % home_workers == w
+// — since an unconnected socket's port is chosen before its peer is known,
+// so no hash of the reply can be arranged;
 // any other IPv4 frame goes where the Toeplitz hash of its 4-tuple (or
 // 2-tuple for fragments and protocols without ports) points in the
 // indirection table (RETA), as a NIC's RSS would send it to a queue; ICMP
@@ -98,6 +102,11 @@ class Owner {
   // in [1, region workers]; rx_quota in [1, owner_slots]; flow_capacity a
   // power of two. false when out of range.
   bool init(Region* region, uint32_t home_workers, uint32_t rx_quota, uint32_t flow_capacity);
+  // The workers' UDP ephemeral range (0, 0: none): see the comment above.
+  void set_udp_ephemeral(uint16_t low, uint16_t high) {
+    udp_low_ = low;
+    udp_high_ = high;
+  }
 
   // Lends up to n free owner slots for a receive burst (they become kOwner).
   uint32_t take_rx(uint32_t* out, uint32_t n);
@@ -204,6 +213,7 @@ class Owner {
   uint32_t slot_count_ = 0, slot_size_ = 0, owner_slots_ = 0, places_count_ = 0;
   uint32_t home_workers_ = 1;
   uint32_t rx_quota_ = 0;
+  uint16_t udp_low_ = 0, udp_high_ = 0;
   Toeplitz12 hash_;
   FlowTable flows_;
   std::vector<uint8_t> holder_;

@@ -54,6 +54,13 @@ uint32_t write_tcp(uint8_t* pool, uint32_t slot_size, uint32_t s, uint16_t sport
   return 54;
 }
 
+// A UDP frame peer:sport -> ours:dport in slot s.
+uint32_t write_udp(uint8_t* pool, uint32_t slot_size, uint32_t s, uint16_t sport, uint16_t dport) {
+  uint32_t len = write_tcp(pool, slot_size, s, sport, dport, 0);
+  pool[static_cast<size_t>(s) * slot_size + 14 + 9] = 17;
+  return len;
+}
+
 uint32_t write_eth(uint8_t* pool, uint32_t slot_size, uint32_t s, uint16_t type, uint8_t ip_proto = 0) {
   uint8_t* f = pool + static_cast<size_t>(s) * slot_size;
   std::memset(f, 0, 64);
@@ -454,6 +461,37 @@ void test_sleep_wake() {
   CHECK(!r.owner.prepare_sleep());
 }
 
+// UDP to a port of the ephemeral range goes to the worker whose port it is
+// ((port - low) % workers), whatever the hash; other UDP by the RETA; a dead
+// worker's ports by the RETA too.
+void test_udp_ephemeral_ports() {
+  Rig r;
+  CHECK(r.init());
+  r.owner.set_udp_ephemeral(49152, 65535);
+  r.join(0);
+  r.join(1);
+  uint8_t* pool = r.region.pool();
+  int wrong = 0;
+  for (uint16_t p = 49152; p < 49152 + 40; p++) {
+    r.receive(1, [&](uint32_t s) { return write_udp(pool, r.slot_size, s, static_cast<uint16_t>(1000 + p), p); });
+    std::vector<uint32_t> s0, l0, s1, l1;
+    uint32_t n0 = r.w[0].rx(&s0, &l0), n1 = r.w[1].rx(&s1, &l1);
+    uint32_t want = (p - 49152) % 2;
+    if ((want == 0 ? n0 : n1) != 1 || n0 + n1 != 1) wrong++;
+    r.w[0].port.release(s0.data(), n0);
+    r.w[1].port.release(s1.data(), n1);
+    r.w[0].port.publish();
+    r.w[1].port.publish();
+    r.owner.drain();
+  }
+  CHECK(wrong == 0);
+  // Worker 1 gone: its ports follow the RETA (all worker 0's now).
+  r.owner.remove_worker(1);
+  r.receive(1, [&](uint32_t s) { return write_udp(pool, r.slot_size, s, 7, 49153); });
+  std::vector<uint32_t> s0, l0;
+  CHECK(r.w[0].rx(&s0, &l0) == 1);
+}
+
 void test_steers_here() {
   Rig r;
   CHECK(r.init());
@@ -488,6 +526,7 @@ int main() {
   test_icmp_and_arp();
   test_sleep_wake();
   test_steers_here();
+  test_udp_ephemeral_ports();
   std::printf("shm owner and ports: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -556,6 +556,9 @@ export interface ShmOwnerOptions {
   rxQuota?: number;
   /** Flow table entries, a power of two (default 65536). */
   flowCapacity?: number;
+  /** The workers' UDP ephemeral range: UDP to port p in it goes to worker (p - low) % homeWorkers (default: no such rule). */
+  udpEphemeralLow?: number;
+  udpEphemeralHigh?: number;
 }
 
 /** One worker place as the owner counts it (ShmOwner.stats().workers[i]). */

@@ -44,6 +44,8 @@ export interface SteeringPumpOptions {
   workerSlots?: number;
   /** Owner slots one worker may hold (default two thirds of ownerSlots for two workers: 2 * ownerSlots / (places + 1)). */
   rxQuota?: number;
+  /** The workers' ephemeral port range: UDP to port p in it goes to worker (p - low) % places (default 49152-65535). */
+  ephemeral?: { low: number; high: number };
   clock: Clock;
 }
 
@@ -57,6 +59,8 @@ export interface DeviceInfo {
 }
 
 const BURST = 32;
+/** The stacks' default ephemeral range (RFC 6335 §6), as tcp-layer and udp-layer have it. */
+export const DEFAULT_EPHEMERAL = { low: 49152, high: 65535 };
 const TX_BURST = 64;
 
 export class SteeringPump {
@@ -170,7 +174,16 @@ export class SteeringPump {
       tap = TapNic.open({
         ...opts.tap,
         pool: (slotSize) => {
-          shm = new ShmOwner({ slotSize, places, homeWorkers: opts.homeWorkers ?? places, ownerSlots, workerSlots, rxQuota });
+          shm = new ShmOwner({
+            slotSize,
+            places,
+            homeWorkers: opts.homeWorkers ?? places,
+            ownerSlots,
+            workerSlots,
+            rxQuota,
+            udpEphemeralLow: opts.ephemeral?.low ?? DEFAULT_EPHEMERAL.low,
+            udpEphemeralHigh: opts.ephemeral?.high ?? DEFAULT_EPHEMERAL.high,
+          });
           return { buffer: shm.pool, slotCount: shm.slotCount };
         },
       });

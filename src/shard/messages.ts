@@ -27,6 +27,9 @@ export interface ShardDescription {
   mtu: number;
   offloads: NicOffloads;
   rxPerFrameFlags: boolean;
+  /** The ephemeral port range: a worker's UDP ports are those p with (p - low) % workers == place. */
+  ephemeralLow: number;
+  ephemeralHigh: number;
   /** The stack's address and prefix length, and the gateway (0 = none). */
   address: number;
   prefixLength: number;
@@ -48,7 +51,7 @@ export function isOwnerMessage(m: unknown): m is OwnerMessage {
 export function parseShardDescription(text: string | undefined): ShardDescription | null {
   if (text === undefined || text === '') return null;
   const d = JSON.parse(text) as Partial<ShardDescription>;
-  const ints: (keyof ShardDescription)[] = ['place', 'workers', 'fd', 'wakeFd', 'ownerWakeFd', 'mac', 'mtu', 'address', 'prefixLength', 'gateway'];
+  const ints: (keyof ShardDescription)[] = ['place', 'workers', 'fd', 'wakeFd', 'ownerWakeFd', 'mac', 'mtu', 'address', 'prefixLength', 'gateway', 'ephemeralLow', 'ephemeralHigh'];
   for (const k of ints) {
     if (!Number.isInteger(d[k]) || (d[k] as number) < 0) throw new Error(`${SHARD_ENV}: ${k} must be a non-negative integer`);
   }

@@ -19,7 +19,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { parseNicSpec } from '../driver/nic-spec.js';
-import { SteeringPump } from '../driver/steering-pump.js';
+import { DEFAULT_EPHEMERAL, SteeringPump } from '../driver/steering-pump.js';
 import { eventLoopProbe, type ShmCensus } from '../driver/addon.js';
 import { codedError, ERR_INVALID_ARG_VALUE } from '../errors/node-errors.js';
 import { PollLoop, type PollLoopOptions } from '../runtime/poll-loop.js';
@@ -118,6 +118,8 @@ export class ShardOwner extends EventEmitter {
       fd: REGION_FD,
       wakeFd: WAKE_FD,
       ownerWakeFd: OWNER_WAKE_FD,
+      ephemeralLow: DEFAULT_EPHEMERAL.low,
+      ephemeralHigh: DEFAULT_EPHEMERAL.high,
       ...dev,
       ...addr,
     };

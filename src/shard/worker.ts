@@ -30,14 +30,22 @@ export interface JoinedShard {
     acceptsLocalPort(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): boolean;
     onConnectionTable(opened: boolean, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): void;
   };
+  /** udp-layer hook: this worker's ephemeral ports are those the owner steers UDP to it by. */
+  readonly udpHooks: { acceptsEphemeralPort(port: number): boolean };
 }
+
+let joined = false;
 
 /** Attaches this worker's NIC to the owner's rings. */
 export function joinShard(description: ShardDescription): JoinedShard {
   if (typeof process.send !== 'function') {
     throw codedError('ERR_USTACK_SHARD_NO_OWNER', `${SHARD_ENV} is set but this process has no IPC channel to its owner`);
   }
+  // The inherited fds are the one NIC's: a second stack could only fight the first over them.
+  if (joined) throw codedError('ERR_USTACK_SHARD_JOINED', 'this shard worker has its stack already (Stack.open({ workers }) once per worker)');
   const nic = ShmNic.attach(description);
+  joined = true;
+  const { place, workers, ephemeralLow } = description;
   const shardAddr = description.address;
   return {
     description,
@@ -51,6 +59,7 @@ export function joinShard(description: ShardDescription): JoinedShard {
         else nic.flowClosed(la, lp, ra, rp);
       },
     },
+    udpHooks: { acceptsEphemeralPort: (port) => (port - ephemeralLow) % workers === place },
   };
 }
 

@@ -9,7 +9,7 @@ import type { Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
-import { UdpLayer, type UdpEndpoint, type UdpHandler } from './udp/udp-layer.js';
+import { UdpLayer, type UdpEndpoint, type UdpHandler, type UdpLayerOptions } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { STATE_NAMES, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
 import { DEBUG, debug, ipStr } from './iface/debug.js';
@@ -130,11 +130,20 @@ export class NetStack implements TransportEndpoints {
 
   constructor(
     readonly clock: Clock,
-    opts: { tcp?: TcpLayerOptions; limits?: StackLimits; ephemeralPorts?: { low: number; high: number } } = {},
+    opts: {
+      tcp?: TcpLayerOptions;
+      udp?: Pick<UdpLayerOptions, 'acceptsEphemeralPort'>;
+      limits?: StackLimits;
+      ephemeralPorts?: { low: number; high: number };
+    } = {},
   ) {
     this.wheel = new TimerWheel(clock.now());
     const eph = opts.ephemeralPorts;
-    this.udp = new UdpLayer(this.router, { ...(eph ? { ephemeralLow: eph.low, ephemeralHigh: eph.high } : {}), onPortsChanged: this.notifyPorts });
+    this.udp = new UdpLayer(this.router, {
+      ...(eph ? { ephemeralLow: eph.low, ephemeralHigh: eph.high } : {}),
+      ...opts.udp,
+      onPortsChanged: this.notifyPorts,
+    });
     this.router.register(IPPROTO_UDP, this.udp);
     this.limits = limitsToConfig(opts.limits);
     const tcpOpts = {

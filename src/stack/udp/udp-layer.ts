@@ -50,6 +50,12 @@ export interface UdpLayerOptions {
   ephemeralHigh?: number;
   /** Called after a bind takes a port no endpoint had, or an unbind frees one. */
   onPortsChanged?: () => void;
+  /**
+   * One NIC, many workers (src/shard/): whether an ephemeral port may be
+   * chosen — the owner steers UDP to it back to this stack. Ports it
+   * refuses are skipped.
+   */
+  acceptsEphemeralPort?: (port: number) => boolean;
 }
 
 export class UdpEndpoint {
@@ -124,6 +130,7 @@ export class UdpLayer implements TransportInput {
   private readonly ephHigh: number;
   private nextEphemeral: number;
   private readonly onPortsChanged: (() => void) | undefined;
+  private readonly acceptsEphemeralPort: ((port: number) => boolean) | undefined;
 
   constructor(
     readonly ip: UdpIp,
@@ -133,6 +140,7 @@ export class UdpLayer implements TransportInput {
     this.ephHigh = opts.ephemeralHigh ?? EPHEMERAL_HIGH;
     this.nextEphemeral = this.ephLow + Math.floor(Math.random() * (this.ephHigh - this.ephLow));
     this.onPortsChanged = opts.onPortsChanged;
+    this.acceptsEphemeralPort = opts.acceptsEphemeralPort;
   }
 
   /** The ports endpoints are bound to. */
@@ -181,6 +189,7 @@ export class UdpLayer implements TransportInput {
     for (let i = 0; i < span; i++) {
       const p = this.ephLow + ((this.nextEphemeral - this.ephLow + i) % span);
       const list = this.ports.get(p);
+      if (this.acceptsEphemeralPort !== undefined && !this.acceptsEphemeralPort(p)) continue;
       if (list === undefined || !list.some((e) => e.localAddress === 0 || address === 0 || e.localAddress === address)) {
         this.nextEphemeral = p + 1 > this.ephHigh ? this.ephLow : p + 1;
         return p;
