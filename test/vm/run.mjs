@@ -101,6 +101,7 @@ function ensureTools() {
     ['depmod', 'kmod'],
     ['strace', 'strace'],
     ['ip', 'iproute2'],
+    ['tcpdump', 'tcpdump'], // the virtio-tap scenario watches the host's TAP
   ]) {
     if (!have(cmd)) need.push(pkg);
   }
