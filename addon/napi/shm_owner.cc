@@ -57,10 +57,12 @@ Napi::Function ShmOwner::Define(Napi::Env env) {
       InstanceAccessor<&ShmOwner::GetWorkerSlots>("workerSlots"),
       InstanceAccessor<&ShmOwner::GetPlaces>("places"),
       InstanceAccessor<&ShmOwner::GetFreeSlots>("freeSlots"),
+      InstanceAccessor<&ShmOwner::GetUmemPage>("umemPage"),
       InstanceMethod<&ShmOwner::TakeRx>("takeRx"),
       InstanceMethod<&ShmOwner::Steer>("steer"),
       InstanceMethod<&ShmOwner::TxBatch>("txBatch"),
       InstanceMethod<&ShmOwner::TxDone>("txDone"),
+      InstanceMethod<&ShmOwner::TxSent>("txSent"),
       InstanceMethod<&ShmOwner::TakeLocal>("takeLocal"),
       InstanceMethod<&ShmOwner::Deliver>("deliver"),
       InstanceMethod<&ShmOwner::GiveBack>("giveBack"),
@@ -92,7 +94,7 @@ ShmOwner::ShmOwner(const Napi::CallbackInfo& info) : PolledDevice<ShmOwner>(info
       !U32Option(env, o, "ownerSlots", 1, 1u << 22, &l.owner_slots) || !U32Option(env, o, "workerSlots", 1, 1u << 22, &l.worker_slots) ||
       !U32Option(env, o, "homeWorkers", 1, shm::kMaxWorkers, &home) || !U32Option(env, o, "rxQuota", 1, 1u << 22, &quota) ||
       !U32Option(env, o, "flowCapacity", 4, 1u << 24, &flows) || !U32Option(env, o, "udpEphemeralLow", 1, 65535, &udp_low) ||
-      !U32Option(env, o, "udpEphemeralHigh", 1, 65535, &udp_high)) {
+      !U32Option(env, o, "udpEphemeralHigh", 1, 65535, &udp_high) || !U32Option(env, o, "poolShift", 0, 256, &l.pool_shift)) {
     return;
   }
   if (home == 0) home = l.workers;
@@ -200,6 +202,11 @@ Napi::Value ShmOwner::GetPlaces(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(worker_fds_.size()));
 }
 
+// The page of the region the pool's first slot lies in (an AF_XDP UMEM's start).
+Napi::Value ShmOwner::GetUmemPage(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), region_ != nullptr ? static_cast<double>(region_->umem_offset() / shm::kPage) : 0);
+}
+
 Napi::Value ShmOwner::GetFreeSlots(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), owner_ != nullptr ? owner_->free_slots() : 0);
 }
@@ -264,6 +271,20 @@ Napi::Value ShmOwner::TxDone(const Napi::CallbackInfo& info) {
   }
   owner_->tx_done(n);
   WakeWorkers();
+  return env.Undefined();
+}
+
+// txSent(n): the first n frames of the last batch are with a device that
+// completes them later (AF_XDP): off the queue, given back one by one.
+Napi::Value ShmOwner::TxSent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint32_t n = NumberArg(info, 0);
+  if (n > owner_->tx_backlog()) {
+    ThrowRange(env, "txSent: n must be an integer in [0, the frames queued]");
+    return env.Undefined();
+  }
+  owner_->tx_sent(n);
   return env.Undefined();
 }
 

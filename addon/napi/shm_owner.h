@@ -48,11 +48,13 @@ class ShmOwner : public PolledDevice<ShmOwner> {
   Napi::Value GetWorkerSlots(const Napi::CallbackInfo& info);
   Napi::Value GetPlaces(const Napi::CallbackInfo& info);
   Napi::Value GetFreeSlots(const Napi::CallbackInfo& info);
+  Napi::Value GetUmemPage(const Napi::CallbackInfo& info);
 
   Napi::Value TakeRx(const Napi::CallbackInfo& info);
   Napi::Value Steer(const Napi::CallbackInfo& info);
   Napi::Value TxBatch(const Napi::CallbackInfo& info);
   Napi::Value TxDone(const Napi::CallbackInfo& info);
+  Napi::Value TxSent(const Napi::CallbackInfo& info);
   Napi::Value TakeLocal(const Napi::CallbackInfo& info);
   Napi::Value Deliver(const Napi::CallbackInfo& info);
   Napi::Value GiveBack(const Napi::CallbackInfo& info);

@@ -39,6 +39,7 @@ Napi::Function XdpDevice::Define(Napi::Env env) {
       InstanceMethod<&XdpDevice::RxBurst>("rxBurst"),
       InstanceMethod<&XdpDevice::TxBurst>("txBurst"),
       InstanceMethod<&XdpDevice::TxReclaim>("txReclaim"),
+      InstanceMethod<&XdpDevice::TakeCompleted>("takeCompleted"),
       InstanceMethod<&XdpDevice::ArmWake>("armWake"),
       InstanceMethod<&XdpDevice::Stats>("stats"),
       InstanceMethod<&XdpDevice::Close>("close"),
@@ -80,9 +81,16 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
     } else if (!num("queue", &opts.queue)) {
       return;
     }
+    uint32_t umem_fd = 0xffffffffu, umem_page = 0;
     if (!num("slotCount", &opts.slot_count) || !num("ringSize", &opts.ring_size) ||
-        !num("ephemeralLow", &eph_lo) || !num("ephemeralHigh", &eph_hi)) {
+        !num("ephemeralLow", &eph_lo) || !num("ephemeralHigh", &eph_hi) || !num("umemFd", &umem_fd) ||
+        !num("umemPage", &umem_page) || !num("foreignFrom", &opts.foreign_from)) {
       return;
+    }
+    // A shard owner's region: the UMEM from its memfd, at a page of it.
+    if (umem_fd != 0xffffffffu) {
+      opts.umem_fd = static_cast<int>(umem_fd);
+      opts.umem_offset = static_cast<uint64_t>(umem_page) * 4096;
     }
     if (eph_lo > 65535 || eph_hi > 65535) {
       ThrowRange(env, "options.ephemeralLow/ephemeralHigh must be ports (0..65535)");
@@ -320,6 +328,17 @@ Napi::Value XdpDevice::TxBurst(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sent);
 }
 
+// takeCompleted(slots: Uint32Array): foreign slots (options.foreignFrom)
+// whose transmit completed, written into slots; returns how many.
+Napi::Value XdpDevice::TakeCompleted(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* data = nullptr;
+  size_t len = 0;
+  if (info.Length() < 1 || !GetU32Array(env, info[0], &data, &len, "slots")) return env.Undefined();
+  if (!dev_.is_open()) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, dev_.take_completed(data, len > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(len)));
+}
+
 Napi::Value XdpDevice::TxReclaim(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!dev_.is_open()) return Napi::Number::New(env, 0);
@@ -363,6 +382,7 @@ Napi::Value XdpDevice::Stats(const Napi::CallbackInfo& info) {
   set("txKickErrors", c.tx_kick_errors);
   set("lastTxErrno", static_cast<uint64_t>(c.last_tx_errno));
   set("completions", c.completions);
+  set("inKernelRx", dev_.in_kernel_rx());
   set("badCompletions", c.bad_completions);
   set("staleProgramsReplaced", dev_.stale_replaced());
   set("freeStackBadIndex", sf.bad_index);

@@ -56,6 +56,7 @@ class XdpDevice : public PolledDevice<XdpDevice> {
   Napi::Value RxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxReclaim(const Napi::CallbackInfo& info);
+  Napi::Value TakeCompleted(const Napi::CallbackInfo& info);
   Napi::Value ArmWake(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -251,10 +251,16 @@ uint32_t Owner::tx_peek(uint32_t* slots, uint32_t* lens, uint32_t max) const {
 
 void Owner::tx_done(uint32_t n) {
   if (n > tx_.count) n = tx_.count;
-  for (uint32_t k = 0; k < n; k++) give_back(tx_.slot[tx_.at(k)]);
+  for (uint32_t k = 0; k < n; k++) return_home(tx_.slot[tx_.at(k)]);
   tx_.pop(n);
   c_.tx_frames += n;
   publish();
+}
+
+void Owner::tx_sent(uint32_t n) {
+  if (n > tx_.count) n = tx_.count;
+  tx_.pop(n);
+  c_.tx_frames += n;
 }
 
 uint32_t Owner::take_local(uint32_t* slots, uint32_t* lens, uint8_t* from, uint32_t max) {
@@ -270,6 +276,12 @@ uint32_t Owner::take_local(uint32_t* slots, uint32_t* lens, uint8_t* from, uint3
 }
 
 bool Owner::give_back(uint32_t s) {
+  bool ok = return_home(s);
+  publish();
+  return ok;
+}
+
+bool Owner::return_home(uint32_t s) {
   if (s >= slot_count_ || holder_[s] != kOwner) {
     c_.bad_give_back++;
     return false;

@@ -121,6 +121,9 @@ class Owner {
   uint32_t tx_peek(uint32_t* slots, uint32_t* lens, uint32_t max) const;
   // The first n of them were sent (or dropped by the device): give them back.
   void tx_done(uint32_t n);
+  // The first n of them are with a device that completes later (AF_XDP's
+  // TX ring): off the queue, still the owner's; give_back() each when done.
+  void tx_sent(uint32_t n);
   uint32_t tx_backlog() const { return tx_.count; }
   // Owner slots on the free list: 0 means nothing can be received now.
   uint32_t free_slots() const { return static_cast<uint32_t>(free_.size()); }
@@ -201,6 +204,8 @@ class Owner {
 
   uint32_t choose(const FrameInfo& fi, uint32_t* hash, bool* by_flow) const;
   void free_owner_slot(uint32_t s);
+  // give_back without publishing (the caller publishes once for a batch).
+  bool return_home(uint32_t s);
   // Puts a frame on w's down ring (not yet published); false when it has no room.
   bool push_down(uint32_t w, uint32_t type, uint32_t slot, uint32_t len, uint32_t flags, uint32_t hash);
   // Publishes what push_down wrote, noting the workers to wake.

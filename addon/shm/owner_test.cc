@@ -154,6 +154,16 @@ void test_layout() {
   bad = h;
   bad.magic = 0;
   CHECK(!Region::header_valid(bad, bad.total_bytes));
+  // An AF_XDP UMEM: the pool 256 bytes into a page, one page more at the end.
+  Layout x = l;
+  x.pool_shift = kXdpHeadroom;
+  RegionHeader hx;
+  CHECK(Region::plan(x, &hx));
+  CHECK(hx.pool_offset % kPage == kXdpHeadroom);
+  CHECK(hx.total_bytes == hx.pool_offset - kXdpHeadroom + static_cast<uint64_t>(hx.slot_count) * hx.slot_size + kPage);
+  CHECK(Region::header_valid(hx, hx.total_bytes));
+  x.pool_shift = 128;
+  CHECK(!Region::plan(x, &hx));
   l.slot_size = 100;  // not a multiple of 64
   CHECK(!Region::plan(l, &h));
   l.slot_size = 2048;
@@ -243,6 +253,32 @@ void test_transmit_and_return() {
   r.owner.tx_done(1);
   CHECK(r.owner.census().owner_free == 128);
   CHECK(r.owner.counters().tx_frames == 2);
+}
+
+// A device that completes transmits later (AF_XDP): tx_sent takes frames
+// off the queue but leaves them the owner's until give_back.
+void test_tx_sent() {
+  Rig r;
+  CHECK(r.init());
+  r.join(0);
+  Worker& w = r.w[0];
+  uint32_t s = w.alloc();
+  uint32_t len = write_eth(w.region.pool(), r.slot_size, s, 0x0800, 6);
+  w.port.tx_burst(&s, &len, 1);
+  w.port.publish();
+  r.owner.drain();
+  uint32_t ts[4], tl[4];
+  CHECK(r.owner.tx_peek(ts, tl, 4) == 1);
+  r.owner.tx_sent(1);
+  CHECK(r.owner.tx_backlog() == 0);
+  CHECK(r.owner.census().owner_held == 1);  // with the device
+  std::vector<uint32_t> rs, rl;
+  w.rx(&rs, &rl);
+  CHECK(w.port.free_count() == 63);
+  CHECK(r.owner.give_back(s));  // completed
+  w.rx(&rs, &rl);
+  CHECK(w.port.free_count() == 64);
+  CHECK(r.owner.counters().tx_frames == 1);
 }
 
 void test_quota() {
@@ -520,6 +556,7 @@ int main() {
   test_join_and_steer();
   test_transmit_and_return();
   test_quota();
+  test_tx_sent();
   test_flow_pinning();
   test_death_reclaims();
   test_faults();

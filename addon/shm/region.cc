@@ -42,6 +42,7 @@ bool Region::plan(const Layout& l, RegionHeader* h) {
   if (l.slot_size < kMinSlotSize || l.slot_size > kMaxSlotSize || l.slot_size % 64 != 0) return false;
   if (l.workers < 1 || l.workers > kMaxWorkers) return false;
   if (l.owner_slots < 1 || l.worker_slots < 1 || l.owner_slots > (1u << 22) || l.worker_slots > (1u << 22)) return false;
+  if (l.pool_shift != 0 && l.pool_shift != kXdpHeadroom) return false;
   uint64_t slots = l.owner_slots + static_cast<uint64_t>(l.worker_slots) * l.workers;
   if (slots > (1u << 24)) return false;
   std::memset(h, 0, sizeof *h);
@@ -60,8 +61,9 @@ bool Region::plan(const Layout& l, RegionHeader* h) {
   h->worker_block_offset = kPage;
   h->worker_block_bytes =
       round_up(kEntriesStart + (static_cast<uint64_t>(h->down_entries) + h->up_entries) * sizeof(Entry), kPage);
-  h->pool_offset = h->worker_block_offset + h->worker_block_bytes * l.workers;
-  h->total_bytes = h->pool_offset + slots * l.slot_size;
+  h->pool_shift = l.pool_shift;
+  h->pool_offset = h->worker_block_offset + h->worker_block_bytes * l.workers + l.pool_shift;
+  h->total_bytes = h->pool_offset + slots * l.slot_size + (l.pool_shift != 0 ? kPage - l.pool_shift : 0);
   if (h->total_bytes > kMaxRegion) return false;
   for (uint32_t i = 0; i < kRetaSize; i++) h->reta[i] = kNoWorker;
   return true;
@@ -74,6 +76,7 @@ bool Region::header_valid(const RegionHeader& h, uint64_t file_bytes) {
   l.workers = h.workers;
   l.owner_slots = h.owner_slots;
   l.worker_slots = h.worker_slots;
+  l.pool_shift = h.pool_shift;
   RegionHeader want;
   if (!plan(l, &want)) return false;
   // Everything derived must be what the sizes imply, and the file that long.

@@ -6,7 +6,11 @@
 //   worker blocks one per worker place: its down ring (owner -> worker) and
 //                 up ring (worker -> owner), headers then entries
 //   pool          slot_count slots of slot_size bytes: the packet memory the
-//                 device reads frames into and sends frames from
+//                 device reads frames into and sends frames from. With a
+//                 pool shift (AF_XDP: the kernel puts a frame 256 bytes into
+//                 its UMEM chunk) the pool starts that far into its first
+//                 page, so slot i's frame is UMEM chunk i's, and one page
+//                 more at the end keeps the last slot inside the file
 //
 // The slot pool is partitioned: slots [0, owner_slots) are the owner's, for
 // receiving; worker w owns [owner_slots + w * worker_slots, +worker_slots),
@@ -28,7 +32,7 @@
 namespace ustack::shm {
 
 constexpr uint32_t kRegionMagic = 0x31485355;  // "USH1"
-constexpr uint32_t kRegionVersion = 1;
+constexpr uint32_t kRegionVersion = 2;
 constexpr uint32_t kRetaSize = 128;     // indirection table entries, as most RSS NICs have
 constexpr uint32_t kMaxWorkers = 64;    // worker places (a wake mask is one uint64_t)
 constexpr uint8_t kNoWorker = 0xff;     // an indirection entry naming no worker
@@ -49,6 +53,7 @@ struct RegionHeader {
   uint64_t worker_block_offset;
   uint64_t worker_block_bytes;
   uint64_t pool_offset;
+  uint32_t pool_shift;     // pool_offset - the page it lies in (0, or 256 for an AF_XDP UMEM)
   // The indirection table: hash & (kRetaSize - 1) -> worker place. The owner
   // writes it (between two increments of reta_seq, odd while writing); a
   // worker copies it and retries while the sequence moved.
@@ -63,7 +68,11 @@ struct Layout {
   uint32_t workers = 1;
   uint32_t owner_slots = 256;
   uint32_t worker_slots = 256;
+  uint32_t pool_shift = 0;  // 0, or kXdpHeadroom
 };
+
+// Where the kernel puts a received frame in an AF_XDP UMEM chunk (XDP_PACKET_HEADROOM).
+constexpr uint32_t kXdpHeadroom = 256;
 
 // Offsets inside one worker block.
 constexpr size_t kDownHeader = 0;
@@ -105,6 +114,8 @@ class Region {
   size_t bytes() const { return bytes_; }
   uint8_t* pool() const { return base_ + header()->pool_offset; }
   size_t pool_bytes() const { return static_cast<size_t>(header()->slot_count) * header()->slot_size; }
+  // The page the pool's first slot lies in: an AF_XDP UMEM's start.
+  uint64_t umem_offset() const { return header()->pool_offset - header()->pool_shift; }
 
   RingHeader* down(uint32_t w) const { return ring_header(w, kDownHeader); }
   RingHeader* up(uint32_t w) const { return ring_header(w, kUpHeader); }

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,7 +108,20 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
   slot_count_ = opts.slot_count;
   size_t umem_bytes = static_cast<size_t>(slot_count_) * chunk_;
   map_bytes_ = umem_bytes + kPage;
-  void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  void* m = MAP_FAILED;
+  if (opts.umem_fd >= 0) {
+    // A shard owner's region: the caller's file, shared with its workers.
+    struct stat st;
+    if (fstat(opts.umem_fd, &st) < 0 || opts.umem_offset % kPage != 0 ||
+        opts.umem_offset + map_bytes_ > static_cast<uint64_t>(st.st_size)) {
+      map_bytes_ = 0;
+      return fail(err, "mmap", EINVAL, "ERR_OUT_OF_RANGE", "the UMEM does not fit the file it is to be mapped from");
+    }
+    m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, opts.umem_fd,
+             static_cast<off_t>(opts.umem_offset));
+  } else {
+    m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  }
   if (m == MAP_FAILED) {
     map_bytes_ = 0;
     return fail(err, "mmap", errno);
@@ -312,6 +326,7 @@ void Device::close() {
   close_fd(&epoll_fd_);
   xsks_.clear();
   table_.detach();
+  completed_.clear();
   bound_ = false;
   if (umem_ != nullptr) {
     // JavaScript may still view the pool: its addresses stay mapped (zero pages) while it does.
@@ -526,6 +541,13 @@ bool Device::flush_tx() {
   return x.tx.outstanding() > 0;
 }
 
+uint32_t Device::take_completed(uint32_t* out, uint32_t max) {
+  uint32_t n = completed_.size() < max ? static_cast<uint32_t>(completed_.size()) : max;
+  for (uint32_t i = 0; i < n; i++) out[i] = completed_[i];
+  completed_.erase(completed_.begin(), completed_.begin() + n);
+  return n;
+}
+
 // The transmitting socket's completions (the others never transmit).
 uint32_t Device::reclaim() {
   if (!bound_) return 0;
@@ -536,6 +558,11 @@ uint32_t Device::reclaim() {
     uint64_t slot = addr / chunk_;
     if (slot >= slot_count_ || table_.state(static_cast<uint32_t>(slot)) != slots::State::kTx) {
       c_.bad_completions++;
+      continue;
+    }
+    if (opts_.foreign_from != 0 && slot >= opts_.foreign_from) {
+      table_.unclaim_tx(static_cast<uint32_t>(slot));  // kTx -> outside the driver, to its owner
+      completed_.push_back(static_cast<uint32_t>(slot));
       continue;
     }
     table_.push(static_cast<uint32_t>(slot));

@@ -65,6 +65,16 @@ struct Options {
   uint16_t ephemeral_high = 0;
   uint32_t slot_count = 8192;  // UMEM chunks
   uint32_t ring_size = 2048;   // entries of each of the four rings (a power of two)
+  // The UMEM in a file the caller made (a shard owner's shared region,
+  // addon/shm/region.h): mapped MAP_SHARED from umem_fd at umem_offset (page
+  // aligned; slot_count * chunk + one page must lie inside the file), so
+  // other processes see the frames in place. -1: anonymous memory.
+  int umem_fd = -1;
+  uint64_t umem_offset = 0;
+  // Slots at or above this index are not the free stack's (a shard
+  // worker's own partition): a completed transmit of one goes to the
+  // completed list (take_completed) instead of the free stack. 0: none.
+  uint32_t foreign_from = 0;
 };
 
 // The frame size a chunk holds, and the chunk for an MTU (0: too large for
@@ -130,8 +140,11 @@ class Device {
   // the whole burst (returns 0, *refusal set) if any slot is not the caller's.
   uint32_t tx_burst(const uint32_t* slot_ids, const uint32_t* lens, uint32_t n, slots::Refusal* refusal,
                     uint32_t* refused_slot);
-  // Slots the kernel finished sending, back on the free stack.
+  // Slots the kernel finished sending, back on the free stack (foreign
+  // ones, Options::foreign_from, to the completed list).
   uint32_t reclaim();
+  // Foreign slots whose transmit completed since the last call (at most max).
+  uint32_t take_completed(uint32_t* out, uint32_t max);
   // True when a frame waits in an RX ring (checked after arming the wake-up).
   bool rx_pending() const;
   // Kicks frames a cut-short kick left in the TX ring; true while some
@@ -150,6 +163,12 @@ class Device {
   int ifindex() const { return ifindex_; }
   uint32_t queue() const { return xsks_.empty() ? opts_.queue : xsks_[0].queue(); }
   uint32_t queue_count() const { return static_cast<uint32_t>(xsks_.size()); }
+  // Slots in the fill rings or with the kernel for receiving, all sockets.
+  uint32_t in_kernel_rx() const {
+    uint32_t n = 0;
+    for (const Xsk& x : xsks_) n += x.in_kernel_rx;
+    return n;
+  }
   bool native() const { return native_; }
   bool zerocopy() const { return zerocopy_; }
   uint32_t prog_id() const { return prog_id_; }
@@ -198,6 +217,7 @@ class Device {
   bool bound_ = false;
 
   uint32_t fill_target_ = 0;  // per socket
+  std::vector<uint32_t> completed_;  // foreign slots sent, for take_completed
 
   slots::Table table_;
   Counters c_;

@@ -318,6 +318,8 @@ export interface XdpDeviceStats {
   /** Completion-ring entries (frames the kernel finished sending), and those naming no slot in TX. */
   completions: number;
   badCompletions: number;
+  /** Slots in the fill rings or with the kernel for receiving, now. */
+  inKernelRx: number;
   /** Stale ustack programs (attached without a link) found on the interface and replaced at open. */
   staleProgramsReplaced: number;
   freeStackBadIndex: number;
@@ -353,6 +355,11 @@ export interface XdpDeviceOptions {
   shared?: boolean;
   ephemeralLow?: number;
   ephemeralHigh?: number;
+  /** One NIC, many workers: the UMEM is the shard region (ShmOwner): its memfd, and the page its pool starts in (ShmOwner.umemPage). */
+  umemFd?: number;
+  umemPage?: number;
+  /** Slots from this index on are the workers' own: their completed transmits go to takeCompleted(), not the free stack. */
+  foreignFrom?: number;
 }
 
 /**
@@ -404,6 +411,8 @@ export interface XdpDevice {
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number;
   /** Slots the kernel finished sending back onto the free stack; returns how many. */
   txReclaim(): number;
+  /** With foreignFrom: the foreign slots whose transmit completed since the last call, written into slots; returns how many. */
+  takeCompleted(slots: Uint32Array): number;
   setWakeCallback(fn: (() => void) | null): void;
   /** Arms the socket's poll; true when a frame is already waiting (do not sleep), false after close(). */
   armWake(): boolean;
@@ -559,6 +568,8 @@ export interface ShmOwnerOptions {
   /** The workers' UDP ephemeral range: UDP to port p in it goes to worker (p - low) % homeWorkers (default: no such rule). */
   udpEphemeralLow?: number;
   udpEphemeralHigh?: number;
+  /** 256 for an AF_XDP UMEM (a frame lies 256 bytes into its chunk: the pool starts that far into a page), else 0. */
+  poolShift?: number;
 }
 
 /** One worker place as the owner counts it (ShmOwner.stats().workers[i]). */
@@ -631,6 +642,8 @@ export interface ShmOwner {
   readonly places: number;
   /** Owner slots free to receive into (0: every one is with a worker or queued). */
   readonly freeSlots: number;
+  /** The region's page where the pool's first slot lies: an AF_XDP UMEM's start (XdpDevice umemPage). */
+  readonly umemPage: number;
   /** Lends up to n free owner slots for a receive burst (into slots). */
   takeRx(slots: Uint32Array, unused: Uint32Array, n: number): number;
   /** Steers the first `filled` of the `given` lent slots (lens, receive flags); the rest go back. */
@@ -639,6 +652,8 @@ export interface ShmOwner {
   txBatch(slots: Uint32Array, lens: Uint32Array, max: number): number;
   /** The first n frames of the last batch were sent. */
   txDone(n: number): void;
+  /** The first n frames of the last batch are with a device that completes them later (AF_XDP): giveBack() each when done. */
+  txSent(n: number): void;
   /** ARP frames for the owner's agent; from[i]: the worker place, or 255 for the wire. */
   takeLocal(slots: Uint32Array, lens: Uint32Array, max: number, from: Uint8Array): number;
   /** A slot the owner holds to a worker as a received frame; false (and the slot given back) when it cannot take it. */

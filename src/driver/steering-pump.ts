@@ -13,23 +13,29 @@
  * device's wake-up and on the eventfd workers write when they queue
  * something while the owner sleeps.
  *
- * Today the device is a TAP (software steering: the owner computes the hash
- * the NIC would). A device with hardware queues plugs in below the same
- * rings: each queue's receive ring fills the slots of the worker it serves
- * and the device's own RSS table takes the place of ShmOwner's (the same
- * Toeplitz key, so steersHere() keeps choosing the right ports).
+ * The device is a TAP or one AF_XDP queue (steered-tap.ts, steered-xdp.ts:
+ * software steering, the owner computes the hash the NIC would). A device
+ * with hardware queues plugs in below the same rings: each queue's receive
+ * ring fills the slots of the worker it serves and the device's own RSS
+ * table takes the place of ShmOwner's (the same Toeplitz key, so
+ * steersHere() keeps choosing the right ports).
  */
 import { loadAddon, type ShmCensus, type ShmOwner, type ShmOwnerStats } from './addon.js';
-import type { NicOffloads, NicStats } from './nic.js';
-import { TapNic, type TapNicOptions } from './tap-nic.js';
-import { FROM_WIRE, OwnerArp, type OwnerArpStats } from './owner-arp.js';
+import type { NicStats } from './nic.js';
+import type { TapNicOptions } from './tap-nic.js';
+import { OwnerArp, type OwnerArpStats } from './owner-arp.js';
 import { writeSynProbe } from './flow-probe.js';
+import type { DeviceInfo, DeviceWake, SteeredDevice } from './steered-device.js';
+import { SteeredTap } from './steered-tap.js';
+import { SteeredXdp, type SteeredXdpOptions } from './steered-xdp.js';
 import { prefixToNetmask } from '../wire/ipv4.js';
 import type { Clock } from '../time/clock.js';
 
+export type { DeviceInfo } from './steered-device.js';
+
 export interface SteeringPumpOptions {
-  /** The TAP device (its `pool` comes from the shared region). */
-  tap: Omit<TapNicOptions, 'pool'>;
+  /** The device: a TAP (its `pool` comes from the shared region) or one AF_XDP queue (its UMEM is the region). */
+  device: { kind: 'tap'; tap: Omit<TapNicOptions, 'pool'> } | { kind: 'xdp'; xdp: Omit<SteeredXdpOptions, 'address'> };
   /** The stack's address (every worker's), for ARP, its prefix length and gateway (0: none), for the next hop of a probe. */
   address: number;
   prefixLength: number;
@@ -38,9 +44,9 @@ export interface SteeringPumpOptions {
   places: number;
   /** Workers the indirection table spreads over (default places). */
   homeWorkers?: number;
-  /** Slots the owner receives into (default 512). */
+  /** Slots the owner receives into (default 512 for TAP's 64 KiB slots, 4096 for AF_XDP's 2 or 4 KiB). */
   ownerSlots?: number;
-  /** Slots each worker sends from (default 128). */
+  /** Slots each worker sends from (default 128 for TAP, 1024 for AF_XDP). */
   workerSlots?: number;
   /** Owner slots one worker may hold (default two thirds of ownerSlots for two workers: 2 * ownerSlots / (places + 1)). */
   rxQuota?: number;
@@ -49,52 +55,22 @@ export interface SteeringPumpOptions {
   clock: Clock;
 }
 
-/** What a worker needs to know of the device (it opens nothing itself). */
-export interface DeviceInfo {
-  device: string;
-  mac: number;
-  mtu: number;
-  offloads: NicOffloads;
-  rxPerFrameFlags: boolean;
-}
-
 const BURST = 32;
 /** The stacks' default ephemeral range (RFC 6335 §6), as tcp-layer and udp-layer have it. */
 export const DEFAULT_EPHEMERAL = { low: 49152, high: 65535 };
-const TX_BURST = 64;
 
 export class SteeringPump {
-  readonly tap: TapNic;
+  readonly device: SteeredDevice;
   readonly shm: ShmOwner;
   readonly arp: OwnerArp;
   readonly clock: Clock;
   /** Set by the PollLoop; the pump queues nothing outside poll(). */
   onOutput: (() => void) | null = null;
-  /**
-   * The device's wake-up as a PollLoop wake source, armed only while an
-   * owner slot is free: with every slot at the workers a readable device
-   * would wake the owner for nothing, again and again; a worker giving
-   * slots back wakes it through ringWake instead.
-   */
-  readonly deviceWake: {
-    setWakeHandler(h: (() => void) | null): void;
-    armWake(): void;
-    ref(): void;
-    unref(): void;
-  };
+  /** The device's wake-up, a PollLoop wake source. */
+  readonly deviceWake: DeviceWake;
   /** The ShmOwner's wake-up as a PollLoop wake source (workers queued something). */
-  readonly ringWake: {
-    setWakeHandler(h: (() => void) | null): void;
-    armWake(): void;
-    ref(): void;
-    unref(): void;
-  };
+  readonly ringWake: DeviceWake;
 
-  private readonly rxSlots = new Uint32Array(BURST);
-  private readonly rxLens = new Uint32Array(BURST);
-  private readonly rxFlags: Uint8Array | undefined;
-  private readonly txSlots = new Uint32Array(TX_BURST);
-  private readonly txLens = new Uint32Array(TX_BURST);
   private readonly localSlots = new Uint32Array(BURST);
   private readonly localLens = new Uint32Array(BURST);
   private readonly localFrom = new Uint8Array(BURST);
@@ -104,20 +80,19 @@ export class SteeringPump {
   /** The device pushed back: frames wait in the owner's transmit queue. */
   private txWaiting = false;
   private ringWakeHandler: (() => void) | null = null;
-  private readonly counters = { polls: 0, rxNoSlot: 0, txShort: 0, deviceWakeSkipped: 0, probesSent: 0, probesNoNeighbor: 0 };
+  private readonly counters = { polls: 0, probesSent: 0, probesNoNeighbor: 0 };
   private readonly address: number;
   private readonly netmask: number;
   private readonly gateway: number;
 
-  private constructor(tap: TapNic, shm: ShmOwner, opts: SteeringPumpOptions) {
-    this.tap = tap;
+  private constructor(device: SteeredDevice, shm: ShmOwner, opts: SteeringPumpOptions) {
+    this.device = device;
     this.shm = shm;
     this.clock = opts.clock;
     this.address = opts.address;
     this.netmask = prefixToNetmask(opts.prefixLength);
     this.gateway = opts.gateway;
     this.pool = new Uint8Array(shm.pool);
-    this.rxFlags = tap.rxPerFrameFlags ? new Uint8Array(BURST) : undefined;
     const one = this.oneSlot;
     this.arp = new OwnerArp(
       {
@@ -129,21 +104,13 @@ export class SteeringPump {
         takeSlot: () => (shm.takeRx(one, one, 1) === 1 ? one[0]! : -1),
       },
       opts.address,
-      tap.mac,
+      device.info.mac,
     );
     const fire = (): void => {
       const h = this.ringWakeHandler;
       if (h !== null && !this.closed) h();
     };
-    this.deviceWake = {
-      setWakeHandler: (h) => tap.setWakeHandler(h),
-      armWake: () => {
-        if (shm.freeSlots > 0) tap.armWake();
-        else this.counters.deviceWakeSkipped++;
-      },
-      ref: () => tap.ref(),
-      unref: () => tap.unref(),
-    };
+    this.deviceWake = device.wake;
     this.ringWake = {
       setWakeHandler: (h) => {
         this.ringWakeHandler = h;
@@ -161,48 +128,34 @@ export class SteeringPump {
     };
   }
 
-  /** Opens the TAP over a new shared region. */
+  /** Opens the device over a new shared region. */
   static open(opts: SteeringPumpOptions): SteeringPump {
     const places = opts.places;
-    const ownerSlots = opts.ownerSlots ?? 512;
-    const workerSlots = opts.workerSlots ?? 128;
+    const xdp = opts.device.kind === 'xdp';
+    const ownerSlots = opts.ownerSlots ?? (xdp ? 4096 : 512);
+    const workerSlots = opts.workerSlots ?? (xdp ? 1024 : 128);
     const rxQuota = opts.rxQuota ?? Math.max(1, Math.min(ownerSlots, Math.floor((2 * ownerSlots) / (places + 1))));
     const { ShmOwner } = loadAddon();
-    let shm: ShmOwner | undefined;
-    let tap: TapNic;
-    try {
-      tap = TapNic.open({
-        ...opts.tap,
-        pool: (slotSize) => {
-          shm = new ShmOwner({
-            slotSize,
-            places,
-            homeWorkers: opts.homeWorkers ?? places,
-            ownerSlots,
-            workerSlots,
-            rxQuota,
-            udpEphemeralLow: opts.ephemeral?.low ?? DEFAULT_EPHEMERAL.low,
-            udpEphemeralHigh: opts.ephemeral?.high ?? DEFAULT_EPHEMERAL.high,
-          });
-          return { buffer: shm.pool, slotCount: shm.slotCount };
-        },
+    const makeRegion = (slotSize: number, poolShift: number): ShmOwner =>
+      new ShmOwner({
+        slotSize,
+        places,
+        homeWorkers: opts.homeWorkers ?? places,
+        ownerSlots,
+        workerSlots,
+        rxQuota,
+        udpEphemeralLow: opts.ephemeral?.low ?? DEFAULT_EPHEMERAL.low,
+        udpEphemeralHigh: opts.ephemeral?.high ?? DEFAULT_EPHEMERAL.high,
+        poolShift,
       });
-    } catch (err) {
-      shm?.close();
-      throw err;
-    }
-    return new SteeringPump(tap, shm!, opts);
+    const d = opts.device;
+    const { device, shm } = d.kind === 'tap' ? SteeredTap.open(d.tap, makeRegion) : SteeredXdp.open({ ...d.xdp, address: opts.address }, makeRegion);
+    return new SteeringPump(device, shm, opts);
   }
 
   /** What a worker's ShmNic needs to know of the device. */
-  get device(): DeviceInfo {
-    return {
-      device: this.tap.name,
-      mac: this.tap.mac,
-      mtu: this.tap.mtu,
-      offloads: { ...this.tap.offloads },
-      rxPerFrameFlags: this.tap.rxPerFrameFlags,
-    };
+  get info(): DeviceInfo {
+    return this.device.info;
   }
 
   /** One round: receive and steer a burst, answer ARP, send what workers queued. Returns frames moved. */
@@ -210,15 +163,7 @@ export class SteeringPump {
     if (this.closed) return 0;
     this.counters.polls++;
     const shm = this.shm;
-    let moved = 0;
-    const k = shm.takeRx(this.rxSlots, this.rxLens, BURST);
-    if (k > 0) {
-      const got = this.tap.readInto(this.rxSlots, this.rxLens, k, this.rxFlags);
-      shm.steer(this.rxSlots, this.rxLens, k, got, this.rxFlags);
-      moved += got;
-    } else {
-      this.counters.rxNoSlot++;
-    }
+    let moved = this.device.receive();
     // ARP from the wire and from workers.
     for (;;) {
       const n = shm.takeLocal(this.localSlots, this.localLens, BURST, this.localFrom);
@@ -226,19 +171,9 @@ export class SteeringPump {
       if (n < BURST) break;
     }
     // What workers queued (and ARP answers), to the device.
-    this.txWaiting = false;
-    for (;;) {
-      const n = shm.txBatch(this.txSlots, this.txLens, TX_BURST);
-      if (n === 0) break;
-      const taken = this.tap.writeFrom(this.txSlots, this.txLens, n);
-      shm.txDone(taken);
-      moved += taken;
-      if (taken < n) {
-        this.counters.txShort++; // the device pushes back: the rest waits for the next poll
-        this.txWaiting = true;
-        break;
-      }
-    }
+    const t = this.device.transmit();
+    this.txWaiting = t.waiting;
+    moved += t.sent;
     return moved;
   }
 
@@ -288,7 +223,7 @@ export class SteeringPump {
       return;
     }
     const len = writeSynProbe(this.pool, slot * this.shm.slotSize, {
-      srcMac: this.tap.mac,
+      srcMac: this.device.info.mac,
       dstMac: mac,
       src: local,
       srcPort: localPort,
@@ -320,7 +255,7 @@ export class SteeringPump {
       steering,
       workers,
       arp: { ...this.arp.stats },
-      device: this.tap.stats(),
+      device: this.device.stats(),
       pump: { ...this.counters },
       layout: { slotSize: shm.slotSize, slotCount: shm.slotCount, ownerSlots: shm.ownerSlots, workerSlots: shm.workerSlots, places: shm.places },
       reta: [...shm.reta()],
@@ -332,7 +267,7 @@ export class SteeringPump {
     if (this.closed) return;
     this.closed = true;
     this.ringWakeHandler = null;
-    await this.tap.close();
+    await this.device.close();
     this.shm.close();
   }
 }

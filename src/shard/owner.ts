@@ -29,7 +29,7 @@ import { OWNER_WAKE_FD, REGION_FD, SHARD_ENV, WAKE_FD, isWorkerMessage, type Sha
 import { isShardWorker } from './worker.js';
 
 export interface ShardOptions {
-  /** 'tap:NAME' (software steering; the only device with shards yet). */
+  /** 'tap:NAME' or 'xdp:IF[?queue=N&mode=...&zerocopy=...&busy=1]' (one queue): the owner steers in software. */
   nic: string;
   /** 'A.B.C.D/len': every worker's address. */
   address: string;
@@ -112,7 +112,7 @@ export class ShardOwner extends EventEmitter {
   ) {
     super();
     this.pump = pump;
-    const dev = pump.device;
+    const dev = pump.info;
     this.description = {
       workers: opts.workers,
       fd: REGION_FD,
@@ -140,8 +140,16 @@ export class ShardOwner extends EventEmitter {
       throw ERR_INVALID_ARG_VALUE('workers', opts.workers, 'must be an integer from 1 to 64');
     }
     const spec = parseNicSpec(opts.nic);
-    if (spec.kind !== 'tap') {
-      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'cannot be shared by workers yet (only tap:NAME has software steering)');
+    if (spec.kind !== 'tap' && spec.kind !== 'xdp') {
+      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'cannot be shared by workers yet (tap:NAME and xdp:IF have software steering)');
+    }
+    if (spec.kind === 'xdp' && spec.shared) {
+      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'shared=1 (the kernel\'s own address) is not supported with workers');
+    }
+    const xdpQueue = spec.kind === 'xdp' ? spec.queue : 0;
+    if (xdpQueue === 'all') {
+      // One socket per hardware queue, each a worker's: the hardware-steered path, not built yet.
+      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'queue=all is not supported with workers yet (one queue, steered by the owner)');
     }
     let cidr: { address: number; prefixLength: number };
     try {
@@ -151,12 +159,18 @@ export class ShardOwner extends EventEmitter {
     }
     const gateway = opts.gateway === undefined ? 0 : parseIpv4Address(opts.gateway);
     const pump = SteeringPump.open({
-      tap: {
-        name: spec.name,
-        ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
-        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
-        ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
-      },
+      device:
+        spec.kind === 'tap'
+          ? {
+              kind: 'tap',
+              tap: {
+                name: spec.name,
+                ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+                ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+                ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
+              },
+            }
+          : { kind: 'xdp', xdp: { ifname: spec.ifname, queue: xdpQueue, mode: spec.mode, zerocopy: spec.zerocopy, busyPoll: spec.busyPoll } },
       address: cidr.address,
       prefixLength: cidr.prefixLength,
       gateway,

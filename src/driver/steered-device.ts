@@ -1,0 +1,51 @@
+/**
+ * The device side of a shard owner's steering pump (steering-pump.ts): how
+ * frames get into the shared pool and out of it for one kind of device.
+ * The pool is the shared region's (ShmOwner); the device reads into owner
+ * slots and sends from any slot, by index. Two kinds today:
+ *
+ *  - TAP (steered-tap.ts): the owner lends free owner slots to each read
+ *    burst; a write burst is done when the call returns.
+ *  - AF_XDP on one queue (steered-xdp.ts): the UMEM is the region; the
+ *    device's fill ring takes owner slots the owner keeps on its free stack;
+ *    a transmit completes later (the completion ring), and a worker's slot
+ *    goes back to the worker only then.
+ */
+import type { ShmOwner } from './addon.js';
+import type { NicOffloads, NicStats } from './nic.js';
+
+/** What a worker needs to know of the device (it opens nothing itself). */
+export interface DeviceInfo {
+  device: string;
+  mac: number;
+  mtu: number;
+  offloads: NicOffloads;
+  rxPerFrameFlags: boolean;
+}
+
+/** A PollLoop wake source (runtime/poll-loop.ts WakeSource). */
+export interface DeviceWake {
+  setWakeHandler(h: (() => void) | null): void;
+  armWake(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface SteeredDevice {
+  readonly info: DeviceInfo;
+  /** The device's wake-up: frames may be waiting. */
+  readonly wake: DeviceWake;
+  /** Receives one burst and steers it (ShmOwner.steer); returns the frames received. */
+  receive(): number;
+  /**
+   * Sends what the owner has queued (ShmOwner.txBatch) and gives back what
+   * the device is done with; returns frames sent and whether the device
+   * pushed back (frames still queued: poll again soon).
+   */
+  transmit(): { sent: number; waiting: boolean };
+  stats(): NicStats;
+  close(): Promise<void>;
+}
+
+/** How the pump makes the region once the device knows its slot size. */
+export type RegionFactory = (slotSize: number, poolShift: number) => ShmOwner;
