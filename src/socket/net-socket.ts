@@ -57,7 +57,7 @@ const READ_CHUNK = 64 * 1024;
  * (requests, responses) keeps no slab: the ring is pooled and empty when
  * idle, a slab would stay with the socket.
  */
-const READ_SLAB = 64 * 1024;
+const READ_SLAB = 128 * 1024;
 const STREAM_MIN = 16 * 1024;
 /**
  * A write at least this long that does not fit the send buffer's free space
