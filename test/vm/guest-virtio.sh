@@ -9,7 +9,8 @@
 #                  SIGKILL mid-transfer and restart, strace around a 10 MB echo,
 #                  the same echo through the guest kernel's virtio_net
 #     virtio-vfio  VFIO behind the emulated IOMMU (iommu_platform=on); a device
-#                  without it refused; bind, ping, echoes
+#                  without it refused; bind, the addon against bad input from
+#                  JavaScript and its lifetimes (virtio-checks.mjs), ping, echoes
 #     virtio-tap   UIO, -netdev tap with 2 queues, mq=on: ?queues=2, ping of the
 #                  host, echoes, TSO to the host kernel, frames on both queues
 # The kernel command line names the NICs: ustack.pci (the one under test),
@@ -58,6 +59,12 @@ if [ "$mode" = virtio-vfio ]; then
 fi
 check "bind $access" "${U[@]}" bind "$pci" $access
 check "devices after bind" "${U[@]}" devices
+if [ "$mode" = virtio-vfio ]; then
+  # Bad input from JavaScript against the real device behind the IOMMU, and
+  # its lifetime (workers, a detached free stack, close).
+  node "$dir/test/vm/virtio-checks.mjs" "$pci" vfio </dev/null 2>&1; rc=$?
+  if [ $rc -ne 0 ]; then say "FAIL virtio checks (exit $rc)"; fi
+fi
 if [ "$mode" = virtio ]; then
   expect_fail "error: queues beyond the device's pairs" "queues=2 is out of range" "${U[@]}" echo --nic "$NIC?queues=2" --address $ADDR
 fi

@@ -26,7 +26,9 @@
 //                strace -c around a 10 MB echo, the same echo through the guest
 //                kernel's virtio_net + node:net (test/vm/guest-virtio.sh).
 //   virtio-vfio  the same device behind the emulated IOMMU (iommu_platform=on),
-//                VFIO type1; one without iommu_platform refused.
+//                VFIO type1; one without iommu_platform refused; the addon
+//                against bad input from JavaScript and its lifetimes
+//                (test/vm/virtio-checks.mjs).
 //   virtio-tap   -netdev tap,queues=2 and mq=on: ?queues=2, the host kernel as
 //                peer, TSO super-frames seen on the host's TAP, frames on both
 //                queue pairs.
