@@ -978,7 +978,14 @@ export class UstackSocket extends Duplex {
       this._getpeername();
       conn.events = {};
       if ((this._fl & S_RESET_ON_CLOSE) !== 0) conn.abort();
-      else conn.close();
+      else {
+        // A write in progress may be lent from the application's Buffer,
+        // which it may reuse once its callback runs (below): TCP keeps
+        // (copies) only what it already sent, as the kernel keeps what a
+        // write had given it, and drops the rest.
+        if (conn.lent > 0) conn.returnLoan();
+        conn.close();
+      }
       this._hostRef.kick();
       this._conn = null;
       this._sockname = null;

@@ -22,6 +22,7 @@
  * never see a half-updated connection.
  */
 import { TCP_ACK, TCP_RST, type TcpRepr } from '../../wire/tcp.js';
+import { seqAdd, seqDiff, seqGt } from '../../wire/seq.js';
 import { STATE_NAMES, State, type PeerSynOptions, type TcpState } from './types.js';
 import { COLD_NONE } from './cold-state.js';
 import {
@@ -295,6 +296,35 @@ export class Connection extends Tcb {
   /** Lent bytes not acknowledged yet (0: no loan out). */
   get lent(): number {
     return this.io.loanLen;
+  }
+
+  /**
+   * The lender takes its buffer back before the loan is over (a socket
+   * destroyed with a write in progress, whose buffer the application may
+   * reuse at once): the lent bytes already sent are copied into the send
+   * ring (they may have to be retransmitted; as node's write queue, whose
+   * bytes in the kernel still go), the rest is dropped. When the send ring
+   * cannot hold what was sent, the connection is reset instead.
+   */
+  returnLoan(): void {
+    const io = this.io;
+    if (io.loanLen === 0) return;
+    let sent = seqDiff(this.sndMax, this.sndBase) - this.sndRing.length;
+    if (sent > io.loanLen) sent = io.loanLen;
+    if (sent > 0) {
+      if (sent > Math.max(1, this.config.sendBufferSize) - this.sndRing.length) {
+        io.endLoan();
+        this.abort();
+        return;
+      }
+      const ring = this.sndRing === IDLE_RING ? takeSndRing(this) : this.sndRing;
+      ringPut(ring, 0, io.loanBuf, io.loanOff, sent);
+      ring.commit(sent);
+    }
+    io.endLoan();
+    // Unsent lent bytes are gone: never send past what the ring holds now.
+    if (seqGt(this.sndNxt, seqAdd(this.sndBase, this.sndRing.length))) this.sndNxt = seqAdd(this.sndBase, this.sndRing.length);
+    this.host.kick(this);
   }
 
   /**
