@@ -18,6 +18,8 @@
  *    equal before and after); a replacement joins in the same place and
  *    serves new clients.
  *  - SIGINT stops owner and workers, and the TAP goes.
+ *  - An owner SIGKILLed takes its workers with it (their IPC channel
+ *    closes and they exit) and its TAP.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -315,6 +317,43 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
     expect(linkExists(ifname)).toBe(false);
     for (const pid of pids) {
       expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    }
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('ustack echo --workers 2: the owner SIGKILLed', () => {
+  it('its workers exit (their IPC channel closes) and the TAP goes with the owner', async () => {
+    const subnet = freeSubnet24();
+    const ours = `10.11.${subnet}.2`;
+    const ifname = uniqueIfName('ushk');
+    const runDir = mkdtempSync(join(tmpdir(), 'ustack-shards-'));
+    const child = startChild(
+      process.execPath,
+      [bin, 'echo', '--nic', `tap:${ifname}`, '--address', `${ours}/24`, '--host-address', `10.11.${subnet}.1/24`, '--workers', '2'],
+      { what: `ustack echo --workers 2 on ${ifname}`, env: { ...process.env, USTACK_RUN_DIR: runDir } },
+    );
+    try {
+      await waitForOutput(child, `ustack echo listening on ${ours}:7 (2 workers: `);
+      const m = /\(2 workers: (\d+), (\d+)\)/.exec(child.stdout())!;
+      const pids = [Number(m[1]), Number(m[2])];
+      child.kill('SIGKILL');
+      await withTimeout(child.done, { timeoutMs: 10_000, what: 'the owner to die' });
+      await waitFor(
+        () =>
+          pids.every((pid) => {
+            try {
+              process.kill(pid, 0);
+              return false;
+            } catch {
+              return true;
+            }
+          }),
+        { timeoutMs: 15_000, what: `workers ${pids.join(', ')} to exit after their owner's SIGKILL` },
+      );
+      await waitFor(() => !linkExists(ifname), { timeoutMs: 10_000, what: `${ifname} to go with its owner` });
+    } finally {
+      await child.stop();
+      rmSync(runDir, { recursive: true, force: true });
     }
   });
 });
