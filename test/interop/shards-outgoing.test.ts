@@ -12,15 +12,18 @@
  *  - every UDP reply arrives, and each socket's ephemeral port is one of
  *    the worker's own: (port - 49152) % 2 == its place (udp-layer's
  *    acceptsEphemeralPort, the owner's port rule).
+ * And a worker that dies while starting makes ShardOwner.open() fail
+ * cleanly: its error, no TAP left behind.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/driver/addon.js';
 import { ShardOwner } from '../../src/shard/owner.js';
-import { assertRouteOver, freeSubnet24, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { assertRouteOver, freeSubnet24, linkExists, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
 import { ipv4, rssHashIpv4 } from '../helpers/toeplitz.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -99,5 +102,23 @@ describe.skipIf(skipReason !== undefined)('shards: replies to what a worker open
       expect(r.ok).toBe(24);
       for (const p of r.ports!) expect((p - 49152) % 2).toBe(place);
     });
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('shards: a worker that dies while starting', () => {
+  it('ShardOwner.open rejects with ERR_USTACK_SHARD_WORKER_EXITED and leaves no TAP behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ustack-shards-'));
+    const exec = join(dir, 'dies.mjs');
+    writeFileSync(exec, 'process.exit(3);\n');
+    const subnet = freeSubnet24();
+    const ifname = uniqueIfName('ushd');
+    try {
+      await expect(
+        ShardOwner.open({ nic: `tap:${ifname}`, address: `10.11.${subnet}.2/24`, hostAddress: `10.11.${subnet}.1/24`, workers: 2, exec, args: [], execArgv: [] }),
+      ).rejects.toMatchObject({ code: 'ERR_USTACK_SHARD_WORKER_EXITED' });
+      expect(linkExists(ifname)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
