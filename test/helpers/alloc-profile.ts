@@ -9,7 +9,7 @@ import { Session } from 'node:inspector';
 
 /** A node of V8's sampling heap profile (HeapProfiler.stopSampling). */
 export interface ProfileNode {
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   selfSize: number;
   children: ProfileNode[];
 }

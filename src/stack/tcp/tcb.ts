@@ -551,8 +551,11 @@ export function releaseCold(c: Tcb): void {
  */
 export function maybeDropCold(c: Tcb): void {
   const cs = c.cold;
+  // The int32 fields, not their uint32 getters: the same comparison, with no
+  // heap number where V8 does not inline the getters (this runs once per idle
+  // transition, too rarely to be optimised early).
   if (
-    c.sndUna !== c.sndMax ||
+    c._sndUna !== c._sndMax ||
     c.sndQueued() !== 0 ||
     cs.rsN !== 0 ||
     cs.sbN !== 0 ||
