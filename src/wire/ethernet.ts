@@ -8,6 +8,7 @@ export const ETH_HEADER_LEN = 14;
 export const ETH_VLAN_HEADER_LEN = 18;
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
+export const ETHERTYPE_IPV6 = 0x86dd;
 export const ETHERTYPE_VLAN = 0x8100;
 export const MAC_BROADCAST = 0xffffffffffff;
 
