@@ -2,8 +2,8 @@
 // The package's `install` script: builds the native addon with node-gyp.
 //
 // A machine without a C++ toolchain still gets a working install: loopback,
-// Stack.pair and MemoryNic run in JavaScript alone; TAP, e1000 and AF_XDP
-// NICs need the addon. So a failed build prints one message saying what is
+// Stack.pair and MemoryNic run in JavaScript alone; TAP, e1000, virtio-net, AF_XDP
+// NICs and worker shards need the addon. So a failed build prints one message saying what is
 // missing and how to build it later, and the install succeeds — unless
 // USTACK_ADDON_REQUIRED=1 (the project's own CI and `npm run build`), which
 // makes it fail.
@@ -40,7 +40,7 @@ if (cmd === null) {
 if (why !== undefined) {
   process.stderr.write(
     `\nustack: the native addon was not built: ${why}.\n` +
-      'ustack: TAP, e1000 and AF_XDP NICs need it; loopback, Stack.pair and MemoryNic work without it.\n' +
+      'ustack: TAP, e1000, virtio-net and AF_XDP NICs and worker shards need it; loopback, Stack.pair and MemoryNic work without it.\n' +
       'ustack: to build it, install python3, make and a C++17 compiler (Debian: apt-get install python3 make g++),\n' +
       `ustack: then run \`npm rebuild ustack\` (or \`npx node-gyp rebuild\` in ${root}).\n\n`,
   );

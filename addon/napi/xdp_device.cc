@@ -55,6 +55,15 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
     return;
   }
   ifname_ = info[0].As<Napi::String>().Utf8Value();
+  // An interface name the kernel can hold (IFNAMSIZ with its NUL), with no NUL inside.
+  if (ifname_.empty() || ifname_.size() > 15 || ifname_.find('\0') != std::string::npos) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE", "new XdpDevice: ifname must be 1 to 15 characters, without NUL");
+    return;
+  }
+  if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsObject()) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "new XdpDevice: options must be an object");
+    return;
+  }
   ustack::xdp::Options opts;
   if (info.Length() >= 2 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
@@ -71,7 +80,23 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
     };
     auto text = [&](const char* k, std::string* out) {
       Napi::Value v = o.Get(k);
-      if (v.IsString()) *out = v.As<Napi::String>().Utf8Value();
+      if (v.IsUndefined()) return true;
+      if (!v.IsString()) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", std::string("options.") + k + " must be a string");
+        return false;
+      }
+      *out = v.As<Napi::String>().Utf8Value();
+      return true;
+    };
+    auto flag = [&](const char* k, bool* out) {
+      Napi::Value v = o.Get(k);
+      if (v.IsUndefined()) return true;
+      if (!v.IsBoolean()) {
+        ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", std::string("options.") + k + " must be a boolean");
+        return false;
+      }
+      *out = v.As<Napi::Boolean>().Value();
+      return true;
     };
     uint32_t eph_lo = 0, eph_hi = 0;
     Napi::Value q = o.Get("queue");
@@ -96,13 +121,11 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
       ThrowRange(env, "options.ephemeralLow/ephemeralHigh must be ports (0..65535)");
       return;
     }
-    opts.shared = o.Get("shared").ToBoolean().Value();
+    if (!flag("shared", &opts.shared)) return;
     opts.ephemeral_low = static_cast<uint16_t>(eph_lo);
     opts.ephemeral_high = static_cast<uint16_t>(eph_hi);
     std::string mode = "auto", zc = "auto";
-    text("mode", &mode);
-    text("zerocopy", &zc);
-    if (env.IsExceptionPending()) return;
+    if (!text("mode", &mode) || !text("zerocopy", &zc)) return;
     if (mode == "native") opts.mode = ustack::xdp::Mode::kNative;
     else if (mode == "generic") opts.mode = ustack::xdp::Mode::kGeneric;
     else if (mode != "auto") {
@@ -115,8 +138,7 @@ XdpDevice::XdpDevice(const Napi::CallbackInfo& info) : PolledDevice<XdpDevice>(i
       ThrowCoded(env, true, "ERR_INVALID_ARG_VALUE", "options.zerocopy must be 'auto', 'on' or 'off'");
       return;
     }
-    opts.busy_poll = o.Get("busyPoll").ToBoolean().Value();
-    if (env.IsExceptionPending()) return;
+    if (!flag("busyPoll", &opts.busy_poll)) return;
   }
   ustack::Error err;
   if (dev_.open(ifname_, opts, &err) < 0) {

@@ -806,7 +806,7 @@ export function loadAddon(): UstackAddon {
   if (cached) return cached;
   const root = packageRoot();
   const path = ADDON_CANDIDATES.map((p) => join(root, p)).find((p) => existsSync(p));
-  const needs = 'TAP, e1000 and AF_XDP NICs need it (loopback, Stack.pair and MemoryNic do not)';
+  const needs = 'TAP, e1000, virtio-net and AF_XDP NICs and worker shards need it (loopback, Stack.pair and MemoryNic do not)';
   const howToBuild = `build it with \`npm rebuild ustack\` or \`npx node-gyp rebuild\` in ${root} (needs python3, make and a C++17 compiler)`;
   if (!path) {
     throw codedError(

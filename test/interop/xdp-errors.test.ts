@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
-import { packageRoot } from '../../src/driver/addon.js';
+import { loadAddon, packageRoot } from '../../src/driver/addon.js';
 import { ensureTools, run, runBounded, uniqueIfName, which } from '../helpers/netns.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { startChild } from '../helpers/children.js';
@@ -33,6 +33,31 @@ async function openError(nic: string, address: string): Promise<{ code?: string;
   }
   throw new Error(`Stack.open({ nic: '${nic}' }) succeeded`);
 }
+
+// The constructor's argument checks come before any system call: they need the addon, not XDP.
+describe('XdpDevice argument checks', () => {
+  const bad: [string, unknown[], string][] = [
+    ['no ifname', [], 'ERR_INVALID_ARG_TYPE'],
+    ['an empty ifname', [''], 'ERR_INVALID_ARG_VALUE'],
+    ['an ifname longer than IFNAMSIZ', ['a'.repeat(16)], 'ERR_INVALID_ARG_VALUE'],
+    ['an ifname with a NUL', ['lo\0x'], 'ERR_INVALID_ARG_VALUE'],
+    ['options that are not an object', ['lo', 3], 'ERR_INVALID_ARG_TYPE'],
+    ['a mode that is not a string', ['lo', { mode: 1 }], 'ERR_INVALID_ARG_TYPE'],
+    ['an unknown mode', ['lo', { mode: 'fast' }], 'ERR_INVALID_ARG_VALUE'],
+    ['a zerocopy that is not a string', ['lo', { zerocopy: true }], 'ERR_INVALID_ARG_TYPE'],
+    ['shared that is not a boolean', ['lo', { shared: 'yes' }], 'ERR_INVALID_ARG_TYPE'],
+    ['busyPoll that is not a boolean', ['lo', { busyPoll: 1 }], 'ERR_INVALID_ARG_TYPE'],
+    ['a negative queue', ['lo', { queue: -1 }], 'ERR_OUT_OF_RANGE'],
+    ['a fractional slotCount', ['lo', { slotCount: 1.5 }], 'ERR_OUT_OF_RANGE'],
+  ];
+  for (const [what, args, code] of bad) {
+    it(`refuses ${what} with ${code}`, () => {
+      const { XdpDevice } = loadAddon();
+      const Ctor = XdpDevice as unknown as new (...a: unknown[]) => unknown;
+      expect(() => new Ctor(...args)).toThrow(expect.objectContaining({ code }));
+    });
+  }
+});
 
 describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
   let v: VethNs;

@@ -187,6 +187,6 @@ describe('the npm package', () => {
     const tap = lastJson(ok(await run(process.execPath, ['tap-without-addon.mjs'], { cwd: consumer }), 'tap-without-addon.mjs'));
     expect(tap.opened).toBe(false);
     expect(tap.code).toBe('ERR_USTACK_ADDON_NOT_BUILT');
-    expect(tap.message).toMatch(/native addon is not built .*TAP, e1000 and AF_XDP NICs need it.*npm rebuild ustack/);
+    expect(tap.message).toMatch(/native addon is not built .*TAP, e1000, virtio-net and AF_XDP NICs and worker shards need it.*npm rebuild ustack/);
   });
 });
