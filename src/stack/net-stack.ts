@@ -316,6 +316,10 @@ export class NetStack implements TransportEndpoints {
       out[`arp.${i.name}`] = { ...i.neighbors.stats };
       out[`ipfrag.${i.name}`] = { ...i.reassembler.stats };
       out[`nic.${i.name}`] = { ...i.nic.stats() };
+      if (i.v6 !== null) {
+        out[`ip6.${i.name}`] = { ...i.v6.stats, ...i.v6.slaac.stats };
+        out[`nd6.${i.name}`] = { ...i.v6.neighbors.stats };
+      }
     }
     out.udp = { ...this.udp.stats };
     const { conn, ...tcp } = this.tcp.stats;

@@ -24,6 +24,9 @@ export interface SimOptions {
   mtu?: number;
   slotCount?: number;
   iface?: Partial<InterfaceConfig>;
+  /** Per-node additions to `iface` (e.g. different IPv6 addresses). */
+  ifaceA?: Partial<InterfaceConfig>;
+  ifaceB?: Partial<InterfaceConfig>;
   /** Resource caps for both stacks (as Stack.open({ limits })). */
   limits?: StackLimits;
 }
@@ -46,7 +49,8 @@ export class Sim {
     const stack = new NetStack(this.clock, opts.limits ? { limits: opts.limits } : {});
     const nic = opts.impair ? new ImpairedNic(raw, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 1) * 2 + n }) : raw;
     const address = parseIpv4Address(addr);
-    const iface = stack.addInterface(nic, { name: `sim${n}`, address, prefixLength: 24, gateway: 0, ...opts.iface });
+    const own = n === 0 ? opts.ifaceA : opts.ifaceB;
+    const iface = stack.addInterface(nic, { name: `sim${n}`, address, prefixLength: 24, gateway: 0, ...opts.iface, ...own });
     return { stack, iface, nic, raw, address };
   }
 

@@ -30,6 +30,7 @@ import {
   ETH_HEADER_LEN,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
   MAC_BROADCAST,
   isMulticastMac,
   macHigh16,
@@ -66,6 +67,7 @@ import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type Neigh
 import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
 import type { IcmpErrorKind, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
+import { Ipv6Layer, type Ipv6Config } from './ipv6-layer.js';
 import { DEBUG, debug, ipStr, macStr } from './debug.js';
 
 export const DEFAULT_TTL = 64;
@@ -89,6 +91,8 @@ export interface InterfaceConfig {
   icmpErrorRate?: { perSecond: number; burst: number };
   /** Free NIC slots transmit never takes (kept for receive); default rxReserveFor(pool). */
   rxReserve?: number;
+  /** IPv6 on this interface (link-local always, configured addresses, SLAAC); absent: IPv4 only. */
+  ipv6?: Ipv6Config;
 }
 
 /**
@@ -208,6 +212,8 @@ export class Interface implements NeighborHost {
   readonly neighbors: NeighborCache;
   readonly reassembler: Reassembler;
   echoReplyHandler: EchoReplyHandler | null = null;
+  /** The IPv6 layer, when the interface was configured with `ipv6`. */
+  readonly v6: Ipv6Layer | null;
   /** Called when the TX batch goes from empty to non-empty (lets the poll loop schedule a flush). */
   onTxPending: (() => void) | null = null;
 
@@ -276,6 +282,21 @@ export class Interface implements NeighborHost {
     this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
+    this.v6 = config.ipv6 === undefined || this.loopback ? null : this.newIpv6Layer(config.ipv6);
+  }
+
+  private newIpv6Layer(config: Ipv6Config): Ipv6Layer {
+    const host = {
+      name: this.name,
+      mac: this.mac,
+      mtu: this.mtu,
+      pool: this.pool,
+      slotSize: this.slotSize,
+      allocTxSlot: (): number => this.allocTx(),
+      queueTxSlot: (slot: number, len: number): boolean => this.queueTx(slot, len),
+      releaseSlot: (slot: number): void => this.nic.release(slot),
+    };
+    return new Ipv6Layer(host, this.wheel, () => this.clock.now(), config);
   }
 
   /**
@@ -309,6 +330,7 @@ export class Interface implements NeighborHost {
   /** Announces our address (gratuitous ARP request, RFC 5227 §3) when the interface comes up. */
   announce(): void {
     if (DEBUG) debug('iface %s up: %s/%d mac %s mtu %d%s', this.name, ipStr(this.address), this.prefixLength, macStr(this.mac), this.mtu, this.gateway ? ` gw ${ipStr(this.gateway)}` : '');
+    this.v6?.start(this.clock.now());
     if (this.loopback || this.address === 0) return;
     this.stats.arp_tx_gratuitous++;
     this.sendArp(ARP_REQUEST, MAC_BROADCAST, 0, this.address);
@@ -395,7 +417,9 @@ export class Interface implements NeighborHost {
     // which V8 boxes (one heap number per frame).
     const dHi = (buf[off]! << 8) | buf[off + 1]!;
     const dLo = (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
-    const forUs = (dHi === this.macHi && dLo === this.macLo) || (dHi === 0xffff && dLo === -1);
+    let forUs = (dHi === this.macHi && dLo === this.macLo) || (dHi === 0xffff && dLo === -1);
+    // IPv6 multicast (33:33 + the group's low 32 bits): the groups the IPv6 layer has joined.
+    if (!forUs && dHi === 0x3333 && this.v6 !== null) forUs = this.v6.acceptsMulticastMac(dLo);
     if (!forUs && !this.loopback) {
       st.rx_drop_not_for_us++;
       return;
@@ -409,6 +433,7 @@ export class Interface implements NeighborHost {
     const plen = eth.payloadLength;
     if (type === ETHERTYPE_IPV4) this.ipInput(buf, poff, plen, now);
     else if (type === ETHERTYPE_ARP && !this.loopback) this.arpInput(buf, poff, plen, eth.src, now);
+    else if (type === ETHERTYPE_IPV6 && this.v6 !== null) this.v6.input(buf, poff, plen, eth.src, now);
     else st.rx_drop_unknown_ethertype++;
   }
 
@@ -863,5 +888,6 @@ export class Interface implements NeighborHost {
     this.txCount = 0;
     this.neighbors.clear();
     this.reassembler.clear();
+    this.v6?.shutdown();
   }
 }

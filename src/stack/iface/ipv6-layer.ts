@@ -1,0 +1,865 @@
+/**
+ * IPv6 on one Ethernet interface (RFC 8200, 4861, 4862, 4443): its
+ * addresses (a link-local one from EUI-64 or RFC 7217, configured ones, SLAAC
+ * ones) with duplicate address detection, the neighbour cache (nd-cache.ts),
+ * Neighbor Discovery in both directions, router advertisements (slaac.ts),
+ * ICMPv6 echo and rate-limited errors, and the multicast groups a host must
+ * receive (all-nodes, the solicited-node group of each address).
+ *
+ * The Interface hands it every frame of ethertype 0x86dd and asks it which
+ * 33:33:xx:xx:xx:xx destinations to accept; it builds its frames in the
+ * interface's NIC slots through `Ipv6LinkHost`. Every malformed or hostile
+ * packet is dropped and counted (`stats`), never thrown. The IPv4 path does
+ * not pass through here.
+ *
+ * Not yet: fragment reassembly (fragments other than atomic ones are
+ * dropped and counted), fragmentation on send, path MTU per destination
+ * (Packet Too Big is counted), MLD reports, transports over IPv6.
+ */
+import { createHash } from 'node:crypto';
+import type { TimerWheel } from '../../time/timer-wheel.js';
+import { Timer } from '../../time/timer-wheel.js';
+import { wrapOrReason } from '../../wire/errors.js';
+import { ETH_HEADER_LEN, ETHERTYPE_IPV6, writeMac } from '../../wire/ethernet.js';
+import {
+  Ipv6Packet,
+  IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
+  IPPROTO_ICMPV6,
+  IPPROTO_NONE,
+  IPPROTO_FRAGMENT,
+  IPV6_ALL_NODES,
+  IPV6_ALL_ROUTERS,
+  IPV6_UNSPECIFIED,
+  emitIpv6,
+  eui64FromMac,
+  ipv6Equal,
+  ipv6LinkLocal,
+  ipv6MulticastMac,
+  ipv6PrefixMatch,
+  ipv6PseudoHeaderSum,
+  ipv6ToString,
+  ipv6WithInterfaceId,
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  isSolicitedNodeMulticast,
+  solicitedNodeMulticast,
+  type Ipv6Repr,
+} from '../../wire/ipv6.js';
+import { ExtWalk, walkExtensionHeaders, DEFAULT_EXT_LIMITS, type ExtLimits } from '../../wire/ipv6-ext.js';
+import {
+  Icmpv6Packet,
+  ICMPV6_HEADER_LEN,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_UNRECOGNIZED_NEXT_HEADER,
+  ICMPV6_ROUTER_SOLICIT,
+  ICMPV6_ROUTER_ADVERT,
+  ICMPV6_NEIGHBOR_SOLICIT,
+  ICMPV6_NEIGHBOR_ADVERT,
+  ICMPV6_REDIRECT,
+  emitIcmpv6,
+  fillIcmpv6Checksum,
+  isIcmpv6Error,
+} from '../../wire/icmpv6.js';
+import { parseNdp, emitNdp, ndpLength, type NdRepr } from '../../wire/ndp.js';
+import { WireError } from '../../wire/errors.js';
+import { Nd6Cache, DEFAULT_ND6_CONFIG, ipv6Key, type Nd6Config, type Nd6Host } from './nd-cache.js';
+import { SlaacState, DEFAULT_SLAAC_LIMITS, type SlaacLimits } from './slaac.js';
+import { TokenBucket } from './token-bucket.js';
+
+export const DEFAULT_HOP_LIMIT = 64;
+const ND_HOP_LIMIT = 255;
+/** RFC 4861 §10 host constants. */
+const MAX_RTR_SOLICITATIONS = 3;
+const RTR_SOLICITATION_INTERVAL_MS = 4_000;
+
+/** What the IPv6 layer needs of its interface. */
+export interface Ipv6LinkHost {
+  readonly name: string;
+  readonly mac: number;
+  readonly mtu: number;
+  readonly pool: Uint8Array;
+  readonly slotSize: number;
+  /** A NIC slot to build a frame in (never one of the receive reserve), or -1 (counted by the interface). */
+  allocTxSlot(): number;
+  /** Queues a built frame for transmission; the slot is the interface's again. */
+  queueTxSlot(slot: number, len: number): boolean;
+  releaseSlot(slot: number): void;
+}
+
+export interface Ipv6AddressConfig {
+  address: Uint8Array;
+  prefixLength: number;
+}
+
+export interface Ipv6Config {
+  /** Configured addresses (each gets DAD); the link-local address is always added. */
+  addresses?: Ipv6AddressConfig[];
+  /** A configured default router (a link-local or on-link address). */
+  gateway?: Uint8Array;
+  /** Solicit and accept router advertisements, form addresses from their prefixes. */
+  slaac?: boolean;
+  /** Interface identifiers: modified EUI-64 from the MAC (default), or RFC 7217 stable with this secret. */
+  stableSecret?: Uint8Array;
+  /** DupAddrDetectTransmits (RFC 4862; default 1; 0 turns DAD off). */
+  dadTransmits?: number;
+  nd?: Partial<Nd6Config>;
+  slaacLimits?: Partial<SlaacLimits>;
+  extLimits?: Partial<ExtLimits>;
+  /** ICMPv6 errors we send: tokens per second and burst (RFC 4443 §2.4 f). */
+  icmpErrorRate?: { perSecond: number; burst: number };
+}
+
+export type Ipv6AddressState = 'tentative' | 'preferred' | 'deprecated' | 'duplicate';
+export type Ipv6AddressOrigin = 'link-local' | 'manual' | 'slaac';
+
+export interface Ipv6Address {
+  address: Uint8Array;
+  prefixLength: number;
+  state: Ipv6AddressState;
+  origin: Ipv6AddressOrigin;
+  validUntil: number;
+  preferredUntil: number;
+}
+
+class Addr6 implements Ipv6Address {
+  state: Ipv6AddressState = 'tentative';
+  dadSent = 0;
+  readonly key: string;
+  /** The low 32 bits of the solicited-node group's MAC (as int32), for the receive filter. */
+  readonly groupMacLo: number;
+  readonly timer: Timer;
+  constructor(
+    readonly address: Uint8Array,
+    readonly prefixLength: number,
+    readonly origin: Ipv6AddressOrigin,
+    public validUntil: number,
+    public preferredUntil: number,
+    onTimer: (a: Addr6, now: number) => void,
+  ) {
+    this.key = ipv6Key(address);
+    this.groupMacLo = (0xff << 24) | (address[13]! << 16) | (address[14]! << 8) | address[15]!;
+    this.timer = new Timer((now) => onTimer(this, now));
+  }
+  get usable(): boolean {
+    return this.state === 'preferred' || this.state === 'deprecated';
+  }
+}
+
+export interface Ipv6Stats {
+  ip6_rx: number;
+  ip6_rx_drop_truncated: number;
+  ip6_rx_drop_bad_version: number;
+  ip6_rx_drop_bad_length: number;
+  ip6_rx_drop_not_for_us: number;
+  ip6_rx_drop_martian_source: number;
+  ip6_rx_drop_ext_malformed: number;
+  ip6_rx_drop_ext_too_long: number;
+  ip6_rx_drop_ext_unsupported: number;
+  ip6_rx_drop_fragment: number;
+  ip6_rx_drop_unknown_protocol: number;
+  ip6_rx_delivered: number;
+  ip6_tx: number;
+  ip6_tx_drop_no_route: number;
+  ip6_tx_drop_no_source: number;
+  ip6_tx_drop_too_big: number;
+  ip6_tx_drop_unresolved: number;
+  icmp6_rx: number;
+  icmp6_rx_drop_malformed: number;
+  icmp6_rx_drop_bad_checksum: number;
+  icmp6_rx_echo_requests: number;
+  icmp6_rx_echo_replies: number;
+  icmp6_rx_drop_multicast_echo: number;
+  icmp6_rx_errors: number;
+  icmp6_rx_packet_too_big: number;
+  icmp6_tx_echo_replies: number;
+  icmp6_tx_errors: number;
+  icmp6_tx_rate_limited: number;
+  nd_rx_drop_invalid: number;
+  nd_rx_rs: number;
+  nd_rx_ra: number;
+  nd_rx_ns: number;
+  nd_rx_na: number;
+  nd_rx_redirect: number;
+  nd_rx_na_conflict: number;
+  nd_tx_na: number;
+  nd_tx_rs: number;
+  nd_dad_ns_sent: number;
+  nd_dad_duplicates: number;
+  ra_mtu_ignored: number;
+  slaac_addresses_formed: number;
+  slaac_addresses_expired: number;
+}
+
+function newStats(): Ipv6Stats {
+  return {
+    ip6_rx: 0, ip6_rx_drop_truncated: 0, ip6_rx_drop_bad_version: 0, ip6_rx_drop_bad_length: 0,
+    ip6_rx_drop_not_for_us: 0, ip6_rx_drop_martian_source: 0, ip6_rx_drop_ext_malformed: 0,
+    ip6_rx_drop_ext_too_long: 0, ip6_rx_drop_ext_unsupported: 0, ip6_rx_drop_fragment: 0,
+    ip6_rx_drop_unknown_protocol: 0, ip6_rx_delivered: 0, ip6_tx: 0, ip6_tx_drop_no_route: 0,
+    ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0,
+    icmp6_rx: 0, icmp6_rx_drop_malformed: 0, icmp6_rx_drop_bad_checksum: 0, icmp6_rx_echo_requests: 0,
+    icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0,
+    icmp6_tx_echo_replies: 0, icmp6_tx_errors: 0, icmp6_tx_rate_limited: 0,
+    nd_rx_drop_invalid: 0, nd_rx_rs: 0, nd_rx_ra: 0, nd_rx_ns: 0, nd_rx_na: 0, nd_rx_redirect: 0,
+    nd_rx_na_conflict: 0, nd_tx_na: 0, nd_tx_rs: 0, nd_dad_ns_sent: 0, nd_dad_duplicates: 0,
+    ra_mtu_ignored: 0, slaac_addresses_formed: 0, slaac_addresses_expired: 0,
+  };
+}
+
+/** Receives ICMPv6 echo replies (ping tools, tests). */
+export type Echo6ReplyHandler = (src: Uint8Array, ident: number, seqNo: number, buf: Uint8Array, off: number, len: number, now: number) => void;
+
+/** RFC 7217: the first 64 bits of SHA-256(prefix | interface name | DAD counter | secret). */
+export function stableInterfaceId(prefix: Uint8Array, ifaceName: string, dadCounter: number, secret: Uint8Array): Uint8Array {
+  const h = createHash('sha256');
+  h.update(prefix.subarray(0, 8));
+  h.update(ifaceName);
+  h.update(Uint8Array.of(dadCounter & 0xff));
+  h.update(secret);
+  const id = new Uint8Array(h.digest().subarray(0, 8));
+  // RFC 7136: the u/g bits carry no meaning; RFC 5453's reserved identifiers are practically never hit.
+  return id;
+}
+
+export class Ipv6Layer implements Nd6Host {
+  readonly stats: Ipv6Stats = newStats();
+  readonly neighbors: Nd6Cache;
+  readonly slaac: SlaacState;
+  /** The link MTU for IPv6: the interface's, lowered by an RA's MTU option (never below 1280). */
+  mtu: number;
+  hopLimit = DEFAULT_HOP_LIMIT;
+  echoReplyHandler: Echo6ReplyHandler | null = null;
+  /** Called when an address changes state (DAD done or failed, SLAAC address formed or expired). */
+  onAddressChange: ((a: Ipv6Address) => void) | null = null;
+
+  private readonly addrs: Addr6[] = [];
+  private readonly gateway: Uint8Array | null;
+  private readonly slaacEnabled: boolean;
+  private readonly dadTransmits: number;
+  private readonly stableSecret: Uint8Array | null;
+  private readonly extLimits: ExtLimits;
+  private readonly icmpErrors: TokenBucket;
+  private readonly ip = new Ipv6Packet();
+  private readonly icmp = new Icmpv6Packet();
+  private readonly walk = new ExtWalk();
+  private readonly repr: Ipv6Repr = {
+    src: IPV6_UNSPECIFIED, dst: IPV6_UNSPECIFIED, nextHeader: 0, hopLimit: 0, trafficClass: 0, flowLabel: 0, payloadLength: 0,
+  };
+  private readonly rsTimer: Timer;
+  private rsSent = 0;
+  private raSeen = false;
+  private readonly lifetimeTimer: Timer;
+  private started = false;
+
+  constructor(
+    private readonly host: Ipv6LinkHost,
+    private readonly wheel: TimerWheel,
+    private readonly now: () => number,
+    config: Ipv6Config = {},
+  ) {
+    this.mtu = Math.max(IPV6_MIN_MTU, host.mtu);
+    this.gateway = config.gateway ?? null;
+    this.slaacEnabled = config.slaac ?? false;
+    this.dadTransmits = config.dadTransmits ?? 1;
+    this.stableSecret = config.stableSecret ?? null;
+    this.extLimits = { ...DEFAULT_EXT_LIMITS, ...config.extLimits };
+    this.neighbors = new Nd6Cache(this, wheel, { ...DEFAULT_ND6_CONFIG, ...config.nd });
+    this.slaac = new SlaacState({ ...DEFAULT_SLAAC_LIMITS, ...config.slaacLimits });
+    const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
+    this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
+    this.rsTimer = new Timer((now) => this.sendRouterSolicit(now));
+    this.lifetimeTimer = new Timer((now) => this.expire(now));
+    const prefixLL = ipv6LinkLocal(new Uint8Array(8));
+    const ll = ipv6LinkLocal(this.interfaceId(prefixLL, 0));
+    this.addrs.push(new Addr6(ll, 64, 'link-local', Infinity, Infinity, this.onAddrTimer));
+    for (const a of config.addresses ?? []) {
+      this.addrs.push(new Addr6(a.address.slice(0, 16), a.prefixLength, 'manual', Infinity, Infinity, this.onAddrTimer));
+    }
+  }
+
+  private readonly onAddrTimer = (a: Addr6, now: number): void => this.addrTimer(a, now);
+
+  private interfaceId(prefix: Uint8Array, dadCounter: number): Uint8Array {
+    return this.stableSecret !== null ? stableInterfaceId(prefix, this.host.name, dadCounter, this.stableSecret) : eui64FromMac(this.host.mac);
+  }
+
+  /** Every address with its state. */
+  addresses(): Ipv6Address[] {
+    return this.addrs.map((a) => ({
+      address: a.address, prefixLength: a.prefixLength, state: a.state, origin: a.origin, validUntil: a.validUntil, preferredUntil: a.preferredUntil,
+    }));
+  }
+
+  /** The link-local address (fe80::/64). */
+  get linkLocal(): Uint8Array {
+    return this.addrs[0]!.address;
+  }
+
+  /** Starts DAD on every address (the interface came up). */
+  start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    for (const a of this.addrs) this.startDad(a, now);
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /** Whether to accept a frame sent to 33:33 + `lo32` (an int32): all-nodes and our solicited-node groups. */
+  acceptsMulticastMac(lo32: number): boolean {
+    if (lo32 === 1) return true;
+    const addrs = this.addrs;
+    for (let k = 0; k < addrs.length; k++) if (addrs[k]!.groupMacLo === lo32 && addrs[k]!.state !== 'duplicate') return true;
+    return false;
+  }
+
+  /** Handles one IPv6 packet at buf[off, off + len) from the Ethernet source `frameSrc`. Never throws on bad input. */
+  input(buf: Uint8Array, off: number, len: number, frameSrc: number, now: number): void {
+    const st = this.stats;
+    st.ip6_rx++;
+    const ip = this.ip;
+    const why = wrapOrReason(ip, buf, off, len);
+    if (why !== null) {
+      if (why === 'bad-version') st.ip6_rx_drop_bad_version++;
+      else if (why === 'bad-length') st.ip6_rx_drop_bad_length++;
+      else st.ip6_rx_drop_truncated++;
+      return;
+    }
+    const srcOff = ip.srcOffset;
+    const dstOff = ip.dstOffset;
+    if (isIpv6Multicast(buf, srcOff)) {
+      st.ip6_rx_drop_martian_source++;
+      return;
+    }
+    const multicast = isIpv6Multicast(buf, dstOff);
+    let target: Addr6 | null = null;
+    if (multicast) {
+      if (!this.inGroup(buf, dstOff)) {
+        st.ip6_rx_drop_not_for_us++;
+        return;
+      }
+    } else {
+      target = this.findAddr(buf, dstOff);
+      if (target === null || target.state === 'duplicate') {
+        st.ip6_rx_drop_not_for_us++;
+        return;
+      }
+    }
+    const w = this.walk;
+    const bad = walkExtensionHeaders(buf, ip.payloadOffset, ip.payloadLength, ip.nextHeader, w, this.extLimits, off + 6);
+    if (bad !== null) {
+      if (bad === 'bad-length') st.ip6_rx_drop_ext_too_long++;
+      else if (bad === 'unsupported') st.ip6_rx_drop_ext_unsupported++;
+      else st.ip6_rx_drop_ext_malformed++;
+      return;
+    }
+    if (w.fragment && (w.fragmentOffset !== 0 || w.moreFragments)) {
+      // Reassembly is not built yet; an atomic fragment (RFC 6946) is processed as it is.
+      st.ip6_rx_drop_fragment++;
+      return;
+    }
+    // A tentative address receives only what DAD needs (RFC 4862 §5.4).
+    if (target !== null && target.state === 'tentative' && w.protocol !== IPPROTO_ICMPV6) {
+      st.ip6_rx_drop_not_for_us++;
+      return;
+    }
+    if (w.protocol === IPPROTO_ICMPV6) {
+      st.ip6_rx_delivered++;
+      this.icmpInput(buf, off, w.offset, w.length, multicast, target, frameSrc, now);
+      return;
+    }
+    if (w.protocol === IPPROTO_NONE) {
+      st.ip6_rx_delivered++;
+      return;
+    }
+    st.ip6_rx_drop_unknown_protocol++;
+    if (!multicast) {
+      // Parameter problem, unrecognized next header, pointing at the byte that named it (RFC 8200 §4).
+      const nhAt = this.lastNextHeaderAt(buf, off, w);
+      this.sendIcmpError(ICMPV6_PARAMETER_PROBLEM, ICMPV6_UNRECOGNIZED_NEXT_HEADER, nhAt - off, buf, off, IPV6_HEADER_LEN + ip.payloadLength, now);
+    }
+  }
+
+  /** The offset of the next-header byte naming the upper layer: re-walks the (already validated) chain. */
+  private lastNextHeaderAt(buf: Uint8Array, off: number, w: ExtWalk): number {
+    let at = off + 6;
+    let nh = buf[at]!;
+    let i = off + IPV6_HEADER_LEN;
+    while (i < w.offset) {
+      at = i;
+      const hlen = nh === IPPROTO_FRAGMENT ? 8 : (buf[i + 1]! + 1) * 8;
+      nh = buf[i]!;
+      i += hlen;
+    }
+    return at;
+  }
+
+  private inGroup(buf: Uint8Array, off: number): boolean {
+    if (ipv6Equal(buf, off, IPV6_ALL_NODES)) return true;
+    if (!isSolicitedNodeMulticast(buf, off)) return false;
+    for (const a of this.addrs) {
+      if (a.state !== 'duplicate' && a.address[13] === buf[off + 13] && a.address[14] === buf[off + 14] && a.address[15] === buf[off + 15]) return true;
+    }
+    return false;
+  }
+
+  private findAddr(buf: Uint8Array, off: number): Addr6 | null {
+    for (const a of this.addrs) if (ipv6Equal(buf, off, a.address)) return a;
+    return null;
+  }
+
+  private icmpInput(buf: Uint8Array, ipOff: number, off: number, len: number, multicast: boolean, target: Addr6 | null, frameSrc: number, now: number): void {
+    const st = this.stats;
+    st.icmp6_rx++;
+    const p = this.icmp;
+    if (wrapOrReason(p, buf, off, len) !== null) {
+      st.icmp6_rx_drop_malformed++;
+      return;
+    }
+    if (!p.verifyChecksum(ipv6PseudoHeaderSum(buf, ipOff + 8, ipOff + 24, len, IPPROTO_ICMPV6))) {
+      st.icmp6_rx_drop_bad_checksum++;
+      return;
+    }
+    const type = p.type;
+    if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) {
+      this.ndInput(type, buf, ipOff, off, len, target, frameSrc, now);
+      return;
+    }
+    if (target !== null && target.state === 'tentative') {
+      st.ip6_rx_drop_not_for_us++;
+      return;
+    }
+    if (type === ICMPV6_ECHO_REQUEST) {
+      st.icmp6_rx_echo_requests++;
+      if (multicast) {
+        // No answers to group echoes: an amplifier for anyone on the link.
+        st.icmp6_rx_drop_multicast_echo++;
+        return;
+      }
+      this.sendEchoReply(buf, ipOff, off, len);
+      return;
+    }
+    if (type === ICMPV6_ECHO_REPLY) {
+      st.icmp6_rx_echo_replies++;
+      this.echoReplyHandler?.(buf.slice(ipOff + 8, ipOff + 24), p.ident, p.seqNo, buf, p.payloadOffset, p.payloadLength, now);
+      return;
+    }
+    if (isIcmpv6Error(type)) {
+      st.icmp6_rx_errors++;
+      if (type === ICMPV6_PACKET_TOO_BIG) st.icmp6_rx_packet_too_big++;
+    }
+  }
+
+  // ------------------------------------------------------ neighbor discovery
+
+  private ndInput(type: number, buf: Uint8Array, ipOff: number, off: number, len: number, target: Addr6 | null, frameSrc: number, now: number): void {
+    const st = this.stats;
+    // RFC 4861 §6.1, §7.1: hop limit 255 (not forwarded), code 0.
+    if (buf[ipOff + 7] !== ND_HOP_LIMIT || buf[off + 1] !== 0) {
+      st.nd_rx_drop_invalid++;
+      return;
+    }
+    let m: NdRepr;
+    try {
+      m = parseNdp(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      st.nd_rx_drop_invalid++;
+      return;
+    }
+    const src = buf.subarray(ipOff + 8, ipOff + 24);
+    const srcUnspecified = isIpv6Unspecified(src);
+    switch (m.kind) {
+      case 'rs':
+        // A host ignores solicitations (§6.2.6 is for routers).
+        st.nd_rx_rs++;
+        return;
+      case 'ra':
+        if (!isIpv6LinkLocal(src)) {
+          st.nd_rx_drop_invalid++;
+          return;
+        }
+        st.nd_rx_ra++;
+        this.routerAdvert(m, src, now);
+        return;
+      case 'ns': {
+        if (isIpv6Multicast(m.target) || (srcUnspecified && (!isSolicitedNodeMulticast(buf, ipOff + 24) || m.options.sourceMac !== undefined))) {
+          st.nd_rx_drop_invalid++;
+          return;
+        }
+        st.nd_rx_ns++;
+        const mine = this.findAddr(m.target, 0);
+        if (mine === null || mine.state === 'duplicate') return;
+        if (mine.state === 'tentative') {
+          // Another node is doing DAD for the same address (§5.4.3); a solicitation from a specified source is ignored.
+          if (srcUnspecified) this.duplicate(mine, now);
+          return;
+        }
+        if (srcUnspecified) {
+          this.sendNeighborAdvert(mine.address, IPV6_ALL_NODES, -1, false);
+          return;
+        }
+        const mac = m.options.sourceMac;
+        if (mac !== undefined) this.neighbors.learnSource(src, mac, true, now);
+        this.sendNeighborAdvert(mine.address, src, mac ?? frameSrc, true);
+        return;
+      }
+      case 'na': {
+        if (isIpv6Multicast(m.target) || (isIpv6Multicast(buf, ipOff + 24) && m.solicited)) {
+          st.nd_rx_drop_invalid++;
+          return;
+        }
+        st.nd_rx_na++;
+        const mine = this.findAddr(m.target, 0);
+        if (mine !== null) {
+          if (mine.state === 'tentative') this.duplicate(mine, now);
+          else st.nd_rx_na_conflict++;
+          return;
+        }
+        this.neighbors.learnAdvert(m.target, m.options.targetMac ?? -1, m.solicited, m.override, m.router, now);
+        return;
+      }
+      case 'redirect': {
+        if (!isIpv6LinkLocal(src) || isIpv6Multicast(m.destination) || (!isIpv6LinkLocal(m.target) && !ipv6Equal(m.target, 0, m.destination))) {
+          st.nd_rx_drop_invalid++;
+          return;
+        }
+        // Only the router we use for the destination may redirect (§8.1); no per-destination routes are kept
+        // yet, so a redirect teaches only the target's link-layer address.
+        st.nd_rx_redirect++;
+        if (m.options.targetMac !== undefined) this.neighbors.learnSource(m.target, m.options.targetMac, true, now);
+        return;
+      }
+    }
+  }
+
+  private routerAdvert(m: Extract<NdRepr, { kind: 'ra' }>, src: Uint8Array, now: number): void {
+    if (!this.slaacEnabled) return;
+    this.raSeen = true;
+    this.wheel.disarm(this.rsTimer);
+    const s = this.slaac;
+    s.router(src, m.routerLifetime, now);
+    if (m.curHopLimit !== 0) this.hopLimit = m.curHopLimit;
+    const nd = this.neighbors.config;
+    if (m.reachableTime !== 0 && m.reachableTime <= 3_600_000) nd.reachableMs = m.reachableTime;
+    if (m.retransTimer !== 0 && m.retransTimer <= 60_000) nd.retransMs = m.retransTimer;
+    if (m.options.sourceMac !== undefined) this.neighbors.learnSource(src, m.options.sourceMac, true, now, true);
+    const mtu = m.options.mtu;
+    if (mtu !== undefined) {
+      if (mtu >= IPV6_MIN_MTU && mtu <= this.host.mtu) this.mtu = mtu;
+      else this.stats.ra_mtu_ignored++;
+    }
+    for (const p of m.options.prefixes ?? []) {
+      if (p.onLink) s.onLink(p, now);
+      if (!p.autonomous) continue;
+      const prefix = p.prefix;
+      let existing: Addr6 | null = null;
+      let count = 0;
+      for (const a of this.addrs) {
+        if (a.origin !== 'slaac') continue;
+        count++;
+        if (ipv6PrefixMatch(a.address, 0, prefix, 0, 64)) existing = a;
+      }
+      const u = s.autonomous(p, existing === null ? -1 : existing.validUntil, count, now);
+      if (u === null) continue;
+      if (existing !== null) {
+        existing.validUntil = u.validUntil;
+        existing.preferredUntil = u.preferredUntil;
+        if (existing.state === 'deprecated' && u.preferredUntil > now) existing.state = 'preferred';
+        continue;
+      }
+      const addr = ipv6WithInterfaceId(u.prefix, this.interfaceId(u.prefix, 0));
+      if (this.findAddr(addr, 0) !== null) continue;
+      const a = new Addr6(addr, 64, 'slaac', u.validUntil, u.preferredUntil, this.onAddrTimer);
+      this.addrs.push(a);
+      this.stats.slaac_addresses_formed++;
+      this.startDad(a, now);
+    }
+    this.armLifetimes(now);
+  }
+
+  private armLifetimes(now: number): void {
+    let next = this.slaac.expire(now);
+    for (const a of this.addrs) {
+      if (a.validUntil > now) next = Math.min(next, a.validUntil);
+      if (a.preferredUntil > now) next = Math.min(next, a.preferredUntil);
+    }
+    if (next === Infinity) this.wheel.disarm(this.lifetimeTimer);
+    else this.wheel.arm(this.lifetimeTimer, next);
+  }
+
+  private expire(now: number): void {
+    for (let i = this.addrs.length - 1; i >= 1; i--) {
+      const a = this.addrs[i]!;
+      if (a.validUntil <= now) {
+        this.wheel.disarm(a.timer);
+        this.addrs.splice(i, 1);
+        this.stats.slaac_addresses_expired++;
+        a.state = 'duplicate';
+        this.onAddressChange?.(a);
+      } else if (a.preferredUntil <= now && a.state === 'preferred') {
+        a.state = 'deprecated';
+        this.onAddressChange?.(a);
+      }
+    }
+    this.armLifetimes(now);
+  }
+
+  private startDad(a: Addr6, now: number): void {
+    if (this.dadTransmits <= 0) {
+      this.dadDone(a, now);
+      return;
+    }
+    a.state = 'tentative';
+    a.dadSent = 0;
+    this.addrTimer(a, now);
+  }
+
+  private addrTimer(a: Addr6, now: number): void {
+    if (a.state !== 'tentative') return;
+    if (a.dadSent >= this.dadTransmits) {
+      this.dadDone(a, now);
+      return;
+    }
+    a.dadSent++;
+    this.stats.nd_dad_ns_sent++;
+    this.sendNs(a.address, IPV6_UNSPECIFIED, solicitedNodeMulticast(a.address), -1);
+    this.wheel.arm(a.timer, now + this.neighbors.config.retransMs);
+  }
+
+  private dadDone(a: Addr6, now: number): void {
+    a.state = a.preferredUntil > now ? 'preferred' : 'deprecated';
+    this.onAddressChange?.(a);
+    if (a.origin === 'link-local' && this.slaacEnabled && !this.raSeen) {
+      this.rsSent = 0;
+      this.sendRouterSolicit(now);
+    }
+  }
+
+  private duplicate(a: Addr6, _now: number): void {
+    this.stats.nd_dad_duplicates++;
+    a.state = 'duplicate';
+    this.wheel.disarm(a.timer);
+    this.onAddressChange?.(a);
+  }
+
+  private sendRouterSolicit(now: number): void {
+    if (this.raSeen || this.rsSent >= MAX_RTR_SOLICITATIONS) return;
+    this.rsSent++;
+    this.stats.nd_tx_rs++;
+    const ll = this.addrs[0]!;
+    const src = ll.usable ? ll.address : IPV6_UNSPECIFIED;
+    const m: NdRepr = { kind: 'rs', options: ll.usable ? { sourceMac: this.host.mac } : {} };
+    this.sendNd(m, src, IPV6_ALL_ROUTERS, ipv6MulticastMac(IPV6_ALL_ROUTERS));
+    this.wheel.arm(this.rsTimer, now + RTR_SOLICITATION_INTERVAL_MS);
+  }
+
+  // Nd6Host
+  sendNeighborSolicit(target: Uint8Array, unicastMac: number): void {
+    const src = this.sourceFor(target);
+    if (src === null) {
+      this.stats.ip6_tx_drop_no_source++;
+      return;
+    }
+    this.sendNs(target, src, unicastMac < 0 ? solicitedNodeMulticast(target) : target, unicastMac);
+  }
+
+  transmitQueued(mac: number, slot: number, len: number): void {
+    writeMac(this.host.pool, slot * this.host.slotSize, mac);
+    this.host.queueTxSlot(slot, len);
+  }
+
+  dropQueued(slot: number): void {
+    this.stats.ip6_tx_drop_unresolved++;
+    this.host.releaseSlot(slot);
+  }
+
+  private sendNs(target: Uint8Array, src: Uint8Array, dst: Uint8Array, unicastMac: number): void {
+    const m: NdRepr = { kind: 'ns', target, options: isIpv6Unspecified(src) ? {} : { sourceMac: this.host.mac } };
+    this.sendNd(m, src, dst, unicastMac >= 0 ? unicastMac : ipv6MulticastMac(dst));
+  }
+
+  private sendNeighborAdvert(target: Uint8Array, dst: Uint8Array, dstMac: number, solicited: boolean): void {
+    this.stats.nd_tx_na++;
+    const m: NdRepr = { kind: 'na', router: false, solicited, override: true, target, options: { targetMac: this.host.mac } };
+    this.sendNd(m, target, dst, dstMac >= 0 ? dstMac : ipv6MulticastMac(dst));
+  }
+
+  private sendNd(m: NdRepr, src: Uint8Array, dst: Uint8Array, dstMac: number): void {
+    const len = ndpLength(m);
+    const at = this.buildFrame(src, dst, IPPROTO_ICMPV6, len, ND_HOP_LIMIT);
+    if (at < 0) return;
+    const pool = this.host.pool;
+    emitNdp(m, pool, at + ETH_HEADER_LEN + IPV6_HEADER_LEN, src, dst);
+    writeMac(pool, at, dstMac);
+    this.host.queueTxSlot(at / this.host.slotSize, ETH_HEADER_LEN + IPV6_HEADER_LEN + len);
+  }
+
+  // ------------------------------------------------------------------ ICMPv6
+
+  private sendEchoReply(buf: Uint8Array, ipOff: number, off: number, len: number): void {
+    const src = buf.slice(ipOff + 24, ipOff + 40);
+    const dst = buf.slice(ipOff + 8, ipOff + 24);
+    this.stats.icmp6_tx_echo_replies++;
+    this.send(src, dst, IPPROTO_ICMPV6, len, (out, o) => {
+      out.set(buf.subarray(off, off + len), o);
+      out[o] = ICMPV6_ECHO_REPLY;
+      out[o + 1] = 0;
+      fillIcmpv6Checksum(out, o, len, src, dst);
+    });
+  }
+
+  /**
+   * Sends an ICMPv6 error quoting the packet at buf[off, off + len) (as
+   * much as fits the minimum MTU, RFC 4443 §2.4 c), rate limited (§2.4 f).
+   * Never about an error message, a multicast-destined packet or one from an
+   * unspecified or multicast source (§2.4 e).
+   */
+  sendIcmpError(type: number, code: number, word: number, buf: Uint8Array, off: number, len: number, now: number): void {
+    if (isIpv6Unspecified(buf, off + 8) || isIpv6Multicast(buf, off + 8) || isIpv6Multicast(buf, off + 24)) return;
+    if (buf[off + 6] === IPPROTO_ICMPV6 && len >= IPV6_HEADER_LEN + 1 && isIcmpv6Error(buf[off + IPV6_HEADER_LEN]!)) return;
+    if (!this.icmpErrors.take(now)) {
+      this.stats.icmp6_tx_rate_limited++;
+      return;
+    }
+    const to = buf.slice(off + 8, off + 24);
+    const local = this.findAddr(buf, off + 24);
+    const from = local !== null && local.usable ? local.address : this.sourceFor(to);
+    if (from === null) return;
+    const quote = Math.min(len, IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN);
+    this.stats.icmp6_tx_errors++;
+    this.send(from, to, IPPROTO_ICMPV6, ICMPV6_HEADER_LEN + quote, (out, o) => {
+      out.set(buf.subarray(off, off + quote), o + ICMPV6_HEADER_LEN);
+      emitIcmpv6({ type, code, pointer: word, mtu: word, payloadLength: quote }, out, o, from, to);
+    });
+  }
+
+  /** Sends an ICMPv6 echo request (ping). */
+  sendEchoRequest(dst: Uint8Array, ident: number, seqNo: number, data: Uint8Array): boolean {
+    const src = this.sourceFor(dst);
+    if (src === null) {
+      this.stats.ip6_tx_drop_no_source++;
+      return false;
+    }
+    const len = ICMPV6_HEADER_LEN + data.length;
+    return this.send(src, dst, IPPROTO_ICMPV6, len, (out, o) => {
+      out.set(data, o + ICMPV6_HEADER_LEN);
+      emitIcmpv6({ type: ICMPV6_ECHO_REQUEST, code: 0, ident, seqNo, payloadLength: data.length }, out, o, src, dst);
+    });
+  }
+
+  // --------------------------------------------------------------- transmit
+
+  /** True when `dst` is on this link: link-local, inside a configured or advertised prefix. */
+  onLink(dst: Uint8Array, off = 0): boolean {
+    if (isIpv6LinkLocal(dst, off) || isIpv6Multicast(dst, off)) return true;
+    for (const a of this.addrs) if (a.origin !== 'slaac' && a.origin !== 'link-local' && ipv6PrefixMatch(dst, off, a.address, 0, a.prefixLength)) return true;
+    return this.slaac.isOnLink(dst, off);
+  }
+
+  /** The first hop toward `dst`, or null when there is no route. */
+  nextHop(dst: Uint8Array): Uint8Array | null {
+    if (this.onLink(dst)) return dst;
+    if (this.gateway !== null) return this.gateway;
+    return this.slaac.defaultRouter()?.address ?? null;
+  }
+
+  /**
+   * The source address toward `dst` (RFC 6724, simplified): link-local for
+   * link-local and link-scope multicast destinations; else the usable
+   * global address sharing the longest prefix (preferred before
+   * deprecated); else the link-local one. Null when nothing is usable yet.
+   */
+  sourceFor(dst: Uint8Array): Uint8Array | null {
+    const ll = this.addrs[0]!;
+    const linkScope = isIpv6LinkLocal(dst) || (isIpv6Multicast(dst) && (dst[1]! & 0x0f) <= 2);
+    if (linkScope) return ll.usable ? ll.address : null;
+    let best: Addr6 | null = null;
+    let bestScore = -1;
+    for (let k = 1; k < this.addrs.length; k++) {
+      const a = this.addrs[k]!;
+      if (!a.usable) continue;
+      let common = 0;
+      while (common < 128 && ipv6PrefixMatch(a.address, 0, dst, 0, common + 1)) common++;
+      const score = (a.state === 'preferred' ? 1000 : 0) + common;
+      if (score > bestScore) {
+        best = a;
+        bestScore = score;
+      }
+    }
+    if (best !== null) return best.address;
+    return ll.usable ? ll.address : null;
+  }
+
+  /**
+   * Builds Ethernet + IPv6 headers in a fresh slot; returns the frame's
+   * absolute start in the pool, or -1. The destination MAC is left to the caller.
+   */
+  private buildFrame(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, hopLimit: number): number {
+    const slot = this.host.allocTxSlot();
+    if (slot < 0) return -1;
+    const base = slot * this.host.slotSize;
+    const pool = this.host.pool;
+    writeMac(pool, base + 6, this.host.mac);
+    pool[base + 12] = ETHERTYPE_IPV6 >>> 8;
+    pool[base + 13] = ETHERTYPE_IPV6 & 0xff;
+    const r = this.repr;
+    r.src = src;
+    r.dst = dst;
+    r.nextHeader = nextHeader;
+    r.hopLimit = hopLimit;
+    r.payloadLength = length;
+    emitIpv6(r, pool, base + ETH_HEADER_LEN);
+    this.stats.ip6_tx++;
+    return base;
+  }
+
+  /**
+   * Sends one IPv6 packet of `length` upper-layer bytes written by `write`
+   * (no extension headers). Returns false when dropped (counted).
+   */
+  send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit = this.hopLimit): boolean {
+    if (IPV6_HEADER_LEN + length > this.mtu) {
+      this.stats.ip6_tx_drop_too_big++;
+      return false;
+    }
+    const hop = this.nextHop(dst);
+    if (hop === null) {
+      this.stats.ip6_tx_drop_no_route++;
+      return false;
+    }
+    const base = this.buildFrame(src, dst, nextHeader, length, hopLimit);
+    if (base < 0) return false;
+    const pool = this.host.pool;
+    write(pool, base + ETH_HEADER_LEN + IPV6_HEADER_LEN);
+    const slot = base / this.host.slotSize;
+    const frameLen = ETH_HEADER_LEN + IPV6_HEADER_LEN + length;
+    if (isIpv6Multicast(dst)) {
+      writeMac(pool, base, ipv6MulticastMac(dst));
+      return this.host.queueTxSlot(slot, frameLen);
+    }
+    const now = this.now();
+    if (this.neighbors.writeMacFor(hop, now, pool, base)) return this.host.queueTxSlot(slot, frameLen);
+    if (this.neighbors.enqueue(hop, slot, frameLen, now)) return true;
+    this.stats.ip6_tx_drop_unresolved++;
+    this.host.releaseSlot(slot);
+    return false;
+  }
+
+  /** Releases the timers and parked frames. */
+  shutdown(): void {
+    this.wheel.disarm(this.rsTimer);
+    this.wheel.disarm(this.lifetimeTimer);
+    for (const a of this.addrs) this.wheel.disarm(a.timer);
+    this.neighbors.clear();
+  }
+
+  /** For debugging: the addresses as text. */
+  describe(): string {
+    return this.addrs.map((a) => `${ipv6ToString(a.address)}/${a.prefixLength} ${a.state}`).join(', ');
+  }
+}
