@@ -21,6 +21,8 @@ import { installByteKernels } from './wire/kernels.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './wire/ipv4.js';
+import { ipv6Equal, ipv6ToString, parseIpv6Address, parseIpv6Cidr } from './wire/ipv6.js';
+import type { Ipv6AddressConfig, Ipv6Config } from './stack/iface/ipv6-layer.js';
 import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
 import { createDgramModule, type DgramModule } from './socket/dgram.js';
@@ -41,15 +43,21 @@ installByteKernels(nativeByteKernels());
 export interface StackOptions {
   /** 'tap:NAME', 'e1000:PCI[?access=vfio]', 'virtio:PCI[?access=vfio&queues=N&tso=off]', 'xdp:IFNAME[?queue=N|all&mode=native|generic&zerocopy=auto|on|off&busy=1&shared=1]'; omitted: only the loopback interface. */
   nic?: string;
-  /** 'A.B.C.D/len' or 'dhcp' (required with a nic). */
-  address?: string;
+  /**
+   * 'A.B.C.D/len' or 'dhcp' (required with a nic), or several: at most one
+   * IPv4 address (or 'dhcp') and any IPv6 addresses with prefix lengths and
+   * 'slaac', e.g. ['10.11.0.2/24', 'fd00:11::2/64']. An IPv6 address or
+   * 'slaac' turns IPv6 on (with a link-local address); without one the
+   * interface is IPv4 only.
+   */
+  address?: string | string[];
   /** With address 'dhcp': give up after this many ms (default 30 000), and the first retransmission interval. */
   dhcp?: { timeoutMs?: number; initialRetransmitMs?: number };
   /** DNS server for host names (USTACK_DNS). */
   dns?: string;
   gateway?: string;
-  /** TAP only: address given to the kernel side. */
-  hostAddress?: string;
+  /** TAP only: address(es) given to the kernel side: one IPv4, any IPv6 ('fd00:11::1/64'). */
+  hostAddress?: string | string[];
   /**
    * TAP only: virtio_net_hdr offloads (TX checksum, TSO/GSO both ways: TCP
    * moves 64 KiB segments across the fd). Default true; false opens a plain TAP.
@@ -93,6 +101,64 @@ function parseAddress(text: string, what: string): { address: number; prefixLeng
   } catch {
     throw invalidArg(`The "${what}" option must be an IPv4 address with a prefix length, like 10.0.0.2/24. Received '${text}'`);
   }
+}
+
+/** What the `address` option asks for. */
+export interface AddressPlan {
+  v4: { address: number; prefixLength: number } | null;
+  dhcp: boolean;
+  v6: Ipv6AddressConfig[];
+  slaac: boolean;
+}
+
+/** Splits `address` (a string or an array of them) into its IPv4, 'dhcp', IPv6 and 'slaac' parts. */
+export function parseAddresses(input: string | string[], what = 'address'): AddressPlan {
+  const list = Array.isArray(input) ? input : [input];
+  if (list.length === 0) throw invalidArg(`The "${what}" option must not be an empty array`);
+  const plan: AddressPlan = { v4: null, dhcp: false, v6: [], slaac: false };
+  for (const text of list) {
+    if (typeof text !== 'string') throw invalidArg(`The "${what}" option must be of type string or an array of strings`, 'ERR_INVALID_ARG_TYPE');
+    if (text === 'slaac') {
+      plan.slaac = true;
+      continue;
+    }
+    if (text === 'dhcp' || !text.includes(':')) {
+      if (plan.v4 !== null || plan.dhcp) throw invalidArg(`The "${what}" option takes one IPv4 address (or 'dhcp'). Received ${JSON.stringify(input)}`);
+      if (text === 'dhcp') plan.dhcp = true;
+      else plan.v4 = parseAddress(text, what);
+      continue;
+    }
+    let v6: { address: Uint8Array; prefixLength: number };
+    try {
+      v6 = parseIpv6Cidr(text);
+    } catch {
+      throw invalidArg(`The "${what}" option must be an address with a prefix length, like 10.0.0.2/24 or fd00::2/64. Received '${text}'`);
+    }
+    plan.v6.push(v6);
+  }
+  return plan;
+}
+
+/** The kernel side's addresses for a TAP: one IPv4 (as TapNic takes it) and IPv6 ones as text with prefix lengths. */
+export function splitHostAddresses(input: string | string[]): { v4: string | undefined; v6: string[] } {
+  const list = Array.isArray(input) ? input : [input];
+  let v4: string | undefined;
+  const v6: string[] = [];
+  for (const text of list) {
+    if (typeof text !== 'string') throw invalidArg('The "hostAddress" option must be of type string or an array of strings', 'ERR_INVALID_ARG_TYPE');
+    if (text.includes(':')) {
+      try {
+        const c = parseIpv6Cidr(text);
+        v6.push(`${ipv6ToString(c.address)}/${c.prefixLength}`);
+      } catch {
+        throw invalidArg(`The "hostAddress" option must be an address with a prefix length, like fd00::1/64. Received '${text}'`);
+      }
+    } else {
+      if (v4 !== undefined) throw invalidArg(`The "hostAddress" option takes one IPv4 address. Received ${JSON.stringify(input)}`);
+      v4 = text;
+    }
+  }
+  return { v4, v6 };
 }
 
 function pollOptions(poll: PollMode | PollLoopOptions | undefined): PollLoopOptions {
@@ -214,15 +280,19 @@ export class Stack implements SocketHost {
     if (opts.nic === undefined) return Stack.build(new RealClock(), null, 0, 0, 0, opts);
     const spec = parseNicSpec(opts.nic);
     if (opts.address === undefined) throw invalidArg('The "address" option is required with a nic', 'ERR_MISSING_OPTION');
-    const useDhcp = opts.address === 'dhcp';
-    const { address, prefixLength } = useDhcp ? { address: 0, prefixLength: 0 } : parseAddress(opts.address, 'address');
+    const plan = parseAddresses(opts.address);
+    const useDhcp = plan.dhcp;
+    const { address, prefixLength } = plan.v4 ?? { address: 0, prefixLength: 0 };
+    const ipv6: Ipv6Config | undefined = plan.v6.length > 0 || plan.slaac ? { addresses: plan.v6, slaac: plan.slaac } : undefined;
     const gateway = opts.gateway === undefined ? 0 : parseIpv4Address(opts.gateway);
+    const host = opts.hostAddress === undefined ? undefined : splitHostAddresses(opts.hostAddress);
     const clock = new RealClock();
     let nic: Nic;
     if (spec.kind === 'tap') {
       nic = TapNic.open({
         name: spec.name,
-        ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+        ...(host?.v4 !== undefined ? { hostAddress: host.v4 } : {}),
+        ...(host !== undefined && host.v6.length > 0 ? { hostAddresses6: host.v6 } : {}),
         ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
         ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
       });
@@ -243,6 +313,7 @@ export class Stack implements SocketHost {
       });
     } else if (spec.kind === 'xdp') {
       // The program sends the socket only what is addressed to the stack: it must know the address first.
+      if (ipv6 !== undefined) throw invalidArg(`nic '${opts.nic}': IPv6 is not supported on AF_XDP yet (its program diverts IPv4 only)`);
       if (useDhcp) throw invalidArg(`nic '${opts.nic}': address 'dhcp' is not supported on AF_XDP yet; give the address`);
       if (!spec.shared && interfaceHasAddress(spec.ifname, address)) {
         // Every IPv4 packet to the address would go to the stack: the kernel would lose its own traffic (SSH too).
@@ -278,7 +349,7 @@ export class Stack implements SocketHost {
     } else {
       throw invalidArg(`nic '${opts.nic}' cannot be opened on its own; use Stack.pair() for an in-process link`);
     }
-    const stack = Stack.build(clock, nic, address, prefixLength, gateway, opts);
+    const stack = Stack.build(clock, nic, address, prefixLength, gateway, { ...opts, ...(ipv6 ? { ipv6 } : {}) });
     if (useDhcp) stack.startDhcp(opts.dhcp ?? {});
     return stack;
   }
@@ -295,6 +366,7 @@ export class Stack implements SocketHost {
    * workers do when their primary dies.
    */
   private static openShard(opts: StackOptions): Stack {
+    if (Array.isArray(opts.address)) throw invalidArg('The "address" option takes one IPv4 address with workers (IPv6 is not supported in shards yet)');
     const description = shardDescription();
     if (description === null) {
       throw codedError(
@@ -439,6 +511,7 @@ export class Stack implements SocketHost {
       rxReserve?: number;
       tcpHooks?: Pick<TcpLayerOptions, 'acceptsLocalPort' | 'onConnectionTable'>;
       udpHooks?: Pick<UdpLayerOptions, 'acceptsEphemeralPort'>;
+      ipv6?: Ipv6Config;
     },
   ): Stack {
     const engine = new NetStack(clock, {
@@ -461,6 +534,7 @@ export class Stack implements SocketHost {
       gateway,
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       ...(opts.rxReserve !== undefined ? { rxReserve: opts.rxReserve } : {}),
+      ...(opts.ipv6 !== undefined ? { ipv6: opts.ipv6 } : {}),
     });
     return new Stack(engine, [loNic, nic], iface, opts.poll, opts.dns).startCapture(opts.capture);
   }
@@ -476,6 +550,17 @@ export class Stack implements SocketHost {
   /** Our primary IPv4 address, dotted. */
   get address(): string {
     return ipToString(this.iface.address);
+  }
+
+  /**
+   * Every address: the IPv4 one (when configured), then the IPv6 ones
+   * (link-local first; tentative ones too, duplicates not), as text.
+   */
+  get addresses(): string[] {
+    const out: string[] = [];
+    if (this.iface.address !== 0 && !this.iface.loopback) out.push(ipToString(this.iface.address));
+    for (const a of this.iface.v6?.addresses() ?? []) if (a.state !== 'duplicate') out.push(ipv6ToString(a.address));
+    return out;
   }
 
   /** Counters per layer (like `netstat -s` / `ethtool -S`). */
@@ -497,6 +582,7 @@ export class Stack implements SocketHost {
 
   /** Sends one ICMP echo request and resolves with the round-trip time in ms, or rejects after `timeoutMs`. */
   ping(host: string, opts: { size?: number; timeoutMs?: number; seq?: number } = {}): Promise<number> {
+    if (host.includes(':')) return this.ping6(host, opts);
     const dst = parseIpv4Address(host);
     const ident = (process.pid & 0xffff) ^ 0x5a5a;
     const seq = (opts.seq ?? this.pingSeq++) & 0xffff;
@@ -519,6 +605,30 @@ export class Stack implements SocketHost {
     });
   }
   private pingSeq = 0;
+
+  private ping6(host: string, opts: { size?: number; timeoutMs?: number; seq?: number }): Promise<number> {
+    const dst = parseIpv6Address(host);
+    const v6 = this.iface.v6;
+    if (v6 === null) return Promise.reject(Object.assign(new Error(`ping ${host}: IPv6 is not configured`), { code: 'ENETUNREACH' }));
+    const ident = (process.pid & 0xffff) ^ 0x5a5a;
+    const seq = (opts.seq ?? this.pingSeq++) & 0xffff;
+    const size = opts.size ?? 56;
+    const started = this.engine.clock.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        v6.echoReplyHandler = null;
+        reject(Object.assign(new Error(`ping ${host}: timed out`), { code: 'ETIMEDOUT' }));
+      }, opts.timeoutMs ?? 2000);
+      v6.echoReplyHandler = (src, id, sq, _buf, _off, _len, now) => {
+        if (id !== ident || sq !== seq || !ipv6Equal(src, 0, dst)) return;
+        clearTimeout(timer);
+        v6.echoReplyHandler = null;
+        resolve(now - started);
+      };
+      v6.sendEchoRequest(dst, ident, seq, new Uint8Array(size).map((_, i) => (i + seq) & 0xff));
+      this.kick();
+    });
+  }
 
   /** Schedules a poll now (after the application queued output). */
   kick(): void {

@@ -2,7 +2,7 @@
  * `ustack echo`: TCP and UDP echo on one port (RFC 862) over a NIC, the
  * project's main job. Prints the ready line once it can answer.
  */
-import { Stack, type StackOptions } from '../ustack.js';
+import { Stack, parseAddresses, splitHostAddresses, type StackOptions } from '../ustack.js';
 import { parseImpairSpec } from '../driver/nic-spec.js';
 import { choiceOption, commandLine, integerOption, numberOption, runCommand, singleOf, usageError } from './args.js';
 import type { PollMode } from '../runtime/poll-loop.js';
@@ -12,6 +12,7 @@ import { isShardWorker } from '../shard/worker.js';
 
 export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME|xdp:IF[?queue=N&mode=native|generic&shared=1]|e1000:PCI
                    --address A.B.C.D/LEN [--host-address A.B.C.D/LEN (tap)]
+                   [--address fd00::2/64|slaac --host-address fd00::1/64]  (repeatable: IPv6 beside IPv4)
                    [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy] [--poll-slice MS]
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
                    [--capture FILE.pcap] [--workers N (tap: N worker processes share the NIC)]`;
@@ -38,19 +39,24 @@ const ECHO_CLI = commandLine({
 export function echoCommand(argv: readonly string[]): Promise<number> {
   return runCommand(argv, ECHO_CLI, async ({ values }) => {
     const nic = values.nic ?? process.env.USTACK_NIC;
-    const address = singleOf(values.address, '--address') ?? process.env.USTACK_ADDRESS;
+    // Repeatable for dual stack: one IPv4 address (or dhcp) and IPv6 ones (or slaac); one with --workers.
+    const addressList = values.address ?? (process.env.USTACK_ADDRESS !== undefined ? [process.env.USTACK_ADDRESS] : []);
+    const address = addressList.length > 1 && values.workers === undefined ? addressList : singleOf(addressList, '--address');
     if (!nic || !address) {
       process.stderr.write(`ustack echo: --nic and --address are required (or USTACK_NIC and USTACK_ADDRESS)\n${ECHO_USAGE}\n`);
       return 2;
     }
+    if (Array.isArray(address)) checkOption(() => parseAddresses(address, '--address'));
     const port = integerOption(values.port, '--port', 1, 65535) ?? 7;
     const opts: StackOptions = { nic, address };
     const gateway = values.gateway ?? process.env.USTACK_GATEWAY;
-    const hostAddress = singleOf(values['host-address'], '--host-address') ?? process.env.USTACK_HOST_ADDRESS;
+    const hostList = values['host-address'] ?? (process.env.USTACK_HOST_ADDRESS !== undefined ? [process.env.USTACK_HOST_ADDRESS] : []);
+    const hostAddress = hostList.length > 1 && values.workers === undefined ? hostList : singleOf(hostList, '--host-address');
     const mtu = integerOption(values.mtu, '--mtu', 68, 65535);
     const poll = choiceOption<PollMode>(values.poll, '--poll', ['adaptive', 'busy']);
     const slice = numberOption(values['poll-slice'], '--poll-slice');
     if (gateway) opts.gateway = gateway;
+    if (Array.isArray(hostAddress)) checkOption(() => splitHostAddresses(hostAddress));
     if (hostAddress) opts.hostAddress = hostAddress;
     if (mtu !== undefined) opts.mtu = mtu;
     if (values.impair !== undefined) opts.impair = impairOption(values.impair);
@@ -63,6 +69,15 @@ export function echoCommand(argv: readonly string[]): Promise<number> {
     if (isShardWorker()) return serveEcho({ ...opts, workers }, port, true);
     return ownEcho(opts, port, workers);
   });
+}
+
+/** Runs an option check of Stack.open's, its refusal being a usage error. */
+function checkOption(check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
 }
 
 /** --impair's spec, a malformed one being a usage error. */
@@ -85,8 +100,8 @@ async function ownEcho(opts: StackOptions, port: number, workers: number): Promi
   }
   const owner = await ShardOwner.open({
     nic: opts.nic!,
-    address: opts.address!,
-    ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress } : {}),
+    address: opts.address as string,
+    ...(opts.hostAddress !== undefined ? { hostAddress: opts.hostAddress as string } : {}),
     ...(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
     ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
     workers,
@@ -98,7 +113,7 @@ async function ownEcho(opts: StackOptions, port: number, workers: number): Promi
     process.stderr.write(`ustack echo: worker ${w.place} (pid ${String(w.pid)}) exited (code ${String(code)}, signal ${String(signal)})${next}\n`);
   });
   owner.on('online', (w) => process.stderr.write(`ustack echo: worker ${w.place} (pid ${String(w.pid)}) online\n`));
-  const address = opts.address!.split('/')[0];
+  const address = (opts.address as string).split('/')[0];
   process.stdout.write(`ustack echo listening on ${address}:${port} (${workers} workers: ${[...owner.workers.values()].map((w) => w.pid).join(', ')})\n`);
   const printStats = (): void => {
     owner.stats().then(
@@ -147,7 +162,12 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
     false,
   );
   const tcpEcho = startTcpEcho(stack, port);
-  if (!worker) process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
+  if (!worker) {
+    process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
+    const v6 = stack.addresses.filter((a) => a.includes(':'));
+    // TCP and UDP over IPv6 are not built yet: the IPv6 addresses answer ping and ND only.
+    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6 echo only)\n`);
+  }
 
   const printStats = (): void => {
     const stats = stack.stats();

@@ -42,6 +42,22 @@ import {
 import { SlotAllocator, type Nic, type NicOffloads, type NicStats } from './nic.js';
 import { codedError } from '../errors/node-errors.js';
 import { debuglog, getSystemErrorName } from 'node:util';
+import { spawnSync } from 'node:child_process';
+
+/**
+ * Gives the kernel side of the TAP an IPv6 address with iproute2 (the addon
+ * configures IPv4 with ioctls, which IPv6 does not have; rtnetlink would
+ * be the native path). `nodad`: the address is usable at once — the stack
+ * side runs its own DAD against it. An address it already has is fine.
+ */
+function addHostIpv6(ifname: string, cidr: string): void {
+  if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) throw codedError('ERR_INVALID_ARG_VALUE', `TapNic.open: bad IPv6 host address ${JSON.stringify(cidr)}`, TypeError);
+  const r = spawnSync('ip', ['-6', 'addr', 'add', cidr, 'dev', ifname, 'nodad'], { encoding: 'utf8' });
+  if (r.error !== undefined) throw codedError('ERR_USTACK_HOST_CONFIG', `TapNic.open: cannot run ip(8) to add ${cidr}: ${r.error.message}`);
+  if (r.status !== 0 && !/File exists/.test(r.stderr)) {
+    throw codedError('ERR_USTACK_HOST_CONFIG', `TapNic.open: ip -6 addr add ${cidr} dev ${ifname}: ${r.stderr.trim()}`);
+  }
+}
 
 /** NODE_DEBUG=ustack (the driver layer logs the device going away; stack/iface/debug.ts is above it). */
 const debug = debuglog('ustack');
@@ -51,6 +67,8 @@ export interface TapNicOptions {
   name: string;
   /** Address given to the kernel side, e.g. '10.11.0.1/24'. */
   hostAddress?: string;
+  /** IPv6 addresses given to the kernel side, e.g. ['fd00:11::1/64'] (`ip -6 addr add ... nodad`). */
+  hostAddresses6?: string[];
   /** IP MTU; sets the device's MTU. Default: the device's current MTU (1500 for a new TAP). */
   mtu?: number;
   /** Slots in the packet pool (default 1024). */
@@ -196,6 +214,7 @@ export class TapNic implements Nic {
         ...(host ? { address: host.address, prefixLength: host.prefixLength } : {}),
         up: true,
       });
+      for (const cidr of opts.hostAddresses6 ?? []) addHostIpv6(opts.name, cidr);
       const mtu = opts.mtu ?? dev.hostMtu();
       const hostMac = parseMac(dev.hostMac());
       if (opts.mac !== undefined && opts.mac === hostMac) {

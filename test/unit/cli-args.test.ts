@@ -119,13 +119,16 @@ describe('ustack command line', () => {
     }
   });
 
-  it('--address and --host-address are repeatable options; this version refuses a second one by name', async () => {
+  it('--address and --host-address are repeatable (IPv6 beside IPv4); a second IPv4 one or a malformed one is refused by name', async () => {
     const r = await ustack('echo', ...ECHO, '--address', '10.99.0.3/24');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^ustack echo: --address is given 2 times; this version takes one/);
+    expect(r.stderr).toMatch(/^ustack echo: The "--address" option takes one IPv4 address/);
     const h = await ustack('echo', ...ECHO, '--host-address', '10.99.0.1/24', '--host-address=10.99.0.9/24');
     expect(h.code).toBe(2);
-    expect(h.stderr).toMatch(/^ustack echo: --host-address is given 2 times/);
+    expect(h.stderr).toMatch(/^ustack echo: The "hostAddress" option takes one IPv4 address/);
+    const bad = await ustack('echo', ...ECHO, '--address', 'fd00::zz/64');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^ustack echo: The "--address" option must be an address with a prefix length.*fd00::zz\/64/);
   });
 
   it('echo without --nic/--address names what is missing; echo takes no positional arguments', async () => {
