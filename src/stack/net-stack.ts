@@ -319,6 +319,7 @@ export class NetStack implements TransportEndpoints {
       if (i.v6 !== null) {
         out[`ip6.${i.name}`] = { ...i.v6.stats, ...i.v6.slaac.stats };
         out[`nd6.${i.name}`] = { ...i.v6.neighbors.stats };
+        out[`frag6.${i.name}`] = { ...i.v6.reassembler.stats };
       }
     }
     out.udp = { ...this.udp.stats };

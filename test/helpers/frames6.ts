@@ -35,3 +35,33 @@ export function rechecksum(body: Uint8Array, src: Uint8Array, dst: Uint8Array): 
   fillIcmpv6Checksum(body, 0, body.length, src, dst);
   return body;
 }
+
+/**
+ * Fragments of one IPv6 packet carrying `upper` (protocol `nextHeader`):
+ * pieces [offset, length] of the upper-layer bytes, each in a frame with a
+ * fragment header (M set unless the piece is marked last).
+ */
+export function fragmentFrames(dstMac: number, srcMac: number, src: Uint8Array, dst: Uint8Array, nextHeader: number, upper: Uint8Array, id: number, pieces: Array<{ offset: number; length: number; last?: boolean }>): Uint8Array[] {
+  return pieces.map(({ offset, length, last }) => {
+    const more = last === undefined ? offset + length < upper.length : !last;
+    const body = new Uint8Array(8 + length);
+    body[0] = nextHeader;
+    const fo = offset | (more ? 1 : 0);
+    body[2] = fo >>> 8;
+    body[3] = fo & 0xff;
+    body[4] = id >>> 24;
+    body[5] = (id >>> 16) & 0xff;
+    body[6] = (id >>> 8) & 0xff;
+    body[7] = id & 0xff;
+    body.set(upper.subarray(offset, offset + length), 8);
+    return ipv6Frame(dstMac, srcMac, src, dst, 44, body);
+  });
+}
+
+/** An ICMPv6 echo request message (header + data), checksummed for src -> dst. */
+export function echo6Message(src: Uint8Array, dst: Uint8Array, ident: number, seqNo: number, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array(8 + data.length);
+  body.set(data, 8);
+  emitIcmpv6({ type: 128, code: 0, ident, seqNo, payloadLength: data.length }, body, 0, src, dst);
+  return body;
+}

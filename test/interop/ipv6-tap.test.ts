@@ -2,6 +2,7 @@
  * IPv6 against the Linux kernel over TAP: the kernel's `ping -6` reaches the
  * stack's global and link-local addresses (neighbour discovery both ways,
  * solicited-node multicast through the TAP), the stack pings the kernel,
+ * 6,000-byte pings are reassembled and answered in fragments,
  * and SLAAC forms an address from a router advertisement dnsmasq sends from
  * the host side (prefix, default router, MTU).
  *
@@ -75,6 +76,14 @@ describe.skipIf(skipReason !== undefined)('IPv6 over TAP against the Linux kerne
     assertRouteOver(ours, ifname);
     const big = await runBounded('ping', ['-6', '-c', '3', '-i', '0.1', '-W', '2', '-s', '1400', '-I', ifname, ours], { timeoutMs: TOOL_MS });
     expect(big.stdout).toMatch(/3 packets transmitted, 3 received/);
+  });
+
+  it('answers a 6,000-byte ping -6 the kernel fragments (reassembled by RFC 8200 rules, the reply fragmented)', async () => {
+    assertRouteOver(ours, ifname);
+    const { stdout } = await runBounded('ping', ['-6', '-c', '3', '-i', '0.1', '-W', '2', '-s', '6000', '-I', ifname, ours], { timeoutMs: TOOL_MS });
+    expect(stdout).toMatch(/3 packets transmitted, 3 received/);
+    expect(stack.stats()[`frag6.${ifname}`]!.frag6_reassembled).toBeGreaterThanOrEqual(3);
+    expect(stack.stats()[`ip6.${ifname}`]!.ip6_tx_fragmented).toBeGreaterThanOrEqual(3);
   });
 
   it('pings the kernel: global and link-local (the stack resolves it with NS, the kernel answers NA)', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Sim, inject } from '../helpers/sim.js';
-import { ndFrame, echo6Frame, ipv6Frame, macFor } from '../helpers/frames6.js';
+import { ndFrame, echo6Frame, ipv6Frame, macFor, fragmentFrames, echo6Message } from '../helpers/frames6.js';
 import {
   parseIpv6Address as a6,
   ipv6ToString,
@@ -235,14 +235,8 @@ describe('IPv6 neighbour discovery and echo', () => {
       chain[k * 8 + 3] = 4;
     }
     inject(sim.b.raw, ipv6Frame(sim.a.iface.mac, sim.b.iface.mac, a6('fd00::2'), a6('fd00::1'), 60, chain));
-    // A fragment that is not atomic (reassembly is not built): dropped and counted.
-    const frag = new Uint8Array(16);
-    frag[0] = 58;
-    frag[3] = 1;
-    inject(sim.b.raw, ipv6Frame(sim.a.iface.mac, sim.b.iface.mac, a6('fd00::2'), a6('fd00::1'), 44, frag));
     sim.settle();
     expect(a.stats.ip6_rx_drop_ext_too_long).toBe(1);
-    expect(a.stats.ip6_rx_drop_fragment).toBe(1);
   });
 });
 
@@ -348,5 +342,117 @@ describe('SLAAC from router advertisements', () => {
     expect(a.slaac.routers.length).toBe(0);
     expect(a.addresses().length).toBe(1);
     expect(macFor(IPV6_ALL_NODES, 0)).toBe(ipv6MulticastMac(IPV6_ALL_NODES));
+  });
+});
+
+describe('IPv6 fragments (RFC 8200, RFC 5722)', () => {
+  const A = a6('fd00::1');
+  const B = a6('fd00::2');
+  function ready(opts: ConstructorParameters<typeof Sim>[0] = dual('fd00::1', 'fd00::2')): Sim {
+    const sim = new Sim(opts);
+    sim.runFor(1_500);
+    // a knows b's MAC (b's NS for the reply would otherwise go out first).
+    expect(ping6(sim, sim.b.iface.v6!, A, 0)).toBe(true);
+    return sim;
+  }
+  function gotReply(sim: Sim, seq: number): () => boolean {
+    let got = false;
+    sim.b.iface.v6!.echoReplyHandler = (_s, ident, seqNo) => {
+      if (ident === 9 && seqNo === seq) got = true;
+    };
+    return () => got;
+  }
+
+  it('a 6,000-byte echo is fragmented at the source, reassembled, answered fragmented and reassembled again', () => {
+    const sim = ready();
+    expect(ping6(sim, sim.a.iface.v6!, B, 1, 6000)).toBe(true);
+    const a = sim.a.iface.v6!;
+    const b = sim.b.iface.v6!;
+    expect(a.stats.ip6_tx_fragmented).toBe(1);
+    expect(a.stats.ip6_tx_fragments).toBe(Math.ceil(6008 / 1448));
+    expect(b.reassembler.stats.frag6_reassembled).toBe(1);
+    expect(a.reassembler.stats.frag6_reassembled).toBe(1);
+    expect(a.reassembler.bufferedBytes + b.reassembler.bufferedBytes).toBe(0);
+  });
+
+  it('reassembles fragments arriving out of order and answers; an atomic fragment is processed at once', () => {
+    const sim = ready();
+    const msg = echo6Message(B, A, 9, 7, new Uint8Array(200).fill(3));
+    const done = gotReply(sim, 7);
+    const frames = fragmentFrames(sim.a.iface.mac, sim.b.iface.mac, B, A, 58, msg, 0x1234, [
+      { offset: 128, length: msg.length - 128 }, { offset: 0, length: 64 }, { offset: 64, length: 64 },
+    ]);
+    for (const f of frames) inject(sim.b.raw, f);
+    expect(sim.runUntil(done, 1_000)).toBe(true);
+    const atomic = gotReply(sim, 8);
+    const msg2 = echo6Message(B, A, 9, 8, new Uint8Array(20));
+    for (const f of fragmentFrames(sim.a.iface.mac, sim.b.iface.mac, B, A, 58, msg2, 0x99, [{ offset: 0, length: msg2.length }])) inject(sim.b.raw, f);
+    expect(sim.runUntil(atomic, 1_000)).toBe(true);
+    expect(sim.a.iface.v6!.reassembler.stats.frag6_received).toBe(3);
+  });
+
+  it('overlapping fragments discard the datagram and its later fragments; exact duplicates are dropped alone', () => {
+    const sim = ready();
+    const a = sim.a.iface.v6!;
+    const msg = echo6Message(B, A, 9, 5, new Uint8Array(200));
+    const done = gotReply(sim, 5);
+    for (const f of fragmentFrames(sim.a.iface.mac, sim.b.iface.mac, B, A, 58, msg, 0x55, [
+      { offset: 0, length: 64 }, { offset: 56, length: 64 }, { offset: 64, length: 64 }, { offset: 128, length: msg.length - 128 },
+    ])) inject(sim.b.raw, f);
+    expect(sim.runUntil(done, 1_000)).toBe(false);
+    expect(a.reassembler.stats.frag6_overlaps).toBe(1);
+    expect(a.reassembler.stats.frag6_poisoned_drops).toBe(2);
+    expect(a.reassembler.bufferedBytes).toBe(0);
+    const dup = gotReply(sim, 6);
+    const msg2 = echo6Message(B, A, 9, 6, new Uint8Array(100));
+    const frames = fragmentFrames(sim.a.iface.mac, sim.b.iface.mac, B, A, 58, msg2, 0x56, [{ offset: 0, length: 64 }, { offset: 64, length: msg2.length - 64 }]);
+    inject(sim.b.raw, frames[0]!);
+    inject(sim.b.raw, frames[0]!);
+    inject(sim.b.raw, frames[1]!);
+    expect(sim.runUntil(dup, 1_000)).toBe(true);
+    expect(a.reassembler.stats.frag6_duplicates).toBe(1);
+  });
+
+  it('refuses non-final fragments not a multiple of 8, fragments past 65,535, two ends, and more than maxFragments tiny ones', () => {
+    const sim = ready({ ...dual('fd00::1', 'fd00::2'), ifaceA: { ipv6: { addresses: [{ address: A, prefixLength: 64 }], reassembly: { maxFragments: 16 } } } });
+    const a = sim.a.iface.v6!;
+    const big = new Uint8Array(70_000);
+    const m = sim.a.iface.mac;
+    const s = sim.b.iface.mac;
+    for (const f of fragmentFrames(m, s, B, A, 58, big, 1, [{ offset: 0, length: 60 }])) inject(sim.b.raw, f);
+    for (const f of fragmentFrames(m, s, B, A, 58, big, 2, [{ offset: 65528, length: 16, last: true }])) inject(sim.b.raw, f);
+    for (const f of fragmentFrames(m, s, B, A, 58, big, 3, [{ offset: 64, length: 64, last: true }, { offset: 128, length: 64, last: true }])) inject(sim.b.raw, f);
+    const tiny = Array.from({ length: 40 }, (_, k) => ({ offset: k * 8, length: 8 }));
+    for (const f of fragmentFrames(m, s, B, A, 58, big, 4, tiny)) inject(sim.b.raw, f);
+    sim.settle();
+    const st = a.reassembler.stats;
+    expect(st.frag6_bad_length).toBe(2);
+    expect(st.frag6_bad_end).toBe(1);
+    expect(st.frag6_too_many).toBe(1);
+    // The 17th tiny fragment poisoned its datagram; the 23 after it were dropped.
+    expect(st.frag6_poisoned_drops).toBe(40 - 17);
+    expect(st.frag6_reassembled).toBe(0);
+  });
+
+  it('stays under its byte and datagram caps during a flood of never-completed fragments, and times them out', () => {
+    const maxBytes = 64 * 1024;
+    const sim = ready({ ...dual('fd00::1', 'fd00::2'), ifaceA: { ipv6: { addresses: [{ address: A, prefixLength: 64 }], reassembly: { maxBytes, maxDatagrams: 32 } } } });
+    const a = sim.a.iface.v6!;
+    const data = new Uint8Array(1400);
+    let peak = 0;
+    for (let i = 0; i < 3000; i++) {
+      for (const f of fragmentFrames(sim.a.iface.mac, sim.b.iface.mac, a6(`fd00::${(i % 300) + 10}`), A, 17, data, i, [{ offset: (i % 40) * 1400 & ~7, length: 1400 & ~7, last: false }])) inject(sim.b.raw, f);
+      if (i % 64 === 63) {
+        sim.settle();
+        peak = Math.max(peak, a.reassembler.bufferedBytes);
+        expect(a.reassembler.pending).toBeLessThanOrEqual(32);
+      }
+    }
+    sim.settle();
+    expect(peak).toBeLessThanOrEqual(maxBytes);
+    expect(a.reassembler.stats.frag6_evicted + a.reassembler.stats.frag6_memory_drops).toBeGreaterThan(0);
+    sim.runFor(61_000);
+    expect(a.reassembler.pending).toBe(0);
+    expect(a.reassembler.bufferedBytes).toBe(0);
   });
 });

@@ -12,9 +12,9 @@
  * packet is dropped and counted (`stats`), never thrown. The IPv4 path does
  * not pass through here.
  *
- * Not yet: fragment reassembly (fragments other than atomic ones are
- * dropped and counted), fragmentation on send, path MTU per destination
- * (Packet Too Big is counted), MLD reports, transports over IPv6.
+ * Fragments are reassembled by RFC 8200/5722 rules (reassembly6.ts) and
+ * packets above the MTU fragmented at the source. Not yet: path MTU per
+ * destination (Packet Too Big is counted), MLD reports, transports over IPv6.
  */
 import { createHash } from 'node:crypto';
 import type { TimerWheel } from '../../time/timer-wheel.js';
@@ -70,6 +70,8 @@ import { WireError } from '../../wire/errors.js';
 import { Nd6Cache, DEFAULT_ND6_CONFIG, ipv6Key, type Nd6Config, type Nd6Host } from './nd-cache.js';
 import { SlaacState, DEFAULT_SLAAC_LIMITS, type SlaacLimits } from './slaac.js';
 import { TokenBucket } from './token-bucket.js';
+import { Reassembler6, DEFAULT_REASSEMBLY6_CONFIG, type Reassembly6Config } from './reassembly6.js';
+import { FRAGMENT_HEADER_LEN } from '../../wire/ipv6-ext.js';
 
 export const DEFAULT_HOP_LIMIT = 64;
 const ND_HOP_LIMIT = 255;
@@ -110,6 +112,7 @@ export interface Ipv6Config {
   nd?: Partial<Nd6Config>;
   slaacLimits?: Partial<SlaacLimits>;
   extLimits?: Partial<ExtLimits>;
+  reassembly?: Partial<Reassembly6Config>;
   /** ICMPv6 errors we send: tokens per second and burst (RFC 4443 §2.4 f). */
   icmpErrorRate?: { perSecond: number; burst: number };
 }
@@ -168,6 +171,8 @@ export interface Ipv6Stats {
   ip6_tx_drop_no_source: number;
   ip6_tx_drop_too_big: number;
   ip6_tx_drop_unresolved: number;
+  ip6_tx_fragmented: number;
+  ip6_tx_fragments: number;
   icmp6_rx: number;
   icmp6_rx_drop_malformed: number;
   icmp6_rx_drop_bad_checksum: number;
@@ -201,7 +206,7 @@ function newStats(): Ipv6Stats {
     ip6_rx_drop_not_for_us: 0, ip6_rx_drop_martian_source: 0, ip6_rx_drop_ext_malformed: 0,
     ip6_rx_drop_ext_too_long: 0, ip6_rx_drop_ext_unsupported: 0, ip6_rx_drop_fragment: 0,
     ip6_rx_drop_unknown_protocol: 0, ip6_rx_delivered: 0, ip6_tx: 0, ip6_tx_drop_no_route: 0,
-    ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0,
+    ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0, ip6_tx_fragmented: 0, ip6_tx_fragments: 0,
     icmp6_rx: 0, icmp6_rx_drop_malformed: 0, icmp6_rx_drop_bad_checksum: 0, icmp6_rx_echo_requests: 0,
     icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0,
     icmp6_tx_echo_replies: 0, icmp6_tx_errors: 0, icmp6_tx_rate_limited: 0,
@@ -230,6 +235,7 @@ export class Ipv6Layer implements Nd6Host {
   readonly stats: Ipv6Stats = newStats();
   readonly neighbors: Nd6Cache;
   readonly slaac: SlaacState;
+  readonly reassembler: Reassembler6;
   /** The link MTU for IPv6: the interface's, lowered by an RA's MTU option (never below 1280). */
   mtu: number;
   hopLimit = DEFAULT_HOP_LIMIT;
@@ -255,6 +261,10 @@ export class Ipv6Layer implements Nd6Host {
   private raSeen = false;
   private readonly lifetimeTimer: Timer;
   private started = false;
+  /** Processing a packet the reassembler rebuilt (a fragment inside it is not reassembled again). */
+  private reassembling = false;
+  private fragScratch: Uint8Array | null = null;
+  private nextFragId = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(
     private readonly host: Ipv6LinkHost,
@@ -270,6 +280,7 @@ export class Ipv6Layer implements Nd6Host {
     this.extLimits = { ...DEFAULT_EXT_LIMITS, ...config.extLimits };
     this.neighbors = new Nd6Cache(this, wheel, { ...DEFAULT_ND6_CONFIG, ...config.nd });
     this.slaac = new SlaacState({ ...DEFAULT_SLAAC_LIMITS, ...config.slaacLimits });
+    this.reassembler = new Reassembler6(wheel, { ...DEFAULT_REASSEMBLY6_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
     this.rsTimer = new Timer((now) => this.sendRouterSolicit(now));
@@ -358,8 +369,21 @@ export class Ipv6Layer implements Nd6Host {
       return;
     }
     if (w.fragment && (w.fragmentOffset !== 0 || w.moreFragments)) {
-      // Reassembly is not built yet; an atomic fragment (RFC 6946) is processed as it is.
-      st.ip6_rx_drop_fragment++;
+      // An atomic fragment (RFC 6946) is processed as it is; the others are reassembled, once.
+      if (this.reassembling) {
+        st.ip6_rx_drop_fragment++;
+        return;
+      }
+      const dataOff = w.fragmentHeaderAt + FRAGMENT_HEADER_LEN;
+      const dataLen = ip.payloadOffset + ip.payloadLength - dataOff;
+      const n = this.reassembler.add(buf, off, w.fragmentNextHeaderAt, w.fragmentHeaderAt, w.fragmentOffset, w.moreFragments, w.fragmentId, dataOff, dataLen, now);
+      if (n < 0) return;
+      this.reassembling = true;
+      try {
+        this.input(this.reassembler.packet, 0, n, frameSrc, now);
+      } finally {
+        this.reassembling = false;
+      }
       return;
     }
     // A tentative address receives only what DAD needs (RFC 4862 §5.4).
@@ -823,21 +847,64 @@ export class Ipv6Layer implements Nd6Host {
    * (no extension headers). Returns false when dropped (counted).
    */
   send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit = this.hopLimit): boolean {
-    if (IPV6_HEADER_LEN + length > this.mtu) {
-      this.stats.ip6_tx_drop_too_big++;
-      return false;
-    }
     const hop = this.nextHop(dst);
     if (hop === null) {
       this.stats.ip6_tx_drop_no_route++;
       return false;
     }
+    if (IPV6_HEADER_LEN + length > this.mtu) {
+      if (length > 65535 - FRAGMENT_HEADER_LEN) {
+        this.stats.ip6_tx_drop_too_big++;
+        return false;
+      }
+      return this.sendFragmented(src, dst, hop, nextHeader, length, write, hopLimit);
+    }
     const base = this.buildFrame(src, dst, nextHeader, length, hopLimit);
     if (base < 0) return false;
+    write(this.host.pool, base + ETH_HEADER_LEN + IPV6_HEADER_LEN);
+    return this.resolveAndQueue(base, ETH_HEADER_LEN + IPV6_HEADER_LEN + length, dst, hop);
+  }
+
+  /**
+   * Fragments at the source (RFC 8200 §4.5): the whole packet is written
+   * into a scratch buffer, then cut into pieces of a multiple of 8 bytes
+   * that fit the MTU with a fragment header each.
+   */
+  private sendFragmented(src: Uint8Array, dst: Uint8Array, hop: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit: number): boolean {
+    if (this.fragScratch === null) this.fragScratch = new Uint8Array(65535);
+    const scratch = this.fragScratch;
+    write(scratch, 0);
+    const maxData = (this.mtu - IPV6_HEADER_LEN - FRAGMENT_HEADER_LEN) & ~7;
+    const id = this.nextFragId;
+    this.nextFragId = (this.nextFragId + 1) >>> 0;
+    this.stats.ip6_tx_fragmented++;
     const pool = this.host.pool;
-    write(pool, base + ETH_HEADER_LEN + IPV6_HEADER_LEN);
+    for (let offset = 0; offset < length; offset += maxData) {
+      const chunk = Math.min(maxData, length - offset);
+      const more = offset + chunk < length;
+      const base = this.buildFrame(src, dst, IPPROTO_FRAGMENT, FRAGMENT_HEADER_LEN + chunk, hopLimit);
+      if (base < 0) return false;
+      const f = base + ETH_HEADER_LEN + IPV6_HEADER_LEN;
+      pool[f] = nextHeader;
+      pool[f + 1] = 0;
+      const fo = offset | (more ? 1 : 0);
+      pool[f + 2] = fo >>> 8;
+      pool[f + 3] = fo & 0xff;
+      pool[f + 4] = id >>> 24;
+      pool[f + 5] = (id >>> 16) & 0xff;
+      pool[f + 6] = (id >>> 8) & 0xff;
+      pool[f + 7] = id & 0xff;
+      pool.set(scratch.subarray(offset, offset + chunk), f + FRAGMENT_HEADER_LEN);
+      this.stats.ip6_tx_fragments++;
+      if (!this.resolveAndQueue(base, ETH_HEADER_LEN + IPV6_HEADER_LEN + FRAGMENT_HEADER_LEN + chunk, dst, hop)) return false;
+    }
+    return true;
+  }
+
+  /** Fills the destination MAC of the frame at pool[base] and queues it, or parks it until ND resolves `hop`. */
+  private resolveAndQueue(base: number, frameLen: number, dst: Uint8Array, hop: Uint8Array): boolean {
+    const pool = this.host.pool;
     const slot = base / this.host.slotSize;
-    const frameLen = ETH_HEADER_LEN + IPV6_HEADER_LEN + length;
     if (isIpv6Multicast(dst)) {
       writeMac(pool, base, ipv6MulticastMac(dst));
       return this.host.queueTxSlot(slot, frameLen);
@@ -856,6 +923,7 @@ export class Ipv6Layer implements Nd6Host {
     this.wheel.disarm(this.lifetimeTimer);
     for (const a of this.addrs) this.wheel.disarm(a.timer);
     this.neighbors.clear();
+    this.reassembler.clear();
   }
 
   /** For debugging: the addresses as text. */
