@@ -71,10 +71,16 @@ export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0):
   if (len < SHORT_SUM) {
     // Headers and small datagrams: byte pairs straight from the array (no
     // DataView lookup, which costs more than the sum at these lengths).
+    // Four bytes a step (headers are whole 32-bit words): the sum stays below
+    // 2^23 for len < 128, a small integer.
     let sum = initial > 0xffff ? fold16(initial) : initial;
-    const end = off + (len & ~1);
+    const end4 = off + (len & ~3);
     let i = off;
-    for (; i < end; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+    for (; i < end4; i += 4) sum += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!);
+    if ((len & 2) !== 0) {
+      sum += (buf[i]! << 8) | buf[i + 1]!;
+      i += 2;
+    }
     if ((len & 1) !== 0) sum += buf[i]! << 8;
     sum = (sum & 0xffff) + (sum >>> 16);
     return (sum & 0xffff) + (sum >>> 16);

@@ -3,7 +3,7 @@
  * always writes a 20-byte header without options.
  */
 import { WireError, checkBounds } from './errors.js';
-import { onesSum, internetChecksum } from './checksum.js';
+import { onesSum } from './checksum.js';
 import { u16, u32, w16, w32 } from './bytes.js';
 
 export const IPV4_HEADER_LEN = 20;
@@ -140,20 +140,35 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, off: number, checksum 
   if (off < 0 || off + IPV4_HEADER_LEN > buf.length) throw new Error('emitIpv4: buffer too small');
   const total = IPV4_HEADER_LEN + repr.payloadLength;
   if (total > IPV4_MAX_LENGTH) throw new Error(`emitIpv4: total length ${total} > 65535`);
-  buf[off] = 0x45;
-  buf[off + 1] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
-  w16(buf, off + 2, total);
-  w16(buf, off + 4, repr.ident);
+  const tos = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 3);
+  const ident = repr.ident & 0xffff;
   const frag =
     (repr.dontFragment ? 0x4000 : 0) | (repr.moreFragments ? 0x2000 : 0) | ((repr.fragmentOffset >>> 3) & 0x1fff);
+  const ttl = repr.ttl & 0xff;
+  const protocol = repr.protocol & 0xff;
+  const src = repr.src;
+  const dst = repr.dst;
+  buf[off] = 0x45;
+  buf[off + 1] = tos;
+  w16(buf, off + 2, total);
+  w16(buf, off + 4, ident);
   w16(buf, off + 6, frag);
-  buf[off + 8] = repr.ttl;
-  buf[off + 9] = repr.protocol;
-  buf[off + 10] = 0;
-  buf[off + 11] = 0;
-  w32(buf, off + 12, repr.src);
-  w32(buf, off + 16, repr.dst);
-  if (checksum) w16(buf, off + 10, internetChecksum(buf, off, IPV4_HEADER_LEN));
+  buf[off + 8] = ttl;
+  buf[off + 9] = protocol;
+  w32(buf, off + 12, src);
+  w32(buf, off + 16, dst);
+  // The checksum from the field values just written, not read back from
+  // buf: ten 16-bit words (the checksum field counted as zero).
+  let c = 0;
+  if (checksum) {
+    let sum =
+      (0x4500 | tos) + total + ident + frag + ((ttl << 8) | protocol) +
+      (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    c = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+  }
+  buf[off + 10] = c >>> 8;
+  buf[off + 11] = c & 0xff;
   return IPV4_HEADER_LEN;
 }
 

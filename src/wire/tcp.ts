@@ -443,10 +443,17 @@ export function emitTcp(
   const total = hl + repr.payloadLength;
   if (checksum === 'full') {
     if (off + total > buf.length) throw new Error('emitTcp: payload runs past the buffer');
-    const pseudo = pseudoHeaderSum(src, dst, IPPROTO_TCP, total);
-    // The header is a multiple of 4 bytes, so the payload's words line up with the segment's.
-    if (payloadSum >= 0) w16(buf, off + 16, internetChecksum(buf, off, hl, pseudo + payloadSum));
-    else w16(buf, off + 16, internetChecksum(buf, off, total, pseudo));
+    // The fixed 20 bytes are summed from the values just written (not read
+    // back), the options and payload from buf. The header is a multiple of 4
+    // bytes, so the payload's words line up with the segment's.
+    const seq = repr.seq;
+    const ack = repr.ack;
+    const fixed =
+      (repr.srcPort & 0xffff) + (repr.dstPort & 0xffff) + (seq >>> 16) + (seq & 0xffff) + (ack >>> 16) + (ack & 0xffff) +
+      (((hl >>> 2) << 12) | (repr.flags & 0xff)) + (repr.window & 0xffff) + (repr.urgent & 0xffff);
+    const pseudo = pseudoHeaderSum(src, dst, IPPROTO_TCP, total) + fixed;
+    if (payloadSum >= 0) w16(buf, off + 16, internetChecksum(buf, off + TCP_HEADER_LEN, hl - TCP_HEADER_LEN, pseudo + payloadSum));
+    else w16(buf, off + 16, internetChecksum(buf, off + TCP_HEADER_LEN, total - TCP_HEADER_LEN, pseudo));
   } else if (checksum === 'pseudo') {
     w16(buf, off + 16, pseudoHeaderSum(src, dst, IPPROTO_TCP, total));
   }
