@@ -62,6 +62,7 @@ const tcpLayers = [
     'connection',
     'listener',
     'demux',
+    'gro',
     'tcp-layer',
   ].map((name, i) => ({ name: `tcp/${name}`, path: tcpFile(name), rank: i + 1 })),
 ];

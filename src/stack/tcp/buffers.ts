@@ -139,6 +139,69 @@ export function placeInOrder(c: Tcb, seq: number, buf: Uint8Array, off: number, 
 }
 
 /**
+ * Receive segment merging (gro.ts): makes the placement placeInOrder just
+ * made the first part of a merged run — its bytes named where they now lie
+ * (placedBuf/placedOff = the store and the position in it), so rcvText
+ * takes them as placed, and any copy from "the payload" reads these very
+ * bytes, never the frame, whose slot goes back before the run is processed.
+ * False (nothing changed) when the placed bytes are not one contiguous span
+ * of the ring (they wrap): the segment is then processed on its own.
+ */
+export function holdPlacement(c: Tcb): boolean {
+  if (c.placedLen === 0 || c.placedStore === null) return false;
+  const io = c.io;
+  if (io !== NO_IO && c.placedStore === io.rtBuf) {
+    c.placedBuf = io.rtBuf;
+    c.placedOff = io.rtPos;
+    return true;
+  }
+  const ring = c.rcvRing;
+  if (ring === NO_RING || ring === IDLE_RING || ring.buffer !== c.placedStore) return false;
+  const sp = spanScratch;
+  ring.writableSpans(sp, 0);
+  if (sp[1]! < c.placedLen) return false;
+  c.placedBuf = ring.buffer;
+  c.placedOff = sp[0]!;
+  return true;
+}
+
+/**
+ * Receive segment merging: copies the payload of the next segment of a held
+ * run (gro.ts) right after the run's placed bytes, not committed, and
+ * returns its folded sum for the checksum; the caller then adds it to the
+ * run (placedLen += len) only if the checksum verifies. -1, nothing done,
+ * unless the whole run would still be what placeInOrder accepts — in order
+ * (seq is rcvNxt + the run's length), inside the window and the ring's
+ * space, nothing held out of order — and still one contiguous span of the
+ * ring or the read target (never asking the reader for room: no
+ * application code runs while a run is held).
+ */
+export function placeAfter(c: Tcb, seq: number, buf: Uint8Array, off: number, len: number): number {
+  const held = c.placedLen;
+  if (held === 0 || c.state !== State.ESTABLISHED || (c.fl & F.APP_CLOSED) !== 0 || len <= 0) return -1;
+  if (seqDiff(seq, c.rcvNxt) !== held || c.asm.heldBytes !== 0) return -1;
+  const total = held + len;
+  if (total > c.rcvWindowNow() || total > c.rcvFree()) return -1;
+  const io = c.io;
+  if (io !== NO_IO && c.placedStore === io.rtBuf) {
+    if (c.placedOff !== io.rtPos || io.rtEnd - io.rtPos < total) return -1;
+    return fold16(copySum(io.rtBuf, io.rtPos + held, buf, off, len));
+  }
+  const ring = c.rcvRing;
+  if (ring === NO_RING || ring === IDLE_RING || ring.buffer !== c.placedStore) return -1;
+  // Growing linearises the ring, placed bytes included (ByteRing.ensure):
+  // the run then starts right after the committed bytes of the new buffer.
+  ring.ensure(ring.length + total);
+  const sp = spanScratch;
+  ring.writableSpans(sp, 0);
+  c.placedBuf = ring.buffer;
+  c.placedStore = ring.buffer;
+  c.placedOff = sp[0]!;
+  if (sp[1]! < total) return -1;
+  return fold16(copySum(ring.buffer, sp[0]! + held, buf, off, len));
+}
+
+/**
  * Forgets a placement rcvText did not use (its checksum failed, or the
  * segment was trimmed or dropped): the bytes stay uncommitted garbage, and
  * a ring taken for them goes back, as if the segment never came.

@@ -41,7 +41,7 @@ import {
   takeSndRing,
   type SegmentSink,
 } from './tcb.js';
-import { dropPlacement, placeInOrder, rcvDrained, ringGet, ringPut, sndGet, sndGetSum } from './buffers.js';
+import { dropPlacement, holdPlacement, placeAfter, placeInOrder, rcvDrained, ringGet, ringPut, sndGet, sndGetSum } from './buffers.js';
 import { AppIo, NO_IO } from './app-io.js';
 import { emitRst } from './output.js';
 import { pipe } from './recovery/sack-scoreboard.js';
@@ -191,6 +191,25 @@ export class Connection extends Tcb {
   }
 
   /** Forgets a placement the segment did not use (buffers.ts). */
+  /** Receive segment merging (gro.ts): the placement just made becomes the start of a held run, or false. */
+  holdPlacement(): boolean {
+    return holdPlacement(this);
+  }
+
+  /** Receive segment merging: places the next segment of the held run after it (buffers.ts placeAfter). */
+  placeAfter(seq: number, buf: Uint8Array, off: number, len: number): number {
+    return placeAfter(this, seq, buf, off, len);
+  }
+
+  /**
+   * A held run of received segments (placedLen is non-zero between calls only
+   * then) is processed before the application reads, closes or changes its
+   * read target, so it never sees the connection halfway.
+   */
+  private settleHeld(): void {
+    if (this.placedLen !== 0) this.host.flushHeld?.(this);
+  }
+
   dropPlacement(): void {
     dropPlacement(this);
   }
@@ -338,6 +357,7 @@ export class Connection extends Tcb {
    * setting another target.
    */
   setReadTarget(buf: Uint8Array, off: number, end: number): void {
+    this.settleHeld();
     if (off < 0 || end > buf.length || off > end) throw new RangeError(`setReadTarget: [${off}, ${end}) outside a buffer of ${buf.length}`);
     if (this.io.rtFilled !== 0) throw new RangeError('setReadTarget: the previous target\'s fill was not taken');
     this.appIo().setTarget(buf, off, end);
@@ -345,6 +365,7 @@ export class Connection extends Tcb {
 
   /** No read target any more: nothing more goes there (a fill not taken yet stays for takeReadTarget). */
   clearReadTarget(): void {
+    this.settleHeld();
     if (this.io !== NO_IO) this.io.clearTarget();
   }
 
@@ -355,6 +376,7 @@ export class Connection extends Tcb {
 
   /** The reader takes the target's fill: returns its length (the bytes end where the target's next byte goes). */
   takeReadTarget(): number {
+    this.settleHeld();
     const n = this.io.rtFilled;
     if (n !== 0) this.io.rtFilled = 0;
     return n;
@@ -372,6 +394,7 @@ export class Connection extends Tcb {
 
   /** Reads and consumes received bytes; opens the window (RFC 9293 §3.8.6.2.2). */
   read(dst: Uint8Array, off: number, len: number): number {
+    this.settleHeld();
     const n = ringGet(this.rcvRing, 0, dst, off, len);
     if (n > 0) {
       this.rcvRing.consume(n);
@@ -386,6 +409,7 @@ export class Connection extends Tcb {
 
   /** Skips received bytes without copying them. */
   discard(len: number): number {
+    this.settleHeld();
     const n = Math.min(len, this.rcvRing.length);
     if (n <= 0) return 0;
     this.rcvRing.consume(n);
@@ -414,6 +438,7 @@ export class Connection extends Tcb {
 
   /** Half-close: FIN after all queued data (RFC 9293 §3.10.4). */
   shutdown(): void {
+    this.settleHeld();
     takeCold(this);
     switch (this.state) {
       case State.SYN_SENT:
@@ -441,6 +466,7 @@ export class Connection extends Tcb {
    * After close() arriving data also draws a RST (the reader is gone).
    */
   close(): void {
+    this.settleHeld();
     takeCold(this);
     if (this.state === State.CLOSED || this.state === State.TIME_WAIT) return;
     if (this.state === State.SYN_SENT) {
@@ -463,6 +489,7 @@ export class Connection extends Tcb {
 
   /** Abortive close: RST (RFC 9293 §3.10.5 ABORT), no error reported. */
   abort(): void {
+    this.settleHeld();
     takeCold(this);
     const s = this.state;
     if (s === State.CLOSED) return;

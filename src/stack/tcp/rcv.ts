@@ -213,7 +213,8 @@ export function rcvText(c: Tcb, seg: TcpRepr, seq: number, payload: Uint8Array, 
     fin = false; // the FIN lies beyond what we kept
   }
   if (len > 0) {
-    if (len > c.rcvMss) c.rcvMss = Math.min(len, c.advMss);
+    const segSize = c.rcvSegHint > 0 ? c.rcvSegHint : len;
+    if (segSize > c.rcvMss) c.rcvMss = Math.min(segSize, c.advMss);
     c.stats.bytesIn += len;
     if (off === 0) {
       const hadHoles = c.asm.heldBytes > 0;

@@ -66,6 +66,12 @@ export interface ConnectionHost {
   stateChanged(conn: Tcb, from: TcpState): void;
   /** Where the connection's rings take and return storage (default: one pool shared by hosts without one). */
   readonly ringPool?: RingPool;
+  /**
+   * Processes the run of received segments the host holds to merge (gro.ts)
+   * for this connection, if any: called before the application touches the
+   * connection's receive side.
+   */
+  flushHeld?(conn: Tcb): void;
 }
 
 export interface ConnectionParams {
@@ -240,6 +246,12 @@ export class Tcb {
   /** Largest segment seen from the peer: "full-sized" for delayed ACK. */
   rcvMss: number;
   rcvUnackedBytes = 0;
+  /**
+   * While a merged run of segments (gro.ts) is processed as one: the size of
+   * the segments it was made of, which rcvText takes as the segment size
+   * for rcvMss instead of the run's length (as Linux takes gso_size). 0 otherwise.
+   */
+  rcvSegHint = 0;
 
   // --- timestamps (RFC 7323)
   tsRecentAge = 0;
@@ -266,7 +278,9 @@ export class Tcb {
    * A payload placeInOrder copied into the receive ring's free space (not
    * committed) while the layer verified its checksum: the packet buffer and
    * offset it came from, its length (0: none), the ring storage it went to,
-   * and whether the ring was taken for it. Lives for one process() call.
+   * and whether the ring was taken for it. Lives for one process() call, or
+   * while the layer holds a run of segments to merge (gro.ts: then placedBuf
+   * and placedOff name the store and the position the bytes lie at).
    */
   placedBuf: Uint8Array | null = null;
   placedOff = 0;

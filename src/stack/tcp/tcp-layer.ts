@@ -43,6 +43,7 @@ import { FUSED_MIN, SegmentWrite, fillRst } from './output.js';
 import { Connection } from './connection.js';
 import { ConnTable } from './demux.js';
 import { Listener } from './listener.js';
+import { SegmentMerger } from './gro.js';
 
 export { Listener } from './listener.js';
 export type { TcpLayerStats } from './types.js';
@@ -76,6 +77,11 @@ export interface TcpLayerOptions {
   onConnectionTable?: (opened: boolean, localAddr: number, localPort: number, remoteAddr: number, remotePort: number) => void;
   /** Bytes of free ring storage kept for reuse by this layer's connections (default 4 MiB). */
   ringPoolBytes?: number;
+  /**
+   * Merge consecutive in-order data segments of a connection within a
+   * receive burst before TCP input, as Linux's GRO does (gro.ts; default true).
+   */
+  mergeSegments?: boolean;
 }
 
 /**
@@ -119,6 +125,10 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private readonly out = new SegmentWrite();
   /** Sum of the payload placeFused placed (valid when it returned a connection). */
   private placedSum = 0;
+  /** Receive segment merging (gro.ts): the run of in-order segments held in the current burst. */
+  private readonly merger = new SegmentMerger();
+  /** Whether received segments are merged (TcpLayerOptions.mergeSegments). */
+  private readonly mergeSegments: boolean;
   // Re-entrancy: application calls made from event callbacks are deferred.
   private busy = 0;
   /**
@@ -149,6 +159,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     this.cookies = new SynCookies(opts.cookieSecret);
     this.useCookies = opts.synCookies ?? true;
     this.ringPool = new RingPool(opts.ringPoolBytes);
+    this.mergeSegments = opts.mergeSegments ?? true;
     this.ephLow = opts.ephemeralLow ?? 49152;
     this.ephHigh = opts.ephemeralHigh ?? 65535;
     const span = this.ephHigh - this.ephLow + 1;
@@ -272,6 +283,25 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       this.stats.malformed++;
       return;
     }
+    const m = this.merger;
+    if (m.conn !== null) {
+      if (!verified && m.continues(v, src, dst)) {
+        const sum = m.conn.placeAfter(v.seqBits, buf, v.payloadOffset, v.payloadLength);
+        if (sum >= 0) {
+          // A corrupt segment is dropped as ever; its bytes past the run stay uncommitted garbage.
+          if (!v.verifyChecksum(src, dst, sum)) {
+            this.stats.badChecksum++;
+            return;
+          }
+          m.conn.placedLen += v.payloadLength;
+          m.append(v);
+          if (m.ended) this.flushMerged();
+          return;
+        }
+      }
+      // Not part of the run: the run is processed first, as it arrived first.
+      this.flushMerged();
+    }
     let placed: Connection | null = null;
     if (!verified) {
       placed = this.placeFused(v, src, dst);
@@ -287,6 +317,12 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if (rx.srcPort === 0 || rx.dstPort === 0 || isBroadcastOrMulticast(src) || isBroadcastOrMulticast(dst)) {
       placed?.dropPlacement();
       this.stats.badPorts++;
+      return;
+    }
+    if (placed !== null && this.rxBursts > 0 && this.mergeSegments && SegmentMerger.canStart(rx) && placed.holdPlacement()) {
+      // The first segment of a possible run: held (its payload placed) until
+      // the run ends, another segment comes, or the burst does.
+      m.start(placed, rx, v, src, dst, now);
       return;
     }
     this.busy++;
@@ -319,8 +355,40 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     return conn;
   }
 
+  /**
+   * Processes the held run (gro.ts) as one segment: the first segment's
+   * header with the run's length, its payload the bytes already placed.
+   */
+  private flushMerged(): void {
+    const m = this.merger;
+    const conn = m.take();
+    if (conn === null) return;
+    const now = m.now;
+    const rx = m.repr;
+    const merged = m.segments - 1;
+    this.stats.segmentsMerged += merged;
+    conn.stats.segmentsIn += merged; // process() counts the run as one
+    conn.rcvSegHint = m.segmentSize;
+    this.busy++;
+    try {
+      if (conn.process(rx, conn.placedBuf!, conn.placedOff, now, this.rxBursts > 0)) this.defer(conn);
+      else this.service(conn, now);
+    } finally {
+      conn.rcvSegHint = 0;
+      conn.dropPlacement();
+      this.busy--;
+      if (this.busy === 0) this.runDeferred(now);
+    }
+  }
+
+  /** ConnectionHost.flushHeld: the application is about to touch conn's receive side. */
+  flushHeld(conn: Connection): void {
+    if (this.merger.conn === conn) this.flushMerged();
+  }
+
   /** TransportInput.icmpError: find the connection the quoted segment came from. */
   icmpError(localAddr: number, remoteAddr: number, buf: Uint8Array, off: number, len: number, error: IcmpErrorKind, mtu: number, now: number): void {
+    this.flushMerged();
     this.stats.icmpErrors++;
     if (len < 8 || off < 0 || off + 8 > buf.length) return;
     const srcPort = (buf[off]! << 8) | buf[off + 1]!;
@@ -536,6 +604,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   }
 
   rxBurstEnd(now: number): void {
+    if (this.rxBursts === 1) this.flushMerged();
     this.rxBursts--;
     this.busy--;
     if (this.busy === 0) this.runDeferred(now);

@@ -241,6 +241,8 @@ export interface TcpLayerStats {
   /** Shared by all connections. */
   conn: TcpConnStats;
   segmentsReceived: number;
+  /** Segments merged into the one before them (gro.ts: processed as one with it), counted in segmentsReceived too. */
+  segmentsMerged: number;
   malformed: number;
   badChecksum: number;
   badPorts: number;
@@ -267,6 +269,7 @@ export function newLayerStats(): TcpLayerStats {
   return {
     conn: newConnStats(),
     segmentsReceived: 0,
+    segmentsMerged: 0,
     malformed: 0,
     badChecksum: 0,
     badPorts: 0,
