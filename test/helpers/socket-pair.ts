@@ -10,6 +10,8 @@
  */
 import { isIPv4 } from 'node:net';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
+import { ImpairedNic, type ImpairOptions } from '../../src/driver/impair.js';
+import type { Nic } from '../../src/driver/nic.js';
 import { nativeByteKernels } from '../../src/driver/addon.js';
 import { installByteKernels } from '../../src/wire/kernels.js';
 import { VirtualClock } from '../../src/time/clock.js';
@@ -38,6 +40,10 @@ export interface SocketPairOptions {
   /** veth-like offloads on the link (MemoryNic offloads). */
   offloads?: boolean;
   tcp?: Partial<TcpConfig>;
+  /** Seeded impairments on each end's link (driver/impair.ts ImpairedNic on the pair's virtual clock). */
+  impair?: ImpairOptions;
+  /** TcpLayerOptions.mergeSegments of both stacks (default: the layer's, true). */
+  mergeSegments?: boolean;
 }
 
 /** Address literals only: the pair has no DNS. */
@@ -71,9 +77,15 @@ export class SocketPair {
     this.b = this.end(nb, '10.0.0.2', opts, sb);
   }
 
-  private end(nic: MemoryNic, addr: string, opts: SocketPairOptions, seed: number): SocketPairEnd {
-    const tcp = { isnSecret: new Uint8Array(16).fill(seed), ephemeralSeed: seed, ...(opts.tcp ? { config: opts.tcp } : {}) };
+  private end(memNic: MemoryNic, addr: string, opts: SocketPairOptions, seed: number): SocketPairEnd {
+    const tcp = {
+      isnSecret: new Uint8Array(16).fill(seed),
+      ephemeralSeed: seed,
+      ...(opts.tcp ? { config: opts.tcp } : {}),
+      ...(opts.mergeSegments !== undefined ? { mergeSegments: opts.mergeSegments } : {}),
+    };
     const engine = new NetStack(this.clock, { tcp });
+    const nic: Nic = opts.impair ? new ImpairedNic(memNic, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 0) + seed }) : memNic;
     engine.addInterface(nic, { name: nic.name, address: parseIpv4Address(addr), prefixLength: 24, gateway: 0, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
     const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: literalLookup };
     return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)) };

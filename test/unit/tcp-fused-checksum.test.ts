@@ -27,6 +27,8 @@ import { Connection } from '../../src/stack/tcp/connection.js';
 const fused = { tx: 0, rx: 0 };
 const origTx = Connection.prototype.copyPayloadSum;
 const origRx = Connection.prototype.placeInOrder;
+/** Segments merged into a held run (src/stack/tcp/gro.ts) are placed, and summed, by placeAfter. */
+const origRxAfter = Connection.prototype.placeAfter;
 beforeEach(() => {
   fused.tx = 0;
   fused.rx = 0;
@@ -40,10 +42,16 @@ beforeEach(() => {
     if (r >= 0) fused.rx++;
     return r;
   };
+  Connection.prototype.placeAfter = function (this: Connection, ...args: Parameters<typeof origRxAfter>) {
+    const r = origRxAfter.apply(this, args);
+    if (r >= 0) fused.rx++;
+    return r;
+  };
 });
 afterEach(() => {
   Connection.prototype.copyPayloadSum = origTx;
   Connection.prototype.placeInOrder = origRx;
+  Connection.prototype.placeAfter = origRxAfter;
 });
 
 function expectFusedPaths(): void {
