@@ -295,12 +295,12 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
           }
           m.conn.placedLen += v.payloadLength;
           m.append(v);
-          if (m.ended) this.flushMerged();
+          if (m.ended) this.flushMerged(now);
           return;
         }
       }
       // Not part of the run: the run is processed first, as it arrived first.
-      this.flushMerged();
+      this.flushMerged(now);
     }
     let placed: Connection | null = null;
     if (!verified) {
@@ -358,12 +358,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   /**
    * Processes the held run (gro.ts) as one segment: the first segment's
    * header with the run's length, its payload the bytes already placed.
+   * `now`: the caller's clock reading, passed on as it came (a double read
+   * from a field and passed to a call V8 does not inline is a new heap number).
    */
-  private flushMerged(): void {
+  private flushMerged(now: number): void {
     const m = this.merger;
     const conn = m.take();
     if (conn === null) return;
-    const now = m.now;
     const rx = m.repr;
     const merged = m.segments - 1;
     this.stats.segmentsMerged += merged;
@@ -383,12 +384,13 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
 
   /** ConnectionHost.flushHeld: the application is about to touch conn's receive side. */
   flushHeld(conn: Connection): void {
-    if (this.merger.conn === conn) this.flushMerged();
+    // Rare (an application call from another connection's callback mid-burst): the burst's time.
+    if (this.merger.conn === conn) this.flushMerged(this.merger.now);
   }
 
   /** TransportInput.icmpError: find the connection the quoted segment came from. */
   icmpError(localAddr: number, remoteAddr: number, buf: Uint8Array, off: number, len: number, error: IcmpErrorKind, mtu: number, now: number): void {
-    this.flushMerged();
+    this.flushMerged(now);
     this.stats.icmpErrors++;
     if (len < 8 || off < 0 || off + 8 > buf.length) return;
     const srcPort = (buf[off]! << 8) | buf[off + 1]!;
@@ -604,7 +606,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   }
 
   rxBurstEnd(now: number): void {
-    if (this.rxBursts === 1) this.flushMerged();
+    if (this.rxBursts === 1) this.flushMerged(now);
     this.rxBursts--;
     this.busy--;
     if (this.busy === 0) this.runDeferred(now);
