@@ -9,6 +9,7 @@ import type { Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
+import { Udp6Layer } from './udp/udp6-layer.js';
 import { UdpLayer, type UdpEndpoint, type UdpHandler, type UdpLayerOptions } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { STATE_NAMES, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
@@ -115,6 +116,8 @@ export class NetStack implements TransportEndpoints {
   readonly wheel: TimerWheel;
   readonly router = new Router();
   readonly udp: UdpLayer;
+  /** UDP over IPv6 on every interface with IPv6 (stack level; no dgram socket over it yet). */
+  readonly udp6 = new Udp6Layer();
   readonly tcp: TcpLayer;
   private readonly echoListeners = new Set<(r: EchoReply) => void>();
   /** Called when output is queued outside poll() (the poll loop schedules a flush). */
@@ -186,6 +189,7 @@ export class NetStack implements TransportEndpoints {
       for (const l of this.echoListeners) l({ from, ident, seqNo, length: len, at: now });
     };
     this.router.addInterface(iface);
+    if (iface.v6 !== null) this.udp6.attach(iface.v6);
     iface.announce();
     iface.flush();
     return iface;
@@ -323,6 +327,7 @@ export class NetStack implements TransportEndpoints {
       }
     }
     out.udp = { ...this.udp.stats };
+    if (this.router.interfaces.some((i) => i.v6 !== null)) out.udp6 = { ...this.udp6.stats };
     const { conn, ...tcp } = this.tcp.stats;
     out.tcp = { ...tcp, ...conn };
     out.ip = { tx_drop_no_route: this.router.noRoute };

@@ -2,7 +2,7 @@
  * IPv6 against the Linux kernel over TAP: the kernel's `ping -6` reaches the
  * stack's global and link-local addresses (neighbour discovery both ways,
  * solicited-node multicast through the TAP), the stack pings the kernel,
- * 6,000-byte pings are reassembled and answered in fragments,
+ * UDP over IPv6 echoes to a kernel udp6 socket, 6,000-byte pings are reassembled and answered in fragments,
  * and SLAAC forms an address from a router advertisement dnsmasq sends from
  * the host side (prefix, default router, MTU).
  *
@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { assertRouteOver, ensureTools, run, freeSubnet24, runBackground, runBounded, tunUnavailableReason, uniqueIfName, which, type BackgroundRun } from '../helpers/netns.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+import hostDgram from 'node:dgram';
 import { ipv6ToString, parseIpv6Address, eui64FromMac } from '../../src/wire/ipv6.js';
 
 const TOOL_MS = 30_000;
@@ -100,6 +101,34 @@ describe.skipIf(skipReason !== undefined)('IPv6 over TAP against the Linux kerne
     const nd = stack.stats()[`nd6.${ifname}`]!;
     expect(nd.nd_resolved).toBeGreaterThanOrEqual(1);
     expect(stack.iface.v6!.neighbors.macOf(parseIpv6Address(hostGlobal))).toBeGreaterThan(0);
+  });
+
+  it('echoes UDP over IPv6 to a kernel udp6 socket (checksums over the pseudo-header both ways, a 4,000-byte datagram fragmented)', async () => {
+    const echo = stack.engine.udp6.bind(7, {
+      onDatagram: (src, srcPort, buf, off, len) => {
+        echo.send(src.slice(), srcPort, buf, off, len);
+        stack.kick();
+      },
+    });
+    const sock = hostDgram.createSocket('udp6');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(0, hostGlobal, () => resolve());
+      });
+      assertRouteOver(ours, ifname);
+      for (const size of [5, 1000, 4000]) {
+        const payload = Buffer.alloc(size, size & 0xff);
+        const reply = withTimeout(new Promise<Buffer>((resolve) => sock.once('message', (m) => resolve(m))), { timeoutMs: 5000, what: `the ${size}-byte UDP echo from [${ours}]:7`, detail: () => JSON.stringify(stack.stats().udp6) });
+        sock.send(payload, 7, ours);
+        expect((await reply).equals(payload)).toBe(true);
+      }
+      expect(stack.stats().udp6!.udp6_rx_delivered).toBe(3);
+      expect(stack.stats()[`frag6.${ifname}`]!.frag6_reassembled).toBeGreaterThanOrEqual(1);
+    } finally {
+      sock.close();
+      echo.close();
+    }
   });
 
   it('survives what the kernel sends by itself (its DAD, router solicitations, MLD reports) without errors', () => {

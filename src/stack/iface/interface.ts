@@ -433,7 +433,7 @@ export class Interface implements NeighborHost {
     const plen = eth.payloadLength;
     if (type === ETHERTYPE_IPV4) this.ipInput(buf, poff, plen, now);
     else if (type === ETHERTYPE_ARP && !this.loopback) this.arpInput(buf, poff, plen, eth.src, now);
-    else if (type === ETHERTYPE_IPV6 && this.v6 !== null) this.v6.input(buf, poff, plen, eth.src, now);
+    else if (type === ETHERTYPE_IPV6 && this.v6 !== null) this.v6.input(buf, poff, plen, eth.src, now, this.loopback || this.rxVerified);
     else st.rx_drop_unknown_ethertype++;
   }
 

@@ -14,7 +14,8 @@
  *
  * Fragments are reassembled by RFC 8200/5722 rules (reassembly6.ts) and
  * packets above the MTU fragmented at the source. Not yet: path MTU per
- * destination (Packet Too Big is counted), MLD reports, transports over IPv6.
+ * destination (Packet Too Big is counted), MLD reports, TCP over IPv6 (UDP registers
+ * through registerTransport).
  */
 import { createHash } from 'node:crypto';
 import type { TimerWheel } from '../../time/timer-wheel.js';
@@ -54,6 +55,7 @@ import {
   ICMPV6_ECHO_REQUEST,
   ICMPV6_ECHO_REPLY,
   ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_DEST_UNREACHABLE,
   ICMPV6_PARAMETER_PROBLEM,
   ICMPV6_UNRECOGNIZED_NEXT_HEADER,
   ICMPV6_ROUTER_SOLICIT,
@@ -216,6 +218,12 @@ function newStats(): Ipv6Stats {
   };
 }
 
+/** An upper layer over IPv6 (UDP): `src` and `dst` are views valid during the call only. */
+export interface Ipv6TransportInput {
+  /** `verified`: the NIC vouched for the transport checksum (a TAP's partial checksum: the field holds only the pseudo-header sum). */
+  input6(src: Uint8Array, dst: Uint8Array, buf: Uint8Array, off: number, len: number, verified: boolean, layer: Ipv6Layer, now: number): void;
+}
+
 /** Receives ICMPv6 echo replies (ping tools, tests). */
 export type Echo6ReplyHandler = (src: Uint8Array, ident: number, seqNo: number, buf: Uint8Array, off: number, len: number, now: number) => void;
 
@@ -264,6 +272,11 @@ export class Ipv6Layer implements Nd6Host {
   /** Processing a packet the reassembler rebuilt (a fragment inside it is not reassembled again). */
   private reassembling = false;
   private fragScratch: Uint8Array | null = null;
+  private readonly transports6: Array<Ipv6TransportInput | undefined> = new Array<Ipv6TransportInput | undefined>(256).fill(undefined);
+  /** The packet being handed to a transport (for replyUnreachable), or -1. */
+  private deliveringOff = -1;
+  private deliveringBuf: Uint8Array = new Uint8Array(0);
+  private deliveringLen = 0;
   private nextFragId = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(
@@ -328,8 +341,12 @@ export class Ipv6Layer implements Nd6Host {
     return false;
   }
 
-  /** Handles one IPv6 packet at buf[off, off + len) from the Ethernet source `frameSrc`. Never throws on bad input. */
-  input(buf: Uint8Array, off: number, len: number, frameSrc: number, now: number): void {
+  /**
+   * Handles one IPv6 packet at buf[off, off + len) from the Ethernet source
+   * `frameSrc`; `verified`: the NIC verified its transport checksum. Never
+   * throws on bad input.
+   */
+  input(buf: Uint8Array, off: number, len: number, frameSrc: number, now: number, verified = false): void {
     const st = this.stats;
     st.ip6_rx++;
     const ip = this.ip;
@@ -380,7 +397,7 @@ export class Ipv6Layer implements Nd6Host {
       if (n < 0) return;
       this.reassembling = true;
       try {
-        this.input(this.reassembler.packet, 0, n, frameSrc, now);
+        this.input(this.reassembler.packet, 0, n, frameSrc, now, false);
       } finally {
         this.reassembling = false;
       }
@@ -398,6 +415,19 @@ export class Ipv6Layer implements Nd6Host {
     }
     if (w.protocol === IPPROTO_NONE) {
       st.ip6_rx_delivered++;
+      return;
+    }
+    const t = this.transports6[w.protocol];
+    if (t !== undefined) {
+      st.ip6_rx_delivered++;
+      this.deliveringOff = multicast ? -1 : off;
+      this.deliveringBuf = buf;
+      this.deliveringLen = IPV6_HEADER_LEN + ip.payloadLength;
+      try {
+        t.input6(buf.subarray(off + 8, off + 24), buf.subarray(off + 24, off + 40), buf, w.offset, w.length, verified, this, now);
+      } finally {
+        this.deliveringOff = -1;
+      }
       return;
     }
     st.ip6_rx_drop_unknown_protocol++;
@@ -760,6 +790,21 @@ export class Ipv6Layer implements Nd6Host {
       out.set(buf.subarray(off, off + quote), o + ICMPV6_HEADER_LEN);
       emitIcmpv6({ type, code, pointer: word, mtu: word, payloadLength: quote }, out, o, from, to);
     });
+  }
+
+  /** Registers the upper layer for `protocol` (UDP: 17). */
+  registerTransport(protocol: number, t: Ipv6TransportInput): void {
+    this.transports6[protocol] = t;
+  }
+
+  /**
+   * Called by a transport from inside input6: answers the packet being
+   * delivered with destination unreachable (`code`: 4, port unreachable),
+   * rate limited; never for a packet to a group address.
+   */
+  replyUnreachable(code: number, now: number): void {
+    if (this.deliveringOff < 0) return;
+    this.sendIcmpError(ICMPV6_DEST_UNREACHABLE, code, 0, this.deliveringBuf, this.deliveringOff, this.deliveringLen, now);
   }
 
   /** Sends an ICMPv6 echo request (ping). */
