@@ -161,12 +161,17 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
     },
     false,
   );
+  // The same over IPv6 (UDP only: TCP over IPv6 is not built yet).
+  const udp6 = stack.iface.v6 === null ? null : stack.engine.udp6.bind(port, {
+    onDatagram: (src, srcPort, buf, off, len) => {
+      udp6!.send(src.slice(), srcPort, buf, off, len);
+    },
+  });
   const tcpEcho = startTcpEcho(stack, port);
   if (!worker) {
     process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
     const v6 = stack.addresses.filter((a) => a.includes(':'));
-    // TCP and UDP over IPv6 are not built yet: the IPv6 addresses answer ping and ND only.
-    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6 echo only)\n`);
+    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6 and UDP echo; TCP over IPv6 is not built yet)\n`);
   }
 
   const printStats = (): void => {
@@ -192,6 +197,7 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
   if (!worker) removeStatsFile();
   tcpEcho.close();
   udp.close();
+  udp6?.close();
   await stack.close();
   if (!worker) process.stdout.write('ustack echo stopped\n');
   return 0;

@@ -13,8 +13,8 @@ import * as dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/driver/addon.js';
 import { startChild, waitForOutput, type TrackedChild } from '../helpers/children.js';
-import { ensureTools, freeSubnet24, linkExists, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
-import { withTimeout } from '../helpers/wait.js';
+import { assertRouteOver, ensureTools, freeSubnet24, linkExists, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const bin = join(packageRoot(), 'bin', 'ustack.js');
 const built = existsSync(join(packageRoot(), 'dist', 'cli', 'main.js'));
@@ -112,5 +112,48 @@ describe.skipIf(skipReason !== undefined)('ustack echo on a TAP device', () => {
     expect(res.code).toBe(0);
     expect(res.stdout + res.stderr).toContain('ustack echo stopped');
     expect(linkExists(ifname)).toBe(false);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('ustack echo with --address and --host-address given for IPv4 and IPv6', () => {
+  let child: TrackedChild;
+  let ifname: string;
+  let ours6: string;
+
+  beforeAll(async () => {
+    const subnet = freeSubnet24();
+    const p6 = `fd00:11:${subnet.toString(16)}`;
+    ours6 = `${p6}::2`;
+    ifname = uniqueIfName('uech6');
+    const args = ['echo', '--nic', `tap:${ifname}`, '--address', `10.11.${subnet}.2/24`, '--address', `${ours6}/64`, '--host-address', `10.11.${subnet}.1/24`, '--host-address', `${p6}::1/64`];
+    child = startChild(process.execPath, [bin, ...args], { what: `ustack echo (dual stack) on ${ifname}` });
+    await waitForOutput(child, `ustack echo listening on 10.11.${subnet}.2:7`);
+  });
+
+  afterAll(async () => {
+    await child?.stop();
+  });
+
+  it('answers ping -6 and echoes UDP over IPv6 once its addresses passed DAD', async () => {
+    assertRouteOver(ours6, ifname);
+    // DAD keeps the address tentative for a second: ping until it answers.
+    await waitFor(async () => {
+      const r = await runBounded('ping', ['-6', '-c', '1', '-W', '1', '-I', ifname, ours6], { timeoutMs: 10_000 }).catch(() => ({ stdout: '' }));
+      return /1 received/.test(r.stdout);
+    }, { timeoutMs: 15_000, what: `ping -6 ${ours6}`, detail: () => child.describe() });
+    const sock = dgram.createSocket('udp6');
+    try {
+      const reply = await withTimeout(
+        new Promise<Buffer>((resolve) => {
+          sock.on('message', (m) => resolve(m));
+          sock.send('hello ustack over IPv6', 7, ours6);
+        }),
+        { timeoutMs: 10_000, what: `a UDP echo from [${ours6}]:7`, detail: () => child.describe() },
+      );
+      expect(reply.toString()).toBe('hello ustack over IPv6');
+    } finally {
+      sock.close();
+    }
+    expect(child.describe()).toContain('ICMPv6 and UDP echo');
   });
 });
