@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README: `npm test`). Works on a fresh machine:
 # installs the Debian tools the interop tests drive, installs npm packages
-# (which builds the addon and compiles TypeScript), type-checks, runs vitest
-# on this machine's node, then the runtime suites on node 22 and 24
-# (scripts/test-node-versions.sh; USTACK_TEST_NODE_VERSIONS picks others,
-# "none" skips them). Arguments go to the first vitest run, and a run given
-# arguments (a few test files) skips the other versions.
+# (which builds the addon and compiles TypeScript), type-checks, runs the
+# addon's native tests, then vitest on this machine's node followed by the
+# runtime suites on node 22 and 24 (scripts/test-node-versions.sh;
+# USTACK_TEST_NODE_VERSIONS picks others, "none" skips them), with the QEMU
+# VM test running beside them. Arguments go to the first vitest run, and a
+# run given arguments (a few test files) skips the other versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,18 +50,33 @@ npx tsc -p tsconfig.test.json --noEmit
 npm run --silent lint:deps
 # The addon's native unit tests (every addon/**/*_test.cc; no device, no node).
 npm run --silent test:native
-npx vitest run "$@"
-# A failure on another node is reported at the end, after the VM test.
+# The VM test runs beside the vitest suites: QEMU's TCG keeps one core busy
+# and vitest (one file at a time) mostly the other, so the whole run takes
+# about as long as the longer of the two. Its output goes to a file, printed
+# when both are done. USTACK_SKIP_VM=1 leaves it out.
+vm_pid=
+vm_log=
+if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
+  vm_log=$(mktemp "${TMPDIR:-/tmp}/ustack-vm-test.XXXXXX")
+  USTACK_SKIP_NATIVE=1 npm run --silent test:vm >"$vm_log" 2>&1 &
+  vm_pid=$!
+  echo "test.sh: the VM test (e1000 and virtio-net on QEMU's models) runs in the background; its output follows the vitest suites"
+fi
+# A vitest failure is reported after the VM test, like one on another node.
+vitest_failed=0
+npx vitest run "$@" || vitest_failed=1
 versions_failed=0
 if [ "${#other_nodes[@]}" -gt 0 ]; then
   bash scripts/test-node-versions.sh "${other_nodes[@]}" || versions_failed=1
 fi
-# The e1000 and virtio-net drivers on QEMU's models (skips with a reason
-# when QEMU cannot run). USTACK_SKIP_VM=1 leaves it out.
-if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
-  USTACK_SKIP_NATIVE=1 npm run --silent test:vm
+vm_failed=0
+if [ -n "$vm_pid" ]; then
+  wait "$vm_pid" || vm_failed=1
+  echo "== VM test (test/vm/run.mjs)"
+  cat "$vm_log"
+  rm -f "$vm_log"
 fi
-if [ "$versions_failed" = 1 ]; then
-  echo "test.sh: the suites failed on another node version (see the summary above)"
-  exit 1
-fi
+[ "$vitest_failed" = 1 ] && echo "test.sh: the vitest suites failed on node $(node --version) (see above)"
+[ "$versions_failed" = 1 ] && echo "test.sh: the suites failed on another node version (see the summary above)"
+[ "$vm_failed" = 1 ] && echo "test.sh: the VM test failed (see its output above)"
+[ "$vitest_failed" = 0 ] && [ "$versions_failed" = 0 ] && [ "$vm_failed" = 0 ]

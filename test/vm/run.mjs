@@ -797,7 +797,9 @@ async function main() {
       fail(`unknown scenario ${s}`);
       continue;
     }
+    const ts = Date.now();
     await runScenario(s, kernel, initrd);
+    figures.push(`scenario ${s}: ${((Date.now() - ts) / 1000).toFixed(0)} s`);
   }
   log(`\nvm test: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   for (const f of figures) log(`figure: ${f}`);
