@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -118,6 +120,47 @@ int alloc_hugetlb(size_t size, Region* r, Error* err) {
     return rc;
   }
   std::memset(p, 0, total);
+  r->virt = static_cast<uint8_t*>(p);
+  r->size = total;
+  r->page_size = hp;
+  r->hugetlb = true;
+  r->phys.clear();
+  for (size_t off = 0; off < total; off += hp) {
+    uint64_t pa = virt_to_phys(r->virt + off);
+    if (pa == 0) {
+      free_region(r);
+      return fail(err, "pread(/proc/self/pagemap)", EPERM, "ERR_USTACK_NO_PERMISSION",
+                  "physical addresses are hidden in /proc/self/pagemap (needs CAP_SYS_ADMIN: run as root)");
+    }
+    r->phys.push_back(pa);
+  }
+  return 0;
+}
+
+int map_hugetlb_fd(int fd, Region* r, Error* err) {
+  constexpr long kHugetlbfsMagic = 0x958458f6;
+  struct statfs sfs;
+  struct stat st;
+  if (::fstatfs(fd, &sfs) < 0) return fail(err, "fstatfs", errno);
+  if (::fstat(fd, &st) < 0) return fail(err, "fstat", errno);
+  size_t hp = static_cast<size_t>(sfs.f_bsize);
+  if (static_cast<long>(sfs.f_type) != kHugetlbfsMagic || hp < (2u << 20) || (hp & (hp - 1)) != 0 || st.st_size <= 0 ||
+      static_cast<size_t>(st.st_size) % hp != 0) {
+    return fail(err, "fstatfs", EINVAL, "ERR_USTACK_NO_HUGEPAGES",
+                "fd " + std::to_string(fd) + " is not huge-page memory: a device reaches a shared pool by physical address only in huge pages");
+  }
+  size_t total = static_cast<size_t>(st.st_size);
+  void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (p == MAP_FAILED) return fail(err, "mmap(hugetlb memfd)", errno);
+  if (::mlock(p, total) < 0) {
+    int e = errno;
+    ::munmap(p, total);
+    return fail(err, "mlock", e);
+  }
+  if (int rc = dont_fork(p, total, err); rc < 0) {
+    ::munmap(p, total);
+    return rc;
+  }
   r->virt = static_cast<uint8_t*>(p);
   r->size = total;
   r->page_size = hp;

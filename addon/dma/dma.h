@@ -36,6 +36,12 @@ size_t huge_page_size();
 // hugetlbfs + pagemap. `size` is rounded up to whole huge pages.
 int alloc_hugetlb(size_t size, Region* r, Error* err);
 
+// Maps a huge-page memfd someone else made (MFD_HUGETLB: a shard region,
+// shm/region.h) whole, MAP_SHARED, populated, locked and MADV_DONTFORK, with
+// the physical address of each huge page. Not zeroed: other processes map
+// it too. Refused (ERR_USTACK_NO_HUGEPAGES) when the fd is no hugetlbfs file.
+int map_hugetlb_fd(int fd, Region* r, Error* err);
+
 // Anonymous memory (page aligned, zeroed, locked), for VFIO mapping.
 int alloc_anon(size_t size, Region* r, Error* err);
 

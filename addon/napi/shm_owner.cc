@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "dma/dma.h"
 #include "dma/view_hold.h"
 #include "napi/errors.h"
 
@@ -97,6 +98,10 @@ ShmOwner::ShmOwner(const Napi::CallbackInfo& info) : PolledDevice<ShmOwner>(info
       !U32Option(env, o, "udpEphemeralHigh", 1, 65535, &udp_high) || !U32Option(env, o, "poolShift", 0, 256, &l.pool_shift)) {
     return;
   }
+  // hugePages: the memfd is MFD_HUGETLB, so a device can DMA into the pool by physical address (region.h).
+  Napi::Value huge = o.Get("hugePages");
+  if (env.IsExceptionPending()) return;
+  if (huge.IsBoolean() && huge.As<Napi::Boolean>().Value()) l.huge_page = static_cast<uint32_t>(ustack::dma::huge_page_size());
   if (home == 0) home = l.workers;
   if (quota == 0) quota = l.owner_slots;
   if (home > l.workers || quota > l.owner_slots || (flows & (flows - 1)) != 0 || l.slot_size % 64 != 0 ||

@@ -36,6 +36,9 @@ Napi::Function VirtioDevice::Define(Napi::Env env) {
       InstanceMethod<&VirtioDevice::RxBurst>("rxBurst"),
       InstanceMethod<&VirtioDevice::TxBurst>("txBurst"),
       InstanceMethod<&VirtioDevice::TxReclaim>("txReclaim"),
+      InstanceMethod<&VirtioDevice::TakeCompleted>("takeCompleted"),
+      InstanceMethod<&VirtioDevice::TxOutstanding>("txOutstanding"),
+      InstanceMethod<&VirtioDevice::SlotDeviceAddress>("slotDeviceAddress"),
       InstanceMethod<&VirtioDevice::LinkUp>("linkUp"),
       InstanceMethod<&VirtioDevice::ArmWake>("armWake"),
       InstanceMethod<&VirtioDevice::Stats>("stats"),
@@ -92,7 +95,21 @@ VirtioDevice::VirtioDevice(const Napi::CallbackInfo& info) : PolledDevice<Virtio
     num("mtu", &opts.mtu);
     flag("txChecksum", &opts.tx_checksum);
     flag("tso", &opts.tso);
+    // A shared pool (one NIC, many workers): a shard region's huge-page memfd,
+    // the page its pool starts in, and where the workers' own slots begin.
+    uint32_t pool_fd = 0xffffffffu, pool_page = 0;
+    num("poolFd", &pool_fd);
+    num("poolPage", &pool_page);
+    num("foreignFrom", &opts.foreign_from);
     if (bad || env.IsExceptionPending()) return;
+    if (pool_fd != 0xffffffffu) {
+      if (pool_fd > 0x7fffffffu) {
+        ThrowRange(env, "options.poolFd must be a file descriptor");
+        return;
+      }
+      opts.pool_fd = static_cast<int>(pool_fd);
+      opts.pool_offset = static_cast<uint64_t>(pool_page) * 4096;
+    }
     if (queues < 1 || queues > vio::kMaxQueuePairs) {
       ThrowRange(env, "options.queues must be in [1, " + std::to_string(vio::kMaxQueuePairs) + "], got " + std::to_string(queues));
       return;
@@ -281,6 +298,34 @@ Napi::Value VirtioDevice::TxReclaim(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, dev_.tx_reclaim());
 }
 
+// takeCompleted(slots: Uint32Array): foreign slots (options.foreignFrom)
+// whose transmit completed, written into slots; returns how many.
+Napi::Value VirtioDevice::TakeCompleted(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* data = nullptr;
+  size_t len = 0;
+  if (info.Length() < 1 || !GetU32Array(env, info[0], &data, &len, "slots")) return env.Undefined();
+  return Napi::Number::New(env, dev_.take_completed(data, len > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(len)));
+}
+
+// txOutstanding(): frames on the transmit queues the device has not given back.
+Napi::Value VirtioDevice::TxOutstanding(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), dev_.is_open() ? dev_.tx_outstanding() : 0);
+}
+
+// slotDeviceAddress(slot): the address the device reads and writes slot
+// `slot` at (a physical address under UIO), as a hex string; '' when out of range.
+Napi::Value VirtioDevice::SlotDeviceAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double d = info.Length() >= 1 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!dev_.is_open() || !(d >= 0 && d < dev_.slot_count()) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    return Napi::String::New(env, "");
+  }
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(dev_.slot_device_addr(static_cast<uint32_t>(d))));
+  return Napi::String::New(env, buf);
+}
+
 Napi::Value VirtioDevice::LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
 
 // armWake(): true when a frame is already waiting (no need to sleep); false
@@ -350,6 +395,8 @@ Napi::Value VirtioDevice::Stats(const Napi::CallbackInfo& info) {
   set("freeStackCountClamped", sf.count_clamped);
   set("freeStackPushRefused", sf.push_refused);
   set("queuePairs", dev_.queue_pairs());
+  set("rxPosted", dev_.is_open() ? dev_.rx_posted() : 0);
+  set("sharedPool", dev_.shared_pool() ? 1 : 0);
   // The negotiated feature bits (virtio/features.h), as two 32-bit numbers.
   set("featuresLow", dev_.features() & 0xffffffffu);
   set("featuresHigh", dev_.features() >> 32);

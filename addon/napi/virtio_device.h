@@ -56,6 +56,9 @@ class VirtioDevice : public PolledDevice<VirtioDevice> {
   Napi::Value RxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxBurst(const Napi::CallbackInfo& info);
   Napi::Value TxReclaim(const Napi::CallbackInfo& info);
+  Napi::Value TakeCompleted(const Napi::CallbackInfo& info);
+  Napi::Value TxOutstanding(const Napi::CallbackInfo& info);
+  Napi::Value SlotDeviceAddress(const Napi::CallbackInfo& info);
   Napi::Value LinkUp(const Napi::CallbackInfo& info);
   Napi::Value ArmWake(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

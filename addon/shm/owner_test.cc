@@ -164,6 +164,31 @@ void test_layout() {
   CHECK(Region::header_valid(hx, hx.total_bytes));
   x.pool_shift = 128;
   CHECK(!Region::plan(x, &hx));
+  // Huge pages (a virtio-net device's DMA memory): a slot-aligned pool, whole huge pages, no slot across one.
+  Layout g = l;
+  g.slot_size = 65536;
+  g.huge_page = 2u << 20;
+  RegionHeader hg;
+  CHECK(Region::plan(g, &hg));
+  CHECK(hg.pool_offset % 65536 == 0);
+  CHECK(hg.total_bytes % (2u << 20) == 0);
+  CHECK(hg.total_bytes >= hg.pool_offset + static_cast<uint64_t>(hg.slot_count) * hg.slot_size);
+  for (uint32_t s = 0; s < hg.slot_count; s++) {
+    uint64_t a = hg.pool_offset + static_cast<uint64_t>(s) * hg.slot_size;
+    CHECK(a / g.huge_page == (a + hg.slot_size - 1) / g.huge_page);
+  }
+  CHECK(Region::header_valid(hg, hg.total_bytes));
+  RegionHeader badg = hg;
+  badg.huge_page = 0;
+  CHECK(!Region::header_valid(badg, badg.total_bytes));
+  g.slot_size = 3072;  // not a power of two
+  CHECK(!Region::plan(g, &hg));
+  g.slot_size = 2048;
+  g.huge_page = 3u << 20;  // not a power of two
+  CHECK(!Region::plan(g, &hg));
+  g.huge_page = 2u << 20;
+  g.pool_shift = kXdpHeadroom;
+  CHECK(!Region::plan(g, &hg));
   l.slot_size = 100;  // not a multiple of 64
   CHECK(!Region::plan(l, &h));
   l.slot_size = 2048;

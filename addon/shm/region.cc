@@ -17,6 +17,9 @@
 #ifndef MFD_ALLOW_SEALING
 #define MFD_ALLOW_SEALING 0x0002U
 #endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
 #ifndef F_ADD_SEALS
 #define F_ADD_SEALS 1033
 #define F_SEAL_SEAL 0x0001
@@ -43,6 +46,10 @@ bool Region::plan(const Layout& l, RegionHeader* h) {
   if (l.workers < 1 || l.workers > kMaxWorkers) return false;
   if (l.owner_slots < 1 || l.worker_slots < 1 || l.owner_slots > (1u << 22) || l.worker_slots > (1u << 22)) return false;
   if (l.pool_shift != 0 && l.pool_shift != kXdpHeadroom) return false;
+  if (l.huge_page != 0) {
+    bool pow2 = (l.huge_page & (l.huge_page - 1)) == 0 && (l.slot_size & (l.slot_size - 1)) == 0;
+    if (!pow2 || l.huge_page < (2u << 20) || l.huge_page > (1u << 30) || l.slot_size > l.huge_page || l.pool_shift != 0) return false;
+  }
   uint64_t slots = l.owner_slots + static_cast<uint64_t>(l.worker_slots) * l.workers;
   if (slots > (1u << 24)) return false;
   std::memset(h, 0, sizeof *h);
@@ -62,8 +69,12 @@ bool Region::plan(const Layout& l, RegionHeader* h) {
   h->worker_block_bytes =
       round_up(kEntriesStart + (static_cast<uint64_t>(h->down_entries) + h->up_entries) * sizeof(Entry), kPage);
   h->pool_shift = l.pool_shift;
-  h->pool_offset = h->worker_block_offset + h->worker_block_bytes * l.workers + l.pool_shift;
+  h->huge_page = l.huge_page;
+  uint64_t blocks_end = h->worker_block_offset + h->worker_block_bytes * l.workers;
+  // Huge pages: a slot-aligned pool never has a slot across a huge page boundary.
+  h->pool_offset = (l.huge_page != 0 ? round_up(blocks_end, l.slot_size > kPage ? l.slot_size : kPage) : blocks_end) + l.pool_shift;
   h->total_bytes = h->pool_offset + slots * l.slot_size + (l.pool_shift != 0 ? kPage - l.pool_shift : 0);
+  if (l.huge_page != 0) h->total_bytes = round_up(h->total_bytes, l.huge_page);
   if (h->total_bytes > kMaxRegion) return false;
   for (uint32_t i = 0; i < kRetaSize; i++) h->reta[i] = kNoWorker;
   return true;
@@ -77,6 +88,7 @@ bool Region::header_valid(const RegionHeader& h, uint64_t file_bytes) {
   l.owner_slots = h.owner_slots;
   l.worker_slots = h.worker_slots;
   l.pool_shift = h.pool_shift;
+  l.huge_page = h.huge_page;
   RegionHeader want;
   if (!plan(l, &want)) return false;
   // Everything derived must be what the sizes imply, and the file that long.
@@ -88,7 +100,7 @@ bool Region::header_valid(const RegionHeader& h, uint64_t file_bytes) {
 int Region::create(const Layout& l, Error* err) {
   RegionHeader plan_h;
   if (!plan(l, &plan_h)) return fail(err, "memfd_create", EINVAL, "ERR_OUT_OF_RANGE", "shared region: layout out of range");
-  int fd = memfd("ustack-shards", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  int fd = memfd("ustack-shards", MFD_CLOEXEC | MFD_ALLOW_SEALING | (l.huge_page != 0 ? MFD_HUGETLB : 0));
   if (fd < 0) return fail(err, "memfd_create", errno);
   if (::ftruncate(fd, static_cast<off_t>(plan_h.total_bytes)) < 0) {
     int e = errno;
@@ -101,10 +113,17 @@ int Region::create(const Layout& l, Error* err) {
     ::close(fd);
     return fail(err, "fcntl(F_ADD_SEALS)", e);
   }
-  void* m = ::mmap(nullptr, plan_h.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // Huge pages are reserved here (a shared hugetlb mapping reserves at mmap):
+  // too few fail now, not as SIGBUS later.
+  void* m = ::mmap(nullptr, plan_h.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (l.huge_page != 0 ? MAP_POPULATE : 0), fd, 0);
   if (m == MAP_FAILED) {
     int e = errno;
     ::close(fd);
+    if (l.huge_page != 0) {
+      return fail(err, "mmap(memfd, MFD_HUGETLB)", e, "ERR_USTACK_NO_HUGEPAGES",
+                  "not enough free huge pages for the shared region's " + std::to_string(plan_h.total_bytes >> 20) +
+                      " MiB (run: ustack hugepages N)");
+    }
     return fail(err, "mmap", e);
   }
   base_ = static_cast<uint8_t*>(m);

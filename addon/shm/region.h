@@ -18,6 +18,11 @@
 // reads it; a transmitted one stays in the worker's slot while the device
 // sends it. Only slot indices cross the rings (owner.h).
 //
+// With Layout::huge_page the memfd is MFD_HUGETLB: the same memory the
+// workers map is memory a device can DMA into by physical address (the
+// owner's virtio-net device maps the fd and reads each huge page's address
+// from /proc/self/pagemap, dma.h), so the device's pool is this pool.
+//
 // The owner creates the region (create) and seals its size, so no worker can
 // shrink the file under the owner (a shrunk shared mapping faults on access).
 // A worker attaches to the fd it inherited (attach) and checks the header
@@ -32,7 +37,7 @@
 namespace ustack::shm {
 
 constexpr uint32_t kRegionMagic = 0x31485355;  // "USH1"
-constexpr uint32_t kRegionVersion = 2;
+constexpr uint32_t kRegionVersion = 3;
 constexpr uint32_t kRetaSize = 128;     // indirection table entries, as most RSS NICs have
 constexpr uint32_t kMaxWorkers = 64;    // worker places (a wake mask is one uint64_t)
 constexpr uint8_t kNoWorker = 0xff;     // an indirection entry naming no worker
@@ -54,6 +59,7 @@ struct RegionHeader {
   uint64_t worker_block_bytes;
   uint64_t pool_offset;
   uint32_t pool_shift;     // pool_offset - the page it lies in (0, or 256 for an AF_XDP UMEM)
+  uint32_t huge_page;      // 0, or the huge page size of an MFD_HUGETLB memfd (the file is whole huge pages)
   // The indirection table: hash & (kRetaSize - 1) -> worker place. The owner
   // writes it (between two increments of reta_seq, odd while writing); a
   // worker copies it and retries while the sequence moved.
@@ -69,6 +75,10 @@ struct Layout {
   uint32_t owner_slots = 256;
   uint32_t worker_slots = 256;
   uint32_t pool_shift = 0;  // 0, or kXdpHeadroom
+  // 0, or a huge page size (a power of two, 2 MiB .. 1 GiB): the memfd is
+  // MFD_HUGETLB, the pool starts at a multiple of the slot size (a power of
+  // two dividing the huge page) and the file is whole huge pages. No pool shift.
+  uint32_t huge_page = 0;
 };
 
 // Where the kernel puts a received frame in an AF_XDP UMEM chunk (XDP_PACKET_HEADROOM).

@@ -206,7 +206,7 @@ uint32_t TxQueue::burst(const PoolView& pool, const uint32_t* slots_in, const ui
   return k;
 }
 
-uint32_t TxQueue::reclaim(slots::Table* t, DeviceVerdict* verdict) {
+uint32_t TxQueue::reclaim(slots::Table* t, DeviceVerdict* verdict, uint32_t foreign_from, std::vector<uint32_t>* completed) {
   *verdict = DeviceVerdict::kOk;
   uint32_t ready = q.ring.used_ready();
   if (ready == Ring::kBadUsedIndex) {
@@ -221,7 +221,13 @@ uint32_t TxQueue::reclaim(slots::Table* t, DeviceVerdict* verdict) {
       break;
     }
     q.returned(static_cast<uint16_t>(ch));
-    t->push(q.slot(static_cast<uint16_t>(ch)));  // refused (counted) unless the slot is in the TX ring
+    uint32_t s = q.slot(static_cast<uint16_t>(ch));
+    if (completed != nullptr && foreign_from != 0 && s >= foreign_from && t->state(s) == slots::State::kTx) {
+      t->unclaim_tx(s);  // kTx -> outside the driver, to its owner
+      completed->push_back(s);
+    } else {
+      t->push(s);  // refused (counted) unless the slot is in the TX ring
+    }
     q.put_free(static_cast<uint16_t>(ch));
   }
   q.ring.consume(i);

@@ -150,8 +150,10 @@ class TxQueue {
   void flush() {
     if (q.ring.unpublished() != 0) q.ring.publish();
   }
-  // Gives sent slots back to the free stack; returns how many.
-  uint32_t reclaim(slots::Table* t, DeviceVerdict* verdict);
+  // Gives sent slots back to the free stack; returns how many. Slots from
+  // foreign_from on (when not 0) go to *completed instead (a shared pool's
+  // worker slots: their owner takes them back).
+  uint32_t reclaim(slots::Table* t, DeviceVerdict* verdict, uint32_t foreign_from = 0, std::vector<uint32_t>* completed = nullptr);
   PairQueue q;
   TxCounters c;
 };

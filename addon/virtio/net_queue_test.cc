@@ -9,6 +9,7 @@
 // the first slot, or dropped when too long), reclaim of sent slots, no free
 // slot, and a device reporting what it cannot (faults). Built and run by
 // scripts/test-native.sh; prints "N passed, N failed".
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -350,6 +351,45 @@ void test_tx_ring_full() {
   CHECK(rig.tx.c.csum == 0);
 }
 
+// A shared pool: slots from foreign_from on are a shard worker's own. Sent,
+// they go to the completed list (back to the worker), never onto the free
+// stack the device's receive queues take from; the others go back as before.
+void test_tx_foreign_slots() {
+  TxRig rig(8);
+  vn::TxCaps caps;
+  const uint32_t foreign_from = 32;
+  uint32_t slots[4] = {40, 5, 63, 6}, lens[4] = {60, 60, 60, 60};
+  // 5 and 6 are the owner's (taken off the free stack as the pump would), 40 and 63 a worker's.
+  for (uint32_t i = 0; i < rig.stack[0];) {
+    if (rig.stack[1 + i] == 5 || rig.stack[1 + i] == 6 || rig.stack[1 + i] >= foreign_from) {
+      rig.stack[1 + i] = rig.stack[rig.stack[0]--];
+    } else {
+      i++;
+    }
+  }
+  rig.table.sync();
+  uint32_t free_before = rig.stack[0];
+  for (uint32_t s : slots) CHECK(rig.table.claim_tx(s) == sl::Refusal::kNone);
+  CHECK(rig.tx.burst(rig.pool, slots, lens, 4, caps) == 4);
+  uint16_t head = 0;
+  std::vector<ModelDevice::Buf> b;
+  for (int i = 0; i < 4; i++) {
+    CHECK(rig.dev.pop(&head, &b));
+    rig.dev.push_used(head, 0);
+  }
+  rig.dev.publish_used();
+  std::vector<uint32_t> completed;
+  DeviceVerdict v;
+  CHECK(rig.tx.reclaim(&rig.table, &v, foreign_from, &completed) == 4 && v == DeviceVerdict::kOk);
+  std::sort(completed.begin(), completed.end());
+  CHECK(completed == std::vector<uint32_t>({40, 63}));
+  CHECK(rig.stack[0] == free_before + 2);
+  CHECK(rig.table.state(40) == sl::State::kJs && rig.table.state(63) == sl::State::kJs);
+  CHECK(rig.table.on_stack(5) && rig.table.on_stack(6) && !rig.table.on_stack(40) && !rig.table.on_stack(63));
+  // Back with the worker, the slot can be sent again.
+  CHECK(rig.table.claim_tx(40) == sl::Refusal::kNone);
+}
+
 // Reclaim refuses what a device cannot return: an odd id, one past the
 // ring, a chain it does not hold, the same chain twice, an index beyond.
 void test_tx_faults() {
@@ -581,6 +621,7 @@ int main() {
   test_tx_model(0xfff0);
   test_tx_ring_full();
   test_tx_faults();
+  test_tx_foreign_slots();
   test_rx_model(0, true);
   test_rx_model(0xffe0, true);
   test_rx_model(0, false);

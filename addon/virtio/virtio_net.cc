@@ -213,15 +213,26 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   if (off > (2u << 20)) {
     return close_fail("open", EINVAL, "ERR_OUT_OF_RANGE", "queues too large: their rings must fit in 2 MiB");
   }
+  const bool shared = opts.pool_fd >= 0;
+  if (shared) {
+    // A shared pool: the caller's huge-page memfd holds the slots (see virtio_net.h).
+    if (access == pci::Access::kVfio && !pci_.noiommu) {
+      return close_fail("open", ENOTSUP, "ERR_USTACK_UNSUPPORTED_DEVICE",
+                        "a shared pool (shard workers) needs UIO: mapping it through the IOMMU for VFIO is not built yet");
+    }
+    if (opts.slot_count == 0 || opts.slot_size == 0 || opts.pool_offset % slot_size_ != 0 || opts.foreign_from > opts.slot_count) {
+      return close_fail("open", EINVAL, "ERR_OUT_OF_RANGE", "a shared pool needs slotCount, slotSize and a slot-aligned offset");
+    }
+  }
   size_t align = slot_size_ > 4096 ? slot_size_ : 4096;
-  slot_base_ = align_up(off, align);
+  slot_base_ = shared ? off : align_up(off, align);
   uint32_t chains = static_cast<uint32_t>(pairs_) * qsize_;  // rx + tx chains: qsize / 2 each
   uint32_t want_slots = opts.slot_count;
   if (want_slots == 0) {
     uint32_t by_mem = static_cast<uint32_t>((4u << 20) / slot_size_);
     want_slots = chains + 256 > by_mem ? chains + 256 : by_mem;
   }
-  size_t want = slot_base_ + static_cast<size_t>(want_slots) * slot_size_;
+  size_t want = shared ? off : slot_base_ + static_cast<size_t>(want_slots) * slot_size_;
   Error derr;
   if (access == pci::Access::kVfio && !pci_.noiommu) {
     rc = dma::alloc_anon(want, &region_, &derr);
@@ -237,9 +248,21 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
     rc = dma::alloc_hugetlb(want, &region_, &derr);
   }
   if (rc < 0) return close_fail(derr.syscall, -rc, derr.code, derr.message);
-  size_t fit = region_.size > slot_base_ ? (region_.size - slot_base_) / slot_size_ : 0;
-  if (opts.slot_count != 0 && opts.slot_count < fit) fit = opts.slot_count;
-  slot_count_ = static_cast<uint32_t>(fit);
+  if (shared) {
+    rc = dma::map_hugetlb_fd(opts.pool_fd, &pool_region_, &derr);
+    if (rc < 0) return close_fail(derr.syscall, -rc, derr.code, derr.message);
+    if (pool_region_.page_size % slot_size_ != 0 ||
+        opts.pool_offset + static_cast<uint64_t>(opts.slot_count) * slot_size_ > pool_region_.size) {
+      return close_fail("open", EINVAL, "ERR_OUT_OF_RANGE", "the shared pool's slots do not fit its memfd's huge pages");
+    }
+    pool_base_ = pool_region_.virt + opts.pool_offset;
+    slot_count_ = opts.slot_count;
+  } else {
+    pool_base_ = region_.virt + slot_base_;
+    size_t fit = region_.size > slot_base_ ? (region_.size - slot_base_) / slot_size_ : 0;
+    if (opts.slot_count != 0 && opts.slot_count < fit) fit = opts.slot_count;
+    slot_count_ = static_cast<uint32_t>(fit);
+  }
   uint32_t rx_chains = static_cast<uint32_t>(pairs_) * (qsize_ / 2u);
   if (slot_count_ < rx_chains + 32) {
     return close_fail("open", EINVAL, "ERR_OUT_OF_RANGE",
@@ -250,8 +273,9 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   view_.base = pool();
   view_.slot_size = slot_size_;
   view_.slot_count = slot_count_;
-  view_.region = &region_;
-  view_.offset = slot_base_;
+  view_.region = shared ? &pool_region_ : &region_;
+  view_.offset = shared ? opts.pool_offset : slot_base_;
+  completed_.clear();
 
   rx_.assign(pairs_, RxQueue());
   tx_.assign(pairs_, TxQueue());
@@ -418,7 +442,7 @@ uint32_t Device::tx_reclaim() {
   uint32_t n = 0;
   for (uint16_t p = 0; p < pairs_; p++) {
     DeviceVerdict v;
-    n += tx_[p].reclaim(&slots_, &v);
+    n += tx_[p].reclaim(&slots_, &v, opts_.foreign_from, &completed_);
     if (v == DeviceVerdict::kFault) {
       fault();
       break;
@@ -451,7 +475,7 @@ uint32_t Device::tx_burst(int queue, const uint32_t* slots_in, const uint32_t* l
   }
   for (uint16_t p = 0; p < pairs_; p++) {
     DeviceVerdict v;
-    tx_[p].reclaim(&slots_, &v);
+    tx_[p].reclaim(&slots_, &v, opts_.foreign_from, &completed_);
     if (v == DeviceVerdict::kFault) {
       fault();
       for (uint32_t j = 0; j < n; j++) slots_.unclaim_tx(slots_in[j]);
@@ -478,6 +502,21 @@ uint32_t Device::tx_burst(int queue, const uint32_t* slots_in, const uint32_t* l
     }
   }
   return k;
+}
+
+uint32_t Device::take_completed(uint32_t* out, uint32_t max) {
+  uint32_t n = completed_.size() < max ? static_cast<uint32_t>(completed_.size()) : max;
+  for (uint32_t i = 0; i < n; i++) out[i] = completed_[i];
+  completed_.erase(completed_.begin(), completed_.begin() + n);
+  return n;
+}
+
+uint32_t Device::rx_posted() const {
+  uint32_t n = 0;
+  for (const RxQueue& rq : rx_) {
+    for (uint16_t c = 0; c < rq.q.chains(); c++) n += rq.q.out(c) ? 1 : 0;
+  }
+  return n;
 }
 
 bool Device::arm_irq() {
@@ -528,6 +567,9 @@ void Device::close() {
   if (iova != 0 && pci_.container_fd >= 0) pci::vfio_unmap_dma(pci_, len, iova);
   pci::close_device(pci_);
   dma::free_region(&region_);
+  dma::free_region(&pool_region_);
+  pool_base_ = nullptr;
+  completed_.clear();
   rx_.clear();
   tx_.clear();
   slots_.detach();

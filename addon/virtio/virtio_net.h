@@ -20,6 +20,15 @@
 // the INTx fd (UIO or VFIO), on_irq() acknowledges (ISR read) and suppresses
 // them again. The driver notifies a queue only when the device asks.
 //
+// A shared pool (Options::pool_fd: one NIC, many workers): the slots are
+// not in the driver's own DMA memory but in a huge-page memfd the caller
+// made (a shard region, shm/region.h) and other processes map too; the
+// driver maps it, reads each huge page's physical address and points the
+// descriptors there, so the device reads and writes the very memory the
+// workers read and write. Slots from foreign_from on are the workers' own:
+// a completed transmit of one goes to the completed list (take_completed)
+// for the caller to hand back, not to the free stack. UIO only for now.
+//
 // Teardown: stop_dma() resets the device (status 0: it forgets its queues
 // and stops DMA) and clears bus mastering; close() then frees the memory.
 // A device left running by a crashed process is reset on open.
@@ -53,6 +62,11 @@ struct Options {
   uint32_t mtu = 1500;        // IP MTU the device's TSO cuts to
   bool tx_checksum = true;    // CSUM (and GUEST_CSUM for receive)
   bool tso = true;            // HOST_TSO4 / GUEST_TSO4 (needs checksum offload)
+  // A shared pool (see above): a huge-page memfd, the byte offset of slot 0
+  // in it (a multiple of slot_size); slot_count and slot_size must be given.
+  int pool_fd = -1;
+  uint64_t pool_offset = 0;
+  uint32_t foreign_from = 0;  // 0: none
 };
 
 struct Counters {
@@ -97,6 +111,19 @@ class Device {
   // prefix); a burst with a bad slot or length is refused whole (0, *refusal).
   uint32_t tx_burst(int queue, const uint32_t* slots, const uint32_t* lens, uint32_t n, TxRefusal* refusal);
   uint32_t tx_reclaim();
+  // Foreign slots (Options::foreign_from) whose transmit completed since the last call (at most max).
+  uint32_t take_completed(uint32_t* out, uint32_t max);
+  // Receive buffers posted to the device now (every receive queue).
+  uint32_t rx_posted() const;
+  // Frames on the transmit queues the device has not given back yet.
+  uint32_t tx_outstanding() const {
+    uint32_t n = 0;
+    for (const TxQueue& tq : tx_) n += tq.q.ring.outstanding();
+    return n;
+  }
+  // The device address of slot s (tests: it is where the shared pool's memory lies).
+  uint64_t slot_device_addr(uint32_t s) const { return s < slot_count_ ? view_.addr(s) : 0; }
+  bool shared_pool() const { return pool_region_.virt != nullptr; }
 
   bool arm_irq();
   void on_irq();
@@ -108,7 +135,7 @@ class Device {
   bool is_open() const { return t_.is_open(); }
   bool faulted() const { return faulted_; }
 
-  uint8_t* pool() const { return region_.virt + slot_base_; }
+  uint8_t* pool() const { return pool_base_; }
   size_t pool_bytes() const { return static_cast<size_t>(slot_count_) * slot_size_; }
   uint32_t slot_count() const { return slot_count_; }
   uint32_t slot_size() const { return slot_size_; }
@@ -142,6 +169,9 @@ class Device {
   pci::Device pci_;
   Transport t_;
   dma::Region region_;
+  dma::Region pool_region_;  // a shared pool's mapping (Options::pool_fd), else empty
+  uint8_t* pool_base_ = nullptr;
+  std::vector<uint32_t> completed_;  // foreign slots sent, for take_completed
   Options opts_;
   uint64_t offered_ = 0, features_ = 0;
   uint8_t mac_[6] = {0};

@@ -15,7 +15,7 @@ export const ECHO_USAGE = `usage: ustack echo --nic tap:NAME|xdp:IF[?queue=N&mod
                    [--address fd00::2/64|slaac --host-address fd00::1/64]  (repeatable: IPv6 beside IPv4)
                    [--gateway A.B.C.D] [--port 7] [--mtu N] [--poll adaptive|busy] [--poll-slice MS]
                    [--impair loss=0.02,reorder=0.05,duplicate=0.01,corrupt=0.001,delay=5ms]
-                   [--capture FILE.pcap] [--workers N (tap: N worker processes share the NIC)]`;
+                   [--capture FILE.pcap] [--workers N (tap, xdp, virtio over UIO: N worker processes share the NIC)]`;
 
 const ECHO_CLI = commandLine({
   command: 'echo',

@@ -468,6 +468,10 @@ export interface VirtioDeviceStats {
   freeStackCountClamped: number;
   freeStackPushRefused: number;
   queuePairs: number;
+  /** Receive buffers posted to the device (every receive queue). */
+  rxPosted: number;
+  /** 1 when the slots are a shared pool (options.poolFd: a shard region), else 0. */
+  sharedPool: number;
   /** The negotiated feature bits 0-31 and 32-63 (VirtioDevice.features names them). */
   featuresLow: number;
   featuresHigh: number;
@@ -490,6 +494,15 @@ export interface VirtioDeviceOptions {
   txChecksum?: boolean;
   /** TSO both ways (HOST_TSO4, GUEST_TSO4) when the device offers it (default true; needs txChecksum). */
   tso?: boolean;
+  /**
+   * One NIC, many workers: the slots are a shard region's pool (ShmOwner with
+   * hugePages): its memfd, the page its pool starts in (ShmOwner.umemPage);
+   * slotCount and slotSize must be the region's. UIO only.
+   */
+  poolFd?: number;
+  poolPage?: number;
+  /** Slots from this index on are the workers' own: their completed transmits go to takeCompleted(), not the free stack. */
+  foreignFrom?: number;
 }
 
 /**
@@ -531,6 +544,12 @@ export interface VirtioDevice {
    */
   txBurst(slots: Uint32Array, lens: Uint32Array, n: number, queue?: number): number;
   txReclaim(): number;
+  /** Foreign slots (options.foreignFrom) whose transmit completed, into `slots`; returns how many. */
+  takeCompleted(slots: Uint32Array): number;
+  /** Frames on the transmit queues the device has not given back yet. */
+  txOutstanding(): number;
+  /** The address the device reads and writes a slot at (physical under UIO), in hex; '' when out of range. */
+  slotDeviceAddress(slot: number): string;
   linkUp(): boolean;
   setWakeCallback(fn: (() => void) | null): void;
   /** Enables receive interrupts; true when a frame is already waiting (do not sleep), false after close(). */
@@ -570,6 +589,8 @@ export interface ShmOwnerOptions {
   udpEphemeralHigh?: number;
   /** 256 for an AF_XDP UMEM (a frame lies 256 bytes into its chunk: the pool starts that far into a page), else 0. */
   poolShift?: number;
+  /** An MFD_HUGETLB memfd (a virtio-net device's DMA memory under UIO): a slot-aligned pool in whole huge pages. */
+  hugePages?: boolean;
 }
 
 /** One worker place as the owner counts it (ShmOwner.stats().workers[i]). */

@@ -2,7 +2,7 @@
  * The device side of a shard owner's steering pump (steering-pump.ts): how
  * frames get into the shared pool and out of it for one kind of device.
  * The pool is the shared region's (ShmOwner); the device reads into owner
- * slots and sends from any slot, by index. Two kinds today:
+ * slots and sends from any slot, by index. Three kinds today:
  *
  *  - TAP (steered-tap.ts): the owner lends free owner slots to each read
  *    burst; a write burst is done when the call returns.
@@ -10,6 +10,9 @@
  *    device's fill ring takes owner slots the owner keeps on its free stack;
  *    a transmit completes later (the completion ring), and a worker's slot
  *    goes back to the worker only then.
+ *  - virtio-net through UIO (steered-virtio.ts): the region is huge-page
+ *    memory the device reads and writes by physical address; receive and
+ *    transmit as for AF_XDP, over every queue pair.
  */
 import type { ShmOwner } from './addon.js';
 import type { NicOffloads, NicStats } from './nic.js';
@@ -47,5 +50,5 @@ export interface SteeredDevice {
   close(): Promise<void>;
 }
 
-/** How the pump makes the region once the device knows its slot size. */
-export type RegionFactory = (slotSize: number, poolShift: number) => ShmOwner;
+/** How the pump makes the region once the device knows its slot size (hugePages: DMA memory by physical address). */
+export type RegionFactory = (slotSize: number, poolShift: number, extra?: { hugePages?: boolean }) => ShmOwner;

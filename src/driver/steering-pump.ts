@@ -13,12 +13,13 @@
  * device's wake-up and on the eventfd workers write when they queue
  * something while the owner sleeps.
  *
- * The device is a TAP or one AF_XDP queue (steered-tap.ts, steered-xdp.ts:
+ * The device is a TAP, one AF_XDP queue or a virtio-net device with any
+ * number of queue pairs (steered-tap.ts, steered-xdp.ts, steered-virtio.ts:
  * software steering, the owner computes the hash the NIC would). A device
- * with hardware queues plugs in below the same rings: each queue's receive
- * ring fills the slots of the worker it serves and the device's own RSS
- * table takes the place of ShmOwner's (the same Toeplitz key, so
- * steersHere() keeps choosing the right ports).
+ * steering in hardware would plug in below the same rings: each queue's
+ * receive ring filling the slots of the worker it serves and the device's
+ * own RSS table taking the place of ShmOwner's (the same Toeplitz key, so
+ * steersHere() keeps choosing the right ports) — not built.
  */
 import { loadAddon, type ShmCensus, type ShmOwner, type ShmOwnerStats } from './addon.js';
 import type { NicStats } from './nic.js';
@@ -28,14 +29,22 @@ import { writeSynProbe } from './flow-probe.js';
 import type { DeviceInfo, DeviceWake, SteeredDevice } from './steered-device.js';
 import { SteeredTap } from './steered-tap.js';
 import { SteeredXdp, type SteeredXdpOptions } from './steered-xdp.js';
+import { SteeredVirtio, type SteeredVirtioOptions } from './steered-virtio.js';
 import { prefixToNetmask } from '../wire/ipv4.js';
 import type { Clock } from '../time/clock.js';
 
 export type { DeviceInfo } from './steered-device.js';
 
 export interface SteeringPumpOptions {
-  /** The device: a TAP (its `pool` comes from the shared region) or one AF_XDP queue (its UMEM is the region). */
-  device: { kind: 'tap'; tap: Omit<TapNicOptions, 'pool'> } | { kind: 'xdp'; xdp: Omit<SteeredXdpOptions, 'address'> };
+  /**
+   * The device: a TAP (its `pool` comes from the shared region), one AF_XDP
+   * queue (its UMEM is the region) or a virtio-net device through UIO (its
+   * DMA memory is the region, in huge pages).
+   */
+  device:
+    | { kind: 'tap'; tap: Omit<TapNicOptions, 'pool'> }
+    | { kind: 'xdp'; xdp: Omit<SteeredXdpOptions, 'address'> }
+    | { kind: 'virtio'; virtio: SteeredVirtioOptions };
   /** The stack's address (every worker's), for ARP, its prefix length and gateway (0: none), for the next hop of a probe. */
   address: number;
   prefixLength: number;
@@ -44,7 +53,7 @@ export interface SteeringPumpOptions {
   places: number;
   /** Workers the indirection table spreads over (default places). */
   homeWorkers?: number;
-  /** Slots the owner receives into (default 512 for TAP's 64 KiB slots, 4096 for AF_XDP's 2 or 4 KiB). */
+  /** Slots the owner receives into (default 512 for TAP's and virtio's 64 KiB slots, 4096 for AF_XDP's 2 or 4 KiB). */
   ownerSlots?: number;
   /** Slots each worker sends from (default 128 for TAP, 1024 for AF_XDP). */
   workerSlots?: number;
@@ -136,8 +145,9 @@ export class SteeringPump {
     const workerSlots = opts.workerSlots ?? (xdp ? 1024 : 128);
     const rxQuota = opts.rxQuota ?? Math.max(1, Math.min(ownerSlots, Math.floor((2 * ownerSlots) / (places + 1))));
     const { ShmOwner } = loadAddon();
-    const makeRegion = (slotSize: number, poolShift: number): ShmOwner =>
+    const makeRegion = (slotSize: number, poolShift: number, extra?: { hugePages?: boolean }): ShmOwner =>
       new ShmOwner({
+        ...(extra?.hugePages === true ? { hugePages: true } : {}),
         slotSize,
         places,
         homeWorkers: opts.homeWorkers ?? places,
@@ -149,7 +159,12 @@ export class SteeringPump {
         poolShift,
       });
     const d = opts.device;
-    const { device, shm } = d.kind === 'tap' ? SteeredTap.open(d.tap, makeRegion) : SteeredXdp.open({ ...d.xdp, address: opts.address }, makeRegion);
+    const { device, shm } =
+      d.kind === 'tap'
+        ? SteeredTap.open(d.tap, makeRegion)
+        : d.kind === 'virtio'
+          ? SteeredVirtio.open(d.virtio, makeRegion)
+          : SteeredXdp.open({ ...d.xdp, address: opts.address }, makeRegion);
     return new SteeringPump(device, shm, opts);
   }
 

@@ -29,7 +29,11 @@ import { OWNER_WAKE_FD, REGION_FD, SHARD_ENV, WAKE_FD, isWorkerMessage, type Sha
 import { isShardWorker } from './worker.js';
 
 export interface ShardOptions {
-  /** 'tap:NAME' or 'xdp:IF[?queue=N&mode=...&zerocopy=...&busy=1]' (one queue): the owner steers in software. */
+  /**
+   * 'tap:NAME', 'xdp:IF[?queue=N&mode=...&zerocopy=...&busy=1]' (one queue) or
+   * 'virtio:PCI[?queues=N&tso=on|off]' (UIO: the device's DMA memory is the
+   * shared region, in huge pages): the owner steers in software.
+   */
   nic: string;
   /** 'A.B.C.D/len': every worker's address. */
   address: string;
@@ -140,8 +144,12 @@ export class ShardOwner extends EventEmitter {
       throw ERR_INVALID_ARG_VALUE('workers', opts.workers, 'must be an integer from 1 to 64');
     }
     const spec = parseNicSpec(opts.nic);
-    if (spec.kind !== 'tap' && spec.kind !== 'xdp') {
-      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'cannot be shared by workers yet (tap:NAME and xdp:IF have software steering)');
+    if (spec.kind !== 'tap' && spec.kind !== 'xdp' && spec.kind !== 'virtio') {
+      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'cannot be shared by workers yet (tap:NAME, xdp:IF and virtio:PCI have software steering)');
+    }
+    if (spec.kind === 'virtio' && spec.access !== 'uio') {
+      // The shared pool reaches the device by physical address (huge pages); through the IOMMU it is not built yet.
+      throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'access=vfio is not supported with workers yet (UIO: the shared pool is huge-page memory the device reaches by physical address)');
     }
     if (spec.kind === 'xdp' && spec.shared) {
       throw ERR_INVALID_ARG_VALUE('nic', opts.nic, 'shared=1 (the kernel\'s own address) is not supported with workers');
@@ -170,7 +178,17 @@ export class ShardOwner extends EventEmitter {
                 ...(opts.tapOffloads !== undefined ? { offloads: opts.tapOffloads } : {}),
               },
             }
-          : { kind: 'xdp', xdp: { ifname: spec.ifname, queue: xdpQueue, mode: spec.mode, zerocopy: spec.zerocopy, busyPoll: spec.busyPoll } },
+          : spec.kind === 'virtio'
+            ? {
+                kind: 'virtio',
+                virtio: {
+                  pci: spec.pci,
+                  ...(spec.queues !== undefined ? { queues: spec.queues } : {}),
+                  ...(spec.tso !== undefined ? { tso: spec.tso } : {}),
+                  ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+                },
+              }
+            : { kind: 'xdp', xdp: { ifname: spec.ifname, queue: xdpQueue, mode: spec.mode, zerocopy: spec.zerocopy, busyPoll: spec.busyPoll } },
       address: cidr.address,
       prefixLength: cidr.prefixLength,
       gateway,

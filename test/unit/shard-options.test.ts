@@ -1,8 +1,8 @@
 /**
  * The shard API's refusals, before anything is opened: Stack.open({ workers })
  * outside a worker process, ShardOwner.open() inside one, a worker count out
- * of range, devices without software steering (e1000, virtio, AF_XDP's
- * shared-address mode and queue=all), a malformed address; and
+ * of range, devices without software steering (e1000, virtio through VFIO,
+ * AF_XDP's shared-address mode and queue=all), a malformed address; and
  * USTACK_SHARD's parsing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ describe('shard options', () => {
       [{ workers: 65 }, /workers/],
       [{ workers: 1.5 }, /workers/],
       [{ nic: 'e1000:00:03.0' }, /cannot be shared by workers yet/],
-      [{ nic: 'virtio:00:04.0' }, /cannot be shared by workers yet|nic/],
+      [{ nic: 'virtio:00:04.0?access=vfio' }, /access=vfio is not supported with workers yet/],
       [{ nic: 'xdp:eth0?shared=1' }, /shared=1/],
       [{ nic: 'xdp:eth0?queue=all' }, /queue=all/],
       [{ address: '10.0.0.2' }, /prefix length/],
