@@ -187,7 +187,23 @@ export class SteeredVirtio implements SteeredDevice {
   stats(): NicStats {
     if (this.closed) return { ...this.counters };
     const d = this.dev.stats();
-    return { framesIn: d.rxFrames, bytesIn: d.rxBytes, framesOut: d.txFrames, bytesOut: d.txBytes, ...d, freeStack: this.free[0]!, ...this.counters };
+    // Where the device reads and writes the first owner slot and each worker's first slot
+    // (physical addresses): the pages every process maps the region's pool from.
+    const at = (slot: number): number => Number.parseInt(this.dev.slotDeviceAddress(slot) || '0', 16);
+    const places: Record<string, number> = {};
+    for (let w = 0; w < this.shm.places; w++) places[`deviceAddrWorker${w}Slot`] = at(this.shm.ownerSlots + w * this.shm.workerSlots);
+    return {
+      framesIn: d.rxFrames,
+      bytesIn: d.rxBytes,
+      framesOut: d.txFrames,
+      bytesOut: d.txBytes,
+      ...d,
+      freeStack: this.free[0]!,
+      txOutstanding: this.dev.txOutstanding(),
+      deviceAddrSlot0: at(0),
+      ...places,
+      ...this.counters,
+    };
   }
 
   close(): Promise<void> {

@@ -31,6 +31,7 @@ import { SteeredTap } from './steered-tap.js';
 import { SteeredXdp, type SteeredXdpOptions } from './steered-xdp.js';
 import { SteeredVirtio, type SteeredVirtioOptions } from './steered-virtio.js';
 import { prefixToNetmask } from '../wire/ipv4.js';
+import { bytesCopied } from '../wire/bytes.js';
 import type { Clock } from '../time/clock.js';
 
 export type { DeviceInfo } from './steered-device.js';
@@ -93,8 +94,11 @@ export class SteeringPump {
   private readonly address: number;
   private readonly netmask: number;
   private readonly gateway: number;
+  /** How far into its page the pool starts (AF_XDP's headroom). */
+  private readonly poolShift: number;
 
   private constructor(device: SteeredDevice, shm: ShmOwner, opts: SteeringPumpOptions) {
+    this.poolShift = opts.device.kind === 'xdp' ? 256 : 0;
     this.device = device;
     this.shm = shm;
     this.clock = opts.clock;
@@ -141,7 +145,8 @@ export class SteeringPump {
   static open(opts: SteeringPumpOptions): SteeringPump {
     const places = opts.places;
     const xdp = opts.device.kind === 'xdp';
-    const ownerSlots = opts.ownerSlots ?? (xdp ? 4096 : 512);
+    // virtio: its receive queues hold 128 slots per pair, its free stack 128 more, all owner slots.
+    const ownerSlots = opts.ownerSlots ?? (xdp ? 4096 : opts.device.kind === 'virtio' ? 768 : 512);
     const workerSlots = opts.workerSlots ?? (xdp ? 1024 : 128);
     const rxQuota = opts.rxQuota ?? Math.max(1, Math.min(ownerSlots, Math.floor((2 * ownerSlots) / (places + 1))));
     const { ShmOwner } = loadAddon();
@@ -260,7 +265,7 @@ export class SteeringPump {
     arp: OwnerArpStats;
     device: NicStats;
     pump: Record<string, number>;
-    layout: { slotSize: number; slotCount: number; ownerSlots: number; workerSlots: number; places: number };
+    layout: { slotSize: number; slotCount: number; ownerSlots: number; workerSlots: number; places: number; poolOffset: number };
     /** The indirection table: the worker place for each of the 128 hash buckets (255: none). */
     reta: number[];
   } {
@@ -271,8 +276,17 @@ export class SteeringPump {
       workers,
       arp: { ...this.arp.stats },
       device: this.device.stats(),
-      pump: { ...this.counters },
-      layout: { slotSize: shm.slotSize, slotCount: shm.slotCount, ownerSlots: shm.ownerSlots, workerSlots: shm.workerSlots, places: shm.places },
+      // bytesCopied: every byte the owner process's code copied (wire/bytes): steering copies none.
+      pump: { ...this.counters, bytesCopied: bytesCopied() },
+      layout: {
+        slotSize: shm.slotSize,
+        slotCount: shm.slotCount,
+        ownerSlots: shm.ownerSlots,
+        workerSlots: shm.workerSlots,
+        places: shm.places,
+        // Where slot 0 lies in the region's memfd (every process maps the file whole).
+        poolOffset: shm.umemPage * 4096 + this.poolShift,
+      },
       reta: [...shm.reta()],
     };
   }

@@ -3,7 +3,7 @@
 # over virtio-9p). Prints "@@ ..." lines for the host; "@@WAIT tag" waits for
 # the host to do its part (it then writes a line to the serial console).
 #   guest.sh MODE DIR   MODE: full (82540EM, UIO, everything) | vfio | em (82545EM, UIO)
-#                       | virtio* (guest-virtio.sh)
+#                       | virtio* (guest-virtio.sh) | shards-virtio (guest-shards.sh)
 set -u
 mode=$1
 dir=$2
@@ -15,6 +15,8 @@ source "$dir/test/vm/guest-lib.sh"
 if [ "$mode" = debug ]; then bash "$dir/.cache/vm/debug.sh"; exit 0; fi
 # The virtio-net scenarios have their own script.
 case "$mode" in virtio*) exec bash "$dir/test/vm/guest-virtio.sh" "$mode" "$dir" ;; esac
+# One NIC, many workers on virtio-net: its own script too.
+case "$mode" in shards-*) exec bash "$dir/test/vm/guest-shards.sh" "$mode" "$dir" ;; esac
 pci=""
 for d in /sys/bus/pci/devices/*; do
   id="$(cat "$d/vendor"):$(cat "$d/device")"

@@ -6,7 +6,7 @@
 // qemu-system-x86_64 -accel tcg and drives test/vm/guest.sh through the
 // serial console, acting as the network peer through slirp's hostfwd.
 //
-// Scenarios (USTACK_VM_SCENARIOS=full,vfio,em,tap,virtio,virtio-vfio,virtio-tap
+// Scenarios (USTACK_VM_SCENARIOS=full,vfio,em,tap,virtio,virtio-vfio,virtio-tap,shards-virtio
 // to pick; all by default):
 //   full  -device e1000 (82540EM), UIO + hugepages: CLI errors, bind, MII
 //         self-test, ping of the gateway, the addon against bad input from
@@ -32,6 +32,14 @@
 //   virtio-tap   -netdev tap,queues=2 and mq=on: ?queues=2, the host kernel as
 //                peer, TSO super-frames seen on the host's TAP, frames on both
 //                queue pairs.
+//   shards-virtio  the same device and TAP, `ustack echo --workers 2` over
+//                UIO (test/vm/guest-shards.sh, host side test/vm/shards-host.mjs):
+//                the device's DMA memory is the shared region (the physical
+//                pages behind each worker's mapping, test/vm/pool-phys.mjs);
+//                64 concurrent echo clients from the host kernel spread over
+//                both workers, SHA-256 each; worker 1 SIGKILLed mid-load: the
+//                other's clients complete, its clients are reset (RST on the
+//                TAP, no FIN), every slot accounted for before and after.
 // Downloads and the initramfs are cached under .cache/vm (gitignored).
 // Prints "N passed, N failed"; exits non-zero on any failure. Skips (exit 0,
 // with the reason) only when QEMU cannot be installed or run.
@@ -42,6 +50,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import net from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { captureResets, echoClient } from './shards-host.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cache = join(root, '.cache/vm');
@@ -422,6 +431,16 @@ const SCENARIOS = {
     tap: true,
     tapQueues: 2,
   },
+  // One NIC, many workers: the owner drives both queue pairs, two worker processes serve (guest-shards.sh).
+  'shards-virtio': {
+    machine: ['-machine', 'pc'],
+    device: 'virtio-net-pci,disable-legacy=on,mq=on,vectors=6,addr=0x5',
+    append: 'ustack.pci=0000:00:05.0',
+    nic: 'virtio',
+    tap: true,
+    tapQueues: 2,
+    shards: true,
+  },
   // Runs .cache/vm/debug.sh in the guest (development aid).
   debug: { machine: ['-machine', 'pc'], device: 'e1000', append: '' },
 };
@@ -469,6 +488,7 @@ async function runScenario(name, kernel, initrd) {
     peer.tcp = tcpPort;
     peer.udp = udpPort;
   }
+  const scenarioStart = Date.now();
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stats = [];
   let strace = null;
@@ -521,9 +541,144 @@ async function runScenario(name, kernel, initrd) {
     else fail(`${tag} 16 TCP echoes at once`, `${ok}/16 verified: ${rs.map((r) => r.error ?? (r.ok ? 'ok' : 'mismatch')).join(' ')}`);
   };
 
+  // ---- shards-virtio (guest-shards.sh): the guest's @@STATS lines are ShardOwner.stats() ----
+  const shard = { load: null, kill: null, gateOpen: null, dump: null, victimPid: 0, survivorPid: 0 };
+  const SHARD_KILL_SIZE = 256 << 10;
+  const lastStats = () => stats[stats.length - 1];
+  // Every slot accounted for: each worker holds its whole partition, and the
+  // owner's slots are on its free list or with the device (posted to a
+  // receive queue, on the device's free stack), none elsewhere.
+  const poolLine = (st) => {
+    const c = st.census;
+    const d = st.owner.device;
+    const l = st.owner.layout;
+    const home = c.atWorker.every((n) => n === l.workerSlots) && c.ownerFree + c.ownerHeld === l.ownerSlots &&
+      c.ownerHeld === d.rxPosted + d.freeStack + d.txOutstanding;
+    return {
+      home,
+      text: `owner slots ${l.ownerSlots}: ${c.ownerFree} free + ${c.ownerHeld} with the device (${d.rxPosted} posted to the receive queues + ${d.freeStack} on its free stack + ${d.txOutstanding} sending); worker slots held [${c.atWorker.join(', ')}] of ${l.workerSlots} each`,
+    };
+  };
+  const shardClients = (n, size, extra = {}) => {
+    const reta = lastStats().owner.reta;
+    return Array.from({ length: n }, (_, i) =>
+      echoClient({ host: TAP_HOST, guest: TAP_GUEST, port: 7, size, reta, ...(extra.onEchoed ? { onEchoed: (k) => extra.onEchoed(i, k) } : {}), ...extra.opts }),
+    );
+  };
+  const shardsLoad = async () => {
+    const t = Date.now();
+    const results = await Promise.all(shardClients(64, 64 << 10, { opts: { timeoutMs: 300_000 } }));
+    shard.load = { results, ms: Date.now() - t };
+  };
+  const shardsAfterLoad = () => {
+    const [s0, s1] = [stats[0], stats[1]];
+    const { results, ms } = shard.load;
+    const opens = (st, place) => st.workers.find((w) => w.place === place)?.stack?.tcp?.passiveOpens ?? NaN;
+    const perPlace = [0, 1].map((p) => results.filter((r) => r.place === p).length);
+    const accepted = [0, 1].map((p) => opens(s1, p) - opens(s0, p));
+    for (const p of [0, 1]) {
+      const w = s1.workers.find((x) => x.place === p);
+      const line = `worker ${p} (pid ${w?.pid}): ${accepted[p]} connections accepted, ${perPlace[p]} clients predicted by RSS; ${w?.steering?.rxFrames} frames steered to it`;
+      log(`${tag} ${line}`);
+      figures.push(`[${name}] ${line}`);
+    }
+    const ok = results.filter((r) => r.ok).length;
+    if (ok === 64 && perPlace[0] > 0 && perPlace[1] > 0 && accepted[0] === perPlace[0] && accepted[1] === perPlace[1]) {
+      pass(`${tag} 64 concurrent TCP echo clients from the host kernel (64 KiB each, ${ms} ms) spread over 2 workers (${accepted[0]} + ${accepted[1]}, as RSS predicts), all SHA-256 correct`);
+    } else {
+      fail(`${tag} 64 echo clients over 2 workers`, `${ok}/64 verified (${results.filter((r) => !r.ok).map((r) => r.error ?? 'mismatch').slice(0, 8).join(' ')}); accepted ${accepted}, predicted ${perPlace}`);
+    }
+    const d = s1.owner.device;
+    const q = `rx ${d.q0RxFrames}/${d.q1RxFrames}, tx ${d.q0TxFrames}/${d.q1TxFrames}`;
+    log(`${tag} frames per queue pair (0/1) after the load: ${q}; shared pool ${d.sharedPool}; owner bytes copied ${s1.owner.pump.bytesCopied}; merged receive buffers ${d.rxMerged}`);
+    if (d.queuePairs === 2 && d.q0RxFrames > 0 && d.q1RxFrames > 0 && d.q0TxFrames > 0 && d.q1TxFrames > 0) pass(`${tag} 2 queue pairs feed the 2 workers, frames on both each way: ${q}`);
+    else fail(`${tag} frames on both queue pairs`, q);
+    // Slot indices cross, bytes do not: the owner's code copied nothing, the driver gathered nothing.
+    const steered = s1.owner.steering.steered;
+    if (d.sharedPool === 1 && s1.owner.pump.bytesCopied === 0 && d.rxMerged === 0 && steered > 0) {
+      pass(`${tag} no frame copied between owner and workers: ${steered} frames steered by slot index from the device's pool (the shared region), owner process bytes copied 0, receive buffers merged 0`);
+    } else fail(`${tag} no frame copied`, `sharedPool ${d.sharedPool}, bytesCopied ${s1.owner.pump.bytesCopied}, rxMerged ${d.rxMerged}, steered ${steered}`);
+    const before = poolLine(s0);
+    const after = poolLine(s1);
+    log(`${tag} pool before the load: ${before.text}`);
+    log(`${tag} pool after the load:  ${after.text}`);
+    if (before.home && after.home) pass(`${tag} no slot lost over the load (before: ${before.text}; after: ${after.text})`);
+    else fail(`${tag} every slot home before and after the load`, `before: ${before.text}; after: ${after.text}`);
+  };
+  const shardsKill = async () => {
+    const st = lastStats();
+    shard.victimPid = st.workers.find((w) => w.place === 1)?.pid;
+    shard.survivorPid = st.workers.find((w) => w.place === 0)?.pid;
+    shard.dump = captureResets(TAP_IF, TAP_GUEST);
+    await shard.dump.listening;
+    // Each client sends 32 KiB and waits until it is echoed (established and
+    // flowing), then holds the rest until worker 1 is dead: no client of it
+    // can finish before the kill.
+    let open;
+    const gate = new Promise((r) => (open = r));
+    shard.gateOpen = open;
+    const flowing = new Set();
+    let allFlowing;
+    const flowingP = new Promise((r) => (allFlowing = r));
+    shard.t0 = Date.now();
+    shard.kill = shardClients(64, SHARD_KILL_SIZE, {
+      opts: { gate, gateAt: 32 << 10, window: 32 << 10, timeoutMs: 240_000 },
+      onEchoed: (i, n) => {
+        if (n >= 32 << 10 && !flowing.has(i)) {
+          flowing.add(i);
+          if (flowing.size === 64) allFlowing();
+        }
+      },
+    });
+    const settledEarly = Promise.all(shard.kill);
+    await Promise.race([flowingP, settledEarly, new Promise((r) => setTimeout(r, 240_000))]);
+    log(`${tag} host: ${flowing.size}/64 clients have 32 KiB echoed; telling the guest to SIGKILL worker 1 (pid ${shard.victimPid})`);
+  };
+  const shardsKilled = async () => {
+    shard.gateOpen?.();
+    const results = await Promise.all(shard.kill);
+    const ms = Date.now() - shard.t0;
+    const wire = await shard.dump.stop();
+    const mine = (p) => results.filter((r) => r.place === p);
+    const survivors = mine(0);
+    const victims = mine(1);
+    const reset = victims.filter((r) => !r.ok && wire.rst.has(r.localPort) && !wire.fin.has(r.localPort) && r.echoed < SHARD_KILL_SIZE);
+    const survivorsOk = survivors.filter((r) => r.ok && !wire.rst.has(r.localPort));
+    const errors = [...new Set(victims.map((r) => r.error).filter(Boolean))].join(', ');
+    const line = `SIGKILL of worker 1 (pid ${shard.victimPid}) mid-load: worker 0 (pid ${shard.survivorPid}) ${survivorsOk.length}/${survivors.length} clients completed with the right SHA-256; ` +
+      `worker 1 ${reset.length}/${victims.length} reset (RST on the host's TAP, no FIN; node reported ${errors || 'no error'}), none hung (${ms} ms for all 64 to settle)`;
+    log(`${tag} ${line}`);
+    figures.push(`[${name}] ${line}`);
+    if (survivors.length > 0 && victims.length > 0 && survivorsOk.length === survivors.length && reset.length === victims.length && !results.some((r) => r.error === 'timeout')) {
+      pass(`${tag} ${line}`);
+    } else {
+      const bad = results.filter((r) => (r.place === 0 ? !r.ok : r.ok || !wire.rst.has(r.localPort))).slice(0, 8);
+      fail(`${tag} a worker SIGKILLed mid-load`, `${line}; e.g. ${JSON.stringify(bad)}`);
+    }
+  };
+  const shardsAfterKill = () => {
+    const [s0, s2] = [stats[0], lastStats()];
+    const p1 = s2.workers.find((w) => w.place === 1);
+    const before = poolLine(s0);
+    const after = poolLine(s2);
+    log(`${tag} pool before the kill: ${poolLine(stats[1]).text}`);
+    log(`${tag} pool after the kill and the replacement: ${after.text}`);
+    const st = s2.owner.steering;
+    const line = `${st.slotsReclaimed} owner slots reclaimed from the dead worker, ${st.flowsForgotten} flows forgotten, ${s2.owner.pump.probesSent} peers probed; replacement pid ${p1?.pid} (joins ${p1?.steering?.joins}, deaths ${p1?.steering?.deaths})`;
+    log(`${tag} ${line}`);
+    if (before.home && after.home && p1 && p1.pid !== shard.victimPid && p1.state === 'online' && p1.steering.joins === 2 && p1.steering.deaths === 1) {
+      pass(`${tag} no slot lost to the SIGKILL: ${after.text}; ${line}`);
+    } else fail(`${tag} every slot home after the kill, a replacement online`, `${after.text}; ${line}`);
+  };
+
   const onWait = async (what) => {
     try {
-      if (what === 'echo-ready') await echoChecks('ustack echo');
+      if (what === 'shards-load') await shardsLoad();
+      else if (what === 'shards-after-load') shardsAfterLoad();
+      else if (what === 'shards-kill') await shardsKill();
+      else if (what === 'shards-killed') await shardsKilled();
+      else if (what === 'shards-after-kill') shardsAfterKill();
+      else if (what === 'echo-ready') await echoChecks('ustack echo');
       else if (what === 'mq-flows') await mqFlows();
       else if (what === 'echo-ready-after-kill') await echoChecks('restart after SIGKILL');
       else if (what === 'echo-after-second-open') {
@@ -672,7 +827,11 @@ async function runScenario(name, kernel, initrd) {
       pass(`${tag} the echo's traffic tripped none of the driver's trust checks (${stats.length} snapshots: free-stack repairs, TX refusals, device faults, RX lengths all 0)`);
     } else fail(`${tag} the echo's traffic tripped none of the driver's trust checks`, tripped.join(' ') || 'counters missing');
   };
-  if (sc.nic === 'virtio') virtioChecks();
+  if (sc.shards) {
+    const line = `scenario took ${((Date.now() - scenarioStart) / 1000).toFixed(0)} s (boot to power-off, under TCG)`;
+    log(`${tag} ${line}`);
+    figures.push(`[${name}] ${line}`);
+  } else if (sc.nic === 'virtio') virtioChecks();
   else e1000Checks();
 
   function virtioChecks() {
@@ -790,7 +949,7 @@ async function main() {
   const probe = spawnSync('qemu-system-x86_64', ['-accel', 'tcg', '-machine', 'none', '-display', 'none', '-monitor', 'none', '-S', '-no-user-config', '-nodefaults', '-version'], { encoding: 'utf8' });
   if (probe.status !== 0) skip(`qemu-system-x86_64 does not run: ${probe.stderr?.trim()}`);
   log(`vm: ${probe.stdout.split('\n')[0]}; kernel ${kernel.version}; initramfs ${basename(initrd)}`);
-  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em,tap,virtio,virtio-vfio,virtio-tap').split(',').map((s) => s.trim()).filter(Boolean);
+  const picked = (process.env.USTACK_VM_SCENARIOS ?? 'full,vfio,em,tap,virtio,virtio-vfio,virtio-tap,shards-virtio').split(',').map((s) => s.trim()).filter(Boolean);
   const t0 = Date.now();
   for (const s of picked) {
     if (!SCENARIOS[s]) {
