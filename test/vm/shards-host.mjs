@@ -107,14 +107,18 @@ export function echoClient({ host, guest, port, size, reta, window = 64 * 1024, 
       kick();
       const back = Buffer.concat(chunks);
       const ok = error === undefined && ended && back.length === size && sha(back) === sha(data);
-      resolve({ localPort, place: placeOf(reta, host, guest, localPort, port), ok, ended, echoed, ...(error !== undefined ? { error } : {}) });
+      resolve({ localPort, place: placeOf(reta, host, guest, localPort, port), ok, ended, echoed, closedAt: Date.now(), ...(error !== undefined ? { error } : {}) });
     });
   });
 }
 
-/** tcpdump of the RST and FIN segments the guest sends on `ifname`; stop() resolves with the client ports of each. */
+/**
+ * tcpdump of the RST and FIN segments the guest sends on `ifname`; stop()
+ * resolves with the client ports of each, and when each port saw its first
+ * RST (rstAt: epoch ms, from tcpdump's -tt timestamps).
+ */
 export function captureResets(ifname, guest) {
-  const p = spawn('tcpdump', ['-i', ifname, '-nn', '-l', `src host ${guest} and tcp[tcpflags] & (tcp-rst|tcp-fin) != 0`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('tcpdump', ['-i', ifname, '-nn', '-l', '-tt', `src host ${guest} and tcp[tcpflags] & (tcp-rst|tcp-fin) != 0`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   p.stdout.on('data', (d) => (out += d.toString()));
@@ -135,13 +139,18 @@ export function captureResets(ifname, guest) {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       const rst = new Set();
       const fin = new Set();
+      const rstAt = new Map();
       for (const line of out.split('\n')) {
-        const m = / > [\d.]+\.(\d+): Flags \[([^\]]*)\]/.exec(line);
+        const m = /^(\d+\.\d+) .* > [\d.]+\.(\d+): Flags \[([^\]]*)\]/.exec(line);
         if (m === null) continue;
-        if (m[2].includes('R')) rst.add(Number(m[1]));
-        if (m[2].includes('F')) fin.add(Number(m[1]));
+        const p = Number(m[2]);
+        if (m[3].includes('R')) {
+          rst.add(p);
+          if (!rstAt.has(p)) rstAt.set(p, Math.round(Number(m[1]) * 1000));
+        }
+        if (m[3].includes('F')) fin.add(p);
       }
-      return { rst, fin };
+      return { rst, fin, rstAt };
     },
   };
 }
