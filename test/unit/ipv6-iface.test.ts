@@ -20,6 +20,8 @@ import {
 import { Nd6State } from '../../src/stack/iface/nd-cache.js';
 import type { Ipv6Layer } from '../../src/stack/iface/ipv6-layer.js';
 import type { NdRepr } from '../../src/wire/ndp.js';
+import { emitIcmpv6 } from '../../src/wire/icmpv6.js';
+import { emitIpv6 } from '../../src/wire/ipv6.js';
 
 const ROUTER_MAC = 0x02aabbccddee;
 const ROUTER_LL = a6('fe80::1');
@@ -454,5 +456,47 @@ describe('IPv6 fragments (RFC 8200, RFC 5722)', () => {
     sim.runFor(61_000);
     expect(a.reassembler.pending).toBe(0);
     expect(a.reassembler.bufferedBytes).toBe(0);
+  });
+});
+
+describe('IPv6 path MTU (RFC 8201)', () => {
+  const A = a6('fd00::1');
+  const B = a6('fd00::2');
+  /** A Packet Too Big from `from` to A quoting a packet src -> dst. */
+  function ptb(sim: Sim, from: Uint8Array, mtu: number, src: Uint8Array, dst: Uint8Array): Uint8Array {
+    const quote = new Uint8Array(48);
+    emitIpv6({ src, dst, nextHeader: 58, hopLimit: 64, trafficClass: 0, flowLabel: 0, payloadLength: 1400 }, quote, 0);
+    const body = new Uint8Array(8 + quote.length);
+    body.set(quote, 8);
+    emitIcmpv6({ type: 2, code: 0, mtu, payloadLength: quote.length }, body, 0, from, A);
+    return ipv6Frame(sim.a.iface.mac, sim.b.iface.mac, from, A, 58, body);
+  }
+
+  it('a Packet Too Big for a destination makes later packets to it fragment at that MTU (never below 1280); others are ignored; the table is capped', () => {
+    const sim = new Sim(dual('fd00::1', 'fd00::2'));
+    sim.runFor(1_500);
+    const a = sim.a.iface.v6!;
+    expect(ping6(sim, a, B, 1, 1400)).toBe(true);
+    expect(a.stats.ip6_tx_fragmented).toBe(0);
+    inject(sim.b.raw, ptb(sim, a6('fd00::99'), 1300, A, B));
+    sim.settle();
+    expect(a.pathMtu(B)).toBe(1300);
+    expect(ping6(sim, a, B, 2, 1400)).toBe(true);
+    expect(a.stats.ip6_tx_fragmented).toBe(1);
+    // Lower than 1280 counts as 1280; a quote of a packet we did not send is ignored.
+    inject(sim.b.raw, ptb(sim, a6('fd00::99'), 600, A, B));
+    inject(sim.b.raw, ptb(sim, a6('fd00::99'), 1280, a6('fd00::77'), a6('fd00::3')));
+    sim.settle();
+    expect(a.pathMtu(B)).toBe(1280);
+    expect(a.pathMtu(a6('fd00::3'))).toBe(1500);
+    expect(a.stats.icmp6_rx_pmtu_updates).toBe(2);
+    expect(a.stats.icmp6_rx_pmtu_ignored).toBe(1);
+    // A flood for 1,000 destinations keeps 256.
+    for (let i = 0; i < 1000; i++) inject(sim.b.raw, ptb(sim, a6('fd00::99'), 1280, A, a6(`2001:db8::${(i + 1).toString(16)}`)));
+    sim.settle();
+    expect(a.pathMtuEntries).toBe(256);
+    // It lasts ten minutes.
+    sim.runFor(600_001);
+    expect(a.pathMtu(B)).toBe(1500);
   });
 });

@@ -13,8 +13,8 @@
  * not pass through here.
  *
  * Fragments are reassembled by RFC 8200/5722 rules (reassembly6.ts) and
- * packets above the MTU fragmented at the source. Not yet: path MTU per
- * destination (Packet Too Big is counted), MLD reports, TCP over IPv6 (UDP registers
+ * packets above the path MTU (the link's, or one a Packet Too Big taught,
+ * RFC 8201) fragmented at the source. Not yet: MLD reports, TCP over IPv6 (UDP registers
  * through registerTransport).
  */
 import { createHash } from 'node:crypto';
@@ -80,6 +80,9 @@ const ND_HOP_LIMIT = 255;
 /** RFC 4861 §10 host constants. */
 const MAX_RTR_SOLICITATIONS = 3;
 const RTR_SOLICITATION_INTERVAL_MS = 4_000;
+/** Destinations with a learnt path MTU (the oldest is forgotten past it), and how long one is kept (RFC 8201 §4: at least 5 minutes). */
+const PMTU_MAX = 256;
+const PMTU_TTL_MS = 10 * 60_000;
 
 /** What the IPv6 layer needs of its interface. */
 export interface Ipv6LinkHost {
@@ -183,6 +186,10 @@ export interface Ipv6Stats {
   icmp6_rx_drop_multicast_echo: number;
   icmp6_rx_errors: number;
   icmp6_rx_packet_too_big: number;
+  /** Packet Too Big that lowered a destination's path MTU (RFC 8201). */
+  icmp6_rx_pmtu_updates: number;
+  /** Packet Too Big quoting a packet we did not send (ignored). */
+  icmp6_rx_pmtu_ignored: number;
   icmp6_tx_echo_replies: number;
   icmp6_tx_errors: number;
   icmp6_tx_rate_limited: number;
@@ -210,7 +217,7 @@ function newStats(): Ipv6Stats {
     ip6_rx_drop_unknown_protocol: 0, ip6_rx_delivered: 0, ip6_tx: 0, ip6_tx_drop_no_route: 0,
     ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0, ip6_tx_fragmented: 0, ip6_tx_fragments: 0,
     icmp6_rx: 0, icmp6_rx_drop_malformed: 0, icmp6_rx_drop_bad_checksum: 0, icmp6_rx_echo_requests: 0,
-    icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0,
+    icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0, icmp6_rx_pmtu_updates: 0, icmp6_rx_pmtu_ignored: 0,
     icmp6_tx_echo_replies: 0, icmp6_tx_errors: 0, icmp6_tx_rate_limited: 0,
     nd_rx_drop_invalid: 0, nd_rx_rs: 0, nd_rx_ra: 0, nd_rx_ns: 0, nd_rx_na: 0, nd_rx_redirect: 0,
     nd_rx_na_conflict: 0, nd_tx_na: 0, nd_tx_rs: 0, nd_dad_ns_sent: 0, nd_dad_duplicates: 0,
@@ -272,6 +279,8 @@ export class Ipv6Layer implements Nd6Host {
   /** Processing a packet the reassembler rebuilt (a fragment inside it is not reassembled again). */
   private reassembling = false;
   private fragScratch: Uint8Array | null = null;
+  /** Path MTUs below the link MTU learnt from Packet Too Big, by destination; at most PMTU_MAX, each for PMTU_TTL_MS. */
+  private readonly pmtu = new Map<string, { mtu: number; expiresAt: number }>();
   private readonly transports6: Array<Ipv6TransportInput | undefined> = new Array<Ipv6TransportInput | undefined>(256).fill(undefined);
   /** The packet being handed to a transport (for replyUnreachable), or -1. */
   private deliveringOff = -1;
@@ -504,8 +513,50 @@ export class Ipv6Layer implements Nd6Host {
     }
     if (isIcmpv6Error(type)) {
       st.icmp6_rx_errors++;
-      if (type === ICMPV6_PACKET_TOO_BIG) st.icmp6_rx_packet_too_big++;
+      if (type === ICMPV6_PACKET_TOO_BIG) {
+        st.icmp6_rx_packet_too_big++;
+        this.packetTooBig(p.word, buf, p.payloadOffset, p.payloadLength, now);
+      }
     }
+  }
+
+  /**
+   * RFC 8201: the quoted packet (an IPv6 header at least) must be one we
+   * sent; its destination's path MTU becomes the reported one, never below
+   * 1280 (RFC 8200 §5: no atomic fragments for a smaller one) nor above the link's.
+   */
+  private packetTooBig(mtu: number, buf: Uint8Array, off: number, len: number, now: number): void {
+    if (len < IPV6_HEADER_LEN || buf[off]! >>> 4 !== 6 || this.findAddr(buf, off + 8) === null) {
+      this.stats.icmp6_rx_pmtu_ignored++;
+      return;
+    }
+    const value = Math.max(IPV6_MIN_MTU, Math.min(mtu, this.mtu));
+    const key = ipv6Key(buf, off + 24);
+    const cur = this.pmtu.get(key);
+    if (cur !== undefined && cur.expiresAt > now && cur.mtu <= value) return;
+    if (value >= this.mtu) return;
+    this.pmtu.delete(key);
+    if (this.pmtu.size >= PMTU_MAX) this.pmtu.delete(this.pmtu.keys().next().value!);
+    this.pmtu.set(key, { mtu: value, expiresAt: now + PMTU_TTL_MS });
+    this.stats.icmp6_rx_pmtu_updates++;
+  }
+
+  /** The MTU toward `dst`: a learnt path MTU while it lasts, else the link's. */
+  pathMtu(dst: Uint8Array, now = this.now()): number {
+    if (this.pmtu.size === 0) return this.mtu;
+    const key = ipv6Key(dst);
+    const e = this.pmtu.get(key);
+    if (e === undefined) return this.mtu;
+    if (e.expiresAt <= now) {
+      this.pmtu.delete(key);
+      return this.mtu;
+    }
+    return Math.min(e.mtu, this.mtu);
+  }
+
+  /** Destinations with a learnt path MTU. */
+  get pathMtuEntries(): number {
+    return this.pmtu.size;
   }
 
   // ------------------------------------------------------ neighbor discovery
@@ -897,12 +948,13 @@ export class Ipv6Layer implements Nd6Host {
       this.stats.ip6_tx_drop_no_route++;
       return false;
     }
-    if (IPV6_HEADER_LEN + length > this.mtu) {
+    const mtu = this.pathMtu(dst);
+    if (IPV6_HEADER_LEN + length > mtu) {
       if (length > 65535 - FRAGMENT_HEADER_LEN) {
         this.stats.ip6_tx_drop_too_big++;
         return false;
       }
-      return this.sendFragmented(src, dst, hop, nextHeader, length, write, hopLimit);
+      return this.sendFragmented(src, dst, hop, nextHeader, length, write, hopLimit, mtu);
     }
     const base = this.buildFrame(src, dst, nextHeader, length, hopLimit);
     if (base < 0) return false;
@@ -915,11 +967,11 @@ export class Ipv6Layer implements Nd6Host {
    * into a scratch buffer, then cut into pieces of a multiple of 8 bytes
    * that fit the MTU with a fragment header each.
    */
-  private sendFragmented(src: Uint8Array, dst: Uint8Array, hop: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit: number): boolean {
+  private sendFragmented(src: Uint8Array, dst: Uint8Array, hop: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit: number, mtu: number): boolean {
     if (this.fragScratch === null) this.fragScratch = new Uint8Array(65535);
     const scratch = this.fragScratch;
     write(scratch, 0);
-    const maxData = (this.mtu - IPV6_HEADER_LEN - FRAGMENT_HEADER_LEN) & ~7;
+    const maxData = (mtu - IPV6_HEADER_LEN - FRAGMENT_HEADER_LEN) & ~7;
     const id = this.nextFragId;
     this.nextFragId = (this.nextFragId + 1) >>> 0;
     this.stats.ip6_tx_fragmented++;
