@@ -63,7 +63,10 @@ describe.skipIf(skipReason !== undefined)('IPv6 over TAP against the Linux kerne
   it('answers ping -6 to its global address (the kernel resolves it with NS to the solicited-node group)', async () => {
     assertRouteOver(ours, ifname);
     const { stdout } = await runBounded('ping', ['-6', '-c', '10', '-i', '0.05', '-W', '2', '-I', ifname, ours], { timeoutMs: TOOL_MS });
-    expect(stdout).toMatch(/10 packets transmitted, 10 received, 0% packet loss/);
+    // On failure: what ping printed and what the stack counted.
+    expect(stdout, JSON.stringify({ ip6: stack.stats()[`ip6.${ifname}`], nd6: stack.stats()[`nd6.${ifname}`], iface: stack.stats()[`iface.${ifname}`] })).toMatch(
+      /10 packets transmitted, 10 received, 0% packet loss/,
+    );
     const st = stack.stats()[`ip6.${ifname}`]!;
     expect(st.icmp6_tx_echo_replies).toBeGreaterThanOrEqual(10);
     expect(st.nd_tx_na).toBeGreaterThanOrEqual(1);
