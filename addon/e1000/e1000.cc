@@ -60,6 +60,7 @@ bool supported_device(uint16_t vendor, uint16_t device, const char** model) {
 Device::~Device() { close(); }
 
 uint32_t Device::read_reg(uint32_t off) const {
+  c_.mmio_reads++;
   return *reinterpret_cast<const volatile uint32_t*>(pci_.bar0 + off);
 }
 
@@ -85,7 +86,10 @@ std::string TxRefusal::message() const {
   return at;
 }
 
-void Device::write_reg(uint32_t off, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(pci_.bar0 + off) = v; }
+void Device::write_reg(uint32_t off, uint32_t v) {
+  c_.mmio_writes++;
+  *reinterpret_cast<volatile uint32_t*>(pci_.bar0 + off) = v;
+}
 
 int Device::phy_write(uint32_t phy_reg, uint16_t v) {
   write_reg(reg::MDIC, v | (phy_reg << 16) | (1u << 21) | reg::MDIC_OP_WRITE);
@@ -317,6 +321,7 @@ bool Device::heads_sane() {
 
 uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
   if (!started_) return 0;
+  c_.rx_polls++;
   slots_.sync();
   uint32_t k = 0, idx = rx_next_, last = kNoSlot;
   while (k < max) {
@@ -368,6 +373,7 @@ uint32_t Device::rx_burst(uint32_t* slots, uint32_t* lens, uint32_t max) {
     write_reg(reg::RDT, ring::rx_tail_after(last));
   }
   c_.rx_frames += k;
+  if (k > 0) c_.rx_bursts++;
   return k;
 }
 
@@ -521,6 +527,7 @@ uint32_t Device::tx_burst(const uint32_t* slots, const uint32_t* lens, uint32_t 
     wmb();
     write_reg(reg::TDT, tx_tail_);
     c_.tx_frames += k;
+    c_.tx_bursts++;
     reclaim();  // QEMU transmits inside the TDT write
   }
   return k;

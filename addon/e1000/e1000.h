@@ -63,6 +63,11 @@ struct Counters {
   uint64_t tx_refused = 0;     // TX bursts refused for a bad slot or length (an error to the caller)
   uint64_t device_faults = 0;  // head registers outside their ring: the device was stopped
   uint64_t irqs = 0;
+  // Where the device time goes (the VM test's accounting): rx_burst calls,
+  // those that took frames, tx_burst calls that sent, and BAR0 accesses made
+  // (each one a trap into the hypervisor or QEMU's device model).
+  uint64_t rx_polls = 0, rx_bursts = 0, tx_bursts = 0;
+  uint64_t mmio_writes = 0, mmio_reads = 0;
 };
 
 // Why tx_burst refused a burst (nothing of it was sent): the caller's mistake.
@@ -143,6 +148,7 @@ class Device {
   bool vfio() const { return pci_.access == pci::Access::kVfio; }
   uint32_t rx_ring_size() const { return rx_n_; }
   uint32_t tx_ring_size() const { return tx_n_; }
+  // Counted in mmio_reads (read_reg is const: the counter is mutable).
   uint32_t read_reg(uint32_t off) const;
   // Whether `off` is a register read_reg may read: 4-byte aligned, inside the mapped BAR0.
   bool reg_readable(double off) const;
@@ -198,7 +204,7 @@ class Device {
   bool started_ = false;
   bool faulted_ = false;
   uint64_t hw_totals_[32] = {0};
-  Counters c_;
+  mutable Counters c_;
 };
 
 }  // namespace ustack::e1000

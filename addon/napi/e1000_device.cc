@@ -2,7 +2,11 @@
 // failure is thrown with ...ThrowAsJavaScriptException() followed by a return.
 #include "napi/e1000_device.h"
 
+#include <time.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "dma/view_hold.h"
@@ -12,6 +16,37 @@
 #include "registry/device_registry.h"
 
 namespace ustack::napi {
+
+namespace {
+
+uint64_t monotonic_ns() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+// Adds the time from its construction to its destruction to one of the
+// device's native-time sums, when timing is on (see e1000_device.h).
+class NativeTimer {
+ public:
+  NativeTimer(E1000Device* d, int which) : d_(d), which_(which), t0_(d->timing_ ? monotonic_ns() : 0) {}
+  ~NativeTimer() {
+    if (!d_->timing_) return;
+    d_->native_ns_[which_] += monotonic_ns() - t0_;
+    d_->native_calls_[which_]++;
+  }
+  // Books the call under another sum (an rxBurst that found no frame).
+  void Rebook(int which) { which_ = which; }
+  NativeTimer(const NativeTimer&) = delete;
+  NativeTimer& operator=(const NativeTimer&) = delete;
+
+ private:
+  E1000Device* d_;
+  int which_;
+  uint64_t t0_;
+};
 
 Napi::Function E1000Device::Define(Napi::Env env) {
   Properties props = {
@@ -90,6 +125,8 @@ E1000Device::E1000Device(const Napi::CallbackInfo& info) : PolledDevice<E1000Dev
                                   [](void* d) { static_cast<ustack::e1000::Device*>(d)->stop_dma(); });
   // Without a poll on the interrupt fd there is no wake-up: the poll loop spins.
   InitPoll(env, dev_.irq_fd());
+  const char* timing = std::getenv("USTACK_E1000_TIMING");
+  timing_ = timing != nullptr && std::strcmp(timing, "1") == 0;
 }
 
 bool E1000Device::CheckOpen(Napi::Env env) {
@@ -178,17 +215,21 @@ bool E1000Device::FreeStackUsable(Napi::Env env) {
 }
 
 Napi::Value E1000Device::RxBurst(const Napi::CallbackInfo& info) {
+  NativeTimer timer(this, 0);
   Napi::Env env = info.Env();
   if (!burst_.Read(info, BurstArrays::Inputs::kNone)) return env.Undefined();
   if (!dev_.is_open()) return Napi::Number::New(env, 0);
   if (!FreeStackUsable(env)) return env.Undefined();
-  return Napi::Number::New(env, dev_.rx_burst(burst_.out_slots(), burst_.out_lens(), burst_.count()));
+  uint32_t n = dev_.rx_burst(burst_.out_slots(), burst_.out_lens(), burst_.count());
+  if (n == 0) timer.Rebook(4);
+  return Napi::Number::New(env, n);
 }
 
 // The slots and lengths are copied once (BurstArrays) and the driver reads
 // only the copies. Lengths are bounded by the slot and by what one TX
 // descriptor carries (a legacy descriptor's length field has 16 bits).
 Napi::Value E1000Device::TxBurst(const Napi::CallbackInfo& info) {
+  NativeTimer timer(this, 1);
   Napi::Env env = info.Env();
   if (!burst_.Read(info, BurstArrays::Inputs::kSlotsAndLens)) return env.Undefined();
   if (!dev_.is_open()) return Napi::Number::New(env, 0);
@@ -208,6 +249,7 @@ Napi::Value E1000Device::TxBurst(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value E1000Device::TxReclaim(const Napi::CallbackInfo& info) {
+  NativeTimer timer(this, 2);
   Napi::Env env = info.Env();
   if (!dev_.is_open()) return Napi::Number::New(env, 0);
   if (!FreeStackUsable(env)) return env.Undefined();
@@ -236,6 +278,7 @@ Napi::Value E1000Device::ReadReg(const Napi::CallbackInfo& info) {
 // armWake(): true when a frame is already waiting (no need to sleep); false
 // when armed (or when there is no interrupt fd: the caller then polls).
 Napi::Value E1000Device::ArmWake(const Napi::CallbackInfo& info) {
+  NativeTimer timer(this, 3);
   Napi::Env env = info.Env();
   if (!dev_.is_open()) return Napi::Boolean::New(env, false);
   if (!HasPoll()) return Napi::Boolean::New(env, true);
@@ -277,6 +320,18 @@ Napi::Value E1000Device::Stats(const Napi::CallbackInfo& info) {
   set("freeStackCountClamped", sf.count_clamped);
   set("freeStackPushRefused", sf.push_refused);
   set("irqs", c.irqs);
+  set("rxPolls", c.rx_polls);
+  set("rxBursts", c.rx_bursts);
+  set("txBursts", c.tx_bursts);
+  set("mmioWrites", c.mmio_writes);
+  set("mmioReads", c.mmio_reads);
+  set("nativeTiming", timing_ ? 1 : 0);
+  set("nativeRxNs", native_ns_[0]);
+  set("nativeTxNs", native_ns_[1]);
+  set("nativeReclaimNs", native_ns_[2]);
+  set("nativeArmNs", native_ns_[3]);
+  set("nativeRxEmptyNs", native_ns_[4]);
+  set("nativeCalls", native_calls_[0] + native_calls_[1] + native_calls_[2] + native_calls_[3] + native_calls_[4]);
   set("wakeErrors", wake_errors());
   for (int i = 0; i < ustack::e1000::reg::kStatCount; i++) set(ustack::e1000::reg::kStats[i].name, dev_.hw_totals()[i]);
   o.Set("linkUp", Napi::Number::New(env, dev_.link_up() ? 1 : 0));

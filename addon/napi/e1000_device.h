@@ -58,6 +58,16 @@ class E1000Device : public PolledDevice<E1000Device> {
   // Closes the poll, takes the device off the registry and frees it (DMA stopped first).
   void CloseAll();
 
+  // USTACK_E1000_TIMING=1 in the environment when the device is opened: the
+  // time spent inside rxBurst/txBurst/txReclaim/armWake (N-API entry to
+  // return, BAR0 traps included) is summed here, for the VM test's
+  // JavaScript-versus-native accounting. Off by default: two clock reads a call.
+  bool timing_ = false;
+  // rx (calls that took frames), tx, reclaim, arm, rx calls that found none (waiting).
+  uint64_t native_ns_[5] = {0, 0, 0, 0, 0};
+  uint64_t native_calls_[5] = {0, 0, 0, 0, 0};
+  friend class NativeTimer;
+
   std::string addr_;
   ustack::e1000::Device dev_;
   Napi::Reference<Napi::ArrayBuffer> pool_ref_;

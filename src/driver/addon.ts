@@ -203,6 +203,26 @@ export interface E1000DeviceStats {
   freeStackCountClamped: number;
   freeStackPushRefused: number;
   irqs: number;
+  /** rxBurst calls on a started device, those that took frames, txBurst calls that sent. */
+  rxPolls: number;
+  rxBursts: number;
+  txBursts: number;
+  /** BAR0 register writes and reads the driver made (each a trap to the hypervisor / QEMU's model). */
+  mmioWrites: number;
+  mmioReads: number;
+  /**
+   * 1 when USTACK_E1000_TIMING=1 was set at open: then the nanoseconds spent
+   * inside rxBurst (calls that took frames; nativeRxEmptyNs: those that found
+   * none), txBurst, txReclaim and armWake (N-API entry to return) and how many
+   * such calls were timed; 0s otherwise.
+   */
+  nativeTiming: number;
+  nativeRxNs: number;
+  nativeRxEmptyNs: number;
+  nativeTxNs: number;
+  nativeReclaimNs: number;
+  nativeArmNs: number;
+  nativeCalls: number;
   /** Wake-ups delivered with an error status from libuv. */
   wakeErrors: number;
   /** 1 while the link is up. */

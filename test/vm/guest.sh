@@ -17,6 +17,8 @@ if [ "$mode" = debug ]; then bash "$dir/.cache/vm/debug.sh"; exit 0; fi
 case "$mode" in virtio*) exec bash "$dir/test/vm/guest-virtio.sh" "$mode" "$dir" ;; esac
 # One NIC, many workers on virtio-net: its own script too.
 case "$mode" in shards-*) exec bash "$dir/test/vm/guest-shards.sh" "$mode" "$dir" ;; esac
+# The accounting of the 10 MB echo (USTACK_VM_SCENARIOS=account) has its own too.
+if [ "$mode" = account ]; then exec bash "$dir/test/vm/guest-account.sh" "$dir"; fi
 pci=""
 for d in /sys/bus/pci/devices/*; do
   id="$(cat "$d/vendor"):$(cat "$d/device")"

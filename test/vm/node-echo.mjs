@@ -13,3 +13,5 @@ const udp = dgram.createSocket('udp4');
 udp.on('message', (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
 udp.bind(port, '0.0.0.0');
 server.listen(port, '0.0.0.0', () => process.stdout.write(`node echo listening on ${port}\n`));
+// A normal exit on a signal, so node --cpu-prof writes its profile (the account scenario).
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
