@@ -22,6 +22,7 @@
  */
 import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { macHigh16, macLow32, writeMacHalves } from '../../wire/ethernet.js';
+import { ParkedFrames } from './parked-frames.js';
 
 export const enum Nd6State {
   Incomplete = 0,
@@ -109,12 +110,7 @@ export class Nd6Cache {
     nd_queue_drops: 0, nd_queue_cap_drops: 0, nd_evicted_incomplete: 0, nd_cache_full: 0,
   };
   private readonly onTimer = (e: Entry6, now: number): void => this.timerFired(e, now);
-  private readonly capacity: number;
-  private readonly ringSlot: Uint32Array;
-  private readonly ringLen: Uint32Array;
-  private readonly ringOwner: (Entry6 | null)[];
-  private ringHead = 0;
-  private ringCount = 0;
+  private readonly parked: ParkedFrames<Entry6>;
 
   constructor(
     private readonly host: Nd6Host,
@@ -122,10 +118,7 @@ export class Nd6Cache {
     readonly config: Nd6Config = { ...DEFAULT_ND6_CONFIG },
   ) {
     if (!(config.queueTotal >= 0)) throw new RangeError(`Nd6Cache: queueTotal must be >= 0, got ${config.queueTotal}`);
-    this.capacity = Math.floor(Math.min(config.queueTotal, config.maxEntries * config.queueLength));
-    this.ringSlot = new Uint32Array(this.capacity);
-    this.ringLen = new Uint32Array(this.capacity);
-    this.ringOwner = new Array<Entry6 | null>(this.capacity).fill(null);
+    this.parked = new ParkedFrames<Entry6>(Math.floor(Math.min(config.queueTotal, config.maxEntries * config.queueLength)), host);
   }
 
   get size(): number {
@@ -133,7 +126,7 @@ export class Nd6Cache {
   }
 
   get queued(): number {
-    return this.ringCount;
+    return this.parked.size;
   }
 
   state(addr: Uint8Array, off = 0): Nd6State | undefined {
@@ -174,27 +167,11 @@ export class Nd6Cache {
       this.host.sendNeighborSolicit(e.addr, -1);
       this.wheel.arm(e.timer, now + this.config.retransMs);
     }
-    if (e.queued >= this.config.queueLength || this.capacity === 0) {
+    if (e.queued >= this.config.queueLength || this.parked.capacity === 0) {
       this.stats.nd_queue_drops++;
       return false;
     }
-    const cap = this.capacity;
-    if (this.ringCount === cap) {
-      const h = this.ringHead;
-      this.ringOwner[h]!.queued--;
-      this.ringOwner[h] = null;
-      this.ringHead = h + 1 === cap ? 0 : h + 1;
-      this.ringCount--;
-      this.stats.nd_queue_cap_drops++;
-      this.host.dropQueued(this.ringSlot[h]!);
-    }
-    let tail = this.ringHead + this.ringCount;
-    if (tail >= cap) tail -= cap;
-    this.ringSlot[tail] = slot;
-    this.ringLen[tail] = len;
-    this.ringOwner[tail] = e;
-    this.ringCount++;
-    e.queued++;
+    if (this.parked.park(e, slot, len)) this.stats.nd_queue_cap_drops++;
     return true;
   }
 
@@ -260,18 +237,8 @@ export class Nd6Cache {
 
   /** Drops every entry and every parked frame. */
   clear(): void {
-    const cap = this.capacity;
-    for (let k = 0, r = this.ringHead; k < this.ringCount; k++) {
-      this.ringOwner[r] = null;
-      this.stats.nd_queue_drops++;
-      this.host.dropQueued(this.ringSlot[r]!);
-      if (++r === cap) r = 0;
-    }
-    this.ringCount = 0;
-    for (const e of this.entries.values()) {
-      e.queued = 0;
-      this.remove(e);
-    }
+    this.stats.nd_queue_drops += this.parked.dropAll();
+    for (const e of this.entries.values()) this.remove(e);
   }
 
   dump(): Array<{ key: string; addr: Uint8Array; mac: number; state: Nd6State; router: boolean }> {
@@ -304,7 +271,7 @@ export class Nd6Cache {
   private resolved(e: Entry6, _now: number): void {
     this.incomplete.delete(e);
     this.stats.nd_resolved++;
-    if (e.queued > 0) this.takeQueued(e, e.mac);
+    if (e.queued > 0) this.parked.take(e, e.mac);
   }
 
   private timerFired(e: Entry6, now: number): void {
@@ -341,7 +308,7 @@ export class Nd6Cache {
     this.incomplete.delete(e);
     if (e.queued > 0) {
       this.stats.nd_queue_drops += e.queued;
-      this.takeQueued(e, -1);
+      this.parked.take(e, -1);
     }
   }
 
@@ -358,35 +325,4 @@ export class Nd6Cache {
     return false;
   }
 
-  /** Takes `e`'s frames out of the ring in order (sent to `mac`, or dropped when < 0); the rest keep their order. */
-  private takeQueued(e: Entry6, mac: number): void {
-    const cap = this.capacity;
-    const n = this.ringCount;
-    const owner = this.ringOwner;
-    let r = this.ringHead;
-    let w = r;
-    let kept = 0;
-    for (let k = 0; k < n; k++) {
-      const o = owner[r]!;
-      if (o === e) {
-        if (mac >= 0) this.host.transmitQueued(mac, this.ringSlot[r]!, this.ringLen[r]!);
-        else this.host.dropQueued(this.ringSlot[r]!);
-      } else {
-        if (w !== r) {
-          this.ringSlot[w] = this.ringSlot[r]!;
-          this.ringLen[w] = this.ringLen[r]!;
-          owner[w] = o;
-        }
-        kept++;
-        if (++w === cap) w = 0;
-      }
-      if (++r === cap) r = 0;
-    }
-    for (let k = kept; k < n; k++) {
-      owner[w] = null;
-      if (++w === cap) w = 0;
-    }
-    this.ringCount = kept;
-    e.queued = 0;
-  }
 }

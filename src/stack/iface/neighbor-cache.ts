@@ -26,6 +26,7 @@
 import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { DEBUG, debug, ipStr, macStr } from './debug.js';
 import { macHigh16, macLow32, writeMacHalves } from '../../wire/ethernet.js';
+import { ParkedFrames } from './parked-frames.js';
 
 export const enum NeighborState {
   Incomplete = 0,
@@ -126,16 +127,8 @@ export class NeighborCache {
     arp_cache_full: 0,
   };
   private readonly onTimer = (e: Entry, now: number): void => this.timerFired(e, now);
-  /**
-   * Every queued frame of every entry, oldest first: slot, length and the
-   * entry it waits for, in a ring of `capacity` frames allocated once.
-   */
-  private readonly capacity: number;
-  private readonly ringSlot: Uint32Array;
-  private readonly ringLen: Uint32Array;
-  private readonly ringOwner: (Entry | null)[];
-  private ringHead = 0;
-  private ringCount = 0;
+  /** Every queued frame of every entry, oldest first (parked-frames.ts). */
+  private readonly parked: ParkedFrames<Entry>;
 
   constructor(
     private readonly host: NeighborHost,
@@ -145,10 +138,7 @@ export class NeighborCache {
     const total = config.queueTotal;
     if (!(total >= 0)) throw new RangeError(`NeighborCache: queueTotal must be >= 0, got ${total}`);
     // More than every entry's full queue can never be used.
-    this.capacity = Math.floor(Math.min(total, config.maxEntries * config.queueLength));
-    this.ringSlot = new Uint32Array(this.capacity);
-    this.ringLen = new Uint32Array(this.capacity);
-    this.ringOwner = new Array<Entry | null>(this.capacity).fill(null);
+    this.parked = new ParkedFrames<Entry>(Math.floor(Math.min(total, config.maxEntries * config.queueLength)), host);
   }
 
   get size(): number {
@@ -157,7 +147,7 @@ export class NeighborCache {
 
   /** Frames queued for all unresolved addresses together (NIC slots held). */
   get queued(): number {
-    return this.ringCount;
+    return this.parked.size;
   }
 
   /** The MAC to use for `ip` right now, or -1. Using a STALE entry starts a re-probe. */
@@ -214,67 +204,14 @@ export class NeighborCache {
       this.host.sendArpRequest(ip, -1);
       this.wheel.arm(e.timer, now + this.config.retransMs);
     }
-    if (e.queued >= this.config.queueLength || this.capacity === 0) {
+    if (e.queued >= this.config.queueLength || this.parked.capacity === 0) {
       this.stats.arp_queue_drops++;
       return false;
     }
-    const cap = this.capacity;
-    if (this.ringCount === cap) {
-      // All queues together hold as many slots as they may: the oldest frame goes.
-      const h = this.ringHead;
-      this.ringOwner[h]!.queued--;
-      this.ringOwner[h] = null;
-      this.ringHead = h + 1 === cap ? 0 : h + 1;
-      this.ringCount--;
-      this.stats.arp_queue_cap_drops++;
-      this.host.dropQueued(this.ringSlot[h]!);
-    }
-    let tail = this.ringHead + this.ringCount;
-    if (tail >= cap) tail -= cap;
-    this.ringSlot[tail] = slot;
-    this.ringLen[tail] = len;
-    this.ringOwner[tail] = e;
-    this.ringCount++;
-    e.queued++;
+    if (this.parked.park(e, slot, len)) this.stats.arp_queue_cap_drops++;
     return true;
   }
 
-  /**
-   * Takes `e`'s frames out of the ring, in order, handing each to the host
-   * (transmitted to `mac`, or dropped when `mac` < 0); the other entries'
-   * frames keep their order. O(frames queued), once per resolution or removal.
-   */
-  private takeQueued(e: Entry, mac: number): void {
-    const cap = this.capacity;
-    const n = this.ringCount;
-    const owner = this.ringOwner;
-    let r = this.ringHead;
-    let w = r;
-    let kept = 0;
-    for (let k = 0; k < n; k++) {
-      const o = owner[r]!;
-      if (o === e) {
-        if (mac >= 0) this.host.transmitQueued(mac, this.ringSlot[r]!, this.ringLen[r]!);
-        else this.host.dropQueued(this.ringSlot[r]!);
-      } else {
-        if (w !== r) {
-          this.ringSlot[w] = this.ringSlot[r]!;
-          this.ringLen[w] = this.ringLen[r]!;
-          owner[w] = o;
-        }
-        kept++;
-        if (++w === cap) w = 0;
-      }
-      if (++r === cap) r = 0;
-    }
-    // Slots past the kept frames no longer name an entry.
-    for (let k = kept; k < n; k++) {
-      owner[w] = null;
-      if (++w === cap) w = 0;
-    }
-    this.ringCount = kept;
-    e.queued = 0;
-  }
 
   /**
    * An ARP packet from `ip` at `mac`. `create` is true when the packet was a
@@ -305,7 +242,7 @@ export class NeighborCache {
       this.stats.arp_resolved++;
       if (DEBUG) debug('arp: %s is at %s (%d queued packets sent)', ipStr(ip), macStr(mac), e.queued);
     }
-    if (e.queued > 0) this.takeQueued(e, mac);
+    if (e.queued > 0) this.parked.take(e, mac);
     return true;
   }
 
@@ -320,18 +257,8 @@ export class NeighborCache {
 
   /** Drops every entry and every queued frame. */
   clear(): void {
-    const cap = this.capacity;
-    for (let k = 0, r = this.ringHead; k < this.ringCount; k++) {
-      this.ringOwner[r] = null;
-      this.stats.arp_queue_drops++;
-      this.host.dropQueued(this.ringSlot[r]!);
-      if (++r === cap) r = 0;
-    }
-    this.ringCount = 0;
-    for (const e of this.entries.values()) {
-      e.queued = 0;
-      this.remove(e);
-    }
+    this.stats.arp_queue_drops += this.parked.dropAll();
+    for (const e of this.entries.values()) this.remove(e);
   }
 
   /** Snapshot for diagnostics: [ip, mac, state]. */
@@ -364,7 +291,7 @@ export class NeighborCache {
     this.incomplete.delete(e);
     if (e.queued > 0) {
       this.stats.arp_queue_drops += e.queued;
-      this.takeQueued(e, -1);
+      this.parked.take(e, -1);
     }
   }
 
