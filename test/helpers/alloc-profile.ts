@@ -15,6 +15,26 @@ export interface ProfileNode {
 }
 
 /**
+ * Runs `body` (awaited when it returns a promise) under V8's sampling heap
+ * profiler, one sample per 64 bytes allocated, objects collected by either
+ * GC included; returns the profile's root.
+ */
+export async function sampleHeapProfile(body: () => void | Promise<void>): Promise<ProfileNode> {
+  const session = new Session();
+  session.connect();
+  const post = <T = unknown>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
+  try {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    await body();
+    return (await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling')).profile.head;
+  } finally {
+    session.disconnect();
+  }
+}
+
+/**
  * Runs `body` under the sampling heap profiler and returns the bytes
  * allocated with stack code on the call stack, by innermost stack function
  * ("name@stack/dir/file.ts"; views made by subarray under it:
@@ -22,19 +42,7 @@ export interface ProfileNode {
  * not to count, e.g. 'subarray'.
  */
 export async function stackAllocations(body: () => void, ignore: (functionName: string) => boolean = () => false): Promise<Map<string, number>> {
-  const session = new Session();
-  session.connect();
-  const post = <T = unknown>(method: string, params?: object): Promise<T> =>
-    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
-  let head: ProfileNode;
-  try {
-    await post('HeapProfiler.enable');
-    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
-    body();
-    head = (await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling')).profile.head;
-  } finally {
-    session.disconnect();
-  }
+  const head = await sampleHeapProfile(body);
   const sites = new Map<string, number>();
   const walk = (n: ProfileNode, site: string): void => {
     const name = n.callFrame.url.includes('/src/stack/') ? `${n.callFrame.functionName}@${n.callFrame.url.split('/src/')[1]}` : site;

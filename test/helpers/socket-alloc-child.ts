@@ -16,10 +16,9 @@
  * line: the figures of each window.
  */
 import type * as nodeNet from 'node:net';
-import { Session } from 'node:inspector';
 import { SocketPair } from './socket-pair.js';
 import { bytesCopied } from '../../src/wire/bytes.js';
-import type { ProfileNode } from './alloc-profile.js';
+import { sampleHeapProfile, type ProfileNode } from './alloc-profile.js';
 
 export interface AllocWindow {
   /** MB (10^6 bytes) the reader received in the window. */
@@ -57,19 +56,7 @@ interface Site {
 
 /** Runs `body` under the sampling heap profiler; every sampled allocation with its innermost ustack frame and its own frame. */
 async function sampleAllocations(body: () => Promise<void>): Promise<Site[]> {
-  const session = new Session();
-  session.connect();
-  const post = <T = unknown>(method: string, params?: object): Promise<T> =>
-    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
-  let head: ProfileNode;
-  try {
-    await post('HeapProfiler.enable');
-    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
-    await body();
-    head = (await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling')).profile.head;
-  } finally {
-    session.disconnect();
-  }
+  const head = await sampleHeapProfile(body);
   const sites: Site[] = [];
   // What the application's own callbacks (this file: 'drain', onread, 'data')
   // allocate, node internals they call included, is the application's.
@@ -96,10 +83,14 @@ function top(sites: Site[], perMB: number): string[] {
  * What the stream contract costs a 'data' reader: a Buffer per chunk (and
  * the slab it views; V8 inlines Buffer.from and allocUnsafeSlow into the
  * function that makes them, and may inline _readTargetFull's chain into
- * onReadTargetFull).
+ * onReadTargetFull or further up, into TCP's placeInOrder).
  */
 const isChunk = (s: Site): boolean =>
-  /^(_stashFill|_newSlab|_readTargetFull|onReadTargetFull)@/.test(s.ours) || /^(FastBuffer|createUnsafeBuffer|fromArrayBuffer|allocUnsafeSlow)@/.test(s.self);
+  /^(_stashFill|_newSlab|_readTargetFull|onReadTargetFull)@/.test(s.ours) ||
+  /^(FastBuffer|createUnsafeBuffer|fromArrayBuffer|allocUnsafeSlow)@/.test(s.self) ||
+  // Buffer.from itself, whichever ustack frame V8 inlined the chunk's maker
+  // into (TCP's placeInOrder -> targetFor -> onReadTargetFull -> _readTargetFull).
+  s.self.startsWith('from@node:buffer');
 /**
  * node's Readable bookkeeping per push. _pull calls no nextTick itself: one
  * under it comes from Readable.push (emitReadable / maybeReadMore) when V8
