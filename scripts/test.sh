@@ -58,8 +58,13 @@ vm_pid=
 vm_log=
 if [ "${USTACK_SKIP_VM:-}" != 1 ]; then
   vm_log=$(mktemp "${TMPDIR:-/tmp}/ustack-vm-test.XXXXXX")
-  USTACK_SKIP_NATIVE=1 npm run --silent test:vm >"$vm_log" 2>&1 &
+  # A session of its own, so an interrupted run (Ctrl-C, CI's SIGTERM) stops
+  # QEMU and its helpers with it rather than leaving them behind.
+  USTACK_SKIP_NATIVE=1 setsid npm run --silent test:vm >"$vm_log" 2>&1 &
   vm_pid=$!
+  trap 'if [ -n "$vm_pid" ]; then kill -TERM -- "-$vm_pid" 2>/dev/null || true; fi' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   echo "test.sh: the VM test (e1000 and virtio-net on QEMU's models) runs in the background; its output follows the vitest suites"
 fi
 # A vitest failure is reported after the VM test, like one on another node.
@@ -72,6 +77,7 @@ fi
 vm_failed=0
 if [ -n "$vm_pid" ]; then
   wait "$vm_pid" || vm_failed=1
+  vm_pid=
   echo "== VM test (test/vm/run.mjs)"
   cat "$vm_log"
   rm -f "$vm_log"

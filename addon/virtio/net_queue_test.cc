@@ -353,7 +353,7 @@ void test_tx_ring_full() {
 
 // A shared pool: slots from foreign_from on are a shard worker's own. Sent,
 // they go to the completed list (back to the worker), never onto the free
-// stack the device's receive queues take from; the others go back as before.
+// stack the device's receive queues take from; the others go back onto the free stack.
 void test_tx_foreign_slots() {
   TxRig rig(8);
   vn::TxCaps caps;

@@ -219,6 +219,24 @@ describe('IPv6 neighbour discovery and echo', () => {
     expect(sim.a.iface.stats.rx_drop_not_for_us).toBe(before + 1);
   });
 
+  it('answers nothing sent from the unspecified address (RFC 4291 §2.5.2): an echo request and a UDP datagram from :: are dropped and counted', () => {
+    const sim = new Sim(dual('fd00::1', 'fd00::2'));
+    sim.runFor(1_500);
+    const a = sim.a.iface.v6!;
+    const before = a.stats.ip6_rx_drop_martian_source;
+    inject(sim.b.raw, echo6Frame(sim.a.iface.mac, sim.b.iface.mac, IPV6_UNSPECIFIED, a6('fd00::1'), 1, 1, new Uint8Array(8)));
+    // UDP 9 -> 7, 4 bytes, checksum left 0 (dropped before the transport looks at it).
+    const udp = new Uint8Array([0, 9, 0, 7, 0, 12, 0, 0, 1, 2, 3, 4]);
+    inject(sim.b.raw, ipv6Frame(sim.a.iface.mac, sim.b.iface.mac, IPV6_UNSPECIFIED, a6('fd00::1'), 17, udp));
+    sim.settle();
+    expect(a.stats.icmp6_tx_echo_replies).toBe(0);
+    expect(a.stats.ip6_rx_drop_martian_source).toBe(before + 2);
+    // The same echo from a real source is answered.
+    inject(sim.b.raw, echo6Frame(sim.a.iface.mac, sim.b.iface.mac, a6('fd00::2'), a6('fd00::1'), 1, 2, new Uint8Array(8)));
+    sim.settle();
+    expect(a.stats.icmp6_tx_echo_replies).toBe(1);
+  });
+
   it('answers an unknown next header with a parameter problem, rate limited; long extension chains are dropped and counted', () => {
     const sim = new Sim({ ...dual('fd00::1', 'fd00::2'), ifaceA: { ipv6: { addresses: [{ address: a6('fd00::1'), prefixLength: 64 }], icmpErrorRate: { perSecond: 10, burst: 5 } } } });
     sim.runFor(1_500);
@@ -266,6 +284,30 @@ describe('SLAAC from router advertisements', () => {
     // No more solicitations once a router answered.
     sim.runFor(20_000);
     expect(a.stats.nd_tx_rs).toBe(1);
+  });
+
+  it('takes a redirect only from the router it uses for the destination (RFC 4861 §8.1); another node on the link plants nothing', () => {
+    const sim = new Sim({ ifaceA: { ipv6: { slaac: true } }, ifaceB: { ipv6: {} } });
+    const a = sim.a.iface.v6!;
+    sim.runFor(1_500);
+    inject(sim.b.raw, ndFrame(ipv6MulticastMac(IPV6_ALL_NODES), ROUTER_MAC, ROUTER_LL, IPV6_ALL_NODES, ra()));
+    sim.runFor(1_100);
+    const dest = a6('2001:db8:99::5');
+    expect(a.nextHop(dest)).toStrictEqual(ROUTER_LL);
+    const ll = a.linkLocal;
+    const target = a6('fe80::77');
+    const redirect = (from: Uint8Array, fromMac: number, targetMac: number): Uint8Array =>
+      ndFrame(sim.a.iface.mac, fromMac, from, ll, { kind: 'redirect', target, destination: dest, options: { targetMac } });
+    // A link-local node that is not our router for that destination.
+    inject(sim.b.raw, redirect(a6('fe80::66'), 0x02aabbcc0066, 0x02aabbcc0077));
+    sim.settle();
+    expect(a.stats.nd_rx_redirect).toBe(0);
+    expect(a.neighbors.macOf(target)).toBe(-1);
+    // The router itself.
+    inject(sim.b.raw, redirect(ROUTER_LL, ROUTER_MAC, 0x02aabbcc0078));
+    sim.settle();
+    expect(a.stats.nd_rx_redirect).toBe(1);
+    expect(a.neighbors.macOf(target)).toBe(0x02aabbcc0078);
   });
 
   it('expires the address, prefix and router with their lifetimes; the two-hour rule keeps a short RA from cutting a valid lifetime', () => {

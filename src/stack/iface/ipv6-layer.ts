@@ -426,6 +426,11 @@ export class Ipv6Layer implements Nd6Host {
       st.ip6_rx_delivered++;
       return;
     }
+    // Transports answer their source; the unspecified address is a source for DAD's solicitations only (RFC 4291 §2.5.2).
+    if (isIpv6Unspecified(buf, srcOff)) {
+      st.ip6_rx_drop_martian_source++;
+      return;
+    }
     const t = this.transports6[w.protocol];
     if (t !== undefined) {
       st.ip6_rx_delivered++;
@@ -501,6 +506,11 @@ export class Ipv6Layer implements Nd6Host {
       if (multicast) {
         // No answers to group echoes: an amplifier for anyone on the link.
         st.icmp6_rx_drop_multicast_echo++;
+        return;
+      }
+      // The unspecified source is for DAD's solicitations only (RFC 4291 §2.5.2): nothing answers to it.
+      if (isIpv6Unspecified(buf, ipOff + 8)) {
+        st.ip6_rx_drop_martian_source++;
         return;
       }
       this.sendEchoReply(buf, ipOff, off, len);
@@ -633,8 +643,14 @@ export class Ipv6Layer implements Nd6Host {
           st.nd_rx_drop_invalid++;
           return;
         }
-        // Only the router we use for the destination may redirect (§8.1); no per-destination routes are kept
-        // yet, so a redirect teaches only the target's link-layer address.
+        // Only the router we use for the destination may redirect (§8.1): anyone else on the link
+        // could otherwise plant neighbour entries. No per-destination routes are kept, so a valid
+        // redirect teaches only the target's link-layer address.
+        const hop = this.nextHop(m.destination);
+        if (hop === null || !ipv6Equal(hop, 0, src)) {
+          st.nd_rx_drop_invalid++;
+          return;
+        }
         st.nd_rx_redirect++;
         if (m.options.targetMac !== undefined) this.neighbors.learnSource(m.target, m.options.targetMac, true, now);
         return;

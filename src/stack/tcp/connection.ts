@@ -190,7 +190,6 @@ export class Connection extends Tcb {
     return placeInOrder(this, seq, buf, off, len);
   }
 
-  /** Forgets a placement the segment did not use (buffers.ts). */
   /** Receive segment merging (gro.ts): the placement just made becomes the start of a held run, or false. */
   holdPlacement(): boolean {
     return holdPlacement(this);
@@ -210,6 +209,7 @@ export class Connection extends Tcb {
     if (this.placedLen !== 0) this.host.flushHeld?.(this);
   }
 
+  /** Forgets a placement the segment did not use (buffers.ts). */
   dropPlacement(): void {
     dropPlacement(this);
   }

@@ -288,7 +288,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       if (!verified && m.continues(v, src, dst)) {
         const sum = m.conn.placeAfter(v.seqBits, buf, v.payloadOffset, v.payloadLength);
         if (sum >= 0) {
-          // A corrupt segment is dropped as ever; its bytes past the run stay uncommitted garbage.
+          // A corrupt segment is dropped and counted, as any other; its bytes past the run stay uncommitted garbage.
           if (!v.verifyChecksum(src, dst, sum)) {
             this.stats.badChecksum++;
             return;
