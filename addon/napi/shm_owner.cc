@@ -101,7 +101,18 @@ ShmOwner::ShmOwner(const Napi::CallbackInfo& info) : PolledDevice<ShmOwner>(info
   // hugePages: the memfd is MFD_HUGETLB, so a device can DMA into the pool by physical address (region.h).
   Napi::Value huge = o.Get("hugePages");
   if (env.IsExceptionPending()) return;
-  if (huge.IsBoolean() && huge.As<Napi::Boolean>().Value()) l.huge_page = static_cast<uint32_t>(ustack::dma::huge_page_size());
+  if (!huge.IsUndefined() && !huge.IsBoolean()) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "ShmOwner: options.hugePages must be a boolean");
+    return;
+  }
+  if (huge.IsBoolean() && huge.As<Napi::Boolean>().Value()) {
+    l.huge_page = static_cast<uint32_t>(ustack::dma::huge_page_size());
+    // Asked for and not there: say so now, not later as a mapping that is not huge-page memory.
+    if (l.huge_page == 0) {
+      ThrowCoded(env, false, "ERR_USTACK_NO_HUGEPAGES", "ShmOwner: hugePages asked for, but the kernel reports no huge page size (no hugetlbfs support)");
+      return;
+    }
+  }
   if (home == 0) home = l.workers;
   if (quota == 0) quota = l.owner_slots;
   if (home > l.workers || quota > l.owner_slots || (flows & (flows - 1)) != 0 || l.slot_size % 64 != 0 ||

@@ -44,6 +44,8 @@ export interface SteeredVirtioOptions {
 
 const BURST = 32;
 const TX_BURST = 64;
+/** Whether stats() reports the device (physical) addresses of sample slots (the VM test's no-copy check). */
+const EXPOSE_DMA_ADDRESSES = process.env['USTACK_DEBUG_DMA_ADDRESSES'] === '1';
 /** Owner slots kept on the device's free stack, for the receive queues to take as they repost. */
 const STOCK = 128;
 /** Owner slots never lent to the device: the ARP agent and the probes write frames of their own into them. */
@@ -189,9 +191,14 @@ export class SteeredVirtio implements SteeredDevice {
     const d = this.dev.stats();
     // Where the device reads and writes the first owner slot and each worker's first slot
     // (physical addresses): the pages every process maps the region's pool from.
+    // Physical addresses are what the kernel hides from unprivileged readers of
+    // /proc/PID/pagemap: reported only when USTACK_DEBUG_DMA_ADDRESSES=1 (the VM test's check).
     const at = (slot: number): number => Number.parseInt(this.dev.slotDeviceAddress(slot) || '0', 16);
     const places: Record<string, number> = {};
-    for (let w = 0; w < this.shm.places; w++) places[`deviceAddrWorker${w}Slot`] = at(this.shm.ownerSlots + w * this.shm.workerSlots);
+    if (EXPOSE_DMA_ADDRESSES) {
+      places['deviceAddrSlot0'] = at(0);
+      for (let w = 0; w < this.shm.places; w++) places[`deviceAddrWorker${w}Slot`] = at(this.shm.ownerSlots + w * this.shm.workerSlots);
+    }
     return {
       framesIn: d.rxFrames,
       bytesIn: d.rxBytes,
@@ -200,7 +207,6 @@ export class SteeredVirtio implements SteeredDevice {
       ...d,
       freeStack: this.free[0]!,
       txOutstanding: this.dev.txOutstanding(),
-      deviceAddrSlot0: at(0),
       ...places,
       ...this.counters,
     };

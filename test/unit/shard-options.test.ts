@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/ustack.js';
 import { ShardOwner } from '../../src/shard/owner.js';
 import { SHARD_ENV, parseShardDescription } from '../../src/shard/messages.js';
+import { loadAddon } from '../../src/driver/addon.js';
 
 describe('shard options', () => {
   const saved = process.env[SHARD_ENV];
@@ -67,5 +68,13 @@ describe('shard options', () => {
     };
     expect(parseShardDescription(JSON.stringify(d))).toEqual(d);
     expect(() => parseShardDescription(JSON.stringify({ ...d, device: 3 }))).toThrow(/device/);
+  });
+});
+
+describe('the shared region (ShmOwner) refuses a hugePages option that is not a boolean', () => {
+  it.each([['yes'], [1], [{}]])('hugePages: %j -> ERR_INVALID_ARG_TYPE', (hugePages) => {
+    const { ShmOwner } = loadAddon();
+    const Ctor = ShmOwner as unknown as new (o: object) => { close(): void };
+    expect(() => new Ctor({ workers: 2, ownerSlots: 64, workerSlots: 64, slotSize: 2048, hugePages })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });

@@ -63,7 +63,8 @@ settled_stats() {
 worker_pid() { printf '%s' "$STATS" | grep -o "\"place\":$1,\"pid\":[0-9]*" | head -1 | sed 's/.*://'; }
 
 : > /tmp/echo.out; : > /tmp/echo.err
-node "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 --workers 2 </dev/null >/tmp/echo.out 2>/tmp/echo.err &
+# USTACK_DEBUG_DMA_ADDRESSES=1: the owner's stats name the device addresses pool-phys.mjs checks.
+USTACK_DEBUG_DMA_ADDRESSES=1 node "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 --workers 2 </dev/null >/tmp/echo.out 2>/tmp/echo.err &
 ECHO=$!
 ok=0
 for _ in $(seq 1 1200); do
