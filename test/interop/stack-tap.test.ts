@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { ensureTools, freeSubnet24, runBounded, tunUnavailableReason, uniqueIfName } from '../helpers/netns.js';
 import { withTimeout } from '../helpers/wait.js';
+import { expectReplies, pingUntil } from '../helpers/ping.js';
 
 /** Upper bound on one ping / arping run (each has its own deadline well inside it). */
 const TOOL_MS = 30_000;
@@ -37,15 +38,15 @@ describe.skipIf(skipReason !== undefined)('Stack over TAP against the Linux kern
   });
 
   it('answers ping -c 20 from the host with no loss', async () => {
-    const { stdout } = await runBounded('ping', ['-c', '20', '-i', '0.05', '-W', '2', '-I', ifname, ours], { timeoutMs: TOOL_MS });
-    expect(stdout).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
+    const { stdout } = await runBounded('ping', [...pingUntil(20), '-i', '0.05', '-I', ifname, ours], { timeoutMs: TOOL_MS });
+    expectReplies(stdout, 20);
     const st = stack.stats()[`iface.${ifname}`]!;
     expect(st.icmp_tx_echo_replies).toBeGreaterThanOrEqual(20);
   });
 
   it('answers a large ping that the kernel fragments', async () => {
-    const { stdout } = await runBounded('ping', ['-c', '3', '-i', '0.1', '-W', '2', '-s', '6000', '-I', ifname, ours], { timeoutMs: TOOL_MS });
-    expect(stdout).toMatch(/3 packets transmitted, 3 received/);
+    const { stdout } = await runBounded('ping', [...pingUntil(3), '-i', '0.1', '-s', '6000', '-I', ifname, ours], { timeoutMs: TOOL_MS });
+    expectReplies(stdout, 3);
     expect(stack.stats()[`ipfrag.${ifname}`]!.frag_reassembled).toBeGreaterThanOrEqual(3);
   });
 

@@ -13,6 +13,7 @@ import { startChild, waitForOutput, type TrackedChild } from '../helpers/childre
 import { ensureTools } from '../helpers/netns.js';
 import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
+import { expectReplies, pingUntil } from '../helpers/ping.js';
 
 const bin = join(packageRoot(), 'bin', 'ustack.js');
 const built = existsSync(join(packageRoot(), 'dist', 'cli', 'main.js'));
@@ -36,8 +37,8 @@ describe.skipIf(skipReason !== undefined)('ustack echo on AF_XDP: SIGKILL, resta
   }
 
   async function answersPing(): Promise<void> {
-    const { stdout } = await v.inNs('ping', ['-c', '2', '-i', '0.2', '-W', '2', v.ustackAddr]);
-    expect(stdout).toMatch(/2 packets transmitted, 2 received/);
+    const { stdout } = await v.inNs('ping', [...pingUntil(2), '-i', '0.2', v.ustackAddr]);
+    expectReplies(stdout, 2);
   }
 
   it('after SIGKILL no XDP program is left; a restart attaches again and answers', async () => {

@@ -17,6 +17,7 @@ import { createVethNs, xdpUnavailableReason, type VethNs } from '../helpers/veth
 // @ts-expect-error -- a plain .mjs fixture without types
 import { patternBlock } from '../fixtures/ns-peer.mjs';
 import { repeatedHash } from '../helpers/exchange.js';
+import { expectReplies, pingUntil } from '../helpers/ping.js';
 
 const peerScript = join(import.meta.dirname, '..', 'fixtures', 'ns-peer.mjs');
 
@@ -55,8 +56,8 @@ describe.skipIf(skipReason !== undefined)('AF_XDP on one queue of two', () => {
 
     const right = await Stack.open({ nic: `xdp:${v.host}?queue=0`, address: `${v.ustackAddr}/24` });
     try {
-      const { stdout } = await v.inNs('ping', ['-c', '2', '-i', '0.2', '-W', '2', v.ustackAddr]);
-      expect(stdout).toMatch(/2 packets transmitted, 2 received/);
+      const { stdout } = await v.inNs('ping', [...pingUntil(2), '-i', '0.2', v.ustackAddr]);
+      expectReplies(stdout, 2);
       const s = right.stats()[`nic.${v.host}`]!;
       expect(s.programRedirected).toBeGreaterThanOrEqual(s.framesIn);
       expect(s.programNoSocketOnQueue).toBe(0);
@@ -73,8 +74,8 @@ describe.skipIf(skipReason !== undefined)('AF_XDP on one queue of two', () => {
       await new Promise<void>((r) => echo.listen(7, () => r()));
       for (const q of [1, 0, 1] as const) {
         steerTo(q);
-        const { stdout } = await v.inNs('ping', ['-c', '2', '-i', '0.2', '-W', '2', v.ustackAddr]);
-        expect(stdout).toMatch(/2 packets transmitted, 2 received/);
+        const { stdout } = await v.inNs('ping', [...pingUntil(2), '-i', '0.2', v.ustackAddr]);
+        expectReplies(stdout, 2);
       }
       // 5 MB each way arriving on queue 1, sent through queue 0's socket.
       const tcp = await v.inNs(process.execPath, [peerScript, 'tcp-connect', v.ustackAddr, '7', '5'], { timeoutMs: 60_000 });
