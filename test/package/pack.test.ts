@@ -14,9 +14,10 @@
  * npm installs from its cache where it can; the registry is used for what
  * the cache lacks (node-addon-api, @types/node).
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/driver/addon.js';
 import { startChild, type ChildResult } from '../helpers/children.js';
@@ -68,8 +69,20 @@ describe('the npm package', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'ustack-pack-'));
     consumer = join(work, 'consumer');
-    const packOut = await timed('npm pack (prepack + prepare: tsc)', () =>
-      run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, timeoutMs: 240_000 }),
+    // npm pack's prepack removes dist/ and its prepare compiles it again: that
+    // happens in a copy of the checkout (the files git tracks or would track,
+    // node_modules linked), so the working tree's dist/ — which the VM test,
+    // running beside the suites, reads from the guest — is never gone.
+    const checkout = join(work, 'checkout');
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0').filter((f) => f !== '');
+    for (const f of files) {
+      if (!existsSync(join(root, f))) continue; // deleted in the working tree, not yet in git
+      mkdirSync(dirname(join(checkout, f)), { recursive: true });
+      cpSync(join(root, f), join(checkout, f));
+    }
+    symlinkSync(join(root, 'node_modules'), join(checkout, 'node_modules'));
+    const packOut = await timed('npm pack of a copy of the checkout (prepack + prepare: tsc)', () =>
+      run('npm', ['pack', '--json', '--pack-destination', work], { cwd: checkout, timeoutMs: 240_000 }),
     );
     ok(packOut, 'npm pack');
     packed = (JSON.parse(packOut.stdout) as (typeof packed & { filename: string })[])[0]!;
