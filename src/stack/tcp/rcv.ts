@@ -145,8 +145,17 @@ export function rcvSegment(c: Tcb, seg: TcpRepr, payload: Uint8Array, payloadOff
 export function acceptable(c: Tcb, seq: number, segLen: number, wnd: number): boolean {
   const rn = c._rcvNxt;
   if (segLen === 0) {
-    if (wnd === 0) return seqDiff(seq, rn) === 0;
-    return seqLe(rn, seq) && seqLt(seq, seqAdd32(rn, wnd));
+    // A segment with no text (an ACK, a window update) is taken anywhere
+    // from rcvNxt up to and including the right edge of the window — the
+    // larger of the window now and the edge we last advertised, which a
+    // filling buffer does not pull back — as Linux tcp_sequence does. A
+    // peer whose data beyond a shrunken window was dropped acknowledges
+    // with the edge as its sequence number (tcp_acceptable_seq); refusing
+    // that ACK left its acknowledgment unread and both ends retransmitting
+    // into each other's closed windows.
+    let right = seqAdd32(rn, wnd);
+    if (seqGt(c._rcvAdv, right)) right = c._rcvAdv;
+    return seqLe(rn, seq) && seqLe(seq, right);
   }
   // Old text reaching up to what we last acknowledged: a retransmitted FIN
   // (BSD stacks such as QEMU's slirp put their FIN on every segment until

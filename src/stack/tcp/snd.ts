@@ -263,11 +263,16 @@ export function transmit(c: Tcb, now: number, sink: SegmentSink): void {
     maybeArmPersist(c, now);
   }
   if ((c.fl & F.ACK_NOW) !== 0) {
-    // A pure ACK carries the highest sequence number sent (Linux
-    // tcp_acceptable_seq): after an RTO sndNxt is rewound for go-back-N,
-    // and an ACK with that older number would be unacceptable to a peer
-    // that already received more, so neither side could ever advance.
-    const o = prepare(c, TCP_ACK, c.sndMax | 0, now);
+    // A pure ACK carries a sequence number the peer accepts (Linux
+    // tcp_acceptable_seq): the highest sent — after an RTO sndNxt is
+    // rewound for go-back-N, and an older number would be unacceptable to a
+    // peer that already received more — but never past the right edge of
+    // the peer's window: when the peer's window has shrunk below what was
+    // sent (its buffer filled while those bytes were dropped), an ACK
+    // beyond the edge fails its acceptability test (RFC 9293 §3.10.7.4) and
+    // its acknowledgment is never read, so both sides stall.
+    const edge = seqAdd(c.sndUna, c.sndWnd);
+    const o = prepare(c, TCP_ACK, (seqGt(c.sndMax, edge) ? edge : c.sndMax) | 0, now);
     o.payloadLength = 0;
     emit(c, sink, o, 0);
   }
