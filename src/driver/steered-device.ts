@@ -34,6 +34,45 @@ export interface DeviceWake {
   unref(): void;
 }
 
+/** The wake-up calls of a polled device (XdpDevice, VirtioDevice): armWake says whether frames wait already. */
+export interface PolledWakeDevice {
+  setWakeCallback(fn: (() => void) | null): void;
+  armWake(): boolean;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * A DeviceWake over a polled device, for as long as `live()` holds: once the
+ * owner has closed the device nothing reaches it and no handler runs.
+ * `release()` drops the handler (on close).
+ */
+export function polledDeviceWake(dev: PolledWakeDevice, live: () => boolean): DeviceWake & { release(): void } {
+  let handler: (() => void) | null = null;
+  const fire = (): void => {
+    if (live()) handler?.();
+  };
+  return {
+    setWakeHandler: (h) => {
+      handler = h;
+      if (live()) dev.setWakeCallback(h === null ? null : fire);
+    },
+    // Frames already waiting: the handler runs from a microtask, as a wake-up would.
+    armWake: () => {
+      if (live() && dev.armWake()) queueMicrotask(fire);
+    },
+    ref: () => {
+      if (live()) dev.ref();
+    },
+    unref: () => {
+      if (live()) dev.unref();
+    },
+    release: () => {
+      handler = null;
+    },
+  };
+}
+
 export interface SteeredDevice {
   readonly info: DeviceInfo;
   /** The device's wake-up: frames may be waiting. */

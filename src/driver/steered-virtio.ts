@@ -29,7 +29,7 @@ import { installDmaSafetyHooks } from './dma-safety.js';
 import { parseMac } from './host-config.js';
 import type { NicStats } from './nic.js';
 import { normalizePci } from './pci-sysfs.js';
-import type { DeviceInfo, DeviceWake, RegionFactory, SteeredDevice } from './steered-device.js';
+import { polledDeviceWake, type DeviceInfo, type DeviceWake, type RegionFactory, type SteeredDevice } from './steered-device.js';
 
 export interface SteeredVirtioOptions {
   /** PCI address, DDDD:BB:SS.F, bound to uio_pci_generic. */
@@ -53,7 +53,7 @@ const RESERVE = 32;
 
 export class SteeredVirtio implements SteeredDevice {
   readonly info: DeviceInfo;
-  readonly wake: DeviceWake;
+  readonly wake: DeviceWake & { release(): void };
   /** Shared with the addon: [count, owner slots the receive queues may take...]. */
   private readonly free: Uint32Array;
   private readonly lend = new Uint32Array(STOCK);
@@ -64,7 +64,6 @@ export class SteeredVirtio implements SteeredDevice {
   private readonly txLens = new Uint32Array(TX_BURST);
   private readonly done: Uint32Array;
   private closed = false;
-  private wakeHandler: (() => void) | null = null;
   private readonly counters = { txShort: 0, completedWorkerSlots: 0 };
 
   private constructor(
@@ -88,24 +87,7 @@ export class SteeredVirtio implements SteeredDevice {
     // The receive queues take every buffer they hold at start: stock them all.
     this.stock(dev.queuePairs * (dev.queueSize >>> 1) + STOCK);
     dev.start(this.free);
-    const fire = (): void => {
-      if (!this.closed) this.wakeHandler?.();
-    };
-    this.wake = {
-      setWakeHandler: (h) => {
-        this.wakeHandler = h;
-        if (!this.closed) dev.setWakeCallback(h === null ? null : fire);
-      },
-      armWake: () => {
-        if (!this.closed && dev.armWake()) queueMicrotask(fire);
-      },
-      ref: () => {
-        if (!this.closed) dev.ref();
-      },
-      unref: () => {
-        if (!this.closed) dev.unref();
-      },
-    };
+    this.wake = polledDeviceWake(dev, () => !this.closed);
   }
 
   /** Opens the device over a pool that is the huge-page region `makeRegion` creates. */
@@ -215,7 +197,7 @@ export class SteeredVirtio implements SteeredDevice {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      this.wakeHandler = null;
+      this.wake.release();
       this.dev.close();
     }
     return Promise.resolve();

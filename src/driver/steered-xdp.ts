@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { loadAddon, type ShmOwner, type XdpDevice } from './addon.js';
 import { parseMac } from './host-config.js';
 import type { NicStats } from './nic.js';
-import type { DeviceInfo, DeviceWake, RegionFactory, SteeredDevice } from './steered-device.js';
+import { polledDeviceWake, type DeviceInfo, type DeviceWake, type RegionFactory, type SteeredDevice } from './steered-device.js';
 
 export interface SteeredXdpOptions {
   ifname: string;
@@ -57,7 +57,7 @@ function chunkFor(ifname: string): number {
 
 export class SteeredXdp implements SteeredDevice {
   readonly info: DeviceInfo;
-  readonly wake: DeviceWake;
+  readonly wake: DeviceWake & { release(): void };
   /** Shared with the addon: [count, owner slots the fill ring may take...]. */
   private readonly free: Uint32Array;
   private readonly lend = new Uint32Array(STOCK);
@@ -67,7 +67,6 @@ export class SteeredXdp implements SteeredDevice {
   private readonly txLens = new Uint32Array(TX_BURST);
   private readonly done: Uint32Array;
   private closed = false;
-  private wakeHandler: (() => void) | null = null;
   private readonly counters = { txShort: 0, completedWorkerSlots: 0 };
 
   private constructor(
@@ -86,24 +85,7 @@ export class SteeredXdp implements SteeredDevice {
     this.done = new Uint32Array(dev.slotCount);
     this.stock();
     dev.start(this.free);
-    const fire = (): void => {
-      if (!this.closed) this.wakeHandler?.();
-    };
-    this.wake = {
-      setWakeHandler: (h) => {
-        this.wakeHandler = h;
-        if (!this.closed) dev.setWakeCallback(h === null ? null : fire);
-      },
-      armWake: () => {
-        if (!this.closed && dev.armWake()) queueMicrotask(fire);
-      },
-      ref: () => {
-        if (!this.closed) dev.ref();
-      },
-      unref: () => {
-        if (!this.closed) dev.unref();
-      },
-    };
+    this.wake = polledDeviceWake(dev, () => !this.closed);
   }
 
   /** Opens the socket over a UMEM that is the region `makeRegion` creates. */
@@ -186,7 +168,7 @@ export class SteeredXdp implements SteeredDevice {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      this.wakeHandler = null;
+      this.wake.release();
       this.dev.close();
     }
     return Promise.resolve();
