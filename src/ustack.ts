@@ -559,7 +559,7 @@ export class Stack implements SocketHost {
   get addresses(): string[] {
     const out: string[] = [];
     if (this.iface.address !== 0 && !this.iface.loopback) out.push(ipToString(this.iface.address));
-    for (const a of this.iface.v6?.addresses() ?? []) if (a.state !== 'duplicate') out.push(ipv6ToString(a.address));
+    if (!this.iface.loopback) for (const a of this.iface.v6?.addresses() ?? []) if (a.state !== 'duplicate') out.push(ipv6ToString(a.address));
     return out;
   }
 
@@ -608,24 +608,27 @@ export class Stack implements SocketHost {
 
   private ping6(host: string, opts: { size?: number; timeoutMs?: number; seq?: number }): Promise<number> {
     const dst = parseIpv6Address(host);
-    const v6 = this.iface.v6;
-    if (v6 === null) return Promise.reject(Object.assign(new Error(`ping ${host}: IPv6 is not configured`), { code: 'ENETUNREACH' }));
+    // As ping does: one ident per process, a sequence number per request; each call waits for its own reply only.
     const ident = (process.pid & 0xffff) ^ 0x5a5a;
     const seq = (opts.seq ?? this.pingSeq++) & 0xffff;
-    const size = opts.size ?? 56;
     const started = this.engine.clock.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        v6.echoReplyHandler = null;
+        off();
         reject(Object.assign(new Error(`ping ${host}: timed out`), { code: 'ETIMEDOUT' }));
       }, opts.timeoutMs ?? 2000);
-      v6.echoReplyHandler = (src, id, sq, _buf, _off, _len, now) => {
-        if (id !== ident || sq !== seq || !ipv6Equal(src, 0, dst)) return;
+      const off = this.engine.onEchoReply6((r) => {
+        if (r.ident !== ident || r.seqNo !== seq || !ipv6Equal(r.from, 0, dst)) return;
         clearTimeout(timer);
-        v6.echoReplyHandler = null;
-        resolve(now - started);
-      };
-      v6.sendEchoRequest(dst, ident, seq, new Uint8Array(size).map((_, i) => (i + seq) & 0xff));
+        off();
+        resolve(r.at - started);
+      });
+      if (!this.engine.ping6(dst, ident, seq, opts.size ?? 56)) {
+        clearTimeout(timer);
+        off();
+        reject(Object.assign(new Error(`ping ${host}: no route or no IPv6 source address`), { code: 'ENETUNREACH' }));
+        return;
+      }
       this.kick();
     });
   }

@@ -112,6 +112,15 @@ export interface EchoReply {
   at: number;
 }
 
+export interface Echo6Reply {
+  /** A copy of the replier's address. */
+  from: Uint8Array;
+  ident: number;
+  seqNo: number;
+  length: number;
+  at: number;
+}
+
 export class NetStack implements TransportEndpoints {
   readonly wheel: TimerWheel;
   readonly router = new Router();
@@ -120,6 +129,7 @@ export class NetStack implements TransportEndpoints {
   readonly udp6 = new Udp6Layer();
   readonly tcp: TcpLayer;
   private readonly echoListeners = new Set<(r: EchoReply) => void>();
+  private readonly echo6Listeners = new Set<(r: Echo6Reply) => void>();
   /** Called when output is queued outside poll() (the poll loop schedules a flush). */
   onOutput: (() => void) | null = null;
   /**
@@ -189,7 +199,12 @@ export class NetStack implements TransportEndpoints {
       for (const l of this.echoListeners) l({ from, ident, seqNo, length: len, at: now });
     };
     this.router.addInterface(iface);
-    if (iface.v6 !== null) this.udp6.attach(iface.v6);
+    if (iface.v6 !== null) {
+      this.udp6.attach(iface.v6);
+      iface.v6.echoReplyHandler = (from, ident, seqNo, _buf, _off, len, now) => {
+        for (const l of this.echo6Listeners) l({ from, ident, seqNo, length: len, at: now });
+      };
+    }
     iface.announce();
     iface.flush();
     return iface;
@@ -310,6 +325,25 @@ export class NetStack implements TransportEndpoints {
   onEchoReply(listener: (r: EchoReply) => void): () => void {
     this.echoListeners.add(listener);
     return () => this.echoListeners.delete(listener);
+  }
+
+  /**
+   * Sends one ICMPv6 echo request with `size` bytes of data through the
+   * interface that reaches `dst` (lo for the stack's own addresses and ::1).
+   * False when there is no route or no source address yet.
+   */
+  ping6(dst: Uint8Array, ident: number, seqNo: number, size = 56): boolean {
+    const v6 = this.router.route6(dst);
+    if (v6 === null) return false;
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) data[i] = (i + seqNo) & 0xff;
+    return v6.sendEchoRequest(dst, ident, seqNo, data);
+  }
+
+  /** Every ICMPv6 echo reply any interface receives goes to every listener (each picks its own by address, ident and sequence). */
+  onEchoReply6(listener: (r: Echo6Reply) => void): () => void {
+    this.echo6Listeners.add(listener);
+    return () => this.echo6Listeners.delete(listener);
   }
 
   /** Counters per layer, copied. */

@@ -4,6 +4,7 @@
  * a given seed, so a failing seed replays exactly.
  */
 import { MemoryNic } from '../../src/driver/memory-nic.js';
+import { LoopbackNic } from '../../src/driver/loopback-nic.js';
 import { ImpairedNic, type ImpairOptions } from '../../src/driver/impair.js';
 import type { Nic } from '../../src/driver/nic.js';
 import { VirtualClock } from '../../src/time/clock.js';
@@ -17,6 +18,8 @@ export interface SimNode {
   nic: Nic;
   raw: MemoryNic;
   address: number;
+  /** The loopback interface (127.0.0.1/8, ::1), with SimOptions.loopback. */
+  lo: Interface | null;
 }
 
 export interface SimOptions {
@@ -29,6 +32,8 @@ export interface SimOptions {
   ifaceB?: Partial<InterfaceConfig>;
   /** Resource caps for both stacks (as Stack.open({ limits })). */
   limits?: StackLimits;
+  /** Give each stack a loopback interface first, as Stack.open does. */
+  loopback?: boolean;
 }
 
 export class Sim {
@@ -47,11 +52,12 @@ export class Sim {
 
   private node(raw: MemoryNic, addr: string, opts: SimOptions, n: number): SimNode {
     const stack = new NetStack(this.clock, opts.limits ? { limits: opts.limits } : {});
+    const lo = opts.loopback ? stack.addInterface(new LoopbackNic(), { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true }) : null;
     const nic = opts.impair ? new ImpairedNic(raw, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 1) * 2 + n }) : raw;
     const address = parseIpv4Address(addr);
     const own = n === 0 ? opts.ifaceA : opts.ifaceB;
     const iface = stack.addInterface(nic, { name: `sim${n}`, address, prefixLength: 24, gateway: 0, ...opts.iface, ...own });
-    return { stack, iface, nic, raw, address };
+    return { stack, iface, nic, raw, address, lo };
   }
 
   /** Polls both stacks until two consecutive rounds move no frame. */

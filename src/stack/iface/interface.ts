@@ -212,7 +212,7 @@ export class Interface implements NeighborHost {
   readonly neighbors: NeighborCache;
   readonly reassembler: Reassembler;
   echoReplyHandler: EchoReplyHandler | null = null;
-  /** The IPv6 layer, when the interface was configured with `ipv6`. */
+  /** The IPv6 layer, when the interface was configured with `ipv6`; the loopback interface always has one (::1). */
   readonly v6: Ipv6Layer | null;
   /** Called when the TX batch goes from empty to non-empty (lets the poll loop schedule a flush). */
   onTxPending: (() => void) | null = null;
@@ -282,7 +282,8 @@ export class Interface implements NeighborHost {
     this.reassembler = new Reassembler(wheel, { ...DEFAULT_REASSEMBLY_CONFIG, ...config.reassembly });
     const rate = config.icmpErrorRate ?? { perSecond: 100, burst: 50 };
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
-    this.v6 = config.ipv6 === undefined || this.loopback ? null : this.newIpv6Layer(config.ipv6);
+    // The loopback interface always has ::1, as Linux's lo does.
+    this.v6 = this.loopback ? this.newIpv6Layer({ loopback: true }) : config.ipv6 === undefined ? null : this.newIpv6Layer(config.ipv6);
   }
 
   private newIpv6Layer(config: Ipv6Config): Ipv6Layer {

@@ -10,7 +10,9 @@
  * 33:33:xx:xx:xx:xx destinations to accept; it builds its frames in the
  * interface's NIC slots through `Ipv6LinkHost`. Every malformed or hostile
  * packet is dropped and counted (`stats`), never thrown. The IPv4 path does
- * not pass through here.
+ * not pass through here. On the loopback interface (`loopback`) it holds
+ * ::1 only and delivers to every local address; the Router's
+ * Ipv6LocalRoutes send local destinations there from any layer.
  *
  * Fragments are reassembled by RFC 8200/5722 rules (reassembly6.ts) and
  * packets above the path MTU (the link's, or one a Packet Too Big taught,
@@ -42,6 +44,7 @@ import {
   ipv6ToString,
   ipv6WithInterfaceId,
   isIpv6LinkLocal,
+  isIpv6Loopback,
   isIpv6Multicast,
   isIpv6Unspecified,
   isSolicitedNodeMulticast,
@@ -104,6 +107,12 @@ export interface Ipv6AddressConfig {
 }
 
 export interface Ipv6Config {
+  /**
+   * The loopback interface: `::1/128` only (no link-local address, no DAD,
+   * no ND, as Linux's lo), and every destination that is one of the stack's
+   * own addresses is on it (see Ipv6LocalRoutes).
+   */
+  loopback?: boolean;
   /** Configured addresses (each gets DAD); the link-local address is always added. */
   addresses?: Ipv6AddressConfig[];
   /** A configured default router (a link-local or on-link address). */
@@ -123,7 +132,7 @@ export interface Ipv6Config {
 }
 
 export type Ipv6AddressState = 'tentative' | 'preferred' | 'deprecated' | 'duplicate';
-export type Ipv6AddressOrigin = 'link-local' | 'manual' | 'slaac';
+export type Ipv6AddressOrigin = 'link-local' | 'loopback' | 'manual' | 'slaac';
 
 export interface Ipv6Address {
   address: Uint8Array;
@@ -231,6 +240,22 @@ export interface Ipv6TransportInput {
   input6(src: Uint8Array, dst: Uint8Array, buf: Uint8Array, off: number, len: number, verified: boolean, layer: Ipv6Layer, now: number): void;
 }
 
+/**
+ * What one IPv6 layer knows of the stack's others (the Router implements
+ * it): a packet to one of the stack's own addresses is delivered through the
+ * loopback interface, whichever layer a transport hands it to, as Linux
+ * routes local addresses through lo.
+ */
+export interface Ipv6LocalRoutes {
+  /** The stored address when buf[off, off + 16) is one of the stack's own IPv6 addresses (::1 included, duplicates not), else null. */
+  ownAddress6(buf: Uint8Array, off: number): Uint8Array | null;
+  /** The loopback interface's IPv6 layer; null in a stack without one. */
+  readonly loopback6: Ipv6Layer | null;
+}
+
+/** The loopback address, ::1. */
+export const IPV6_LOOPBACK = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+
 /** Receives ICMPv6 echo replies (ping tools, tests). */
 export type Echo6ReplyHandler = (src: Uint8Array, ident: number, seqNo: number, buf: Uint8Array, off: number, len: number, now: number) => void;
 
@@ -257,6 +282,10 @@ export class Ipv6Layer implements Nd6Host {
   echoReplyHandler: Echo6ReplyHandler | null = null;
   /** Called when an address changes state (DAD done or failed, SLAAC address formed or expired). */
   onAddressChange: ((a: Ipv6Address) => void) | null = null;
+  /** The loopback interface's layer (::1, every local destination). */
+  readonly loopback: boolean;
+  /** The stack's other layers (set by the Router); null: this layer alone. */
+  local: Ipv6LocalRoutes | null = null;
 
   private readonly addrs: Addr6[] = [];
   private readonly gateway: Uint8Array | null;
@@ -295,9 +324,11 @@ export class Ipv6Layer implements Nd6Host {
     config: Ipv6Config = {},
   ) {
     this.mtu = Math.max(IPV6_MIN_MTU, host.mtu);
-    this.gateway = config.gateway ?? null;
-    this.slaacEnabled = config.slaac ?? false;
-    this.dadTransmits = config.dadTransmits ?? 1;
+    this.loopback = config.loopback ?? false;
+    this.gateway = this.loopback ? null : config.gateway ?? null;
+    this.slaacEnabled = !this.loopback && (config.slaac ?? false);
+    // Nothing else is on a loopback link: no address there can be a duplicate.
+    this.dadTransmits = this.loopback ? 0 : config.dadTransmits ?? 1;
     this.stableSecret = config.stableSecret ?? null;
     this.extLimits = { ...DEFAULT_EXT_LIMITS, ...config.extLimits };
     this.neighbors = new Nd6Cache(this, wheel, { ...DEFAULT_ND6_CONFIG, ...config.nd });
@@ -307,6 +338,10 @@ export class Ipv6Layer implements Nd6Host {
     this.icmpErrors = new TokenBucket(rate.perSecond, rate.burst);
     this.rsTimer = new Timer((now) => this.sendRouterSolicit(now));
     this.lifetimeTimer = new Timer((now) => this.expire(now));
+    if (this.loopback) {
+      this.addrs.push(new Addr6(IPV6_LOOPBACK.slice(), 128, 'loopback', Infinity, Infinity, this.onAddrTimer));
+      return;
+    }
     const prefixLL = ipv6LinkLocal(new Uint8Array(8));
     const ll = ipv6LinkLocal(this.interfaceId(prefixLL, 0));
     this.addrs.push(new Addr6(ll, 64, 'link-local', Infinity, Infinity, this.onAddrTimer));
@@ -328,7 +363,7 @@ export class Ipv6Layer implements Nd6Host {
     }));
   }
 
-  /** The link-local address (fe80::/64). */
+  /** The link-local address (fe80::/64); ::1 on the loopback interface. */
   get linkLocal(): Uint8Array {
     return this.addrs[0]!.address;
   }
@@ -368,7 +403,8 @@ export class Ipv6Layer implements Nd6Host {
     }
     const srcOff = ip.srcOffset;
     const dstOff = ip.dstOffset;
-    if (isIpv6Multicast(buf, srcOff)) {
+    // ::1 never comes from a link (RFC 4291 §2.5.3).
+    if (isIpv6Multicast(buf, srcOff) || (!this.loopback && isIpv6Loopback(buf, srcOff))) {
       st.ip6_rx_drop_martian_source++;
       return;
     }
@@ -381,7 +417,8 @@ export class Ipv6Layer implements Nd6Host {
       }
     } else {
       target = this.findAddr(buf, dstOff);
-      if (target === null || target.state === 'duplicate') {
+      // On loopback every frame is one the stack sent itself, to one of its own addresses (any interface's).
+      if (target === null ? !this.loopback : target.state === 'duplicate') {
         st.ip6_rx_drop_not_for_us++;
         return;
       }
@@ -478,6 +515,12 @@ export class Ipv6Layer implements Nd6Host {
   private findAddr(buf: Uint8Array, off: number): Addr6 | null {
     for (const a of this.addrs) if (ipv6Equal(buf, off, a.address)) return a;
     return null;
+  }
+
+  /** The stored address when buf[off, off + 16) is one of this layer's addresses (tentative too, duplicates not), else null. */
+  ownAddress(buf: Uint8Array, off = 0): Uint8Array | null {
+    const a = this.findAddr(buf, off);
+    return a === null || a.state === 'duplicate' ? null : a.address;
   }
 
   private icmpInput(buf: Uint8Array, ipOff: number, off: number, len: number, multicast: boolean, target: Addr6 | null, frameSrc: number, now: number): void {
@@ -897,8 +940,14 @@ export class Ipv6Layer implements Nd6Host {
     return this.slaac.isOnLink(dst, off);
   }
 
-  /** The first hop toward `dst`, or null when there is no route. */
+  /**
+   * The first hop toward `dst`, or null when there is no route. The
+   * loopback layer reaches exactly the stack's own addresses; the others
+   * never ::1 (RFC 4291 §2.5.3).
+   */
   nextHop(dst: Uint8Array): Uint8Array | null {
+    if (this.loopback) return this.localAddress(dst) !== null ? dst : null;
+    if (isIpv6Loopback(dst)) return null;
     if (this.onLink(dst)) return dst;
     if (this.gateway !== null) return this.gateway;
     return this.slaac.defaultRouter()?.address ?? null;
@@ -911,6 +960,8 @@ export class Ipv6Layer implements Nd6Host {
    * deprecated); else the link-local one. Null when nothing is usable yet.
    */
   sourceFor(dst: Uint8Array): Uint8Array | null {
+    // To one of the stack's own addresses, that address is the source (as Linux does over lo).
+    if (this.loopback) return this.localAddress(dst);
     const ll = this.addrs[0]!;
     const linkScope = isIpv6LinkLocal(dst) || (isIpv6Multicast(dst) && (dst[1]! & 0x0f) <= 2);
     if (linkScope) return ll.usable ? ll.address : null;
@@ -959,6 +1010,9 @@ export class Ipv6Layer implements Nd6Host {
    * (no extension headers). Returns false when dropped (counted).
    */
   send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: (buf: Uint8Array, off: number) => void, hopLimit = this.hopLimit): boolean {
+    // To one of the stack's own addresses: through the loopback interface, whichever layer was asked.
+    const lo = this.local?.loopback6 ?? null;
+    if (lo !== null && lo !== this && this.local!.ownAddress6(dst, 0) !== null) return lo.send(src, dst, nextHeader, length, write, hopLimit);
     const hop = this.nextHop(dst);
     if (hop === null) {
       this.stats.ip6_tx_drop_no_route++;
@@ -1018,6 +1072,10 @@ export class Ipv6Layer implements Nd6Host {
   private resolveAndQueue(base: number, frameLen: number, dst: Uint8Array, hop: Uint8Array): boolean {
     const pool = this.host.pool;
     const slot = base / this.host.slotSize;
+    if (this.loopback) {
+      writeMac(pool, base, this.host.mac);
+      return this.host.queueTxSlot(slot, frameLen);
+    }
     if (isIpv6Multicast(dst)) {
       writeMac(pool, base, ipv6MulticastMac(dst));
       return this.host.queueTxSlot(slot, frameLen);
@@ -1028,6 +1086,11 @@ export class Ipv6Layer implements Nd6Host {
     this.stats.ip6_tx_drop_unresolved++;
     this.host.releaseSlot(slot);
     return false;
+  }
+
+  /** The stored local address `dst` names (any layer's, through `local`), or null. */
+  private localAddress(dst: Uint8Array): Uint8Array | null {
+    return this.local !== null ? this.local.ownAddress6(dst, 0) : this.ownAddress(dst);
   }
 
   /** Releases the timers and parked frames. */

@@ -2,10 +2,15 @@
  * Chooses the interface for each destination and is what transports see as
  * the IP layer (IpOutput). Local addresses and 127.0.0.0/8 go through the
  * loopback interface, as Linux routes them through lo; then on-link subnets;
- * then the first interface with a default gateway.
+ * then the first interface with a default gateway. The same for IPv6
+ * (route6): the stack's own addresses and ::1 through the loopback
+ * interface's IPv6 layer, then on-link, then a default router; every IPv6
+ * layer sees the others through Ipv6LocalRoutes, so a packet handed to any
+ * of them for a local address goes through lo.
  */
 import type { Interface, TransportTable } from './interface.js';
 import type { IpOutput, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
+import type { Ipv6Layer, Ipv6LocalRoutes } from './ipv6-layer.js';
 import { IPV4_HEADER_LEN } from '../../wire/ipv4.js';
 
 const LOOPBACK_NET = 0x7f000000;
@@ -14,14 +19,46 @@ export function isLoopbackAddress(ip: number): boolean {
   return (ip & 0xff000000) >>> 0 === LOOPBACK_NET;
 }
 
-export class Router implements IpOutput, TransportTable {
+export class Router implements IpOutput, TransportTable, Ipv6LocalRoutes {
   readonly interfaces: Interface[] = [];
   private readonly protocols: Array<TransportInput | undefined> = new Array(256).fill(undefined);
   private loopbackIface: Interface | null = null;
+  /** The interfaces' IPv6 layers, in the order they were added. */
+  private readonly layers6: Ipv6Layer[] = [];
+  loopback6: Ipv6Layer | null = null;
 
   addInterface(iface: Interface): void {
     if (iface.loopback) this.loopbackIface = iface;
     this.interfaces.push(iface);
+    const v6 = iface.v6;
+    if (v6 !== null) {
+      this.layers6.push(v6);
+      if (v6.loopback) this.loopback6 = v6;
+      v6.local = this;
+    }
+  }
+
+  /** The stored address when buf[off, off + 16) is one of the stack's IPv6 addresses (::1 included), else null. */
+  ownAddress6(buf: Uint8Array, off: number): Uint8Array | null {
+    const l = this.layers6;
+    for (let k = 0; k < l.length; k++) {
+      const a = l[k]!.ownAddress(buf, off);
+      if (a !== null) return a;
+    }
+    return null;
+  }
+
+  /**
+   * The IPv6 layer that carries packets to `dst`, or null when unreachable:
+   * the loopback interface's for the stack's own addresses, else the first
+   * with `dst` on link, else the first with a default router.
+   */
+  route6(dst: Uint8Array): Ipv6Layer | null {
+    if (this.loopback6 !== null && this.ownAddress6(dst, 0) !== null) return this.loopback6;
+    const l = this.layers6;
+    for (let k = 0; k < l.length; k++) if (!l[k]!.loopback && l[k]!.onLink(dst)) return l[k]!;
+    for (let k = 0; k < l.length; k++) if (!l[k]!.loopback && l[k]!.nextHop(dst) !== null) return l[k]!;
+    return null;
   }
 
   /** Registered transports that bracket receive bursts. */
