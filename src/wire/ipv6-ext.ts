@@ -7,9 +7,13 @@
  * What the walk does with each header:
  *  - hop-by-hop and destination options: every option walked; Pad1/PadN and
  *    options whose type says "skip" (top bits 00) pass, any other unknown
- *    option makes the packet 'bad-option' (the sender asked for a discard).
+ *    option makes the packet 'bad-option' (the sender asked for a discard);
+ *    the option type's top bits say whether to answer (§4.2: `problem*`).
  *  - routing: segments left 0 is ignored (§4.4); any other value is
- *    'unsupported' (we are no router; type 0 is deprecated by RFC 5095).
+ *    'unsupported' (we are no router; type 0 is deprecated by RFC 5095),
+ *    answered with Parameter Problem code 0 at the routing type.
+ *  - a hop-by-hop header anywhere but first is 'bad-option', answered as an
+ *    unrecognised next header (code 1, as Linux does).
  *  - fragment: recorded (offset, M flag, identification, where the
  *    fragmentable part starts); the walk stops there for a non-first
  *    fragment, whose next headers are not in this packet.
@@ -51,6 +55,17 @@ export class ExtWalk {
   fragmentHeaderAt = 0;
   /** A router alert option (RFC 2711) was in the hop-by-hop header (MLD carries one). */
   routerAlert = false;
+  /**
+   * When the walk refuses the packet: the ICMPv6 Parameter Problem code the
+   * sender is owed (0 erroneous header field, 1 unrecognised next header, 2
+   * unrecognised option; RFC 8200 §4), or -1 when the packet is dropped
+   * silently (malformed, or an option type with top bits 01).
+   */
+  problemCode = -1;
+  /** Absolute index of the byte the Parameter Problem points at. */
+  problemAt = 0;
+  /** The error is owed even to a packet sent to a multicast group (option type top bits 10, §4.2). */
+  problemToMulticast = false;
 
   reset(): void {
     this.protocol = 0;
@@ -64,7 +79,18 @@ export class ExtWalk {
     this.fragmentNextHeaderAt = 0;
     this.fragmentHeaderAt = 0;
     this.routerAlert = false;
+    this.problemCode = -1;
+    this.problemAt = 0;
+    this.problemToMulticast = false;
   }
+
+}
+
+/** Records what the sender of a refused packet is owed (ExtWalk.problemCode). */
+function problem(out: ExtWalk, code: number, at: number, toMulticast = false): void {
+  out.problemCode = code;
+  out.problemAt = at;
+  out.problemToMulticast = toMulticast;
 }
 
 export function isExtensionHeader(nh: number): boolean {
@@ -85,7 +111,12 @@ function walkOptions(buf: Uint8Array, off: number, len: number, out: ExtWalk): W
     const olen = buf[i + 1]!;
     if (i + 2 + olen > end) return 'truncated';
     if (type === 5 && olen === 2) out.routerAlert = true;
-    else if (type !== 1 && (type & 0xc0) !== 0) return 'bad-option';
+    else if (type !== 1 && (type & 0xc0) !== 0) {
+      // §4.2: 01 discard silently; 10 discard and answer, even to a group; 11 answer unless to a group.
+      const action = type >>> 6;
+      if (action !== 1) problem(out, 2, i, action === 2);
+      return 'bad-option';
+    }
     i += 2 + olen;
   }
   return null;
@@ -111,7 +142,10 @@ export function walkExtensionHeaders(
   let i = off;
   const end = off + len;
   while (isExtensionHeader(nh)) {
-    if (nh === IPPROTO_HOPOPTS && out.headers !== 0) return 'bad-option';
+    if (nh === IPPROTO_HOPOPTS && out.headers !== 0) {
+      if (nhAt >= 0) problem(out, 1, nhAt);
+      return 'bad-option';
+    }
     if (out.headers >= limits.maxHeaders) return 'bad-length';
     out.headers++;
     if (nh === IPPROTO_FRAGMENT) {
@@ -137,7 +171,10 @@ export function walkExtensionHeaders(
     if (i + hlen > end) return 'truncated';
     if (i + hlen - off > limits.maxBytes) return 'bad-length';
     if (nh === IPPROTO_ROUTING) {
-      if (buf[i + 3] !== 0) return 'unsupported';
+      if (buf[i + 3] !== 0) {
+        problem(out, 0, i + 2);
+        return 'unsupported';
+      }
     } else {
       const why = walkOptions(buf, i, hlen, out);
       if (why !== null) return why;

@@ -4,7 +4,8 @@
  * options they carry (§4.6: source/target link-layer address, prefix
  * information, redirected header, MTU). Unknown options are skipped (§4.6),
  * an option of length zero makes the message malformed ('bad-option'), and
- * an option running past the message 'truncated'.
+ * an option running past the message 'truncated'; a known option whose
+ * content is malformed is skipped and counted (`malformed`), the others kept.
  *
  * The messages are ICMPv6: buf[off] is the ICMPv6 type. The checksum is
  * ICMPv6's (`icmpv6.ts`); parseNdp does not check it, the caller does.
@@ -44,6 +45,8 @@ export interface NdOptions {
   prefixes?: NdPrefixInfo[];
   /** The redirected header option's data (after its 6 reserved bytes; a multiple of 8 bytes). */
   redirected?: Uint8Array;
+  /** Options skipped as malformed (a prefix information or MTU option of the wrong size, a prefix length above 128); absent when none. */
+  malformed?: number;
 }
 
 export type NdRepr =
@@ -77,7 +80,12 @@ export function ndFixedLength(type: number): number {
   }
 }
 
-/** Parses the options at buf[off, off + len) into `out`. Throws WireError. */
+/**
+ * Parses the options at buf[off, off + len) into `out`. Throws WireError
+ * for an option of length 0 or one past the message (RFC 4861 §6.1: the
+ * whole message is invalid); a known option whose content is malformed is
+ * skipped and counted in `out.malformed`, and the rest are processed.
+ */
 export function parseNdOptions(buf: Uint8Array, off: number, len: number, out: NdOptions = {}): NdOptions {
   checkBounds(buf, off, len);
   let i = off;
@@ -96,13 +104,18 @@ export function parseNdOptions(buf: Uint8Array, off: number, len: number, out: N
         if (out.targetMac === undefined) out.targetMac = readMac(buf, i + 2);
         break;
       case ND_OPT_MTU:
-        if (olen !== 8) throw new WireError('bad-option', 'MTU option not 8 bytes');
+        if (olen !== 8) {
+          out.malformed = (out.malformed ?? 0) + 1;
+          break;
+        }
         if (out.mtu === undefined) out.mtu = u32(buf, i + 4);
         break;
       case ND_OPT_PREFIX_INFO: {
-        if (olen !== 32) throw new WireError('bad-option', 'prefix information option not 32 bytes');
         const prefixLength = buf[i + 2]!;
-        if (prefixLength > 128) throw new WireError('bad-option', `prefix length ${prefixLength}`);
+        if (olen !== 32 || prefixLength > 128) {
+          out.malformed = (out.malformed ?? 0) + 1;
+          break;
+        }
         const flags = buf[i + 3]!;
         (out.prefixes ??= []).push({
           prefix: buf.slice(i + 16, i + 32),

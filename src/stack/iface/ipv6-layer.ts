@@ -209,6 +209,10 @@ export interface Ipv6Stats {
   nd_rx_na: number;
   nd_rx_redirect: number;
   nd_rx_na_conflict: number;
+  /** NAs that cleared the Router flag of a default router, which was removed (RFC 4861 §7.2.5). */
+  nd_rx_na_router_lost: number;
+  /** ND options skipped as malformed, the rest of their message processed. */
+  nd_rx_option_malformed: number;
   nd_tx_na: number;
   nd_tx_rs: number;
   nd_dad_ns_sent: number;
@@ -229,7 +233,7 @@ function newStats(): Ipv6Stats {
     icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0, icmp6_rx_pmtu_updates: 0, icmp6_rx_pmtu_ignored: 0,
     icmp6_tx_echo_replies: 0, icmp6_tx_errors: 0, icmp6_tx_rate_limited: 0,
     nd_rx_drop_invalid: 0, nd_rx_rs: 0, nd_rx_ra: 0, nd_rx_ns: 0, nd_rx_na: 0, nd_rx_redirect: 0,
-    nd_rx_na_conflict: 0, nd_tx_na: 0, nd_tx_rs: 0, nd_dad_ns_sent: 0, nd_dad_duplicates: 0,
+    nd_rx_na_conflict: 0, nd_rx_na_router_lost: 0, nd_rx_option_malformed: 0, nd_tx_na: 0, nd_tx_rs: 0, nd_dad_ns_sent: 0, nd_dad_duplicates: 0,
     ra_mtu_ignored: 0, slaac_addresses_formed: 0, slaac_addresses_expired: 0,
   };
 }
@@ -429,6 +433,10 @@ export class Ipv6Layer implements Nd6Host {
       if (bad === 'bad-length') st.ip6_rx_drop_ext_too_long++;
       else if (bad === 'unsupported') st.ip6_rx_drop_ext_unsupported++;
       else st.ip6_rx_drop_ext_malformed++;
+      // RFC 8200 §4: Parameter Problem where the walk says the sender is owed one (never to a group, but for §4.2's option type 10).
+      if (w.problemCode >= 0 && (!multicast || w.problemToMulticast) && (target === null || target.state !== 'tentative')) {
+        this.sendIcmpError(ICMPV6_PARAMETER_PROBLEM, w.problemCode, w.problemAt - off, buf, off, IPV6_HEADER_LEN + ip.payloadLength, now, w.problemToMulticast);
+      }
       return;
     }
     if (w.fragment && (w.fragmentOffset !== 0 || w.moreFragments)) {
@@ -629,6 +637,7 @@ export class Ipv6Layer implements Nd6Host {
       st.nd_rx_drop_invalid++;
       return;
     }
+    if (m.options.malformed !== undefined) st.nd_rx_option_malformed += m.options.malformed;
     const src = buf.subarray(ipOff + 8, ipOff + 24);
     const srcUnspecified = isIpv6Unspecified(src);
     switch (m.kind) {
@@ -842,6 +851,10 @@ export class Ipv6Layer implements Nd6Host {
     this.host.releaseSlot(slot);
   }
 
+  routerLost(addr: Uint8Array, _now: number): void {
+    if (this.slaac.removeRouter(addr)) this.stats.nd_rx_na_router_lost++;
+  }
+
   private sendNs(target: Uint8Array, src: Uint8Array, dst: Uint8Array, unicastMac: number): void {
     const m: NdRepr = { kind: 'ns', target, options: isIpv6Unspecified(src) ? {} : { sourceMac: this.host.mac } };
     this.sendNd(m, src, dst, unicastMac >= 0 ? unicastMac : ipv6MulticastMac(dst));
@@ -880,11 +893,12 @@ export class Ipv6Layer implements Nd6Host {
   /**
    * Sends an ICMPv6 error quoting the packet at buf[off, off + len) (as
    * much as fits the minimum MTU, RFC 4443 §2.4 c), rate limited (§2.4 f).
-   * Never about an error message, a multicast-destined packet or one from an
-   * unspecified or multicast source (§2.4 e).
+   * Never about an error message, a packet from an unspecified or multicast
+   * source, or a multicast-destined one unless `toMulticast` (§2.4 e.3: a
+   * Parameter Problem for an option type that asks for it).
    */
-  sendIcmpError(type: number, code: number, word: number, buf: Uint8Array, off: number, len: number, now: number): void {
-    if (isIpv6Unspecified(buf, off + 8) || isIpv6Multicast(buf, off + 8) || isIpv6Multicast(buf, off + 24)) return;
+  sendIcmpError(type: number, code: number, word: number, buf: Uint8Array, off: number, len: number, now: number, toMulticast = false): void {
+    if (isIpv6Unspecified(buf, off + 8) || isIpv6Multicast(buf, off + 8) || (!toMulticast && isIpv6Multicast(buf, off + 24))) return;
     if (buf[off + 6] === IPPROTO_ICMPV6 && len >= IPV6_HEADER_LEN + 1 && isIcmpv6Error(buf[off + IPV6_HEADER_LEN]!)) return;
     if (!this.icmpErrors.take(now)) {
       this.stats.icmp6_tx_rate_limited++;

@@ -75,6 +75,8 @@ export interface Nd6Host {
   sendNeighborSolicit(target: Uint8Array, unicastMac: number): void;
   transmitQueued(mac: number, slot: number, len: number): void;
   dropQueued(slot: number): void;
+  /** An NA cleared the Router flag of a neighbour that was a router (§7.2.5): it leaves the default router list. */
+  routerLost(addr: Uint8Array, now: number): void;
 }
 
 /** The 16 address bytes at buf[off] as an 8-character key. */
@@ -210,7 +212,7 @@ export class Nd6Cache {
     if (e.state === Nd6State.Incomplete) {
       if (mac < 0) return true;
       this.setMac(e, mac);
-      e.isRouter = router;
+      this.setRouter(e, router, now);
       if (solicited) this.confirm(e, now);
       else {
         e.state = Nd6State.Stale;
@@ -231,8 +233,14 @@ export class Nd6Cache {
       e.state = Nd6State.Stale;
       this.wheel.disarm(e.timer);
     }
-    e.isRouter = router;
+    this.setRouter(e, router, now);
     return true;
+  }
+
+  private setRouter(e: Entry6, router: boolean, now: number): void {
+    const lost = e.isRouter && !router;
+    e.isRouter = router;
+    if (lost) this.host.routerLost(e.addr, now);
   }
 
   /** Drops every entry and every parked frame. */

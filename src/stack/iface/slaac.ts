@@ -86,6 +86,15 @@ export class SlaacState {
     this.routers.push({ address: src.slice(0, 16), key, expiresAt });
   }
 
+  /** Removes `addr` from the default routers (RFC 4861 §7.2.5: it said it is no router). True when it was one. */
+  removeRouter(addr: Uint8Array): boolean {
+    const key = ipv6Key(addr);
+    const i = this.routers.findIndex((r) => r.key === key);
+    if (i < 0) return false;
+    this.routers.splice(i, 1);
+    return true;
+  }
+
   /** The on-link flag of a prefix information option (§6.3.4). */
   onLink(p: NdPrefixInfo, now: number): void {
     if (isIpv6LinkLocal(p.prefix)) return;
