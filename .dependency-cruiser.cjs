@@ -25,6 +25,7 @@ const stackLayers = [
   { name: 'stack/iface', path: '^src/stack/iface/', rank: 0 },
   { name: 'stack/udp', path: '^src/stack/udp/', rank: 1 },
   { name: 'stack/tcp', path: '^src/stack/tcp/', rank: 1 },
+  { name: 'stack/tcp6', path: '^src/stack/tcp6/', rank: 2 },
   { name: 'stack/services', path: '^src/stack/services/', rank: 2 },
   { name: 'stack/engine', path: '^src/stack/[^/]+\\.ts$', rank: 3 },
 ];

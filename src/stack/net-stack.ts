@@ -12,6 +12,7 @@ import { Router } from './iface/router.js';
 import { Udp6Layer } from './udp/udp6-layer.js';
 import { UdpLayer, type UdpEndpoint, type UdpHandler, type UdpLayerOptions } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
+import { Ipv6TcpAdapter } from './tcp6/ipv6-tcp-adapter.js';
 import { STATE_NAMES, type Connection, type TcpConfig, type TcpState } from './tcp/connection.js';
 import { DEBUG, debug, ipStr } from './iface/debug.js';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_BROADCAST } from '../wire/ipv4.js';
@@ -59,6 +60,8 @@ export interface StackLimits {
 /** A TcpLayer whose listeners' backlogs are clamped to `maxBacklog` (somaxconn). */
 class BoundedTcpLayer extends TcpLayer {
   maxBacklog = Infinity;
+  /** Addresses in the debug log (IPv6: ids to text). */
+  addrText: (addr: number) => string = ipStr;
   override listen(
     port: number,
     addr = 0,
@@ -72,7 +75,7 @@ class BoundedTcpLayer extends TcpLayer {
   override stateChanged(conn: Connection, from: TcpState): void {
     super.stateChanged(conn, from);
     if (DEBUG) {
-      debug('tcp %s:%d <-> %s:%d %s -> %s', ipStr(conn.localAddr), conn.localPort, ipStr(conn.remoteAddr), conn.remotePort, STATE_NAMES[from] ?? String(from), conn.stateName);
+      debug('tcp %s:%d <-> %s:%d %s -> %s', this.addrText(conn.localAddr), conn.localPort, this.addrText(conn.remoteAddr), conn.remotePort, STATE_NAMES[from] ?? String(from), conn.stateName);
     }
   }
 }
@@ -128,6 +131,13 @@ export class NetStack implements TransportEndpoints {
   /** UDP over IPv6 on every interface with IPv6 (stack level; no dgram socket over it yet). */
   readonly udp6 = new Udp6Layer();
   readonly tcp: TcpLayer;
+  /**
+   * TCP over IPv6: the same protocol code, its addresses ids into the
+   * adapter's table (tcp6Adapter: connect/listen by address bytes, ids to
+   * addresses). Ports are its own: a dual-stack listener is one listener here and one in `tcp`.
+   */
+  readonly tcp6: TcpLayer;
+  readonly tcp6Adapter: Ipv6TcpAdapter;
   private readonly echoListeners = new Set<(r: EchoReply) => void>();
   private readonly echo6Listeners = new Set<(r: Echo6Reply) => void>();
   /** Called when output is queued outside poll() (the poll loop schedules a flush). */
@@ -169,11 +179,22 @@ export class NetStack implements TransportEndpoints {
     if (opts.limits?.maxBacklog !== undefined) tcp.maxBacklog = Math.max(1, opts.limits.maxBacklog);
     this.tcp = tcp;
     this.router.register(IPPROTO_TCP, this.tcp);
+    // The shard hooks name IPv4 flows (IPv6 is not steered to workers).
+    const { acceptsLocalPort: _a, onConnectionTable: _o, ...tcp6Opts } = tcpOpts;
+    const adapter = new Ipv6TcpAdapter(this.router);
+    const tcp6 = new BoundedTcpLayer(adapter, this.wheel, clock, tcp6Opts);
+    tcp6.maxBacklog = tcp.maxBacklog;
+    tcp6.addrText = (id) => `[${adapter.addressText(id)}]`;
+    adapter.use(tcp6);
+    this.router.addBurstAware(adapter);
+    this.tcp6 = tcp6;
+    this.tcp6Adapter = adapter;
   }
 
   /** Every port the stack listens on, as protocol << 16 | port (TCP listeners, bound UDP endpoints). */
   boundPorts(): number[] {
-    return [...this.tcp.listeningPorts().map((p) => (IPPROTO_TCP << 16) | p), ...this.udp.boundPorts().map((p) => (IPPROTO_UDP << 16) | p)];
+    const tcpPorts = new Set([...this.tcp.listeningPorts(), ...this.tcp6.listeningPorts()]);
+    return [...[...tcpPorts].map((p) => (IPPROTO_TCP << 16) | p), ...this.udp.boundPorts().map((p) => (IPPROTO_UDP << 16) | p)];
   }
 
   get interfaces(): readonly Interface[] {
@@ -204,6 +225,7 @@ export class NetStack implements TransportEndpoints {
       iface.v6.echoReplyHandler = (from, ident, seqNo, _buf, _off, len, now) => {
         for (const l of this.echo6Listeners) l({ from, ident, seqNo, length: len, at: now });
       };
+      this.tcp6Adapter.attach(iface.v6);
     }
     iface.announce();
     iface.flush();
@@ -221,6 +243,8 @@ export class NetStack implements TransportEndpoints {
     let frames = this.pollReceive(now);
     const ifaces = this.router.interfaces;
     this.wheel.advance(now);
+    // Ids of IPv6 connections the timers closed.
+    this.tcp6Adapter.sweep();
     for (let i = 0; i < ifaces.length; i++) ifaces[i]!.flush();
     // Loopback traffic is answered within the same poll (as the kernel's lo
     // delivers synchronously): a handshake or request/response on 127.0.0.1
@@ -370,6 +394,10 @@ export class NetStack implements TransportEndpoints {
     // synCookiesAccepted) and the out-of-order gauge.
     out.tcp!.synCookiesValidated = this.tcp.stats.synCookiesAccepted;
     out.tcp!.outOfOrderBytesHeld = this.outOfOrderBytesHeld();
+    if (this.router.interfaces.some((i) => i.v6 !== null)) {
+      const { conn: conn6, ...tcp6 } = this.tcp6.stats;
+      out.tcp6 = { ...tcp6, ...conn6, ...this.tcp6Adapter.stats, synCookiesValidated: tcp6.synCookiesAccepted, addressIds: this.tcp6Adapter.addressIds.size };
+    }
     return out;
   }
 

@@ -35,6 +35,36 @@ export interface IpOutput {
    * neighbour queue full); the drop is counted by the IP layer.
    */
   send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean;
+  /**
+   * Present when the addresses a transport sees are ids into an address
+   * table (IPv6: src/stack/tcp6/), absent for IPv4, whose uint32 addresses
+   * are their own values.
+   */
+  readonly addressIds?: AddressIds;
+}
+
+/**
+ * What a transport needs of an address it sees as an id, besides comparing
+ * ids (equal addresses have equal ids while anything holds them). Id 0 is
+ * the unspecified address (any).
+ */
+export interface AddressIds {
+  /**
+   * The address's share of the pseudo-header checksum as a value that
+   * pseudoHeaderSum (wire/checksum.ts) splits into two 16-bit halves: the
+   * folded sum of the address's 16-bit words (below 0x10000).
+   */
+  pseudoValue(id: number): number;
+  /**
+   * A keyed 32-bit hash of the address bytes, the same for the same address
+   * whatever its id: ISNs, SYN cookies and timestamp offsets are computed
+   * over it (a cookie's ACK may arrive after the SYN's ids were freed).
+   */
+  hash(id: number): number;
+  /** The transport stores the id (a connection entered its table, a listener bound it). */
+  retain(id: number): void;
+  /** The transport no longer stores it; the table frees it once nothing does. */
+  release(id: number): void;
 }
 
 /** What the IP layer hands a transport protocol for each received packet. */

@@ -60,6 +60,7 @@ import {
   ICMPV6_PACKET_TOO_BIG,
   ICMPV6_DEST_UNREACHABLE,
   ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
   ICMPV6_UNRECOGNIZED_NEXT_HEADER,
   ICMPV6_ROUTER_SOLICIT,
   ICMPV6_ROUTER_ADVERT,
@@ -77,6 +78,7 @@ import { SlaacState, DEFAULT_SLAAC_LIMITS, type SlaacLimits } from './slaac.js';
 import { TokenBucket } from './token-bucket.js';
 import { Reassembler6, DEFAULT_REASSEMBLY6_CONFIG, type Reassembly6Config } from './reassembly6.js';
 import { FRAGMENT_HEADER_LEN } from '../../wire/ipv6-ext.js';
+import type { IcmpErrorKind } from './ip-output.js';
 
 export const DEFAULT_HOP_LIMIT = 64;
 const ND_HOP_LIMIT = 255;
@@ -238,10 +240,32 @@ function newStats(): Ipv6Stats {
   };
 }
 
-/** An upper layer over IPv6 (UDP): `src` and `dst` are views valid during the call only. */
+/** An upper layer over IPv6 (UDP, TCP): `src` and `dst` are views valid during the call only. */
 export interface Ipv6TransportInput {
   /** `verified`: the NIC vouched for the transport checksum (a TAP's partial checksum: the field holds only the pseudo-header sum). */
   input6(src: Uint8Array, dst: Uint8Array, buf: Uint8Array, off: number, len: number, verified: boolean, layer: Ipv6Layer, now: number): void;
+  /**
+   * An ICMPv6 error quoting a packet this transport sent from `local` to
+   * `remote` (views valid during the call): buf[off, off + len) is the
+   * quoted transport header, at least 8 bytes. `kind` as for ICMPv4
+   * (Packet Too Big is 'frag-needed'); `mtu` is the reported path MTU for
+   * it (already applied to the path), else 0.
+   */
+  icmpError6?(local: Uint8Array, remote: Uint8Array, buf: Uint8Array, off: number, len: number, kind: IcmpErrorKind, mtu: number, now: number): void;
+}
+
+/** ICMPv6 destination unreachable codes as the kinds transports know (RFC 4443 §3.1; Linux icmpv6_err_convert). */
+function unreachableKind(code: number): IcmpErrorKind | null {
+  switch (code) {
+    case 0: return 'net-unreachable'; // no route
+    case 2: // beyond the scope of the source address
+    case 3: return 'host-unreachable'; // address unreachable
+    case 4: return 'port-unreachable';
+    case 1: // administratively prohibited
+    case 5: // source address failed ingress/egress policy
+    case 6: return 'admin-prohibited'; // reject route
+    default: return null;
+  }
 }
 
 /**
@@ -578,7 +602,37 @@ export class Ipv6Layer implements Nd6Host {
         st.icmp6_rx_packet_too_big++;
         this.packetTooBig(p.word, buf, p.payloadOffset, p.payloadLength, now);
       }
+      this.transportError(type, p.code, p.word, buf, p.payloadOffset, p.payloadLength, now);
     }
+  }
+
+  /**
+   * Hands an ICMPv6 error to the transport that sent the quoted packet: it
+   * must come from one of our addresses, its upper-layer header (after a
+   * first fragment's header, if any) quoted for 8 bytes at least.
+   */
+  private transportError(type: number, code: number, word: number, buf: Uint8Array, off: number, len: number, now: number): void {
+    let kind: IcmpErrorKind | null = null;
+    let mtu = 0;
+    if (type === ICMPV6_DEST_UNREACHABLE) kind = unreachableKind(code);
+    else if (type === ICMPV6_PACKET_TOO_BIG) {
+      kind = 'frag-needed';
+      mtu = Math.max(IPV6_MIN_MTU, Math.min(word, this.mtu));
+    } else if (type === ICMPV6_TIME_EXCEEDED) kind = 'ttl-exceeded';
+    else if (type === ICMPV6_PARAMETER_PROBLEM && code === ICMPV6_UNRECOGNIZED_NEXT_HEADER) kind = 'protocol-unreachable';
+    if (kind === null || len < IPV6_HEADER_LEN + 8 || buf[off]! >>> 4 !== 6 || this.findAddr(buf, off + 8) === null) return;
+    const end = off + len;
+    let nh = buf[off + 6]!;
+    let at = off + IPV6_HEADER_LEN;
+    if (nh === IPPROTO_FRAGMENT) {
+      // Only a first fragment quotes the transport header.
+      if (at + FRAGMENT_HEADER_LEN + 8 > end || (((buf[at + 2]! << 8) | buf[at + 3]!) & 0xfff8) !== 0) return;
+      nh = buf[at]!;
+      at += FRAGMENT_HEADER_LEN;
+    }
+    const t = this.transports6[nh];
+    if (t?.icmpError6 === undefined) return;
+    t.icmpError6(buf.subarray(off + 8, off + 24), buf.subarray(off + 24, off + 40), buf, at, end - at, kind, mtu, now);
   }
 
   /**

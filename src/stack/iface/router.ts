@@ -62,11 +62,17 @@ export class Router implements IpOutput, TransportTable, Ipv6LocalRoutes {
   }
 
   /** Registered transports that bracket receive bursts. */
-  private readonly burstAware: TransportInput[] = [];
+  private readonly burstAware: Pick<TransportInput, 'rxBurstStart' | 'rxBurstEnd'>[] = [];
 
   register(protocol: number, t: TransportInput): void {
     this.protocols[protocol] = t;
     if (t.rxBurstStart !== undefined && !this.burstAware.includes(t)) this.burstAware.push(t);
+  }
+
+  /** A transport that is not registered for an IPv4 protocol (TCP over IPv6) but brackets receive bursts too. */
+  addBurstAware(t: Pick<TransportInput, 'rxBurstStart' | 'rxBurstEnd'>): void {
+    if (t.rxBurstStart === undefined || t.rxBurstEnd === undefined) throw new Error('Router.addBurstAware: rxBurstStart and rxBurstEnd are required');
+    if (!this.burstAware.includes(t)) this.burstAware.push(t);
   }
 
   rxBurstStart(): void {

@@ -9,7 +9,7 @@
  * Interface-side socket lookup. Every Connection is pure; this layer gives
  * it time (the TimerWheel), input (parsed segments) and output (emitTcp).
  */
-import type { IcmpErrorKind, IpOutput, TransportInput } from '../iface/ip-output.js';
+import type { AddressIds, IcmpErrorKind, IpOutput, TransportInput } from '../iface/ip-output.js';
 import type { Clock } from '../../time/clock.js';
 import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
@@ -147,6 +147,11 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   private readonly onPortsChanged: (() => void) | undefined;
   private readonly acceptsLocalPort: TcpLayerOptions['acceptsLocalPort'];
   private readonly onConnectionTable: TcpLayerOptions['onConnectionTable'];
+  /**
+   * The IP output's address table (IPv6: addresses are ids into it), or null
+   * for IPv4, whose addresses are their own pseudo-header values and hashes.
+   */
+  private readonly ids: AddressIds | null;
 
   constructor(
     private readonly ip: IpOutput,
@@ -168,6 +173,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     this.onPortsChanged = opts.onPortsChanged;
     this.acceptsLocalPort = opts.acceptsLocalPort;
     this.onConnectionTable = opts.onConnectionTable;
+    this.ids = ip.addressIds ?? null;
     this.stats = newLayerStats();
   }
 
@@ -226,6 +232,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const l = new Listener(this, port, addr >>> 0, b, b, onConnection, config, config !== undefined ? { ...this.config, ...config } : this.config);
     list.push(l);
     this.listeners.set(port, list);
+    if (this.ids !== null && l.addr !== 0) this.ids.retain(l.addr);
     if (list.length === 1) this.onPortsChanged?.();
     return l;
   }
@@ -239,6 +246,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
   unlisten(l: Listener): void {
     if (l.closed) return;
     l.closed = true;
+    if (this.ids !== null && l.addr !== 0) this.ids.release(l.addr);
     const list = this.listeners.get(l.port);
     if (list) {
       const i = list.indexOf(l);
@@ -283,13 +291,17 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       this.stats.malformed++;
       return;
     }
+    // The addresses' shares of the pseudo-header sum: IPv4 addresses are their own.
+    const ids = this.ids;
+    const psrc = ids === null ? src : ids.pseudoValue(src);
+    const pdst = ids === null ? dst : ids.pseudoValue(dst);
     const m = this.merger;
     if (m.conn !== null) {
       if (!verified && m.continues(v, src, dst)) {
         const sum = m.conn.placeAfter(v.seqBits, buf, v.payloadOffset, v.payloadLength);
         if (sum >= 0) {
           // A corrupt segment is dropped and counted, as any other; its bytes past the run stay uncommitted garbage.
-          if (!v.verifyChecksum(src, dst, sum)) {
+          if (!v.verifyChecksum(psrc, pdst, sum)) {
             this.stats.badChecksum++;
             return;
           }
@@ -305,7 +317,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     let placed: Connection | null = null;
     if (!verified) {
       placed = this.placeFused(v, src, dst);
-      if (!v.verifyChecksum(src, dst, placed !== null ? this.placedSum : -1)) {
+      if (!v.verifyChecksum(psrc, pdst, placed !== null ? this.placedSum : -1)) {
         placed?.dropPlacement();
         this.stats.badChecksum++;
         return;
@@ -314,7 +326,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     v.readSegment(rx);
     src >>>= 0;
     dst >>>= 0;
-    if (rx.srcPort === 0 || rx.dstPort === 0 || isBroadcastOrMulticast(src) || isBroadcastOrMulticast(dst)) {
+    // Ids (IPv6) name unicast addresses only: the adapter drops segments to groups.
+    if (rx.srcPort === 0 || rx.dstPort === 0 || (ids === null && (isBroadcastOrMulticast(src) || isBroadcastOrMulticast(dst)))) {
       placed?.dropPlacement();
       this.stats.badPorts++;
       return;
@@ -453,7 +466,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     if ((f & TCP_ACK) !== 0) {
       // Possibly the third step of a handshake answered with a SYN cookie.
       if ((f & TCP_SYN) === 0 && this.useCookies) {
-        const opts = this.cookies.decode(dst, rx.dstPort, src, rx.srcPort, seqAdd(rx.ack, -1), seqAdd(rx.seq, -1), now);
+        const opts = this.cookies.decode(this.hashOf(dst), rx.dstPort, this.hashOf(src), rx.srcPort, seqAdd(rx.ack, -1), seqAdd(rx.seq, -1), now);
         if (opts !== null && this.acceptQueueHasRoom(l)) {
           this.stats.synCookiesAccepted++;
           const conn = this.newConnection(dst, rx.dstPort, src, rx.srcPort, now, l.fullConfig, seqAdd(rx.ack, -1));
@@ -521,7 +534,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     const ws = cfg.windowScaling && rx.windowScale !== undefined ? windowShiftFor(cfg.recvBufferSize) : -1;
     const sack = cfg.sack && rx.sackPermitted === true;
     const ts = cfg.timestamps && rx.tsVal !== undefined;
-    const cookie = this.cookies.encode(dst, rx.dstPort, src, rx.srcPort, rx.seq, Math.min(peerMss, advMss), now, {
+    const cookie = this.cookies.encode(this.hashOf(dst), rx.dstPort, this.hashOf(src), rx.srcPort, rx.seq, Math.min(peerMss, advMss), now, {
       sackPermitted: sack,
       windowScale: rx.windowScale !== undefined ? Math.min(rx.windowScale, 14) : -1,
       timestamps: ts,
@@ -567,8 +580,8 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     w.repr = repr;
     w.ringOffset = 0;
     w.headerLength = tcpHeaderLength(repr);
-    w.src = src;
-    w.dst = dst;
+    w.src = this.ids === null ? src : this.ids.pseudoValue(src);
+    w.dst = this.ids === null ? dst : this.ids.pseudoValue(dst);
     w.mode = this.ip.checksumOffloadFor(dst) ? 'pseudo' : 'full';
     if (!this.ip.send(src, dst, IPPROTO_TCP, w.headerLength, w.writer)) this.stats.outputDrops++;
   }
@@ -583,8 +596,9 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     w.repr = repr;
     w.ringOffset = ringOffset;
     w.headerLength = tcpHeaderLength(repr);
-    w.src = conn.localAddr;
-    w.dst = conn.remoteAddr;
+    const ids = this.ids;
+    w.src = ids === null ? conn.localAddr : ids.pseudoValue(conn.localAddr);
+    w.dst = ids === null ? conn.remoteAddr : ids.pseudoValue(conn.remoteAddr);
     w.mode = this.ip.checksumOffloadFor(conn.remoteAddr) ? 'pseudo' : 'full';
     const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, w.headerLength + repr.payloadLength, w.writer);
     w.source = null;
@@ -677,7 +691,7 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
       localPort,
       remoteAddr,
       remotePort,
-      iss: iss ?? this.isn.next(localAddr, localPort, remoteAddr, remotePort, now),
+      iss: iss ?? this.isn.next(this.hashOf(localAddr), localPort, this.hashOf(remoteAddr), remotePort, now),
       mmsS: this.ip.mtuFor(remoteAddr),
       tsoMaxS: this.ip.tsoMaxFor?.(remoteAddr) ?? 0,
       tsOffset: this.tsOffsetFor(localAddr, localPort, remoteAddr, remotePort),
@@ -689,9 +703,17 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     return conn;
   }
 
-  /** Per-4-tuple timestamp offset (RFC 7323 §5.4), stable so cookies and connections agree. */
+  /**
+   * Per-4-tuple timestamp offset (RFC 7323 §5.4), stable so cookies and
+   * connections agree. `la`, `ra`: addresses as the layer sees them.
+   */
   private tsOffsetFor(la: number, lp: number, ra: number, rp: number): number {
-    return this.isn.next(ra, rp, la, lp, 0);
+    return this.isn.next(this.hashOf(ra), rp, this.hashOf(la), lp, 0);
+  }
+
+  /** What ISNs, cookies and timestamp offsets are computed over: the address itself (IPv4), else its keyed hash. */
+  private hashOf(addr: number): number {
+    return this.ids === null ? addr : this.ids.hash(addr);
   }
 
   /** @internal a connection's timer fired (ConnTimer). */
@@ -745,12 +767,20 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
 
   private register(conn: Connection): void {
     this.conns.insert(conn);
+    if (this.ids !== null) {
+      this.ids.retain(conn.localAddr);
+      this.ids.retain(conn.remoteAddr);
+    }
     this.stats.currentConnections++;
     this.onConnectionTable?.(true, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
   }
 
   private unregister(conn: Connection): void {
     if (!this.conns.remove(conn)) return;
+    if (this.ids !== null) {
+      this.ids.release(conn.localAddr);
+      this.ids.release(conn.remoteAddr);
+    }
     this.stats.currentConnections--;
     this.onConnectionTable?.(false, conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
   }
