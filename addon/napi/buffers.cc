@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "dma/view_hold.h"
 #include "napi/errors.h"
 
 namespace ustack::napi {
@@ -166,6 +167,24 @@ void HeldBuffer::Reset() {
   typed_ = false;
   data_ = nullptr;
   need_ = 0;
+}
+
+Napi::Value ExposePool(Napi::Env env, Napi::Reference<Napi::ArrayBuffer>& ref, uint8_t* data, size_t bytes, const char* what) {
+  if (!ref.IsEmpty()) return ref.Value();
+  auto* hold = new ustack::dma::ViewHold(data, bytes);
+  napi_value ab = nullptr;
+  napi_status st = napi_create_external_arraybuffer(
+      env, data, bytes, [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); }, hold, &ab);
+  if (st != napi_ok) {
+    delete hold;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", (std::string(what) + " cannot be exposed to JavaScript").c_str());
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer pool(env, ab);
+  ref = Napi::Persistent(pool);
+  return pool;
 }
 
 }  // namespace ustack::napi

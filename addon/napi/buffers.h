@@ -85,4 +85,13 @@ class HeldBuffer {
   size_t need_ = 0;
 };
 
+// Memory a device owns (DMA pool, UMEM, shared region) exposed to JavaScript
+// as one external ArrayBuffer, made on the first call and kept in `ref`, so
+// every later call returns the same buffer. Each such buffer holds a
+// dma::ViewHold on the memory until V8 collects it: the device's close
+// zeroes rather than unmaps memory a view can still reach. `what` names the
+// memory in the error ("E1000Device: ... the DMA pool"). undefined with an
+// error pending when the engine refuses external buffers.
+Napi::Value ExposePool(Napi::Env env, Napi::Reference<Napi::ArrayBuffer>& ref, uint8_t* data, size_t bytes, const char* what);
+
 }  // namespace ustack::napi

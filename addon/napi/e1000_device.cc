@@ -9,7 +9,6 @@
 #include <cstring>
 #include <string>
 
-#include "dma/view_hold.h"
 #include "e1000/regs.h"
 #include "napi/errors.h"
 #include "pci/address.h"
@@ -145,21 +144,7 @@ Napi::Value E1000Device::GetPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!pool_ref_.IsEmpty()) return pool_ref_.Value();
   if (!CheckOpen(env)) return env.Undefined();
-  auto* hold = new ustack::dma::ViewHold(dev_.pool(), dev_.pool_bytes());
-  napi_value ab = nullptr;
-  napi_status st = napi_create_external_arraybuffer(
-      env, dev_.pool(), dev_.pool_bytes(),
-      [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); }, hold, &ab);
-  if (st != napi_ok) {
-    delete hold;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", "E1000Device: cannot expose the DMA pool to JavaScript");
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer pool(env, ab);
-  pool_ref_ = Napi::Persistent(pool);
-  return pool;
+  return ExposePool(env, pool_ref_, dev_.pool(), dev_.pool_bytes(), "E1000Device: the DMA pool");
 }
 
 Napi::Value E1000Device::GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_size()); }

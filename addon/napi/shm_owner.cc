@@ -10,7 +10,6 @@
 #include <string>
 
 #include "dma/dma.h"
-#include "dma/view_hold.h"
 #include "napi/errors.h"
 
 namespace ustack::napi {
@@ -181,21 +180,7 @@ Napi::Value ShmOwner::GetPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!pool_ref_.IsEmpty()) return pool_ref_.Value();
   if (!CheckOpen(env)) return env.Undefined();
-  auto* hold = new ustack::dma::ViewHold(region_->pool(), region_->pool_bytes());
-  napi_value ab = nullptr;
-  napi_status st = napi_create_external_arraybuffer(
-      env, region_->pool(), region_->pool_bytes(), [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); },
-      hold, &ab);
-  if (st != napi_ok) {
-    delete hold;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", "ShmOwner: cannot expose the pool to JavaScript");
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer pool(env, ab);
-  pool_ref_ = Napi::Persistent(pool);
-  return pool;
+  return ExposePool(env, pool_ref_, region_->pool(), region_->pool_bytes(), "ShmOwner: the pool");
 }
 
 Napi::Value ShmOwner::GetFd(const Napi::CallbackInfo& info) {

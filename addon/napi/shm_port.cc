@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <string>
 
-#include "dma/view_hold.h"
 #include "napi/errors.h"
 
 namespace ustack::napi {
@@ -141,21 +140,7 @@ Napi::Value ShmPort::GetPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!pool_ref_.IsEmpty()) return pool_ref_.Value();
   if (!CheckOpen(env)) return env.Undefined();
-  auto* hold = new ustack::dma::ViewHold(region_->pool(), region_->pool_bytes());
-  napi_value ab = nullptr;
-  napi_status st = napi_create_external_arraybuffer(
-      env, region_->pool(), region_->pool_bytes(), [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); },
-      hold, &ab);
-  if (st != napi_ok) {
-    delete hold;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", "ShmPort: cannot expose the pool to JavaScript");
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer pool(env, ab);
-  pool_ref_ = Napi::Persistent(pool);
-  return pool;
+  return ExposePool(env, pool_ref_, region_->pool(), region_->pool_bytes(), "ShmPort: the pool");
 }
 
 Napi::Value ShmPort::GetSlotSize(const Napi::CallbackInfo& info) {

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <string>
 
-#include "dma/view_hold.h"
 #include "napi/errors.h"
 #include "xdp/program.h"
 
@@ -164,21 +163,7 @@ Napi::Value XdpDevice::GetPool(const Napi::CallbackInfo& info) {
     ThrowCoded(env, false, "ERR_USTACK_CLOSED", "XdpDevice: device is closed");
     return env.Undefined();
   }
-  auto* hold = new ustack::dma::ViewHold(dev_.pool(), dev_.pool_bytes());
-  napi_value ab = nullptr;
-  napi_status st = napi_create_external_arraybuffer(
-      env, dev_.pool(), dev_.pool_bytes(), [](napi_env, void*, void* h) { delete static_cast<ustack::dma::ViewHold*>(h); },
-      hold, &ab);
-  if (st != napi_ok) {
-    delete hold;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) ThrowCoded(env, false, "ERR_USTACK_NO_EXTERNAL_BUFFERS", "XdpDevice: cannot expose the UMEM to JavaScript");
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer pool(env, ab);
-  pool_ref_ = Napi::Persistent(pool);
-  return pool;
+  return ExposePool(env, pool_ref_, dev_.pool(), dev_.pool_bytes(), "XdpDevice: the UMEM");
 }
 
 Napi::Value XdpDevice::GetSlotSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dev_.slot_size()); }
