@@ -462,13 +462,14 @@ export class Stack implements SocketHost {
 
   /**
    * Two stacks joined by an in-process Ethernet link, 10.0.0.1/24 and
-   * 10.0.0.2/24 unless addresses are given; impairments apply to both
+   * 10.0.0.2/24 unless addresses are given (each end's as the `address`
+   * option takes them: IPv6 ones too); impairments apply to both
    * directions of both ends.
    */
   static async pair(
     impair?: ImpairOptions,
     opts: {
-      addresses?: [string, string];
+      addresses?: [string | string[], string | string[]];
       mtu?: number;
       poll?: PollMode | PollLoopOptions;
       tcp?: Partial<TcpConfig>;
@@ -484,12 +485,18 @@ export class Stack implements SocketHost {
     const [na, nb] = MemoryNic.pair({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.offloads ? { offloads: true } : {}) });
     const addrs = opts.addresses ?? ['10.0.0.1/24', '10.0.0.2/24'];
     const clock = new RealClock();
-    const a = parseAddress(addrs[0], 'addresses[0]');
-    const b = parseAddress(addrs[1], 'addresses[1]');
+    const end = (text: string | string[], what: string): { address: number; prefixLength: number; ipv6?: Ipv6Config } => {
+      if (typeof text === 'string') return parseAddress(text, what);
+      const plan = parseAddresses(text, what);
+      if (plan.dhcp) throw invalidArg(`The "${what}" option cannot be 'dhcp' on an in-process link`);
+      return { ...(plan.v4 ?? { address: 0, prefixLength: 0 }), ...(plan.v6.length > 0 || plan.slaac ? { ipv6: { addresses: plan.v6, slaac: plan.slaac } } : {}) };
+    };
+    const a = end(addrs[0], 'addresses[0]');
+    const b = end(addrs[1], 'addresses[1]');
     const common = { ...(impair ? { impair } : {}), ...(opts.poll ? { poll: opts.poll } : {}), ...(opts.tcp ? { tcp: opts.tcp } : {}), ...(opts.limits ? { limits: opts.limits } : {}) };
     return [
-      Stack.build(clock, na, a.address, a.prefixLength, 0, common),
-      Stack.build(clock, nb, b.address, b.prefixLength, 0, { ...common, ...(impair ? { impair: { ...impair, seed: (impair.seed ?? 1) + 1 } } : {}) }),
+      Stack.build(clock, na, a.address, a.prefixLength, 0, { ...common, ...(a.ipv6 ? { ipv6: a.ipv6 } : {}) }),
+      Stack.build(clock, nb, b.address, b.prefixLength, 0, { ...common, ...(b.ipv6 ? { ipv6: b.ipv6 } : {}), ...(impair ? { impair: { ...impair, seed: (impair.seed ?? 1) + 1 } } : {}) }),
     ];
   }
 

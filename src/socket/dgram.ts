@@ -5,9 +5,10 @@
  * the implicit bind completes, argument normalisation, and where each error
  * goes (thrown, callback, or 'error' event).
  *
+ * 'udp6' sockets are Linux AF_INET6 ones (dgram6.ts): dual-stack on `::`
+ * unless `ipv6Only`, IPv4 peers as `::ffff:a.b.c.d`.
+ *
  * Differences from node, all deliberate:
- * - IPv4 only: `createSocket('udp6')` throws ERR_SOCKET_BAD_TYPE with a
- *   message saying ustack has no IPv6.
  * - Multicast (addMembership, setMulticast*) throws ERR_USTACK_UNSUPPORTED.
  * - Received datagrams are copied out of the packet buffer and delivered
  *   from process.nextTick after the stack's poll; a socket's queue holds at
@@ -23,7 +24,7 @@
 import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { deprecate, types } from 'node:util';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { whenReady, type LookupFunction, type SocketHost } from './host.js';
 import {
   ERR_INVALID_ARG_TYPE,
@@ -45,6 +46,7 @@ import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
 import { validateNumber, validateString } from '../errors/validators.js';
 import { blockListOption, type BlockListLike } from './net-args.js';
+import { Dgram6Binding, parseIpv6Text, type Dgram6Sink } from './dgram6.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -67,14 +69,14 @@ export interface BindOptions {
 
 export interface RemoteInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
 }
 
 export interface AddressInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
 }
 
@@ -105,8 +107,10 @@ const kState = Symbol('ustack.dgram.state');
 const NO_TRY_SEND = process.execArgv.includes('--test-udp-no-try-send') || (process.env.NODE_OPTIONS ?? '').includes('--test-udp-no-try-send');
 
 /** The "handle": what a libuv UDP handle + kernel socket are in node. */
-class Handle implements UdpHandler {
+class Handle implements UdpHandler, Dgram6Sink {
   ep: UdpEndpoint | null = null;
+  /** A 'udp6' socket's endpoints (then `ep` stays null). */
+  six: Dgram6Binding | null = null;
   /** Bound explicitly to a specific address (connect then does not change it). */
   boundAddress = 0;
   /** Bound to an explicit port (Linux SOCK_BINDPORT_LOCK): disconnect keeps it. */
@@ -150,6 +154,8 @@ class Handle implements UdpHandler {
    */
   rxMsgs: (Buffer | undefined)[] = [];
   rxSrcs: number[] = [];
+  /** 'udp6' sockets: each datagram's source as text (rxSrcs unused). */
+  rxSrcTexts: (string | undefined)[] = [];
   rxPorts: number[] = [];
   rxHead = 0;
   rxQueueBytes = 0;
@@ -189,6 +195,36 @@ class Handle implements UdpHandler {
     }
   }
 
+  /** A 'udp6' socket's datagram (dgram6.ts formats the source). */
+  deliver(address: string, srcPort: number, buf: Uint8Array, off: number, len: number): void {
+    if (!this.receiving) return;
+    const charge = len + DATAGRAM_OVERHEAD;
+    if (this.rxQueueBytes + charge > this.recvBuf) {
+      this.rxDropped++;
+      return;
+    }
+    const msg = Buffer.allocUnsafe(len);
+    copyBytes(msg, 0, buf, off, len);
+    this.rxMsgs.push(msg);
+    this.rxSrcTexts.push(address);
+    this.rxPorts.push(srcPort);
+    this.rxQueueBytes += charge;
+    if (!this.rxScheduled) {
+      this.rxScheduled = true;
+      process.nextTick(drain, this);
+    }
+  }
+
+  /** A 'udp6' socket's ICMP error about its connected peer. */
+  icmpError(code: string): void {
+    const six = this.six;
+    if (six === null || !this.receiving) return;
+    const at = six.ep6 ?? six.ep4;
+    process.nextTick(() => {
+      if (this.six === six && (six.ep6 ?? six.ep4) === at) this.owner.emit('error', systemError(code, 'recvmsg'));
+    });
+  }
+
   onIcmpError(kind: IcmpErrorKind, remoteAddress: number, remotePort: number): void {
     const ep = this.ep;
     if (ep === null || !this.receiving || ep.remotePort === 0) return;
@@ -202,18 +238,26 @@ class Handle implements UdpHandler {
 
   /** Has a "file descriptor": bound, or unhashed after disconnect. */
   get open(): boolean {
-    return this.ep !== null || this.unhashed;
+    return this.bound || this.unhashed;
+  }
+
+  /** Holds an endpoint. */
+  get bound(): boolean {
+    return this.ep !== null || (this.six !== null && this.six.bound);
   }
 
   /** Re-binds an unhashed socket to a fresh ephemeral port. */
   rehash(reuse: boolean): void {
     if (!this.unhashed) return;
-    this.ep = this.host.endpoints.udpBind(this.boundAddress, 0, this, reuse);
+    if (this.six !== null) {
+      const code = this.six.rehash(reuse);
+      if (code !== null) throw systemError(code, 'bind');
+    } else this.ep = this.host.endpoints.udpBind(this.boundAddress, 0, this, reuse);
     this.unhashed = false;
   }
 
   updateRef(): void {
-    const want = (this.ep !== null || (this.unhashed && this.receiving)) && this.refed;
+    const want = (this.bound || (this.unhashed && this.receiving)) && this.refed;
     if (want && !this.holding) {
       this.holding = true;
       this.host.ref();
@@ -228,13 +272,29 @@ class Handle implements UdpHandler {
     this.unhashed = false;
     this.ep?.close();
     this.ep = null;
+    this.six?.close();
     this.rxMsgs.length = 0;
     this.rxSrcs.length = 0;
+    this.rxSrcTexts.length = 0;
     this.rxPorts.length = 0;
     this.rxHead = 0;
     this.rxQueueBytes = 0;
     this.updateRef();
   }
+}
+
+/**
+ * node's lookup4/lookup6: no address means the family's loopback. With the
+ * default lookup a 'udp6' socket's literal (either family, as dns.lookup
+ * returns a literal as it is) resolves to itself.
+ */
+function familyLookup(fn: LookupFunction, loopback: string, family: 4 | 6, literals: boolean): (address: string, cb: (err: Error | null, ip?: string) => void) => void {
+  const call = fn as unknown as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void;
+  return (address, cb) => {
+    const a = address || loopback;
+    if (literals && (isIPv6(a) || isIPv4(a) || parseIpv6Text(a) !== null)) process.nextTick(cb, null, a);
+    else call(a, family, cb);
+  };
 }
 
 /** Linux's icmp_err_convert for the errors it reports to connected UDP sockets. */
@@ -276,9 +336,16 @@ function drain(h: Handle): void {
     const i = h.rxHead++;
     const msg = msgs[i]!;
     msgs[i] = undefined;
-    const src = h.rxSrcs[i]!;
     h.rxQueueBytes -= msg.length + DATAGRAM_OVERHEAD;
     h.rxDelivered++;
+    if (h.six !== null) {
+      const text = h.rxSrcTexts[i]!;
+      h.rxSrcTexts[i] = undefined;
+      if (h.owner[kState].receiveBlockList?.check(text, 'ipv6')) continue;
+      h.owner.emit('message', msg, { address: text, family: 'IPv6', port: h.rxPorts[i]!, size: msg.length } satisfies RemoteInfo);
+      continue;
+    }
+    const src = h.rxSrcs[i]!;
     if (src !== h.lastSrc) {
       h.lastSrc = src;
       h.lastSrcText = ipToString(src);
@@ -291,6 +358,7 @@ function drain(h: Handle): void {
   if (h.rxHead >= h.rxMsgs.length) {
     h.rxMsgs.length = 0;
     h.rxSrcs.length = 0;
+    h.rxSrcTexts.length = 0;
     h.rxPorts.length = 0;
     h.rxHead = 0;
   }
@@ -383,20 +451,14 @@ export class DgramSocket extends EventEmitter {
       if (options.sendBufferSize) sendBufferSize = options.sendBufferSize;
     }
     if (lookup !== undefined && typeof lookup !== 'function') throw ERR_INVALID_ARG_TYPE('lookup', 'of type function', lookup);
-    if (t === 'udp6') {
-      const e = ERR_SOCKET_BAD_TYPE();
-      e.message = 'Bad socket type specified. ustack is IPv4-only: the valid type is udp4 (udp6 is not supported)';
-      throw e;
-    }
-    if (t !== 'udp4') throw ERR_SOCKET_BAD_TYPE();
+    if (t !== 'udp4' && t !== 'udp6') throw ERR_SOCKET_BAD_TYPE();
     const receiveBlockList = blockListOption((options as { receiveBlockList?: unknown } | undefined)?.receiveBlockList, 'options.receiveBlockList');
     const sendBlockList = blockListOption((options as { sendBlockList?: unknown } | undefined)?.sendBlockList, 'options.sendBlockList');
-    this.type = 'udp4';
+    this.type = t;
     const fn = (lookup as LookupFunction | undefined) ?? host.lookup;
-    const lookup4 = (address: string, cb: (err: Error | null, ip?: string) => void): void =>
-      (fn as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void)(address || '127.0.0.1', 4, cb);
-    const handle = new Handle(host, this, lookup4);
-    handle.defaultLookup = lookup === undefined;
+    const handle = new Handle(host, this, t === 'udp4' ? familyLookup(fn, '127.0.0.1', 4, false) : familyLookup(fn, '::1', 6, lookup === undefined));
+    handle.defaultLookup = lookup === undefined && t === 'udp4';
+    if (t === 'udp6') handle.six = new Dgram6Binding(host.endpoints, handle, options?.ipv6Only === true);
     if (typeof listener === 'function') this.on('message', listener);
     this[kState] = {
       handle,
@@ -458,7 +520,7 @@ export class DgramSocket extends EventEmitter {
     } else {
       address = typeof args[1] === 'function' ? '' : args[1];
     }
-    if (!address) address = '0.0.0.0';
+    if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
     const portNum = (Number(port ?? 0) >>> 0) & 0xffff;
     const proceed = (): void => {
       h.lookup(String(address), (err, ip) => {
@@ -466,6 +528,10 @@ export class DgramSocket extends EventEmitter {
         if (err) {
           st.bindState = BIND_UNBOUND;
           this.emit('error', err);
+          return;
+        }
+        if (h.six !== null) {
+          this.bind6(h, h.six, ip ?? '', portNum);
           return;
         }
         let addr: number;
@@ -499,6 +565,24 @@ export class DgramSocket extends EventEmitter {
       this.emit('error', err);
     });
     return this;
+  }
+
+  /** bind() of a 'udp6' socket once its address is resolved. */
+  private bind6(h: Handle, six: Dgram6Binding, ip: string, portNum: number): void {
+    const st = this[kState];
+    const addr = parseIpv6Text(ip);
+    const code = addr === null ? 'EINVAL' : six.bind(addr, portNum, st.reuseAddr);
+    if (code !== null) {
+      st.bindState = BIND_UNBOUND;
+      // As for udp4: the socket exists now, unbound.
+      if (code !== 'EINVAL') h.unhashed = true;
+      six.boundAddress = null;
+      this.emit('error', systemError(code, 'bind', ip, portNum));
+      return;
+    }
+    h.unhashed = false;
+    h.portLocked = portNum !== 0;
+    this.startListening(h);
   }
 
   private startListening(h: Handle): void {
@@ -539,7 +623,7 @@ export class DgramSocket extends EventEmitter {
     h.lookup(address, (lookupErr, ip) => {
       if (st.handle !== h) return;
       let ex: Error | null = lookupErr;
-      if (!ex && ip && st.sendBlockList?.check(ip, 'ipv4')) ex = ERR_IP_BLOCKED(ip);
+      if (!ex && ip && st.sendBlockList?.check(ip, this.type === 'udp4' ? 'ipv4' : 'ipv6')) ex = ERR_IP_BLOCKED(ip);
       if (!ex) {
         const code = this.handleConnect(h, ip ?? '', port);
         if (code !== null) ex = systemError(code, 'connect', address, port);
@@ -562,6 +646,16 @@ export class DgramSocket extends EventEmitter {
 
   /** Like connect(2) on a UDP socket: fixes the peer, and the local address if it was the wildcard. */
   private handleConnect(h: Handle, ip: string, port: number): string | null {
+    if (h.six !== null) {
+      const dst6 = parseIpv6Text(ip);
+      if (dst6 === null) return 'EINVAL';
+      try {
+        h.rehash(this[kState].reuseAddr);
+      } catch {
+        return 'EAGAIN';
+      }
+      return h.six.connect(dst6, port, h.broadcast, this[kState].reuseAddr);
+    }
     let dst: number;
     try {
       dst = parseIpv4Address(ip);
@@ -605,6 +699,12 @@ export class DgramSocket extends EventEmitter {
     const st = this[kState];
     if (st.connectState !== CONN_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
     const h = st.handle!;
+    if (h.six !== null) {
+      h.six.disconnect(h.portLocked, st.reuseAddr);
+      if (!h.six.bound) h.unhashed = true;
+      st.connectState = CONN_DISCONNECTED;
+      return;
+    }
     const ep = h.ep!;
     ep.remoteAddress = 0;
     ep.remotePort = 0;
@@ -712,7 +812,7 @@ export class DgramSocket extends EventEmitter {
    */
   _sendResolved(h: Handle, list: Buffer[], ip: string | null, port: number, cb: SendCallback | undefined, address: string | null | undefined): void {
     if (this[kState].handle !== h || !h.open) return;
-    if (ip !== null && this[kState].sendBlockList?.check(ip, 'ipv4')) {
+    if (ip !== null && this[kState].sendBlockList?.check(ip, this.type === 'udp4' ? 'ipv4' : 'ipv6')) {
       if (cb) process.nextTick(cb, ERR_IP_BLOCKED(ip));
       return;
     }
@@ -743,6 +843,7 @@ export class DgramSocket extends EventEmitter {
     } catch {
       return 'EAGAIN';
     }
+    if (h.six !== null) return this.transmit6(h, h.six, list, ip, port);
     const ep = h.ep!;
     let dst: number;
     let dstPort: number;
@@ -776,6 +877,21 @@ export class DgramSocket extends EventEmitter {
     return data.length;
   }
 
+  /** transmit() of a 'udp6' socket. */
+  private transmit6(h: Handle, six: Dgram6Binding, list: Buffer[], ip: string | null, port: number): number | string {
+    let dst: Uint8Array | null = null;
+    if (ip !== null) {
+      dst = parseIpv6Text(ip);
+      if (dst === null) return 'EINVAL';
+    }
+    const data = list.length === 1 ? list[0]! : Buffer.concat(list);
+    if (data.length > MAX_UDP_PAYLOAD || data.length > h.sendBuf) return 'EMSGSIZE';
+    const r = six.send(dst, port, data, h.ttl, h.broadcast, h.sendOpts);
+    h.host.kick();
+    if (typeof r === 'string') return r;
+    return r ? data.length : 'ENOBUFS';
+  }
+
   close(callback?: () => void): this {
     const st = this[kState];
     const queue = st.queue;
@@ -798,6 +914,10 @@ export class DgramSocket extends EventEmitter {
 
   address(): AddressInfo {
     const h = healthCheck(this);
+    if (h.six !== null) {
+      if (!h.six.bound && !h.unhashed) throw systemError('EBADF', 'getsockname');
+      return { address: h.six.localText(), family: 'IPv6', port: h.six.port };
+    }
     if (h.ep === null && h.unhashed) return { address: ipToString(h.boundAddress), family: 'IPv4', port: 0 };
     if (h.ep === null) throw systemError('EBADF', 'getsockname');
     return { address: ipToString(h.ep.localAddress), family: 'IPv4', port: h.ep.localPort };
@@ -806,6 +926,7 @@ export class DgramSocket extends EventEmitter {
   remoteAddress(): AddressInfo {
     const h = healthCheck(this);
     if (this[kState].connectState !== CONN_CONNECTED) throw ERR_SOCKET_DGRAM_NOT_CONNECTED();
+    if (h.six !== null) return { address: h.six.remoteText(), family: 'IPv6', port: h.six.remotePort };
     const ep = h.ep!;
     return { address: ipToString(ep.remoteAddress), family: 'IPv4', port: ep.remotePort };
   }

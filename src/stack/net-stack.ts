@@ -9,7 +9,8 @@ import type { Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
-import { Udp6Layer } from './udp/udp6-layer.js';
+import { Udp6Layer, type Udp6Endpoint, type Udp6Handler } from './udp/udp6-layer.js';
+import { isIpv6Unspecified } from '../wire/ipv6.js';
 import { UdpLayer, type UdpEndpoint, type UdpHandler, type UdpLayerOptions } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { Ipv6TcpAdapter } from './tcp6/ipv6-tcp-adapter.js';
@@ -315,6 +316,26 @@ export class NetStack implements TransportEndpoints {
 
   udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint {
     return this.udp.bind(addr, port, handler, reuse);
+  }
+
+  udp6Bind(addr: Uint8Array | null, port: number, handler: Udp6Handler, reuse: boolean, v4: UdpHandler | null): { v6: Udp6Endpoint; v4: UdpEndpoint | null } {
+    const dual = v4 !== null && (addr === null || isIpv6Unspecified(addr));
+    const ep6 = this.udp6.bindTo(addr, port, handler, reuse, dual ? (p) => this.udp.portFree(0, p) : undefined);
+    if (!dual) return { v6: ep6, v4: null };
+    try {
+      return { v6: ep6, v4: this.udp.bind(0, ep6.localPort, v4, reuse) };
+    } catch (e) {
+      ep6.close();
+      throw e;
+    }
+  }
+
+  isLocalAddress6(addr: Uint8Array): boolean {
+    return this.udp6.isLocalAddress(addr);
+  }
+
+  sourceAddress6For(dst: Uint8Array): Uint8Array | null {
+    return this.udp6.sourceFor(dst);
   }
 
   isLocalAddress(addr: number): boolean {

@@ -15,10 +15,12 @@
 import type { Connection } from './tcp/connection.js';
 import type { Listener } from './tcp/tcp-layer.js';
 import type { UdpEndpoint, UdpHandler } from './udp/udp-layer.js';
+import type { Udp6Endpoint, Udp6Handler } from './udp/udp6-layer.js';
 
 export type { Connection, TcpErrorCode, TcpEvents } from './tcp/connection.js';
 export type { Listener } from './tcp/tcp-layer.js';
 export { UdpBindError, type UdpEndpoint, type UdpHandler } from './udp/udp-layer.js';
+export type { Udp6Endpoint, Udp6Handler } from './udp/udp6-layer.js';
 export type { IcmpErrorKind } from './iface/ip-output.js';
 
 export interface TransportEndpoints {
@@ -40,6 +42,18 @@ export interface TransportEndpoints {
    * ephemeral port); `reuse` is SO_REUSEADDR. Throws UdpBindError.
    */
   udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint;
+  /**
+   * Binds a UDP endpoint on [addr]:port over IPv6 (addr null: every IPv6
+   * address, port 0: an ephemeral port). With `v4` and addr null the
+   * binding is dual-stack: an IPv4 endpoint on 0.0.0.0 and the same port,
+   * whose datagrams go to `v4` (node's 'udp6' without ipv6Only). Throws
+   * UdpBindError (EADDRINUSE on either side, EADDRNOTAVAIL).
+   */
+  udp6Bind(addr: Uint8Array | null, port: number, handler: Udp6Handler, reuse: boolean, v4: UdpHandler | null): { v6: Udp6Endpoint; v4: UdpEndpoint | null };
+  /** Whether `addr` is one of the stack's usable IPv6 addresses. */
+  isLocalAddress6(addr: Uint8Array): boolean;
+  /** The IPv6 source address a packet to `dst` leaves from, or null when no route or no usable source reaches it. */
+  sourceAddress6For(dst: Uint8Array): Uint8Array | null;
   /** Whether `addr` is one of the stack's own addresses (127.0.0.0/8 included). */
   isLocalAddress(addr: number): boolean;
   /** The source address a packet to `dst` leaves from, or -1 when no route reaches it. */

@@ -549,6 +549,12 @@ export class Ipv6Layer implements Nd6Host {
     return null;
   }
 
+  /** Whether `a` is one of this layer's addresses and usable (past DAD, not duplicate): what a socket may bind. */
+  hasAddress(a: Uint8Array): boolean {
+    const x = this.findAddr(a, 0);
+    return x !== null && x.usable;
+  }
+
   /** The stored address when buf[off, off + 16) is one of this layer's addresses (tentative too, duplicates not), else null. */
   ownAddress(buf: Uint8Array, off = 0): Uint8Array | null {
     const a = this.findAddr(buf, off);

@@ -184,6 +184,12 @@ export class UdpLayer implements TransportInput {
     }
   }
 
+  /** Whether an endpoint bound to `address` (0: every address) could take `port` without `reuse`. */
+  portFree(address: number, port: number): boolean {
+    const list = this.ports.get(port);
+    return list === undefined || !list.some((e) => e.localAddress === 0 || address === 0 || e.localAddress === address);
+  }
+
   private ephemeralPort(address: number): number {
     const span = this.ephHigh - this.ephLow + 1;
     for (let i = 0; i < span; i++) {
