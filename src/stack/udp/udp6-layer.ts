@@ -71,7 +71,7 @@ export class Udp6Endpoint {
    */
   send(dst: Uint8Array, dstPort: number, data: Uint8Array, off = 0, len = data.length - off, hopLimit?: number): boolean {
     if (this.closed) return false;
-    return this.layer.send(this.localAddress, this.localPort, dst, dstPort, data, off, len, hopLimit);
+    return this.layer.sendFrom(this.localAddress, this.localPort, dst, dstPort, data, off, len, hopLimit);
   }
 
   close(): void {
@@ -233,11 +233,16 @@ export class Udp6Layer implements Ipv6TransportInput {
     }
   }
 
+  /** Sends a datagram from the route's best source address and `srcPort`. */
+  send(srcPort: number, dst: Uint8Array, dstPort: number, data: Uint8Array, off: number, len: number): boolean {
+    return this.sendFrom(null, srcPort, dst, dstPort, data, off, len);
+  }
+
   /**
    * Sends a datagram from [src]:srcPort (src null: the route's best source)
    * through the first interface with a route toward `dst`.
    */
-  send(src: Uint8Array | null, srcPort: number, dst: Uint8Array, dstPort: number, data: Uint8Array, off: number, len: number, hopLimit?: number): boolean {
+  sendFrom(src: Uint8Array | null, srcPort: number, dst: Uint8Array, dstPort: number, data: Uint8Array, off: number, len: number, hopLimit?: number): boolean {
     const length = UDP_HEADER_LEN + len;
     for (const v6 of this.layers) {
       if (v6.nextHop(dst) === null) continue;
