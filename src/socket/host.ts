@@ -15,7 +15,9 @@ export interface SocketHost {
   kick(): void;
   /**
    * Resolves a host name through the stack's own DNS client, with node's
-   * dns.lookup signature (IPv4 only).
+   * dns.lookup signature and semantics: family 0/4/6 (A and AAAA), all,
+   * hints (ADDRCONFIG, V4MAPPED), verbatim/order; localhost is ::1 and
+   * 127.0.0.1, ip6-localhost ::1 (src/stack/services/dns.ts).
    */
   readonly lookup: LookupFunction;
   /** Pending while the stack has no address yet (DHCP); undefined when ready. */
@@ -23,7 +25,7 @@ export interface SocketHost {
 }
 
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
-export type LookupFunction = (hostname: string, options: { family?: number; all?: boolean }, callback: LookupCallback) => void;
+export type LookupFunction = (hostname: string, options: { family?: number; all?: boolean; hints?: number; order?: string; verbatim?: boolean }, callback: LookupCallback) => void;
 
 /** Resolves a host name to an IPv4 address string: a literal as itself, anything else through `lookup` or the host's resolver. */
 export function resolveIpv4(host: SocketHost, hostname: string, lookup: LookupFunction | undefined, cb: LookupCallback): void {

@@ -330,6 +330,15 @@ export class NetStack implements TransportEndpoints {
     }
   }
 
+  /** Whether an interface other than lo has a usable IPv6 address beyond link-local (what getaddrinfo's AI_ADDRCONFIG asks). */
+  hasIpv6Address(): boolean {
+    for (const i of this.router.interfaces) {
+      if (i.loopback || i.v6 === null) continue;
+      if (i.v6.addresses().some((a) => a.origin !== 'link-local' && a.origin !== 'loopback' && (a.state === 'preferred' || a.state === 'deprecated'))) return true;
+    }
+    return false;
+  }
+
   isLocalAddress6(addr: Uint8Array): boolean {
     return this.udp6.isLocalAddress(addr);
   }

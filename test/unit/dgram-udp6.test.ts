@@ -232,4 +232,20 @@ describe("node:dgram 'udp6'", () => {
     // The IPv4 side holds the same port: a udp4 bind there fails.
     expect(await bindError(sock(a, 'udp4'), port)).toMatchObject({ code: 'EADDRINUSE' });
   });
+
+  it("names resolve through the stack's resolver for family 6: localhost and ip6-localhost are ::1 (loopback), as node's lookup6 sees them", async () => {
+    const server = sock(a, 'udp6');
+    await bound(server, 5007, '::1');
+    expect(server.address()).toEqual({ address: '::1', family: 'IPv6', port: 5007 });
+    const c = sock(a, 'udp6');
+    for (const name of ['localhost', 'ip6-localhost']) {
+      const got = nextMessage(server, `a datagram sent to ${name}`);
+      expect(await sendResult(c, name, 5007, name)).toBeNull();
+      const [m, r] = await got;
+      expect(m.toString()).toBe(name);
+      expect(r.address).toBe('::1');
+    }
+    // A name with no IPv6 address (and no DNS server here): getaddrinfo's ENOTFOUND, as node.
+    expect(await sendResult(c, 'x', 5007, 'no-such-host.test')).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.test' });
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * A small DNS stub resolver (RFC 1035) over the stack's own UDP: A records,
- * CNAME chains, retries with timeouts on the stack's timer wheel (so tests
+ * A small DNS stub resolver (RFC 1035) over the stack's own UDP: A and AAAA
+ * records (RFC 3596; both asked at once for family 0), CNAME chains, retries with timeouts on the stack's timer wheel (so tests
  * run it on a virtual clock), a random query ID and a random source port per
  * query (RFC 5452), and a `lookup()` with node's `dns.lookup` signature so
  * `net.connect({ lookup })` and dgram sockets resolve names through it.
@@ -18,13 +18,15 @@
  * quadratic, work.
  */
 import { isIP } from 'node:net';
+import { inspect } from 'node:util';
 import { randomInt } from 'node:crypto';
-import { ADDRCONFIG, ALL, V4MAPPED } from 'node:dns';
+import { ADDRCONFIG, ALL, V4MAPPED, getDefaultResultOrder } from 'node:dns';
 import type { UdpEndpoint, UdpLayer } from '../udp/udp-layer.js';
 import { UdpBindError } from '../udp/udp-layer.js';
 import type { Clock } from '../../time/clock.js';
 import { Timer, type TimerWheel } from '../../time/timer-wheel.js';
 import { ipToString, parseIpv4Address } from '../../wire/ipv4.js';
+import { ipv6ToString, parseIpv6Address } from '../../wire/ipv6.js';
 import { codedError, ERR_INVALID_ARG_TYPE } from '../../errors/node-errors.js';
 
 // ------------------------------------------------------------------ codec
@@ -62,7 +64,7 @@ export interface DnsRecord {
   type: number;
   class: number;
   ttl: number;
-  /** A: dotted address; CNAME/NS/PTR: a name; others: undefined (see rdata). */
+  /** A: dotted address; AAAA: IPv6 text (RFC 5952); CNAME/NS/PTR: a name; others: undefined (see rdata). */
   data?: string;
   /** Raw RDATA for types the codec does not interpret. */
   rdata?: Uint8Array;
@@ -193,6 +195,8 @@ function writeRecord(w: Writer, r: DnsRecord): void {
   const start = w.len;
   if (r.type === DNS_TYPE_A && r.data !== undefined && r.class === DNS_CLASS_IN) {
     w.u32(parseIpv4Address(r.data));
+  } else if (r.type === DNS_TYPE_AAAA && r.data !== undefined && r.class === DNS_CLASS_IN) {
+    w.bytes(parseIpv6Address(r.data));
   } else if (NAME_TYPES.has(r.type) && r.data !== undefined) {
     w.name(r.data);
   } else {
@@ -315,6 +319,8 @@ function readRecord(r: Reader): DnsRecord {
   const rec: DnsRecord = { name, type, class: klass, ttl };
   if (type === DNS_TYPE_A && klass === DNS_CLASS_IN && rdlen === 4) {
     rec.data = ipToString(r.u32());
+  } else if (type === DNS_TYPE_AAAA && klass === DNS_CLASS_IN && rdlen === 16) {
+    rec.data = ipv6ToString(r.buf, r.pos);
   } else if (NAME_TYPES.has(type)) {
     const sub = new Reader(r.buf.subarray(0, end), r.pos, r.work, r.budget);
     rec.data = sub.name();
@@ -366,7 +372,7 @@ export function decodeMessage(buf: Uint8Array, work?: DnsDecodeWork): DnsMessage
   return m;
 }
 
-/** A recursive A query for `name`. */
+/** A recursive query for `name` (A unless `type` says otherwise). */
 export function buildQuery(id: number, name: string, type = DNS_TYPE_A): Uint8Array {
   return encodeMessage({
     id, response: false, opcode: 0, authoritative: false, truncated: false, recursionDesired: true,
@@ -375,11 +381,17 @@ export function buildQuery(id: number, name: string, type = DNS_TYPE_A): Uint8Ar
   });
 }
 
+/** Addresses taken from one answer at most; the rest are counted (dns_addresses_capped) and dropped. */
+export const MAX_ANSWER_ADDRESSES = 64;
+
 /**
- * The A addresses for `name` in a response, following CNAMEs inside it.
- * Returns the addresses (possibly none) and the name the chain ended at.
+ * The A (or AAAA) addresses for `name` in a response, following CNAMEs
+ * inside it. Returns the addresses (possibly none, at most
+ * MAX_ANSWER_ADDRESSES), the name the chain ended at, and how many records
+ * of the type for that name were malformed (their RDATA not an address) or
+ * beyond the cap.
  */
-export function extractAddresses(m: DnsMessage, name: string): { addresses: string[]; canonical: string } {
+export function extractAddresses(m: DnsMessage, name: string, type = DNS_TYPE_A): { addresses: string[]; canonical: string; malformed: number; capped: number } {
   let current = name.toLowerCase();
   const seen = new Set<string>();
   for (let hops = 0; hops < 16; hops++) {
@@ -390,10 +402,16 @@ export function extractAddresses(m: DnsMessage, name: string): { addresses: stri
     if (seen.has(next)) break;
     current = next;
   }
-  const addresses = m.answers
-    .filter((r) => r.type === DNS_TYPE_A && r.class === DNS_CLASS_IN && r.data !== undefined && r.name.toLowerCase() === current)
-    .map((r) => r.data!);
-  return { addresses, canonical: current };
+  const addresses: string[] = [];
+  let malformed = 0;
+  let capped = 0;
+  for (const r of m.answers) {
+    if (r.type !== type || r.class !== DNS_CLASS_IN || r.name.toLowerCase() !== current) continue;
+    if (r.data === undefined) malformed++;
+    else if (addresses.length >= MAX_ANSWER_ADDRESSES) capped++;
+    else addresses.push(r.data);
+  }
+  return { addresses, canonical: current, malformed, capped };
 }
 
 // ------------------------------------------------------------------ errors
@@ -432,6 +450,13 @@ export interface ResolverDeps {
   kick?(): void;
   /** Random integer in [0, n); defaults to crypto.randomInt. */
   random?(n: number): number;
+  /**
+   * Whether the stack has a usable IPv6 address other than ::1 (what
+   * getaddrinfo's AI_ADDRCONFIG asks). Default: false.
+   */
+  hasIpv6?(): boolean;
+  /** Whether an IPv6 destination has a route and a source address (RFC 6724 rule 1). Default: false. */
+  reaches6?(address: string): boolean;
 }
 
 export interface ResolverOptions {
@@ -439,8 +464,8 @@ export interface ResolverOptions {
   timeoutMs?: number;
   /** Queries sent per name before giving up with EAI_AGAIN. Default 3. */
   attempts?: number;
-  /** Extra names, like /etc/hosts (lower-case name -> address). */
-  hosts?: Record<string, string>;
+  /** Extra names, like /etc/hosts (lower-case name -> address, or addresses of either family). */
+  hosts?: Record<string, string | string[]>;
 }
 
 export interface ResolverStats {
@@ -460,9 +485,19 @@ export interface ResolverStats {
   /** Name-decoding steps spent on replies (labels read plus pointers followed). */
   dns_decode_steps: number;
   dns_timeouts: number;
+  /** Answer records of the asked type for the asked name whose RDATA is not an address (an A not 4 bytes, an AAAA not 16). */
+  dns_ignored_records: number;
+  /** Addresses beyond MAX_ANSWER_ADDRESSES in one answer. */
+  dns_addresses_capped: number;
 }
 
-const DEFAULT_HOSTS: Record<string, string> = { localhost: '127.0.0.1', 'localhost.localdomain': '127.0.0.1' };
+/** Debian's /etc/hosts: localhost is both loopbacks; ip6-localhost and ip6-loopback are ::1. */
+const DEFAULT_HOSTS: Record<string, string[]> = {
+  localhost: ['::1', '127.0.0.1'],
+  'localhost.localdomain': ['127.0.0.1'],
+  'ip6-localhost': ['::1'],
+  'ip6-loopback': ['::1'],
+};
 
 type ResolveCallback = (err: DnsError | null, addresses: string[]) => void;
 
@@ -479,6 +514,7 @@ class Query {
     private readonly resolver: Resolver,
     private readonly server: number,
     private readonly name: string,
+    private readonly type: number,
     private readonly cb: (err: 'timeout' | 'servfail' | null, m: DnsMessage | null) => void,
   ) {
     this.timer = new Timer(() => this.onTimeout());
@@ -510,7 +546,7 @@ class Query {
   private send(): void {
     const deps = this.resolver.deps;
     this.id = (deps.random ?? randomInt)(0x10000);
-    this.packet = buildQuery(this.id, this.name);
+    this.packet = buildQuery(this.id, this.name, this.type);
     const wait = this.resolver.timeoutMs * 2 ** this.attempt;
     this.attempt++;
     deps.wheel.arm(this.timer, deps.clock.now() + wait);
@@ -558,7 +594,7 @@ class Query {
     }
     const q = m.questions[0];
     if (m.questions.length !== 1 || q === undefined ||
-        q.name.toLowerCase() !== this.name.toLowerCase() || q.type !== DNS_TYPE_A || q.class !== DNS_CLASS_IN) {
+        q.name.toLowerCase() !== this.name.toLowerCase() || q.type !== this.type || q.class !== DNS_CLASS_IN) {
       st.dns_ignored++;
       st.dns_ignored_question++;
       return;
@@ -590,10 +626,11 @@ export class Resolver {
   readonly stats: ResolverStats = {
     dns_queries: 0, dns_retries: 0, dns_answers: 0, dns_ignored: 0, dns_ignored_source: 0, dns_ignored_id: 0,
     dns_ignored_malformed: 0, dns_ignored_question: 0, dns_decode_steps: 0, dns_timeouts: 0,
+    dns_ignored_records: 0, dns_addresses_capped: 0,
   };
   readonly timeoutMs: number;
   readonly attempts: number;
-  private readonly hosts: Record<string, string>;
+  private readonly hosts: Record<string, string[]>;
   private readonly active = new Set<Query>();
 
   constructor(
@@ -602,26 +639,36 @@ export class Resolver {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.attempts = opts.attempts ?? 3;
-    this.hosts = { ...DEFAULT_HOSTS, ...opts.hosts };
+    this.hosts = { ...DEFAULT_HOSTS };
+    for (const [k, v] of Object.entries(opts.hosts ?? {})) this.hosts[k.toLowerCase()] = typeof v === 'string' ? [v] : [...v];
+  }
+
+  /** resolve(hostname, 4, cb). */
+  resolve4(hostname: string, cb: ResolveCallback): void {
+    this.resolve(hostname, 4, cb);
   }
 
   /**
-   * Resolves `hostname` to its IPv4 addresses. Numeric IPv4 addresses and
-   * host-table names answer at once (still asynchronously). Errors are
-   * node-shaped: ENOTFOUND (no such name / no A record / no server),
-   * EAI_AGAIN (timeout, SERVFAIL, REFUSED).
+   * Resolves `hostname` to its IPv4 (family 4: A) or IPv6 (family 6: AAAA)
+   * addresses. Numeric addresses of the family and host-table names answer
+   * at once (still asynchronously). Errors are node-shaped: ENOTFOUND (no
+   * such name / no record of the type / no server), EAI_AGAIN (timeout,
+   * SERVFAIL, REFUSED).
    */
-  resolve4(hostname: string, cb: ResolveCallback): void {
+  resolve(hostname: string, family: 4 | 6, cb: ResolveCallback): void {
     const name = hostname.endsWith('.') && hostname.length > 1 ? hostname.slice(0, -1) : hostname;
-    if (isIP(name) === 4) {
+    if (isIP(name) === family) {
       process.nextTick(cb, null, [name]);
       return;
     }
     const local = this.hosts[name.toLowerCase()];
     if (local !== undefined) {
-      process.nextTick(cb, null, [local]);
+      const mine = local.filter((a) => isIP(a) === family);
+      if (mine.length > 0) process.nextTick(cb, null, mine);
+      else process.nextTick(cb, dnsError('ENOTFOUND', hostname), []);
       return;
     }
+    const type = family === 6 ? DNS_TYPE_AAAA : DNS_TYPE_A;
     const server = this.deps.server();
     let serverIp: number;
     try {
@@ -642,7 +689,7 @@ export class Resolver {
       process.nextTick(cb, err, addrs);
     };
     const ask = (qname: string, hops: number): void => {
-      const q = new Query(this, serverIp, qname, (err, m) => {
+      const q = new Query(this, serverIp, qname, type, (err, m) => {
         this.active.delete(q);
         if (err !== null || m === null) {
           finish(dnsError('EAI_AGAIN', hostname), []);
@@ -656,7 +703,9 @@ export class Resolver {
           finish(dnsError('EAI_AGAIN', hostname), []);
           return;
         }
-        const { addresses, canonical } = extractAddresses(m, qname);
+        const { addresses, canonical, malformed, capped } = extractAddresses(m, qname, type);
+        this.stats.dns_ignored_records += malformed;
+        this.stats.dns_addresses_capped += capped;
         if (addresses.length > 0) {
           finish(null, addresses);
           return;
@@ -679,7 +728,42 @@ export class Resolver {
     this.active.clear();
   }
 
-  /** node's `dns.lookup(hostname[, options], callback)`, IPv4 only. */
+  /**
+   * Both families at once (family 0), ordered as getaddrinfo's RFC 6724
+   * sort leaves them: IPv6 destinations the stack reaches, then IPv4, then
+   * IPv6 ones it does not reach. Fails only when both fail (EAI_AGAIN if
+   * either timed out, else ENOTFOUND).
+   */
+  resolveBoth(hostname: string, cb: (err: DnsError | null, addresses: LookupAddress[]) => void): void {
+    let left = 2;
+    let v4: string[] = [];
+    let v6: string[] = [];
+    let err4: DnsError | null = null;
+    let err6: DnsError | null = null;
+    const done = (): void => {
+      if (--left > 0) return;
+      if (v4.length === 0 && v6.length === 0) {
+        cb(err4?.code === 'EAI_AGAIN' ? err4 : err6?.code === 'EAI_AGAIN' ? err6 : err4 ?? err6 ?? dnsError('ENOTFOUND', hostname), []);
+        return;
+      }
+      const reaches = this.deps.reaches6;
+      const near = v6.filter((a) => reaches?.(a) === true);
+      const far = v6.filter((a) => reaches?.(a) !== true);
+      cb(null, [...near.map((a) => ({ address: a, family: 6 })), ...v4.map((a) => ({ address: a, family: 4 })), ...far.map((a) => ({ address: a, family: 6 }))]);
+    };
+    this.resolve(hostname, 6, (e, a) => {
+      err6 = e;
+      v6 = a;
+      done();
+    });
+    this.resolve(hostname, 4, (e, a) => {
+      err4 = e;
+      v4 = a;
+      done();
+    });
+  }
+
+  /** node's `dns.lookup(hostname[, options], callback)`: family 0/4/6, all, hints (ADDRCONFIG, V4MAPPED), verbatim/order. */
   readonly lookup: LookupFunction = (hostname: string, options?: unknown, callback?: unknown): void => {
     lookupWith(this, hostname, options, callback);
   };
@@ -703,9 +787,13 @@ export interface LookupOptionsLike {
   order?: string;
 }
 
+type Order = 'verbatim' | 'ipv4first' | 'ipv6first';
+
 function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, callback: unknown): void {
   let family: number = 0;
   let all = false;
+  let hints = 0;
+  let order: Order | undefined;
   if (hostname && typeof hostname !== 'string') {
     throw ERR_INVALID_ARG_TYPE('hostname', 'of type string', hostname);
   }
@@ -724,13 +812,24 @@ function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, cal
     if (o.hints !== undefined && o.hints !== null && o.hints !== 0 && (Number(o.hints) & ~(ADDRCONFIG | V4MAPPED | ALL)) !== 0) {
       throw codedError('ERR_INVALID_ARG_VALUE', `The argument 'hints' is invalid. Received ${String(o.hints)}`, TypeError);
     }
+    hints = Number(o.hints ?? 0) | 0;
+    if (o.verbatim !== undefined && o.verbatim !== null) {
+      if (typeof o.verbatim !== 'boolean') throw ERR_INVALID_ARG_TYPE('options.verbatim', 'of type boolean', o.verbatim);
+      order = o.verbatim ? 'verbatim' : 'ipv4first';
+    }
+    if (o.order !== undefined && o.order !== null) {
+      if (o.order !== 'verbatim' && o.order !== 'ipv4first' && o.order !== 'ipv6first') {
+        throw codedError('ERR_INVALID_ARG_VALUE', `The property 'options.order' must be one of: 'verbatim', 'ipv4first', 'ipv6first'. Received ${inspect(o.order)}`, TypeError);
+      }
+      order = o.order;
+    }
   }
   if (typeof callback !== 'function') {
     throw ERR_INVALID_ARG_TYPE('callback', 'of type function', callback);
   }
   if (family !== 0 && family !== 4 && family !== 6) {
-    const e = codedError('ERR_INVALID_ARG_VALUE', `The argument 'family' must be one of: 0, 4, 6. Received ${String(family)}`, TypeError);
-    throw e;
+    const what = typeof options === 'number' ? "argument 'family'" : "property 'options.family'";
+    throw codedError('ERR_INVALID_ARG_VALUE', `The ${what} must be one of: 0, 4, 6. Received ${String(family)}`, TypeError);
   }
   const cb = callback as (err: Error | null, a?: unknown, f?: number) => void;
   if (!hostname) {
@@ -745,23 +844,49 @@ function lookupWith(resolver: Resolver, hostname: unknown, options: unknown, cal
     else process.nextTick(cb, null, name, literal);
     return;
   }
-  if (family === 6) {
-    process.nextTick(cb, dnsError('ENOTFOUND', name));
-    return;
-  }
-  resolver.resolve4(name, (err, addrs) => {
+  const deliver = (err: DnsError | null, list: LookupAddress[]): void => {
+    if (err === null && list.length === 0) err = dnsError('ENOTFOUND', name);
     if (err !== null) {
       cb(err);
       return;
     }
-    if (all) cb(null, addrs.map((a) => ({ address: a, family: 4 })));
-    else cb(null, addrs[0], 4);
+    if (all) cb(null, list);
+    else cb(null, list[0]!.address, list[0]!.family);
+  };
+  // AI_ADDRCONFIG: IPv6 answers only when the stack has an IPv6 address besides ::1.
+  const v6ok = (hints & ADDRCONFIG) === 0 || resolver.deps.hasIpv6?.() === true;
+  if (family === 4 || (family === 0 && !v6ok)) {
+    resolver.resolve(name, 4, (err, addrs) => deliver(err, addrs.map((a) => ({ address: a, family: 4 }))));
+    return;
+  }
+  if (family === 6) {
+    resolver.resolve(name, 6, (err, addrs) => {
+      if (addrs.length > 0 || (hints & V4MAPPED) === 0) {
+        deliver(err, addrs.map((a) => ({ address: a, family: 6 })));
+        return;
+      }
+      // AI_V4MAPPED: no IPv6 address, so the IPv4 ones as ::ffff:a.b.c.d.
+      resolver.resolve(name, 4, (err4, v4) => deliver(err4, v4.map((a) => ({ address: `::ffff:${a}`, family: 6 }))));
+    });
+    return;
+  }
+  const how = order ?? (getDefaultResultOrder() as Order);
+  resolver.resolveBoth(name, (err, list) => {
+    if (how === 'ipv4first') list = [...list.filter((a) => a.family === 4), ...list.filter((a) => a.family === 6)];
+    else if (how === 'ipv6first') list = [...list.filter((a) => a.family === 6), ...list.filter((a) => a.family === 4)];
+    deliver(err, list);
   });
 }
 
 /** What hostLookup needs of a socket host (structurally: socket/host.ts's SocketHost fits). */
 export interface ResolverHost {
-  readonly engine: { readonly udp: UdpLayer; readonly wheel: TimerWheel; readonly clock: Clock };
+  readonly engine: {
+    readonly udp: UdpLayer;
+    readonly wheel: TimerWheel;
+    readonly clock: Clock;
+    hasIpv6Address(): boolean;
+    sourceAddress6For(dst: Uint8Array): Uint8Array | null;
+  };
   readonly dnsServer: string | undefined;
   ref(): void;
   unref(): void;
@@ -787,6 +912,8 @@ export function hostResolver(host: ResolverHost): Resolver {
       ref: () => host.ref(),
       unref: () => host.unref(),
       kick: () => host.kick(),
+      hasIpv6: () => host.engine.hasIpv6Address(),
+      reaches6: (a) => host.engine.sourceAddress6For(parseIpv6Address(a)) !== null,
     });
     resolvers.set(host, r);
   }
