@@ -21,8 +21,8 @@ import { installByteKernels } from './wire/kernels.js';
 import type { Interface } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './wire/ipv4.js';
-import { ipv6Equal, ipv6ToString, parseIpv6Address, parseIpv6Cidr } from './wire/ipv6.js';
-import type { Ipv6AddressConfig, Ipv6Config } from './stack/iface/ipv6-layer.js';
+import { IPV6_ALL_NODES, ipv6Equal, ipv6ToString, parseIpv6Address, parseIpv6Cidr } from './wire/ipv6.js';
+import type { Ipv6AddressConfig, Ipv6Config, Ipv6Layer } from './stack/iface/ipv6-layer.js';
 import { createNetModule, type NetModule } from './socket/net.js';
 import type { SocketHost } from './socket/host.js';
 import { createDgramModule, type DgramModule } from './socket/dgram.js';
@@ -34,6 +34,7 @@ import type { TcpLayerOptions } from './stack/tcp/tcp-layer.js';
 import type { UdpLayerOptions } from './stack/udp/udp-layer.js';
 import { codedError } from './errors/node-errors.js';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 
 // The addon's memcpy/checksum kernels for the data path's copies and sums
@@ -184,6 +185,35 @@ function interfaceHasAddress(ifname: string, address: number): boolean {
   return interfaceAddresses(ifname).includes(ipToString(address));
 }
 
+function interfaceHas6(ifname: string, address: Uint8Array): boolean {
+  return (networkInterfaces()[ifname] ?? []).some((a) => a.family === 'IPv6' && ipv6Equal(parseIpv6Address(a.address.split('%')[0]!), 0, address));
+}
+
+/** The RFC 7217 secret of a stack on AF_XDP: fixed per interface and MAC, so its addresses stay the same across runs. */
+function xdpStableSecret(ifname: string, mac: number): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`ustack xdp ${ifname} ${mac.toString(16)}`).digest());
+}
+
+/**
+ * Keeps the XDP program's IPv6 map equal to the stack's addresses (all but
+ * duplicates, tentative ones too: DAD's NS and NA name them), with ff02::1
+ * when the stack does SLAAC (it needs the router advertisements; the
+ * kernel then gets no all-nodes traffic on the interface).
+ */
+function divertIpv6(xdp: XdpNic, v6: Ipv6Layer, slaac: boolean): void {
+  const update = (): void => {
+    const list = v6.addresses().filter((a) => a.state !== 'duplicate').map((a) => a.address);
+    if (slaac) list.push(IPV6_ALL_NODES);
+    xdp.setAddresses6(list);
+  };
+  const previous = v6.onAddressChange;
+  v6.onAddressChange = (a) => {
+    previous?.(a);
+    update();
+  };
+  update();
+}
+
 /**
  * AF_XDP shared-address mode: the address must be one the interface already
  * has (the kernel keeps answering ARP and ICMP for it), and the stack's
@@ -313,13 +343,18 @@ export class Stack implements SocketHost {
       });
     } else if (spec.kind === 'xdp') {
       // The program sends the socket only what is addressed to the stack: it must know the address first.
-      if (ipv6 !== undefined) throw invalidArg(`nic '${opts.nic}': IPv6 is not supported on AF_XDP yet (its program diverts IPv4 only)`);
+      if (ipv6 !== undefined && spec.shared) throw invalidArg(`nic '${opts.nic}': IPv6 is not supported in AF_XDP shared-address mode yet (its program diverts IPv4 ports only)`);
       if (useDhcp) throw invalidArg(`nic '${opts.nic}': address 'dhcp' is not supported on AF_XDP yet; give the address`);
       if (!spec.shared && interfaceHasAddress(spec.ifname, address)) {
         // Every IPv4 packet to the address would go to the stack: the kernel would lose its own traffic (SSH too).
         throw invalidArg(
           `nic '${opts.nic}': ${ipToString(address)} is the kernel's own address on ${spec.ifname}; give the stack another address, or share this one with ${'`'}xdp:${spec.ifname}?shared=1${'`'}`,
         );
+      }
+      for (const a of plan.v6) {
+        if (interfaceHas6(spec.ifname, a.address)) {
+          throw invalidArg(`nic '${opts.nic}': ${ipv6ToString(a.address)} is the kernel's own address on ${spec.ifname}; give the stack another address`);
+        }
       }
       const ephemeral = spec.shared ? sharedModeEphemeralPorts(opts.nic, spec.ifname, address) : undefined;
       const xdp = XdpNic.open({
@@ -334,7 +369,17 @@ export class Stack implements SocketHost {
       let stack: Stack;
       try {
         xdp.setAddresses([address]);
-        stack = Stack.build(clock, xdp, address, prefixLength, gateway, { ...opts, ...(ephemeral ? { ephemeralPorts: ephemeral } : {}) });
+        // The kernel keeps IPv6 on the interface, with a link-local address
+        // from the same MAC: the stack's identifiers are RFC 7217 stable ones
+        // (a secret from the interface), so the two never collide.
+        const ipv6Xdp = ipv6 === undefined ? undefined : { ...ipv6, stableSecret: xdpStableSecret(spec.ifname, xdp.mac) };
+        stack = Stack.build(clock, xdp, address, prefixLength, gateway, {
+          ...opts,
+          ...(ephemeral ? { ephemeralPorts: ephemeral } : {}),
+          ...(ipv6Xdp ? { ipv6: ipv6Xdp } : {}),
+        });
+        const v6 = stack.iface.v6;
+        if (v6 !== null) divertIpv6(xdp, v6, plan.slaac);
       } catch (err) {
         xdp.close().catch(() => {});
         throw err;

@@ -33,6 +33,7 @@ Napi::Function XdpDevice::Define(Napi::Env env) {
       InstanceMethod<&XdpDevice::Start>("start"),
       InstanceAccessor<&XdpDevice::GetShared>("shared"),
       InstanceMethod<&XdpDevice::SetAddresses>("setAddresses"),
+      InstanceMethod<&XdpDevice::SetAddresses6>("setAddresses6"),
       InstanceMethod<&XdpDevice::SetPorts>("setPorts"),
       InstanceMethod<&XdpDevice::Neighbor>("neighbor"),
       InstanceMethod<&XdpDevice::RxBurst>("rxBurst"),
@@ -239,6 +240,26 @@ Napi::Value XdpDevice::SetAddresses(const Napi::CallbackInfo& info) {
     wire[i] = htonl(static_cast<uint32_t>(d));
   }
   int rc = dev_.set_addresses(wire.data(), n);
+  if (rc < 0) ThrowSystem(env, -rc, "bpf(BPF_MAP_UPDATE_ELEM)", ifname_);
+  return env.Undefined();
+}
+
+// setAddresses6(keys: Uint8Array): the IPv6 map's keys (program.h), 16
+// bytes each as on the wire; at most 64. Copied before use.
+Napi::Value XdpDevice::SetAddresses6(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setAddresses6(keys: Uint8Array)");
+    return env.Undefined();
+  }
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  size_t len = a.ByteLength();
+  if (len % 16 != 0 || len / 16 > 64) {
+    ThrowRange(env, "setAddresses6: the keys must be whole 16-byte addresses, at most 64");
+    return env.Undefined();
+  }
+  std::vector<uint8_t> keys(a.Data(), a.Data() + len);
+  int rc = dev_.set_addresses6(keys.data(), static_cast<uint32_t>(len / 16));
   if (rc < 0) ThrowSystem(env, -rc, "bpf(BPF_MAP_UPDATE_ELEM)", ifname_);
   return env.Undefined();
 }

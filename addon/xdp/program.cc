@@ -11,6 +11,24 @@ namespace {
 // EtherTypes as a little-endian 2-byte load of the big-endian field sees them.
 constexpr int32_t kLoadedIpv4 = 0x0008;  // 08 00
 constexpr int32_t kLoadedArp = 0x0608;   // 08 06
+constexpr int32_t kLoadedIpv6 = 0xdd86;  // 86 dd
+constexpr int32_t kIpprotoIcmpv6 = 58;
+constexpr int32_t kNeighborSolicit = 135;
+constexpr int32_t kNeighborAdvert = 136;
+
+// Copies the 16 bytes at r2 + off (packet, bounds already checked) to the
+// stack at r10 - 16 as the key of an IPv6 map lookup, and looks it up: r0 =
+// the value or 0. Clobbers r1-r5.
+void lookup6(Asm& a, int16_t off, int addresses6_map_fd) {
+  for (int16_t k = 0; k < 16; k += 4) {
+    a.ldx(BPF_W, R5, R2, static_cast<int16_t>(off + k));
+    a.stx(BPF_W, R10, static_cast<int16_t>(-16 + k), R5);
+  }
+  a.mov(R2, R10);
+  a.add(R2, -16);
+  a.ld_map_fd(R1, addresses6_map_fd);
+  a.call(BPF_FUNC_map_lookup_elem);
+}
 
 // bpf_redirect_map(xsks, ctx->rx_queue_index, XDP_PASS), the verdict
 // counted, returned. Expects ctx in r6.
@@ -41,8 +59,8 @@ void redirect_and_count(Asm& a, int xsk_map_fd, int counters_map_fd) {
 
 }  // namespace
 
-bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, std::vector<bpf_insn>* out,
-                            std::string* why) {
+bool build_redirect_program(int addresses_map_fd, int addresses6_map_fd, int xsk_map_fd, int counters_map_fd,
+                            std::vector<bpf_insn>* out, std::string* why) {
   Asm a;
   // r6 = ctx (r1 is clobbered by calls); r2 = data, r3 = data_end.
   a.mov(R6, R1);
@@ -53,6 +71,7 @@ bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_m
   a.jmp(BPF_JGT, R4, R3, "pass");
   a.ldx(BPF_H, R5, R2, kEthType);
   a.jmp(BPF_JEQ, R5, kLoadedIpv4, "ipv4");
+  a.jmp(BPF_JEQ, R5, kLoadedIpv6, "ipv6");
   a.jmp(BPF_JNE, R5, kLoadedArp, "pass");
 
   // ARP for IPv4: the target address decides.
@@ -63,6 +82,31 @@ bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_m
   a.jmp(BPF_JNE, R5, kLoadedIpv4, "pass");
   a.ldx(BPF_W, R5, R2, kArpTpa);
   a.ja("lookup");
+
+  // IPv6: the destination address decides; for a group, an NS or NA's target.
+  a.label("ipv6");
+  a.mov(R4, R2);
+  a.add(R4, kIpv6End);
+  a.jmp(BPF_JGT, R4, R3, "pass");
+  lookup6(a, kIpv6Daddr, addresses6_map_fd);
+  a.jmp(BPF_JNE, R0, 0, "redirect");
+  // The call forgot the packet pointers and their bounds: load and check again.
+  a.ldx(BPF_W, R2, R6, kMdData);
+  a.ldx(BPF_W, R3, R6, kMdDataEnd);
+  a.mov(R4, R2);
+  a.add(R4, kNdTargetEnd);
+  a.jmp(BPF_JGT, R4, R3, "pass");
+  a.ldx(BPF_B, R5, R2, kIpv6Daddr);
+  a.jmp(BPF_JNE, R5, 0xff, "pass");
+  a.ldx(BPF_B, R5, R2, kIpv6NextHeader);
+  a.jmp(BPF_JNE, R5, kIpprotoIcmpv6, "pass");
+  a.ldx(BPF_B, R5, R2, kIcmpv6Type);
+  a.jmp(BPF_JEQ, R5, kNeighborSolicit, "nd");
+  a.jmp(BPF_JNE, R5, kNeighborAdvert, "pass");
+  a.label("nd");
+  lookup6(a, kNdTarget, addresses6_map_fd);
+  a.jmp(BPF_JNE, R0, 0, "redirect");
+  a.ja("pass");
 
   a.label("ipv4");
   a.mov(R4, R2);
@@ -79,6 +123,7 @@ bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_m
   a.call(BPF_FUNC_map_lookup_elem);
   a.jmp(BPF_JEQ, R0, 0, "pass");
 
+  a.label("redirect");
   redirect_and_count(a, xsk_map_fd, counters_map_fd);
 
   a.label("pass");

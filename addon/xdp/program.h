@@ -3,11 +3,21 @@
 //
 //   ARP (Ethernet, IPv4) whose target protocol address is one of ours  -> redirect
 //   IPv4 whose destination address is one of ours (every fragment)     -> redirect
+//   IPv6 whose destination address is in the IPv6 map (every fragment) -> redirect
+//   IPv6 to a multicast group carrying ICMPv6 (no extension header) NS
+//     or NA whose target address is in the IPv6 map                     -> redirect
 //   anything else, or a frame too short to tell                         -> XDP_PASS
 //
 // "Ours" is a key in the addresses map (BPF_MAP_TYPE_HASH, key: the IPv4
 // address as it is on the wire, 4 bytes; value: 4 bytes, unused), which the
-// addon updates when the stack's addresses change. The redirect goes through
+// addon updates when the stack's addresses change. The IPv6 map (key: the
+// 16 address bytes as on the wire) holds the stack's unicast addresses
+// (tentative ones too: DAD's NS and NA name them), and the all-nodes group
+// ff02::1 when the stack takes the whole group (SLAAC: it needs the RAs).
+// A group the kernel and the stack both listen on goes to one of them only
+// (XDP cannot copy a frame): so the stack's solicited-node groups are not
+// keys — ND to them comes by its target, and the kernel keeps the rest of
+// the group traffic (its own addresses may share the group). The redirect goes through
 // the XSKMAP at the receive queue's index, with XDP_PASS as the fallback
 // when no socket is bound there (bpf_redirect_map's flags).
 //
@@ -43,6 +53,12 @@ constexpr int16_t kArpTpa = 14 + 24;   // ARP target protocol address
 constexpr int16_t kArpEnd = 14 + 28;
 constexpr int16_t kIpv4Daddr = 14 + 16;
 constexpr int16_t kIpv4End = 14 + 20;
+constexpr int16_t kIpv6NextHeader = 14 + 6;
+constexpr int16_t kIpv6Daddr = 14 + 24;
+constexpr int16_t kIpv6End = 14 + 40;
+constexpr int16_t kIcmpv6Type = kIpv6End;      // ICMPv6 right after the fixed header
+constexpr int16_t kNdTarget = kIpv6End + 8;    // NS and NA: the target address
+constexpr int16_t kNdTargetEnd = kNdTarget + 16;
 
 // The name the program is loaded under (BPF_OBJ_NAME_LEN includes the NUL):
 // how a later ustack process recognises a program as one of its own.
@@ -74,8 +90,9 @@ enum Counter : uint32_t { kRedirected = 0, kNoSocketOnQueue = 1, kCounterCount =
 
 // Builds the program over the three maps' file descriptors. False (with
 // *why) only if the assembler finds a broken label: a bug, covered by the tests.
-bool build_redirect_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, std::vector<bpf_insn>* out,
-                            std::string* why);
+// addresses6_map_fd: the IPv6 map (key 16 bytes).
+bool build_redirect_program(int addresses_map_fd, int addresses6_map_fd, int xsk_map_fd, int counters_map_fd,
+                            std::vector<bpf_insn>* out, std::string* why);
 bool build_shared_program(int addresses_map_fd, int xsk_map_fd, int counters_map_fd, const SharedPorts& ports,
                           std::vector<bpf_insn>* out, std::string* why);
 

@@ -4,11 +4,13 @@
 // with the helpers they call and their maps modelled; every packet access is checked against data_end, as the
 // kernel's verifier would insist, so a frame of any length — every
 // truncation of ARP and IPv4 frames — is run and must never read outside
-// it; 200,000 random frames, biased toward what the programs read, get the
+// it (IPv6 frames and NS/NA to a group too); 200,000 random frames, biased
+// toward what the programs read (IPv4 and IPv6), get the
 // verdict a plain C++ statement of the rules gives. Built and run by
 // scripts/test-native.sh; prints "N passed, N failed".
 #include <linux/bpf.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -27,9 +29,13 @@ constexpr int kAddrsFd = 7;
 constexpr int kXsksFd = 9;
 constexpr int kCountersFd = 11;
 constexpr int kPortsFd = 13;
+constexpr int kAddrs6Fd = 15;
+
+using Addr6 = std::array<uint8_t, 16>;
 
 struct Model {
   std::set<uint32_t> ours;            // keys of the addresses map (wire order, as loaded)
+  std::set<Addr6> ours6;              // keys of the IPv6 map
   std::set<uint32_t> bound_queues;    // XSKMAP entries
   std::set<uint32_t> ports;           // shared variant: protocol << 16 | port
   uint32_t rx_queue = 0;
@@ -49,7 +55,7 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
     uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
   } ctx{0, 0, 0, 1, m->rx_queue, 0};
   const uint64_t kCtx = 0x10000000, kPkt = 0x20000000, kStackTop = 0x30000000 + sizeof stack;
-  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000, kMapC = 0x70000000, kMapP = 0x90000000;
+  const uint64_t kMapA = 0x40000000, kMapX = 0x50000000, kMapC = 0x70000000, kMapP = 0x90000000, kMapA6 = 0xa0000000;
   const uint64_t kCounterMem = 0x80000000;  // counters[i] at kCounterMem + 8 * i
   r[1] = kCtx;
   r[10] = kStackTop;
@@ -91,7 +97,12 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
         m->bad_insn = true;
         return ~0ull;
       }
-      dst = i.imm == kAddrsFd ? kMapA : i.imm == kXsksFd ? kMapX : i.imm == kCountersFd ? kMapC : i.imm == kPortsFd ? kMapP : 0;
+      dst = i.imm == kAddrsFd    ? kMapA
+            : i.imm == kXsksFd   ? kMapX
+            : i.imm == kCountersFd ? kMapC
+            : i.imm == kPortsFd  ? kMapP
+            : i.imm == kAddrs6Fd ? kMapA6
+                                 : 0;
       pc++;
       continue;
     }
@@ -146,6 +157,17 @@ uint64_t run(const std::vector<bpf_insn>& prog, const uint8_t* frame, size_t len
             return ~0ull;
           }
           r[0] = m->ours.count(static_cast<uint32_t>(key)) ? 0x60000000 : 0;
+        } else if (i.imm == BPF_FUNC_map_lookup_elem && r[1] == kMapA6) {
+          m->lookups++;
+          uint64_t lo, hi;
+          if (!load(r[2], 8, &lo) || !load(r[2] + 8, 8, &hi)) {
+            m->bad_insn = true;
+            return ~0ull;
+          }
+          Addr6 key;
+          std::memcpy(key.data(), &lo, 8);
+          std::memcpy(key.data() + 8, &hi, 8);
+          r[0] = m->ours6.count(key) ? 0x60000000 : 0;
         } else if (i.imm == BPF_FUNC_map_lookup_elem && r[1] == kMapP) {
           uint64_t key;
           if (!load(r[2], 4, &key)) {
@@ -223,10 +245,48 @@ std::vector<uint8_t> ipv4(const uint8_t daddr[4], size_t payload = 8) {
   return f;
 }
 
+Addr6 a6(std::initializer_list<uint16_t> words) {
+  Addr6 a{};
+  size_t k = 0;
+  for (uint16_t w : words) {
+    a[k++] = static_cast<uint8_t>(w >> 8);
+    a[k++] = static_cast<uint8_t>(w);
+  }
+  return a;
+}
+
+// An IPv6 frame to `dst` with next header `nh` and `payload` bytes after the fixed header.
+std::vector<uint8_t> ipv6(const Addr6& dst, uint8_t nh, size_t payload = 8) {
+  std::vector<uint8_t> f = eth(0x86dd, 40 + payload);
+  f[14] = 0x60;
+  f[18] = static_cast<uint8_t>(payload >> 8);
+  f[19] = static_cast<uint8_t>(payload);
+  f[20] = nh;
+  f[21] = 255;
+  std::memcpy(&f[38], dst.data(), 16);
+  return f;
+}
+
+// An ICMPv6 message of `type` to `dst`; for NS/NA (24 bytes) the target address.
+std::vector<uint8_t> icmp6(const Addr6& dst, uint8_t type, const Addr6& target) {
+  std::vector<uint8_t> f = ipv6(dst, 58, 24);
+  f[54] = type;
+  std::memcpy(&f[62], target.data(), 16);
+  return f;
+}
+
+Addr6 solicited(const Addr6& a) {
+  Addr6 g = a6({0xff02, 0, 0, 0, 0, 1, 0xff00, 0});
+  g[13] = a[13];
+  g[14] = a[14];
+  g[15] = a[15];
+  return g;
+}
+
 std::vector<bpf_insn> program() {
   std::vector<bpf_insn> p;
   std::string why;
-  CHECK(build_redirect_program(kAddrsFd, kXsksFd, kCountersFd, &p, &why));
+  CHECK(build_redirect_program(kAddrsFd, kAddrs6Fd, kXsksFd, kCountersFd, &p, &why));
   CHECK(why.empty());
   return p;
 }
@@ -268,7 +328,7 @@ void test_assembler() {
 void test_shape() {
   std::vector<bpf_insn> p = program();
   CHECK(!p.empty() && p.back().code == (BPF_JMP | BPF_EXIT));
-  CHECK(p.size() < 64);
+  CHECK(p.size() < 128);
   for (size_t pc = 0; pc < p.size(); pc++) {
     uint8_t cls = p[pc].code & 0x07;
     uint8_t op = p[pc].code & 0xf0;
@@ -278,7 +338,7 @@ void test_shape() {
     }
     if (p[pc].code == (BPF_STX | BPF_ATOMIC | BPF_DW)) CHECK(p[pc].imm == BPF_ADD);
     if (cls == BPF_LDX && p[pc].src_reg == R2) {
-      int size = (p[pc].code & 0x18) == BPF_H ? 2 : 4;
+      int size = (p[pc].code & 0x18) == BPF_B ? 1 : (p[pc].code & 0x18) == BPF_H ? 2 : 4;
       CHECK((2 + p[pc].off) % size == 0);  // aligned for NET_IP_ALIGN
     }
   }
@@ -318,6 +378,44 @@ void test_decisions() {
   CHECK(!m.bad_insn && !m.out_of_bounds);
 }
 
+// IPv6: the destination decides, or for an NS/NA to a group its target; the
+// rest (the kernel's addresses, echo to all-nodes, ND behind an extension
+// header) is the kernel's. ff02::1 as a key gives the stack the whole group.
+void test_ipv6_decisions() {
+  std::vector<bpf_insn> p = program();
+  const Addr6 ours = a6({0xfd00, 0x11, 0, 0, 0, 0, 0, 2});
+  const Addr6 ll = a6({0xfe80, 0, 0, 0, 0x1234, 0x5678, 0x9abc, 0xdef0});
+  const Addr6 kernels = a6({0xfd00, 0x11, 0, 0, 0, 0, 0, 1});
+  const Addr6 kernels_same_group = a6({0xfd00, 0x22, 0, 0, 0, 0, 0, 2});  // shares ours' solicited-node group
+  const Addr6 all_nodes = a6({0xff02, 0, 0, 0, 0, 0, 0, 1});
+  Model m;
+  m.ours6 = {ours, ll};
+  m.bound_queues.insert(0);
+  auto verdict = [&](const std::vector<uint8_t>& f) { return run(p, f.data(), f.size(), &m); };
+  CHECK(verdict(ipv6(ours, 58)) == XDP_REDIRECT);          // echo, anything to our address
+  CHECK(verdict(ipv6(ll, 17)) == XDP_REDIRECT);
+  CHECK(verdict(ipv6(ours, 44)) == XDP_REDIRECT);          // fragments too
+  CHECK(verdict(ipv6(kernels, 58)) == XDP_PASS);
+  CHECK(verdict(icmp6(solicited(ours), 135, ours)) == XDP_REDIRECT);  // NS for us (resolution, DAD)
+  CHECK(verdict(icmp6(solicited(ours), 135, kernels_same_group)) == XDP_PASS);  // the same group, the kernel's target
+  CHECK(verdict(icmp6(all_nodes, 136, ours)) == XDP_REDIRECT);        // NA defending our address (DAD)
+  CHECK(verdict(icmp6(all_nodes, 136, kernels)) == XDP_PASS);
+  CHECK(verdict(icmp6(all_nodes, 134, ours)) == XDP_PASS);            // an RA: the kernel's unless the stack takes all-nodes
+  CHECK(verdict(icmp6(all_nodes, 128, ours)) == XDP_PASS);            // echo to all-nodes
+  CHECK(verdict(icmp6(kernels, 135, ours)) == XDP_PASS);              // an NS to someone else's unicast address
+  std::vector<uint8_t> behind_hbh = icmp6(solicited(ours), 135, ours);
+  behind_hbh[20] = 0;  // a hop-by-hop header in front: the program does not walk it
+  CHECK(verdict(behind_hbh) == XDP_PASS);
+  CHECK(verdict(eth(0x86dd, 40)) == XDP_PASS);  // to ::
+  m.ours6.insert(all_nodes);
+  CHECK(verdict(icmp6(all_nodes, 134, ours)) == XDP_REDIRECT);
+  CHECK(verdict(icmp6(all_nodes, 128, ours)) == XDP_REDIRECT);
+  m.ours6.clear();
+  CHECK(verdict(ipv6(ours, 58)) == XDP_PASS);
+  CHECK(m.counters[kRedirected] == 7);
+  CHECK(!m.bad_insn && !m.out_of_bounds);
+}
+
 // Every truncation of every kind of frame: never a read past data_end, and
 // a frame too short to decide is passed to the kernel.
 void test_truncations() {
@@ -326,13 +424,17 @@ void test_truncations() {
   Model m;
   m.ours.insert(wire(10, 20, 0, 2));
   m.bound_queues.insert(0);
-  const std::vector<uint8_t> frames[] = {arp(ours), ipv4(ours), eth(0x86dd, 40)};
+  const Addr6 ours6 = a6({0xfd00, 0x11, 0, 0, 0, 0, 0, 2});
+  m.ours6.insert(ours6);
+  const std::vector<uint8_t> frames[] = {arp(ours), ipv4(ours), ipv6(ours6, 58), icmp6(solicited(ours6), 135, ours6)};
   int bad = 0;
   for (const auto& full : frames) {
+    bool to_group = full[13] == 0xdd && full[38] == 0xff;
     for (size_t len = 0; len <= full.size(); len++) {
       Model t = m;
       uint64_t v = run(p, full.data(), len, &t);
-      bool complete = (full[13] == 0x06 && len >= 42) || (full[13] == 0x00 && len >= 34);
+      bool complete = (full[13] == 0x06 && len >= 42) || (full[13] == 0x00 && len >= 34) ||
+                      (full[13] == 0xdd && len >= (to_group ? 78u : 54u));
       if (t.out_of_bounds || t.bad_insn) bad++;
       if (!complete && v != XDP_PASS) bad++;
       if (complete && v != XDP_REDIRECT) bad++;
@@ -426,6 +528,16 @@ bool reference_redirect(const std::vector<uint8_t>& f, const Model& m) {
   if (f.size() < 14) return false;
   if (f[12] == 0x08 && f[13] == 0x06) return f.size() >= 42 && f[16] == 0x08 && f[17] == 0x00 && m.ours.count(u32(38));
   if (f[12] == 0x08 && f[13] == 0x00) return f.size() >= 34 && m.ours.count(u32(30));
+  if (f[12] == 0x86 && f[13] == 0xdd) {
+    auto addr = [&](size_t at) {
+      Addr6 a;
+      std::memcpy(a.data(), &f[at], 16);
+      return a;
+    };
+    if (f.size() < 54) return false;
+    if (m.ours6.count(addr(38))) return true;
+    return f.size() >= 78 && f[38] == 0xff && f[20] == 58 && (f[54] == 135 || f[54] == 136) && m.ours6.count(addr(62));
+  }
   return false;
 }
 
@@ -454,6 +566,9 @@ void test_random_frames() {
   m.bound_queues.insert(0);
   m.ports.insert((6u << 16) | 80);
   m.ports.insert((17u << 16) | 53);
+  const Addr6 ours6 = a6({0xfd00, 0x11, 0, 0, 0, 0, 0, 1});
+  const Addr6 group6 = solicited(ours6);
+  m.ours6.insert(ours6);
   uint64_t x = 0x9e3779b97f4a7c15ull;
   auto rnd = [&]() {
     x ^= x << 13;
@@ -461,9 +576,9 @@ void test_random_frames() {
     x ^= x << 17;
     return x;
   };
-  int mismatches = 0, faults = 0, redirected = 0, redirected_shared = 0;
+  int mismatches = 0, faults = 0, redirected = 0, redirected_shared = 0, redirected6 = 0;
   for (int i = 0; i < 200000; i++) {
-    std::vector<uint8_t> f(rnd() % 2 ? 34 + rnd() % 50 : rnd() % 80);
+    std::vector<uint8_t> f(rnd() % 2 ? 34 + rnd() % 60 : rnd() % 90);
     for (auto& b : f) b = static_cast<uint8_t>(rnd());
     auto put = [&](size_t at, std::initializer_list<uint8_t> bytes) {
       size_t k = at;
@@ -472,14 +587,22 @@ void test_random_frames() {
         k++;
       }
     };
-    if (rnd() % 4 != 0) put(12, {0x08, static_cast<uint8_t>(rnd() % 2 ? 0x00 : 0x06)});
-    if (rnd() % 2) put(16, {0x08, 0x00});
-    if (rnd() % 4 != 0) put(30, {10, 20, 0, 1});
-    if (rnd() % 2) put(38, {10, 20, 0, 1});
-    if (rnd() % 2) put(14, {static_cast<uint8_t>(0x45 + rnd() % 3)});
-    if (rnd() % 4 != 0) put(20, {static_cast<uint8_t>(rnd() % 2 ? 0x40 : 0x00), 0});
-    if (rnd() % 4 != 0) put(23, {static_cast<uint8_t>(rnd() % 2 ? 6 : 17)});
-    if (rnd() % 4 != 0) {
+    bool v6 = rnd() % 3 == 0;
+    if (v6) {
+      put(12, {0x86, 0xdd});
+      const Addr6& dst = rnd() % 2 ? ours6 : group6;
+      if (rnd() % 4 != 0) for (size_t k = 0; k < 16; k++) put(38 + k, {dst[k]});
+      if (rnd() % 4 != 0) put(20, {58});
+      if (rnd() % 4 != 0) put(54, {static_cast<uint8_t>(rnd() % 2 ? 135 : 136)});
+      if (rnd() % 3 != 0) for (size_t k = 0; k < 16; k++) put(62 + k, {ours6[k]});
+    } else if (rnd() % 4 != 0) put(12, {0x08, static_cast<uint8_t>(rnd() % 2 ? 0x00 : 0x06)});
+    if (!v6 && rnd() % 2) put(16, {0x08, 0x00});
+    if (!v6 && rnd() % 4 != 0) put(30, {10, 20, 0, 1});
+    if (!v6 && rnd() % 2) put(38, {10, 20, 0, 1});
+    if (!v6 && rnd() % 2) put(14, {static_cast<uint8_t>(0x45 + rnd() % 3)});
+    if (!v6 && rnd() % 4 != 0) put(20, {static_cast<uint8_t>(rnd() % 2 ? 0x40 : 0x00), 0});
+    if (!v6 && rnd() % 4 != 0) put(23, {static_cast<uint8_t>(rnd() % 2 ? 6 : 17)});
+    if (!v6 && rnd() % 4 != 0) {
       size_t t = 14 + (f.size() > 14 ? (f[14] & 0x0f) * 4u : 20);
       uint16_t port = rnd() % 3 == 0 ? 80 : rnd() % 2 ? 53 : static_cast<uint16_t>(60990 + rnd() % 20);
       put(t + 2, {static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port)});
@@ -492,14 +615,17 @@ void test_random_frames() {
     bool got_s = run(shared, f.data(), f.size(), &b) == XDP_REDIRECT;
     if (want_s != got_s) mismatches++;
     redirected += got;
+    redirected6 += got && f.size() >= 14 && f[12] == 0x86 && f[13] == 0xdd;
     redirected_shared += got_s;
     if (a.out_of_bounds || a.bad_insn || b.out_of_bounds || b.bad_insn) faults++;
   }
   CHECK(mismatches == 0);
   CHECK(faults == 0);
   // Both verdicts well represented: the comparison means something.
-  std::printf("random frames: %d of 200000 redirected, %d in shared mode\n", redirected, redirected_shared);
+  std::printf("random frames: %d of 200000 redirected (%d IPv6), %d in shared mode\n", redirected, redirected6,
+              redirected_shared);
   CHECK(redirected > 5000 && redirected < 195000);
+  CHECK(redirected6 > 2000 && redirected6 < 60000);
   CHECK(redirected_shared > 2000 && redirected_shared < 195000);
 }
 
@@ -509,6 +635,7 @@ int main() {
   test_assembler();
   test_shape();
   test_decisions();
+  test_ipv6_decisions();
   test_truncations();
   test_shared_decisions();
   test_shared_truncations();

@@ -177,6 +177,12 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
     close();
     return fail(err, "bpf(BPF_MAP_CREATE)", e);
   }
+  addrs6_map_fd_ = bpf::map_create(BPF_MAP_TYPE_HASH, 16, 4, kAddressMapEntries, "ustack_addrs6");
+  if (addrs6_map_fd_ < 0) {
+    int e = -addrs6_map_fd_;
+    close();
+    return fail(err, "bpf(BPF_MAP_CREATE)", e);
+  }
   counters_map_fd_ = bpf::map_create(BPF_MAP_TYPE_ARRAY, 4, 8, kCounterCount, "ustack_counts");
   if (counters_map_fd_ < 0) {
     int e = -counters_map_fd_;
@@ -203,7 +209,7 @@ int Device::open(const std::string& ifname, const Options& opts, Error* err) {
     sp.ephemeral_high = opts.ephemeral_high;
     built = build_shared_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, sp, &insns, &why);
   } else {
-    built = build_redirect_program(addrs_map_fd_, xsks_map_fd_, counters_map_fd_, &insns, &why);
+    built = build_redirect_program(addrs_map_fd_, addrs6_map_fd_, xsks_map_fd_, counters_map_fd_, &insns, &why);
   }
   if (!built) {
     close();
@@ -321,6 +327,7 @@ void Device::close() {
   close_fd(&prog_fd_);
   close_fd(&xsks_map_fd_);
   close_fd(&addrs_map_fd_);
+  close_fd(&addrs6_map_fd_);
   close_fd(&counters_map_fd_);
   close_fd(&ports_map_fd_);
   close_fd(&epoll_fd_);
@@ -338,25 +345,26 @@ void Device::close() {
 
 namespace {
 
-// Makes the set of 4-byte keys of a hash map exactly keys[0..n): removes
-// what is no longer there, then adds the rest (updates are idempotent).
-int replace_keys(int map_fd, uint32_t capacity, const uint32_t* keys, uint32_t n) {
+// Makes the set of keys (key_size bytes each) of a hash map exactly
+// keys[0..n): removes what is no longer there, then adds the rest (updates
+// are idempotent).
+int replace_keys(int map_fd, uint32_t capacity, const uint8_t* keys, uint32_t key_size, uint32_t n) {
   if (map_fd < 0) return -EBADF;
   if (n > capacity) return -E2BIG;
-  std::vector<uint32_t> stale;
-  uint32_t key = 0, next = 0;
+  std::vector<std::vector<uint8_t>> stale;
+  std::vector<uint8_t> key(key_size), next(key_size);
   const void* prev = nullptr;
-  while (bpf::map_next_key(map_fd, prev, &next) == 0) {
+  while (bpf::map_next_key(map_fd, prev, next.data()) == 0) {
     bool keep = false;
-    for (uint32_t i = 0; i < n; i++) keep = keep || keys[i] == next;
+    for (uint32_t i = 0; i < n && !keep; i++) keep = std::memcmp(keys + i * key_size, next.data(), key_size) == 0;
     if (!keep) stale.push_back(next);
     key = next;
-    prev = &key;
+    prev = key.data();
   }
-  for (uint32_t s : stale) bpf::map_delete(map_fd, &s);
+  for (const auto& s : stale) bpf::map_delete(map_fd, s.data());
   uint32_t one = 1;
   for (uint32_t i = 0; i < n; i++) {
-    int rc = bpf::map_update(map_fd, &keys[i], &one, BPF_ANY);
+    int rc = bpf::map_update(map_fd, keys + i * key_size, &one, BPF_ANY);
     if (rc < 0) return rc;
   }
   return 0;
@@ -365,10 +373,16 @@ int replace_keys(int map_fd, uint32_t capacity, const uint32_t* keys, uint32_t n
 }  // namespace
 
 int Device::set_addresses(const uint32_t* addrs, uint32_t n) {
-  return replace_keys(addrs_map_fd_, kAddressMapEntries, addrs, n);
+  return replace_keys(addrs_map_fd_, kAddressMapEntries, reinterpret_cast<const uint8_t*>(addrs), 4, n);
 }
 
-int Device::set_ports(const uint32_t* keys, uint32_t n) { return replace_keys(ports_map_fd_, kPortMapEntries, keys, n); }
+int Device::set_addresses6(const uint8_t* addrs, uint32_t n) {
+  return replace_keys(addrs6_map_fd_, kAddressMapEntries, addrs, 16, n);
+}
+
+int Device::set_ports(const uint32_t* keys, uint32_t n) {
+  return replace_keys(ports_map_fd_, kPortMapEntries, reinterpret_cast<const uint8_t*>(keys), 4, n);
+}
 
 int Device::neighbor(uint32_t ip, uint8_t mac[6]) {
   if (!is_open()) return -EBADF;

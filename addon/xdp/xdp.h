@@ -128,6 +128,8 @@ class Device {
 
   // The stack's IPv4 addresses (network byte order) the program redirects.
   int set_addresses(const uint32_t* addrs, uint32_t n);
+  // The IPv6 map's keys (program.h): n addresses of 16 bytes each, as on the wire.
+  int set_addresses6(const uint8_t* addrs, uint32_t n);
   // Shared mode: the listening ports (protocol << 16 | port) the program redirects.
   int set_ports(const uint32_t* keys, uint32_t n);
   // The kernel's neighbour entry for ip (network order): 0 with the MAC, or
@@ -205,6 +207,7 @@ class Device {
   uint32_t rx_next_ = 0;   // the socket a receive burst starts with (round robin)
   int xsks_map_fd_ = -1;
   int addrs_map_fd_ = -1;
+  int addrs6_map_fd_ = -1;
   int counters_map_fd_ = -1;
   int ports_map_fd_ = -1;
   int prog_fd_ = -1;

@@ -416,6 +416,8 @@ export interface XdpDevice {
   readonly shared: boolean;
   /** The IPv4 addresses (32-bit numbers) the program redirects to the socket; at most 64. */
   setAddresses(addresses: number[]): void;
+  /** The IPv6 map's keys: whole 16-byte addresses as on the wire (the stack's unicast addresses, ff02::1 to take the all-nodes group); at most 64. */
+  setAddresses6(keys: Uint8Array): void;
   /** Shared mode: the listening ports (protocol << 16 | port, TCP 6 or UDP 17) the program redirects; at most 1024. ERR_USTACK_NOT_SHARED otherwise. */
   setPorts(keys: number[]): void;
   /** The kernel's neighbour entry (MAC text) for an IPv4 address on this interface, or null after asking the kernel to resolve it. */

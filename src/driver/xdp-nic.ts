@@ -171,6 +171,22 @@ export class XdpNic implements Nic {
   }
 
   /**
+   * The IPv6 destinations the program sends this socket: the stack's
+   * unicast addresses (tentative ones too), and ff02::1 when the stack takes
+   * the whole all-nodes group (SLAAC). NS and NA to a group come when their
+   * target is one of these (see addon/xdp/program.h).
+   */
+  setAddresses6(addresses: readonly Uint8Array[]): void {
+    if (addresses.length > 64) throw codedError('ERR_OUT_OF_RANGE', `XdpNic.setAddresses6: at most 64 addresses, got ${addresses.length}`, RangeError);
+    const keys = new Uint8Array(16 * addresses.length);
+    addresses.forEach((a, i) => {
+      if (a.length !== 16) throw codedError('ERR_INVALID_ARG_VALUE', 'XdpNic.setAddresses6: each address must be 16 bytes', TypeError);
+      keys.set(a, 16 * i);
+    });
+    if (!this.closed) this.dev.setAddresses6(keys);
+  }
+
+  /**
    * Shared mode: the ports the stack listens on (protocol << 16 | port, as
    * NetStack.boundPorts() gives them); those in the ephemeral range are
    * diverted anyway.

@@ -35,8 +35,8 @@ describe('address option with IPv6', () => {
     expect(() => parseAddresses([5 as unknown as string])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
-  it('Stack.open refuses IPv6 on AF_XDP and a list with workers before opening anything', async () => {
-    await expect(Stack.open({ nic: 'xdp:nonexistent0', address: ['10.0.0.2/24', 'fd00::2/64'] })).rejects.toThrow(/IPv6 is not supported on AF_XDP/);
+  it('Stack.open refuses IPv6 in AF_XDP shared-address mode and a list with workers before opening anything', async () => {
+    await expect(Stack.open({ nic: 'xdp:nonexistent0?shared=1', address: ['10.0.0.2/24', 'fd00::2/64'] })).rejects.toThrow(/IPv6 is not supported in AF_XDP shared-address mode/);
     await expect(Stack.open({ nic: 'tap:x', address: ['10.0.0.2/24', 'fd00::2/64'], workers: 2 })).rejects.toThrow(/one IPv4 address with workers/);
   });
 });

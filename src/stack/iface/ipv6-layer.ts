@@ -308,7 +308,7 @@ export class Ipv6Layer implements Nd6Host {
   mtu: number;
   hopLimit = DEFAULT_HOP_LIMIT;
   echoReplyHandler: Echo6ReplyHandler | null = null;
-  /** Called when an address changes state (DAD done or failed, SLAAC address formed or expired). */
+  /** Called when an address changes state (tentative: DAD starts; DAD done or failed; SLAAC address expired). */
   onAddressChange: ((a: Ipv6Address) => void) | null = null;
   /** The loopback interface's layer (::1, every local destination). */
   readonly loopback: boolean;
@@ -849,6 +849,7 @@ export class Ipv6Layer implements Nd6Host {
     }
     a.state = 'tentative';
     a.dadSent = 0;
+    this.onAddressChange?.(a);
     this.addrTimer(a, now);
   }
 
