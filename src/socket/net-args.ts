@@ -229,3 +229,9 @@ export type ConnectArgs =
   | [options: NetConnectOpts, connectListener?: () => void]
   | [port: number | string, host?: string, connectListener?: () => void]
   | [port: number | string, connectListener?: () => void];
+
+/** An IPv6 address without its zone (fe80::1%eth0): a stack is one scope. */
+export function stripZone(address: string): string {
+  const i = address.indexOf('%');
+  return i < 0 ? address : address.slice(0, i);
+}

@@ -5,16 +5,18 @@
  * event order and error codes.
  */
 import { EventEmitter } from 'node:events';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { getDefaultHighWaterMark } from 'node:stream';
 import type { Connection, Listener } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
+import { ipv4OfMapped, ipv6ToString, parseIpv6Address } from '../wire/ipv6.js';
 import { resolveIpv4, whenReady, type SocketHost } from './host.js';
 import {
   blockListOption,
   isPipeName,
   NODE_BEHAVIOUR,
   normalizeArgs,
+  stripZone,
   toNumber,
   type BlockListLike,
   type ListenOpts,
@@ -52,7 +54,12 @@ export class UstackServer extends EventEmitter {
   highWaterMark: number;
   /** options.blockList (node 22.13+): connections from these addresses are closed unseen. */
   blockList: BlockListLike | undefined;
+  /** The listener (IPv6 for an IPv6 or dual-stack address). */
   private _listener: Listener | null = null;
+  /** A dual-stack listener's IPv4 half (on the same port). */
+  private _listener4: Listener | null = null;
+  /** What address() reports, and how the listener's connections name themselves (net-socket's _af). */
+  private _bound: { address: string; family: 'IPv4' | 'IPv6'; af4: 4 | 46 } | null = null;
   private _unref = false;
   /** Bumped by listen() and close(): a lookup that finishes after either is ignored. */
   private _listeningId = 1;
@@ -119,8 +126,9 @@ export class UstackServer extends EventEmitter {
     if (typeof options.port === 'number' || typeof options.port === 'string') {
       const port = validatePort(options.port, 'options.port');
       const backlog = options.backlog || backlogFromArgs;
-      if (options.host) this._lookupAndListen(port, options.host, backlog);
-      else this._listenWhenReady(null, port, backlog);
+      const v6only = options.ipv6Only === true;
+      if (options.host) this._lookupAndListen(port, options.host, backlog, v6only);
+      else this._listenWhenReady(null, port, backlog, v6only);
       return this;
     }
     if (options.path && isPipeName(options.path)) throw ERR_USTACK_UNSUPPORTED('Listening on an IPC path (options.path)');
@@ -145,7 +153,11 @@ export class UstackServer extends EventEmitter {
   }
 
   /** A host name: node looks it up first (dns.lookup); a close() or listen() meanwhile wins. */
-  private _lookupAndListen(port: number, host: string, backlog: number): void {
+  private _lookupAndListen(port: number, host: string, backlog: number, v6only: boolean): void {
+    if (isIP(host) === 6) {
+      this._listenWhenReady(host, port, backlog, v6only);
+      return;
+    }
     const id = this._listeningId;
     whenReady(
       this._hostRef,
@@ -153,9 +165,8 @@ export class UstackServer extends EventEmitter {
         resolveIpv4(this._hostRef, host, undefined, (err, address) => {
           if (id !== this._listeningId) return;
           if (err) this.emit('error', err);
-          // ustack has no IPv6: an IPv6 address fails as on a host without it.
           else if (!isIPv4(address)) this.emit('error', uvSystemError('EAFNOSUPPORT', 'listen', address, port));
-          else this._setupListen(address, port, backlog);
+          else this._setupListen(address, port, backlog, v6only);
         });
       },
       (err) => this.emit('error', err),
@@ -163,37 +174,85 @@ export class UstackServer extends EventEmitter {
   }
 
   /** No host: the unspecified address, at once unless the stack still waits for its address (DHCP). */
-  private _listenWhenReady(address: string | null, port: number, backlog: number): void {
+  private _listenWhenReady(address: string | null, port: number, backlog: number, v6only: boolean): void {
     if (this._hostRef.ready === undefined) {
-      this._setupListen(address, port, backlog);
+      this._setupListen(address, port, backlog, v6only);
       return;
     }
     const id = this._listeningId;
     whenReady(
       this._hostRef,
       () => {
-        if (id === this._listeningId) this._setupListen(address, port, backlog);
+        if (id === this._listeningId) this._setupListen(address, port, backlog, v6only);
       },
       (err) => this.emit('error', err),
     );
   }
 
-  private _setupListen(address: string | null, port: number, backlog: number): void {
-    const host = address ?? '0.0.0.0';
-    const addr = address === null ? 0 : parseIpv4Address(host);
-    if (addr !== 0 && !this._hostRef.endpoints.isLocalAddress(addr)) {
+  /**
+   * Binds as node does: no address is `::` when the stack has IPv6 (else
+   * 0.0.0.0, node's fallback); `::` is dual-stack — a listener in each
+   * family on one port, IPv4 connections named ::ffff:a.b.c.d, family
+   * 'IPv6' — unless ipv6Only; an IPv4-mapped address listens on that IPv4
+   * address, named as IPv6; any other IPv6 address listens over IPv6 only.
+   */
+  private _setupListen(address: string | null, port: number, backlog: number, v6only: boolean): void {
+    const ep = this._hostRef.endpoints;
+    const host = address ?? (ep.hasIpv6() ? '::' : '0.0.0.0');
+    const b = backlog > 0 ? backlog : 511;
+    const onConn4 = (c: Connection): void => this._onConnection(c, this._bound?.af4 ?? 4);
+    const onConn6 = (c: Connection): void => this._onConnection(c, 6);
+    let open: (p: number) => { l: Listener; l4: Listener | null };
+    let bound: NonNullable<UstackServer['_bound']>;
+    let notLocal = false;
+    if (isIP(host) === 6) {
+      if (!ep.hasIpv6()) {
+        // As on a host without IPv6.
+        process.nextTick(() => this.emit('error', uvSystemError('EAFNOSUPPORT', 'listen', host, port)));
+        return;
+      }
+      const a6 = parseIpv6Address(stripZone(host));
+      const a4 = ipv4OfMapped(a6);
+      const any = a6.every((x) => x === 0);
+      bound = { address: ipv6ToString(a6), family: 'IPv6', af4: 46 };
+      if (a4 >= 0) {
+        notLocal = a4 !== 0 && !ep.isLocalAddress(a4);
+        open = (p) => ({ l: ep.tcpListen(p, a4, b, onConn4), l4: null });
+      } else if (any && !v6only) {
+        open = (p) => {
+          const l = ep.tcp6Listen(p, null, b, onConn6);
+          try {
+            return { l, l4: ep.tcpListen(p, 0, b, onConn4) };
+          } catch (e) {
+            l.close();
+            throw e;
+          }
+        };
+      } else {
+        notLocal = !any && !ep.isLocalAddress6(a6);
+        open = (p) => ({ l: ep.tcp6Listen(p, any ? null : a6, b, onConn6), l4: null });
+      }
+    } else {
+      const addr = parseIpv4Address(host);
+      notLocal = addr !== 0 && !ep.isLocalAddress(addr);
+      bound = { address: host, family: 'IPv4', af4: 4 };
+      open = (p) => ({ l: ep.tcpListen(p, addr, b, onConn4), l4: null });
+    }
+    if (notLocal) {
       process.nextTick(() => this.emit('error', uvSystemError('EADDRNOTAVAIL', 'listen', host, port)));
       return;
     }
-    const b = backlog > 0 ? backlog : 511;
     try {
-      this._listener = port === 0 ? this._listenEphemeral(addr, b) : this._hostRef.endpoints.tcpListen(port, addr, b, (c) => this._onConnection(c));
+      const got = port === 0 ? this._listenEphemeral(open) : open(port);
+      this._listener = got.l;
+      this._listener4 = got.l4;
+      this._bound = bound;
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'EINVAL';
       process.nextTick(() => this.emit('error', uvSystemError(code, 'listen', host, port)));
       return;
     }
-    this._connectionKey = `4:${host}:${port}`;
+    this._connectionKey = `${bound.family === 'IPv6' ? 6 : 4}:${host}:${this._listener.port}`;
     if (!this._unref) this._hostRef.ref();
     process.nextTick(() => {
       // A close() before this tick means no 'listening'.
@@ -201,13 +260,13 @@ export class UstackServer extends EventEmitter {
     });
   }
 
-  private _listenEphemeral(addr: number, backlog: number): Listener {
+  private _listenEphemeral<T>(open: (port: number) => T): T {
     const span = 65535 - 49152 + 1;
     const first = 49152 + Math.floor(Math.random() * span);
     for (let i = 0; i < span; i++) {
       const p = 49152 + ((first - 49152 + i) % span);
       try {
-        return this._hostRef.endpoints.tcpListen(p, addr, backlog, (c) => this._onConnection(c));
+        return open(p);
       } catch (e) {
         if ((e as { code?: string }).code !== 'EADDRINUSE') throw e;
       }
@@ -215,23 +274,32 @@ export class UstackServer extends EventEmitter {
     throw Object.assign(new Error('no free port'), { code: 'EADDRINUSE' });
   }
 
-  private _onConnection(conn: Connection): void {
+  /** One end of an accepted connection as node names it (af as net-socket's _af). */
+  private _nameOf(conn: Connection, af: 4 | 6 | 46, local: boolean): string {
+    const id = local ? conn.localAddr : conn.remoteAddr;
+    if (af === 6) return this._hostRef.endpoints.tcp6AddressText(id);
+    return af === 46 ? `::ffff:${ipToString(id)}` : ipToString(id);
+  }
+
+  private _onConnection(conn: Connection, af: 4 | 6 | 46): void {
     const max = this.maxConnections;
     if ((NODE_BEHAVIOUR.maxConnectionsZeroDrops ? max !== undefined && max !== null : max) && this._connections >= max!) {
+      const family = af === 4 ? 'IPv4' : 'IPv6';
       const data = {
-        localAddress: ipToString(conn.localAddr),
+        localAddress: this._nameOf(conn, af, true),
         localPort: conn.localPort,
-        localFamily: 'IPv4',
-        remoteAddress: ipToString(conn.remoteAddr),
+        localFamily: family,
+        remoteAddress: this._nameOf(conn, af, false),
         remotePort: conn.remotePort,
-        remoteFamily: 'IPv4',
+        remoteFamily: family,
       };
       this.emit('drop', data);
       conn.close();
       this._hostRef.kick();
       return;
     }
-    if (this.blockList?.check(ipToString(conn.remoteAddr), 'ipv4')) {
+    // A v4-mapped peer is checked as the IPv4 address it is (node's BlockList matches either form).
+    if (this.blockList?.check(af === 6 ? this._nameOf(conn, 6, false) : ipToString(conn.remoteAddr), af === 6 ? 'ipv6' : 'ipv4')) {
       conn.close();
       this._hostRef.kick();
       return;
@@ -241,7 +309,7 @@ export class UstackServer extends EventEmitter {
       readableHighWaterMark: this.highWaterMark,
       writableHighWaterMark: this.highWaterMark,
     });
-    socket._accepted(conn, this, this.noDelay, this.keepAlive, this.keepAliveInitialDelay * 1000, this.pauseOnConnect);
+    socket._accepted(conn, this, this.noDelay, this.keepAlive, this.keepAliveInitialDelay * 1000, this.pauseOnConnect, af);
     this._connections++;
     this.emit('connection', socket);
   }
@@ -260,7 +328,10 @@ export class UstackServer extends EventEmitter {
     }
     if (this._listener !== null) {
       this._listener.close();
+      this._listener4?.close();
       this._listener = null;
+      this._listener4 = null;
+      this._bound = null;
       if (!this._unref) this._hostRef.unref();
       this._hostRef.kick();
     }
@@ -270,8 +341,8 @@ export class UstackServer extends EventEmitter {
 
   address(): { address: string; family: string; port: number } | null {
     const l = this._listener;
-    if (l === null) return null;
-    return { address: ipToString(l.addr), family: 'IPv4', port: l.port };
+    if (l === null || this._bound === null) return null;
+    return { address: this._bound.address, family: this._bound.family, port: l.port };
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {

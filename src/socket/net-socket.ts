@@ -19,6 +19,7 @@ import { ADDRCONFIG } from 'node:dns';
 import * as nodeNet from 'node:net';
 import type { Connection, TcpErrorCode, TcpEvents } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
+import { ipv4OfMapped, parseIpv6Address } from '../wire/ipv6.js';
 import { whenReady, type LookupFunction, type SocketHost } from './host.js';
 import {
   blockListOption,
@@ -29,6 +30,7 @@ import {
   checkSocketOptions,
   connectArgs,
   dnsFamily,
+  stripZone,
   type NetConnectOpts,
 } from './net-args.js';
 import {
@@ -190,6 +192,14 @@ export class UstackSocket extends Duplex {
   _conn: Connection | null = null;
   _peername: SocketName | null = null;
   _sockname: SocketName | null = null;
+  /**
+   * @internal the connection's family as node reports it: 4; 6 (TCP over
+   * IPv6); 46, IPv4 on an IPv6 socket (a v4-mapped destination, or accepted
+   * by a dual-stack listener): addresses '::ffff:a.b.c.d', family 'IPv6'.
+   */
+  _af: 4 | 6 | 46 = 4;
+  /** An IPv6 connection's local and remote addresses as text, taken when it is attached (its ids go with it). */
+  private _text6: [string, string] | null = null;
   private _pendingChunk: Uint8Array | null = null;
   private _pendingOff = 0;
   private _pendingCb: ((err?: Error | null) => void) | null = null;
@@ -368,15 +378,23 @@ export class UstackSocket extends Duplex {
   _getpeername(): Partial<SocketName> {
     const conn = this._conn;
     if (conn === null || this.connecting) return this._peername ?? {};
-    if (this._peername === null) this._peername = { address: ipToString(conn.remoteAddr), family: 'IPv4', port: conn.remotePort };
+    if (this._peername === null) this._peername = this._nameOf(conn, false);
     return this._peername;
   }
 
   _getsockname(): Partial<SocketName> {
     const conn = this._conn;
     if (conn === null) return {};
-    if (this._sockname === null) this._sockname = { address: ipToString(conn.localAddr), family: 'IPv4', port: conn.localPort };
+    if (this._sockname === null) this._sockname = this._nameOf(conn, true);
     return this._sockname;
+  }
+
+  /** One end of the connection as node names it. */
+  private _nameOf(conn: Connection, local: boolean): SocketName {
+    const port = local ? conn.localPort : conn.remotePort;
+    if (this._af === 6) return { address: this._text6![local ? 0 : 1], family: 'IPv6', port };
+    const address = ipToString(local ? conn.localAddr : conn.remoteAddr);
+    return this._af === 4 ? { address, family: 'IPv4', port } : { address: `::ffff:${address}`, family: 'IPv6', port };
   }
 
   address(): Partial<SocketName> {
@@ -451,6 +469,8 @@ export class UstackSocket extends Duplex {
     this._conn = null;
     this._peername = null;
     this._sockname = null;
+    this._af = 4;
+    this._text6 = null;
     // The counters are the connection's, as node's are its handle's.
     this._bytesRead = 0;
     this._dispatched = 0;
@@ -517,53 +537,88 @@ export class UstackSocket extends Duplex {
     );
   }
 
+  /**
+   * node's internalConnect: binds when asked (an address of the
+   * destination's family, else EINVAL as node's bind/bind6), then connects.
+   * An IPv6 destination makes an IPv6 connection, except an IPv4-mapped one
+   * (::ffff:a.b.c.d), which goes over IPv4 and is reported as IPv6 (as an
+   * AF_INET6 socket does).
+   */
   private _internalConnect(address: string, port: number, addressType: number, localAddress: string | undefined, localPort: number | undefined): void {
-    if (addressType === 6 || (localAddress !== undefined && isIP(localAddress) === 6)) {
-      this.destroy(systemError('EAFNOSUPPORT', 'connect', address, port));
-      return;
-    }
     const endpoints = this._hostRef.endpoints;
-    let localAddr: number | undefined;
-    if (localAddress !== undefined || localPort !== undefined) {
-      localAddr = localAddress !== undefined ? parseIpv4Address(localAddress) : 0;
-      if (localAddr !== 0 && !endpoints.isLocalAddress(localAddr)) {
-        this.destroy(systemError('EADDRNOTAVAIL', 'bind', localAddress, localPort));
-        return;
+    const bindError = (code: string): void => {
+      this.destroy(systemError(code, 'bind', localAddress ?? (addressType === 6 ? '::' : '0.0.0.0'), localPort));
+    };
+    let remote4 = -1;
+    let remote6: Uint8Array | null = null;
+    let local4: number | undefined;
+    let local6: Uint8Array | undefined;
+    if (addressType === 6) {
+      remote6 = parseIpv6Address(stripZone(address));
+      remote4 = ipv4OfMapped(remote6);
+      if (localAddress !== undefined || localPort !== undefined) {
+        if (localAddress !== undefined && isIP(stripZone(localAddress)) !== 6) return bindError('EINVAL');
+        const l = localAddress === undefined ? new Uint8Array(16) : parseIpv6Address(stripZone(localAddress));
+        if (remote4 >= 0) {
+          // An IPv4 connection: from a mapped address or any.
+          const l4 = ipv4OfMapped(l);
+          if (l4 < 0 && l.some((b) => b !== 0)) return bindError('EAFNOSUPPORT');
+          local4 = l4 < 0 ? 0 : l4;
+        } else {
+          local6 = l;
+          if (l.some((b) => b !== 0) && !endpoints.isLocalAddress6(l)) return bindError('EADDRNOTAVAIL');
+        }
+      }
+    } else {
+      remote4 = parseIpv4Address(address);
+      if (localAddress !== undefined || localPort !== undefined) {
+        if (localAddress !== undefined && isIP(localAddress) !== 4) return bindError('EINVAL');
+        local4 = localAddress !== undefined ? parseIpv4Address(localAddress) : 0;
       }
     }
+    if (local4 !== undefined && local4 !== 0 && !endpoints.isLocalAddress(local4)) return bindError('EADDRNOTAVAIL');
     this.emit('connectionAttempt', address, port, addressType);
-    if (this.blockList?.check(address, 'ipv4')) {
+    if (this.blockList?.check(address, addressType === 6 ? 'ipv6' : 'ipv4')) {
       this.destroy(ERR_IP_BLOCKED(address));
       return;
     }
     let conn: Connection;
     try {
-      conn = endpoints.tcpConnect(parseIpv4Address(address), port, {
-        ...(localAddr !== undefined && localAddr !== 0 ? { localAddr } : {}),
-        ...(localPort !== undefined ? { localPort } : {}),
-      });
+      conn =
+        remote6 !== null && remote4 < 0
+          ? endpoints.tcp6Connect(remote6, port, {
+              ...(local6 !== undefined && local6.some((b) => b !== 0) ? { localAddr: local6 } : {}),
+              ...(localPort !== undefined ? { localPort } : {}),
+            })
+          : endpoints.tcpConnect(remote4, port, {
+              ...(local4 !== undefined && local4 !== 0 ? { localAddr: local4 } : {}),
+              ...(localPort !== undefined ? { localPort } : {}),
+            });
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'EINVAL';
       // A local port another socket holds fails node's bind(), before the connect.
-      if (code === 'EADDRINUSE' && localPort !== undefined) this.destroy(systemError(code, 'bind', localAddress ?? '0.0.0.0', localPort));
+      if (code === 'EADDRINUSE' && localPort !== undefined) bindError(code);
       else this.destroy(systemError(code, 'connect', address, port));
       return;
     }
     if ((this._fl & S_NO_DELAY) !== 0) conn.setNoDelay(true);
     if ((this._fl & S_KEEP_ALIVE) !== 0) conn.setKeepAlive(true, this._keepAliveDelayMs > 0 ? this._keepAliveDelayMs : undefined);
-    this._attach(conn);
+    this._attach(conn, addressType === 4 ? 4 : remote4 >= 0 ? 46 : 6);
     this._updateRef();
     this._hostRef.kick();
   }
 
   /** @internal binds this socket to a TCP connection (connecting or accepted). */
-  _attach(conn: Connection): void {
+  _attach(conn: Connection, af: 4 | 6 | 46 = 4): void {
     this._conn = conn;
+    this._af = af;
+    const ep = this._hostRef.endpoints;
+    this._text6 = af === 6 ? [ep.tcp6AddressText(conn.localAddr), ep.tcp6AddressText(conn.remoteAddr)] : null;
     conn.events = new SocketEvents(this);
   }
 
   /** @internal an accepted connection: already established, maybe with data waiting. */
-  _accepted(conn: Connection, server: AcceptingServer, noDelay: boolean, keepAlive: boolean, keepAliveDelayMs: number, pauseOnConnect: boolean): void {
+  _accepted(conn: Connection, server: AcceptingServer, noDelay: boolean, keepAlive: boolean, keepAliveDelayMs: number, pauseOnConnect: boolean, af: 4 | 6 | 46 = 4): void {
     this.server = server;
     this._server = server;
     if (noDelay) {
@@ -575,7 +630,7 @@ export class UstackSocket extends Duplex {
       this._keepAliveDelayMs = keepAliveDelayMs;
       conn.setKeepAlive(true, keepAliveDelayMs > 0 ? keepAliveDelayMs : undefined);
     }
-    this._attach(conn);
+    this._attach(conn, af);
     this._initOnreadBuffer();
     // As node's Socket made for an accepted handle, it counts as reading at
     // once (unless the server pauses it), which keeps the process alive. The
@@ -627,7 +682,7 @@ export class UstackSocket extends Duplex {
       const conn = this._conn;
       const err: SystemError =
         syscall === 'connect' && conn !== null
-          ? systemError(error, 'connect', ipToString(conn.remoteAddr), conn.remotePort)
+          ? systemError(error, 'connect', this._nameOf(conn, false).address, conn.remotePort)
           : systemError(error, syscall);
       this.connecting = false;
       // Data already received stays readable; the error follows it.

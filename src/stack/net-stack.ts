@@ -314,6 +314,26 @@ export class NetStack implements TransportEndpoints {
     return this.tcp.listen(port, addr, backlog, onConnection);
   }
 
+  tcp6Connect(remote: Uint8Array, remotePort: number, opts?: { localAddr?: Uint8Array; localPort?: number }): Connection {
+    return this.tcp6Adapter.connect(remote, remotePort, opts);
+  }
+
+  tcp6Listen(port: number, addr: Uint8Array | null, backlog: number, onConnection: (conn: Connection) => void): Listener {
+    return this.tcp6Adapter.listen(port, addr, backlog, onConnection);
+  }
+
+  tcp6AddressText(id: number): string {
+    return this.tcp6Adapter.addressText(id);
+  }
+
+  hasIpv6(): boolean {
+    return this.router.interfaces.some((i) => i.v6 !== null);
+  }
+
+  isLocalAddress6(addr: Uint8Array): boolean {
+    return this.tcp6Adapter.isLocalAddress(addr);
+  }
+
   udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint {
     return this.udp.bind(addr, port, handler, reuse);
   }

@@ -38,6 +38,20 @@ export interface TransportEndpoints {
    */
   tcpListen(port: number, addr: number, backlog: number, onConnection: (conn: Connection) => void): Listener;
   /**
+   * Opens a TCP connection over IPv6 to [remote]:remotePort (tcpConnect's
+   * rules; localAddr must be one of the stack's IPv6 addresses:
+   * EADDRNOTAVAIL). The connection's addresses are ids: tcp6AddressText.
+   */
+  tcp6Connect(remote: Uint8Array, remotePort: number, opts?: { localAddr?: Uint8Array; localPort?: number }): Connection;
+  /** Listens on [addr]:port over IPv6 (null: every IPv6 address); tcpListen's rules. */
+  tcp6Listen(port: number, addr: Uint8Array | null, backlog: number, onConnection: (conn: Connection) => void): Listener;
+  /** The text (RFC 5952) of an address of a tcp6 connection or listener, while it holds it. */
+  tcp6AddressText(id: number): string;
+  /** Whether the stack has IPv6 on any interface (listen() without an address binds :: then, as node). */
+  hasIpv6(): boolean;
+  /** Whether `addr` is one of the stack's IPv6 addresses (::1 included). */
+  isLocalAddress6(addr: Uint8Array): boolean;
+  /**
    * Binds a UDP endpoint on addr:port (addr 0: every address, port 0: an
    * ephemeral port); `reuse` is SO_REUSEADDR. Throws UdpBindError.
    */

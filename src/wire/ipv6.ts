@@ -343,3 +343,10 @@ export function parseIpv6Cidr(s: string): { address: Uint8Array; prefixLength: n
   if (m === null) throw new WireError('unsupported', `invalid IPv6 CIDR: ${String(s)}`);
   return { address: parseIpv6Address(m[1]!), prefixLength: +m[2]! };
 }
+
+/** The IPv4 address (uint32) of an IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2), or -1. */
+export function ipv4OfMapped(a: Uint8Array, off = 0): number {
+  for (let i = 0; i < 10; i++) if (a[off + i] !== 0) return -1;
+  if (a[off + 10] !== 0xff || a[off + 11] !== 0xff) return -1;
+  return ((a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!) >>> 0;
+}

@@ -8,7 +8,7 @@
  * instruction counts (bench/count.ts) need. The real-time poll loop is
  * measured on its own (test/unit/poll-loop.test.ts, `npm run bench`).
  */
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { ImpairedNic, type ImpairOptions } from '../../src/driver/impair.js';
 import type { Nic } from '../../src/driver/nic.js';
@@ -21,12 +21,15 @@ import { createNetModule, type NetModule } from '../../src/socket/net.js';
 import { createDgramModule, type DgramModule } from '../../src/socket/dgram.js';
 import type { LookupFunction, SocketHost } from '../../src/socket/host.js';
 import { ipToString, parseIpv4Address } from '../../src/wire/ipv4.js';
+import { parseIpv6Address } from '../../src/wire/ipv6.js';
 
 export interface SocketPairEnd {
   engine: NetStack;
   net: NetModule;
   dgram: DgramModule;
   address: string;
+  /** With SocketPairOptions.ipv6: the end's IPv6 address (fd00::1 / fd00::2). */
+  address6: string;
 }
 
 export interface SocketPairOptions {
@@ -44,12 +47,15 @@ export interface SocketPairOptions {
   impair?: ImpairOptions;
   /** TcpLayerOptions.mergeSegments of both stacks (default: the layer's, true). */
   mergeSegments?: boolean;
+  /** IPv6 too: fd00::1/64 and fd00::2/64 beside the IPv4 addresses (wait for DAD: whenIpv6Ready). */
+  ipv6?: boolean;
 }
 
 /** Address literals only: the pair has no DNS. */
 const literalLookup: LookupFunction = (hostname, _opts, cb) => {
-  if (isIPv4(hostname)) {
-    process.nextTick(cb, null, hostname, 4);
+  const family = isIP(hostname);
+  if (family !== 0) {
+    process.nextTick(cb, null, hostname, family);
     return;
   }
   const e = Object.assign(new Error(`socket-pair: no DNS (${hostname})`), { code: 'ENOTFOUND' });
@@ -73,11 +79,11 @@ export class SocketPair {
     installByteKernels(nativeByteKernels());
     const [na, nb] = MemoryNic.pair({ ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.offloads ? { offloads: true } : {}) });
     const [sa, sb] = opts.seeds ?? [1, 2];
-    this.a = this.end(na, '10.0.0.1', opts, sa);
-    this.b = this.end(nb, '10.0.0.2', opts, sb);
+    this.a = this.end(na, '10.0.0.1', opts, sa, 'fd00::1');
+    this.b = this.end(nb, '10.0.0.2', opts, sb, 'fd00::2');
   }
 
-  private end(memNic: MemoryNic, addr: string, opts: SocketPairOptions, seed: number): SocketPairEnd {
+  private end(memNic: MemoryNic, addr: string, opts: SocketPairOptions, seed: number, addr6: string): SocketPairEnd {
     const tcp = {
       isnSecret: new Uint8Array(16).fill(seed),
       ephemeralSeed: seed,
@@ -86,9 +92,16 @@ export class SocketPair {
     };
     const engine = new NetStack(this.clock, { tcp });
     const nic: Nic = opts.impair ? new ImpairedNic(memNic, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 0) + seed }) : memNic;
-    engine.addInterface(nic, { name: nic.name, address: parseIpv4Address(addr), prefixLength: 24, gateway: 0, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+    engine.addInterface(nic, {
+      name: nic.name,
+      address: parseIpv4Address(addr),
+      prefixLength: 24,
+      gateway: 0,
+      ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+      ...(opts.ipv6 ? { ipv6: { addresses: [{ address: parseIpv6Address(addr6), prefixLength: 64 }] } } : {}),
+    });
     const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: literalLookup };
-    return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)) };
+    return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)), address6: addr6 };
   }
 
   /** Polls both engines once; returns the frames they took. */
@@ -130,6 +143,12 @@ export class SocketPair {
       if (to > end) throw new Error(`SocketPair.run: not done after ${limitMs} ms of virtual time`);
       this.clock.advanceTo(to);
     }
+  }
+
+  /** Runs until both ends' IPv6 addresses passed DAD. */
+  async whenIpv6Ready(): Promise<void> {
+    const ready = (e: SocketPairEnd): boolean => e.engine.interfaces.every((i) => i.v6 === null || i.v6.addresses().every((x) => x.state === 'preferred'));
+    await this.run(() => ready(this.a) && ready(this.b), 10_000);
   }
 
   close(): void {
