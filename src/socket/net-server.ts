@@ -252,7 +252,7 @@ export class UstackServer extends EventEmitter {
       process.nextTick(() => this.emit('error', uvSystemError(code, 'listen', host, port)));
       return;
     }
-    this._connectionKey = `${bound.family === 'IPv6' ? 6 : 4}:${host}:${this._listener.port}`;
+    this._connectionKey = `${bound.family === 'IPv6' ? 6 : 4}:${host}:${port}`;
     if (!this._unref) this._hostRef.ref();
     process.nextTick(() => {
       // A close() before this tick means no 'listening'.
