@@ -330,10 +330,6 @@ export class NetStack implements TransportEndpoints {
     return this.router.interfaces.some((i) => i.v6 !== null);
   }
 
-  isLocalAddress6(addr: Uint8Array): boolean {
-    return this.tcp6Adapter.isLocalAddress(addr);
-  }
-
   udpBind(addr: number, port: number, handler: UdpHandler, reuse: boolean): UdpEndpoint {
     return this.udp.bind(addr, port, handler, reuse);
   }

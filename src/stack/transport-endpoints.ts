@@ -49,8 +49,6 @@ export interface TransportEndpoints {
   tcp6AddressText(id: number): string;
   /** Whether the stack has IPv6 on any interface (listen() without an address binds :: then, as node). */
   hasIpv6(): boolean;
-  /** Whether `addr` is one of the stack's IPv6 addresses (::1 included). */
-  isLocalAddress6(addr: Uint8Array): boolean;
   /**
    * Binds a UDP endpoint on addr:port (addr 0: every address, port 0: an
    * ephemeral port); `reuse` is SO_REUSEADDR. Throws UdpBindError.
