@@ -113,6 +113,18 @@ export function ERR_INVALID_IP_ADDRESS(ip: unknown): Error {
   return nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(ip)}`);
 }
 
+/** node's connect with autoSelectFamily when no attempt left an error (every one was cut short). */
+export function ERR_SOCKET_CONNECTION_TIMEOUT(): Error {
+  return nodeError(Error, 'ERR_SOCKET_CONNECTION_TIMEOUT', 'Socket connection timeout');
+}
+
+/** node's NodeAggregateError: an AggregateError of `errors` (message empty) whose code is the first one's. */
+export function aggregateError(errors: Error[]): AggregateError & { code?: string } {
+  const e = new AggregateError(errors) as AggregateError & { code?: string };
+  e.code = (errors[0] as { code?: string } | undefined)?.code;
+  return e;
+}
+
 /** node's ERR_INVALID_ADDRESS_FAMILY: a lookup answered with a family that is neither 4 nor 6. */
 export function ERR_INVALID_ADDRESS_FAMILY(family: unknown, host: unknown, port: unknown): Error {
   const e = nodeError(RangeError, 'ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(family)} ${String(host)}:${String(port)}`) as unknown as Error & {

@@ -138,14 +138,17 @@ export interface ConnectTarget {
   localAddress: string | undefined;
   localPort: number | undefined;
   autoSelectFamily: boolean;
+  /** The autoSelectFamily attempt timeout in ms: the option (at least 10, as node raises it), else node's default. */
+  autoSelectFamilyAttemptTimeout: number;
 }
 
 /**
  * node's checks at the start of lookupAndConnect, in its order: local
  * address and port, port type and range, the autoSelectFamily options.
  */
-export function checkConnectOptions(options: NetConnectOpts, autoSelectFamilyDefault: boolean): ConnectTarget {
-  const { localAddress, localPort, autoSelectFamilyAttemptTimeout } = options;
+export function checkConnectOptions(options: NetConnectOpts, autoSelectFamilyDefault: boolean, attemptTimeoutDefault = 250): ConnectTarget {
+  const { localAddress, localPort } = options;
+  let { autoSelectFamilyAttemptTimeout } = options;
   let { autoSelectFamily } = options;
   const port: unknown = options.port;
   if (localAddress && !isIP(localAddress)) throw ERR_INVALID_IP_ADDRESS(localAddress);
@@ -162,13 +165,15 @@ export function checkConnectOptions(options: NetConnectOpts, autoSelectFamilyDef
   else autoSelectFamily = autoSelectFamilyDefault;
   if (autoSelectFamilyAttemptTimeout !== undefined && autoSelectFamilyAttemptTimeout !== null) {
     validateInt32(autoSelectFamilyAttemptTimeout, 'options.autoSelectFamilyAttemptTimeout', 1);
-  }
+    if (autoSelectFamilyAttemptTimeout < 10) autoSelectFamilyAttemptTimeout = 10;
+  } else autoSelectFamilyAttemptTimeout = attemptTimeoutDefault;
   return {
     host: options.host || 'localhost',
     port: Number(port) | 0,
     localAddress: localAddress || undefined,
     localPort: localPort || undefined,
     autoSelectFamily,
+    autoSelectFamilyAttemptTimeout,
   };
 }
 

@@ -21,6 +21,7 @@ import type { Connection, TcpErrorCode, TcpEvents } from '../stack/transport-end
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { ipv4OfMapped, parseIpv6Address } from '../wire/ipv6.js';
 import { whenReady, type LookupFunction, type SocketHost } from './host.js';
+import { ConnectMultiple, attemptOrder, type MultiConnectSocket } from './connect-multiple.js';
 import {
   blockListOption,
   checkConnectOptions,
@@ -175,7 +176,7 @@ function writeAfterFIN(this: UstackSocket, chunk: unknown, encoding?: unknown, c
 type OnreadCallback = (nread: number, buf: Uint8Array) => boolean | void;
 
 /** A TCP socket on a ustack stack (node:net Socket semantics). */
-export class UstackSocket extends Duplex {
+export class UstackSocket extends Duplex implements MultiConnectSocket {
   connecting = false;
   /** node's libuv handle; a ustack socket never has one. */
   _handle: null = null;
@@ -190,6 +191,12 @@ export class UstackSocket extends Duplex {
   _host: string | null = null;
   /** @internal the TCP connection once there is one. */
   _conn: Connection | null = null;
+  /** The autoSelectFamily attempts under way (several addresses), else null. */
+  private _multi: ConnectMultiple | null = null;
+  /** How the attempt _attempt() started failed at once (set by _connectFailed). */
+  private _attemptFailure: { error: Error; attempted: boolean } | null = null;
+  /** node's: `${address}:${port}` of each autoSelectFamily attempt (set when several addresses are tried). */
+  declare autoSelectFamilyAttemptedAddresses: string[];
   _peername: SocketName | null = null;
   _sockname: SocketName | null = null;
   /**
@@ -414,7 +421,7 @@ export class UstackSocket extends Duplex {
       validateString(options.path, 'options.path');
       throw ERR_USTACK_UNSUPPORTED('Connecting to an IPC path (options.path)');
     }
-    const target = checkConnectOptions(options, nodeNet.getDefaultAutoSelectFamily());
+    const target = checkConnectOptions(options, nodeNet.getDefaultAutoSelectFamily(), nodeNet.getDefaultAutoSelectFamilyAttemptTimeout());
     if (this._conn !== null || this.connecting) {
       // node hands the second connect to the same handle, which refuses it.
       const code = this.connecting ? 'EALREADY' : 'EISCONN';
@@ -471,6 +478,7 @@ export class UstackSocket extends Duplex {
     this._sockname = null;
     this._af = 4;
     this._text6 = null;
+    this._multi = null;
     // The counters are the connection's, as node's are its handle's.
     this._bytesRead = 0;
     this._dispatched = 0;
@@ -498,9 +506,9 @@ export class UstackSocket extends Duplex {
   }
 
   /**
-   * node's autoSelectFamily lookup (all addresses). ustack has no IPv6, so
-   * of the valid answers the first IPv4 address is connected to; an answer
-   * with only IPv6 addresses fails as connecting to one does.
+   * node's autoSelectFamily lookup (all addresses, lookupAndConnectMultiple):
+   * one valid address is connected to as without autoSelectFamily; several
+   * are tried in turn by ConnectMultiple (connect-multiple.ts).
    */
   private _lookupAll(lookup: LookupFunction, dnsopts: { family: unknown; hints: number }, options: NetConnectOpts, t: ReturnType<typeof checkConnectOptions>): void {
     const all = { ...dnsopts, all: true };
@@ -515,26 +523,59 @@ export class UstackSocket extends Duplex {
           return;
         }
         const list = addresses ?? [];
-        let first: { address: string; family: number } | undefined;
-        let firstV6: { address: string; family: number } | undefined;
         for (const a of list) {
           this.emit('lookup', err, a.address, a.family, t.host);
           if (!this.connecting) return;
-          const valid = typeof a.address === 'string' && isIP(a.address) !== 0;
-          if (valid && a.family === 4) first ??= a;
-          if (valid && a.family === 6) firstV6 ??= a;
         }
-        const pick = first ?? firstV6;
-        if (pick === undefined) {
+        const order = attemptOrder(list);
+        if (order.length === 0) {
           const a0 = list[0];
           if (a0 !== undefined && (typeof a0.address !== 'string' || !isIP(a0.address))) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(a0.address)));
           else if (a0 !== undefined) process.nextTick(() => this.destroy(ERR_INVALID_ADDRESS_FAMILY(a0.family, options.host, options.port)));
           return;
         }
         this._touch();
-        this._internalConnect(pick.address, t.port, pick.family, t.localAddress, t.localPort);
+        if (order.length === 1) {
+          this._internalConnect(order[0]!.address, t.port, order[0]!.family, t.localAddress, t.localPort);
+          return;
+        }
+        this.autoSelectFamilyAttemptedAddresses = [];
+        this._multi = new ConnectMultiple(this, order, t.port, t.localPort, t.autoSelectFamilyAttemptTimeout);
+        this._multi.next();
       },
     );
+  }
+
+  /** @internal one autoSelectFamily attempt (ConnectMultiple): null when under way, else how it failed at once. */
+  _attempt(address: string, port: number, family: 4 | 6, localPort: number | undefined): { error: Error; attempted: boolean } | null {
+    this._attemptFailure = null;
+    this._internalConnect(address, port, family, undefined, localPort);
+    const f = this._attemptFailure;
+    this._attemptFailure = null;
+    return f;
+  }
+
+  /** @internal drops the autoSelectFamily attempt under way (timed out): its connection closes with no event. */
+  _abandonAttempt(): void {
+    const conn = this._conn;
+    if (conn === null) return;
+    conn.events = {};
+    conn.close();
+    this._conn = null;
+    this._sockname = null;
+    this._peername = null;
+    this._releaseRef();
+    this._hostRef.kick();
+  }
+
+  /**
+   * A connect that fails before its connection exists: an autoSelectFamily
+   * attempt records it (`attempted`: after 'connectionAttempt', so not a
+   * bind's), a lone connect destroys the socket.
+   */
+  private _connectFailed(err: Error, attempted: boolean): void {
+    if (this._multi !== null) this._attemptFailure = { error: err, attempted };
+    else this.destroy(err);
   }
 
   /**
@@ -547,7 +588,7 @@ export class UstackSocket extends Duplex {
   private _internalConnect(address: string, port: number, addressType: number, localAddress: string | undefined, localPort: number | undefined): void {
     const endpoints = this._hostRef.endpoints;
     const bindError = (code: string): void => {
-      this.destroy(systemError(code, 'bind', localAddress ?? (addressType === 6 ? '::' : '0.0.0.0'), localPort));
+      this._connectFailed(systemError(code, 'bind', localAddress ?? (addressType === 6 ? '::' : '0.0.0.0'), localPort), false);
     };
     let remote4 = -1;
     let remote6: Uint8Array | null = null;
@@ -579,7 +620,7 @@ export class UstackSocket extends Duplex {
     if (local4 !== undefined && local4 !== 0 && !endpoints.isLocalAddress(local4)) return bindError('EADDRNOTAVAIL');
     this.emit('connectionAttempt', address, port, addressType);
     if (this.blockList?.check(address, addressType === 6 ? 'ipv6' : 'ipv4')) {
-      this.destroy(ERR_IP_BLOCKED(address));
+      this._connectFailed(ERR_IP_BLOCKED(address), true);
       return;
     }
     let conn: Connection;
@@ -598,7 +639,7 @@ export class UstackSocket extends Duplex {
       const code = (e as { code?: string }).code ?? 'EINVAL';
       // A local port another socket holds fails node's bind(), before the connect.
       if (code === 'EADDRINUSE' && localPort !== undefined) bindError(code);
-      else this.destroy(systemError(code, 'connect', address, port));
+      else this._connectFailed(systemError(code, 'connect', address, port), true);
       return;
     }
     if ((this._fl & S_NO_DELAY) !== 0) conn.setNoDelay(true);
@@ -655,6 +696,10 @@ export class UstackSocket extends Duplex {
   _afterConnect(): void {
     if (this.destroyed || !this.connecting) return;
     this.connecting = false;
+    if (this._multi !== null) {
+      this._multi.connected();
+      this._multi = null;
+    }
     this._sockname = null;
     this._touch();
     this.emit('connect');
@@ -684,6 +729,14 @@ export class UstackSocket extends Duplex {
         syscall === 'connect' && conn !== null
           ? systemError(error, 'connect', this._nameOf(conn, false).address, conn.remotePort)
           : systemError(error, syscall);
+      if (this._multi !== null && syscall === 'connect') {
+        // An autoSelectFamily attempt failed: the next address, if any.
+        this._conn = null;
+        this._sockname = null;
+        this._peername = null;
+        this._multi.failed(err);
+        return;
+      }
       this.connecting = false;
       // Data already received stays readable; the error follows it.
       this.destroy(err);
@@ -1020,6 +1073,8 @@ export class UstackSocket extends Duplex {
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
     const wasConnecting = this.connecting;
     this.connecting = false;
+    this._multi?.clearTimer();
+    this._multi = null;
     this._clearTimer();
     const conn = this._conn;
     const hadError = err !== null && err !== undefined;

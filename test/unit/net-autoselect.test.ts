@@ -1,0 +1,146 @@
+/**
+ * node:net's autoSelectFamily (RFC 8305 Happy Eyeballs as node 20 does it)
+ * on ustack. Where a scenario can run on both, it runs against node's own
+ * net on the kernel's loopback and against ustack's on a loopback-only
+ * Stack, and the two logs (events in order, their arguments, the final
+ * error's shape, autoSelectFamilyAttemptedAddresses) must be equal. The
+ * attempt timeout is shown on an in-process link with an address nobody
+ * answers for.
+ */
+import nodeNet from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack } from '../../src/index.js';
+import { attemptOrder } from '../../src/socket/connect-multiple.js';
+import { withTimeout } from '../helpers/wait.js';
+
+type NetLike = { createServer: typeof nodeNet.createServer; connect: typeof nodeNet.connect };
+type Answer = { address: string; family: number };
+
+let lo: Stack;
+beforeAll(async () => {
+  lo = await Stack.open();
+});
+afterAll(async () => {
+  await lo?.close();
+});
+
+/** A lookup answering `answers` for any name, as dns.lookup with all: true. */
+function lookupOf(answers: Answer[]) {
+  return (_host: string, opts: { all?: boolean }, cb: (err: Error | null, a: unknown, f?: number) => void): void => {
+    if (opts.all) process.nextTick(cb, null, answers);
+    else process.nextTick(cb, null, answers[0]!.address, answers[0]!.family);
+  };
+}
+
+/**
+ * Connects with autoSelectFamily through `answers` and logs every event
+ * until 'connect' or 'error'; ports are written PORT.
+ */
+async function scenario(net: NetLike, answers: (port: number) => Answer[], serve: boolean, attemptTimeout = 10_000): Promise<unknown[]> {
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  if (!serve) await new Promise<void>((resolve) => server.close(() => resolve()));
+  const norm = (v: unknown): unknown => (v === port ? 'PORT' : typeof v === 'string' ? v.replaceAll(`:${port}`, ':PORT') : v);
+  const errShape = (e: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }): unknown => ({
+    name: e.name,
+    code: e.code,
+    message: norm(e.message),
+    ...(e.errors ? { errors: e.errors.map((x) => ({ code: x.code, syscall: x.syscall, message: norm(x.message), address: x.address, port: norm(x.port) })) } : {}),
+  });
+  const log: unknown[] = [];
+  const sock = net.connect({ host: 'dual.test', port, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: attemptTimeout, lookup: lookupOf(answers(port)) as never });
+  sock.on('connectionAttempt', (a, p, f) => log.push(['connectionAttempt', a, norm(p), f]));
+  sock.on('connectionAttemptFailed', (a, p, f, e) => log.push(['connectionAttemptFailed', a, norm(p), f, errShape(e)]));
+  sock.on('connectionAttemptTimeout', (a, p, f) => log.push(['connectionAttemptTimeout', a, norm(p), f]));
+  await withTimeout(new Promise<void>((resolve) => {
+    sock.once('connect', () => {
+      log.push(['connect', sock.remoteAddress, norm(sock.remotePort)]);
+      resolve();
+    });
+    sock.once('error', (e) => {
+      log.push(['error', errShape(e as NodeJS.ErrnoException)]);
+      resolve();
+    });
+  }), { timeoutMs: 15_000, what: 'connect or error' });
+  log.push(['attempted', (sock as unknown as { autoSelectFamilyAttemptedAddresses?: string[] }).autoSelectFamilyAttemptedAddresses?.map(norm)]);
+  sock.destroy();
+  if (serve) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return log;
+}
+
+describe('autoSelectFamily: the attempt order', () => {
+  it('alternates families from the first valid answer, each address once, invalid answers dropped (node lookupAndConnectMultiple)', () => {
+    const order = attemptOrder([
+      { address: 'fd00::1', family: 6 },
+      { address: 'fd00::2', family: 6 },
+      { address: 'fd00::1', family: 6 },
+      { address: 'nonsense', family: 4 },
+      { address: '10.0.0.1', family: 5 },
+      { address: '10.0.0.1', family: 4 },
+      { address: 'fd00::3', family: 6 },
+      { address: '10.0.0.2', family: 4 },
+    ]);
+    expect(order.map((a) => a.address)).toEqual(['fd00::1', '10.0.0.1', 'fd00::2', '10.0.0.2', 'fd00::3']);
+    expect(attemptOrder([{ address: '10.0.0.1', family: 4 }, { address: '::1', family: 6 }]).map((a) => a.family)).toEqual([4, 6]);
+  });
+});
+
+describe('autoSelectFamily against node on the kernel', () => {
+  it('a refused address, then one that connects: the same events, arguments and attempted addresses', async () => {
+    const answers = (): Answer[] => [{ address: '127.0.0.2', family: 4 }, { address: '127.0.0.1', family: 4 }];
+    const kernel = await scenario(nodeNet, answers, true);
+    const ours = await scenario(lo.net as unknown as NetLike, answers, true);
+    expect(ours).toEqual(kernel);
+    expect(kernel.map((e) => (e as unknown[])[0])).toEqual(['connectionAttempt', 'connectionAttemptFailed', 'connectionAttempt', 'connect', 'attempted']);
+  });
+
+  it('every address refused: an AggregateError of each attempt\'s error, code the first one\'s', async () => {
+    const answers = (): Answer[] => [{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }, { address: '127.0.0.3', family: 4 }];
+    const kernel = await scenario(nodeNet, answers, false);
+    const ours = await scenario(lo.net as unknown as NetLike, answers, false);
+    expect(ours).toEqual(kernel);
+    const last = kernel[kernel.length - 2] as [string, { name: string; code: string; errors: unknown[] }];
+    expect(last[0]).toBe('error');
+    expect(last[1]).toMatchObject({ name: 'AggregateError', code: 'ECONNREFUSED' });
+    expect(last[1].errors).toHaveLength(3);
+  });
+});
+
+describe('autoSelectFamily on an in-process link', () => {
+  let a: Stack;
+  let b: Stack;
+  beforeAll(async () => {
+    [a, b] = await Stack.pair();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('an attempt that neither connects nor fails is abandoned after autoSelectFamilyAttemptTimeout (connectionAttemptTimeout) and the next address connects', async () => {
+    const server = a.net.createServer((s) => s.end());
+    await new Promise<void>((resolve) => server.listen(0, '10.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    // 10.0.0.99 is on the link but nobody answers its ARP: that attempt's SYN never leaves.
+    const sock = b.net.connect({
+      host: 'dual.test', port, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 50,
+      lookup: lookupOf([{ address: '10.0.0.99', family: 4 }, { address: '10.0.0.1', family: 4 }]) as never,
+    });
+    const log: unknown[] = [];
+    for (const ev of ['connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout']) sock.on(ev, (...args: unknown[]) => log.push([ev, ...args.slice(0, 3)]));
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => resolve());
+      sock.once('error', reject);
+    }), { timeoutMs: 10_000, what: 'the second address to connect' });
+    expect(log).toEqual([
+      ['connectionAttempt', '10.0.0.99', port, 4],
+      ['connectionAttemptTimeout', '10.0.0.99', port, 4],
+      ['connectionAttempt', '10.0.0.1', port, 4],
+    ]);
+    expect(sock.remoteAddress).toBe('10.0.0.1');
+    expect((sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses).toEqual([`10.0.0.99:${port}`, `10.0.0.1:${port}`]);
+    sock.destroy();
+    server.close();
+  });
+});
