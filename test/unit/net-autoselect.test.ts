@@ -11,7 +11,8 @@ import nodeNet from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { attemptOrder } from '../../src/socket/connect-multiple.js';
-import { withTimeout } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+import { parseIpv6Address } from '../../src/wire/ipv6.js';
 
 type NetLike = { createServer: typeof nodeNet.createServer; connect: typeof nodeNet.connect };
 type Answer = { address: string; family: number };
@@ -42,7 +43,8 @@ async function scenario(net: NetLike, answers: (port: number) => Answer[], serve
   const port = (server.address() as { port: number }).port;
   if (!serve) await new Promise<void>((resolve) => server.close(() => resolve()));
   const norm = (v: unknown): unknown => (v === port ? 'PORT' : typeof v === 'string' ? v.replaceAll(`:${port}`, ':PORT') : v);
-  const errShape = (e: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }): unknown => ({
+  type Err = NodeJS.ErrnoException & { address?: string; port?: number };
+  const errShape = (e: Err & { errors?: Err[] }): unknown => ({
     name: e.name,
     code: e.code,
     message: norm(e.message),
@@ -107,6 +109,35 @@ describe('autoSelectFamily against node on the kernel', () => {
   });
 });
 
+describe('autoSelectFamily over both families, against node on the kernel', () => {
+  it('::1 refused, then 127.0.0.1 connects: the same events and attempted addresses', async () => {
+    const answers = (): Answer[] => [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+    const kernel = await scenario(nodeNet, answers, true);
+    const ours = await scenario(lo.net as unknown as NetLike, answers, true);
+    expect(ours).toEqual(kernel);
+    expect(kernel.map((e) => (e as unknown[]).slice(0, 2))).toEqual([
+      ['connectionAttempt', '::1'],
+      ['connectionAttemptFailed', '::1'],
+      ['connectionAttempt', '127.0.0.1'],
+      ['connect', '127.0.0.1'],
+      ['attempted', ['::1:PORT', '127.0.0.1:PORT']],
+    ]);
+  });
+
+  it('families interleaved from the first answer\'s (IPv6, IPv4, IPv6, IPv4), all refused: one AggregateError', async () => {
+    const answers = (): Answer[] => [
+      { address: '::1', family: 6 },
+      { address: '::ffff:127.0.0.3', family: 6 },
+      { address: '127.0.0.2', family: 4 },
+      { address: '127.0.0.4', family: 4 },
+    ];
+    const kernel = await scenario(nodeNet, answers, false);
+    const ours = await scenario(lo.net as unknown as NetLike, answers, false);
+    expect(ours).toEqual(kernel);
+    expect(kernel.filter((e) => (e as unknown[])[0] === 'connectionAttempt').map((e) => (e as unknown[])[1])).toEqual(['::1', '127.0.0.2', '::ffff:127.0.0.3', '127.0.0.4']);
+  });
+});
+
 describe('autoSelectFamily on an in-process link', () => {
   let a: Stack;
   let b: Stack;
@@ -142,5 +173,58 @@ describe('autoSelectFamily on an in-process link', () => {
     expect((sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses).toEqual([`10.0.0.99:${port}`, `10.0.0.1:${port}`]);
     sock.destroy();
     server.close();
+  });
+
+  it('RFC 8305: an IPv6 address that does not answer (no neighbour advertisement) gives way to IPv4 after the attempt timeout', async () => {
+    const [c, d] = await Stack.pair(undefined, { addresses: [['10.0.1.1/24', 'fd00:1::1/64'], ['10.0.1.2/24', 'fd00:1::2/64']] });
+    try {
+      await waitFor(() => c.engine.isLocalAddress6(parseIpv6Address('fd00:1::1')) && d.engine.isLocalAddress6(parseIpv6Address('fd00:1::2')), { timeoutMs: 10_000, what: 'DAD' });
+      const server = c.net.createServer((s) => s.end());
+      await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', () => resolve()));
+      const port = (server.address() as { port: number }).port;
+      const sock = d.net.connect({
+        host: 'dual.test', port, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 50,
+        lookup: lookupOf([{ address: 'fd00:1::99', family: 6 }, { address: '10.0.1.1', family: 4 }]) as never,
+      });
+      const log: unknown[] = [];
+      for (const ev of ['connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout']) sock.on(ev, (...args: unknown[]) => log.push([ev, ...args.slice(0, 3)]));
+      await withTimeout(new Promise<void>((resolve, reject) => {
+        sock.once('connect', () => resolve());
+        sock.once('error', reject);
+      }), { timeoutMs: 10_000, what: 'the IPv4 address to connect' });
+      expect(log).toEqual([
+        ['connectionAttempt', 'fd00:1::99', port, 6],
+        ['connectionAttemptTimeout', 'fd00:1::99', port, 6],
+        ['connectionAttempt', '10.0.1.1', port, 4],
+      ]);
+      expect([sock.remoteAddress, sock.remoteFamily]).toEqual(['10.0.1.1', 'IPv4']);
+      sock.destroy();
+      server.close();
+    } finally {
+      await c.close();
+      await d.close();
+    }
+  });
+
+  it('IPv6 first when it answers: the first attempt connects over IPv6 and no other is made', async () => {
+    const [c, d] = await Stack.pair(undefined, { addresses: [['10.0.2.1/24', 'fd00:2::1/64'], ['10.0.2.2/24', 'fd00:2::2/64']] });
+    try {
+      await waitFor(() => c.engine.isLocalAddress6(parseIpv6Address('fd00:2::1')) && d.engine.isLocalAddress6(parseIpv6Address('fd00:2::2')), { timeoutMs: 10_000, what: 'DAD' });
+      const server = c.net.createServer((s) => s.end());
+      await new Promise<void>((resolve) => server.listen(0, '::', () => resolve()));
+      const port = (server.address() as { port: number }).port;
+      const sock = d.net.connect({ host: 'dual.test', port, autoSelectFamily: true, lookup: lookupOf([{ address: 'fd00:2::1', family: 6 }, { address: '10.0.2.1', family: 4 }]) as never });
+      await withTimeout(new Promise<void>((resolve, reject) => {
+        sock.once('connect', () => resolve());
+        sock.once('error', reject);
+      }), { timeoutMs: 10_000, what: 'the IPv6 connect' });
+      expect([sock.remoteAddress, sock.remoteFamily, sock.localAddress]).toEqual(['fd00:2::1', 'IPv6', 'fd00:2::2']);
+      expect((sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses).toEqual([`fd00:2::1:${port}`]);
+      sock.destroy();
+      server.close();
+    } finally {
+      await c.close();
+      await d.close();
+    }
   });
 });
