@@ -596,6 +596,8 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
     let local6: Uint8Array | undefined;
     if (addressType === 6) {
       remote6 = parseIpv6Address(stripZone(address));
+      // As Linux: a connection to :: goes to ::1.
+      if (remote6.every((b) => b === 0)) remote6[15] = 1;
       remote4 = ipv4OfMapped(remote6);
       if (localAddress !== undefined || localPort !== undefined) {
         if (localAddress !== undefined && isIP(stripZone(localAddress)) !== 6) return bindError('EINVAL');
@@ -611,7 +613,8 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
         }
       }
     } else {
-      remote4 = parseIpv4Address(address);
+      // As Linux: a connection to 0.0.0.0 goes to 127.0.0.1.
+      remote4 = parseIpv4Address(address) || 0x7f000001;
       if (localAddress !== undefined || localPort !== undefined) {
         if (localAddress !== undefined && isIP(localAddress) !== 4) return bindError('EINVAL');
         local4 = localAddress !== undefined ? parseIpv4Address(localAddress) : 0;
