@@ -124,6 +124,17 @@ describe('node:net over IPv6', () => {
     expect(after.error).toBeNull();
   });
 
+  it('listen(0) dual-stack: one ephemeral port taken in both families, reached over each', async () => {
+    const { p, netA, netB } = await setup();
+    const { server, accepted } = await listen(p, netB, 0);
+    const { port, address, family } = server.address() as nodeNet.AddressInfo;
+    expect({ address, family }).toStrictEqual({ address: '::', family: 'IPv6' });
+    expect(port).toBeGreaterThanOrEqual(49152);
+    expect((await echo(p, netA, { host: '10.0.0.2', port }, 64 << 10)).ok).toBe(true);
+    expect((await echo(p, netA, { host: 'fd00::2', port }, 64 << 10)).ok).toBe(true);
+    expect(accepted.map((n) => n.remoteAddress)).toStrictEqual(['::ffff:10.0.0.1', 'fd00::1']);
+  });
+
   it('ipv6Only: IPv4 is refused, and a 0.0.0.0 listener can share the port; 0.0.0.0 alone stays IPv4 only', async () => {
     const { p, netA, netB } = await setup();
     const only6 = await listen(p, netB, { port: 7002, host: '::', ipv6Only: true });

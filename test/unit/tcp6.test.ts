@@ -260,6 +260,43 @@ describe('TCP over IPv6 (stack level)', () => {
     expect(table.size).toBe(0);
   });
 
+  for (const [code, want] of [[4, 'ECONNREFUSED'], [1, 'ECONNREFUSED'], [3, 'EHOSTUNREACH']] as const) {
+    it(`ICMPv6 destination unreachable code ${code} quoting our SYN: ${code === 3 ? 'a soft error, reported when the connection times out' : 'a hard error while connecting'} (${want})`, () => {
+      const s = sim();
+      // To an address nobody has: the SYN waits for neighbour discovery, nothing answers but the error below.
+      const client = new Endpoint(s.b.stack.tcp6Adapter.connect(a6('fd00:6::77'), 9), new Uint8Array(0));
+      s.runFor(100);
+      const conn = client.conn;
+      const quoted = tcpSegment(B, a6('fd00:6::77'), conn.localPort, 9, conn.sndUna, 0, 0x02);
+      const ip6 = new Uint8Array(40 + quoted.length);
+      ip6[0] = 0x60;
+      ip6[5] = quoted.length;
+      ip6[6] = 6;
+      ip6[7] = 64;
+      ip6.set(B, 8);
+      ip6.set(a6('fd00:6::77'), 24);
+      ip6.set(quoted, 40);
+      const icmp = new Uint8Array(8 + ip6.length);
+      icmp[0] = 1; // destination unreachable
+      icmp[1] = code;
+      icmp.set(ip6, 8);
+      const c = internetChecksum(icmp, 0, icmp.length, ipv6PseudoSum(A, B, icmp.length, 58));
+      icmp[2] = c >>> 8;
+      icmp[3] = c & 0xff;
+      inject(s.a.raw, ipv6Frame(s.b.iface.mac, s.a.iface.mac, A, B, 58, icmp));
+      s.settle();
+      if (code === 3) {
+        // Soft (RFC 1122 §4.2.3.9): the connection keeps trying; its timeout reports the error.
+        expect(client.closed).toBe(false);
+        expect(s.runUntil(() => client.closed, 600_000)).toBe(true);
+      } else {
+        expect(client.closed).toBe(true);
+      }
+      expect(client.error).toBe(want);
+      expect(s.b.stack.stats().tcp6!.icmpErrors).toBe(1);
+    });
+  }
+
   it('a Packet Too Big quoting a segment in flight shrinks the connection’s segments to the path MTU, and the transfer completes', () => {
     const s = sim();
     let server: Endpoint | null = null;
