@@ -49,6 +49,10 @@ export interface SocketPairOptions {
   mergeSegments?: boolean;
   /** IPv6 too: fd00::1/64 and fd00::2/64 beside the IPv4 addresses (wait for DAD: whenIpv6Ready). */
   ipv6?: boolean;
+  /** InterfaceConfig.gso of both interfaces (default: the interface's, true). */
+  gso?: boolean;
+  /** Wraps each end's NIC (after the impairments), e.g. to look at the frames it transmits. */
+  wrapNic?: (nic: Nic) => Nic;
 }
 
 /** Address literals only: the pair has no DNS. */
@@ -91,7 +95,8 @@ export class SocketPair {
       ...(opts.mergeSegments !== undefined ? { mergeSegments: opts.mergeSegments } : {}),
     };
     const engine = new NetStack(this.clock, { tcp });
-    const nic: Nic = opts.impair ? new ImpairedNic(memNic, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 0) + seed }) : memNic;
+    const link: Nic = opts.impair ? new ImpairedNic(memNic, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 0) + seed }) : memNic;
+    const nic = opts.wrapNic ? opts.wrapNic(link) : link;
     engine.addInterface(nic, {
       name: nic.name,
       address: parseIpv4Address(addr),
@@ -99,6 +104,7 @@ export class SocketPair {
       gateway: 0,
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       ...(opts.ipv6 ? { ipv6: { addresses: [{ address: parseIpv6Address(addr6), prefixLength: 64 }] } } : {}),
+      ...(opts.gso !== undefined ? { gso: opts.gso } : {}),
     });
     const host: SocketHost = { endpoints: engine, ref() {}, unref() {}, kick() {}, lookup: literalLookup };
     return { engine, net: createNetModule(host), dgram: createDgramModule(host), address: ipToString(parseIpv4Address(addr)), address6: addr6 };

@@ -65,7 +65,7 @@ import {
 } from '../../wire/icmp.js';
 import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type NeighborHost } from './neighbor-cache.js';
 import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
-import type { IcmpErrorKind, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
+import type { IcmpErrorKind, IpSendOptions, L4Segmenter, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
 import { Ipv6Layer, type Ipv6Config } from './ipv6-layer.js';
 import { DEBUG, debug, ipStr, macStr } from './debug.js';
@@ -73,6 +73,8 @@ import { DEBUG, debug, ipStr, macStr } from './debug.js';
 export const DEFAULT_TTL = 64;
 const RX_BURST = 64;
 const TX_BATCH = 256;
+/** Largest TCP segment (header + payload) segmented in software: what one IPv4 packet could carry, as Linux's GSO limit. */
+const GSO_MAX = 65535 - IPV4_HEADER_LEN;
 
 export interface InterfaceConfig {
   name: string;
@@ -93,6 +95,12 @@ export interface InterfaceConfig {
   rxReserve?: number;
   /** IPv6 on this interface (link-local always, configured addresses, SLAAC); absent: IPv4 only. */
   ipv6?: Ipv6Config;
+  /**
+   * Software segmentation of TCP (GSO) where the NIC neither segments nor
+   * computes checksums: TCP hands IP output up to 64 KiB at once and it is
+   * cut into MTU-sized frames here (send's `segmenter`). Default true.
+   */
+  gso?: boolean;
 }
 
 /**
@@ -158,6 +166,8 @@ export interface InterfaceStats {
   ip_tx: number;
   ip_tx_fragments: number;
   ip_tx_fragmented: number;
+  /** TCP segments cut into frames here (software GSO); their frames count in ip_tx. */
+  ip_tx_gso: number;
   icmp_rx: number;
   icmp_rx_drop_malformed: number;
   icmp_rx_drop_bad_checksum: number;
@@ -181,7 +191,7 @@ function newStats(): InterfaceStats {
     ip_rx: 0, ip_rx_drop_truncated: 0, ip_rx_drop_bad_version: 0, ip_rx_drop_bad_header_length: 0,
     ip_rx_drop_bad_length: 0, ip_rx_drop_bad_checksum: 0, ip_rx_drop_not_for_us: 0,
     ip_rx_drop_martian_source: 0, ip_rx_drop_unknown_protocol: 0, ip_rx_drop_fragment: 0, ip_rx_delivered: 0,
-    ip_tx: 0, ip_tx_fragments: 0, ip_tx_fragmented: 0,
+    ip_tx: 0, ip_tx_fragments: 0, ip_tx_fragmented: 0, ip_tx_gso: 0,
     icmp_rx: 0, icmp_rx_drop_malformed: 0, icmp_rx_drop_bad_checksum: 0, icmp_rx_echo_requests: 0,
     icmp_rx_echo_replies: 0, icmp_rx_errors: 0, icmp_rx_drop_broadcast_echo: 0,
     icmp_tx_echo_replies: 0, icmp_tx_errors: 0, icmp_tx_rate_limited: 0,
@@ -230,6 +240,10 @@ export class Interface implements NeighborHost {
   private rxVerified: boolean;
   /** The NIC segments TCP packets larger than the MTU (TSO/GSO). */
   private readonly tso: boolean;
+  /** TCP longer than the MTU is cut into frames here (InterfaceConfig.gso). */
+  private readonly gso: boolean;
+  /** The IPv4 header of a segmented burst's first frame, which its other frames copy and patch. */
+  private readonly gsoHeader = new Uint8Array(IPV4_HEADER_LEN);
   private readonly txSlots = new Uint32Array(TX_BATCH);
   private readonly txLens = new Uint32Array(TX_BATCH);
   private txCount = 0;
@@ -274,6 +288,9 @@ export class Interface implements NeighborHost {
     this.rxVerified = nic.offloads.rxChecksumVerified;
     // The NIC cuts by its own MTU: TSO only when ours is the same.
     this.tso = nic.offloads.tso && nic.offloads.txChecksum && !this.loopback && this.mtu === nic.mtu;
+    // Only where TCP computes every checksum itself: a NIC that completes
+    // checksums either segments too (TSO) or gets MTU-sized segments.
+    this.gso = (config.gso ?? true) && !this.tso && !nic.offloads.txChecksum && !this.loopback;
     // On loopback a transmitted frame is the received one: nothing to reserve.
     this.rxReserve = this.loopback ? 0 : Math.max(0, config.rxReserve ?? rxReserveFor(nic.slotCount));
     const neighbor = { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor };
@@ -675,14 +692,18 @@ export class Interface implements NeighborHost {
    * Sends one IPv4 packet whose `length` transport bytes are written by
    * `write`. Fragments when it does not fit the MTU (unless dontFragment).
    */
-  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions, segmenter?: L4Segmenter): boolean {
     const hop = this.nextHop(dst);
     if (hop < 0) {
       this.stats.tx_drop_no_route++;
       return false;
     }
-    // TCP larger than the MTU goes whole to a TSO NIC, which segments it.
+    // TCP larger than the MTU goes whole to a TSO NIC, which segments it,
+    // or is segmented here.
     if (IPV4_HEADER_LEN + length > this.mtu && !(protocol === IPPROTO_TCP && this.tso && this.fitsSlot(length))) {
+      if (segmenter !== undefined && protocol === IPPROTO_TCP && this.gso && length <= GSO_MAX && IPV4_HEADER_LEN + segmenter.headerLength + segmenter.unit <= this.mtu && segmenter.unit > 0) {
+        return this.sendSegmented(src, dst, hop, length, segmenter, opts);
+      }
       if (opts?.dontFragment || IPV4_HEADER_LEN + length > 65535) {
         this.stats.tx_drop_too_big++;
         return false;
@@ -692,19 +713,9 @@ export class Interface implements NeighborHost {
     const slot = this.allocTx();
     if (slot < 0) return false;
     const base = slot * this.slotSize;
-    const r = this.ipRepr;
-    r.src = src;
-    r.dst = dst;
-    r.protocol = protocol;
-    r.ttl = opts?.ttl ?? DEFAULT_TTL;
-    r.dscp = (opts?.tos ?? 0) >>> 2;
-    r.ecn = (opts?.tos ?? 0) & 3;
+    const r = this.fillIpRepr(src, dst, protocol, length, opts);
     r.ident = this.nextIdent;
     this.nextIdent = (this.nextIdent + 1) & 0xffff;
-    r.dontFragment = opts?.dontFragment ?? false;
-    r.moreFragments = false;
-    r.fragmentOffset = 0;
-    r.payloadLength = length;
     emitIpv4(r, this.pool, base + ETH_HEADER_LEN);
     write(this.pool, base + ETH_HEADER_LEN + IPV4_HEADER_LEN);
     if (IPV4_HEADER_LEN + length > this.mtu) {
@@ -717,6 +728,76 @@ export class Interface implements NeighborHost {
     }
     this.stats.ip_tx++;
     return this.resolveAndQueue(slot, ETH_HEADER_LEN + IPV4_HEADER_LEN + length, hop);
+  }
+
+  /** The reused IPv4 repr for an unfragmented packet of `length` transport bytes (ident left to the caller). */
+  private fillIpRepr(src: number, dst: number, protocol: number, length: number, opts: IpSendOptions | undefined): Ipv4Repr {
+    const r = this.ipRepr;
+    r.src = src;
+    r.dst = dst;
+    r.protocol = protocol;
+    r.ttl = opts?.ttl ?? DEFAULT_TTL;
+    r.dscp = (opts?.tos ?? 0) >>> 2;
+    r.ecn = (opts?.tos ?? 0) & 3;
+    r.dontFragment = opts?.dontFragment ?? false;
+    r.moreFragments = false;
+    r.fragmentOffset = 0;
+    r.payloadLength = length;
+    return r;
+  }
+
+  /**
+   * Software GSO: one TCP segment of `length` bytes cut into frames of
+   * `seg.unit` payload bytes, each with the segment's header (written by
+   * the segmenter) and its own IPv4 header: the first frame's is built, the
+   * others copy it and patch total length, ID and checksum (RFC 1624
+   * incremental update). IDs follow one another, as a TSO NIC gives them.
+   */
+  private sendSegmented(src: number, dst: number, hop: number, length: number, seg: L4Segmenter, opts?: IpSendOptions): boolean {
+    const hl = seg.headerLength;
+    const unit = seg.unit;
+    const payload = length - hl;
+    const frames = Math.ceil(payload / unit);
+    const pool = this.pool;
+    const tmpl = this.gsoHeader;
+    const ident = this.nextIdent;
+    this.nextIdent = (ident + frames) & 0xffff;
+    this.stats.ip_tx_gso++;
+    // The first frame's header sum less its length and ID, kept unfolded
+    // in one's complement: each frame adds its own.
+    let partial = 0;
+    for (let p = 0, k = 0; p < payload; p += unit, k++) {
+      const len = payload - p < unit ? payload - p : unit;
+      const slot = this.allocTx();
+      if (slot < 0) return false;
+      const ipOff = slot * this.slotSize + ETH_HEADER_LEN;
+      const total = IPV4_HEADER_LEN + hl + len;
+      const id = (ident + k) & 0xffff;
+      if (k === 0) {
+        this.fillIpRepr(src, dst, IPPROTO_TCP, hl + len, opts);
+        this.ipRepr.ident = id;
+        emitIpv4(this.ipRepr, pool, ipOff);
+        for (let i = 0; i < IPV4_HEADER_LEN; i++) tmpl[i] = pool[ipOff + i]!;
+        const c0 = (pool[ipOff + 10]! << 8) | pool[ipOff + 11]!;
+        partial = (~c0 & 0xffff) + (~total & 0xffff) + (~id & 0xffff);
+      } else {
+        for (let i = 0; i < IPV4_HEADER_LEN; i++) pool[ipOff + i] = tmpl[i]!;
+        pool[ipOff + 2] = total >>> 8;
+        pool[ipOff + 3] = total & 0xff;
+        pool[ipOff + 4] = id >>> 8;
+        pool[ipOff + 5] = id & 0xff;
+        let sum = partial + total + id;
+        sum = (sum & 0xffff) + (sum >>> 16);
+        sum = (sum & 0xffff) + (sum >>> 16);
+        const c = ~sum & 0xffff;
+        pool[ipOff + 10] = c >>> 8;
+        pool[ipOff + 11] = c & 0xff;
+      }
+      seg.writeFrame(pool, ipOff + IPV4_HEADER_LEN, p, len);
+      this.stats.ip_tx++;
+      if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) return false;
+    }
+    return true;
   }
 
   private sendFragmented(src: number, dst: number, hop: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
@@ -770,6 +851,7 @@ export class Interface implements NeighborHost {
 
   /** Largest TCP segment (header + payload) this interface sends in one packet: above the MTU with TSO. */
   get tsoMax(): number {
+    if (this.gso) return GSO_MAX;
     return this.tso ? Math.min(65535, this.slotSize - ETH_HEADER_LEN) - IPV4_HEADER_LEN : this.mtu - IPV4_HEADER_LEN;
   }
 

@@ -6,6 +6,25 @@
 /** Writes the transport header and payload of one packet at buf[off, off + length). */
 export type L4Writer = (buf: Uint8Array, off: number) => void;
 
+/**
+ * A TCP segment longer than one frame that IP output may cut into frames
+ * itself (software GSO, as Linux segments for a NIC without TSO): every
+ * frame repeats the transport header, and carries `unit` payload bytes (the
+ * last one the rest). IP output builds the IPv4 header once and patches its
+ * length, ID and checksum per frame; the transport writes each frame's
+ * header and payload (`writeFrame`), in payload order, the first frame
+ * first. So the sender's logic runs once per burst of frames, and no byte
+ * is copied more than once on the way to the frames.
+ */
+export interface L4Segmenter {
+  /** Transport header bytes each frame carries. */
+  readonly headerLength: number;
+  /** Payload bytes per frame (the last frame may carry fewer). */
+  readonly unit: number;
+  /** Writes the frame that carries payload bytes [payloadOff, payloadOff + len) at buf[off...]: its header and payload. */
+  writeFrame(buf: Uint8Array, off: number, payloadOff: number, len: number): void;
+}
+
 export interface IpSendOptions {
   ttl?: number;
   dontFragment?: boolean;
@@ -25,16 +44,20 @@ export interface IpOutput {
   checksumOffloadFor(dst: number): boolean;
   /**
    * Largest TCP segment (header + payload) the route toward `dst` accepts in
-   * one packet: above mtuFor(dst) when its NIC does TSO (it cuts the segment
-   * into MTU-sized ones). Optional; absent means mtuFor(dst).
+   * one send: above mtuFor(dst) when its NIC does TSO (it cuts the segment
+   * into MTU-sized ones) or IP output segments in software (send's
+   * `segmenter`). Optional; absent means mtuFor(dst).
    */
   tsoMaxFor?(dst: number): number;
   /**
    * Builds one IPv4 packet of `length` transport bytes (written by `write`)
    * and sends it. Returns false when it was dropped (no route, no buffer,
    * neighbour queue full); the drop is counted by the IP layer.
+   * `segmenter`: how a TCP packet longer than the MTU may be cut into frames
+   * in software (above); without it such a packet is fragmented. A burst
+   * that fails part-way returns false with its first frames sent.
    */
-  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean;
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions, segmenter?: L4Segmenter): boolean;
   /**
    * Present when the addresses a transport sees are ids into an address
    * table (IPv6: src/stack/tcp6/), absent for IPv4, whose uint32 addresses

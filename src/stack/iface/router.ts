@@ -9,7 +9,7 @@
  * of them for a local address goes through lo.
  */
 import type { Interface, TransportTable } from './interface.js';
-import type { IpOutput, IpSendOptions, L4Writer, TransportInput } from './ip-output.js';
+import type { IpOutput, IpSendOptions, L4Segmenter, L4Writer, TransportInput } from './ip-output.js';
 import type { Ipv6Layer, Ipv6LocalRoutes } from './ipv6-layer.js';
 import { IPV4_HEADER_LEN } from '../../wire/ipv4.js';
 
@@ -138,13 +138,13 @@ export class Router implements IpOutput, TransportTable, Ipv6LocalRoutes {
     return i !== null && (i.loopback || i.nic.offloads.txChecksum);
   }
 
-  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions, segmenter?: L4Segmenter): boolean {
     const i = this.route(dst);
     if (i === null) {
       this.noRoute++;
       return false;
     }
-    return i.send(src, dst, protocol, length, write, opts);
+    return i.send(src, dst, protocol, length, write, opts, segmenter);
   }
 
   /** Packets dropped because no interface reaches their destination. */

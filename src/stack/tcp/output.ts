@@ -6,10 +6,11 @@
  * timestamps, SACK and D-SACK blocks), the one RST builder, and the write
  * descriptor the layer hands IP output.
  */
-import { TCP_ACK, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd, seqAdd32, seqGt } from '../../wire/seq.js';
+import { onesSum } from '../../wire/checksum.js';
 import { nativeCopySum } from '../../wire/kernels.js';
-import type { L4Writer } from '../iface/ip-output.js';
+import type { L4Segmenter, L4Writer } from '../iface/ip-output.js';
 import { F, type SegmentSink, type Tcb } from './tcb.js';
 
 /** The SACK block list of OUT (RFC 2018 §3: at most 4 blocks, 3 with timestamps). */
@@ -159,16 +160,26 @@ export interface PayloadSource {
  * is this descriptor's write, bound once, so a layer reuses one descriptor
  * for every segment and nothing is allocated per segment.
  */
-export class SegmentWrite {
+export class SegmentWrite implements L4Segmenter {
   /** The connection whose send ring holds the payload; null for a segment without one. */
   source: PayloadSource | null = null;
   repr: TcpRepr = OUT;
   ringOffset = 0;
   headerLength = 0;
+  /** Payload bytes per frame when IP output segments this one in software (L4Segmenter). */
+  unit = 0;
   src = 0;
   dst = 0;
   mode: TcpChecksumMode = 'full';
   readonly writer: L4Writer = (buf: Uint8Array, off: number): void => this.write(buf, off);
+  /** The first frame's header, which the burst's other frames copy and patch (writeFrame). */
+  private readonly template = new Uint8Array(60);
+  /**
+   * The first frame's checksum sum less its sequence number, flags word,
+   * TCP length and payload sum (one's complement, unfolded): what every
+   * frame of the burst shares, pseudo-header included.
+   */
+  private partial = 0;
 
   /** Writes the segment at buf[off...]: the payload from the send ring first, then the header and checksum. */
   write(buf: Uint8Array, off: number): void {
@@ -186,5 +197,53 @@ export class SegmentWrite {
       }
     }
     emitTcp(r, buf, off, this.src, this.dst, this.mode, sum);
+  }
+
+  /**
+   * One frame of a segment IP output cuts in software (L4Segmenter; only
+   * with checksum mode 'full'): the payload copied and summed from the send
+   * ring, the header emitted once for the first frame and copied for the
+   * others with the sequence number, flags (PSH and FIN on the last frame
+   * only) and checksum patched. The checksum comes from the first frame's
+   * (RFC 1624): what the frames share, the pseudo-header included, is never
+   * summed again.
+   */
+  writeFrame(buf: Uint8Array, off: number, payloadOff: number, len: number): void {
+    const r = this.repr;
+    const hl = this.headerLength;
+    const from = this.source!;
+    const last = payloadOff + len === r.payloadLength;
+    const flags = last ? r.flags : r.flags & ~(TCP_PSH | TCP_FIN);
+    let sum = from.copyPayloadSum(this.ringOffset + payloadOff, buf, off + hl, len);
+    if (sum < 0) sum = onesSum(buf, off + hl, len);
+    const seq = (r.seq + payloadOff) | 0;
+    const flagWord = ((hl >>> 2) << 12) | (flags & 0xff);
+    const t = this.template;
+    if (payloadOff === 0) {
+      const whole = r.payloadLength;
+      const wholeFlags = r.flags;
+      r.payloadLength = len;
+      r.flags = flags;
+      emitTcp(r, buf, off, this.src, this.dst, 'full', sum);
+      r.payloadLength = whole;
+      r.flags = wholeFlags;
+      for (let i = 0; i < hl; i++) t[i] = buf[off + i]!;
+      const c0 = (buf[off + 16]! << 8) | buf[off + 17]!;
+      this.partial =
+        (~c0 & 0xffff) + (~seq >>> 16) + (~seq & 0xffff) + (~flagWord & 0xffff) + (~(hl + len) & 0xffff) + (~sum & 0xffff);
+      return;
+    }
+    for (let i = 0; i < hl; i++) buf[off + i] = t[i]!;
+    buf[off + 4] = seq >>> 24;
+    buf[off + 5] = (seq >>> 16) & 0xff;
+    buf[off + 6] = (seq >>> 8) & 0xff;
+    buf[off + 7] = seq & 0xff;
+    buf[off + 13] = flags;
+    let s = this.partial + ((seq >>> 16) & 0xffff) + (seq & 0xffff) + flagWord + hl + len + sum;
+    s = (s & 0xffff) + (s >>> 16);
+    s = (s & 0xffff) + (s >>> 16);
+    const c = ~s & 0xffff;
+    buf[off + 16] = c >>> 8;
+    buf[off + 17] = c & 0xff;
   }
 }

@@ -462,6 +462,11 @@ export class Tcb {
     return Math.max(1, Math.min(this.peerMss + 20, this.mmsS) - 20 - opt);
   }
 
+  /** Largest TCP segment (header + payload) in one frame toward the peer: our MTU's, or the peer's MSS + 20. */
+  frameBytes(): number {
+    return Math.min(this.peerMss + 20, this.mmsS);
+  }
+
   /**
    * Largest payload of one new-data segment we build: sndMss(), or with TSO
    * as many whole sndMss() as fit the NIC's limit. Only when our MTU (not a

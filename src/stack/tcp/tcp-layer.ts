@@ -600,7 +600,10 @@ export class TcpLayer implements TransportInput, SegmentSink, ConnectionHost {
     w.src = ids === null ? conn.localAddr : ids.pseudoValue(conn.localAddr);
     w.dst = ids === null ? conn.remoteAddr : ids.pseudoValue(conn.remoteAddr);
     w.mode = this.ip.checksumOffloadFor(conn.remoteAddr) ? 'pseudo' : 'full';
-    const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, w.headerLength + repr.payloadLength, w.writer);
+    // A segment of several MSS (Tcb.segMax) is cut into frames of this much
+    // payload: by a TSO NIC, or by IP output in software (w.writeFrame).
+    w.unit = conn.frameBytes() - w.headerLength;
+    const ok = this.ip.send(conn.localAddr, conn.remoteAddr, IPPROTO_TCP, w.headerLength + repr.payloadLength, w.writer, undefined, w);
     w.source = null;
     if (!ok) this.stats.outputDrops++;
     return ok;
