@@ -40,6 +40,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.DefineProperties({
       RawMethod("bytesCopy", BytesCopy),
       RawMethod("bytesCopySum", BytesCopySum),
+      RawMethod("bytesCopySumScatter", BytesCopySumScatter),
       RawMethod("bytesSum", BytesSum),
   });
   return exports;

@@ -52,7 +52,54 @@ bool CopyArgs(napi_env env, napi_callback_info info, uint8_t** d, uint8_t** s, s
   return true;
 }
 
+// A Uint32Array or Int32Array argument: its elements, already offset by byteOffset.
+bool Words(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, nullptr, nullptr) != napi_ok || type != want) return false;
+  *data = ptr;
+  *len = length;
+  return true;
+}
+
 }  // namespace
+
+// bytesCopySumScatter(dst, dOffs, count, src, sOff, unit, total, sums) -> 0,
+// or -1 with nothing done: chunk k of src[sOff, sOff + total) (unit bytes,
+// the last one the rest) copied to dst[dOffs[k]...] and its one's complement
+// sum written to sums[k], for k < count. Every range is checked before
+// anything is copied.
+napi_value BytesCopySumScatter(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 8) return Int(env, -1);
+  uint8_t *dst, *src;
+  void *offsV, *sumsV;
+  size_t dl, sl, offsLen, sumsLen, count, sOff, unit, total;
+  if (!Bytes(env, argv[0], &dst, &dl) || !Words(env, argv[1], napi_uint32_array, &offsV, &offsLen) ||
+      !Index(env, argv[2], &count) || !Bytes(env, argv[3], &src, &sl) || !Index(env, argv[4], &sOff) ||
+      !Index(env, argv[5], &unit) || !Index(env, argv[6], &total) ||
+      !Words(env, argv[7], napi_int32_array, &sumsV, &sumsLen))
+    return Int(env, -1);
+  const uint32_t* offs = static_cast<const uint32_t*>(offsV);
+  int32_t* sums = static_cast<int32_t*>(sumsV);
+  // count chunks of unit bytes cover [0, total): the first count - 1 whole, the last not empty.
+  if (count == 0 || unit == 0 || count > offsLen || count > sumsLen || sOff > sl || total > sl - sOff) return Int(env, -1);
+  // (count - 1) * unit <= total first, so that product cannot overflow.
+  if (count - 1 > total / unit || total <= (count - 1) * unit || total - (count - 1) * unit > unit) return Int(env, -1);
+  for (size_t k = 0; k < count; k++) {
+    const size_t n = k + 1 < count ? unit : total - k * unit;
+    if (offs[k] > dl || n > dl - offs[k]) return Int(env, -1);
+  }
+  for (size_t k = 0; k < count; k++) {
+    const size_t n = k + 1 < count ? unit : total - k * unit;
+    uint8_t* d = dst + offs[k];
+    std::memmove(d, src + sOff + k * unit, n);
+    sums[k] = static_cast<int32_t>(ustack::bytes::ones_sum(d, n));
+  }
+  return Int(env, 0);
+}
 
 // bytesCopy(dst, dOff, src, sOff, len) -> 0, or -1 on bad arguments (nothing copied).
 napi_value BytesCopy(napi_env env, napi_callback_info info) {

@@ -14,6 +14,11 @@ namespace ustack::napi {
 napi_value BytesCopy(napi_env env, napi_callback_info info);
 // bytesCopySum(dst, dOff, src, sOff, len) -> one's complement sum of the copied bytes, or -1.
 napi_value BytesCopySum(napi_env env, napi_callback_info info);
+// bytesCopySumScatter(dst, dOffs, count, src, sOff, unit, total, sums) -> 0, or -1:
+// src[sOff, sOff + total) cut into count chunks of unit bytes (the last the
+// rest), chunk k copied to dst[dOffs[k]...] and its sum written to sums[k]
+// (software segmentation: one call per burst of frames instead of one per frame).
+napi_value BytesCopySumScatter(napi_env env, napi_callback_info info);
 // bytesSum(buf, off, len) -> one's complement sum of buf[off, off + len), or -1.
 napi_value BytesSum(napi_env env, napi_callback_info info);
 

@@ -813,6 +813,12 @@ export interface UstackAddon {
   bytesCopySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   /** The folded one's complement sum of buf[off, off + len) as big-endian 16-bit words, or -1. */
   bytesSum(buf: Uint8Array, off: number, len: number): number;
+  /**
+   * src[sOff, sOff + total) cut into `count` chunks of `unit` bytes (the last
+   * one the rest): chunk k copied to dst[dOffs[k]...] and its sum (as
+   * bytesCopySum) written to sums[k]. 0, or -1 with nothing done.
+   */
+  bytesCopySumScatter(dst: Uint8Array, dOffs: Uint32Array, count: number, src: Uint8Array, sOff: number, unit: number, total: number, sums: Int32Array): number;
 }
 
 const ADDON_CANDIDATES = ['build/Release/ustack.node', 'build/Debug/ustack.node'];
@@ -891,6 +897,7 @@ export interface NativeByteKernels {
   copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   sum(buf: Uint8Array, off: number, len: number): number;
+  copySumScatter(dst: Uint8Array, dOffs: Uint32Array, count: number, src: Uint8Array, sOff: number, unit: number, total: number, sums: Int32Array): number;
 }
 
 /**
@@ -905,6 +912,12 @@ export function nativeByteKernels(): NativeByteKernels | null {
   } catch {
     return null;
   }
-  if (typeof addon.bytesCopy !== 'function' || typeof addon.bytesSum !== 'function' || typeof addon.bytesCopySum !== 'function') return null;
-  return { copy: addon.bytesCopy, copySum: addon.bytesCopySum, sum: addon.bytesSum };
+  if (
+    typeof addon.bytesCopy !== 'function' ||
+    typeof addon.bytesSum !== 'function' ||
+    typeof addon.bytesCopySum !== 'function' ||
+    typeof addon.bytesCopySumScatter !== 'function'
+  )
+    return null;
+  return { copy: addon.bytesCopy, copySum: addon.bytesCopySum, sum: addon.bytesSum, copySumScatter: addon.bytesCopySumScatter };
 }

@@ -14,17 +14,26 @@ export interface ByteKernels {
   copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   /** The folded one's complement sum of buf[off, off + len) (as onesSum with initial 0), or -1. */
   sum(buf: Uint8Array, off: number, len: number): number;
+  /**
+   * src[sOff, sOff + total) cut into `count` chunks of `unit` bytes (the
+   * last one the rest): chunk k copied to dst[dOffs[k]...] and its folded
+   * sum written to sums[k]; 0, or -1 (nothing done). One call for a burst of
+   * frames (software segmentation).
+   */
+  copySumScatter?(dst: Uint8Array, dOffs: Uint32Array, count: number, src: Uint8Array, sOff: number, unit: number, total: number, sums: Int32Array): number;
 }
 
 export let nativeCopy: ByteKernels['copy'] | null = null;
 export let nativeCopySum: ByteKernels['copySum'] | null = null;
 export let nativeSum: ByteKernels['sum'] | null = null;
+export let nativeCopySumScatter: NonNullable<ByteKernels['copySumScatter']> | null = null;
 
 /** Installs (or, with null, removes) the native kernels for every stack in this thread. */
 export function installByteKernels(k: ByteKernels | null): void {
   nativeCopy = k?.copy ?? null;
   nativeCopySum = k?.copySum ?? null;
   nativeSum = k?.sum ?? null;
+  nativeCopySumScatter = k?.copySumScatter ?? null;
 }
 
 /** Whether native kernels are installed. */

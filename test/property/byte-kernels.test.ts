@@ -121,6 +121,65 @@ describe.skipIf(kernels === null)('native byte kernels (addon/bytes)', () => {
     expect((k.sum as unknown as (...a: unknown[]) => number)(src, 0)).toBe(-1);
   });
 
+  it('copySumScatter puts each chunk at its offset with its sum, as copySum chunk by chunk does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 6000 }), fc.integer({ min: 1, max: 1500 }), fc.nat(15), fc.nat(), (bytes, unit, pad, a) => {
+        const src = padded(bytes, pad);
+        const sOff = a % bytes.length;
+        const total = bytes.length - sOff;
+        const count = Math.ceil(total / unit);
+        // Chunks at scattered places of one destination, as frames in slots.
+        const stride = unit + 37;
+        const dst = padded(new Uint8Array(count * stride + 8), pad);
+        const offs = new Uint32Array(count + 2);
+        for (let i = 0; i < count; i++) offs[i] = (count - 1 - i) * stride + (i & 3);
+        const sums = new Int32Array(count + 1).fill(-7);
+        expect(k.copySumScatter(dst, offs, count, src, sOff, unit, total, sums)).toBe(0);
+        for (let i = 0; i < count; i++) {
+          const n = Math.min(unit, total - i * unit);
+          expect(same(dst.subarray(offs[i]!, offs[i]! + n), src.subarray(sOff + i * unit, sOff + i * unit + n))).toBe(true);
+          expect(sums[i]).toBe(referenceSum(src, sOff + i * unit, n));
+        }
+        expect(sums[count]).toBe(-7);
+      }),
+      runs(500),
+    );
+  });
+
+  it('copySumScatter refuses counts that do not cover total, ranges outside the views and wrong types, touching nothing', () => {
+    const src = new Uint8Array(100).fill(9);
+    const dst = new Uint8Array(300);
+    const offs = new Uint32Array([0, 100, 200]);
+    const sums = new Int32Array(3);
+    const bad: unknown[][] = [
+      [dst, offs, 3, src, 0, 40, 80, sums], // 3 chunks of 40 are more than 80 bytes
+      [dst, offs, 2, src, 0, 40, 81, sums], // 2 chunks of 40 are fewer than 81 bytes
+      [dst, offs, 3, src, 0, 40, 101, sums], // past the source
+      [dst, offs, 3, src, 30, 40, 100, sums],
+      [dst, offs, 4, src, 0, 25, 100, sums], // more chunks than offsets
+      [dst, offs, 3, src, 0, 40, 100, new Int32Array(2)], // more chunks than sums
+      [dst, new Uint32Array([0, 100, 290]), 3, src, 0, 40, 100, sums], // the last chunk past the destination
+      [dst, new Uint32Array([0, 100, 2 ** 32 - 1]), 3, src, 0, 40, 100, sums],
+      [dst, offs, 0, src, 0, 40, 0, sums],
+      [dst, offs, 3, src, 0, 0, 100, sums],
+      [dst, offs, 2 ** 53, src, 0, 1, 100, sums],
+      [dst, offs, 3, src, 0, 2 ** 62, 100, sums],
+      [dst, new Int32Array([0, 100, 200]), 3, src, 0, 40, 100, sums],
+      [dst, offs, 3, src, 0, 40, 100, new Uint32Array(3)],
+      [dst, offs, -1, src, 0, 40, 100, sums],
+      [dst, offs, 3, src, 0, 40, 100],
+    ];
+    for (const args of bad) {
+      const call = args as unknown as Parameters<typeof k.copySumScatter>;
+      expect(k.copySumScatter(...call), JSON.stringify(args.slice(2, 7))).toBe(-1);
+    }
+    expect(dst.every((x) => x === 0)).toBe(true);
+    expect(sums.every((x) => x === 0)).toBe(true);
+    expect(k.copySumScatter(dst, offs, 3, src, 0, 40, 100, sums)).toBe(0);
+    expect(dst[200 + 19]).toBe(9);
+    expect(dst[200 + 20]).toBe(0);
+  });
+
   it('copyBytes and onesSum give the same results with the kernels installed as with the JavaScript loops', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.nat(7), fc.nat(), fc.nat(), fc.nat(2 ** 40), (bytes, pad, a, b, initial) => {

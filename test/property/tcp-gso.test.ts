@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { nativeByteKernels } from '../../src/driver/addon.js';
-import { installByteKernels } from '../../src/wire/kernels.js';
+import { installByteKernels, nativeCopySumScatter } from '../../src/wire/kernels.js';
 import { VirtualClock } from '../../src/time/clock.js';
 import { NetStack } from '../../src/stack/net-stack.js';
 import { SegmentWrite, type PayloadSource } from '../../src/stack/tcp/output.js';
@@ -28,9 +28,17 @@ const DST = 0x0a0000ff;
 const ETH = 14;
 const IP = 20;
 
-/** Payload from a plain buffer, through the same copy + sum the send ring uses. */
+/** Payload from a plain buffer, through the same copy + sum the send ring uses (the burst in one native call, or chunk by chunk). */
 class BufferSource implements PayloadSource {
+  scatter = true;
   constructor(private readonly data: Uint8Array) {}
+  copyPayloadSumScatter(ringOffset: number, dst: Uint8Array, offs: Uint32Array, count: number, unit: number, total: number, sums: Int32Array): void {
+    if (this.scatter && nativeCopySumScatter !== null) {
+      expect(nativeCopySumScatter(dst, offs, count, this.data, ringOffset, unit, total, sums)).toBe(0);
+      return;
+    }
+    for (let k = 0; k < count; k++) sums[k] = this.copyPayloadSum(ringOffset + k * unit, dst, offs[k]!, Math.min(unit, total - k * unit));
+  }
   copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
     copyBytes(dst, dstOff, this.data, ringOffset, len);
     return len;
@@ -69,6 +77,7 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
         payload: fc.integer({ min: mtu, max: 64_000 }),
         unitCut: fc.integer({ min: 0, max: 2000 }),
         ringOffset: fc.integer({ min: 0, max: 5_000 }),
+        scatter: fc.boolean(),
       }),
       (p) => {
         const r = newTcpRepr();
@@ -92,6 +101,7 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
         // At most 200 frames (the pool and the TX batch), at least 1 byte each.
         const minUnit = Math.ceil(r.payloadLength / 200);
         const unit = Math.max(minUnit, maxUnit - p.unitCut);
+        src.scatter = p.scatter;
         w.source = src;
         w.repr = r;
         w.ringOffset = p.ringOffset;

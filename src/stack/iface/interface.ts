@@ -75,6 +75,8 @@ const RX_BURST = 64;
 const TX_BATCH = 256;
 /** Largest TCP segment (header + payload) segmented in software: what one IPv4 packet could carry, as Linux's GSO limit. */
 const GSO_MAX = 65535 - IPV4_HEADER_LEN;
+/** At most this many frames per segmented send (MTU 576 cuts 64 KiB into 130); longer ones are fragmented. */
+const GSO_FRAMES_MAX = 256;
 
 export interface InterfaceConfig {
   name: string;
@@ -244,6 +246,10 @@ export class Interface implements NeighborHost {
   private readonly gso: boolean;
   /** The IPv4 header of a segmented burst's first frame, which its other frames copy and patch. */
   private readonly gsoHeader = new Uint8Array(IPV4_HEADER_LEN);
+  /** A segmented burst's slots, where their payloads go, and the payloads' sums. */
+  private readonly gsoSlots = new Uint32Array(GSO_FRAMES_MAX);
+  private readonly gsoOffs = new Uint32Array(GSO_FRAMES_MAX);
+  private readonly gsoSums = new Int32Array(GSO_FRAMES_MAX);
   private readonly txSlots = new Uint32Array(TX_BATCH);
   private readonly txLens = new Uint32Array(TX_BATCH);
   private txCount = 0;
@@ -701,7 +707,7 @@ export class Interface implements NeighborHost {
     // TCP larger than the MTU goes whole to a TSO NIC, which segments it,
     // or is segmented here.
     if (IPV4_HEADER_LEN + length > this.mtu && !(protocol === IPPROTO_TCP && this.tso && this.fitsSlot(length))) {
-      if (segmenter !== undefined && protocol === IPPROTO_TCP && this.gso && length <= GSO_MAX && IPV4_HEADER_LEN + segmenter.headerLength + segmenter.unit <= this.mtu && segmenter.unit > 0) {
+      if (segmenter !== undefined && protocol === IPPROTO_TCP && this.gso && this.segmentable(length, segmenter)) {
         return this.sendSegmented(src, dst, hop, length, segmenter, opts);
       }
       if (opts?.dontFragment || IPV4_HEADER_LEN + length > 65535) {
@@ -746,12 +752,21 @@ export class Interface implements NeighborHost {
     return r;
   }
 
+  /** Whether a TCP packet of `length` bytes can be cut into frames by `seg` here. */
+  private segmentable(length: number, seg: L4Segmenter): boolean {
+    const unit = seg.unit;
+    return length <= GSO_MAX && unit > 0 && IPV4_HEADER_LEN + seg.headerLength + unit <= this.mtu && length - seg.headerLength <= unit * GSO_FRAMES_MAX;
+  }
+
   /**
    * Software GSO: one TCP segment of `length` bytes cut into frames of
-   * `seg.unit` payload bytes, each with the segment's header (written by
-   * the segmenter) and its own IPv4 header: the first frame's is built, the
-   * others copy it and patch total length, ID and checksum (RFC 1624
-   * incremental update). IDs follow one another, as a TSO NIC gives them.
+   * `seg.unit` payload bytes. The frames' slots are taken first and the
+   * segmenter copies all their payloads at once; then each frame gets the
+   * segment's header (written by the segmenter) and its own IPv4 header:
+   * the first frame's is built, the others copy it and patch total length,
+   * ID and checksum (RFC 1624 incremental update). IDs follow one another,
+   * as a TSO NIC gives them. When slots run out part-way, the frames that
+   * got one are sent and false is returned.
    */
   private sendSegmented(src: number, dst: number, hop: number, length: number, seg: L4Segmenter, opts?: IpSendOptions): boolean {
     const hl = seg.headerLength;
@@ -760,17 +775,31 @@ export class Interface implements NeighborHost {
     const frames = Math.ceil(payload / unit);
     const pool = this.pool;
     const tmpl = this.gsoHeader;
+    const slots = this.gsoSlots;
+    const offs = this.gsoOffs;
+    const sums = this.gsoSums;
+    const slotSize = this.slotSize;
+    let count = 0;
+    while (count < frames) {
+      const slot = this.allocTx();
+      if (slot < 0) break;
+      slots[count] = slot;
+      offs[count++] = slot * slotSize + ETH_HEADER_LEN + IPV4_HEADER_LEN + hl;
+    }
+    if (count === 0) return false;
+    seg.copyPayloads(pool, offs, count, count === frames ? payload : count * unit, sums);
     const ident = this.nextIdent;
-    this.nextIdent = (ident + frames) & 0xffff;
+    this.nextIdent = (ident + count) & 0xffff;
     this.stats.ip_tx_gso++;
     // The first frame's header sum less its length and ID, kept unfolded
     // in one's complement: each frame adds its own.
     let partial = 0;
-    for (let p = 0, k = 0; p < payload; p += unit, k++) {
+    let ok = count === frames;
+    for (let k = 0; k < count; k++) {
+      const p = k * unit;
       const len = payload - p < unit ? payload - p : unit;
-      const slot = this.allocTx();
-      if (slot < 0) return false;
-      const ipOff = slot * this.slotSize + ETH_HEADER_LEN;
+      const slot = slots[k]!;
+      const ipOff = slot * slotSize + ETH_HEADER_LEN;
       const total = IPV4_HEADER_LEN + hl + len;
       const id = (ident + k) & 0xffff;
       if (k === 0) {
@@ -793,11 +822,11 @@ export class Interface implements NeighborHost {
         pool[ipOff + 10] = c >>> 8;
         pool[ipOff + 11] = c & 0xff;
       }
-      seg.writeFrame(pool, ipOff + IPV4_HEADER_LEN, p, len);
+      seg.writeHeader(pool, ipOff + IPV4_HEADER_LEN, p, len, sums[k]!);
       this.stats.ip_tx++;
-      if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) return false;
+      if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) ok = false;
     }
-    return true;
+    return ok;
   }
 
   private sendFragmented(src: number, dst: number, hop: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {

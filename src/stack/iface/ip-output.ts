@@ -10,19 +10,27 @@ export type L4Writer = (buf: Uint8Array, off: number) => void;
  * A TCP segment longer than one frame that IP output may cut into frames
  * itself (software GSO, as Linux segments for a NIC without TSO): every
  * frame repeats the transport header, and carries `unit` payload bytes (the
- * last one the rest). IP output builds the IPv4 header once and patches its
- * length, ID and checksum per frame; the transport writes each frame's
- * header and payload (`writeFrame`), in payload order, the first frame
- * first. So the sender's logic runs once per burst of frames, and no byte
- * is copied more than once on the way to the frames.
+ * last one the rest). IP output takes the frames' slots, has the payload
+ * of all of them copied at once (`copyPayloads`: one native call per
+ * burst), then builds the IPv4 header once and patches its length, ID and
+ * checksum per frame, and has the transport write each frame's header
+ * (`writeHeader`, in payload order, the first frame first). So the
+ * sender's logic runs once per burst of frames, and no byte is copied more
+ * than once on the way to the frames.
  */
 export interface L4Segmenter {
   /** Transport header bytes each frame carries. */
   readonly headerLength: number;
   /** Payload bytes per frame (the last frame may carry fewer). */
   readonly unit: number;
-  /** Writes the frame that carries payload bytes [payloadOff, payloadOff + len) at buf[off...]: its header and payload. */
-  writeFrame(buf: Uint8Array, off: number, payloadOff: number, len: number): void;
+  /**
+   * Copies the payload of frames [0, count) — frame k carries the bytes
+   * from k * unit, `total` bytes in all — to buf[offs[k]...], leaving each
+   * frame's folded one's complement payload sum in sums[k].
+   */
+  copyPayloads(buf: Uint8Array, offs: Uint32Array, count: number, total: number, sums: Int32Array): void;
+  /** Writes the header of the frame carrying payload [payloadOff, payloadOff + len) at buf[off...], given that payload's sum. */
+  writeHeader(buf: Uint8Array, off: number, payloadOff: number, len: number, payloadSum: number): void;
 }
 
 export interface IpSendOptions {

@@ -11,7 +11,7 @@
  */
 import { copyBytes, countCopied } from '../../wire/bytes.js';
 import { addPartSum, fold16, onesSum } from '../../wire/checksum.js';
-import { nativeCopySum } from '../../wire/kernels.js';
+import { nativeCopySum, nativeCopySumScatter } from '../../wire/kernels.js';
 import { seqDiff } from '../../wire/seq.js';
 import type { ByteRing } from './ring-buffer.js';
 import { State } from './types.js';
@@ -306,6 +306,51 @@ export function sndGetSum(c: Tcb, offset: number, dst: Uint8Array, dOff: number,
   const fromLoan = copySum(dst, dOff + a, io.loanBuf, io.loanOff + at, len - a);
   if (a === 0) return fold16(fromLoan);
   return fold16(addPartSum(ringGetSum(c.sndRing, offset, dst, dOff, a), fromLoan, a));
+}
+
+/**
+ * Payload for `count` frames of a segment cut in software: the queued bytes
+ * [offset, offset + total) in chunks of `unit` (the last one the rest),
+ * chunk k copied to dst[offs[k]...] and its folded sum left in sums[k].
+ * One native call when the bytes lie in one span (of the send ring, or of
+ * the loan); else chunk by chunk (sndGetSum).
+ */
+export function sndGetSumScatter(
+  c: Tcb,
+  offset: number,
+  dst: Uint8Array,
+  offs: Uint32Array,
+  count: number,
+  unit: number,
+  total: number,
+  sums: Int32Array,
+): void {
+  const k = nativeCopySumScatter;
+  if (k !== null) {
+    const ring = c.sndRing;
+    const ringLen = ring.length;
+    const io = c.io;
+    if (offset + total <= ringLen) {
+      const sp = spanScratch;
+      ring.readableSpans(sp, offset);
+      if (sp[1]! >= total && k(dst, offs, count, ring.buffer, sp[0]!, unit, total, sums) === 0) {
+        countCopied(total);
+        return;
+      }
+    } else if (offset >= ringLen && offset - ringLen + total <= io.loanLen) {
+      if (k(dst, offs, count, io.loanBuf, io.loanOff + offset - ringLen, unit, total, sums) === 0) {
+        countCopied(total);
+        return;
+      }
+    }
+  }
+  for (let i = 0; i < count; i++) {
+    const p = i * unit;
+    const len = i + 1 < count ? unit : total - p;
+    const at = offs[i]!;
+    const s = sndGetSum(c, offset + p, dst, at, len);
+    sums[i] = s >= 0 ? s : onesSum(dst, at, len);
+  }
 }
 
 /** Nothing left to read and nothing held out of order: the receive ring gives its storage back. */

@@ -41,7 +41,7 @@ import {
   takeSndRing,
   type SegmentSink,
 } from './tcb.js';
-import { dropPlacement, holdPlacement, placeAfter, placeInOrder, rcvDrained, ringGet, ringPut, sndGet, sndGetSum } from './buffers.js';
+import { dropPlacement, holdPlacement, placeAfter, placeInOrder, rcvDrained, ringGet, ringPut, sndGet, sndGetSum, sndGetSumScatter } from './buffers.js';
 import { AppIo, NO_IO } from './app-io.js';
 import { emitRst } from './output.js';
 import { pipe } from './recovery/sack-scoreboard.js';
@@ -183,6 +183,11 @@ export class Connection extends Tcb {
    */
   copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
     return sndGetSum(this, ringOffset, dst, dstOff, len);
+  }
+
+  /** Payload for the frames of a segment IP output cuts in software (buffers.ts sndGetSumScatter). */
+  copyPayloadSumScatter(ringOffset: number, dst: Uint8Array, offs: Uint32Array, count: number, unit: number, total: number, sums: Int32Array): void {
+    sndGetSumScatter(this, ringOffset, dst, offs, count, unit, total, sums);
   }
 
   /** Fused receive: the payload copied into the receive ring while the layer verifies its checksum (buffers.ts). */

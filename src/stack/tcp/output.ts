@@ -8,7 +8,6 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd, seqAdd32, seqGt } from '../../wire/seq.js';
-import { onesSum } from '../../wire/checksum.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import type { L4Segmenter, L4Writer } from '../iface/ip-output.js';
 import { F, type SegmentSink, type Tcb } from './tcb.js';
@@ -150,6 +149,8 @@ export function fillRst(o: TcpRepr, srcPort: number, dstPort: number, seq: numbe
 export interface PayloadSource {
   copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number;
   copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number;
+  /** `count` chunks of `unit` bytes (`total` in all) from ringOffset to dst[offs[k]...], each one's folded sum in sums[k]. */
+  copyPayloadSumScatter(ringOffset: number, dst: Uint8Array, offs: Uint32Array, count: number, unit: number, total: number, sums: Int32Array): void;
 }
 
 /**
@@ -199,23 +200,25 @@ export class SegmentWrite implements L4Segmenter {
     emitTcp(r, buf, off, this.src, this.dst, this.mode, sum);
   }
 
+  /** The payload of a segment IP output cuts in software (L4Segmenter), from the send ring: one native call when it lies in one span. */
+  copyPayloads(buf: Uint8Array, offs: Uint32Array, count: number, total: number, sums: Int32Array): void {
+    this.source!.copyPayloadSumScatter(this.ringOffset, buf, offs, count, this.unit, total, sums);
+  }
+
   /**
-   * One frame of a segment IP output cuts in software (L4Segmenter; only
-   * with checksum mode 'full'): the payload copied and summed from the send
-   * ring, the header emitted once for the first frame and copied for the
-   * others with the sequence number, flags (PSH and FIN on the last frame
-   * only) and checksum patched. The checksum comes from the first frame's
-   * (RFC 1624): what the frames share, the pseudo-header included, is never
-   * summed again.
+   * The header of one frame of a segment IP output cuts in software
+   * (L4Segmenter; only with checksum mode 'full'), its payload already in
+   * place with sum `sum`: emitted for the first frame, copied for the others
+   * with the sequence number, flags (PSH and FIN on the last frame only) and
+   * checksum patched. The checksum comes from the first frame's (RFC 1624):
+   * what the frames share, the pseudo-header included, is never summed
+   * again.
    */
-  writeFrame(buf: Uint8Array, off: number, payloadOff: number, len: number): void {
+  writeHeader(buf: Uint8Array, off: number, payloadOff: number, len: number, sum: number): void {
     const r = this.repr;
     const hl = this.headerLength;
-    const from = this.source!;
     const last = payloadOff + len === r.payloadLength;
     const flags = last ? r.flags : r.flags & ~(TCP_PSH | TCP_FIN);
-    let sum = from.copyPayloadSum(this.ringOffset + payloadOff, buf, off + hl, len);
-    if (sum < 0) sum = onesSum(buf, off + hl, len);
     const seq = (r.seq + payloadOff) | 0;
     const flagWord = ((hl >>> 2) << 12) | (flags & 0xff);
     const t = this.template;
