@@ -168,11 +168,30 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
     const r = blocks[b + 1]! >>> 0;
     if (!seqLt(l, r) || seqLe(r, c.sndUna) || seqGt(r, c.sndMax)) continue;
     for (let i = rsFind(c, seqLt(l, cs.rsBase) ? cs.rsBase : l); i < cs.rsN; i++) {
-      const st = rsStartOf(c, i);
+      let st = rsStartOf(c, i);
       if (!seqLt(st, r)) break;
-      const k = rsIdx(c, i);
+      let k = rsIdx(c, i);
       const fl = cs.rsFl[k]!;
       if (fl & RS.SACKED) continue;
+      // A block that covers only part of a record (a TSO or software-GSO
+      // segment of several frames, one of them lost) splits it at the
+      // block's edges, so the SACKed part is a record of its own and only
+      // the hole is ever marked lost and resent (as Linux's SACK tagging
+      // fragments an skb). A split inserts a record at i: later indices move up.
+      if (seqLt(st, l)) {
+        rsSplit(c, i, l);
+        if (lo >= i && lo < cs.rsN) lo++;
+        if (hi >= i) hi++;
+        i++;
+        st = l;
+        k = rsIdx(c, i);
+      }
+      if (seqGt(cs.rsEnd[k]!, r)) {
+        rsSplit(c, i, r);
+        if (lo > i && lo < cs.rsN) lo++;
+        if (hi > i) hi++;
+        k = rsIdx(c, i);
+      }
       const end = cs.rsEnd[k]!;
       if (seqLt(skipSacked(c, st), end)) continue; // only part of it is SACKed
       if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(end, st);
