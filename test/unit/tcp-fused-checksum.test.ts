@@ -1,7 +1,8 @@
 /**
  * Fused copy-and-checksum on the TCP data path: with the native byte kernels
  * (installed by ustack.ts unless USTACK_NATIVE_BYTES=0) the transmit path
- * sums the payload while copying it out of the send ring, and the receive
+ * sums the payload while copying it out of the send ring (all the frames of
+ * a segment cut in software in one call), and the receive
  * path copies in-order payload into the receive ring while summing it,
  * committing it only when the checksum verifies. Without the kernels the
  * same tests run the JavaScript paths. Run both ways:
@@ -26,6 +27,8 @@ import { Connection } from '../../src/stack/tcp/connection.js';
  */
 const fused = { tx: 0, rx: 0 };
 const origTx = Connection.prototype.copyPayloadSum;
+/** A segment cut into frames in software (GSO) has all its frames' payloads copied and summed in one call. */
+const origTxScatter = Connection.prototype.copyPayloadSumScatter;
 const origRx = Connection.prototype.placeInOrder;
 /** Segments merged into a held run (src/stack/tcp/gro.ts) are placed, and summed, by placeAfter. */
 const origRxAfter = Connection.prototype.placeAfter;
@@ -36,6 +39,10 @@ beforeEach(() => {
     const r = origTx.apply(this, args);
     if (r >= 0) fused.tx++;
     return r;
+  };
+  Connection.prototype.copyPayloadSumScatter = function (this: Connection, ...args: Parameters<typeof origTxScatter>) {
+    origTxScatter.apply(this, args);
+    if (byteKernelsInstalled()) fused.tx += args[3];
   };
   Connection.prototype.placeInOrder = function (this: Connection, ...args: Parameters<typeof origRx>) {
     const r = origRx.apply(this, args);
@@ -50,6 +57,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   Connection.prototype.copyPayloadSum = origTx;
+  Connection.prototype.copyPayloadSumScatter = origTxScatter;
   Connection.prototype.placeInOrder = origRx;
   Connection.prototype.placeAfter = origRxAfter;
 });
