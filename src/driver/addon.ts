@@ -897,7 +897,7 @@ export interface NativeByteKernels {
   copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   copySum(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   sum(buf: Uint8Array, off: number, len: number): number;
-  copySumScatter(dst: Uint8Array, dOffs: Uint32Array, count: number, src: Uint8Array, sOff: number, unit: number, total: number, sums: Int32Array): number;
+  copySumScatter?(dst: Uint8Array, dOffs: Uint32Array, count: number, src: Uint8Array, sOff: number, unit: number, total: number, sums: Int32Array): number;
 }
 
 /**
@@ -912,12 +912,9 @@ export function nativeByteKernels(): NativeByteKernels | null {
   } catch {
     return null;
   }
-  if (
-    typeof addon.bytesCopy !== 'function' ||
-    typeof addon.bytesSum !== 'function' ||
-    typeof addon.bytesCopySum !== 'function' ||
-    typeof addon.bytesCopySumScatter !== 'function'
-  )
-    return null;
-  return { copy: addon.bytesCopy, copySum: addon.bytesCopySum, sum: addon.bytesSum, copySumScatter: addon.bytesCopySumScatter };
+  if (typeof addon.bytesCopy !== 'function' || typeof addon.bytesSum !== 'function' || typeof addon.bytesCopySum !== 'function') return null;
+  const k: NativeByteKernels = { copy: addon.bytesCopy, copySum: addon.bytesCopySum, sum: addon.bytesSum };
+  // An addon built before bytesCopySumScatter: segmented sends copy frame by frame.
+  if (typeof addon.bytesCopySumScatter === 'function') k.copySumScatter = addon.bytesCopySumScatter;
+  return k;
 }
