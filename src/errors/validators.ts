@@ -19,6 +19,13 @@ export function validateInt32(value: unknown, name: string, min = -2147483648, m
   if (value < min || value > max) throw ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
 }
 
+export function validateUint32(value: unknown, name: string, positive = false): asserts value is number {
+  if (typeof value !== 'number') throw ERR_INVALID_ARG_TYPE(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw ERR_OUT_OF_RANGE(name, 'an integer', value);
+  const min = positive ? 1 : 0;
+  if (value < min || value > 4_294_967_295) throw ERR_OUT_OF_RANGE(name, `>= ${min} && <= 4294967295`, value);
+}
+
 export function validateBoolean(value: unknown, name: string): asserts value is boolean {
   if (typeof value !== 'boolean') throw ERR_INVALID_ARG_TYPE(name, 'of type boolean', value);
 }

@@ -44,7 +44,7 @@ import {
 import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } from '../stack/transport-endpoints.js';
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
-import { validateNumber, validateString } from '../errors/validators.js';
+import { validateNumber, validateString, validateUint32 } from '../errors/validators.js';
 import { blockListOption, type BlockListLike } from './net-args.js';
 import { Dgram6Binding, parseIpv6Text, type Dgram6Sink } from './dgram6.js';
 
@@ -447,6 +447,8 @@ export class DgramSocket extends EventEmitter {
       options = type;
       t = options.type;
       lookup = options.lookup;
+      if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+      if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
       if (options.recvBufferSize) recvBufferSize = options.recvBufferSize;
       if (options.sendBufferSize) sendBufferSize = options.sendBufferSize;
     }

@@ -193,6 +193,8 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
   _conn: Connection | null = null;
   /** The autoSelectFamily attempts under way (several addresses), else null. */
   private _multi: ConnectMultiple | null = null;
+  /** The address connect() was given (a failed connect's error names it, as node's). */
+  private _connectAddr: string | null = null;
   /** How the attempt _attempt() started failed at once (set by _connectFailed). */
   private _attemptFailure: { error: Error; attempted: boolean } | null = null;
   /** node's: `${address}:${port}` of each autoSelectFamily attempt (set when several addresses are tried). */
@@ -479,6 +481,7 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
     this._af = 4;
     this._text6 = null;
     this._multi = null;
+    this._connectAddr = null;
     // The counters are the connection's, as node's are its handle's.
     this._bytesRead = 0;
     this._dispatched = 0;
@@ -621,6 +624,8 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
       }
     }
     if (local4 !== undefined && local4 !== 0 && !endpoints.isLocalAddress(local4)) return bindError('EADDRNOTAVAIL');
+    // A failed connect's error names the address given (node's req.address), not where it went (0.0.0.0 reaches 127.0.0.1).
+    this._connectAddr = address;
     this.emit('connectionAttempt', address, port, addressType);
     if (this.blockList?.check(address, addressType === 6 ? 'ipv6' : 'ipv4')) {
       this._connectFailed(ERR_IP_BLOCKED(address), true);
@@ -730,7 +735,7 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
       const conn = this._conn;
       const err: SystemError =
         syscall === 'connect' && conn !== null
-          ? systemError(error, 'connect', this._nameOf(conn, false).address, conn.remotePort)
+          ? systemError(error, 'connect', this._connectAddr ?? this._nameOf(conn, false).address, conn.remotePort)
           : systemError(error, syscall);
       if (this._multi !== null && syscall === 'connect') {
         // An autoSelectFamily attempt failed: the next address, if any.

@@ -138,6 +138,22 @@ describe('autoSelectFamily over both families, against node on the kernel', () =
   });
 });
 
+describe('a refused connect names the address it was given', () => {
+  it('0.0.0.0 and :: reach the loopback; the ECONNREFUSED names 0.0.0.0 / ::, as node on the kernel', async () => {
+    const refused = async (net: NetLike, host: string): Promise<unknown> => {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, host === '::' ? '::1' : '127.0.0.1', () => resolve()));
+      const port = (server.address() as { port: number }).port;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const err = await withTimeout(new Promise<NodeJS.ErrnoException & { address?: string; port?: number }>((resolve) => net.connect(port, host).once('error', resolve)), { timeoutMs: 10_000, what: `ECONNREFUSED from ${host}` });
+      return { code: err.code, message: err.message.replace(`:${port}`, ':PORT'), address: err.address };
+    };
+    for (const host of ['0.0.0.0', '::']) {
+      expect(await refused(lo.net as unknown as NetLike, host), host).toEqual(await refused(nodeNet, host));
+    }
+  });
+});
+
 describe('autoSelectFamily on an in-process link', () => {
   let a: Stack;
   let b: Stack;
