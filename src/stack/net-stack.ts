@@ -425,7 +425,7 @@ export class NetStack implements TransportEndpoints {
       out[`ipfrag.${i.name}`] = { ...i.reassembler.stats };
       out[`nic.${i.name}`] = { ...i.nic.stats() };
       if (i.v6 !== null) {
-        out[`ip6.${i.name}`] = { ...i.v6.stats, ...i.v6.slaac.stats };
+        out[`ip6.${i.name}`] = { ...i.v6.stats, ...i.v6.slaac.stats, ...i.v6.mld.stats };
         out[`nd6.${i.name}`] = { ...i.v6.neighbors.stats };
         out[`frag6.${i.name}`] = { ...i.v6.reassembler.stats };
       }

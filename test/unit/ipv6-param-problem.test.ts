@@ -57,7 +57,7 @@ function answersFromA(s: Sim): Icmp6Seen[] {
     if (n === 0) break;
     for (let i = 0; i < n; i++) {
       const f = raw.pool.subarray(slots[i]! * raw.slotSize, slots[i]! * raw.slotSize + lens[i]!);
-      // ICMPv6 other than ND (types 133-137, which A sends on its own as the neighbour states move).
+      // ICMPv6 other than ND (types 133-137, which A sends on its own as the neighbour states move); MLD reports come behind a hop-by-hop header.
       if (((f[12]! << 8) | f[13]!) === 0x86dd && f[14 + 6] === 58 && (f[54]! < 133 || f[54]! > 137)) {
         const icmp = 54;
         out.push({

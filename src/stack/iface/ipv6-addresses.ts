@@ -61,7 +61,7 @@ export interface Ipv6AddressHooks {
   /** RetransTimer (ms): how long DAD waits after each solicitation. */
   retransMs(): number;
   /** An address changed state (tentative: DAD starts; DAD done or failed; expired). */
-  changed(a: Addr6): void;
+  changed(a: Addr6, now: number): void;
   /** The link-local address passed DAD (router solicitations may start). */
   linkLocalReady(now: number): void;
 }
@@ -208,10 +208,10 @@ export class Ipv6Addresses {
         this.list.splice(i, 1);
         this.stats.slaac_addresses_expired++;
         a.state = 'duplicate';
-        this.hooks.changed(a);
+        this.hooks.changed(a, now);
       } else if (a.preferredUntil <= now && a.state === 'preferred') {
         a.state = 'deprecated';
-        this.hooks.changed(a);
+        this.hooks.changed(a, now);
       }
     }
     this.armLifetimes(now);
@@ -224,7 +224,7 @@ export class Ipv6Addresses {
     }
     a.state = 'tentative';
     a.dadSent = 0;
-    this.hooks.changed(a);
+    this.hooks.changed(a, now);
     this.addrTimer(a, now);
   }
 
@@ -242,16 +242,16 @@ export class Ipv6Addresses {
 
   private dadDone(a: Addr6, now: number): void {
     a.state = a.preferredUntil > now ? 'preferred' : 'deprecated';
-    this.hooks.changed(a);
+    this.hooks.changed(a, now);
     if (a.origin === 'link-local') this.hooks.linkLocalReady(now);
   }
 
   /** Another node has the address (an NA for it, or its DAD solicitation while ours runs): never used. */
-  duplicate(a: Addr6, _now: number): void {
+  duplicate(a: Addr6, now: number): void {
     this.stats.nd_dad_duplicates++;
     a.state = 'duplicate';
     this.wheel.disarm(a.timer);
-    this.hooks.changed(a);
+    this.hooks.changed(a, now);
   }
 
   /** Disarms every timer. */

@@ -1,6 +1,6 @@
 /**
  * ICMPv6 on one interface (RFC 4443): messages in — checksum checked, ND
- * handed to ipv6-nd.ts, echo requests answered (never to a group or to ::),
+ * handed to ipv6-nd.ts, MLD to ipv6-mld.ts, echo requests answered (never to a group or to ::),
  * echo replies to the waiter, errors to the path MTU table (Packet Too Big,
  * RFC 8201) and to the transport that sent the quoted packet — and out:
  * echo requests, and errors quoting the offending packet, rate limited
@@ -30,6 +30,8 @@ import {
   ICMPV6_UNRECOGNIZED_NEXT_HEADER,
   ICMPV6_ROUTER_SOLICIT,
   ICMPV6_REDIRECT,
+  ICMPV6_MLD_QUERY,
+  ICMPV6_MLD2_REPORT,
   emitIcmpv6,
   fillIcmpv6Checksum,
   isIcmpv6Error,
@@ -39,6 +41,7 @@ import type { IcmpErrorKind } from './ip-output.js';
 import type { Addr6, Ipv6Addresses } from './ipv6-addresses.js';
 import type { Ipv6Output } from './ipv6-output.js';
 import type { Ipv6Nd } from './ipv6-nd.js';
+import type { Ipv6Mld } from './ipv6-mld.js';
 import type { PathMtu6 } from './path-mtu6.js';
 import type { Echo6ReplyHandler, Ipv6LinkState, Ipv6Stats } from './ipv6-types.js';
 
@@ -79,6 +82,7 @@ export class Ipv6Icmp {
     private readonly addrs: Ipv6Addresses,
     private readonly output: Ipv6Output,
     private readonly nd: Ipv6Nd,
+    private readonly mld: Ipv6Mld,
     private readonly pmtu: PathMtu6,
     /** The transports by protocol number (the facade's table, read here for errors). */
     private readonly transports: ReadonlyArray<Ipv6ErrorSink | undefined>,
@@ -106,6 +110,15 @@ export class Ipv6Icmp {
     const type = p.type;
     if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) {
       this.nd.input(buf, ipOff, off, len, frameSrc, now);
+      return;
+    }
+    if (type === ICMPV6_MLD_QUERY) {
+      this.mld.query(buf, ipOff, off, len, now);
+      return;
+    }
+    // MLDv1 report and done (131, 132), MLDv2 report: other listeners'.
+    if (type === ICMPV6_MLD2_REPORT || type === ICMPV6_MLD_QUERY + 1 || type === ICMPV6_MLD_QUERY + 2) {
+      this.mld.otherReport();
       return;
     }
     if (target !== null && target.state === 'tentative') {

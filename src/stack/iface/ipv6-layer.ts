@@ -10,6 +10,7 @@
  *   ipv6-addresses.ts  addresses (link-local, configured, SLAAC, ::1), DAD, lifetimes, groups
  *   ipv6-nd.ts         Neighbor Discovery in and out, router advertisements
  *   ipv6-icmp.ts       ICMPv6 in, echo, errors (rate limited), errors to transports
+ *   ipv6-mld.ts        MLDv2 reports for the solicited-node groups, answers to queries
  *   ipv6-output.ts     next hop, source address, frames, fragmentation, ND resolution
  *   path-mtu6.ts       path MTUs from Packet Too Big (RFC 8201)
  *   nd-cache.ts, slaac.ts, reassembly6.ts   the neighbour cache, RA state, reassembly
@@ -20,8 +21,8 @@
  * packet is dropped and counted (`stats`), never thrown. The IPv4 path does
  * not pass through here. On the loopback interface (`loopback`) it holds
  * ::1 only and delivers to every local address; the Router's
- * Ipv6LocalRoutes send local destinations there from any layer. Not yet:
- * MLD reports.
+ * Ipv6LocalRoutes send local destinations there from any layer (and it
+ * sends no MLD).
  */
 import type { TimerWheel } from '../../time/timer-wheel.js';
 import { wrapOrReason } from '../../wire/errors.js';
@@ -45,6 +46,7 @@ import { Ipv6Addresses, type Addr6 } from './ipv6-addresses.js';
 import { Ipv6Output, type Ipv6Writer } from './ipv6-output.js';
 import { Ipv6Nd } from './ipv6-nd.js';
 import { Ipv6Icmp, type Ipv6ErrorSink } from './ipv6-icmp.js';
+import { Ipv6Mld } from './ipv6-mld.js';
 import { PathMtu6 } from './path-mtu6.js';
 import { newIpv6Stats, DEFAULT_HOP_LIMIT, type Echo6ReplyHandler, type Ipv6Address, type Ipv6Config, type Ipv6LinkHost, type Ipv6LinkState, type Ipv6Stats } from './ipv6-types.js';
 
@@ -96,6 +98,8 @@ export class Ipv6Layer implements Nd6Host {
   private readonly output: Ipv6Output;
   private readonly nd: Ipv6Nd;
   private readonly icmp: Ipv6Icmp;
+  /** MLDv2 for the interface's groups (nothing on the loopback interface). */
+  readonly mld: Ipv6Mld;
   private readonly pmtu = new PathMtu6();
   private readonly extLimits: ExtLimits;
   private readonly ip = new Ipv6Packet();
@@ -126,12 +130,16 @@ export class Ipv6Layer implements Nd6Host {
     this.addrs = new Ipv6Addresses(host.name, host.mac, this.loopback, config, wheel, this.stats, this.slaac, {
       sendDadSolicit: (address) => this.nd.sendDadSolicit(address),
       retransMs: () => this.neighbors.config.retransMs,
-      changed: (a) => this.onAddressChange?.(a),
+      changed: (a, at) => {
+        if (!this.loopback) this.mld.sync(at);
+        this.onAddressChange?.(a);
+      },
       linkLocalReady: (at) => this.nd.linkLocalReady(at),
     });
     this.output = new Ipv6Output(host, this.link, this.addrs, this.neighbors, this.slaac, this.pmtu, this.stats, now, this.loopback, gateway);
     this.nd = new Ipv6Nd(host, wheel, this.stats, this.link, this.addrs, this.neighbors, this.slaac, this.output, slaacEnabled);
-    this.icmp = new Ipv6Icmp(this.stats, this.link, this.addrs, this.output, this.nd, this.pmtu, this.transports6, config.icmpErrorRate ?? { perSecond: 100, burst: 50 });
+    this.mld = new Ipv6Mld(host, wheel, this.addrs, this.output);
+    this.icmp = new Ipv6Icmp(this.stats, this.link, this.addrs, this.output, this.nd, this.mld, this.pmtu, this.transports6, config.icmpErrorRate ?? { perSecond: 100, burst: 50 });
   }
 
   /** The link MTU for IPv6: the interface's, lowered by an RA's MTU option (never below 1280). */
@@ -408,6 +416,7 @@ export class Ipv6Layer implements Nd6Host {
   /** Releases the timers and parked frames. */
   shutdown(): void {
     this.nd.shutdown();
+    this.mld.shutdown();
     this.addrs.shutdown();
     this.neighbors.clear();
     this.reassembler.clear();

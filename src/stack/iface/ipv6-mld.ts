@@ -1,0 +1,237 @@
+/**
+ * MLDv2 on one interface, as a host (RFC 3810): the groups it listens to
+ * are the solicited-node groups of its addresses (all-nodes is never
+ * reported, §6); joining or leaving one sends a State-Change Report
+ * (CHANGE_TO_EXCLUDE {} / CHANGE_TO_INCLUDE {}) at once and once more after
+ * a random delay below the Unsolicited Report Interval (Robustness 2);
+ * a general query is answered with a Current-State Report of every group
+ * (MODE_IS_EXCLUDE {}), a group-specific one with that group's, a
+ * group-and-source-specific one with MODE_IS_INCLUDE of the sources asked
+ * (our filter is EXCLUDE {}: every source is wanted), each after a random
+ * delay below the query's Maximum Response Delay. Reports go to ff02::16
+ * with hop limit 1 and a Router Alert (RFC 2711), from the link-local
+ * address or :: while it is tentative (§5.2.13). Queries not from a
+ * link-local source or with another hop limit are dropped and counted.
+ * Not yet: MLDv1 compatibility mode (§8: a 24-byte query is answered with
+ * v2 reports and counted).
+ */
+import type { TimerWheel } from '../../time/timer-wheel.js';
+import { Timer } from '../../time/timer-wheel.js';
+import { ETH_HEADER_LEN, writeMac } from '../../wire/ethernet.js';
+import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_UNSPECIFIED, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, ipv6MulticastMac, isIpv6LinkLocal, isIpv6Unspecified, ipv6Equal, solicitedNodeMulticast } from '../../wire/ipv6.js';
+import { WireError } from '../../wire/errors.js';
+import {
+  MLD2_CHANGE_TO_EXCLUDE,
+  MLD2_CHANGE_TO_INCLUDE,
+  MLD2_MODE_IS_EXCLUDE,
+  MLD2_MODE_IS_INCLUDE,
+  MLD2_RECORD_HEADER_LEN,
+  MLD2_REPORT_HEADER_LEN,
+  emitMld2Report,
+  mld2MaxResponseMs,
+  parseMldQuery,
+  type Mld2Record,
+  type MldQuery,
+} from '../../wire/mld.js';
+import { ipv6Key } from './nd-cache.js';
+import type { Ipv6Addresses } from './ipv6-addresses.js';
+import type { Ipv6Output } from './ipv6-output.js';
+import type { Ipv6LinkHost } from './ipv6-types.js';
+
+/** ff02::16, all MLDv2-capable routers: where reports go. */
+export const IPV6_ALL_MLDV2_ROUTERS = Uint8Array.of(0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16);
+/** RFC 3810 §9: Robustness Variable and Unsolicited Report Interval. */
+const ROBUSTNESS = 2;
+const UNSOLICITED_REPORT_INTERVAL_MS = 1_000;
+/** Hop-by-hop header: next header ICMPv6, length 0 (8 bytes), Router Alert (type 5, 2 bytes, value 0: MLD), PadN of 2. */
+const HOP_BY_HOP_ROUTER_ALERT = Uint8Array.of(IPPROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0);
+/** Records that fit one report in a minimum-MTU packet (40 + 8 + 8 + 20 n <= 1280). */
+const RECORDS_PER_REPORT = Math.floor((IPV6_MIN_MTU - IPV6_HEADER_LEN - 8 - MLD2_REPORT_HEADER_LEN) / MLD2_RECORD_HEADER_LEN);
+
+export interface MldStats {
+  mld_groups: number;
+  mld_tx_reports: number;
+  mld_tx_records: number;
+  mld_rx_queries: number;
+  /** MLDv1 queries (answered with v2 reports: no MLDv1 compatibility mode yet). */
+  mld_rx_v1_queries: number;
+  mld_rx_drop_invalid: number;
+  /** Other listeners' reports (a host does nothing with them in MLDv2). */
+  mld_rx_reports_ignored: number;
+}
+
+interface Pending {
+  group: Uint8Array;
+  type: number;
+  sources: Uint8Array[];
+}
+
+export class Ipv6Mld {
+  readonly stats: MldStats = {
+    mld_groups: 0, mld_tx_reports: 0, mld_tx_records: 0, mld_rx_queries: 0, mld_rx_v1_queries: 0, mld_rx_drop_invalid: 0, mld_rx_reports_ignored: 0,
+  };
+  /** The groups listened to, by key, with how many addresses need each. */
+  private readonly groups = new Map<string, { group: Uint8Array; refs: number }>();
+  /** State changes still to be sent again (retransmissions left), by group key. */
+  private readonly changes = new Map<string, { record: Pending; left: number }>();
+  private readonly changeTimer: Timer;
+  /** Answers to queries, by group key; `general`: every group. */
+  private readonly answers = new Map<string, Pending>();
+  private general = false;
+  private readonly answerTimer: Timer;
+  private answerAt = Infinity;
+
+  constructor(
+    private readonly host: Ipv6LinkHost,
+    private readonly wheel: TimerWheel,
+    private readonly addrs: Ipv6Addresses,
+    private readonly output: Ipv6Output,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.changeTimer = new Timer((now) => this.sendChanges(false, now));
+    this.answerTimer = new Timer(() => this.sendAnswers());
+  }
+
+  /** The groups listened to (solicited-node groups of the addresses). */
+  joined(): Uint8Array[] {
+    return [...this.groups.values()].map((g) => g.group);
+  }
+
+  /** Brings the groups in line with the addresses (an address was added, became duplicate or expired). */
+  sync(now: number): void {
+    const want = new Map<string, { group: Uint8Array; refs: number }>();
+    for (const a of this.addrs.list) {
+      if (a.state === 'duplicate') continue;
+      const group = solicitedNodeMulticast(a.address);
+      const key = ipv6Key(group);
+      const g = want.get(key);
+      if (g === undefined) want.set(key, { group, refs: 1 });
+      else g.refs++;
+    }
+    let changed = false;
+    for (const [key, g] of want) {
+      if (this.groups.has(key)) continue;
+      this.changes.set(key, { record: { group: g.group, type: MLD2_CHANGE_TO_EXCLUDE, sources: [] }, left: ROBUSTNESS });
+      changed = true;
+    }
+    for (const [key, g] of this.groups) {
+      if (want.has(key)) continue;
+      this.changes.set(key, { record: { group: g.group, type: MLD2_CHANGE_TO_INCLUDE, sources: [] }, left: ROBUSTNESS });
+      this.answers.delete(key);
+      changed = true;
+    }
+    this.groups.clear();
+    for (const [key, g] of want) this.groups.set(key, g);
+    this.stats.mld_groups = this.groups.size;
+    if (changed) this.sendChanges(true, now);
+  }
+
+  /**
+   * A Multicast Listener Query (ICMPv6 type 130, checksum verified) at
+   * buf[off, off + len) of the packet at buf[ipOff].
+   */
+  query(buf: Uint8Array, ipOff: number, off: number, len: number, now: number): void {
+    const st = this.stats;
+    // §5.1.14 / §6.2: from a link-local router, hop limit 1.
+    if (!isIpv6LinkLocal(buf, ipOff + 8) || buf[ipOff + 7] !== 1) {
+      st.mld_rx_drop_invalid++;
+      return;
+    }
+    let q: MldQuery;
+    try {
+      q = parseMldQuery(buf, off, len);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      st.mld_rx_drop_invalid++;
+      return;
+    }
+    st.mld_rx_queries++;
+    if (q.version === 1) st.mld_rx_v1_queries++;
+    const delay = Math.floor(this.random() * Math.max(1, mld2MaxResponseMs(q.maxResponseCode)));
+    if (isIpv6Unspecified(q.group)) {
+      // A general query: one answer for every group (§6.2 case 1); it replaces pending group answers.
+      this.general = true;
+      this.answers.clear();
+    } else {
+      const key = ipv6Key(q.group);
+      if (!this.groups.has(key)) return;
+      if (!this.general) {
+        const prev = this.answers.get(key);
+        if (q.sources.length === 0 || (prev !== undefined && prev.type === MLD2_MODE_IS_EXCLUDE)) {
+          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_EXCLUDE, sources: [] });
+        } else {
+          // Our filter is EXCLUDE {}: every source asked about is wanted (§6.3).
+          const sources = prev?.sources ?? [];
+          for (const s of q.sources) if (!sources.some((x) => ipv6Equal(x, 0, s))) sources.push(s.slice());
+          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_INCLUDE, sources: sources.slice(0, RECORDS_PER_REPORT) });
+        }
+      }
+    }
+    const at = now + delay;
+    if (at < this.answerAt) {
+      this.answerAt = at;
+      this.wheel.arm(this.answerTimer, at);
+    }
+  }
+
+  /** Another listener's report (types 131, 132, 143): nothing for an MLDv2 host to do (§6.2). */
+  otherReport(): void {
+    this.stats.mld_rx_reports_ignored++;
+  }
+
+  private sendAnswers(): void {
+    this.answerAt = Infinity;
+    const records: Pending[] = [];
+    if (this.general) {
+      for (const g of this.groups.values()) records.push({ group: g.group, type: MLD2_MODE_IS_EXCLUDE, sources: [] });
+    } else {
+      for (const r of this.answers.values()) records.push(r);
+    }
+    this.general = false;
+    this.answers.clear();
+    this.send(records);
+  }
+
+  /** Sends the pending state changes (each once more later while retransmissions are left). */
+  private sendChanges(first: boolean, now: number): void {
+    const records: Pending[] = [];
+    for (const [key, c] of this.changes) {
+      records.push(c.record);
+      if (--c.left <= 0) this.changes.delete(key);
+    }
+    this.send(records);
+    if (this.changes.size > 0 && (first || !this.changeTimer.armed)) {
+      this.wheel.arm(this.changeTimer, now + 1 + Math.floor(this.random() * UNSOLICITED_REPORT_INTERVAL_MS));
+    }
+  }
+
+  private send(records: Pending[]): void {
+    for (let i = 0; i < records.length; i += RECORDS_PER_REPORT) this.sendReport(records.slice(i, i + RECORDS_PER_REPORT));
+  }
+
+  private sendReport(records: Pending[]): void {
+    if (records.length === 0) return;
+    const ll = this.addrs.list[0]!;
+    const src = ll.usable ? ll.address : IPV6_UNSPECIFIED;
+    const dst = IPV6_ALL_MLDV2_ROUTERS;
+    const recs: Mld2Record[] = records.map((r) => ({ type: r.type, group: r.group, sources: r.sources, auxData: new Uint8Array(0) }));
+    let len = MLD2_REPORT_HEADER_LEN;
+    for (const r of recs) len += MLD2_RECORD_HEADER_LEN + 16 * r.sources.length;
+    const base = this.output.buildFrame(src, dst, IPPROTO_HOPOPTS, HOP_BY_HOP_ROUTER_ALERT.length + len, 1);
+    if (base < 0) return;
+    const pool = this.host.pool;
+    const at = base + ETH_HEADER_LEN + IPV6_HEADER_LEN;
+    pool.set(HOP_BY_HOP_ROUTER_ALERT, at);
+    emitMld2Report({ records: recs }, pool, at + HOP_BY_HOP_ROUTER_ALERT.length, src, dst);
+    writeMac(pool, base, ipv6MulticastMac(dst));
+    this.stats.mld_tx_reports++;
+    this.stats.mld_tx_records += recs.length;
+    this.host.queueTxSlot(base / this.host.slotSize, ETH_HEADER_LEN + IPV6_HEADER_LEN + HOP_BY_HOP_ROUTER_ALERT.length + len);
+  }
+
+  /** Disarms the timers. */
+  shutdown(): void {
+    this.wheel.disarm(this.changeTimer);
+    this.wheel.disarm(this.answerTimer);
+  }
+}
