@@ -5,6 +5,7 @@
  * reports for the same calls (checked with a probe on the kernel's loopback:
  * dual-stack `::`, ipv6Only, IPv4-mapped binds and destinations).
  */
+import nodeDgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../../src/index.js';
 import { parseIpv6Address } from '../../src/wire/ipv6.js';
@@ -249,3 +250,110 @@ describe("node:dgram 'udp6'", () => {
     expect(await sendResult(c, 'x', 5007, 'no-such-host.test')).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.test' });
   });
 });
+
+describe("'udp6' against node on the kernel's loopback (::1, 127.0.0.1)", () => {
+  let lo: Stack;
+  beforeAll(async () => {
+    lo = await Stack.open();
+  });
+  afterAll(async () => {
+    await lo?.close();
+  });
+
+  type Dgram = { createSocket: (...a: any[]) => any };
+  /** Runs the same calls on `dg` and logs what each observed; ports become PORT. */
+  async function scenario(dg: Dgram): Promise<unknown[]> {
+    const log: unknown[] = [];
+    const ports = new Set<number>();
+    const socks: any[] = [];
+    const mk = (o: unknown): any => {
+      const s = dg.createSocket(o);
+      socks.push(s);
+      return s;
+    };
+    const norm = (v: unknown): unknown => {
+      if (typeof v === 'number' && ports.has(v)) return 'PORT';
+      if (typeof v === 'string') return v.replace(/:(\d{2,5})\b/g, (m, p) => (ports.has(Number(p)) ? ':PORT' : m));
+      if (v instanceof Error) {
+        const e = v as NodeJS.ErrnoException & { address?: string; port?: number };
+        return norm({ code: e.code, message: e.message, syscall: e.syscall, address: e.address, port: e.port });
+      }
+      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
+      return v;
+    };
+    const step = <T>(what: string, p: Promise<T>): Promise<T> => withTimeout(p, { timeoutMs: 5_000, what });
+    const bindOutcome = (s: any, port: number, address?: string): Promise<unknown> =>
+      step(`bind ${address}:${port}`, new Promise((resolve) => {
+        s.once('error', (e: Error) => resolve(e));
+        s.bind(port, address, () => {
+          ports.add(s.address().port);
+          resolve(s.address());
+        });
+      }));
+    const sent = (s: any, port: number, address: string): Promise<unknown> => step(`send to ${address}`, new Promise((resolve) => s.send('x', port, address, (e: Error | null) => resolve(e ?? 'sent'))));
+
+    const server = mk('udp6');
+    log.push(['bind ::1', await bindOutcome(server, 0, '::1')]);
+    const client = mk('udp6');
+    const got = step('a datagram on ::1', new Promise((resolve) => server.once('message', (m: Buffer, r: unknown) => resolve([m.toString(), r]))));
+    client.send('hello', server.address().port, '::1');
+    const rx = await got;
+    ports.add(client.address().port);
+    log.push(['message', rx, client.address()]);
+
+    const dual = mk('udp6');
+    log.push(['bind dual', await bindOutcome(dual, 0)]);
+    const dport = dual.address().port;
+    log.push(['udp4 on its port', await bindOutcome(mk('udp4'), dport)]);
+    log.push(['ipv6Only on its port', await bindOutcome(mk({ type: 'udp6', ipv6Only: true }), dport)]);
+    const v4 = mk('udp4');
+    const got4 = step('an IPv4 datagram on the dual socket', new Promise((resolve) => dual.once('message', (m: Buffer, r: unknown) => resolve([m.toString(), r]))));
+    v4.send('four', dport, '127.0.0.1');
+    const rx4 = await got4;
+    ports.add(v4.address().port);
+    log.push(['dual from udp4', rx4]);
+
+    const only = mk({ type: 'udp6', ipv6Only: true });
+    log.push(['ipv6Only bind', await bindOutcome(only, 0)]);
+    log.push(['ipv6Only to mapped', await sent(only, dport, '::ffff:127.0.0.1')]);
+    const mapped = mk('udp6');
+    log.push(['bind mapped', await bindOutcome(mapped, 0, '::ffff:127.0.0.1')]);
+    log.push(['mapped to ::1', await sent(mapped, dport, '::1')]);
+    log.push(['udp6 to IPv4 text', await sent(mk('udp6'), dport, '127.0.0.1')]);
+    log.push(['bind not ours', await bindOutcome(mk('udp6'), 0, 'fd00:dead::1')]);
+    log.push(['bind 0.0.0.0', await bindOutcome(mk('udp6'), 0, '0.0.0.0')]);
+
+    const conn = mk('udp6');
+    await step('connect mapped', new Promise<void>((resolve) => conn.connect(dport, '::ffff:127.0.0.1', () => resolve())));
+    ports.add(conn.address().port);
+    log.push(['connected mapped', conn.address(), conn.remoteAddress()]);
+
+    // A closed port: connected, the ICMPv6 port unreachable comes back as ECONNREFUSED.
+    const gone = mk('udp6');
+    await bindOutcome(gone, 0, '::1');
+    const gport = gone.address().port;
+    gone.close();
+    const refused = mk('udp6');
+    await step('connect ::1', new Promise<void>((resolve) => refused.connect(gport, '::1', () => resolve())));
+    ports.add(refused.address().port);
+    log.push(['connected ::1', refused.address(), refused.remoteAddress()]);
+    const err = step('ECONNREFUSED', new Promise((resolve) => refused.once('error', resolve)));
+    refused.send('x');
+    log.push(['refused', await err]);
+    for (const s of socks) {
+      try {
+        s.close();
+      } catch {
+        // closed
+      }
+    }
+    return log.map(norm);
+  }
+
+  it('binds, dual-stack delivery, ipv6Only, mapped binds and destinations, errors and connect: the same observations', async () => {
+    const kernel = await scenario(nodeDgram as unknown as Dgram);
+    const ours = await scenario(lo.dgram as unknown as Dgram);
+    expect(ours).toEqual(kernel);
+  });
+});
+
