@@ -113,8 +113,13 @@ export function emitIpv6(repr: Ipv6Repr, buf: Uint8Array, off: number): number {
   w16(buf, off + 4, repr.payloadLength);
   buf[off + 6] = repr.nextHeader;
   buf[off + 7] = repr.hopLimit;
-  buf.set(repr.src.subarray(0, 16), off + 8);
-  buf.set(repr.dst.subarray(0, 16), off + 24);
+  // Byte loops: a subarray view per address would be two allocations per packet.
+  const src = repr.src;
+  const dst = repr.dst;
+  for (let i = 0; i < 16; i++) {
+    buf[off + 8 + i] = src[i]!;
+    buf[off + 24 + i] = dst[i]!;
+  }
   return IPV6_HEADER_LEN;
 }
 

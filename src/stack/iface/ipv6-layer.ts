@@ -111,6 +111,10 @@ export class Ipv6Layer implements Nd6Host {
   /** The packet being handed to a transport (for replyUnreachable), or -1. */
   private deliveringOff = -1;
   private deliveringBuf: Uint8Array = new Uint8Array(0);
+  /** Transport deliveries in progress, and the source and destination addresses handed to the outermost. */
+  private delivering = 0;
+  private readonly srcCopy = new Uint8Array(16);
+  private readonly dstCopy = new Uint8Array(16);
   private deliveringLen = 0;
 
   constructor(
@@ -300,9 +304,21 @@ export class Ipv6Layer implements Nd6Host {
       this.deliveringOff = multicast ? -1 : off;
       this.deliveringBuf = buf;
       this.deliveringLen = IPV6_HEADER_LEN + ip.payloadLength;
+      // The addresses in two arrays kept for it (a view per packet would be two allocations per segment);
+      // a delivery nested inside another (none is known) gets views.
+      const nested = this.delivering++ > 0;
+      const src = nested ? buf.subarray(off + 8, off + 24) : this.srcCopy;
+      const dst = nested ? buf.subarray(off + 24, off + 40) : this.dstCopy;
+      if (!nested) {
+        for (let i = 0; i < 16; i++) {
+          src[i] = buf[off + 8 + i]!;
+          dst[i] = buf[off + 24 + i]!;
+        }
+      }
       try {
-        t.input6(buf.subarray(off + 8, off + 24), buf.subarray(off + 24, off + 40), buf, w.offset, w.length, verified, this, now);
+        t.input6(src, dst, buf, w.offset, w.length, verified, this, now);
       } finally {
+        this.delivering--;
         this.deliveringOff = -1;
       }
       return;

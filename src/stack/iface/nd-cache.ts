@@ -113,6 +113,20 @@ export class Nd6Cache {
   };
   private readonly onTimer = (e: Entry6, now: number): void => this.timerFired(e, now);
   private readonly parked: ParkedFrames<Entry6>;
+  /** The last destination writeMacFor looked up, and its key (a packet flow asks for the same one each time). */
+  private readonly lastSendAddr = new Uint8Array(16);
+  private lastSendKey = '';
+
+  /** ipv6Key(addr), without making the string again for the destination asked before (a string per packet otherwise). */
+  private sendKey(addr: Uint8Array): string {
+    const last = this.lastSendAddr;
+    let same = this.lastSendKey !== '';
+    for (let i = 0; same && i < 16; i++) same = last[i] === addr[i];
+    if (same) return this.lastSendKey;
+    for (let i = 0; i < 16; i++) last[i] = addr[i]!;
+    this.lastSendKey = ipv6Key(addr);
+    return this.lastSendKey;
+  }
 
   constructor(
     private readonly host: Nd6Host,
@@ -145,7 +159,7 @@ export class Nd6Cache {
    * returns false when none is known. A use moves STALE to DELAY (§7.3.3).
    */
   writeMacFor(addr: Uint8Array, now: number, buf: Uint8Array, at: number): boolean {
-    const e = this.entries.get(ipv6Key(addr));
+    const e = this.entries.get(this.sendKey(addr));
     if (e === undefined || e.mac < 0) return false;
     if (e.state === Nd6State.Reachable && now - e.confirmedAt >= this.config.reachableMs) e.state = Nd6State.Stale;
     if (e.state === Nd6State.Stale) {
