@@ -233,7 +233,8 @@ int Device::open(const std::string& addr, pci::Access access, const Options& opt
   read_mac();
   write_reg(reg::RAL0, mac_[0] | (mac_[1] << 8) | (mac_[2] << 16) | (static_cast<uint32_t>(mac_[3]) << 24));
   write_reg(reg::RAH0, mac_[4] | (mac_[5] << 8) | (1u << 31));
-  for (uint32_t i = 0; i < 128; i++) write_reg(reg::MTA + 4 * i, 0);
+  for (uint32_t i = 0; i < kMtaRegisters; i++) write_reg(reg::MTA + 4 * i, 0);
+  std::memset(mta_, 0, sizeof mta_);
   // Clear the clear-on-read statistics left by an earlier user.
   for (int i = 0; i < reg::kStatCount; i++) {
     (void)read_reg(reg::kStats[i].off);
@@ -304,6 +305,17 @@ int Device::start(uint32_t* free_stack, uint32_t capacity) {
   // Link comes up at once on QEMU; give real hardware a moment.
   for (int i = 0; i < 100 && !link_up(); i++) sleep_us(10000);
   return 0;
+}
+
+void Device::set_multicast(const uint8_t* macs, size_t n) {
+  if (!is_open() || faulted_) return;
+  uint32_t table[kMtaRegisters];
+  mta_table(macs, n, table);
+  for (uint32_t i = 0; i < kMtaRegisters; i++) {
+    if (table[i] == mta_[i]) continue;
+    write_reg(reg::MTA + 4 * i, table[i]);
+    mta_[i] = table[i];
+  }
 }
 
 bool Device::link_up() { return is_open() && !faulted_ && (read_reg(reg::STATUS) & reg::STATUS_LU) != 0; }

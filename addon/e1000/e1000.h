@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "dma/dma.h"
 #include "slots/slots.h"
+#include "e1000/multicast.h"
 #include "e1000/tx_context.h"
 #include "pci/pci.h"
 
@@ -118,6 +119,10 @@ class Device {
   int irq_fd() const { return pci::irq_fd(pci_); }
 
   bool link_up();
+  // Receives frames sent to these `n` multicast addresses (6 bytes each)
+  // from now on, and no others (but hash collisions, see multicast.h):
+  // programs the multicast table array, writing only the registers that change.
+  void set_multicast(const uint8_t* macs, size_t n);
   // Adds the (clear-on-read) hardware counters into hw_totals().
   void collect_hw_stats();
   const uint64_t* hw_totals() const { return hw_totals_; }
@@ -202,6 +207,7 @@ class Device {
   txctx::Context ctx_;
   bool ctx_valid_ = false;
   bool started_ = false;
+  uint32_t mta_[kMtaRegisters] = {};  // what the device's MTA holds
   bool faulted_ = false;
   uint64_t hw_totals_[32] = {0};
   mutable Counters c_;

@@ -48,6 +48,7 @@ class E1000Device : public PolledDevice<E1000Device> {
   Napi::Value TxReclaim(const Napi::CallbackInfo& info);
   Napi::Value LinkUp(const Napi::CallbackInfo& info);
   Napi::Value ReadReg(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticast(const Napi::CallbackInfo& info);
   Napi::Value ArmWake(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value StopDma(const Napi::CallbackInfo& info);

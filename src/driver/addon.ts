@@ -291,6 +291,8 @@ export interface E1000Device {
   linkUp(): boolean;
   /** A 32-bit register of BAR0; ERR_OUT_OF_RANGE unless 4-byte aligned and inside the mapped BAR0. */
   readReg(offset: number): number;
+  /** Receive frames sent to these group addresses (6 bytes each, at most 1,024), no other multicast (the MTA hash). */
+  setMulticast(macs: Uint8Array): void;
   /**
    * As TapDevice.setWakeCallback: anything but a function or null is
    * ERR_INVALID_ARG_TYPE; a closed device holds no callback.

@@ -21,6 +21,7 @@
  * and reprogrammed on open.
  */
 import { loadAddon, type E1000Device } from './addon.js';
+import { writeMac } from '../wire/ethernet.js';
 import { installDmaSafetyHooks } from './dma-safety.js';
 import { parseMac } from './host-config.js';
 import { normalizePci } from './pci-sysfs.js';
@@ -140,6 +141,13 @@ export class E1000Nic implements Nic {
     }
     open.add(nic);
     return nic;
+  }
+
+  setMulticast(macs: readonly number[]): void {
+    if (this.closed) return;
+    const bytes = new Uint8Array(6 * macs.length);
+    for (let k = 0; k < macs.length; k++) writeMac(bytes, 6 * k, macs[k]!);
+    this.dev.setMulticast(bytes);
   }
 
   get linkUp(): boolean {

@@ -74,6 +74,15 @@ export interface Nic {
   ref?(): unknown;
   unref?(): unknown;
   /**
+   * The Ethernet multicast addresses (48-bit numbers) the stack has joined,
+   * the whole set each time it changes. A NIC with a hardware filter (the
+   * e1000's multicast table) receives frames for these and no other group;
+   * a NIC that passes every multicast frame (TAP, virtio-net in its default
+   * promiscuous mode, the in-process links) leaves this out. Either way the
+   * interface checks each frame's full address itself.
+   */
+  setMulticast?(macs: readonly number[]): void;
+  /**
    * The earliest time (per the stack's clock) at which this NIC has something
    * to deliver without any new input (e.g. a delayed frame in the impairment
    * layer); Infinity when none.

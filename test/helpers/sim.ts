@@ -34,6 +34,8 @@ export interface SimOptions {
   limits?: StackLimits;
   /** Give each stack a loopback interface first, as Stack.open does. */
   loopback?: boolean;
+  /** Puts a wrapper (e.g. a hardware-filter model) between node `n`'s link and its interface. */
+  wrapNic?: (nic: Nic, n: number) => Nic;
 }
 
 export class Sim {
@@ -53,7 +55,8 @@ export class Sim {
   private node(raw: MemoryNic, addr: string, opts: SimOptions, n: number): SimNode {
     const stack = new NetStack(this.clock, opts.limits ? { limits: opts.limits } : {});
     const lo = opts.loopback ? stack.addInterface(new LoopbackNic(), { name: 'lo', address: 0x7f000001, prefixLength: 8, gateway: 0, loopback: true }) : null;
-    const nic = opts.impair ? new ImpairedNic(raw, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 1) * 2 + n }) : raw;
+    const link = opts.impair ? new ImpairedNic(raw, this.clock, { ...opts.impair, seed: (opts.impair.seed ?? 1) * 2 + n }) : raw;
+    const nic = opts.wrapNic ? opts.wrapNic(link, n) : link;
     const address = parseIpv4Address(addr);
     const own = n === 0 ? opts.ifaceA : opts.ifaceB;
     const iface = stack.addInterface(nic, { name: `sim${n}`, address, prefixLength: 24, gateway: 0, ...opts.iface, ...own });

@@ -20,10 +20,12 @@ expect_fail() { # expect_fail NAME PATTERN CMD... : CMD must fail and print PATT
   if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$pat"; then say "PASS $name"; else say "FAIL $name"; fi
 }
 
+# An IPv6 address for the echo too, when the host gave one (ustack.addr6=).
+ADDR6=$(sed -n 's/.*ustack\.addr6=\([^ ]*\).*/\1/p' /proc/cmdline)
 ECHO=0
 start_echo() {
   : > /tmp/echo.out; : > /tmp/echo.err
-  node ${ECHO_NODE_FLAGS:-} "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
+  node ${ECHO_NODE_FLAGS:-} "$dir/bin/ustack.js" echo --nic "$NIC" --address $ADDR ${ADDR6:+--address "$ADDR6"} --gateway $GW --port 7 "$@" </dev/null >/tmp/echo.out 2>/tmp/echo.err &
   ECHO=$!
   for _ in $(seq 1 600); do
     grep -q "listening" /tmp/echo.out && { sed 's/^/   | /' /tmp/echo.out; return 0; }

@@ -386,13 +386,15 @@ function pickTapLink() {
     const x = (process.pid + i) % 250;
     const ifname = `ustvm${(process.pid + i) % 1_000_000}`;
     if (used.includes(` 10.213.${x}.`) || existsSync(`/sys/class/net/${ifname}`)) continue;
-    return { ifname, host: `10.213.${x}.1`, guest: `10.213.${x}.2` };
+    return { ifname, host: `10.213.${x}.1`, guest: `10.213.${x}.2`, host6: `fd00:213:${x}::1`, guest6: `fd00:213:${x}::2` };
   }
-  return { ifname: `ustvm${process.pid % 1_000_000}`, host: '10.213.0.1', guest: '10.213.0.2' };
+  return { ifname: `ustvm${process.pid % 1_000_000}`, host: '10.213.0.1', guest: '10.213.0.2', host6: 'fd00:213:0::1', guest6: 'fd00:213:0::2' };
 }
 let TAP_IF = '';
 let TAP_HOST = '';
 let TAP_GUEST = '';
+let TAP_HOST6 = '';
+let TAP_GUEST6 = '';
 /** Where the host's clients reach the guest's echo (hostfwd or the TAP peer). */
 const peer = { host: '127.0.0.1', tcp: 0, udp: 0 };
 
@@ -413,7 +415,7 @@ const SCENARIOS = {
   },
   em: { machine: ['-machine', 'pc'], device: 'e1000-82545em', append: '' },
   // -netdev tap: the host kernel is the peer (and the pinged gateway).
-  tap: { machine: ['-machine', 'pc'], device: 'e1000', append: '', tap: true },
+  tap: { machine: ['-machine', 'pc'], device: 'e1000', append: '', tap: true, ipv6: true },
   // virtio-net, modern only, at 00:05.0 (ustack.pci); a legacy-only one at 00:06.0 for the errors.
   virtio: {
     machine: ['-machine', 'pc', '-netdev', 'user,id=n1', '-device', 'virtio-net-pci,disable-modern=on,netdev=n1,addr=0x6'],
@@ -440,6 +442,7 @@ const SCENARIOS = {
     nic: 'virtio',
     tap: true,
     tapQueues: 2,
+    ipv6: true,
   },
   // One NIC, many workers: the owner drives both queue pairs, two worker processes serve (guest-shards.sh).
   'shards-virtio': {
@@ -467,7 +470,7 @@ async function runScenario(name, kernel, initrd) {
     rmSync(acctDir, { recursive: true, force: true });
     mkdirSync(acctDir, { recursive: true });
   }
-  if (sc.tap) ({ ifname: TAP_IF, host: TAP_HOST, guest: TAP_GUEST } = pickTapLink());
+  if (sc.tap) ({ ifname: TAP_IF, host: TAP_HOST, guest: TAP_GUEST, host6: TAP_HOST6, guest6: TAP_GUEST6 } = pickTapLink());
   log(`\n=== ${name}: ${sc.device} ${sc.machine.join(' ')} ===`);
   const args = [
     '-accel', 'tcg', '-m', '1536', '-smp', '1',
@@ -476,7 +479,8 @@ async function runScenario(name, kernel, initrd) {
     '-append', `console=ttyS0 quiet loglevel=3 panic=-1 hugepages=64 ${sc.append} ustack.mode=${name} ustack.dir=${root}` +
       (tsoOff ? ' ustack.tso=off' : '') +
       (sc.account && process.env.USTACK_VM_PROFILE === '1' ? ' ustack.prof=1' : '') +
-      (sc.tap ? ` ustack.addr=${TAP_GUEST}/24 ustack.gw=${TAP_HOST}` : ''),
+      (sc.tap ? ` ustack.addr=${TAP_GUEST}/24 ustack.gw=${TAP_HOST}` : '') +
+      (sc.ipv6 ? ` ustack.addr6=${TAP_GUEST6}/64` : ''),
     '-display', 'none', '-serial', 'stdio', '-no-reboot',
     // account: the human monitor on a socket (trace events on and off), and the log
     // trace backend armed (-d trace:... sets its mask) with one harmless event.
@@ -497,10 +501,15 @@ async function runScenario(name, kernel, initrd) {
     try {
       sh('ip', ['tuntap', 'add', 'dev', TAP_IF, 'mode', 'tap', ...(sc.tapQueues ? ['multi_queue'] : [])]);
       sh('ip', ['addr', 'add', `${TAP_HOST}/24`, 'dev', TAP_IF]);
+      if (sc.ipv6) sh('ip', ['-6', 'addr', 'add', `${TAP_HOST6}/64`, 'dev', TAP_IF, 'nodad']);
       sh('ip', ['link', 'set', TAP_IF, 'up']);
       // Traffic to the guest must leave over this run's own TAP, never the default route.
       const route = sh('ip', ['route', 'get', TAP_GUEST]);
       if (!route.includes(`dev ${TAP_IF} `)) throw new Error(`route to ${TAP_GUEST} is not over ${TAP_IF}: ${route.trim()}`);
+      if (sc.ipv6) {
+        const route6 = sh('ip', ['-6', 'route', 'get', TAP_GUEST6]);
+        if (!route6.includes(`dev ${TAP_IF} `)) throw new Error(`route to ${TAP_GUEST6} is not over ${TAP_IF}: ${route6.trim()}`);
+      }
     } catch (e) {
       fail(`${tag} create TAP ${TAP_IF}`, e.message);
       spawnSync('ip', ['link', 'del', TAP_IF], { stdio: 'ignore' });
@@ -526,6 +535,26 @@ async function runScenario(name, kernel, initrd) {
   const nicLabel = sc.nic === 'virtio' ? 'virtio-net' : 'e1000';
   const kernelDriver = sc.nic === 'virtio' ? 'virtio_net' : 'e1000';
 
+  // IPv6 over the NIC: the host kernel resolves the guest's address with a
+  // Neighbor Solicitation to its solicited-node group (33:33:ff:00:00:02),
+  // which the e1000 receives only when the stack has put that group in its
+  // multicast table (virtio-net passes every group: promiscuous by default).
+  const ping6Check = async () => {
+    const r = await new Promise((res) => {
+      const p = spawn('ping', ['-6', '-c', '3', '-w', '30', '-I', TAP_IF, TAP_GUEST6]);
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => { stdout += d; });
+      p.stderr.on('data', (d) => { stderr += d; });
+      p.on('error', (e) => res({ status: -1, stdout, stderr: String(e) }));
+      p.on('close', (status) => res({ status, stdout, stderr }));
+    });
+    const summary = r.stdout.split('\n').find((l) => l.includes('packets transmitted')) ?? r.stderr.trim();
+    const got = Number(/(\d+) received/.exec(summary)?.[1] ?? 0);
+    if (r.status === 0 && got === 3) pass(`${tag} ping -6 from the host to the guest's ${TAP_GUEST6} over ${TAP_IF}: ${summary}`);
+    else fail(`${tag} ping -6 to the guest's ${TAP_GUEST6}`, `${summary} (exit ${r.status})`);
+  };
+
   const echoChecks = async (what) => {
     const u = await udpEcho(peer.udp);
     if (u === 5) pass(`${tag} UDP echo from the host (${what}): 5/5`);
@@ -534,6 +563,7 @@ async function runScenario(name, kernel, initrd) {
     if (r.ok) pass(`${tag} TCP echo of 1 MB verified by SHA-256 (${what}): ${r.sha.slice(0, 16)}..., ${r.ms.toFixed(0)} ms`);
     else fail(`${tag} TCP echo of 1 MB (${what})`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
     if (what !== 'ustack echo') return;
+    if (sc.ipv6) await ping6Check();
     // An echo answers each segment as it comes (nothing for TSO to merge);
     // a reader that stalls makes the guest's data back up, then leave in
     // window-sized bursts: TSO frames (counted below from stats()). With

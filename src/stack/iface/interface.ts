@@ -68,6 +68,7 @@ import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from '.
 import type { IcmpErrorKind, IpSendOptions, L4Segmenter, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
 import { Ipv6Layer, type Ipv6Config } from './ipv6-layer.js';
+import { IPV6_ALL_NODES, ipv6MulticastMac, solicitedNodeMulticast } from '../../wire/ipv6.js';
 import { DEBUG, debug, ipStr, macStr } from './debug.js';
 
 export const DEFAULT_TTL = 64;
@@ -320,7 +321,33 @@ export class Interface implements NeighborHost {
       queueTxSlot: (slot: number, len: number): boolean => this.queueTx(slot, len),
       releaseSlot: (slot: number): void => this.nic.release(slot),
     };
-    return new Ipv6Layer(host, this.wheel, () => this.clock.now(), config);
+    const v6 = new Ipv6Layer(host, this.wheel, () => this.clock.now(), config);
+    if (this.nic.setMulticast !== undefined) {
+      const previous = v6.onAddressChange;
+      v6.onAddressChange = (a) => {
+        previous?.(a);
+        this.syncMulticastFilter(v6);
+      };
+    }
+    return v6;
+  }
+
+  /**
+   * Puts the IPv6 groups the layer listens to (all-nodes, and the
+   * solicited-node group of every address that is not a duplicate,
+   * tentative ones included: DAD hears other nodes' solicitations there) in
+   * the NIC's multicast filter, when it has one. Frames are still checked by
+   * their full address on receive (acceptsMulticastMac).
+   */
+  private syncMulticastFilter(v6: Ipv6Layer): void {
+    if (this.nic.setMulticast === undefined) return;
+    const macs = [ipv6MulticastMac(IPV6_ALL_NODES)];
+    for (const a of v6.addresses()) {
+      if (a.state === 'duplicate') continue;
+      const mac = ipv6MulticastMac(solicitedNodeMulticast(a.address));
+      if (!macs.includes(mac)) macs.push(mac);
+    }
+    this.nic.setMulticast(macs);
   }
 
   /**
@@ -354,7 +381,10 @@ export class Interface implements NeighborHost {
   /** Announces our address (gratuitous ARP request, RFC 5227 §3) when the interface comes up. */
   announce(): void {
     if (DEBUG) debug('iface %s up: %s/%d mac %s mtu %d%s', this.name, ipStr(this.address), this.prefixLength, macStr(this.mac), this.mtu, this.gateway ? ` gw ${ipStr(this.gateway)}` : '');
-    this.v6?.start(this.clock.now());
+    if (this.v6 !== null) {
+      this.syncMulticastFilter(this.v6);
+      this.v6.start(this.clock.now());
+    }
     if (this.loopback || this.address === 0) return;
     this.stats.arp_tx_gratuitous++;
     this.sendArp(ARP_REQUEST, MAC_BROADCAST, 0, this.address);
