@@ -70,6 +70,7 @@ export class CaptureNic implements Nic {
   armWake(): void { this.inner.armWake(); }
   ref(): this { this.inner.ref?.(); return this; }
   unref(): this { this.inner.unref?.(); return this; }
+  setMulticast(macs: readonly number[]): void { this.inner.setMulticast?.(macs); }
   pollAt(): number { return this.inner.pollAt(); }
   stats(): NicStats { return this.inner.stats(); }
   async close(): Promise<void> {

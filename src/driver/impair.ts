@@ -457,6 +457,10 @@ export class ImpairedNic implements Nic {
     this.inner.armWake();
   }
 
+  setMulticast(macs: readonly number[]): void {
+    this.inner.setMulticast?.(macs);
+  }
+
   ref(): this {
     this.inner.ref?.();
     return this;

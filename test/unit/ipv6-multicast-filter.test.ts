@@ -11,6 +11,9 @@ import { Sim } from '../helpers/sim.js';
 import { MulticastFilterNic } from '../helpers/multicast-filter-nic.js';
 import { IPV6_ALL_NODES, ipv6MulticastMac, parseIpv6Address as a6, solicitedNodeMulticast } from '../../src/wire/ipv6.js';
 import type { Nic } from '../../src/driver/nic.js';
+import { CaptureNic } from '../../src/driver/capture-nic.js';
+import { ImpairedNic } from '../../src/driver/impair.js';
+import { VirtualClock } from '../../src/time/clock.js';
 
 const groupMac = (addr: string | Uint8Array): number => ipv6MulticastMac(solicitedNodeMulticast(typeof addr === 'string' ? a6(addr) : addr));
 const hex = (macs: number[]): string[] => [...new Set(macs)].map((m) => m.toString(16)).sort();
@@ -58,5 +61,14 @@ describe('the NIC multicast filter follows the IPv6 groups', () => {
     expect(mine?.state).toBe('duplicate');
     expect(filter.joined).not.toContain(groupMac('fd00::5'));
     expect(filter.joined).toContain(ipv6MulticastMac(IPV6_ALL_NODES));
+  });
+
+  it('reaches the NIC through the wrappers Stack.open puts around it (capture, impairment)', () => {
+    const clock = new VirtualClock(0);
+    const { sim, filter } = filtered('fd00::1:7', 'fd00::2:9');
+    const wrapped = new CaptureNic(new ImpairedNic(filter, clock, { seed: 1 }), () => clock.now());
+    wrapped.setMulticast([0x3333_0000_0001, 0x3333_ff00_0042]);
+    expect(filter.joined).toStrictEqual([0x3333_0000_0001, 0x3333_ff00_0042]);
+    expect(sim.a.iface.v6).not.toBeNull();
   });
 });
