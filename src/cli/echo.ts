@@ -161,17 +161,18 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
     },
     false,
   );
-  // The same over IPv6 (UDP only: TCP over IPv6 is not built yet).
+  // UDP echo over IPv6 (TCP: the dual-stack listener below).
   const udp6 = stack.iface.v6 === null ? null : stack.engine.udp6.bind(port, {
     onDatagram: (src, srcPort, buf, off, len) => {
       udp6!.send(src.slice(), srcPort, buf, off, len);
     },
   });
-  const tcpEcho = startTcpEcho(stack, port);
+  // IPv6 is not steered to shard workers: they listen on IPv4 only.
+  const tcpEcho = startTcpEcho(stack, port, stack.iface.v6 !== null && !worker);
   if (!worker) {
     process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
     const v6 = stack.addresses.filter((a) => a.includes(':'));
-    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6 and UDP echo; TCP over IPv6 is not built yet)\n`);
+    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6, UDP and TCP echo)\n`);
   }
 
   const printStats = (): void => {
@@ -203,13 +204,13 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
   return 0;
 }
 
-/** TCP echo: every connection's bytes go straight back (half-close honoured). */
-function startTcpEcho(stack: Stack, port: number): { close(): void } {
+/** TCP echo: every connection's bytes go straight back (half-close honoured); on :: (dual-stack) with `ipv6`. */
+function startTcpEcho(stack: Stack, port: number, ipv6: boolean): { close(): void } {
   const server = stack.net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
     socket.pipe(socket);
   });
-  server.listen(port, '0.0.0.0');
+  server.listen(port, ipv6 ? '::' : '0.0.0.0');
   return server;
 }

@@ -154,6 +154,22 @@ describe.skipIf(skipReason !== undefined)('ustack echo with --address and --host
     } finally {
       sock.close();
     }
-    expect(child.describe()).toContain('ICMPv6 and UDP echo');
+    expect(child.describe()).toContain('ICMPv6, UDP and TCP echo');
+  });
+
+  it('echoes TCP over IPv6 (its listener is dual-stack ::)', async () => {
+    assertRouteOver(ours6, ifname);
+    const data = Buffer.from('hello ustack over TCP/IPv6 '.repeat(4000));
+    const back = await withTimeout(
+      new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = net.connect({ host: ours6, port: 7 }, () => s.end(data));
+        s.on('data', (d: Buffer) => chunks.push(d));
+        s.on('end', () => resolve(Buffer.concat(chunks)));
+        s.on('error', reject);
+      }),
+      { timeoutMs: 20_000, what: `a TCP echo from [${ours6}]:7`, detail: () => child.describe() },
+    );
+    expect(back.equals(data)).toBe(true);
   });
 });
