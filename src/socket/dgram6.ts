@@ -14,7 +14,7 @@
  * would be the kernel's placeholder 127.0.0.6), is ENETUNREACH; a
  * destination that is not IPv6 text is EINVAL.
  */
-import { ipv6ToString, isIpv6Unspecified, parseIpv6Address } from '../wire/ipv6.js';
+import { ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified, parseIpv6Address } from '../wire/ipv6.js';
 import { ipToString } from '../wire/ipv4.js';
 import {
   UdpBindError,
@@ -92,7 +92,8 @@ export class Dgram6Binding {
     readonly ipv6Only: boolean,
   ) {
     this.rx6 = {
-      onDatagram: (src, srcPort, buf, off, len) => sink.deliver(ipv6ToString(src), srcPort, buf, off, len),
+      // A link-local peer carries its zone, as node reports it (fe80::1%eth0).
+      onDatagram: (src, srcPort, buf, off, len, ifname) => sink.deliver(isIpv6LinkLocal(src) ? `${ipv6ToString(src)}%${ifname}` : ipv6ToString(src), srcPort, buf, off, len),
       onIcmpError: (kind, remote, remotePort) => {
         const ep = this.ep6;
         if (ep === null || ep.remotePort !== remotePort || ep.remoteAddress === null || ipv6ToString(remote) !== ipv6ToString(ep.remoteAddress)) return;
@@ -269,14 +270,20 @@ export class Dgram6Binding {
   localText(): string {
     if (this.remotePort !== 0) {
       if (mappedIpv4(this.remote!) >= 0 && this.ep4 !== null) return mappedText(this.ep4.localAddress);
-      if (this.ep6?.localAddress) return ipv6ToString(this.ep6.localAddress);
+      if (this.ep6?.localAddress) return this.text(this.ep6.localAddress);
     }
-    if (this.boundAddress !== null) return ipv6ToString(this.boundAddress);
+    if (this.boundAddress !== null) return this.text(this.boundAddress);
     return '::';
   }
 
   remoteText(): string {
-    return ipv6ToString(this.remote!);
+    return this.text(this.remote!);
+  }
+
+  /** An address as node's AddressToJS writes it: a link-local one with its zone (%interface). */
+  private text(a: Uint8Array): string {
+    const zone = this.endpoints.linkZone6(a);
+    return zone === null ? ipv6ToString(a) : `${ipv6ToString(a)}%${zone}`;
   }
 
   close(): void {

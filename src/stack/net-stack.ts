@@ -355,6 +355,10 @@ export class NetStack implements TransportEndpoints {
     return false;
   }
 
+  linkZone6(addr: Uint8Array): string | null {
+    return this.udp6.linkZone(addr);
+  }
+
   isLocalAddress6(addr: Uint8Array): boolean {
     return this.udp6.isLocalAddress(addr);
   }

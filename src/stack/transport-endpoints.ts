@@ -64,6 +64,8 @@ export interface TransportEndpoints {
   udp6Bind(addr: Uint8Array | null, port: number, handler: Udp6Handler, reuse: boolean, v4: UdpHandler | null): { v6: Udp6Endpoint; v4: UdpEndpoint | null };
   /** Whether `addr` is one of the stack's usable IPv6 addresses. */
   isLocalAddress6(addr: Uint8Array): boolean;
+  /** The interface a link-local address is on (one of ours, or a peer's by the route), as its zone in text; null for other addresses. */
+  linkZone6(addr: Uint8Array): string | null;
   /** The IPv6 source address a packet to `dst` leaves from, or null when no route or no usable source reaches it. */
   sourceAddress6For(dst: Uint8Array): Uint8Array | null;
   /** Whether `addr` is one of the stack's own addresses (127.0.0.0/8 included). */

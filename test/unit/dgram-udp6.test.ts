@@ -128,14 +128,29 @@ describe("node:dgram 'udp6'", () => {
     expect(linkLocal).toBeDefined();
     const c = sock(b, 'udp6');
     await withTimeout(new Promise<void>((resolve) => c.connect(5002, linkLocal, () => resolve())), { timeoutMs: 5_000, what: 'connect' });
-    expect(c.remoteAddress()).toEqual({ address: linkLocal, family: 'IPv6', port: 5002 });
+    // Link-local addresses carry their zone, as node's AddressToJS writes them.
+    expect(c.remoteAddress()).toEqual({ address: `${linkLocal}%${b.iface.name}`, family: 'IPv6', port: 5002 });
     // Toward a link-local peer the source is b's link-local address.
-    expect(c.address().address).toMatch(/^fe80:/);
+    expect(c.address().address).toBe(`${b.addresses.find((x) => x.startsWith('fe80:'))!}%${b.iface.name}`);
     const err = withTimeout(new Promise<NodeJS.ErrnoException>((resolve) => c.once('error', resolve)), { timeoutMs: 5_000, what: 'ECONNREFUSED' });
     c.send('nobody');
     expect(await err).toMatchObject({ code: 'ECONNREFUSED', syscall: 'recvmsg' });
     expect(a.stats().udp6!.udp6_rx_no_port).toBeGreaterThan(0);
     expect(b.stats().udp6!.udp6_rx_icmp_errors).toBeGreaterThan(0);
+  });
+
+  it("a link-local peer's address carries its zone (fe80::...%<interface>), as node reports it; a reply to that text reaches it", async () => {
+    const server = sock(a, 'udp6');
+    await bound(server, 5008);
+    server.on('message', (m: Buffer, r: Rinfo) => server.send(m, r.port, r.address));
+    const aLinkLocal = a.addresses.find((x) => x.startsWith('fe80:'))!;
+    const bLinkLocal = b.addresses.find((x) => x.startsWith('fe80:'))!;
+    const c = sock(b, 'udp6');
+    const got = nextMessage(server, 'the datagram from a link-local source');
+    const echo = nextMessage(c, 'the echo to the zoned address');
+    c.send('ll', 5008, `${aLinkLocal}%${b.iface.name}`);
+    expect((await got)[1]).toMatchObject({ address: `${bLinkLocal}%${a.iface.name}`, family: 'IPv6' });
+    expect((await echo)[1]).toMatchObject({ address: `${aLinkLocal}%${b.iface.name}`, port: 5008 });
   });
 
   it('connect() fixes the peer: address()/remoteAddress() as node reports them, sends without an address, datagrams from others not delivered', async () => {

@@ -117,12 +117,16 @@ export class Ipv6Layer implements Nd6Host {
   private readonly dstCopy = new Uint8Array(16);
   private deliveringLen = 0;
 
+  /** The interface's name (a link-local peer's zone, as `fe80::1%name`). */
+  readonly ifname: string;
+
   constructor(
     host: Ipv6LinkHost,
     private readonly wheel: TimerWheel,
     now: () => number,
     config: Ipv6Config = {},
   ) {
+    this.ifname = host.name;
     this.link = { mtu: Math.max(IPV6_MIN_MTU, host.mtu), hopLimit: DEFAULT_HOP_LIMIT };
     this.loopback = config.loopback ?? false;
     const gateway = this.loopback ? null : config.gateway ?? null;

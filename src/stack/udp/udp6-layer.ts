@@ -15,7 +15,7 @@
  */
 import { onesSum, internetChecksum } from '../../wire/checksum.js';
 import { UDP_HEADER_LEN } from '../../wire/udp.js';
-import { ipv6PseudoSum, ipv6Equal, ipv6ToString, isIpv6Unspecified } from '../../wire/ipv6.js';
+import { ipv6PseudoSum, ipv6Equal, ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified } from '../../wire/ipv6.js';
 import { IPPROTO_UDP } from '../../wire/ipv4.js';
 import { ICMPV6_PORT_UNREACHABLE } from '../../wire/icmpv6.js';
 import type { IcmpErrorKind } from '../iface/ip-output.js';
@@ -35,8 +35,8 @@ export interface Udp6Stats {
 }
 
 export interface Udp6Handler {
-  /** `src` and buf[off, off + len) are valid only during the call. */
-  onDatagram(src: Uint8Array, srcPort: number, buf: Uint8Array, off: number, len: number): void;
+  /** `src` and buf[off, off + len) are valid only during the call; `ifname`: the interface it came in on. */
+  onDatagram(src: Uint8Array, srcPort: number, buf: Uint8Array, off: number, len: number, ifname: string): void;
   /** An ICMPv6 error about a datagram this endpoint sent to [remote]:remotePort (`remote` valid during the call only). */
   onIcmpError?(kind: IcmpErrorKind, remote: Uint8Array, remotePort: number): void;
 }
@@ -146,6 +146,14 @@ export class Udp6Layer implements Ipv6TransportInput {
     return false;
   }
 
+  /** The name of the interface a link-local address is on: the one that has it, else the one that routes to it; null for other addresses. */
+  linkZone(a: Uint8Array): string | null {
+    if (!isIpv6LinkLocal(a)) return null;
+    for (const v6 of this.layers) if (v6.hasAddress(a)) return v6.ifname;
+    for (const v6 of this.layers) if (v6.nextHop(a) !== null) return v6.ifname;
+    return null;
+  }
+
   /** The source address toward `dst` on the first interface with a route and a usable source, or null. */
   sourceFor(dst: Uint8Array): Uint8Array | null {
     for (const v6 of this.layers) {
@@ -216,7 +224,7 @@ export class Udp6Layer implements Ipv6TransportInput {
       return;
     }
     st.udp6_rx_delivered++;
-    ep.handler.onDatagram(src, srcPort, buf, off + UDP_HEADER_LEN, ulen - UDP_HEADER_LEN);
+    ep.handler.onDatagram(src, srcPort, buf, off + UDP_HEADER_LEN, ulen - UDP_HEADER_LEN, layer.ifname);
   }
 
   /** The endpoint that sent the quoted datagram (its source port, and its address unless bound to `::`) hears of it. */
