@@ -10,7 +10,7 @@ import { TimerWheel } from '../time/timer-wheel.js';
 import { Interface, type InterfaceConfig } from './iface/interface.js';
 import { Router } from './iface/router.js';
 import { Udp6Layer, type Udp6Endpoint, type Udp6Handler } from './udp/udp6-layer.js';
-import { isIpv6Unspecified } from '../wire/ipv6.js';
+import { isIpv6LinkLocal, isIpv6Unspecified } from '../wire/ipv6.js';
 import { UdpLayer, type UdpEndpoint, type UdpHandler, type UdpLayerOptions } from './udp/udp-layer.js';
 import { TcpLayer, type TcpLayerOptions, type Listener } from './tcp/tcp-layer.js';
 import { Ipv6TcpAdapter } from './tcp6/ipv6-tcp-adapter.js';
@@ -322,8 +322,13 @@ export class NetStack implements TransportEndpoints {
     return this.tcp6Adapter.listen(port, addr, backlog, onConnection);
   }
 
+  /** A link-local address with its zone (fe80::1%eth0), as node's AddressToJS writes it. */
   tcp6AddressText(id: number): string {
-    return this.tcp6Adapter.addressText(id);
+    const text = this.tcp6Adapter.addressText(id);
+    if (id === 0) return text;
+    const bytes = this.tcp6Adapter.addressOf(id);
+    const zone = isIpv6LinkLocal(bytes) ? this.linkZone6(bytes) : null;
+    return zone === null ? text : `${text}%${zone}`;
   }
 
   hasIpv6(): boolean {

@@ -45,7 +45,7 @@ export interface TransportEndpoints {
   tcp6Connect(remote: Uint8Array, remotePort: number, opts?: { localAddr?: Uint8Array; localPort?: number }): Connection;
   /** Listens on [addr]:port over IPv6 (null: every IPv6 address); tcpListen's rules. */
   tcp6Listen(port: number, addr: Uint8Array | null, backlog: number, onConnection: (conn: Connection) => void): Listener;
-  /** The text (RFC 5952) of an address of a tcp6 connection or listener, while it holds it. */
+  /** The text (RFC 5952; a link-local one with its zone) of an address of a tcp6 connection or listener, while it holds it. */
   tcp6AddressText(id: number): string;
   /** Whether the stack has IPv6 on any interface (listen() without an address binds :: then, as node). */
   hasIpv6(): boolean;

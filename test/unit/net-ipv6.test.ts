@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type * as nodeNet from 'node:net';
 import { SocketPair } from '../helpers/socket-pair.js';
+import { ipv6ToString } from '../../src/wire/ipv6.js';
 
 type Net = typeof nodeNet;
 
@@ -173,6 +174,19 @@ describe('node:net over IPv6', () => {
     expect(accepted[0]).toMatchObject({ remoteAddress: '10.0.0.1', remoteFamily: 'IPv4' });
     expect(p.a.engine.stats().tcp!.activeOpens).toBe(1);
     expect(p.a.engine.stats().tcp6?.activeOpens ?? 0).toBe(before6);
+  });
+
+  it('over link-local addresses: both ends name them with their zone (fe80::…%<interface>), as node does', async () => {
+    const { p, netA, netB } = await setup();
+    const { accepted } = await listen(p, netB, 7008);
+    const ifA = p.a.engine.interfaces.find((i) => !i.loopback)!;
+    const ifB = p.b.engine.interfaces.find((i) => !i.loopback)!;
+    const llA = ipv6ToString(ifA.v6!.linkLocal);
+    const llB = ipv6ToString(ifB.v6!.linkLocal);
+    const r = await echo(p, netA, { host: `${llB}%${ifA.name}`, port: 7008 }, 64 << 10);
+    expect(r.ok).toBe(true);
+    expect(r.client).toMatchObject({ remoteAddress: `${llB}%${ifA.name}`, localAddress: `${llA}%${ifA.name}`, remoteFamily: 'IPv6' });
+    expect(accepted[0]).toMatchObject({ remoteAddress: `${llA}%${ifB.name}`, localAddress: `${llB}%${ifB.name}` });
   });
 
   it('localAddress and localPort over IPv6; another family or an address not ours fails the bind as node', async () => {
