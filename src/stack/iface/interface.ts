@@ -245,8 +245,10 @@ export class Interface implements NeighborHost {
   private readonly tso: boolean;
   /** TCP longer than the MTU is cut into frames here (InterfaceConfig.gso). */
   private readonly gso: boolean;
-  /** The IPv4 header of a segmented burst's first frame, which its other frames copy and patch. */
-  private readonly gsoHeader = new Uint8Array(IPV4_HEADER_LEN);
+  /** The Ethernet + IPv4 header of a segmented burst's first frame (34 bytes), which its other frames copy and patch. */
+  private readonly gsoHeader = new DataView(new ArrayBuffer(36));
+  /** The slot pool as a DataView: segmented frames' headers are copied a word at a time. */
+  private readonly poolView: DataView;
   /** A segmented burst's slots, where their payloads go, and the payloads' sums. */
   private readonly gsoSlots = new Uint32Array(GSO_FRAMES_MAX);
   private readonly gsoOffs = new Uint32Array(GSO_FRAMES_MAX);
@@ -290,6 +292,7 @@ export class Interface implements NeighborHost {
     this.mtu = Math.min(config.mtu ?? nic.mtu, nic.mtu);
     this.loopback = config.loopback ?? false;
     this.pool = nic.pool;
+    this.poolView = new DataView(nic.pool.buffer, nic.pool.byteOffset, nic.pool.byteLength);
     this.slotSize = nic.slotSize;
     this.rxFlags = nic.rxPerFrameFlags === true ? new Uint8Array(RX_BURST) : undefined;
     this.rxVerified = nic.offloads.rxChecksumVerified;
@@ -804,7 +807,6 @@ export class Interface implements NeighborHost {
     const payload = length - hl;
     const frames = Math.ceil(payload / unit);
     const pool = this.pool;
-    const tmpl = this.gsoHeader;
     const slots = this.gsoSlots;
     const offs = this.gsoOffs;
     const sums = this.gsoSums;
@@ -825,36 +827,42 @@ export class Interface implements NeighborHost {
     // in one's complement: each frame adds its own.
     let partial = 0;
     let ok = count === frames;
+    // The first frame's Ethernet + IPv4 header (34 bytes), which the others
+    // copy a 32-bit word at a time; and whether its next hop's MAC was
+    // known (then the others are queued without asking the neighbour cache).
+    const t = this.gsoHeader;
+    const v = this.poolView;
+    let direct = false;
     for (let k = 0; k < count; k++) {
       const p = k * unit;
       const len = payload - p < unit ? payload - p : unit;
       const slot = slots[k]!;
-      const ipOff = slot * slotSize + ETH_HEADER_LEN;
+      const base = slot * slotSize;
+      const ipOff = base + ETH_HEADER_LEN;
       const total = IPV4_HEADER_LEN + hl + len;
       const id = (ident + k) & 0xffff;
       if (k === 0) {
         this.fillIpRepr(src, dst, IPPROTO_TCP, hl + len, opts);
         this.ipRepr.ident = id;
         emitIpv4(this.ipRepr, pool, ipOff);
-        for (let i = 0; i < IPV4_HEADER_LEN; i++) tmpl[i] = pool[ipOff + i]!;
-        const c0 = (pool[ipOff + 10]! << 8) | pool[ipOff + 11]!;
+        direct = this.writeEthernet(base, hop);
+        for (let i = 0; i < 32; i += 4) t.setInt32(i, v.getInt32(base + i));
+        t.setUint16(32, v.getUint16(base + 32));
+        const c0 = v.getUint16(ipOff + 10);
         partial = (~c0 & 0xffff) + (~total & 0xffff) + (~id & 0xffff);
       } else {
-        for (let i = 0; i < IPV4_HEADER_LEN; i++) pool[ipOff + i] = tmpl[i]!;
-        pool[ipOff + 2] = total >>> 8;
-        pool[ipOff + 3] = total & 0xff;
-        pool[ipOff + 4] = id >>> 8;
-        pool[ipOff + 5] = id & 0xff;
+        for (let i = 0; i < 32; i += 4) v.setInt32(base + i, t.getInt32(i));
+        v.setUint16(base + 32, t.getUint16(32));
+        v.setUint16(ipOff + 2, total);
+        v.setUint16(ipOff + 4, id);
         let sum = partial + total + id;
         sum = (sum & 0xffff) + (sum >>> 16);
         sum = (sum & 0xffff) + (sum >>> 16);
-        const c = ~sum & 0xffff;
-        pool[ipOff + 10] = c >>> 8;
-        pool[ipOff + 11] = c & 0xff;
+        v.setUint16(ipOff + 10, ~sum & 0xffff);
       }
       seg.writeHeader(pool, ipOff + IPV4_HEADER_LEN, p, len, sums[k]!);
       this.stats.ip_tx++;
-      if (!this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) ok = false;
+      if (direct ? !this.queueTx(slot, ETH_HEADER_LEN + total) : !this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) ok = false;
     }
     return ok;
   }
@@ -914,24 +922,28 @@ export class Interface implements NeighborHost {
     return this.tso ? Math.min(65535, this.slotSize - ETH_HEADER_LEN) - IPV4_HEADER_LEN : this.mtu - IPV4_HEADER_LEN;
   }
 
-  /** Fills the Ethernet header for `hop` and queues the frame, or parks it until ARP resolves. */
-  private resolveAndQueue(slot: number, frameLen: number, hop: number): boolean {
-    const base = slot * this.slotSize;
+  /** Writes the Ethernet header of the IPv4 frame at pool[base...] for `hop`; false when hop's MAC is not known (yet). */
+  private writeEthernet(base: number, hop: number): boolean {
     const pool = this.pool;
     writeMacHalves(pool, base + 6, this.macHi, this.macLo);
     pool[base + 12] = ETHERTYPE_IPV4 >>> 8;
     pool[base + 13] = ETHERTYPE_IPV4 & 0xff;
     if (this.loopback) {
       writeMacHalves(pool, base, this.macHi, this.macLo);
-      return this.queueTx(slot, frameLen);
+      return true;
     }
     if (hop === IPV4_BROADCAST || (this.prefixLength < 31 && hop === this.broadcast)) {
       writeMac(pool, base, MAC_BROADCAST);
-      return this.queueTx(slot, frameLen);
+      return true;
     }
     // The wheel's tick, not a clock reading, for the entry's age (reachable
     // for 30 s; at most one poll stale): one reading fewer per packet sent.
-    if (this.neighbors.writeMacFor(hop, this.wheel.tick, pool, base)) return this.queueTx(slot, frameLen);
+    return this.neighbors.writeMacFor(hop, this.wheel.tick, pool, base);
+  }
+
+  /** Fills the Ethernet header for `hop` and queues the frame, or parks it until ARP resolves. */
+  private resolveAndQueue(slot: number, frameLen: number, hop: number): boolean {
+    if (this.writeEthernet(slot * this.slotSize, hop)) return this.queueTx(slot, frameLen);
     if (this.neighbors.enqueue(hop, slot, frameLen, this.clock.now())) return true;
     this.stats.tx_drop_unresolved++;
     this.nic.release(slot);

@@ -8,6 +8,7 @@
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd, seqAdd32, seqGt } from '../../wire/seq.js';
+import { dataViewOf } from '../../wire/checksum.js';
 import { nativeCopySum } from '../../wire/kernels.js';
 import type { L4Segmenter, L4Writer } from '../iface/ip-output.js';
 import { F, type SegmentSink, type Tcb } from './tcb.js';
@@ -173,8 +174,11 @@ export class SegmentWrite implements L4Segmenter {
   dst = 0;
   mode: TcpChecksumMode = 'full';
   readonly writer: L4Writer = (buf: Uint8Array, off: number): void => this.write(buf, off);
-  /** The first frame's header, which the burst's other frames copy and patch (writeFrame). */
-  private readonly template = new Uint8Array(60);
+  /** The first frame's header, which the burst's other frames copy and patch (writeHeader). */
+  private readonly template = new DataView(new ArrayBuffer(60));
+  /** The frames' buffer (the NIC's slot pool) and a DataView of its ArrayBuffer (wire/checksum dataViewOf). */
+  private viewOf: Uint8Array | null = null;
+  private view: DataView = new DataView(new ArrayBuffer(0));
   /**
    * The first frame's checksum sum less its sequence number, flags word,
    * TCP length and payload sum (one's complement, unfolded): what every
@@ -230,23 +234,27 @@ export class SegmentWrite implements L4Segmenter {
       emitTcp(r, buf, off, this.src, this.dst, 'full', sum);
       r.payloadLength = whole;
       r.flags = wholeFlags;
-      for (let i = 0; i < hl; i++) t[i] = buf[off + i]!;
-      const c0 = (buf[off + 16]! << 8) | buf[off + 17]!;
+      if (buf !== this.viewOf) {
+        this.viewOf = buf;
+        this.view = dataViewOf(buf);
+      }
+      const v = this.view;
+      const at = buf.byteOffset + off;
+      for (let i = 0; i < hl; i += 4) t.setInt32(i, v.getInt32(at + i));
+      const c0 = v.getUint16(at + 16);
       this.partial =
         (~c0 & 0xffff) + (~seq >>> 16) + (~seq & 0xffff) + (~flagWord & 0xffff) + (~(hl + len) & 0xffff) + (~sum & 0xffff);
       return;
     }
-    for (let i = 0; i < hl; i++) buf[off + i] = t[i]!;
-    buf[off + 4] = seq >>> 24;
-    buf[off + 5] = (seq >>> 16) & 0xff;
-    buf[off + 6] = (seq >>> 8) & 0xff;
-    buf[off + 7] = seq & 0xff;
-    buf[off + 13] = flags;
+    // Headers are whole 32-bit words: copied a word at a time.
+    const v = this.view;
+    const at = buf.byteOffset + off;
+    for (let i = 0; i < hl; i += 4) v.setInt32(at + i, t.getInt32(i));
+    v.setInt32(at + 4, seq);
+    v.setUint8(at + 13, flags);
     let s = this.partial + ((seq >>> 16) & 0xffff) + (seq & 0xffff) + flagWord + hl + len + sum;
     s = (s & 0xffff) + (s >>> 16);
     s = (s & 0xffff) + (s >>> 16);
-    const c = ~s & 0xffff;
-    buf[off + 16] = c >>> 8;
-    buf[off + 17] = c & 0xff;
+    v.setUint16(at + 16, ~s & 0xffff);
   }
 }
