@@ -883,7 +883,7 @@ export class DgramSocket extends EventEmitter {
   private transmit6(h: Handle, six: Dgram6Binding, list: Buffer[], ip: string | null, port: number): number | string {
     let dst: Uint8Array | null = null;
     if (ip !== null) {
-      dst = parseIpv6Text(ip);
+      dst = six.destination(ip);
       if (dst === null) return 'EINVAL';
     }
     const data = list.length === 1 ? list[0]! : Buffer.concat(list);

@@ -14,7 +14,7 @@
  * would be the kernel's placeholder 127.0.0.6), is ENETUNREACH; a
  * destination that is not IPv6 text is EINVAL.
  */
-import { ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified, parseIpv6Address } from '../wire/ipv6.js';
+import { ipv6Equal, ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified, parseIpv6Address } from '../wire/ipv6.js';
 import { ipToString } from '../wire/ipv4.js';
 import {
   UdpBindError,
@@ -83,6 +83,9 @@ export class Dgram6Binding {
   remotePort = 0;
   private lastV4 = -1;
   private lastV4Text = '';
+  private readonly lastV6 = new Uint8Array(16);
+  private lastV6Zone = '';
+  private lastV6Text = '::';
   private readonly rx6: Udp6Handler;
   private readonly rx4: UdpHandler;
 
@@ -92,8 +95,16 @@ export class Dgram6Binding {
     readonly ipv6Only: boolean,
   ) {
     this.rx6 = {
-      // A link-local peer carries its zone, as node reports it (fe80::1%eth0).
-      onDatagram: (src, srcPort, buf, off, len, ifname) => sink.deliver(isIpv6LinkLocal(src) ? `${ipv6ToString(src)}%${ifname}` : ipv6ToString(src), srcPort, buf, off, len),
+      onDatagram: (src, srcPort, buf, off, len, ifname) => {
+        // One-entry cache, as the IPv4 side's: a peer's text is made once per run of its datagrams.
+        if (!ipv6Equal(src, 0, this.lastV6) || ifname !== this.lastV6Zone) {
+          this.lastV6.set(src);
+          this.lastV6Zone = ifname;
+          // A link-local peer carries its zone, as node reports it (fe80::1%eth0).
+          this.lastV6Text = isIpv6LinkLocal(src) ? `${ipv6ToString(src)}%${ifname}` : ipv6ToString(src);
+        }
+        sink.deliver(this.lastV6Text, srcPort, buf, off, len);
+      },
       onIcmpError: (kind, remote, remotePort) => {
         const ep = this.ep6;
         if (ep === null || ep.remotePort !== remotePort || ep.remoteAddress === null || ipv6ToString(remote) !== ipv6ToString(ep.remoteAddress)) return;
@@ -116,6 +127,20 @@ export class Dgram6Binding {
         if (code !== undefined) sink.icmpError(code);
       },
     };
+  }
+
+  private lastDstText = '';
+  private lastDst: Uint8Array | null = null;
+
+  /** A destination's text as bytes (null: not IPv6 text), with a one-entry cache: a socket mostly sends to one peer. */
+  destination(text: string): Uint8Array | null {
+    if (text !== this.lastDstText || this.lastDst === null) {
+      const d = parseIpv6Text(text);
+      if (d === null) return null;
+      this.lastDstText = text;
+      this.lastDst = d;
+    }
+    return this.lastDst;
   }
 
   get bound(): boolean {
@@ -262,8 +287,8 @@ export class Dgram6Binding {
       return this.ep4.send(peer, port, data, 0, data.length, sendOpts);
     }
     if (this.ep6 === null) return 'EAFNOSUPPORT';
-    if (this.endpoints.sourceAddress6For(dst) === null) return 'ENETUNREACH';
-    return this.ep6.send(dst, port, data, 0, data.length, ttl);
+    const ok = this.ep6.send(dst, port, data, 0, data.length, ttl);
+    return ok || !this.ep6.lastSendNoRoute ? ok : 'ENETUNREACH';
   }
 
   /** address() as node reports it for an AF_INET6 socket. */

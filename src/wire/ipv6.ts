@@ -193,6 +193,15 @@ export function ipv6PrefixMatch(a: Uint8Array, aOff: number, b: Uint8Array, bOff
   return (a[aOff + whole]! & mask) === (b[bOff + whole]! & mask);
 }
 
+/** The number of leading bits a[aOff, +16) and b[bOff, +16) share (0-128; RFC 6724's CommonPrefixLen). */
+export function ipv6CommonPrefixLength(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): number {
+  for (let i = 0; i < 16; i++) {
+    const x = a[aOff + i]! ^ b[bOff + i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return 128;
+}
+
 /** ff02::1:ffXX:XXXX for the address at a[off] (RFC 4291 §2.7.1). */
 export function solicitedNodeMulticast(a: Uint8Array, off = 0): Uint8Array {
   const m = new Uint8Array(16);

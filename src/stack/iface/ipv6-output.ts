@@ -16,6 +16,7 @@ import {
   emitIpv6,
   ipv6MulticastMac,
   ipv6PrefixMatch,
+  ipv6CommonPrefixLength,
   isIpv6LinkLocal,
   isIpv6Loopback,
   isIpv6Multicast,
@@ -99,9 +100,7 @@ export class Ipv6Output {
     for (let k = 1; k < addrs.length; k++) {
       const a = addrs[k]!;
       if (!a.usable) continue;
-      let common = 0;
-      while (common < 128 && ipv6PrefixMatch(a.address, 0, dst, 0, common + 1)) common++;
-      const score = (a.state === 'preferred' ? 1000 : 0) + common;
+      const score = (a.state === 'preferred' ? 1000 : 0) + ipv6CommonPrefixLength(a.address, 0, dst, 0);
       if (score > bestScore) {
         best = a;
         bestScore = score;

@@ -14,6 +14,7 @@
  * ephemeral choice here skip ports the IPv4 side has taken.
  */
 import { onesSum, internetChecksum } from '../../wire/checksum.js';
+import { copyBytes } from '../../wire/bytes.js';
 import { UDP_HEADER_LEN } from '../../wire/udp.js';
 import { ipv6PseudoSum, ipv6Equal, ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified } from '../../wire/ipv6.js';
 import { IPPROTO_UDP } from '../../wire/ipv4.js';
@@ -72,6 +73,11 @@ export class Udp6Endpoint {
   send(dst: Uint8Array, dstPort: number, data: Uint8Array, off = 0, len = data.length - off, hopLimit?: number): boolean {
     if (this.closed) return false;
     return this.layer.sendFrom(this.localAddress, this.localPort, dst, dstPort, data, off, len, hopLimit);
+  }
+
+  /** Whether the last send (of any endpoint) was dropped for want of a route or a source address. */
+  get lastSendNoRoute(): boolean {
+    return this.layer.lastSendNoRoute;
   }
 
   close(): void {
@@ -246,39 +252,65 @@ export class Udp6Layer implements Ipv6TransportInput {
     return this.sendFrom(null, srcPort, dst, dstPort, data, off, len);
   }
 
+  /** Whether the last send was dropped for want of a route or a source address (a socket's ENETUNREACH). */
+  lastSendNoRoute = false;
+  // The datagram being written: one writer for every send, no closure per datagram.
+  private wSrcPort = 0;
+  private wDstPort = 0;
+  private wFrom: Uint8Array = new Uint8Array(16);
+  private wDst: Uint8Array = new Uint8Array(16);
+  private wData: Uint8Array = new Uint8Array(0);
+  private wOff = 0;
+  private wLen = 0;
+  private readonly writer = (out: Uint8Array, o: number): void => {
+    const length = UDP_HEADER_LEN + this.wLen;
+    out[o] = this.wSrcPort >>> 8;
+    out[o + 1] = this.wSrcPort & 0xff;
+    out[o + 2] = this.wDstPort >>> 8;
+    out[o + 3] = this.wDstPort & 0xff;
+    out[o + 4] = length >>> 8;
+    out[o + 5] = length & 0xff;
+    out[o + 6] = 0;
+    out[o + 7] = 0;
+    copyBytes(out, o + UDP_HEADER_LEN, this.wData, this.wOff, this.wLen);
+    let c = internetChecksum(out, o, length, ipv6PseudoSum(this.wFrom, this.wDst, length, IPPROTO_UDP));
+    if (c === 0) c = 0xffff;
+    out[o + 6] = c >>> 8;
+    out[o + 7] = c & 0xff;
+  };
+
   /**
    * Sends a datagram from [src]:srcPort (src null: the route's best source)
    * through the first interface with a route toward `dst`.
    */
   sendFrom(src: Uint8Array | null, srcPort: number, dst: Uint8Array, dstPort: number, data: Uint8Array, off: number, len: number, hopLimit?: number): boolean {
-    const length = UDP_HEADER_LEN + len;
-    for (const v6 of this.layers) {
+    this.lastSendNoRoute = false;
+    const layers = this.layers;
+    for (let k = 0; k < layers.length; k++) {
+      const v6 = layers[k]!;
       if (v6.nextHop(dst) === null) continue;
       const from = src ?? v6.sourceFor(dst);
       if (from === null) continue;
-      const ok = v6.send(from, dst, IPPROTO_UDP, length, (out, o) => {
-        out[o] = srcPort >>> 8;
-        out[o + 1] = srcPort & 0xff;
-        out[o + 2] = dstPort >>> 8;
-        out[o + 3] = dstPort & 0xff;
-        out[o + 4] = length >>> 8;
-        out[o + 5] = length & 0xff;
-        out[o + 6] = 0;
-        out[o + 7] = 0;
-        out.set(data.subarray(off, off + len), o + UDP_HEADER_LEN);
-        let c = internetChecksum(out, o, length, ipv6PseudoSum(from, dst, length, IPPROTO_UDP));
-        if (c === 0) c = 0xffff;
-        out[o + 6] = c >>> 8;
-        out[o + 7] = c & 0xff;
-      }, hopLimit);
+      this.wSrcPort = srcPort;
+      this.wDstPort = dstPort;
+      this.wFrom = from;
+      this.wDst = dst;
+      this.wData = data;
+      this.wOff = off;
+      this.wLen = len;
+      const ok = v6.send(from, dst, IPPROTO_UDP, UDP_HEADER_LEN + len, this.writer, hopLimit);
+      this.wData = EMPTY;
       if (ok) this.stats.udp6_tx++;
       else this.stats.udp6_tx_drop++;
       return ok;
     }
     this.stats.udp6_tx_drop++;
+    this.lastSendNoRoute = true;
     return false;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Two bindings overlap when either is `::` or both name the same address. */
 function overlaps(a: Uint8Array | null, b: Uint8Array | null): boolean {
