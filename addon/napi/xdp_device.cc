@@ -34,6 +34,7 @@ Napi::Function XdpDevice::Define(Napi::Env env) {
       InstanceAccessor<&XdpDevice::GetShared>("shared"),
       InstanceMethod<&XdpDevice::SetAddresses>("setAddresses"),
       InstanceMethod<&XdpDevice::SetAddresses6>("setAddresses6"),
+      InstanceMethod<&XdpDevice::SetMulticast>("setMulticast"),
       InstanceMethod<&XdpDevice::SetPorts>("setPorts"),
       InstanceMethod<&XdpDevice::Neighbor>("neighbor"),
       InstanceMethod<&XdpDevice::RxBurst>("rxBurst"),
@@ -261,6 +262,26 @@ Napi::Value XdpDevice::SetAddresses6(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> keys(a.Data(), a.Data() + len);
   int rc = dev_.set_addresses6(keys.data(), static_cast<uint32_t>(len / 16));
   if (rc < 0) ThrowSystem(env, -rc, "bpf(BPF_MAP_UPDATE_ELEM)", ifname_);
+  return env.Undefined();
+}
+
+// setMulticast(macs: Uint8Array): the groups the interface must receive for
+// the stack, 6 bytes each, at most 1,024 (copied before use).
+Napi::Value XdpDevice::SetMulticast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setMulticast(macs: Uint8Array)");
+    return env.Undefined();
+  }
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  size_t len = a.ByteLength();
+  if (len % 6 != 0 || len / 6 > 1024) {
+    ThrowRange(env, "setMulticast: whole 6-byte MAC addresses, at most 1024");
+    return env.Undefined();
+  }
+  std::vector<uint8_t> macs(a.Data(), a.Data() + len);
+  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(len / 6));
+  if (rc < 0) ThrowSystem(env, -rc, "setsockopt(PACKET_ADD_MEMBERSHIP)", ifname_);
   return env.Undefined();
 }
 

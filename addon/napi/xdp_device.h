@@ -51,6 +51,7 @@ class XdpDevice : public PolledDevice<XdpDevice> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value SetAddresses(const Napi::CallbackInfo& info);
   Napi::Value SetAddresses6(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticast(const Napi::CallbackInfo& info);
   Napi::Value SetPorts(const Napi::CallbackInfo& info);
   Napi::Value Neighbor(const Napi::CallbackInfo& info);
   Napi::Value GetShared(const Napi::CallbackInfo& info);

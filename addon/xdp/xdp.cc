@@ -2,6 +2,7 @@
 
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/epoll.h>
@@ -328,6 +329,8 @@ void Device::close() {
   close_fd(&xsks_map_fd_);
   close_fd(&addrs_map_fd_);
   close_fd(&addrs6_map_fd_);
+  close_fd(&mc_fd_);
+  mc_groups_.clear();
   close_fd(&counters_map_fd_);
   close_fd(&ports_map_fd_);
   close_fd(&epoll_fd_);
@@ -378,6 +381,45 @@ int Device::set_addresses(const uint32_t* addrs, uint32_t n) {
 
 int Device::set_addresses6(const uint8_t* addrs, uint32_t n) {
   return replace_keys(addrs6_map_fd_, kAddressMapEntries, addrs, 16, n);
+}
+
+int Device::set_multicast(const uint8_t* macs, uint32_t n) {
+  if (!is_open()) return -EBADF;
+  if (mc_fd_ < 0) {
+    // Protocol 0: the socket receives nothing; it only holds memberships.
+    mc_fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (mc_fd_ < 0) return -errno;
+  }
+  auto membership = [&](const uint8_t* mac, int op) {
+    packet_mreq mr;
+    std::memset(&mr, 0, sizeof mr);
+    mr.mr_ifindex = ifindex_;
+    mr.mr_type = PACKET_MR_MULTICAST;
+    mr.mr_alen = 6;
+    std::memcpy(mr.mr_address, mac, 6);
+    return setsockopt(mc_fd_, SOL_PACKET, op, &mr, sizeof mr) < 0 ? -errno : 0;
+  };
+  std::vector<std::array<uint8_t, 6>> want;
+  for (uint32_t i = 0; i < n; i++) {
+    std::array<uint8_t, 6> m;
+    std::memcpy(m.data(), macs + 6 * i, 6);
+    if (std::find(want.begin(), want.end(), m) == want.end()) want.push_back(m);
+  }
+  for (auto it = mc_groups_.begin(); it != mc_groups_.end();) {
+    if (std::find(want.begin(), want.end(), *it) != want.end()) {
+      ++it;
+      continue;
+    }
+    membership(it->data(), PACKET_DROP_MEMBERSHIP);
+    it = mc_groups_.erase(it);
+  }
+  for (const auto& m : want) {
+    if (std::find(mc_groups_.begin(), mc_groups_.end(), m) != mc_groups_.end()) continue;
+    int rc = membership(m.data(), PACKET_ADD_MEMBERSHIP);
+    if (rc < 0) return rc;
+    mc_groups_.push_back(m);
+  }
+  return 0;
 }
 
 int Device::set_ports(const uint32_t* keys, uint32_t n) {

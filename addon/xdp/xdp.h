@@ -33,6 +33,7 @@
 #pragma once
 #include <linux/if_xdp.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -130,6 +131,12 @@ class Device {
   int set_addresses(const uint32_t* addrs, uint32_t n);
   // The IPv6 map's keys (program.h): n addresses of 16 bytes each, as on the wire.
   int set_addresses6(const uint8_t* addrs, uint32_t n);
+  // The multicast groups (n MACs of 6 bytes) the interface must receive for
+  // the stack (its solicited-node groups): memberships of an AF_PACKET
+  // socket the device holds (PACKET_ADD_MEMBERSHIP), so the kernel puts them
+  // in the NIC's filter and drops them when the socket closes, whatever
+  // ends the process. Returns 0 or -errno.
+  int set_multicast(const uint8_t* macs, uint32_t n);
   // Shared mode: the listening ports (protocol << 16 | port) the program redirects.
   int set_ports(const uint32_t* keys, uint32_t n);
   // The kernel's neighbour entry for ip (network order): 0 with the MAC, or
@@ -208,6 +215,8 @@ class Device {
   int xsks_map_fd_ = -1;
   int addrs_map_fd_ = -1;
   int addrs6_map_fd_ = -1;
+  int mc_fd_ = -1;                                 // the AF_PACKET socket holding set_multicast's memberships
+  std::vector<std::array<uint8_t, 6>> mc_groups_;  // its memberships
   int counters_map_fd_ = -1;
   int ports_map_fd_ = -1;
   int prog_fd_ = -1;

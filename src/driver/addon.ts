@@ -420,6 +420,8 @@ export interface XdpDevice {
   setAddresses(addresses: number[]): void;
   /** The IPv6 map's keys: whole 16-byte addresses as on the wire (the stack's unicast addresses, ff02::1 to take the all-nodes group); at most 64. */
   setAddresses6(keys: Uint8Array): void;
+  /** The multicast groups the interface must receive for the stack (6-byte MACs, at most 1,024): memberships of an AF_PACKET socket the device holds until it closes. */
+  setMulticast(macs: Uint8Array): void;
   /** Shared mode: the listening ports (protocol << 16 | port, TCP 6 or UDP 17) the program redirects; at most 1024. ERR_USTACK_NOT_SHARED otherwise. */
   setPorts(keys: number[]): void;
   /** The kernel's neighbour entry (MAC text) for an IPv4 address on this interface, or null after asking the kernel to resolve it. */

@@ -43,6 +43,7 @@ import { loadAddon, type XdpDevice } from './addon.js';
 import { parseMac } from './host-config.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
 import { codedError } from '../errors/node-errors.js';
+import { writeMac } from '../wire/ethernet.js';
 
 export interface XdpNicOptions {
   /** The interface, e.g. 'eth0' or 'veth0'. */
@@ -184,6 +185,19 @@ export class XdpNic implements Nic {
       keys.set(a, 16 * i);
     });
     if (!this.closed) this.dev.setAddresses6(keys);
+  }
+
+  /**
+   * The multicast groups the interface must receive for the stack (the
+   * IPv6 layer's all-nodes and solicited-node groups, from the Interface):
+   * the kernel puts them in the NIC's filter while the device is open (a
+   * veth passes every group anyway; a real NIC may not).
+   */
+  setMulticast(macs: readonly number[]): void {
+    if (this.closed) return;
+    const bytes = new Uint8Array(6 * macs.length);
+    for (let k = 0; k < macs.length; k++) writeMac(bytes, 6 * k, macs[k]!);
+    this.dev.setMulticast(bytes);
   }
 
   /**

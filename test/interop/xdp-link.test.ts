@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack, serveHttp, type UstackServer } from '../../src/index.js';
 import { assertRouteOver, ensureTools, run } from '../helpers/netns.js';
 import { waitFor } from '../helpers/wait.js';
-import { ipv6ToString } from '../../src/wire/ipv6.js';
+import { ipv6ToString, parseIpv6Address } from '../../src/wire/ipv6.js';
 import { writeBlocks } from '../helpers/http-load.js';
 import { createVethNs, listenKernelHello, xdpUnavailableReason, type VethNs } from '../helpers/veth-ns.js';
 import { startChild, waitForOutput } from '../helpers/children.js';
@@ -214,5 +214,21 @@ describe.skipIf(skipReason !== undefined).each(['native', 'generic'])('IPv6 on A
     // The kernel's NS/NA for its own address and the echoes went to the kernel; the stack
     // may see a stray frame meanwhile (an NS for its own address from the peer), never 6 echoes.
     expect(stack.stats()[`nic.${v.host}`]!.framesIn! - before).toBeLessThan(6);
+  });
+
+  it("puts the stack's solicited-node groups in the interface's multicast list while it runs (a real NIC filters by it), and takes them out at close", async () => {
+    const groups = (): string[] => [...run('ip', ['maddr', 'show', 'dev', v.host]).matchAll(/link\s+(33:33:ff:[0-9a-f:]+)/g)].map((m) => m[1]!);
+    const macOf = (a: Uint8Array): string => `33:33:ff:${[a[13]!, a[14]!, a[15]!].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+    const v6 = stack.iface.v6!;
+    const ours = [macOf(v6.linkLocal), macOf(parseIpv6Address(`${p6}::2`))];
+    expect(groups()).toEqual(expect.arrayContaining(ours));
+    // Closing the stack closes the device's AF_PACKET socket: the kernel drops its memberships (the kernel's own groups stay).
+    const kernelGroups = JSON.parse(run('ip', ['-j', '-6', 'addr', 'show', 'dev', v.host])) as Array<{ addr_info: Array<{ local: string }> }>;
+    const kernelMacs = kernelGroups[0]!.addr_info.map((a) => macOf(parseIpv6Address(a.local)));
+    const onlyOurs = ours.filter((g) => !kernelMacs.includes(g));
+    expect(onlyOurs.length).toBeGreaterThan(0);
+    await stack.close();
+    const after = groups();
+    for (const g of onlyOurs) expect(after).not.toContain(g);
   });
 });
