@@ -290,10 +290,14 @@ class Handle implements UdpHandler, Dgram6Sink {
  */
 function familyLookup(fn: LookupFunction, loopback: string, family: 4 | 6, literals: boolean): (address: string, cb: (err: Error | null, ip?: string) => void) => void {
   const call = fn as unknown as (h: string, f: number, c: (e: Error | null, a?: string) => void) => void;
+  // The last literal seen: a socket mostly sends to one peer, and the checks are regular expressions.
+  let lastLiteral = '';
   return (address, cb) => {
     const a = address || loopback;
-    if (literals && (isIPv6(a) || isIPv4(a) || parseIpv6Text(a) !== null)) process.nextTick(cb, null, a);
-    else call(a, family, cb);
+    if (literals && (a === lastLiteral || isIPv6(a) || isIPv4(a) || parseIpv6Text(a) !== null)) {
+      lastLiteral = a;
+      process.nextTick(cb, null, a);
+    } else call(a, family, cb);
   };
 }
 
