@@ -170,9 +170,9 @@ async function serveEcho(opts: StackOptions, port: number, worker = false): Prom
   // IPv6 is not steered to shard workers: they listen on IPv4 only.
   const tcpEcho = startTcpEcho(stack, port, stack.iface.v6 !== null && !worker);
   if (!worker) {
-    process.stdout.write(`ustack echo listening on ${stack.address}:${port}\n`);
-    const v6 = stack.addresses.filter((a) => a.includes(':'));
-    if (v6.length > 0) process.stderr.write(`ustack echo: IPv6 addresses ${v6.join(', ')} (ICMPv6, UDP and TCP echo)\n`);
+    // Every address it answers on: the IPv4 one first, then each IPv6 one (ICMPv6, UDP and TCP echo).
+    const v6 = stack.addresses.filter((a) => a.includes(':')).map((a) => `, [${a}]:${port}`);
+    process.stdout.write(`ustack echo listening on ${stack.address}:${port}${v6.join('')}\n`);
   }
 
   const printStats = (): void => {

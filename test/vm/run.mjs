@@ -280,14 +280,14 @@ async function udpEcho(port, count = 5) {
 // readAfterMs: the host reads nothing for that long (the windows fill, the
 // guest's send buffer backs up), then everything: the guest then sends in
 // bursts as large as its window allows (TSO super-frames on the e1000).
-function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress, readAfterMs = 0 } = {}) {
+function tcpEcho(port, bytes, { timeoutMs = 600_000, onProgress, readAfterMs = 0, host = peer.host } = {}) {
   return new Promise((res) => {
     const data = randomBytes(bytes);
     const want = createHash('sha256').update(data).digest('hex');
     const h = createHash('sha256');
     let got = 0;
     const t0 = process.hrtime.bigint();
-    const sock = net.connect({ port, host: peer.host, allowHalfOpen: true });
+    const sock = net.connect({ port, host, allowHalfOpen: true });
     let done = false;
     const finish = (r) => {
       if (done) return;
@@ -563,7 +563,13 @@ async function runScenario(name, kernel, initrd) {
     if (r.ok) pass(`${tag} TCP echo of 1 MB verified by SHA-256 (${what}): ${r.sha.slice(0, 16)}..., ${r.ms.toFixed(0)} ms`);
     else fail(`${tag} TCP echo of 1 MB (${what})`, `${r.error ?? 'mismatch'}; ${r.got} bytes back`);
     if (what !== 'ustack echo') return;
-    if (sc.ipv6) await ping6Check();
+    if (sc.ipv6) {
+      await ping6Check();
+      // The echo listens on :: (dual-stack): the same server over IPv6.
+      const r6 = await tcpEcho(peer.tcp, 1 << 20, { timeoutMs: 300_000, host: TAP_GUEST6 });
+      if (r6.ok) pass(`${tag} TCP echo of 1 MB over IPv6 to [${TAP_GUEST6}]:7 verified by SHA-256: ${r6.ms.toFixed(0)} ms`);
+      else fail(`${tag} TCP echo of 1 MB over IPv6`, `${r6.error ?? 'mismatch'}; ${r6.got} bytes back`);
+    }
     // An echo answers each segment as it comes (nothing for TSO to merge);
     // a reader that stalls makes the guest's data back up, then leave in
     // window-sized bursts: TSO frames (counted below from stats()). With
