@@ -3,7 +3,7 @@
  * reassembly / ICMPv6 / ND / SLAAC) fed a million seeded mutations of a
  * corpus of valid IPv6 frames (NS, NA, RS, RA with prefixes, redirects,
  * echoes to unicast, link-local and group addresses, fragments, extension
- * chains, unknown next headers), their ICMPv6 checksums fixed most of the
+ * chains, unknown next headers, MLD queries and reports), their ICMPv6 checksums fixed most of the
  * time so the mutation reaches the layer it targets, plus fast-check
  * structured ND messages.
  *
@@ -28,6 +28,7 @@ import {
 } from '../../src/wire/ipv6.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import type { NdRepr } from '../../src/wire/ndp.js';
+import { emitMldQuery, emitMld2Report, type MldQuery } from '../../src/wire/mld.js';
 
 const MUTATED_FRAMES = Number(process.env.USTACK_FUZZ_FRAMES ?? 1_000_000);
 const BURST = 512;
@@ -74,7 +75,21 @@ describe('IPv6 interface fuzzing (mutated and structured frames through the IPv6
     chain[0] = 60; chain[1] = 0; chain[2] = 1; chain[3] = 4;
     chain[8] = 58; chain[9] = 0; chain[10] = 1; chain[11] = 4;
     chain.set(echo6Message(B, A, 2, 2, new Uint8Array(8)), 16);
+    const mldQuery = (q: Partial<MldQuery>, dst: Uint8Array, hopByHop: boolean): Uint8Array => {
+      const full: MldQuery = { version: 2, maxResponseCode: 1000, group: IPV6_UNSPECIFIED, suppress: false, qrv: 2, qqic: 125, sources: [], ...q };
+      const body = new Uint8Array(8 + 28 + 16 * full.sources.length);
+      body.set([58, 0, 5, 2, 0, 0, 1, 0]);
+      const len = emitMldQuery(full, body, 8, router, dst);
+      return ipv6Frame(ipv6MulticastMac(dst), 0x02aa00000001, router, dst, hopByHop ? 0 : 58, hopByHop ? body.subarray(0, 8 + len) : body.subarray(8, 8 + len), 1);
+    };
+    const report = new Uint8Array(8 + 20 + 32);
+    emitMld2Report({ records: [{ type: 4, group, sources: [A, B], auxData: new Uint8Array(0) }] }, report, 0, router, IPV6_ALL_NODES);
     const corpus: Uint8Array[] = [
+      mldQuery({}, IPV6_ALL_NODES, true),
+      mldQuery({}, IPV6_ALL_NODES, false),
+      mldQuery({ group, sources: [B, a6('2001:db8::5')] }, group, false),
+      mldQuery({ version: 1, group }, group, false),
+      ipv6Frame(allNodes, bm, router, IPV6_ALL_NODES, 58, report, 1),
       ndFrame(ipv6MulticastMac(group), bm, B, group, { kind: 'ns', target: A, options: { sourceMac: bm } }),
       ndFrame(ipv6MulticastMac(group), bm, IPV6_UNSPECIFIED, group, { kind: 'ns', target: A, options: {} }),
       ndFrame(am, bm, B, A, { kind: 'na', router: false, solicited: true, override: true, target: B, options: { targetMac: bm } }),
@@ -105,6 +120,7 @@ describe('IPv6 interface fuzzing (mutated and structured frames through the IPv6
       expect(v6.addresses().filter((x) => x.origin === 'slaac').length).toBeLessThanOrEqual(LIMITS.maxAddresses);
       expect(v6.reassembler.bufferedBytes).toBeLessThanOrEqual(256 * 1024);
       expect(v6.reassembler.pending).toBeLessThanOrEqual(32);
+      expect(v6.mld.joined().length).toBeLessThanOrEqual(v6.addresses().length);
     };
     let fed = 0;
     const feed = (n: number): void => {

@@ -45,8 +45,10 @@ const ROBUSTNESS = 2;
 const UNSOLICITED_REPORT_INTERVAL_MS = 1_000;
 /** Hop-by-hop header: next header ICMPv6, length 0 (8 bytes), Router Alert (type 5, 2 bytes, value 0: MLD), PadN of 2. */
 const HOP_BY_HOP_ROUTER_ALERT = Uint8Array.of(IPPROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0);
-/** Records that fit one report in a minimum-MTU packet (40 + 8 + 8 + 20 n <= 1280). */
-const RECORDS_PER_REPORT = Math.floor((IPV6_MIN_MTU - IPV6_HEADER_LEN - 8 - MLD2_REPORT_HEADER_LEN) / MLD2_RECORD_HEADER_LEN);
+/** The bytes of records one report carries in a minimum-MTU packet (after the IPv6, hop-by-hop and report headers). */
+const REPORT_BUDGET = IPV6_MIN_MTU - IPV6_HEADER_LEN - 8 - MLD2_REPORT_HEADER_LEN;
+/** Sources one record may name and still fit a report alone. */
+const MAX_SOURCES = Math.floor((REPORT_BUDGET - MLD2_RECORD_HEADER_LEN) / 16);
 
 export interface MldStats {
   mld_groups: number;
@@ -163,7 +165,7 @@ export class Ipv6Mld {
           // Our filter is EXCLUDE {}: every source asked about is wanted (§6.3).
           const sources = prev?.sources ?? [];
           for (const s of q.sources) if (!sources.some((x) => ipv6Equal(x, 0, s))) sources.push(s.slice());
-          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_INCLUDE, sources: sources.slice(0, RECORDS_PER_REPORT) });
+          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_INCLUDE, sources: sources.slice(0, MAX_SOURCES) });
         }
       }
     }
@@ -205,8 +207,21 @@ export class Ipv6Mld {
     }
   }
 
+  /** Sends the records in as many reports as it takes, each within the minimum MTU (no fragments). */
   private send(records: Pending[]): void {
-    for (let i = 0; i < records.length; i += RECORDS_PER_REPORT) this.sendReport(records.slice(i, i + RECORDS_PER_REPORT));
+    let batch: Pending[] = [];
+    let bytes = 0;
+    for (const r of records) {
+      const size = MLD2_RECORD_HEADER_LEN + 16 * r.sources.length;
+      if (bytes + size > REPORT_BUDGET && batch.length > 0) {
+        this.sendReport(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(r);
+      bytes += size;
+    }
+    this.sendReport(batch);
   }
 
   private sendReport(records: Pending[]): void {
