@@ -177,42 +177,37 @@ class Handle implements UdpHandler, Dgram6Sink {
   ) {}
 
   onDatagram(src: number, srcPort: number, _dst: number, buf: Uint8Array, off: number, len: number): void {
-    if (!this.receiving) return;
-    const charge = len + DATAGRAM_OVERHEAD;
-    if (this.rxQueueBytes + charge > this.recvBuf) {
-      this.rxDropped++;
-      return;
-    }
-    const msg = Buffer.allocUnsafe(len);
-    copyBytes(msg, 0, buf, off, len);
-    this.rxMsgs.push(msg);
-    this.rxSrcs.push(src);
-    this.rxPorts.push(srcPort);
-    this.rxQueueBytes += charge;
-    if (!this.rxScheduled) {
-      this.rxScheduled = true;
-      process.nextTick(drain, this);
-    }
+    if (this.enqueue(srcPort, buf, off, len)) this.rxSrcs.push(src);
   }
 
   /** A 'udp6' socket's datagram (dgram6.ts formats the source). */
   deliver(address: string, srcPort: number, buf: Uint8Array, off: number, len: number): void {
-    if (!this.receiving) return;
+    if (this.enqueue(srcPort, buf, off, len)) this.rxSrcTexts.push(address);
+  }
+
+  /**
+   * Queues a copy of the payload for the next drain, within the receive
+   * buffer (a datagram beyond it is dropped and counted, as the kernel's
+   * SO_RCVBUF does); false when it was not queued. The caller then pushes
+   * the datagram's source, so the queues stay in step.
+   */
+  private enqueue(srcPort: number, buf: Uint8Array, off: number, len: number): boolean {
+    if (!this.receiving) return false;
     const charge = len + DATAGRAM_OVERHEAD;
     if (this.rxQueueBytes + charge > this.recvBuf) {
       this.rxDropped++;
-      return;
+      return false;
     }
     const msg = Buffer.allocUnsafe(len);
     copyBytes(msg, 0, buf, off, len);
     this.rxMsgs.push(msg);
-    this.rxSrcTexts.push(address);
     this.rxPorts.push(srcPort);
     this.rxQueueBytes += charge;
     if (!this.rxScheduled) {
       this.rxScheduled = true;
       process.nextTick(drain, this);
     }
+    return true;
   }
 
   /** A 'udp6' socket's ICMP error about its connected peer. */
