@@ -2,25 +2,19 @@
  * Wraps a NIC and writes every frame received and transmitted to a pcap file
  * while a capture is active; a single branch per burst when it is not.
  */
-import type { Nic, NicOffloads, NicStats } from './nic.js';
+import type { Nic } from './nic.js';
+import { ForwardingNic } from './forwarding-nic.js';
 import { PcapWriter } from './pcap.js';
 
-export class CaptureNic implements Nic {
+export class CaptureNic extends ForwardingNic {
   private writer: PcapWriter | null = null;
 
   constructor(
-    readonly inner: Nic,
+    inner: Nic,
     private readonly now: () => number,
-  ) {}
-
-  get name(): string { return this.inner.name; }
-  get mac(): number { return this.inner.mac; }
-  get mtu(): number { return this.inner.mtu; }
-  get pool(): Uint8Array { return this.inner.pool; }
-  get slotSize(): number { return this.inner.slotSize; }
-  get slotCount(): number { return this.inner.slotCount; }
-  get offloads(): NicOffloads { return this.inner.offloads; }
-  get rxPerFrameFlags(): boolean { return this.inner.rxPerFrameFlags === true; }
+  ) {
+    super(inner);
+  }
 
   /** Starts writing to `path` (replacing an earlier capture). */
   start(path: string): void {
@@ -37,7 +31,7 @@ export class CaptureNic implements Nic {
     return this.writer !== null;
   }
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
+  override rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
     if (this.writer === null) return this.inner.rxBurst(slots, lens, max, flags);
     // While capturing, ask for complete checksums (no per-frame flags) so the
     // capture shows what the stack verifies.
@@ -47,7 +41,7 @@ export class CaptureNic implements Nic {
     return n;
   }
 
-  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
+  override txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
     if (this.writer === null) return this.inner.txBurst(slots, lens, n);
     const sent = this.inner.txBurst(slots, lens, n);
     // Recording after the hand-over is safe: a slot the NIC took is only
@@ -63,17 +57,7 @@ export class CaptureNic implements Nic {
     for (let i = 0; i < n; i++) w.write(this.inner.pool, slots[i]! * size, lens[i]!, t);
   }
 
-  alloc(): number { return this.inner.alloc(); }
-  get availableSlots(): number { return this.inner.availableSlots; }
-  release(slot: number): void { this.inner.release(slot); }
-  setWakeHandler(onWake: (() => void) | null): void { this.inner.setWakeHandler(onWake); }
-  armWake(): void { this.inner.armWake(); }
-  ref(): this { this.inner.ref?.(); return this; }
-  unref(): this { this.inner.unref?.(); return this; }
-  setMulticast(macs: readonly number[]): void { this.inner.setMulticast?.(macs); }
-  pollAt(): number { return this.inner.pollAt(); }
-  stats(): NicStats { return this.inner.stats(); }
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.stop();
     await this.inner.close();
   }

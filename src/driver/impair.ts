@@ -41,6 +41,7 @@
  */
 import type { Clock } from '../time/clock.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
+import { ForwardingNic } from './forwarding-nic.js';
 import { ERR_INVALID_ARG_VALUE } from '../errors/node-errors.js';
 import { Prng } from './prng.js';
 
@@ -333,7 +334,7 @@ class Direction {
   }
 }
 
-export class ImpairedNic implements Nic {
+export class ImpairedNic extends ForwardingNic {
   private readonly tx: Direction;
   private readonly rx: Direction;
   private readonly active: boolean;
@@ -347,10 +348,11 @@ export class ImpairedNic implements Nic {
   private readonly offloadsSeen: NicOffloads;
 
   constructor(
-    readonly inner: Nic,
+    inner: Nic,
     private readonly clock: Clock,
     opts: ImpairOptions,
   ) {
+    super(inner);
     const seed = opts.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isFinite(seed)) {
       throw ERR_INVALID_ARG_VALUE('impair.seed', seed, 'must be a finite number');
@@ -366,31 +368,8 @@ export class ImpairedNic implements Nic {
     this.offloadsSeen = (opts.corrupt ?? 0) > 0 ? { ...off, txChecksum: false, tso: false } : off;
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get mac(): number {
-    return this.inner.mac;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get pool(): Uint8Array {
-    return this.inner.pool;
-  }
-  get slotSize(): number {
-    return this.inner.slotSize;
-  }
-  get slotCount(): number {
-    return this.inner.slotCount;
-  }
-  get offloads(): NicOffloads {
+  override get offloads(): NicOffloads {
     return this.offloadsSeen;
-  }
-
-  /** Per-frame RX flags pass through while nothing is impaired (see rxBurst). */
-  get rxPerFrameFlags(): boolean {
-    return this.inner.rxPerFrameFlags === true;
   }
 
   /** Frames currently held (both directions). */
@@ -398,7 +377,7 @@ export class ImpairedNic implements Nic {
     return this.tx.held + this.rx.held;
   }
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
+  override rxBurst(slots: Uint32Array, lens: Uint32Array, max: number, flags?: Uint8Array): number {
     if (!this.active) return this.inner.rxBurst(slots, lens, max, flags);
     if (this.closed) return 0;
     // Held frames keep no flags: the inner NIC is asked for complete checksums
@@ -425,7 +404,7 @@ export class ImpairedNic implements Nic {
     return this.rx.drainDue(now, slots, lens, 0, max, null, null);
   }
 
-  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
+  override txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number {
     if (!this.active) return this.inner.txBurst(slots, lens, n);
     if (this.closed) return 0;
     if (n > slots.length) n = slots.length;
@@ -436,42 +415,7 @@ export class ImpairedNic implements Nic {
     return n;
   }
 
-  alloc(): number {
-    return this.inner.alloc();
-  }
-
-  /** The inner pool's free slots (frames held here for delay or reordering are not free). */
-  get availableSlots(): number {
-    return this.inner.availableSlots;
-  }
-
-  release(slot: number): void {
-    this.inner.release(slot);
-  }
-
-  setWakeHandler(onWake: (() => void) | null): void {
-    this.inner.setWakeHandler(onWake);
-  }
-
-  armWake(): void {
-    this.inner.armWake();
-  }
-
-  setMulticast(macs: readonly number[]): void {
-    this.inner.setMulticast?.(macs);
-  }
-
-  ref(): this {
-    this.inner.ref?.();
-    return this;
-  }
-
-  unref(): this {
-    this.inner.unref?.();
-    return this;
-  }
-
-  pollAt(): number {
+  override pollAt(): number {
     const inner = this.inner.pollAt();
     if (!this.active) return inner;
     const t = this.tx.nextDue();
@@ -481,7 +425,7 @@ export class ImpairedNic implements Nic {
     return m;
   }
 
-  stats(): NicStats {
+  override stats(): NicStats {
     const s: NicStats = { ...this.inner.stats() };
     for (const [dir, d] of [
       ['tx', this.tx],
@@ -500,7 +444,7 @@ export class ImpairedNic implements Nic {
   }
 
   /** Frees every held frame, then closes the inner NIC. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       this.tx.releaseAll();

@@ -5,9 +5,9 @@
  * setMulticast() are dropped before the stack sees them, and counted.
  * Unicast and broadcast pass.
  */
-import type { Nic, NicOffloads, NicStats } from '../../src/driver/nic.js';
+import { ForwardingNic } from '../../src/driver/forwarding-nic.js';
 
-export class MulticastFilterNic implements Nic {
+export class MulticastFilterNic extends ForwardingNic {
   /** The group addresses the stack asked for, in its last call. */
   joined: number[] = [];
   /** setMulticast() calls so far. */
@@ -15,23 +15,12 @@ export class MulticastFilterNic implements Nic {
   /** Multicast frames dropped by the filter. */
   dropped = 0;
 
-  constructor(private readonly inner: Nic) {}
-
-  get name(): string { return this.inner.name; }
-  get mac(): number { return this.inner.mac; }
-  get mtu(): number { return this.inner.mtu; }
-  get pool(): Uint8Array { return this.inner.pool; }
-  get slotSize(): number { return this.inner.slotSize; }
-  get slotCount(): number { return this.inner.slotCount; }
-  get offloads(): NicOffloads { return this.inner.offloads; }
-  get availableSlots(): number { return this.inner.availableSlots; }
-
-  setMulticast(macs: readonly number[]): void {
+  override setMulticast(macs: readonly number[]): void {
     this.joined = [...macs];
     this.calls++;
   }
 
-  rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number {
+  override rxBurst(slots: Uint32Array, lens: Uint32Array, max: number): number {
     const n = this.inner.rxBurst(slots, lens, max);
     let kept = 0;
     for (let i = 0; i < n; i++) {
@@ -50,13 +39,4 @@ export class MulticastFilterNic implements Nic {
     }
     return kept;
   }
-
-  txBurst(slots: Uint32Array, lens: Uint32Array, n: number): number { return this.inner.txBurst(slots, lens, n); }
-  alloc(): number { return this.inner.alloc(); }
-  release(slot: number): void { this.inner.release(slot); }
-  setWakeHandler(onWake: (() => void) | null): void { this.inner.setWakeHandler(onWake); }
-  armWake(): void { this.inner.armWake(); }
-  pollAt(): number { return this.inner.pollAt(); }
-  stats(): NicStats { return this.inner.stats(); }
-  close(): Promise<void> { return this.inner.close(); }
 }
