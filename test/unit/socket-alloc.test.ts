@@ -28,8 +28,22 @@ import type { AllocReport } from '../helpers/socket-alloc-child.js';
 
 const child = new URL('../helpers/socket-alloc-child.ts', import.meta.url).pathname;
 
+/**
+ * V8 optimises hot functions on a background thread by default; on a loaded
+ * machine (CI runs the VM test beside vitest) that thread can fall so far
+ * behind that code which runs once per idle transition (maybeDropCold) is
+ * still interpreted after the warm-up, and the interpreter boxes every
+ * double it loads: one run at load 9 measured 1,269 B/MB that way, the same
+ * code 60 when optimised. `--no-concurrent-recompilation` optimises on the
+ * main thread as soon as a function is hot, so what is measured is the
+ * steady state whatever the load (three runs each beside two busy loops:
+ * median windows 54-69 B/MB onread, 0-1 data; without the flag 199-1,004
+ * and 168-849).
+ */
+const V8_FLAGS = ['--no-concurrent-recompilation'];
+
 async function measure(mode: 'onread' | 'data'): Promise<AllocReport> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, mode], { maxBuffer: 1 << 20, timeout: 110_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [...V8_FLAGS, '--import', 'tsx', child, mode], { maxBuffer: 1 << 20, timeout: 110_000 });
   const report = JSON.parse(stdout.trim().split('\n').pop()!) as AllocReport;
   for (const [i, w] of report.windows.entries()) {
     const chunks = mode === 'data' ? `; ${w.chunks} chunks, chunk Buffers and slabs ${w.chunkBytesPerChunk.toFixed(0)} B per chunk, node's stream internals ${w.streamBytesPerChunk.toFixed(0)} B per chunk` : '';
