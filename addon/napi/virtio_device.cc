@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "napi/errors.h"
 #include "pci/address.h"
@@ -39,6 +40,7 @@ Napi::Function VirtioDevice::Define(Napi::Env env) {
       InstanceMethod<&VirtioDevice::TxOutstanding>("txOutstanding"),
       InstanceMethod<&VirtioDevice::SlotDeviceAddress>("slotDeviceAddress"),
       InstanceMethod<&VirtioDevice::LinkUp>("linkUp"),
+      InstanceMethod<&VirtioDevice::SetMulticast>("setMulticast"),
       InstanceMethod<&VirtioDevice::ArmWake>("armWake"),
       InstanceMethod<&VirtioDevice::Stats>("stats"),
       InstanceMethod<&VirtioDevice::StopDma>("stopDma"),
@@ -312,6 +314,27 @@ Napi::Value VirtioDevice::SlotDeviceAddress(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value VirtioDevice::LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
+
+// setMulticast(macs: Uint8Array): the multicast groups to receive, 6 bytes
+// each (at most 1,024; copied before use): the device's receive filter.
+Napi::Value VirtioDevice::SetMulticast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setMulticast(macs: Uint8Array)");
+    return env.Undefined();
+  }
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  size_t len = a.ByteLength();
+  if (len % 6 != 0 || len / 6 > 1024) {
+    ThrowRange(env, "setMulticast: whole 6-byte MAC addresses, at most 1024");
+    return env.Undefined();
+  }
+  std::vector<uint8_t> macs(a.Data(), a.Data() + len);
+  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(len / 6));
+  if (rc < 0) ThrowSystem(env, -rc, "VIRTIO_NET_CTRL_MAC_TABLE_SET", addr_);
+  return env.Undefined();
+}
 
 // armWake(): true when a frame is already waiting (no need to sleep); false
 // when armed (or after close; without an interrupt fd: true, the caller polls).

@@ -60,6 +60,7 @@ class VirtioDevice : public PolledDevice<VirtioDevice> {
   Napi::Value TxOutstanding(const Napi::CallbackInfo& info);
   Napi::Value SlotDeviceAddress(const Napi::CallbackInfo& info);
   Napi::Value LinkUp(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticast(const Napi::CallbackInfo& info);
   Napi::Value ArmWake(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value StopDma(const Napi::CallbackInfo& info);

@@ -66,6 +66,8 @@ inline int negotiate(uint64_t offered, const Wants& w, uint64_t* accepted, Error
                 "IOMMU mapping cannot reach it (QEMU: iommu_platform=on), or use UIO (access=uio)");
   }
   uint64_t a = kVersion1 | (offered & (kMac | kStatus | kMrgRxbuf | kOrderPlatform | kAccessPlatform | kCtrlVq));
+  // CTRL_RX: the receive filter (promiscuous off, the multicast MAC table: Device::set_multicast).
+  if ((offered & kCtrlVq) && (offered & kCtrlRx)) a |= kCtrlRx;
   if (w.tx_checksum && (offered & kCsum)) {
     a |= kCsum;
     if (w.tso && (offered & kHostTso4)) {

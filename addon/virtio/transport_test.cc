@@ -140,9 +140,11 @@ void test_negotiate() {
   Error e;
   Wants w;
   CHECK(negotiate(qemu_tap, w, &a, &e) == 0);
-  CHECK(a == (f::kVersion1 | f::kMac | f::kStatus | f::kMrgRxbuf | f::kCtrlVq | f::kAccessPlatform | f::kCsum | f::kHostTso4 |
-              f::kHostEcn | f::kGuestCsum | f::kGuestTso4 | f::kGuestEcn));
-  CHECK((a & (f::kRingEventIdx | f::kRingIndirectDesc | f::kMq | f::kCtrlRx | f::kMtu)) == 0);
+  CHECK(a == (f::kVersion1 | f::kMac | f::kStatus | f::kMrgRxbuf | f::kCtrlVq | f::kCtrlRx | f::kAccessPlatform | f::kCsum |
+              f::kHostTso4 | f::kHostEcn | f::kGuestCsum | f::kGuestTso4 | f::kGuestEcn));
+  CHECK((a & (f::kRingEventIdx | f::kRingIndirectDesc | f::kMq | f::kMtu)) == 0);
+  // CTRL_RX (the receive filter) only with a control queue to send its commands on.
+  CHECK(negotiate(qemu_tap & ~f::kCtrlVq, w, &a, &e) == 0 && !(a & (f::kCtrlRx | f::kCtrlVq)));
   // Two pairs: MQ too.
   w.queue_pairs = 2;
   CHECK(negotiate(qemu_tap, w, &a, &e) == 0 && (a & f::kMq));
@@ -155,7 +157,7 @@ void test_negotiate() {
   // QEMU with slirp (no vnet header on the peer): no offloads offered, none taken.
   const uint64_t qemu_user = f::kMac | f::kMrgRxbuf | f::kStatus | f::kCtrlVq | f::kCtrlRx | f::kVersion1;
   w = Wants();
-  CHECK(negotiate(qemu_user, w, &a, &e) == 0 && a == (f::kVersion1 | f::kMac | f::kMrgRxbuf | f::kStatus | f::kCtrlVq));
+  CHECK(negotiate(qemu_user, w, &a, &e) == 0 && a == (f::kVersion1 | f::kMac | f::kMrgRxbuf | f::kStatus | f::kCtrlVq | f::kCtrlRx));
   // HOST_TSO4 without CSUM offered: not taken (it depends on CSUM).
   CHECK(negotiate(f::kVersion1 | f::kHostTso4, w, &a, &e) == 0 && a == f::kVersion1);
   // Legacy-only: refused, saying so.

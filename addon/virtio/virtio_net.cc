@@ -19,6 +19,10 @@ constexpr uint64_t kIova = 1ull << 30;  // where VFIO maps the region for the de
 constexpr size_t kQueueAlign = 4096;
 constexpr uint32_t kCtrlBufBytes = 64;  // class, cmd at 0; data at 16; ack at 48
 constexpr uint8_t kCtrlMq = 4, kCtrlMqVqPairsSet = 0;
+constexpr uint8_t kCtrlRx = 0, kCtrlRxPromisc = 0, kCtrlRxAllmulti = 1;
+constexpr uint8_t kCtrlMac = 1, kCtrlMacTableSet = 0;
+// Multicast groups one MAC_TABLE_SET carries in ctrl_command's 32 bytes (two entry counts, then 6 bytes each).
+constexpr uint32_t kMacTableMax = (32 - 8) / 6;
 constexpr uint8_t kCtrlOk = 0;
 constexpr uint16_t kNetStatusLinkUp = 1;
 constexpr uint32_t kNetCfgStatus = 6, kNetCfgMaxPairs = 8;
@@ -350,6 +354,24 @@ int Device::start(uint32_t* free_stack, uint32_t capacity, Error* err) {
     }
   }
   return 0;
+}
+
+int Device::set_multicast(const uint8_t* macs, uint32_t n) {
+  if (!is_open() || !started_) return -EBADF;
+  if (!(features_ & feature::kCtrlRx)) return 0;
+  uint8_t off = 0;
+  uint8_t on = 1;
+  if (n <= kMacTableMax) {
+    // struct virtio_net_ctrl_mac twice (little-endian entry counts): no unicast entries, then the groups.
+    uint8_t table[32] = {};
+    table[4] = static_cast<uint8_t>(n);
+    std::memcpy(table + 8, macs, 6 * n);
+    if (!ctrl_command(kCtrlMac, kCtrlMacTableSet, table, 8 + 6 * n)) return -EIO;
+    if (!ctrl_command(kCtrlRx, kCtrlRxAllmulti, &off, 1)) return -EIO;
+  } else if (!ctrl_command(kCtrlRx, kCtrlRxAllmulti, &on, 1)) {
+    return -EIO;
+  }
+  return ctrl_command(kCtrlRx, kCtrlRxPromisc, &off, 1) ? 0 : -EIO;
 }
 
 bool Device::ctrl_command(uint8_t cls, uint8_t cmd, const void* data, uint32_t len) {

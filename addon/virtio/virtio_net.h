@@ -130,6 +130,12 @@ class Device {
   int irq_fd() const { return pci::irq_fd(pci_); }
 
   bool link_up();
+  // The receive filter (VIRTIO_NET_F_CTRL_RX): our MAC, broadcast and the n
+  // multicast groups of macs[0..n) (6 bytes each) — VIRTIO_NET_CTRL_MAC_TABLE_SET
+  // then promiscuous off; more groups than one command carries: all multicast.
+  // 0 when done or when the device has no such control (it then filters as it
+  // likes: QEMU passes everything); -EIO when the device refused a command.
+  int set_multicast(const uint8_t* macs, uint32_t n);
   void stop_dma();
   void close();
   bool is_open() const { return t_.is_open(); }

@@ -577,6 +577,8 @@ export interface VirtioDevice {
   /** The address the device reads and writes a slot at (physical under UIO), in hex; '' when out of range. */
   slotDeviceAddress(slot: number): string;
   linkUp(): boolean;
+  /** The receive filter (VIRTIO_NET_F_CTRL_RX): these multicast groups (6-byte MACs, at most 1,024), our MAC and broadcast; a no-op without the feature. */
+  setMulticast(macs: Uint8Array): void;
   setWakeCallback(fn: (() => void) | null): void;
   /** Enables receive interrupts; true when a frame is already waiting (do not sleep), false after close(). */
   armWake(): boolean;

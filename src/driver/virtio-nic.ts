@@ -32,6 +32,7 @@ import { parseMac } from './host-config.js';
 import { normalizePci } from './pci-sysfs.js';
 import type { Nic, NicOffloads, NicStats } from './nic.js';
 import { codedError } from '../errors/node-errors.js';
+import { writeMac } from '../wire/ethernet.js';
 
 export interface VirtioNicOptions {
   /** PCI address, DDDD:BB:SS.F. */
@@ -157,6 +158,14 @@ export class VirtioNic implements Nic {
 
   get linkUp(): boolean {
     return !this.closed && this.dev.linkUp();
+  }
+
+  /** The multicast groups to receive (the IPv6 layer's): the device's MAC table, promiscuous off (VIRTIO_NET_F_CTRL_RX). */
+  setMulticast(macs: readonly number[]): void {
+    if (this.closed) return;
+    const bytes = new Uint8Array(6 * macs.length);
+    for (let k = 0; k < macs.length; k++) writeMac(bytes, 6 * k, macs[k]!);
+    this.dev.setMulticast(bytes);
   }
 
   /** DMA memory source: 'hugetlbfs' or 'vfio-iommu'. */

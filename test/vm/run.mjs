@@ -1012,6 +1012,11 @@ async function runScenario(name, kernel, initrd) {
       fail(`${tag} slirp offers no offloads`, names);
     } else pass(`${tag} slirp offers no offloads and none were taken (every checksum by the stack)`);
     trustChecks(first);
+    if (sc.ipv6) {
+      // The IPv6 checks ran with the device's receive filter on: promiscuous off, the solicited-node groups in its MAC table.
+      if (/CTRL_RX/.test(names) && first.ctrlFailures === 0 && first.ctrlCommands >= 3) pass(`${tag} receive filter: CTRL_RX negotiated, the IPv6 groups in the MAC table and promiscuous off (${first.ctrlCommands} control commands, none refused)`);
+      else fail(`${tag} receive filter (CTRL_RX, MAC table)`, `features ${names}, ctrl commands ${first.ctrlCommands}, failures ${first.ctrlFailures}`);
+    }
     if (sc.tapQueues) {
       // After the 16 parallel echoes (second snapshot): frames on both pairs, each way.
       const mq = nicStats(stats[1]);
