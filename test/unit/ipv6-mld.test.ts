@@ -51,7 +51,20 @@ function runA(s: Sim, ms: number): Report[] {
         if (((f[12]! << 8) | f[13]!) !== 0x86dd) continue;
         const ip = parseIpv6(f, 14, f.length - 14);
         expect(walkExtensionHeaders(f, 54, ip.payloadLength, ip.nextHeader, w, undefined, 20)).toBeNull();
-        if (w.protocol !== 58 || f[w.offset] !== 143) continue;
+        if (w.protocol !== 58) continue;
+        const type = f[w.offset]!;
+        if (type === 131 || type === 132) {
+          // MLDv1 (compatibility mode): 24 bytes, hop limit 1, a Router Alert, a valid checksum; a Report to its group, a Done to ff02::2.
+          expect(w.length).toBe(24);
+          expect(ip.hopLimit).toBe(1);
+          expect(w.routerAlert).toBe(true);
+          expect(() => parseIcmpv6(f, w.offset, w.length, ip.src, ip.dst)).not.toThrow();
+          const group = ipv6ToString(f, w.offset + 8);
+          expect(ipv6ToString(ip.dst)).toBe(type === 131 ? group : 'ff02::2');
+          out.push({ at: s.clock.now(), src: ipv6ToString(ip.src), records: [`v1-${type === 131 ? 'report' : 'done'} ${group}`] });
+          continue;
+        }
+        if (type !== 143) continue;
         // What every report must be (RFC 3810 §5.2.13-15): to ff02::16 and its MAC, hop limit 1, a Router Alert, a valid checksum.
         expect(ipv6ToString(ip.dst)).toBe('ff02::16');
         const dstMac = ((f[0]! << 8) | f[1]!) * 2 ** 32 + (((f[2]! << 24) | (f[3]! << 16) | (f[4]! << 8) | f[5]!) >>> 0);
@@ -131,15 +144,43 @@ describe('MLDv2 reports (RFC 3810)', () => {
     expect(runA(s, 2_000).map((r) => r.records)).toStrictEqual([[`2 ${ipv6ToString(g)}`]]);
     inject(s.b.raw, query({ group: g, sources: [a6('2001:db8::7'), a6('2001:db8::8')] }, g));
     expect(runA(s, 2_000).map((r) => r.records)).toStrictEqual([[`1 ${ipv6ToString(g)} [2001:db8::7 2001:db8::8]`]]);
-    // An MLDv1 query (24 bytes) is answered too, in MLDv2, and counted.
-    const v1 = query({ group: IPV6_UNSPECIFIED }, IPV6_ALL_NODES);
-    const body = v1.slice(54);
+  });
+
+  it('MLDv1 compatibility (RFC 3810 §8.2): after a v1 query it answers with v1 Reports to each group and leaves with a Done to ff02::2; 260 s later it speaks v2 again', () => {
+    const s = sim();
+    runA(s, 3_000);
+    const gLl = ipv6ToString(solicitedNodeMulticast(s.a.iface.v6!.linkLocal));
+    const gA = ipv6ToString(solicitedNodeMulticast(A));
     const q1 = new Uint8Array(8 + 24);
-    q1.set(body.subarray(0, 8));
+    q1.set([58, 0, 5, 2, 0, 0, 1, 0]);
     emitMldQuery({ version: 1, maxResponseCode: 500, group: IPV6_UNSPECIFIED, suppress: false, qrv: 0, qqic: 0, sources: [] }, q1, 8, ROUTER_LL, IPV6_ALL_NODES);
     inject(s.b.raw, ipv6Frame(ipv6MulticastMac(IPV6_ALL_NODES), 0x02aabbccddee, ROUTER_LL, IPV6_ALL_NODES, 0, q1, 1));
-    expect(runA(s, 1_000)).toHaveLength(1);
+    expect(runA(s, 1_000).flatMap((r) => r.records).sort()).toStrictEqual([`v1-report ${gA}`, `v1-report ${gLl}`].sort());
     expect(s.a.iface.v6!.mld.stats.mld_rx_v1_queries).toBe(1);
+    // Still in v1 mode: a v2 query is answered in v1 too.
+    inject(s.b.raw, query({ group: IPV6_UNSPECIFIED, maxResponseCode: 500 }, IPV6_ALL_NODES));
+    expect(runA(s, 1_000).flatMap((r) => r.records).sort()).toStrictEqual([`v1-report ${gA}`, `v1-report ${gLl}`].sort());
+    // 260 s after the v1 query: v2 again.
+    runA(s, 260_000);
+    inject(s.b.raw, query({ group: IPV6_UNSPECIFIED, maxResponseCode: 500 }, IPV6_ALL_NODES));
+    expect(runA(s, 1_000).flatMap((r) => r.records).sort()).toStrictEqual([`2 ${gA}`, `2 ${gLl}`].sort());
+  });
+
+  it('in MLDv1 compatibility mode a group left is announced with a Done to ff02::2 (twice)', () => {
+    const s = sim();
+    runA(s, 100);
+    const q1 = new Uint8Array(8 + 24);
+    q1.set([58, 0, 5, 2, 0, 0, 1, 0]);
+    emitMldQuery({ version: 1, maxResponseCode: 10, group: IPV6_UNSPECIFIED, suppress: false, qrv: 0, qqic: 0, sources: [] }, q1, 8, ROUTER_LL, IPV6_ALL_NODES);
+    inject(s.b.raw, ipv6Frame(ipv6MulticastMac(IPV6_ALL_NODES), 0x02aabbccddee, ROUTER_LL, IPV6_ALL_NODES, 0, q1, 1));
+    runA(s, 50);
+    // fd00::a is still tentative: another node's NA makes it duplicate, and its group is left.
+    inject(s.b.raw, ndFrame(ipv6MulticastMac(IPV6_ALL_NODES), 0x02aabbccddee, a6('fe80::99'), IPV6_ALL_NODES, {
+      kind: 'na', router: false, solicited: false, override: true, target: A, options: { targetMac: 0x02aabbccddee },
+    }));
+    const records = runA(s, 3_000).flatMap((r) => r.records);
+    expect(records.filter((x) => x === `v1-done ${ipv6ToString(solicitedNodeMulticast(A))}`)).toHaveLength(2);
+    expect(records.filter((x) => !x.startsWith('v1-'))).toStrictEqual([]);
   });
 
   it('answers source-specific queries for two groups with 70 sources each in two reports, each within 1,280 bytes', () => {

@@ -12,16 +12,31 @@
  * with hop limit 1 and a Router Alert (RFC 2711), from the link-local
  * address or :: while it is tentative (§5.2.13). Queries not from a
  * link-local source or with another hop limit are dropped and counted.
- * Not yet: MLDv1 compatibility mode (§8: a 24-byte query is answered with
- * v2 reports and counted).
+ * MLDv1 compatibility (§8.2): for 260 s after an MLDv1 query (24 bytes)
+ * the host speaks MLDv1 (RFC 2710): a Report (131) to each group instead of
+ * its v2 records, a Done (132) to ff02::2 when it leaves one.
  */
 import type { TimerWheel } from '../../time/timer-wheel.js';
 import { Timer } from '../../time/timer-wheel.js';
 import { ETH_HEADER_LEN, writeMac } from '../../wire/ethernet.js';
-import { IPV6_HEADER_LEN, IPV6_MIN_MTU, IPV6_UNSPECIFIED, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, ipv6MulticastMac, isIpv6LinkLocal, isIpv6Unspecified, ipv6Equal, solicitedNodeMulticast } from '../../wire/ipv6.js';
+import {
+  IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
+  IPV6_UNSPECIFIED,
+  IPV6_ALL_ROUTERS,
+  IPPROTO_HOPOPTS,
+  IPPROTO_ICMPV6,
+  ipv6MulticastMac,
+  isIpv6LinkLocal,
+  isIpv6Unspecified,
+  ipv6Equal,
+  solicitedNodeMulticast,
+} from '../../wire/ipv6.js';
+import { ICMPV6_MLD_QUERY, fillIcmpv6Checksum } from '../../wire/icmpv6.js';
 import { WireError } from '../../wire/errors.js';
 import {
   MLD2_CHANGE_TO_EXCLUDE,
+  MLD1_QUERY_LEN,
   MLD2_CHANGE_TO_INCLUDE,
   MLD2_MODE_IS_EXCLUDE,
   MLD2_MODE_IS_INCLUDE,
@@ -43,6 +58,11 @@ export const IPV6_ALL_MLDV2_ROUTERS = Uint8Array.of(0xff, 0x02, 0, 0, 0, 0, 0, 0
 /** RFC 3810 §9: Robustness Variable and Unsolicited Report Interval. */
 const ROBUSTNESS = 2;
 const UNSOLICITED_REPORT_INTERVAL_MS = 1_000;
+/** §9.12 Older Version Querier Present Timeout: Robustness x Query Interval (125 s) + Query Response Interval (10 s). */
+const OLDER_VERSION_QUERIER_TIMEOUT_MS = ROBUSTNESS * 125_000 + 10_000;
+/** MLDv1 (RFC 2710) message types. */
+const MLD1_REPORT = ICMPV6_MLD_QUERY + 1;
+const MLD1_DONE = ICMPV6_MLD_QUERY + 2;
 /** Hop-by-hop header: next header ICMPv6, length 0 (8 bytes), Router Alert (type 5, 2 bytes, value 0: MLD), PadN of 2. */
 const HOP_BY_HOP_ROUTER_ALERT = Uint8Array.of(IPPROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0);
 /** The bytes of records one report carries in a minimum-MTU packet (after the IPv6, hop-by-hop and report headers). */
@@ -55,8 +75,11 @@ export interface MldStats {
   mld_tx_reports: number;
   mld_tx_records: number;
   mld_rx_queries: number;
-  /** MLDv1 queries (answered with v2 reports: no MLDv1 compatibility mode yet). */
+  /** MLDv1 queries (each puts the host in MLDv1 compatibility mode for 260 s). */
   mld_rx_v1_queries: number;
+  /** MLDv1 Reports and Dones sent in compatibility mode. */
+  mld_tx_v1_reports: number;
+  mld_tx_v1_dones: number;
   mld_rx_drop_invalid: number;
   /** Other listeners' reports (a host does nothing with them in MLDv2). */
   mld_rx_reports_ignored: number;
@@ -70,7 +93,8 @@ interface Pending {
 
 export class Ipv6Mld {
   readonly stats: MldStats = {
-    mld_groups: 0, mld_tx_reports: 0, mld_tx_records: 0, mld_rx_queries: 0, mld_rx_v1_queries: 0, mld_rx_drop_invalid: 0, mld_rx_reports_ignored: 0,
+    mld_groups: 0, mld_tx_reports: 0, mld_tx_records: 0, mld_rx_queries: 0, mld_rx_v1_queries: 0, mld_tx_v1_reports: 0, mld_tx_v1_dones: 0,
+    mld_rx_drop_invalid: 0, mld_rx_reports_ignored: 0,
   };
   /** The groups listened to, by key, with how many addresses need each. */
   private readonly groups = new Map<string, { group: Uint8Array; refs: number }>();
@@ -82,6 +106,8 @@ export class Ipv6Mld {
   private general = false;
   private readonly answerTimer: Timer;
   private answerAt = Infinity;
+  /** Until when an MLDv1 querier is present (§8.2.1): the host speaks MLDv1 before it. */
+  private v1Until = -Infinity;
 
   constructor(
     private readonly host: Ipv6LinkHost,
@@ -91,7 +117,7 @@ export class Ipv6Mld {
     private readonly random: () => number = Math.random,
   ) {
     this.changeTimer = new Timer((now) => this.sendChanges(false, now));
-    this.answerTimer = new Timer(() => this.sendAnswers());
+    this.answerTimer = new Timer((now) => this.sendAnswers(now));
   }
 
   /** The groups listened to (solicited-node groups of the addresses). */
@@ -148,7 +174,10 @@ export class Ipv6Mld {
       return;
     }
     st.mld_rx_queries++;
-    if (q.version === 1) st.mld_rx_v1_queries++;
+    if (q.version === 1) {
+      st.mld_rx_v1_queries++;
+      this.v1Until = now + OLDER_VERSION_QUERIER_TIMEOUT_MS;
+    }
     const delay = Math.floor(this.random() * Math.max(1, mld2MaxResponseMs(q.maxResponseCode)));
     if (isIpv6Unspecified(q.group)) {
       // A general query: one answer for every group (§6.2 case 1); it replaces pending group answers.
@@ -181,7 +210,7 @@ export class Ipv6Mld {
     this.stats.mld_rx_reports_ignored++;
   }
 
-  private sendAnswers(): void {
+  private sendAnswers(now: number): void {
     this.answerAt = Infinity;
     const records: Pending[] = [];
     if (this.general) {
@@ -191,7 +220,7 @@ export class Ipv6Mld {
     }
     this.general = false;
     this.answers.clear();
-    this.send(records);
+    this.send(records, now);
   }
 
   /** Sends the pending state changes (each once more later while retransmissions are left). */
@@ -201,14 +230,22 @@ export class Ipv6Mld {
       records.push(c.record);
       if (--c.left <= 0) this.changes.delete(key);
     }
-    this.send(records);
+    this.send(records, now);
     if (this.changes.size > 0 && (first || !this.changeTimer.armed)) {
       this.wheel.arm(this.changeTimer, now + 1 + Math.floor(this.random() * UNSOLICITED_REPORT_INTERVAL_MS));
     }
   }
 
-  /** Sends the records in as many reports as it takes, each within the minimum MTU (no fragments). */
-  private send(records: Pending[]): void {
+  /**
+   * Sends the records in as many reports as it takes, each within the
+   * minimum MTU (no fragments); in MLDv1 compatibility mode as MLDv1
+   * Reports (a join or a current state) and Dones (a leave).
+   */
+  private send(records: Pending[], now: number): void {
+    if (now < this.v1Until) {
+      for (const r of records) this.sendV1(r.type === MLD2_CHANGE_TO_INCLUDE ? MLD1_DONE : MLD1_REPORT, r.group);
+      return;
+    }
     let batch: Pending[] = [];
     let bytes = 0;
     for (const r of records) {
@@ -242,6 +279,27 @@ export class Ipv6Mld {
     this.stats.mld_tx_reports++;
     this.stats.mld_tx_records += recs.length;
     this.host.queueTxSlot(base / this.host.slotSize, ETH_HEADER_LEN + IPV6_HEADER_LEN + HOP_BY_HOP_ROUTER_ALERT.length + len);
+  }
+
+  /** An MLDv1 message (RFC 2710 §3): a Report to the group itself, a Done to all routers. */
+  private sendV1(type: number, group: Uint8Array): void {
+    const ll = this.addrs.list[0]!;
+    const src = ll.usable ? ll.address : IPV6_UNSPECIFIED;
+    const dst = type === MLD1_DONE ? IPV6_ALL_ROUTERS : group;
+    const base = this.output.buildFrame(src, dst, IPPROTO_HOPOPTS, HOP_BY_HOP_ROUTER_ALERT.length + MLD1_QUERY_LEN, 1);
+    if (base < 0) return;
+    const pool = this.host.pool;
+    const at = base + ETH_HEADER_LEN + IPV6_HEADER_LEN;
+    pool.set(HOP_BY_HOP_ROUTER_ALERT, at);
+    const m = at + HOP_BY_HOP_ROUTER_ALERT.length;
+    pool.fill(0, m, m + MLD1_QUERY_LEN);
+    pool[m] = type;
+    pool.set(group.subarray(0, 16), m + 8);
+    fillIcmpv6Checksum(pool, m, MLD1_QUERY_LEN, src, dst);
+    writeMac(pool, base, ipv6MulticastMac(dst));
+    if (type === MLD1_DONE) this.stats.mld_tx_v1_dones++;
+    else this.stats.mld_tx_v1_reports++;
+    this.host.queueTxSlot(base / this.host.slotSize, ETH_HEADER_LEN + IPV6_HEADER_LEN + HOP_BY_HOP_ROUTER_ALERT.length + MLD1_QUERY_LEN);
   }
 
   /** Disarms the timers. */
