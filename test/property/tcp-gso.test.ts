@@ -5,8 +5,8 @@
  * numbers (across the 2^32 wrap), flags, payload lengths and frame sizes,
  * each frame read back off the link parses with valid IPv4 and TCP
  * checksums (the wire codecs' own verification, from the addresses), IDs
- * follow one another, sequence numbers advance by the payload before, PSH
- * and FIN ride only on the last frame, every other header field is the
+ * follow one another, sequence numbers advance by the payload before, CWR
+ * rides only on the first frame and PSH and FIN only on the last, every other header field is the
  * segment's, and the payloads put together are the segment's bytes.
  */
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { SegmentWrite, type PayloadSource } from '../../src/stack/tcp/output.js'
 import { copySum } from '../../src/stack/tcp/buffers.js';
 import { copyBytes } from '../../src/wire/bytes.js';
 import { IPPROTO_TCP, parseIpv4 } from '../../src/wire/ipv4.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, newTcpRepr, parseTcp, tcpHeaderLength } from '../../src/wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, newTcpRepr, parseTcp, tcpHeaderLength } from '../../src/wire/tcp.js';
 
 const SRC = 0x0a000001;
 /** The subnet's broadcast address: no ARP, the frames go straight to the link. */
@@ -71,6 +71,8 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
         ack: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
         psh: fc.boolean(),
         fin: fc.boolean(),
+        cwr: fc.boolean(),
+        ece: fc.boolean(),
         window: fc.integer({ min: 0, max: 65535 }),
         ts: fc.option(fc.tuple(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })), { nil: undefined }),
         sackBlocks: fc.integer({ min: 0, max: 3 }),
@@ -85,7 +87,7 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
         r.dstPort = 80;
         r.seq = p.seq;
         r.ack = p.ack;
-        r.flags = TCP_ACK | (p.psh ? TCP_PSH : 0) | (p.fin ? TCP_FIN : 0);
+        r.flags = TCP_ACK | (p.psh ? TCP_PSH : 0) | (p.fin ? TCP_FIN : 0) | (p.cwr ? TCP_CWR : 0) | (p.ece ? TCP_ECE : 0);
         r.window = p.window;
         r.urgent = 0;
         if (p.ts !== undefined) {
@@ -138,7 +140,13 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
             expect(seg.payloadLength).toBe(len);
             expect(seg.seq).toBe((p.seq + i * unit) >>> 0);
             expect(seg.ack).toBe(p.ack >>> 0);
-            expect(seg.flags).toBe(last ? r.flags : TCP_ACK);
+            // CWR on the first frame only (RFC 3168 §6.1.3: a repeated CWR
+            // could cancel a later CE echo; Linux's tcp_gso_segment clears
+            // it after the first), PSH and FIN on the last only, ECE on all.
+            let wantFlags = r.flags;
+            if (i > 0) wantFlags &= ~TCP_CWR;
+            if (!last) wantFlags &= ~(TCP_PSH | TCP_FIN);
+            expect(seg.flags).toBe(wantFlags);
             expect(seg.window).toBe(p.window);
             expect(seg.tsVal).toBe(p.ts === undefined ? undefined : p.ts[0] >>> 0);
             expect(seg.tsEcr).toBe(p.ts === undefined ? undefined : p.ts[1] >>> 0);

@@ -6,7 +6,7 @@
  * timestamps, SACK and D-SACK blocks), the one RST builder, and the write
  * descriptor the layer hands IP output.
  */
-import { TCP_ACK, TCP_FIN, TCP_PSH, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, emitTcp, newTcpRepr, type TcpChecksumMode, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd, seqAdd32, seqGt } from '../../wire/seq.js';
 import { dataViewOf } from '../../wire/checksum.js';
 import { nativeCopySum } from '../../wire/kernels.js';
@@ -213,16 +213,21 @@ export class SegmentWrite implements L4Segmenter {
    * The header of one frame of a segment IP output cuts in software
    * (L4Segmenter; only with checksum mode 'full'), its payload already in
    * place with sum `sum`: emitted for the first frame, copied for the others
-   * with the sequence number, flags (PSH and FIN on the last frame only) and
-   * checksum patched. The checksum comes from the first frame's (RFC 1624):
-   * what the frames share, the pseudo-header included, is never summed
-   * again.
+   * with the sequence number, flags (CWR on the first frame only, PSH and
+   * FIN on the last only) and checksum patched. The checksum comes from the
+   * first frame's (RFC 1624): what the frames share, the pseudo-header
+   * included, is never summed again.
    */
   writeHeader(buf: Uint8Array, off: number, payloadOff: number, len: number, sum: number): void {
     const r = this.repr;
     const hl = this.headerLength;
     const last = payloadOff + len === r.payloadLength;
-    const flags = last ? r.flags : r.flags & ~(TCP_PSH | TCP_FIN);
+    // CWR rides on the first frame only (RFC 3168 §6.1.3: a CWR on a later
+    // frame could cancel the peer's echo of a new CE mark, as Linux's
+    // tcp_gso_segment knows); PSH and FIN on the last only.
+    let flags = r.flags;
+    if (payloadOff !== 0) flags &= ~TCP_CWR;
+    if (!last) flags &= ~(TCP_PSH | TCP_FIN);
     const seq = (r.seq + payloadOff) | 0;
     const flagWord = ((hl >>> 2) << 12) | (flags & 0xff);
     const t = this.template;
