@@ -40,6 +40,8 @@ export interface MldQuery {
   qqic: number;
   /** MLDv2: the sources of a multicast-address-and-source-specific query. */
   sources: Uint8Array[];
+  /** The sources parseMldQuery passed over beyond its maxSources (absent when none were). */
+  sourcesSkipped?: number;
 }
 
 export interface Mld2Record {
@@ -71,8 +73,12 @@ function put16(buf: Uint8Array, at: number, v: number): void {
   buf[at + 1] = v & 0xff;
 }
 
-/** Parses a query at buf[off, off + len) (ICMPv6 type 130). Throws WireError. */
-export function parseMldQuery(buf: Uint8Array, off: number, len: number): MldQuery {
+/**
+ * Parses a query at buf[off, off + len) (ICMPv6 type 130). Throws WireError.
+ * At most `maxSources` sources are copied out (a reassembled query can name
+ * ~4,090); the rest are counted in sourcesSkipped, not read.
+ */
+export function parseMldQuery(buf: Uint8Array, off: number, len: number, maxSources = Infinity): MldQuery {
   checkBounds(buf, off, len);
   if (len < MLD1_QUERY_LEN) throw new WireError('truncated', `MLD query shorter than ${MLD1_QUERY_LEN} bytes`);
   if (buf[off] !== ICMPV6_MLD_QUERY) throw new WireError('unsupported', `ICMPv6 type ${buf[off]!} is not an MLD query`);
@@ -83,10 +89,13 @@ export function parseMldQuery(buf: Uint8Array, off: number, len: number): MldQue
   if (len < MLD2_QUERY_MIN_LEN) throw new WireError('truncated', `MLD query of ${len} bytes: neither MLDv1 (24) nor MLDv2 (28 or more)`);
   const n = u16(buf, off + 26);
   if (MLD2_QUERY_MIN_LEN + 16 * n > len) throw new WireError('truncated', `MLDv2 query with ${n} sources past its ${len} bytes`);
+  const kept = Math.min(n, Math.max(0, maxSources));
   const sources: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) sources.push(buf.slice(off + 28 + 16 * i, off + 44 + 16 * i));
+  for (let i = 0; i < kept; i++) sources.push(buf.slice(off + 28 + 16 * i, off + 44 + 16 * i));
   const flags = buf[off + 24]!;
-  return { version: 2, maxResponseCode, group, suppress: (flags & 0x08) !== 0, qrv: flags & 0x07, qqic: buf[off + 25]!, sources };
+  const q: MldQuery = { version: 2, maxResponseCode, group, suppress: (flags & 0x08) !== 0, qrv: flags & 0x07, qqic: buf[off + 25]!, sources };
+  if (kept < n) q.sourcesSkipped = n - kept;
+  return q;
 }
 
 /** The length of a query's encoding. */

@@ -121,6 +121,20 @@ describe('MLD hostile input', () => {
     );
   });
 
+  it('a query names up to ~4,090 sources: parseMldQuery copies out at most maxSources and counts the rest', () => {
+    const big = new Uint8Array(65_535);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4_093 }), fc.integer({ min: 0, max: 200 }), (n, max) => {
+        const sources = Array.from({ length: n }, (_, i) => Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i >> 8, i & 0xff));
+        const len = emitMldQuery({ version: 2, maxResponseCode: 1, group: SRC, suppress: false, qrv: 2, qqic: 125, sources }, big, 0);
+        const q = parseMldQuery(big, 0, len, max);
+        expect(q.sources).toStrictEqual(sources.slice(0, max));
+        expect(q.sourcesSkipped ?? 0).toBe(Math.max(0, n - max));
+      }),
+      fcParams(50),
+    );
+  });
+
   it('a record count or a source count the message cannot hold is refused before any work', () => {
     const buf = new Uint8Array(64);
     buf[0] = 143;

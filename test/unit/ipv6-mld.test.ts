@@ -195,6 +195,26 @@ describe('MLDv2 reports (RFC 3810)', () => {
     for (const g of groups) expect(records.filter((x) => x.startsWith(`1 ${ipv6ToString(g)} [`) && x.split(' ').length === 2 + 70)).toHaveLength(1);
   });
 
+  it('keeps at most 75 sources of source-specific queries for a group (what one record names), counting the rest, and answers with those', () => {
+    const s = sim();
+    runA(s, 3_000);
+    const g = solicitedNodeMulticast(A);
+    const src = (i: number): Uint8Array => a6(`2001:db8::${(i + 1).toString(16)}`);
+    // 89 sources fill a 1,500-byte frame: 14 past the cap are not copied out.
+    inject(s.b.raw, query({ group: g, sources: Array.from({ length: 89 }, (_, i) => src(i)), maxResponseCode: 5_000 }, g));
+    // A second query before the answer: its 40 new sources meet the cap at once; its 10 known ones merge.
+    inject(s.b.raw, query({ group: g, sources: Array.from({ length: 50 }, (_, i) => src(65 + i)), maxResponseCode: 5_000 }, g));
+    const reports = runA(s, 6_000);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.records).toHaveLength(1);
+    const named = reports[0]!.records[0]!.split(' ').slice(2);
+    named[0] = named[0]!.slice(1);
+    named[named.length - 1] = named[named.length - 1]!.slice(0, -1);
+    expect(named).toStrictEqual(Array.from({ length: 75 }, (_, i) => ipv6ToString(src(i))));
+    expect(s.a.iface.v6!.mld.stats.mld_rx_sources_ignored).toBe(14 + 50);
+    expect(s.a.iface.v6!.mld.stats.mld_rx_queries).toBe(2);
+  });
+
   it('drops queries from a global source or with a hop limit other than 1 (counted), and answers nothing', () => {
     const s = sim();
     runA(s, 3_000);

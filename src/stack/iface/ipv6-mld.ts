@@ -83,6 +83,8 @@ export interface MldStats {
   mld_rx_drop_invalid: number;
   /** Other listeners' reports (a host does nothing with them in MLDv2). */
   mld_rx_reports_ignored: number;
+  /** Sources of source-specific queries beyond what one record can name (neither read nor answered). */
+  mld_rx_sources_ignored: number;
 }
 
 interface Pending {
@@ -95,6 +97,7 @@ export class Ipv6Mld {
   readonly stats: MldStats = {
     mld_groups: 0, mld_tx_reports: 0, mld_tx_records: 0, mld_rx_queries: 0, mld_rx_v1_queries: 0, mld_tx_v1_reports: 0, mld_tx_v1_dones: 0,
     mld_rx_drop_invalid: 0, mld_rx_reports_ignored: 0,
+    mld_rx_sources_ignored: 0,
   };
   /** The groups listened to, by key, with how many addresses need each. */
   private readonly groups = new Map<string, { group: Uint8Array; refs: number }>();
@@ -167,13 +170,15 @@ export class Ipv6Mld {
     }
     let q: MldQuery;
     try {
-      q = parseMldQuery(buf, off, len);
+      // A record names at most MAX_SOURCES: more are never copied out nor compared.
+      q = parseMldQuery(buf, off, len, MAX_SOURCES);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       st.mld_rx_drop_invalid++;
       return;
     }
     st.mld_rx_queries++;
+    st.mld_rx_sources_ignored += q.sourcesSkipped ?? 0;
     if (q.version === 1) {
       st.mld_rx_v1_queries++;
       this.v1Until = now + OLDER_VERSION_QUERIER_TIMEOUT_MS;
@@ -192,9 +197,16 @@ export class Ipv6Mld {
           this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_EXCLUDE, sources: [] });
         } else {
           // Our filter is EXCLUDE {}: every source asked about is wanted (§6.3).
+          // The merge stops at MAX_SOURCES: at most MAX_SOURCES x MAX_SOURCES compares per query.
           const sources = prev?.sources ?? [];
-          for (const s of q.sources) if (!sources.some((x) => ipv6Equal(x, 0, s))) sources.push(s.slice());
-          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_INCLUDE, sources: sources.slice(0, MAX_SOURCES) });
+          for (const s of q.sources) {
+            if (sources.length >= MAX_SOURCES) {
+              st.mld_rx_sources_ignored++;
+              continue;
+            }
+            if (!sources.some((x) => ipv6Equal(x, 0, s))) sources.push(s);
+          }
+          this.answers.set(key, { group: this.groups.get(key)!.group, type: MLD2_MODE_IS_INCLUDE, sources });
         }
       }
     }
