@@ -18,7 +18,7 @@ import type { TransportEndpoints } from './stack/transport-endpoints.js';
 import { PollLoop, type PollLoopOptions, type PollMode } from './runtime/poll-loop.js';
 import { eventLoopProbe, nativeByteKernels } from './driver/addon.js';
 import { installByteKernels } from './wire/kernels.js';
-import type { Interface } from './stack/iface/interface.js';
+import type { Interface, InterfaceStats } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
 import { ipToString, parseCidr, parseIpv4Address } from './wire/ipv4.js';
 import { IPV6_ALL_NODES, ipv6Equal, ipv6ToString, parseIpv6Address, parseIpv6Cidr } from './wire/ipv6.js';
@@ -200,7 +200,7 @@ function xdpStableSecret(ifname: string, mac: number): Uint8Array {
  * when the stack does SLAAC (it needs the router advertisements; the
  * kernel then gets no all-nodes traffic on the interface).
  */
-function divertIpv6(xdp: XdpNic, v6: Ipv6Layer, slaac: boolean): void {
+function divertIpv6(xdp: XdpNic, v6: Ipv6Layer, slaac: boolean, stats: InterfaceStats): void {
   const update = (): void => {
     const list = v6.addresses().filter((a) => a.state !== 'duplicate').map((a) => a.address);
     if (slaac) list.push(IPV6_ALL_NODES);
@@ -209,7 +209,14 @@ function divertIpv6(xdp: XdpNic, v6: Ipv6Layer, slaac: boolean): void {
   const previous = v6.onAddressChange;
   v6.onAddressChange = (a) => {
     previous?.(a);
-    update();
+    // Runs while a packet is handled (DAD, SLAAC), where nothing may throw: a
+    // map update the kernel refuses is counted and the program keeps the
+    // addresses it had until the next change.
+    try {
+      update();
+    } catch {
+      stats.mcast_filter_errors++;
+    }
   };
   update();
 }
@@ -379,7 +386,7 @@ export class Stack implements SocketHost {
           ...(ipv6Xdp ? { ipv6: ipv6Xdp } : {}),
         });
         const v6 = stack.iface.v6;
-        if (v6 !== null) divertIpv6(xdp, v6, plan.slaac);
+        if (v6 !== null) divertIpv6(xdp, v6, plan.slaac, stack.iface.stats);
       } catch (err) {
         xdp.close().catch(() => {});
         throw err;

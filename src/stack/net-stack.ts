@@ -489,6 +489,7 @@ export class NetStack implements TransportEndpoints {
       ...pick(st, 'rx_drop_', ''),
       ...pick(st, 'tx_drop_', ''),
       poll_exceptions: sum(st, 'poll_exceptions'),
+      mcast_filter_errors: sum(st, 'mcast_filter_errors'),
     };
     const arp = {
       packets_in: sum(st, 'arp_rx'),

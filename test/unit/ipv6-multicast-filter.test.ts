@@ -63,6 +63,33 @@ describe('the NIC multicast filter follows the IPv6 groups', () => {
     expect(filter.joined).toContain(ipv6MulticastMac(IPV6_ALL_NODES));
   });
 
+  it('a NIC whose setMulticast throws (device error) does not take down receive: the DAD failure a received NA causes is processed and the error counted', () => {
+    // A NIC like the virtio-net one when its control queue fails, or AF_XDP when setsockopt gets ENOBUFS.
+    class FailingFilterNic extends MulticastFilterNic {
+      failing = false;
+      override setMulticast(macs: readonly number[]): void {
+        if (this.failing) throw Object.assign(new Error('setMulticast: control queue: EIO'), { code: 'EIO' });
+        super.setMulticast(macs);
+      }
+    }
+    let filter: FailingFilterNic | null = null;
+    const sim = new Sim({
+      ifaceA: { ipv6: { addresses: [{ address: a6('fd00::5'), prefixLength: 64 }] } },
+      ifaceB: { ipv6: { addresses: [{ address: a6('fd00::5'), prefixLength: 64 }] } },
+      wrapNic: (nic: Nic, n: number) => (n === 0 ? (filter = new FailingFilterNic(nic)) : nic),
+    });
+    const before = [...filter!.joined];
+    filter!.failing = true;
+    sim.runFor(2_000);
+    const a = sim.a.iface;
+    expect(a.v6!.addresses().find((x) => x.address[15] === 5)?.state).toBe('duplicate');
+    expect(a.stats.mcast_filter_errors).toBeGreaterThan(0);
+    expect(sim.a.stack.stats().link!.mcast_filter_errors).toBe(a.stats.mcast_filter_errors);
+    expect(a.stats.poll_exceptions).toBe(0);
+    // The NIC keeps the filter it had.
+    expect(filter!.joined).toStrictEqual(before);
+  });
+
   it('reaches the NIC through the wrappers Stack.open puts around it (capture, impairment)', () => {
     const clock = new VirtualClock(0);
     const { sim, filter } = filtered('fd00::1:7', 'fd00::2:9');

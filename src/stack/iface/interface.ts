@@ -140,6 +140,12 @@ export interface InterfaceStats {
   rx_drop_burst_aborted: number;
   /** Exceptions thrown while handling a receive burst (a bug; rethrown after the burst's slots are released). */
   poll_exceptions: number;
+  /**
+   * The NIC refused a new receive filter (setMulticast threw: a device or
+   * socket error). It runs while a packet is handled (DAD, SLAAC), so the
+   * error is counted here and the NIC keeps its previous filter.
+   */
+  mcast_filter_errors: number;
   tx_drop_no_buffer: number;
   /** Transmit refused: the NIC's free slots were down to the receive reserve. */
   tx_drop_rx_reserve: number;
@@ -187,7 +193,7 @@ function newStats(): InterfaceStats {
   return {
     rx_frames: 0, rx_bytes: 0, tx_frames: 0, tx_bytes: 0,
     rx_drop_truncated: 0, rx_drop_not_for_us: 0, rx_drop_vlan: 0, rx_drop_unknown_ethertype: 0,
-    rx_drop_burst_aborted: 0, poll_exceptions: 0,
+    rx_drop_burst_aborted: 0, poll_exceptions: 0, mcast_filter_errors: 0,
     tx_drop_no_buffer: 0, tx_drop_rx_reserve: 0, tx_drop_nic_full: 0, tx_drop_no_route: 0, tx_drop_unresolved: 0, tx_drop_too_big: 0,
     arp_rx: 0, arp_rx_malformed: 0, arp_rx_requests: 0, arp_rx_replies: 0, arp_rx_unsolicited: 0,
     arp_rx_conflict: 0, arp_tx_replies: 0, arp_tx_gratuitous: 0,
@@ -350,7 +356,15 @@ export class Interface implements NeighborHost {
       const mac = ipv6MulticastMac(solicitedNodeMulticast(a.address));
       if (!macs.includes(mac)) macs.push(mac);
     }
-    this.nic.setMulticast(macs);
+    try {
+      this.nic.setMulticast(macs);
+    } catch (err) {
+      // Called from Ipv6Layer.input (a DAD failure, a SLAAC address), whose
+      // contract is never to throw: the NIC keeps the filter it had, and the
+      // next address change tries again.
+      this.stats.mcast_filter_errors++;
+      if (DEBUG) debug('iface %s: setMulticast failed: %s', this.name, String(err));
+    }
   }
 
   /**
