@@ -63,13 +63,18 @@ bool Words(napi_env env, napi_value v, napi_typedarray_type want, void** data, s
   return true;
 }
 
+// bytesCopySumScatter copies at most this many chunks (its offsets are copied
+// to the stack first); a larger count is refused (-1) and the caller copies
+// chunk by chunk. A 64 KiB segment in chunks of 64 bytes is 1,024.
+constexpr size_t kMaxScatterChunks = 2048;
+
 }  // namespace
 
 // bytesCopySumScatter(dst, dOffs, count, src, sOff, unit, total, sums) -> 0,
 // or -1 with nothing done: chunk k of src[sOff, sOff + total) (unit bytes,
 // the last one the rest) copied to dst[dOffs[k]...] and its one's complement
-// sum written to sums[k], for k < count. Every range is checked before
-// anything is copied.
+// sum written to sums[k], for k < count (at most kMaxScatterChunks). Every
+// range is checked, on a copy of the offsets, before anything is copied.
 napi_value BytesCopySumScatter(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -82,10 +87,15 @@ napi_value BytesCopySumScatter(napi_env env, napi_callback_info info) {
       !Index(env, argv[5], &unit) || !Index(env, argv[6], &total) ||
       !Words(env, argv[7], napi_int32_array, &sumsV, &sumsLen))
     return Int(env, -1);
-  const uint32_t* offs = static_cast<const uint32_t*>(offsV);
   int32_t* sums = static_cast<int32_t*>(sumsV);
   // count chunks of unit bytes cover [0, total): the first count - 1 whole, the last not empty.
-  if (count == 0 || unit == 0 || count > offsLen || count > sumsLen || sOff > sl || total > sl - sOff) return Int(env, -1);
+  if (count == 0 || count > kMaxScatterChunks || unit == 0 || count > offsLen || count > sumsLen || sOff > sl ||
+      total > sl - sOff)
+    return Int(env, -1);
+  // The offsets are read from JavaScript memory once: a Uint32Array over a
+  // SharedArrayBuffer can change under us, so the copy is what is checked and used.
+  uint32_t offs[kMaxScatterChunks];
+  std::memcpy(offs, offsV, count * sizeof(uint32_t));
   // (count - 1) * unit <= total first, so that product cannot overflow.
   if (count - 1 > total / unit || total <= (count - 1) * unit || total - (count - 1) * unit > unit) return Int(env, -1);
   for (size_t k = 0; k < count; k++) {

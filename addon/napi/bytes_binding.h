@@ -17,7 +17,8 @@ napi_value BytesCopySum(napi_env env, napi_callback_info info);
 // bytesCopySumScatter(dst, dOffs, count, src, sOff, unit, total, sums) -> 0, or -1:
 // src[sOff, sOff + total) cut into count chunks of unit bytes (the last the
 // rest), chunk k copied to dst[dOffs[k]...] and its sum written to sums[k]
-// (software segmentation: one call per burst of frames instead of one per frame).
+// (software segmentation: one call per burst of frames instead of one per frame);
+// at most 2,048 chunks, the offsets read once into a copy that is checked and used.
 napi_value BytesCopySumScatter(napi_env env, napi_callback_info info);
 // bytesSum(buf, off, len) -> one's complement sum of buf[off, off + len), or -1.
 napi_value BytesSum(napi_env env, napi_callback_info info);

@@ -184,6 +184,33 @@ describe.skipIf(kernels === null)('native byte kernels (addon/bytes)', () => {
     expect(dst[200 + 20]).toBe(0);
   });
 
+  it('copySumScatter takes at most 2,048 chunks (its offsets are copied once, then checked and used) and reads offsets from a SharedArrayBuffer the same way', () => {
+    // What a single thread cannot show: another thread changing an offset between
+    // the check and the copy. The addon checks and uses one copy of the offsets;
+    // here the bound on that copy is what can fail, and shared offsets work alike.
+    const scatter = k.copySumScatter!;
+    const src = new Uint8Array(2_049).fill(5);
+    const dst = new Uint8Array(2_049 * 2);
+    const offs = new Uint32Array(new SharedArrayBuffer(4 * 2_049));
+    for (let i = 0; i < 2_049; i++) offs[i] = 2 * i;
+    const sums = new Int32Array(2_049);
+    // 2,049 one-byte chunks, every range inside the views: refused for its count alone, nothing touched.
+    expect(scatter(dst, offs, 2_049, src, 0, 1, 2_049, sums)).toBe(-1);
+    expect(dst.every((x) => x === 0)).toBe(true);
+    expect(sums.every((x) => x === 0)).toBe(true);
+    // 2,048 are done, from the shared offsets.
+    expect(scatter(dst, offs, 2_048, src, 0, 1, 2_048, sums)).toBe(0);
+    for (let i = 0; i < 2_048; i++) {
+      expect(dst[2 * i]).toBe(5);
+      expect(dst[2 * i + 1]).toBe(0);
+    }
+    expect(sums[2_047]).toBe(referenceSum(src, 0, 1));
+    expect(sums[2_048]).toBe(0);
+    // An offset out of range in the shared array is refused like any other.
+    offs[7] = dst.length;
+    expect(scatter(dst, offs, 8, src, 0, 1, 8, sums)).toBe(-1);
+  });
+
   it('copyBytes and onesSum give the same results with the kernels installed as with the JavaScript loops', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), fc.nat(7), fc.nat(), fc.nat(), fc.nat(2 ** 40), (bytes, pad, a, b, initial) => {
