@@ -200,7 +200,9 @@ export class ConnScript implements SegmentSink {
   /** Make emitSegment fail (no buffer) while true. */
   blockOutput = false;
 
-  constructor(opts: { iss?: number; mmsS?: number; config?: Partial<TcpConfig>; tsOffset?: number; start?: number } = {}) {
+  constructor(
+    opts: { iss?: number; mmsS?: number; tsoMaxS?: number; config?: Partial<TcpConfig>; tsOffset?: number; start?: number } = {},
+  ) {
     this.now = opts.start ?? 0;
     const params: ConnectionParams = {
       localAddr: LOCAL_ADDR,
@@ -210,6 +212,7 @@ export class ConnScript implements SegmentSink {
       iss: opts.iss ?? 1000,
       mmsS: opts.mmsS ?? 1480,
       tsOffset: opts.tsOffset ?? 0,
+      tsoMaxS: opts.tsoMaxS,
       config: opts.config,
     };
     this.conn = new Connection(params);

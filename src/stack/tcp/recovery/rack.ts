@@ -158,9 +158,24 @@ export function rsOnCumAck(c: Tcb, ack: number, now: number, tsEcr: number | und
   }
 }
 
-/** Records now wholly SACKed (by the merged scoreboard) after this ACK's blocks; delivered in sequence order. */
+/**
+ * Records now wholly SACKed (by the merged scoreboard) after this ACK's
+ * blocks; delivered in sequence order.
+ *
+ * A record only partly SACKed (a TSO or software-GSO segment of several
+ * frames, one of them lost) is split so the SACKed frames are a record of
+ * their own and only the hole is ever marked lost and resent (as Linux's
+ * SACK tagging fragments an skb). Splits fall only on the record's frame
+ * boundaries (start + k·MSS), only where the scoreboard holds the range
+ * (a block it dropped at maxSackRanges splits nothing), and never beyond
+ * rsSplitCap records: a receiver SACKing scattered single bytes cannot
+ * fragment the log (CVE-2019-11477/11478, "SACK Panic"); past the cap a
+ * record stays partly SACKed and is resent whole if lost.
+ */
 export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | undefined): void {
   const cs = c.cold;
+  const mss = c.sndMss();
+  const cap = rsSplitCap(c);
   let lo = cs.rsN;
   let hi = -1;
   for (let b = 0; b + 1 < blocks.length; b += 2) {
@@ -168,33 +183,41 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
     const r = blocks[b + 1]! >>> 0;
     if (!seqLt(l, r) || seqLe(r, c.sndUna) || seqGt(r, c.sndMax)) continue;
     for (let i = rsFind(c, seqLt(l, cs.rsBase) ? cs.rsBase : l); i < cs.rsN; i++) {
-      let st = rsStartOf(c, i);
+      const st = rsStartOf(c, i);
       if (!seqLt(st, r)) break;
       let k = rsIdx(c, i);
       const fl = cs.rsFl[k]!;
       if (fl & RS.SACKED) continue;
-      // A block that covers only part of a record (a TSO or software-GSO
-      // segment of several frames, one of them lost) splits it at the
-      // block's edges, so the SACKed part is a record of its own and only
-      // the hole is ever marked lost and resent (as Linux's SACK tagging
-      // fragments an skb). A split inserts a record at i: later indices move up.
-      if (seqLt(st, l)) {
-        rsSplit(c, i, l);
-        if (lo >= i && lo < cs.rsN) lo++;
-        if (hi >= i) hi++;
-        i++;
-        st = l;
+      let s = st;
+      let end = cs.rsEnd[k]!;
+      if (seqLt(skipSacked(c, st), end)) {
+        // Partly SACKed: the whole frames the scoreboard holds from the block's left edge on.
+        const from = seqLt(st, l) ? seqDiff(l, st) : 0;
+        const la = (st + Math.ceil(from / mss) * mss) >>> 0;
+        if (!seqLt(la, end)) continue;
+        const held = skipSacked(c, la);
+        if (!seqGt(held, la)) continue; // not in the scoreboard
+        const ra = seqLt(held, end) ? (st + Math.floor(seqDiff(held, st) / mss) * mss) >>> 0 : end;
+        if (!seqLt(la, ra)) continue; // no whole frame
+        const splits = (seqLt(st, la) ? 1 : 0) + (seqLt(ra, end) ? 1 : 0);
+        if (cs.rsN + splits > cap) continue;
+        // A split inserts a record at i: later indices move up.
+        if (seqLt(st, la)) {
+          rsSplit(c, i, la);
+          if (lo >= i && lo < cs.rsN) lo++;
+          if (hi >= i) hi++;
+          i++;
+          s = la;
+        }
+        if (seqLt(ra, end)) {
+          rsSplit(c, i, ra);
+          if (lo > i && lo < cs.rsN) lo++;
+          if (hi > i) hi++;
+          end = ra;
+        }
         k = rsIdx(c, i);
       }
-      if (seqGt(cs.rsEnd[k]!, r)) {
-        rsSplit(c, i, r);
-        if (lo > i && lo < cs.rsN) lo++;
-        if (hi > i) hi++;
-        k = rsIdx(c, i);
-      }
-      const end = cs.rsEnd[k]!;
-      if (seqLt(skipSacked(c, st), end)) continue; // only part of it is SACKed
-      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(end, st);
+      if (fl & RS.LOST) cs.rsLostBytes -= seqDiff(end, s);
       cs.rsFl[k] = (fl & ~RS.LOST) | RS.SACKED | RS.NEW;
       cs.rsSackedSegs++;
       if (i < lo) lo = i;
@@ -209,6 +232,11 @@ export function rsOnSack(c: Tcb, blocks: number[], now: number, tsEcr: number | 
       rackDeliver(c, k, cs.rsEnd[k]! | 0, fl, now, tsEcr);
     }
   }
+}
+
+/** Most records SACK splits may make: two per MSS-sized segment in flight, plus one per scoreboard range. */
+export function rsSplitCap(c: Tcb): number {
+  return 2 * Math.ceil(seqDiff(c.sndMax, c.sndUna) / c.sndMss()) + c.config.maxSackRanges;
 }
 
 /**
