@@ -46,7 +46,7 @@ describe('RACK record splits by SACK', () => {
     const data = pattern(10 * MSS, 3);
     expect(sendTso(s, 100, data)).toEqual([{ seq: 1101, len: 10 * MSS }]);
     expect(s.conn.debugRack().records.length).toBe(1);
-    // Frame 3 is lost: the receiver SACKs frames 4-10, then the hole is marked by RACK.
+    // Frames 0-2 arrive, frame 3 (bytes 3000-4000) is lost, frames 4-9 are SACKed.
     s.now = 150;
     s.send({ seq: PEER, ack: 1101 + 3 * MSS, flags: 'A' });
     s.send({ seq: PEER, ack: 1101 + 3 * MSS, flags: 'A', sack: [1101 + 4 * MSS, 1101 + 10 * MSS] });
@@ -66,7 +66,7 @@ describe('RACK record splits by SACK', () => {
     const s = tsoConn();
     sendTso(s, 100, pattern(10 * MSS));
     s.now = 150;
-    // Bytes 2500..7300 of the segment: whole frames 3..6 (2000..7000... rounded in: 3000..7000).
+    // Bytes 2500-7300 of the segment: the whole frames inside are bytes 3000-7000.
     s.send({ seq: PEER, ack: 1101, flags: 'A', sack: [1101 + 2500, 1101 + 7300] });
     expect(s.conn.debugRack().records.map(([st, end, , fl]) => [st - 1101, end - 1101, fl & 1])).toEqual([
       [0, 3000, 0],
