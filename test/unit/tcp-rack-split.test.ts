@@ -12,8 +12,8 @@ const PEER = 5001;
 const MSS = 1000;
 
 /** SACK connection with TSO (64 KB segments), MSS 1000, one 50 ms RTT sample: SND.UNA = 1101 at t = 50. */
-function tsoConn(): ConnScript {
-  const s = new ConnScript({ iss: 1000, mmsS: MSS + 20, tsoMaxS: 64_020, config: { timestamps: false, windowScaling: false } });
+function tsoConn(config = {}): ConnScript {
+  const s = new ConnScript({ iss: 1000, mmsS: MSS + 20, tsoMaxS: 64_020, config: { timestamps: false, windowScaling: false, ...config } });
   s.establishPassive({ iss: 5000, mss: MSS, sack: true });
   s.conn.write(pattern(100), 0, 100);
   s.dispatch();
@@ -134,5 +134,34 @@ describe('RACK record splits by SACK', () => {
     expect(most).toBeLessThanOrEqual(cap);
     expect(s.conn.debugRack().records.length).toBe(0);
     expect(s.conn.debugSender().inRecovery).toBe(false);
+  });
+
+  it('a block the scoreboard dropped (maxSackRanges) splits nothing', () => {
+    const s = tsoConn({ maxSackRanges: 4 });
+    sendTso(s, 100, pattern(10 * MSS));
+    s.now = 150;
+    // Four single bytes fill the scoreboard; a whole frame above them is then dropped by it.
+    s.send({ seq: PEER, ack: 1101, flags: 'A', sack: [1111, 1112, 1121, 1122, 1131, 1132, 1141, 1142] });
+    const before = s.conn.debugRack().records;
+    s.send({ seq: PEER, ack: 1101, flags: 'A', sack: [1101 + 5 * MSS, 1101 + 6 * MSS] });
+    expect(s.conn.debugSender().scoreboard).toEqual([1111, 1112, 1121, 1122, 1131, 1132, 1141, 1142]);
+    const after = s.conn.debugRack().records;
+    expect(after).toEqual(before);
+    expect(after.filter(([st, end]) => st === 1101 + 5 * MSS || end === 1101 + 6 * MSS)).toEqual([]);
+  });
+
+  it('past the cap (2 per MSS in flight + maxSackRanges) a record stays partly SACKed instead of splitting', () => {
+    const s = tsoConn({ maxSackRanges: 4, noDelay: true });
+    // 40 small segments (40 records), then one GSO segment of 6 frames: 41 records, 10 MSS in flight, cap 24.
+    for (let i = 0; i < 40; i++) sendTso(s, 100, pattern(100, i));
+    expect(sendTso(s, 100, pattern(6 * MSS))).toEqual([{ seq: 5101, len: 6 * MSS }]);
+    expect(s.conn.debugRack().records.length).toBe(41);
+    s.now = 150;
+    s.send({ seq: PEER, ack: 1101, flags: 'A', sack: [5101 + 2 * MSS, 5101 + 4 * MSS] });
+    expect(s.conn.debugSender().scoreboard).toEqual([5101 + 2 * MSS, 5101 + 4 * MSS]);
+    // No record was split at the block's frame boundaries, none is SACKed.
+    const recs = s.conn.debugRack().records;
+    expect(recs.filter(([st, end]) => st === 5101 + 2 * MSS || end === 5101 + 4 * MSS)).toEqual([]);
+    expect(recs.filter(([, , , fl]) => (fl & 1) !== 0)).toEqual([]);
   });
 });
