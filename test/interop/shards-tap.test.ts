@@ -138,7 +138,19 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
    * while the echo flows), reads the echo, compares SHA-256 when the socket
    * closes. `onEchoed` sees the running count. Never rejects.
    */
-  function client(size: number, reta: number[], onEchoed?: (n: number) => void, window = 128 * 1024): { done: Promise<ClientResult> } {
+  /**
+   * A kernel TCP client of the echo: writes `size` random bytes at most
+   * `window` ahead of the echo. With `gate`, it writes no further than
+   * `gate.at` bytes until `gate.open` resolves (so a test can act while
+   * every client is mid-transfer, whatever the machine's load).
+   */
+  function client(
+    size: number,
+    reta: number[],
+    onEchoed?: (n: number) => void,
+    window = 128 * 1024,
+    gate?: { at: number; open: Promise<void> },
+  ): { done: Promise<ClientResult> } {
     const data = randomBytes(size);
     const chunks: Buffer[] = [];
     let echoed = 0;
@@ -159,6 +171,11 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
         localPort = s.localPort ?? 0;
         void (async () => {
           for (let off = 0; off < size && !s.destroyed; ) {
+            if (gate !== undefined && off >= gate.at) {
+              await gate.open;
+              gate = undefined;
+              continue;
+            }
             if (off - echoed >= window) {
               await waitEvent();
               continue;
@@ -251,20 +268,30 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
     await waitForOutput(dump, 'listening on');
     const SIZE = 2 * 1024 * 1024;
     // Every client has had some of its data echoed (so it is established and
-    // flowing) before the kill, and still has most of it to send.
+    // flowing) before the kill, and still has most of it to send: each holds
+    // at 256 KiB written until the kill, however fast the others were.
     const flowing = new Set<number>();
     let flowingResolve!: () => void;
     const allFlowing = new Promise<void>((r) => (flowingResolve = r));
+    let openGate!: () => void;
+    const gate = { at: 256 * 1024, open: new Promise<void>((r) => (openGate = r)) };
     const clients = Array.from({ length: 64 }, (_, i) =>
-      client(SIZE, reta, (n) => {
-        if (n >= 64 * 1024 && !flowing.has(i)) {
-          flowing.add(i);
-          if (flowing.size === 64) flowingResolve();
-        }
-      }),
+      client(
+        SIZE,
+        reta,
+        (n) => {
+          if (n >= 64 * 1024 && !flowing.has(i)) {
+            flowing.add(i);
+            if (flowing.size === 64) flowingResolve();
+          }
+        },
+        128 * 1024,
+        gate,
+      ),
     );
     await withTimeout(allFlowing, { timeoutMs: 60_000, what: 'all 64 clients to have 64 KiB echoed', detail: () => `${flowing.size} flowing; ${child.describe()}` });
     process.kill(victim.pid, 'SIGKILL');
+    openGate();
     let settled = 0;
     const results = await withTimeout(Promise.all(clients.map((c) => c.done.finally(() => settled++))), {
       timeoutMs: 90_000,
