@@ -47,6 +47,7 @@ import { copyBytes } from '../wire/bytes.js';
 import { validateNumber, validateString, validateUint32 } from '../errors/validators.js';
 import { blockListOption, type BlockListLike } from './net-args.js';
 import { Dgram6Binding, parseIpv6Text, type Dgram6Sink } from './dgram6.js';
+import { ipv4OfMapped } from '../wire/ipv6.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -95,6 +96,8 @@ const MIN_SNDBUF = 4608;
 /** Bytes charged per queued datagram on top of its payload. */
 const DATAGRAM_OVERHEAD = 64;
 const MAX_UDP_PAYLOAD = 65507;
+/** The largest UDP payload to a native IPv6 destination: the 16-bit UDP length less its header. */
+const MAX_UDP6_PAYLOAD = 65527;
 
 const kState = Symbol('ustack.dgram.state');
 
@@ -886,7 +889,10 @@ export class DgramSocket extends EventEmitter {
       if (dst === null) return 'EINVAL';
     }
     const data = list.length === 1 ? list[0]! : Buffer.concat(list);
-    if (data.length > MAX_UDP_PAYLOAD || data.length > h.sendBuf) return 'EMSGSIZE';
+    // A native IPv6 destination takes 65,535 - 8 bytes (no IPv4 header); an IPv4-mapped one IPv4's limit, as Linux.
+    const to = dst ?? six.remote;
+    const max = to !== null && ipv4OfMapped(to) < 0 ? MAX_UDP6_PAYLOAD : MAX_UDP_PAYLOAD;
+    if (data.length > max || data.length > h.sendBuf) return 'EMSGSIZE';
     const r = six.send(dst, port, data, h.ttl, h.broadcast, h.sendOpts);
     h.host.kick();
     if (typeof r === 'string') return r;

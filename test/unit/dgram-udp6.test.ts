@@ -117,6 +117,28 @@ describe("node:dgram 'udp6'", () => {
     expect(b.iface.v6!.stats.ip6_tx_fragmented).toBeGreaterThan(0);
   });
 
+  it('takes 65,527 bytes to a native IPv6 destination (arriving whole over ::1), 65,528 is EMSGSIZE; an IPv4-mapped destination keeps IPv4\'s 65,507', async () => {
+    const server = sock(a, 'udp6');
+    await bound(server, 5009, '::1');
+    const c = sock(a, 'udp6');
+    await bound(c, 0);
+    const payload = Buffer.from(new Uint8Array(65_527).map((_, i) => (i * 13 + 1) & 0xff));
+    const got = nextMessage(server, 'the 65,527-byte datagram over ::1');
+    expect(await sendResult(c, payload, 5009, '::1')).toBeNull();
+    const [m, r] = await got;
+    expect(r.size).toBe(65_527);
+    expect(Buffer.compare(m, payload)).toBe(0);
+    expect((await sendResult(c, Buffer.alloc(65_528), 5009, '::1')) as NodeJS.ErrnoException | null).toMatchObject({ code: 'EMSGSIZE' });
+    expect((await sendResult(c, Buffer.alloc(65_508), 5009, `::ffff:${B4}`)) as NodeJS.ErrnoException | null).toMatchObject({ code: 'EMSGSIZE' });
+    expect(await sendResult(c, Buffer.alloc(65_507), 5009, `::ffff:${B4}`)).toBeNull();
+    // Connected to a native IPv6 peer, the same limit.
+    c.connect(5009, '::1');
+    await withTimeout(new Promise((resolve) => c.once('connect', resolve)), { timeoutMs: 5_000, what: 'connect to [::1]:5009' });
+    const again = nextMessage(server, 'the 65,527-byte datagram on the connected socket');
+    c.send(payload);
+    expect((await again)[1].size).toBe(65_527);
+  });
+
   it('bound to one IPv6 address: address() names it, a datagram to another address of the stack is refused (ICMPv6 port unreachable -> ECONNREFUSED on a connected socket)', async () => {
     const server = sock(a, 'udp6');
     await bound(server, 5002, A6);

@@ -153,7 +153,8 @@ export class Ipv6Output {
     }
     const mtu = this.pathMtu(dst);
     if (IPV6_HEADER_LEN + length > mtu) {
-      if (length > 65535 - FRAGMENT_HEADER_LEN) {
+      // The fragment header is not part of the reassembled packet: its payload may be 65,535 bytes (RFC 8200 §4.5, as Linux).
+      if (length > 65535) {
         this.stats.ip6_tx_drop_too_big++;
         return false;
       }
