@@ -45,9 +45,9 @@ import { UdpBindError, type IcmpErrorKind, type UdpEndpoint, type UdpHandler } f
 import { ipToString, parseIpv4Address } from '../wire/ipv4.js';
 import { copyBytes } from '../wire/bytes.js';
 import { validateNumber, validateString, validateUint32 } from '../errors/validators.js';
-import { blockListOption, type BlockListLike } from './net-args.js';
-import { Dgram6Binding, parseIpv6Text, type Dgram6Sink } from './dgram6.js';
-import { ipv4OfMapped } from '../wire/ipv6.js';
+import { blockListOption, stripZone, type BlockListLike } from './net-args.js';
+import { Dgram6Binding, type Dgram6Sink } from './dgram6.js';
+import { ipv4OfMapped, tryParseIpv6 } from '../wire/ipv6.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -292,7 +292,7 @@ function familyLookup(fn: LookupFunction, loopback: string, family: 4 | 6, liter
   let lastLiteral = '';
   return (address, cb) => {
     const a = address || loopback;
-    if (literals && (a === lastLiteral || isIPv6(a) || isIPv4(a) || parseIpv6Text(a) !== null)) {
+    if (literals && (a === lastLiteral || isIPv6(a) || isIPv4(a) || tryParseIpv6(stripZone(a)) !== null)) {
       lastLiteral = a;
       process.nextTick(cb, null, a);
     } else call(a, family, cb);
@@ -574,7 +574,7 @@ export class DgramSocket extends EventEmitter {
   /** bind() of a 'udp6' socket once its address is resolved. */
   private bind6(h: Handle, six: Dgram6Binding, ip: string, portNum: number): void {
     const st = this[kState];
-    const addr = parseIpv6Text(ip);
+    const addr = tryParseIpv6(stripZone(ip));
     const code = addr === null ? 'EINVAL' : six.bind(addr, portNum, st.reuseAddr);
     if (code !== null) {
       st.bindState = BIND_UNBOUND;
@@ -651,7 +651,7 @@ export class DgramSocket extends EventEmitter {
   /** Like connect(2) on a UDP socket: fixes the peer, and the local address if it was the wildcard. */
   private handleConnect(h: Handle, ip: string, port: number): string | null {
     if (h.six !== null) {
-      const dst6 = parseIpv6Text(ip);
+      const dst6 = tryParseIpv6(stripZone(ip));
       if (dst6 === null) return 'EINVAL';
       try {
         h.rehash(this[kState].reuseAddr);

@@ -14,7 +14,8 @@
  * would be the kernel's placeholder 127.0.0.6), is ENETUNREACH; a
  * destination that is not IPv6 text is EINVAL.
  */
-import { ipv6Equal, ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified, parseIpv6Address } from '../wire/ipv6.js';
+import { ipv4OfMapped, ipv6Equal, ipv6ToString, isIpv6LinkLocal, isIpv6Unspecified, parseIpv6Address, tryParseIpv6 } from '../wire/ipv6.js';
+import { stripZone } from './net-args.js';
 import { ipToString } from '../wire/ipv4.js';
 import {
   UdpBindError,
@@ -51,26 +52,9 @@ const ICMP4_ERRNO: Partial<Record<IcmpErrorKind, string>> = {
 
 const LOOPBACK6 = parseIpv6Address('::1');
 
-/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d) carries, or -1. */
-export function mappedIpv4(a: Uint8Array): number {
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return -1;
-  if (a[10] !== 0xff || a[11] !== 0xff) return -1;
-  return ((a[12]! << 24) | (a[13]! << 16) | (a[14]! << 8) | a[15]!) >>> 0;
-}
-
 /** node's text for an IPv4 peer of an IPv6 socket. */
 export function mappedText(v4: number): string {
   return `::ffff:${ipToString(v4)}`;
-}
-
-/** IPv6 text (a zone, `%eth0`, accepted and dropped: the stack has one link) to bytes, or null. */
-export function parseIpv6Text(text: string): Uint8Array | null {
-  const pct = text.indexOf('%');
-  try {
-    return parseIpv6Address(pct >= 0 ? text.slice(0, pct) : text);
-  } catch {
-    return null;
-  }
 }
 
 export class Dgram6Binding {
@@ -135,7 +119,7 @@ export class Dgram6Binding {
   /** A destination's text as bytes (null: not IPv6 text), with a one-entry cache: a socket mostly sends to one peer. */
   destination(text: string): Uint8Array | null {
     if (text !== this.lastDstText || this.lastDst === null) {
-      const d = parseIpv6Text(text);
+      const d = tryParseIpv6(stripZone(text));
       if (d === null) return null;
       this.lastDstText = text;
       this.lastDst = d;
@@ -152,7 +136,7 @@ export class Dgram6Binding {
    * address on an ipv6Only socket; EADDRINUSE; EADDRNOTAVAIL).
    */
   bind(address: Uint8Array, port: number, reuse: boolean): string | null {
-    const v4 = mappedIpv4(address);
+    const v4 = ipv4OfMapped(address);
     if (v4 >= 0 && this.ipv6Only) return 'EINVAL';
     try {
       if (v4 >= 0) this.ep4 = this.endpoints.udpBind(v4, port, this.rx4, reuse);
@@ -182,7 +166,7 @@ export class Dgram6Binding {
   /** connect(2): fixes the peer and, from `::`, the local address toward it. Returns the errno or null. */
   connect(dst: Uint8Array, port: number, broadcastOk: boolean, reuse: boolean): string | null {
     if (isIpv6Unspecified(dst)) dst = LOOPBACK6; // Linux: connecting to :: means loopback
-    const v4 = mappedIpv4(dst);
+    const v4 = ipv4OfMapped(dst);
     if (v4 >= 0) {
       if (this.ipv6Only || this.ep4 === null) return 'ENETUNREACH';
       const peer = v4 === 0 ? 0x7f000001 : v4;
@@ -277,7 +261,7 @@ export class Dgram6Binding {
       dst = this.remote!;
       port = this.remotePort;
     } else if (isIpv6Unspecified(dst)) dst = LOOPBACK6;
-    const v4 = mappedIpv4(dst);
+    const v4 = ipv4OfMapped(dst);
     if (v4 >= 0) {
       if (this.ipv6Only || this.ep4 === null) return 'ENETUNREACH';
       const peer = v4 === 0 ? 0x7f000001 : v4;
@@ -294,7 +278,7 @@ export class Dgram6Binding {
   /** address() as node reports it for an AF_INET6 socket. */
   localText(): string {
     if (this.remotePort !== 0) {
-      if (mappedIpv4(this.remote!) >= 0 && this.ep4 !== null) return mappedText(this.ep4.localAddress);
+      if (ipv4OfMapped(this.remote!) >= 0 && this.ep4 !== null) return mappedText(this.ep4.localAddress);
       if (this.ep6?.localAddress) return this.text(this.ep6.localAddress);
     }
     if (this.boundAddress !== null) return this.text(this.boundAddress);

@@ -341,14 +341,18 @@ export function parseIpv6Address(s: string): Uint8Array {
   return ipv6FromWords(words);
 }
 
+/** parseIpv6Address's bytes, or null where it throws. */
+export function tryParseIpv6(s: string): Uint8Array | null {
+  try {
+    return parseIpv6Address(s);
+  } catch {
+    return null;
+  }
+}
+
 /** True when `s` is IPv6 text parseIpv6Address takes. */
 export function isIpv6Text(s: string): boolean {
-  try {
-    parseIpv6Address(s);
-    return true;
-  } catch {
-    return false;
-  }
+  return tryParseIpv6(s) !== null;
 }
 
 /** 'fd00::2/64' -> { address, prefixLength }. Throws WireError('unsupported'). */

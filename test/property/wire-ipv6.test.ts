@@ -13,6 +13,7 @@ import {
   parseIpv6,
   emitIpv6,
   parseIpv6Address,
+  tryParseIpv6,
   ipv6ToString,
   ipv6PseudoSum,
   ipv6PrefixMatch,
@@ -178,6 +179,9 @@ describe('IPv6 round trips', () => {
           ok = false;
         }
         expect(ok).toBe(isIPv6(s));
+        // tryParseIpv6: the same bytes, or null where parseIpv6Address throws.
+        const t = tryParseIpv6(s);
+        expect(t === null ? null : Array.from(t)).toStrictEqual(ok ? Array.from(parseIpv6Address(s)) : null);
       }),
       fcParams(),
     );
