@@ -11,17 +11,31 @@
  * What must hold instead: no connection ever sends a RST, every RST that
  * arrives finds no connection or a TIME_WAIT (never a connection still
  * exchanging data or FINs), nobody sees an error, and the data is intact.
+ *
+ * One exception, which is TCP working as designed: a duplicate of the
+ * client's SYN delayed past the close makes the listener open a new
+ * embryonic connection (SYN_RECEIVED) that nobody wants. Its SYN-ACK draws
+ * the old connection's ACK from TIME_WAIT (or a RST from a closed port), it
+ * answers an unacceptable ACK with a RST, and a RST tears it down — RFC 9293
+ * §3.5, "recovery from old duplicate SYN" (seed 1388511761 with 2 % loss,
+ * 20 % reordering and 2 % duplication does exactly that). RSTs sent by or
+ * reaching such a connection are allowed; none may touch the connections
+ * that carry the data.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BulkEnd, DataSource, SimNet, type Impairments } from '../helpers/tcp-link.js';
-import { State } from '../../src/stack/tcp/connection.js';
+import { State, type Connection } from '../../src/stack/tcp/connection.js';
 import type { TcpLayer } from '../../src/stack/tcp/tcp-layer.js';
 import { TCP_RST } from '../../src/wire/tcp.js';
 
 interface CloseRun {
-  /** RSTs that reached a connection other than TIME_WAIT: "state@time". */
+  /** RSTs that reached a connection other than TIME_WAIT, besides old-duplicate-SYN embryos: "state@time". */
   rstToLive: string[];
+  /** Connections the listener opened after the first: embryos of old duplicate SYNs. */
+  embryos: number;
+  /** RSTs that reached such an embryo. */
+  rstToEmbryo: number;
   /** RSTs that reached no connection or a TIME_WAIT. */
   rstAfterClose: number;
   resetsOut: number;
@@ -30,15 +44,20 @@ interface CloseRun {
   remaining: number;
 }
 
-/** Records, for each RST a layer receives, the state of the connection it is for. */
-function watchResets(layer: TcpLayer, run: CloseRun): void {
+/**
+ * Records, for each RST a layer receives, the state of the connection it is
+ * for; `embryo(c)` says whether c is a connection the listener opened for an
+ * old duplicate SYN (not one of the two that carry the data).
+ */
+function watchResets(layer: TcpLayer, run: CloseRun, embryo: (c: Connection) => boolean): void {
   const input = layer.input.bind(layer);
   layer.input = (src, dst, buf, off, len, verified, now) => {
     if (len >= 20 && (buf[off + 13]! & TCP_RST) !== 0) {
       const srcPort = (buf[off]! << 8) | buf[off + 1]!;
       const dstPort = (buf[off + 2]! << 8) | buf[off + 3]!;
       const c = layer.connections().find((x) => x.localPort === dstPort && x.remotePort === srcPort);
-      if (c !== undefined && c.state !== State.TIME_WAIT) run.rstToLive.push(`${c.stateName}@${now}`);
+      if (c !== undefined && embryo(c)) run.rstToEmbryo++;
+      else if (c !== undefined && c.state !== State.TIME_WAIT) run.rstToLive.push(`${c.stateName}@${now}`);
       else run.rstAfterClose++;
     }
     input(src, dst, buf, off, len, verified, now);
@@ -46,17 +65,33 @@ function watchResets(layer: TcpLayer, run: CloseRun): void {
 }
 
 function closeRun(seed: number, imp: Impairments, ab: number, ba: number): CloseRun {
-  const run: CloseRun = { rstToLive: [], rstAfterClose: 0, resetsOut: 0, errors: [], intact: false, remaining: 0 };
+  const run: CloseRun = { rstToLive: [], embryos: 0, rstToEmbryo: 0, rstAfterClose: 0, resetsOut: 0, errors: [], intact: false, remaining: 0 };
   const net = new SimNet(seed, imp, imp);
-  watchResets(net.a, run);
-  watchResets(net.b, run);
   let server: BulkEnd | null = null;
+  let client: BulkEnd | null = null;
+  // b's connections other than the first the listener opened (the one accepted as `server`).
+  const dataConns = new Set<Connection>();
+  const embryo = (c: Connection): boolean => net.b.connections().includes(c) && !dataConns.has(c);
+  watchResets(net.a, run, () => false);
+  watchResets(net.b, run, embryo);
   net.b.listen(5001, 0, 128, (conn) => {
+    if (server !== null) return; // an old duplicate SYN's connection, completed: nobody reads it
     server = new BulkEnd(conn, new DataSource(ba, seed + 1000));
   });
-  const client = new BulkEnd(net.a.connect(net.addrB, 5001), new DataSource(ab, seed));
+  const countEmbryos = (): void => {
+    for (const c of net.b.connections()) {
+      if (dataConns.size === 0) dataConns.add(c);
+      else if (!dataConns.has(c) && !seenEmbryos.has(c)) {
+        seenEmbryos.add(c);
+        run.embryos++;
+      }
+    }
+  };
+  const seenEmbryos = new Set<Connection>();
+  client = new BulkEnd(net.a.connect(net.addrB, 5001), new DataSource(ab, seed));
   const closed = new Set<BulkEnd>();
   for (;;) {
+    countEmbryos();
     for (const end of [client, server as BulkEnd | null]) {
       if (end === null) continue;
       end.pump();
@@ -70,6 +105,7 @@ function closeRun(seed: number, imp: Impairments, ab: number, ba: number): Close
     if (net.a.stats.currentConnections === 0 && net.b.stats.currentConnections === 0 && server !== null) break;
     if (!net.step() || net.clock.now() > 3_600_000) break;
   }
+  countEmbryos();
   const s = server as BulkEnd | null;
   run.resetsOut = net.a.stats.conn.resetsOut + net.b.stats.conn.resetsOut;
   run.errors = [client.closedError, s?.closedError];
@@ -101,7 +137,9 @@ describe('tcp: RSTs around a clean close over an impaired link', () => {
           const r = closeRun(seed, imp, ab, ba);
           const msg = `seed=${seed} profile=${JSON.stringify(imp)} ab=${ab} ba=${ba} rstToLive=${r.rstToLive.join(',')} errors=${r.errors.join('/')}`;
           expect(r.rstToLive, msg).toEqual([]);
-          expect(r.resetsOut, msg).toBe(0);
+          // RSTs only where an old duplicate SYN opened an embryo (RFC 9293 §3.5).
+          if (r.embryos === 0) expect(r.resetsOut, msg).toBe(0);
+          else expect(r.rstToEmbryo + r.rstAfterClose, msg).toBeGreaterThan(0);
           expect(r.errors, msg).toEqual([undefined, undefined]);
           expect(r.intact, msg).toBe(true);
           expect(r.remaining, msg).toBe(0);
