@@ -1,10 +1,8 @@
 /**
  * The measuring half of test/unit/socket-alloc.test.ts, run as its own node
- * process (`node --import tsx test/helpers/socket-alloc-child.ts MODE`), so
- * ustack's modules load as node loads the published package: native ES
- * modules with direct bindings. Under vitest's module runner every imported
- * function is reached through an export getter, and those frames allocate
- * and re-tier at their own pace, which is the test runner's cost, not ours.
+ * process (`node --no-concurrent-recompilation --import tsx
+ * test/helpers/socket-alloc-child.ts MODE [warmMiB] [windows] [windowMiB]`;
+ * why: test/helpers/alloc-child.ts).
  *
  * One connection between two stacks' socket modules on a MemoryNic pair,
  * driven step by step on a virtual clock (test/helpers/socket-pair.ts), b's
@@ -19,6 +17,7 @@ import type * as nodeNet from 'node:net';
 import { SocketPair } from './socket-pair.js';
 import { bytesCopied } from '../../src/wire/bytes.js';
 import { sampleHeapProfile, type ProfileNode } from './alloc-profile.js';
+import { childArgs, printReport, topSites } from './alloc-child.js';
 
 export interface AllocWindow {
   /** MB (10^6 bytes) the reader received in the window. */
@@ -76,7 +75,7 @@ async function sampleAllocations(body: () => Promise<void>): Promise<Site[]> {
 function top(sites: Site[], perMB: number): string[] {
   const m = new Map<string, number>();
   for (const s of sites) m.set(`${s.ours} [${s.self}]`, (m.get(`${s.ours} [${s.self}]`) ?? 0) + s.bytes);
-  return [...m].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${(v / perMB).toFixed(0)} B/MB ${k}`);
+  return topSites(m, perMB, 'B/MB', 0);
 }
 
 /**
@@ -165,9 +164,8 @@ async function measure(mode: 'onread' | 'data', warmMiB: number, windows: number
 
 const mode = process.argv[2];
 if (mode !== 'onread' && mode !== 'data') {
-  process.stderr.write('usage: node --import tsx test/helpers/socket-alloc-child.ts onread|data [warmMiB] [windows] [windowMiB]\n');
+  process.stderr.write('usage: node --no-concurrent-recompilation --import tsx test/helpers/socket-alloc-child.ts onread|data [warmMiB] [windows] [windowMiB]\n');
   process.exit(2);
 }
-const [warm, windows, windowMiB] = process.argv.slice(3).map(Number);
-const report = await measure(mode, warm || 1024, windows || 3, windowMiB || 64);
-process.stdout.write(`${JSON.stringify(report)}\n`);
+const [warmMiB, windows, windowMiB] = childArgs(3, [1024, 3, 64]);
+printReport(await measure(mode, warmMiB!, windows!, windowMiB!));

@@ -4,9 +4,9 @@
  * ustack's own code, and copies each byte twice (issue 19).
  *
  * The measurement runs in a node process of its own
- * (test/helpers/socket-alloc-child.ts: ustack's modules loaded as native ES
- * modules, as the published package loads, not through vitest's module
- * runner): after a 1 GiB warm-up, three consecutive 64 MiB windows under
+ * (test/helpers/socket-alloc-child.ts, started by alloc-child.ts
+ * runAllocChild with --no-concurrent-recompilation; why: alloc-child.ts):
+ * after a 1 GiB warm-up, three consecutive 64 MiB windows under
  * V8's sampling heap profiler. The budget applies to the median window.
  * V8 keeps re-tiering code that runs once per ACK or once per write (~15
  * times per MB) for hundreds of MB: a single window can catch one such
@@ -22,37 +22,19 @@
  *   are counted apart, the chunk objects bounded per chunk, the rest as above.
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { median, runAllocChild } from '../helpers/alloc-child.js';
 import type { AllocReport } from '../helpers/socket-alloc-child.js';
 
-const child = new URL('../helpers/socket-alloc-child.ts', import.meta.url).pathname;
-
-/**
- * V8 optimises hot functions on a background thread by default; on a loaded
- * machine (CI runs the VM test beside vitest) that thread can fall so far
- * behind that code which runs once per idle transition (maybeDropCold) is
- * still interpreted after the warm-up, and the interpreter boxes every
- * double it loads: one run at load 9 measured 1,269 B/MB that way, the same
- * code 60 when optimised. `--no-concurrent-recompilation` optimises on the
- * main thread as soon as a function is hot, so what is measured is the
- * steady state whatever the load (three runs each beside two busy loops:
- * median windows 54-69 B/MB onread, 0-1 data; without the flag 199-1,004
- * and 168-849).
- */
-const V8_FLAGS = ['--no-concurrent-recompilation'];
+const child = new URL('../helpers/socket-alloc-child.ts', import.meta.url);
 
 async function measure(mode: 'onread' | 'data'): Promise<AllocReport> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...V8_FLAGS, '--import', 'tsx', child, mode], { maxBuffer: 1 << 20, timeout: 110_000 });
-  const report = JSON.parse(stdout.trim().split('\n').pop()!) as AllocReport;
+  const report = await runAllocChild<AllocReport>(child, [mode], 110_000);
   for (const [i, w] of report.windows.entries()) {
     const chunks = mode === 'data' ? `; ${w.chunks} chunks, chunk Buffers and slabs ${w.chunkBytesPerChunk.toFixed(0)} B per chunk, node's stream internals ${w.streamBytesPerChunk.toFixed(0)} B per chunk` : '';
     console.log(`[socket-alloc] ${report.node} ${mode} window ${i}: ${w.mb.toFixed(1)} MB, ${w.perMB.toFixed(0)} B/MB in ustack code, ${w.copies.toFixed(3)} copies per byte${chunks}; top:`, w.top);
   }
   return report;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 describe('socket API bulk transfer: heap allocated by ustack per MB moved', () => {
   it('onread reader, 1 MiB writes: < 1 KB per MB in ustack code, two copies per byte', async () => {
