@@ -36,18 +36,10 @@ exclude=(--exclude 'test/unit/dependency-rules.test.ts' --exclude 'test/unit/tcp
 # ~1,350; node 24 onread 900-1,370, 'data' 1,330-1,600 — most of it in
 # net-socket.ts _pull (540-1,190 B/MB), which V8 12.4/13.6 leave boxing
 # where V8 11.3 does not. Open in issue 19; the TCP-level allocation tests
-# (tcp-alloc, tcp-alloc-realclock, iface-alloc) run on every version.
+# (tcp-alloc, tcp-alloc-realclock, iface-alloc, tcp6-alloc) run on every
+# version.
 exclude+=(--exclude 'test/unit/socket-alloc.test.ts')
 echo "test-node-versions: test/unit/socket-alloc.test.ts runs on the machine's node only (its budget is not met on 22/24 yet: issue 19)"
-# TCP over IPv6's per-segment budget (< 1 B on the IPv6 code) is measured
-# inside vitest after a warm-up; on node 22 a fresh-clone CI run measured
-# 16.7 B/segment once (ci7 passed it): code that runs once per burst or
-# idle transition (ipv6-output send/onLink, ColdState.reset) still
-# interpreted, boxing the doubles it loads; node 24 in the same run 0.61.
-# Until it is measured in its own process as socket-alloc is
-# (--no-concurrent-recompilation), it runs on the machine's node only.
-exclude+=(--exclude 'test/unit/tcp6-alloc.test.ts')
-echo "test-node-versions: test/unit/tcp6-alloc.test.ts runs on the machine's node only (measured inside vitest, it depends on V8 12.4/13.6's tiering: issue 17)"
 
 summary=()
 failed=0
