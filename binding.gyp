@@ -16,6 +16,8 @@
         "addon/napi/tap_device.cc",
         "addon/napi/e1000_device.cc",
         "addon/napi/event_loop.cc",
+        "addon/heap/heap_policy.cc",
+        "addon/napi/heap_policy_binding.cc",
         "addon/napi/bytes_binding.cc",
         "addon/registry/device_registry.cc",
         "addon/napi/xdp_device.cc",

@@ -1,12 +1,13 @@
 // The addon's entry point: registration only. Every export is listed here,
 // as src/driver/addon.ts (UstackAddon) declares it; the bindings live in
 // addon/napi/ (the only code that knows N-API), over the plain C++ core in
-// addon/{tap,vnet_hdr,e1000,virtio,xdp,shm,slots,pci,dma,bytes,registry,common}. See addon/README.md.
+// addon/{tap,vnet_hdr,e1000,virtio,xdp,shm,slots,pci,dma,bytes,heap,registry,common}. See addon/README.md.
 #include <napi.h>
 
 #include "napi/bytes_binding.h"
 #include "napi/e1000_device.h"
 #include "napi/event_loop.h"
+#include "napi/heap_policy_binding.h"
 #include "napi/shm_owner.h"
 #include "napi/shm_port.h"
 #include "napi/tap_device.h"
@@ -35,6 +36,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The poll loop's view of libuv (napi/event_loop.h).
   exports.Set("eventLoopDue", Napi::Function::New(env, EventLoopDue, "eventLoopDue"));
   exports.Set("eventLoopSpin", Napi::Function::New(env, EventLoopSpin, "eventLoopSpin"));
+  // The C library heap's policy for a busy poller (napi/heap_policy_binding.h).
+  exports.Set("keepFreedHeap", Napi::Function::New(env, KeepFreedHeap, "keepFreedHeap"));
 
   // Byte kernels (napi/bytes_binding.h).
   exports.DefineProperties({

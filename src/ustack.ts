@@ -16,7 +16,7 @@ import { RealClock, type Clock } from './time/clock.js';
 import { NetStack, type StackLimits } from './stack/net-stack.js';
 import type { TransportEndpoints } from './stack/transport-endpoints.js';
 import { PollLoop, type PollLoopOptions, type PollMode } from './runtime/poll-loop.js';
-import { eventLoopProbe, nativeByteKernels } from './driver/addon.js';
+import { eventLoopProbe, keepFreedHeap, nativeByteKernels } from './driver/addon.js';
 import { installByteKernels } from './wire/kernels.js';
 import type { Interface, InterfaceStats } from './stack/iface/interface.js';
 import type { TcpConfig } from './stack/tcp/connection.js';
@@ -68,8 +68,11 @@ export interface StackOptions {
   impair?: ImpairOptions;
   /**
    * 'adaptive' (default: spin while frames flow, sleep on the NIC's wake-up
-   * when idle) or 'busy' (never sleep); or the options object, e.g.
-   * { mode: 'busy', sliceMs: 50 } (see PollLoopOptions).
+   * when idle) or 'busy' (never sleep: a core of its own); or the options
+   * object, e.g. { mode: 'busy', sliceMs: 50 } (see PollLoopOptions). A busy
+   * stack also makes glibc's malloc keep the memory it frees, process-wide
+   * (src/driver/addon.ts keepFreedHeap), so the heap does not shrink and
+   * regrow (brk) around each garbage collection of received Buffers.
    */
   poll?: PollMode | PollLoopOptions;
   /** Also write every frame to this pcap file (USTACK_PCAP does the same). */
@@ -268,7 +271,9 @@ export class Stack implements SocketHost {
     this.engine = engine;
     this.endpoints = engine;
     this.captures = captures;
-    this.loop = new PollLoop(engine, captures, { eventLoop: eventLoopProbe(), ...pollOptions(poll) });
+    const pollOpts = pollOptions(poll);
+    if (pollOpts.mode === 'busy') keepFreedHeap();
+    this.loop = new PollLoop(engine, captures, { eventLoop: eventLoopProbe(), ...pollOpts });
     this.loop.start();
   }
 

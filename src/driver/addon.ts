@@ -813,6 +813,11 @@ export interface UstackAddon {
   eventLoopDue(): boolean;
   /** Starts/stops the addon's libuv idle handle (keeps the poll phase from blocking). */
   eventLoopSpin(on: boolean): void;
+  /**
+   * Makes glibc's malloc keep the memory it frees (a large trim threshold
+   * and top pad, a fixed mmap threshold): true when it took effect. Process-wide.
+   */
+  keepFreedHeap?(): boolean;
   /** memmove of src[sOff, sOff + len) to dst[dOff, ...): 0, or -1 (nothing done) on bad arguments or bounds. */
   bytesCopy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): number;
   /** bytesCopy, returning the one's complement sum of the bytes (as onesSum), or -1. */
@@ -896,6 +901,32 @@ export function eventLoopProbe(): { due(): boolean; spin(on: boolean): void } | 
   }
   if (typeof addon.eventLoopDue !== 'function' || typeof addon.eventLoopSpin !== 'function') return null;
   return { due: addon.eventLoopDue, spin: addon.eventLoopSpin };
+}
+
+/**
+ * The C library heap's policy for a busy poller (addon/heap/heap_policy.h):
+ * glibc keeps what it frees rather than shrinking its heap after each garbage
+ * collection of received Buffers and growing it again (a brk system call
+ * every few slabs). Process-wide; applied once, when the first stack polls in
+ * 'busy' mode. False where it does not apply (no addon, an addon built before
+ * it, another allocator).
+ */
+export function keepFreedHeap(): boolean {
+  if (heapKept) return true;
+  let addon: UstackAddon;
+  try {
+    addon = loadAddon();
+  } catch {
+    return false;
+  }
+  heapKept = typeof addon.keepFreedHeap === 'function' && addon.keepFreedHeap();
+  return heapKept;
+}
+let heapKept = false;
+
+/** Whether keepFreedHeap() has taken effect in this process. */
+export function freedHeapKept(): boolean {
+  return heapKept;
 }
 
 /** The addon's byte kernels (memcpy and the Internet checksum), for the stack's wire helpers. */

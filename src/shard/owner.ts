@@ -20,7 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { parseNicSpec } from '../driver/nic-spec.js';
 import { DEFAULT_EPHEMERAL, SteeringPump } from '../driver/steering-pump.js';
-import { eventLoopProbe, type ShmCensus } from '../driver/addon.js';
+import { eventLoopProbe, keepFreedHeap, type ShmCensus } from '../driver/addon.js';
 import { codedError, ERR_INVALID_ARG_VALUE } from '../errors/node-errors.js';
 import { PollLoop, type PollLoopOptions } from '../runtime/poll-loop.js';
 import { RealClock } from '../time/clock.js';
@@ -127,6 +127,7 @@ export class ShardOwner extends EventEmitter {
       ...dev,
       ...addr,
     };
+    if (opts.poll?.mode === 'busy') keepFreedHeap(); // as a busy Stack does (src/ustack.ts)
     this.loop = new PollLoop(pump, [pump.deviceWake, pump.ringWake], { eventLoop: eventLoopProbe(), ...(opts.poll ?? {}) });
     this.loop.start();
     this.loop.ref(); // the device keeps the owner alive until close()
