@@ -26,6 +26,7 @@ import type { NicStats } from './nic.js';
 import type { TapNicOptions } from './tap-nic.js';
 import { OwnerArp, type OwnerArpStats } from './owner-arp.js';
 import { writeSynProbe } from './flow-probe.js';
+import { ProbeSchedule, type ProbeFlow } from './probe-schedule.js';
 import type { DeviceInfo, DeviceWake, SteeredDevice } from './steered-device.js';
 import { SteeredTap } from './steered-tap.js';
 import { SteeredXdp, type SteeredXdpOptions } from './steered-xdp.js';
@@ -91,6 +92,9 @@ export class SteeringPump {
   private txWaiting = false;
   private ringWakeHandler: (() => void) | null = null;
   private readonly counters = { polls: 0, probesSent: 0, probesNoNeighbor: 0 };
+  /** The repeats of the probes of dead workers' peers. */
+  private readonly probes = new ProbeSchedule();
+  private readonly sendProbe = (f: ProbeFlow): void => this.probe(f);
   private readonly address: number;
   private readonly netmask: number;
   private readonly gateway: number;
@@ -184,6 +188,7 @@ export class SteeringPump {
     this.counters.polls++;
     const shm = this.shm;
     let moved = this.device.receive();
+    if (this.probes.pending > 0) this.probes.runDue(now, this.sendProbe);
     // ARP from the wire and from workers.
     for (;;) {
       const n = shm.takeLocal(this.localSlots, this.localLens, BURST, this.localFrom);
@@ -203,7 +208,8 @@ export class SteeringPump {
 
   /** Frames wait to be sent (the device pushed back): poll again soon. */
   pollAt(): number {
-    return !this.closed && this.txWaiting ? -Infinity : Infinity;
+    if (this.closed) return Infinity;
+    return this.txWaiting ? -Infinity : this.probes.nextAt();
   }
 
   /** Prepares a place for a new worker; returns the fds it must inherit. */
@@ -220,20 +226,25 @@ export class SteeringPump {
   /**
    * The worker is gone: its flows forgotten, its slots reclaimed, and each
    * TCP peer it had probed (flow-probe.ts) so it gets a RST even when it
-   * has nothing to send. The probes leave at the next poll. Returns how
-   * many flows it held, or -1 when the place was vacant.
+   * has nothing to send, and probed again on a schedule (probe-schedule.ts)
+   * in case a probe or its answer is lost. The first probes leave at the
+   * next poll. Returns how many flows it held, or -1 when the place was vacant.
    */
   removeWorker(place: number): number {
     this.arp.forget(place);
     const flows = this.shm.removeWorker(place);
     if (flows === null) return -1;
+    const now = this.clock.now();
     for (let i = 0; i + 4 < flows.length; i += 5) {
-      if (flows[i + 4] === 6) this.probe(flows[i]!, flows[i + 1]!, flows[i + 2]!, flows[i + 3]!);
+      if (flows[i + 4] !== 6) continue;
+      const f: ProbeFlow = { remote: flows[i]!, remotePort: flows[i + 1]!, local: flows[i + 2]!, localPort: flows[i + 3]! };
+      this.probe(f);
+      this.probes.add(f, now);
     }
     return flows.length / 5;
   }
 
-  private probe(remote: number, remotePort: number, local: number, localPort: number): void {
+  private probe({ remote, remotePort, local, localPort }: ProbeFlow): void {
     const onLink = ((remote ^ this.address) & this.netmask) === 0;
     const hop = onLink || this.gateway === 0 ? remote : this.gateway;
     const mac = this.arp.neighborOf(hop);
@@ -277,7 +288,7 @@ export class SteeringPump {
       arp: { ...this.arp.stats },
       device: this.device.stats(),
       // bytesCopied: every byte the owner process's code copied (wire/bytes): steering copies none.
-      pump: { ...this.counters, bytesCopied: bytesCopied() },
+      pump: { ...this.counters, probesRepeated: this.probes.stats.repeats, probesLetGo: this.probes.stats.letGo, probesWaiting: this.probes.pending, bytesCopied: bytesCopied() },
       layout: {
         slotSize: shm.slotSize,
         slotCount: shm.slotCount,

@@ -48,7 +48,7 @@ interface OwnerStats {
     layout: { ownerSlots: number; workerSlots: number; places: number };
     reta: number[];
     arp: { requestsAnswered: number };
-    pump: { probesSent: number };
+    pump: { probesSent: number; probesRepeated: number };
   };
   census: { ownerFree: number; ownerHeld: number; atWorker: number[] };
   workers: {
@@ -133,16 +133,14 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
   }
 
   /**
-   * One echo client: sends `size` random bytes in 64 KiB writes, never more
-   * than `window` bytes ahead of the echo (so it always has more to send
-   * while the echo flows), reads the echo, compares SHA-256 when the socket
-   * closes. `onEchoed` sees the running count. Never rejects.
-   */
-  /**
-   * A kernel TCP client of the echo: writes `size` random bytes at most
-   * `window` ahead of the echo. With `gate`, it writes no further than
-   * `gate.at` bytes until `gate.open` resolves (so a test can act while
-   * every client is mid-transfer, whatever the machine's load).
+   * A kernel TCP client of the echo: writes `size` random bytes in 64 KiB
+   * writes, never more than `window` bytes ahead of the echo (so it always
+   * has more to send while the echo flows), reads the echo, compares SHA-256
+   * when the socket closes; `onEchoed` sees the running count. With `gate`,
+   * it writes no further than `gate.at` bytes until `gate.open` resolves (so
+   * a test can act while every client is mid-transfer, whatever the
+   * machine's load). Never rejects; `state()` says where it is, for a
+   * timeout's message.
    */
   function client(
     size: number,
@@ -150,8 +148,10 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
     onEchoed?: (n: number) => void,
     window = 128 * 1024,
     gate?: { at: number; open: Promise<void> },
-  ): { done: Promise<ClientResult> } {
+  ): { done: Promise<ClientResult>; state: () => string } {
     const data = randomBytes(size);
+    let written = 0;
+    let settledYet = false;
     const chunks: Buffer[] = [];
     let echoed = 0;
     let localPort = 0;
@@ -182,6 +182,7 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
             }
             const ok = s.write(data.subarray(off, Math.min(size, off + 65536)));
             off += 65536;
+            written = Math.min(size, off);
             if (!ok) await waitEvent();
           }
           if (!s.destroyed) s.end();
@@ -197,13 +198,16 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
       s.on('end', () => (ended = true));
       s.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
       s.on('close', () => {
+        settledYet = true;
         kick();
         const back = Buffer.concat(chunks);
         const ok = error === undefined && ended && back.length === size && sha(back) === sha(data);
         resolve({ localPort, place: placeOf(reta, localPort), ok, ended, echoed, ...(error !== undefined ? { error } : {}) });
       });
     });
-    return { done };
+    const state = (): string =>
+      settledYet ? '' : `port ${localPort} (place ${placeOf(reta, localPort)}): written ${written}, echoed ${echoed}${ended ? ', ended' : ''}${error !== undefined ? `, ${error}` : ''}`;
+    return { done, state };
   }
 
   /** tcpdump of the RST and FIN segments ustack sends, for the reset checks. */
@@ -296,7 +300,14 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
     const results = await withTimeout(Promise.all(clients.map((c) => c.done.finally(() => settled++))), {
       timeoutMs: 90_000,
       what: 'every client to complete or be reset after the kill',
-      detail: () => `${settled} of 64 settled; ${child.describe()}`,
+      detail: () => `${settled} of 64 settled; unsettled: ${clients.map((c) => c.state()).filter(Boolean).join('; ')}; ${child.describe()}`,
+    }).catch(async (err: unknown) => {
+      // What the owner did about the dead worker's flows, and the kernel's view of the hung sockets.
+      const st = await stats().catch((e: Error) => e.message);
+      console.log('[shards-tap] on timeout, owner:', typeof st === 'string' ? st : JSON.stringify({ pump: st.owner.pump, steering: st.owner.steering, workers: st.workers.map((w) => ({ place: w.place, pid: w.pid, state: w.state, steering: w.steering })) }));
+      const ss = await runBounded('ss', ['-tnie', 'dst', ours], { timeoutMs: 5_000 }).catch((e: Error) => ({ stdout: e.message }));
+      console.log(`[shards-tap] on timeout, ss:\n${ss.stdout}`);
+      throw err;
     });
     await new Promise((r) => setTimeout(r, 200)); // the last segments reach the capture
     await dump.stop();
@@ -326,7 +337,7 @@ describe.skipIf(skipReason !== undefined)('ustack echo --workers 2 on a TAP (sof
     console.log(
       `[shards-tap] after: census ${JSON.stringify(after.census)} (before ${JSON.stringify(before.census)}); ` +
         `${after.owner.steering.slotsReclaimed} owner slots reclaimed from the dead worker, ${after.owner.steering.flowsForgotten} flows forgotten, ` +
-        `${after.owner.pump.probesSent} peers probed; replacement pid ${place1.pid}`,
+        `${after.owner.pump.probesSent} probes sent to their peers (${after.owner.pump.probesRepeated} of them repeats); replacement pid ${place1.pid}`,
     );
     expect(child.stderr()).toContain(`worker 1 (pid ${victim.pid}) exited (code null, signal SIGKILL)`);
     // The replacement serves: new clients reach both workers again.
