@@ -155,6 +155,18 @@ function onSocketEnd(this: UstackSocket): void {
   this._onEnd();
 }
 
+/**
+ * EOF a turn after the last data (UstackSocket._pull). A function of the
+ * module's, not a closure: a closure in _pull would make every call of it
+ * allocate a context for the variables it captures (V8 allocates a
+ * function's context on entry, whichever branch then runs), and V8 12.4+
+ * leaves _pull interpreted in a bulk transfer (each call runs a few of its
+ * bytecodes, too few to count as hot).
+ */
+function eofAfterData(s: UstackSocket, conn: Connection): void {
+  s._eofTurn(conn);
+}
+
 function afterConnect(s: UstackSocket): void {
   s._afterConnect();
 }
@@ -858,18 +870,21 @@ export class UstackSocket extends Duplex implements MultiConnectSocket {
         // its parser in between). EOF follows a turn after the data here too.
         if (!this._eofScheduled) {
           this._eofScheduled = true;
-          setImmediate(() => {
-            this._eofScheduled = false;
-            if (this._conn === conn && conn.readable === 0 && this._stashTail === 0 && !this._ended && !this.destroyed) {
-              this._endReadable();
-            } else {
-              this._pull();
-            }
-          });
+          setImmediate(eofAfterData, this, conn);
         }
         return;
       }
       this._endReadable();
+    }
+  }
+
+  /** @internal the EOF _pull scheduled a turn after the last data (eofAfterData). */
+  _eofTurn(conn: Connection): void {
+    this._eofScheduled = false;
+    if (this._conn === conn && conn.readable === 0 && this._stashTail === 0 && !this._ended && !this.destroyed) {
+      this._endReadable();
+    } else {
+      this._pull();
     }
   }
 
