@@ -169,6 +169,32 @@ void HeldBuffer::Reset() {
   need_ = 0;
 }
 
+bool ReadMulticastGroups(const Napi::CallbackInfo& info, std::vector<uint8_t>* out) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "The \"macs\" argument must be a Uint8Array (6 bytes per address)");
+    return false;
+  }
+  Napi::Uint8Array arr = info[0].As<Napi::Uint8Array>();
+  size_t len = arr.ByteLength();
+  if (len % 6 != 0 || len / 6 > kMaxMulticastGroups) {
+    ThrowCoded(env, false, "ERR_INVALID_ARG_VALUE",
+               "The \"macs\" argument must hold whole 6-byte addresses, at most " + std::to_string(kMaxMulticastGroups) +
+                   "; received " + std::to_string(len) + " bytes");
+    return false;
+  }
+  out->assign(arr.Data(), arr.Data() + len);
+  for (size_t k = 0; k < len; k += 6) {
+    if (((*out)[k] & 1) == 0) {
+      ThrowCoded(env, false, "ERR_INVALID_ARG_VALUE",
+                 "The \"macs\" argument must hold multicast addresses (group bit set); address " + std::to_string(k / 6) +
+                     " is not");
+      return false;
+    }
+  }
+  return true;
+}
+
 Napi::Value ExposePool(Napi::Env env, Napi::Reference<Napi::ArrayBuffer>& ref, uint8_t* data, size_t bytes, const char* what) {
   if (!ref.IsEmpty()) return ref.Value();
   auto* hold = new ustack::dma::ViewHold(data, bytes);

@@ -85,6 +85,16 @@ class HeldBuffer {
   size_t need_ = 0;
 };
 
+// The argument of a device's setMulticast(macs: Uint8Array): whole 6-byte
+// group addresses (each with the group bit set), at most kMaxMulticastGroups,
+// copied once into `out` (checked and used from the copy, so JavaScript
+// cannot change an address in between). false with an error pending
+// otherwise: ERR_INVALID_ARG_TYPE (TypeError) for anything but a Uint8Array,
+// ERR_INVALID_ARG_VALUE for a length that is not whole addresses or too many
+// of them, or an address without the group bit.
+constexpr size_t kMaxMulticastGroups = 1024;
+bool ReadMulticastGroups(const Napi::CallbackInfo& info, std::vector<uint8_t>* out);
+
 // Memory a device owns (DMA pool, UMEM, shared region) exposed to JavaScript
 // as one external ArrayBuffer, made on the first call and kept in `ref`, so
 // every later call returns the same buffer. Each such buffer holds a

@@ -245,34 +245,12 @@ Napi::Value E1000Device::TxReclaim(const Napi::CallbackInfo& info) {
 
 Napi::Value E1000Device::LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
 
-// setMulticast(macs: Uint8Array): the group addresses to receive, 6 bytes
-// each, at most kMaxMulticast of them; each must have the group bit set.
+// setMulticast(macs: Uint8Array): the group addresses to receive (ReadMulticastGroups).
 Napi::Value E1000Device::SetMulticast(const Napi::CallbackInfo& info) {
-  constexpr size_t kMaxMulticast = 1024;
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "The \"macs\" argument must be a Uint8Array (6 bytes per address)");
-    return env.Undefined();
-  }
-  Napi::Uint8Array arr = info[0].As<Napi::Uint8Array>();
-  size_t len = arr.ElementLength();
-  if (len % 6 != 0 || len / 6 > kMaxMulticast) {
-    ThrowCoded(env, false, "ERR_INVALID_ARG_VALUE",
-               "The \"macs\" argument must hold whole 6-byte addresses, at most " + std::to_string(kMaxMulticast) +
-                   "; received " + std::to_string(len) + " bytes");
-    return env.Undefined();
-  }
-  // One copy, checked and used: JavaScript cannot change it in between.
-  std::vector<uint8_t> macs(arr.Data(), arr.Data() + len);
-  for (size_t k = 0; k < len; k += 6) {
-    if ((macs[k] & 1) == 0) {
-      ThrowCoded(env, false, "ERR_INVALID_ARG_VALUE",
-                 "The \"macs\" argument must hold multicast addresses (group bit set); address " + std::to_string(k / 6) +
-                     " is not");
-      return env.Undefined();
-    }
-  }
+  std::vector<uint8_t> macs;
+  if (!ReadMulticastGroups(info, &macs)) return env.Undefined();
   dev_.set_multicast(macs.data(), macs.size() / 6);
   return env.Undefined();
 }

@@ -315,23 +315,14 @@ Napi::Value VirtioDevice::SlotDeviceAddress(const Napi::CallbackInfo& info) {
 
 Napi::Value VirtioDevice::LinkUp(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), dev_.link_up()); }
 
-// setMulticast(macs: Uint8Array): the multicast groups to receive, 6 bytes
-// each (at most 1,024; copied before use): the device's receive filter.
+// setMulticast(macs: Uint8Array): the multicast groups to receive
+// (ReadMulticastGroups): the device's receive filter.
 Napi::Value VirtioDevice::SetMulticast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setMulticast(macs: Uint8Array)");
-    return env.Undefined();
-  }
-  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-  size_t len = a.ByteLength();
-  if (len % 6 != 0 || len / 6 > 1024) {
-    ThrowRange(env, "setMulticast: whole 6-byte MAC addresses, at most 1024");
-    return env.Undefined();
-  }
-  std::vector<uint8_t> macs(a.Data(), a.Data() + len);
-  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(len / 6));
+  std::vector<uint8_t> macs;
+  if (!ReadMulticastGroups(info, &macs)) return env.Undefined();
+  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(macs.size() / 6));
   if (rc < 0) ThrowSystem(env, -rc, "VIRTIO_NET_CTRL_MAC_TABLE_SET", addr_);
   return env.Undefined();
 }

@@ -266,21 +266,12 @@ Napi::Value XdpDevice::SetAddresses6(const Napi::CallbackInfo& info) {
 }
 
 // setMulticast(macs: Uint8Array): the groups the interface must receive for
-// the stack, 6 bytes each, at most 1,024 (copied before use).
+// the stack (ReadMulticastGroups).
 Napi::Value XdpDevice::SetMulticast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowCoded(env, true, "ERR_INVALID_ARG_TYPE", "setMulticast(macs: Uint8Array)");
-    return env.Undefined();
-  }
-  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-  size_t len = a.ByteLength();
-  if (len % 6 != 0 || len / 6 > 1024) {
-    ThrowRange(env, "setMulticast: whole 6-byte MAC addresses, at most 1024");
-    return env.Undefined();
-  }
-  std::vector<uint8_t> macs(a.Data(), a.Data() + len);
-  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(len / 6));
+  std::vector<uint8_t> macs;
+  if (!ReadMulticastGroups(info, &macs)) return env.Undefined();
+  int rc = dev_.set_multicast(macs.data(), static_cast<uint32_t>(macs.size() / 6));
   if (rc < 0) ThrowSystem(env, -rc, "setsockopt(PACKET_ADD_MEMBERSHIP)", ifname_);
   return env.Undefined();
 }

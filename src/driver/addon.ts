@@ -291,7 +291,7 @@ export interface E1000Device {
   linkUp(): boolean;
   /** A 32-bit register of BAR0; ERR_OUT_OF_RANGE unless 4-byte aligned and inside the mapped BAR0. */
   readReg(offset: number): number;
-  /** Receive frames sent to these group addresses (6 bytes each, at most 1,024), no other multicast (the MTA hash). */
+  /** Receive frames sent to these group addresses (6 bytes each, at most 1,024), no other multicast (the MTA hash). Arguments as XdpDevice.setMulticast. */
   setMulticast(macs: Uint8Array): void;
   /**
    * As TapDevice.setWakeCallback: anything but a function or null is
@@ -420,7 +420,11 @@ export interface XdpDevice {
   setAddresses(addresses: number[]): void;
   /** The IPv6 map's keys: whole 16-byte addresses as on the wire (the stack's unicast addresses, ff02::1 to take the all-nodes group); at most 64. */
   setAddresses6(keys: Uint8Array): void;
-  /** The multicast groups the interface must receive for the stack (6-byte MACs, at most 1,024): memberships of an AF_PACKET socket the device holds until it closes. */
+  /**
+   * The multicast groups the interface must receive for the stack (6-byte MACs, at most 1,024): memberships of an AF_PACKET socket the device holds until it closes.
+   * The one argument check of the three devices' setMulticast (addon/napi/buffers.h ReadMulticastGroups): ERR_INVALID_ARG_TYPE for anything but a
+   * Uint8Array; ERR_INVALID_ARG_VALUE for a length that is not whole addresses, more than 1,024 of them, or an address without the group bit.
+   */
   setMulticast(macs: Uint8Array): void;
   /** Shared mode: the listening ports (protocol << 16 | port, TCP 6 or UDP 17) the program redirects; at most 1024. ERR_USTACK_NOT_SHARED otherwise. */
   setPorts(keys: number[]): void;
@@ -577,7 +581,7 @@ export interface VirtioDevice {
   /** The address the device reads and writes a slot at (physical under UIO), in hex; '' when out of range. */
   slotDeviceAddress(slot: number): string;
   linkUp(): boolean;
-  /** The receive filter (VIRTIO_NET_F_CTRL_RX): these multicast groups (6-byte MACs, at most 1,024), our MAC and broadcast; a no-op without the feature. */
+  /** The receive filter (VIRTIO_NET_F_CTRL_RX): these multicast groups (6-byte MACs, at most 1,024), our MAC and broadcast; a no-op without the feature. Arguments as XdpDevice.setMulticast. */
   setMulticast(macs: Uint8Array): void;
   setWakeCallback(fn: (() => void) | null): void;
   /** Enables receive interrupts; true when a frame is already waiting (do not sleep), false after close(). */

@@ -131,6 +131,43 @@ describe.skipIf(skipReason !== undefined)('AF_XDP errors', () => {
     expect(v.xdpAttached()).toBe(false);
   });
 
+  // The argument check the XDP, e1000 and virtio bindings share (addon/napi/buffers.h ReadMulticastGroups); the XDP device is the one a test here can open.
+  it('setMulticast takes whole 6-byte group addresses, at most 1,024, and refuses anything else with ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE', () => {
+    const { XdpDevice } = loadAddon();
+    const dev = new XdpDevice(v.host, { slotCount: 256, ringSize: 64 });
+    const codeOf = (macs: unknown): string => {
+      try {
+        (dev.setMulticast as (m: unknown) => void)(macs);
+      } catch (err) {
+        return (err as { code?: string }).code ?? `no code: ${String(err)}`;
+      }
+      return 'taken';
+    };
+    const groups = (n: number): Uint8Array => {
+      const b = new Uint8Array(6 * n);
+      for (let k = 0; k < n; k++) b.set([0x33, 0x33, 0xff, 0x00, k >> 8, k & 0xff], 6 * k);
+      return b;
+    };
+    try {
+      expect(codeOf(undefined)).toBe('ERR_INVALID_ARG_TYPE');
+      expect(codeOf([0x33, 0x33, 0, 0, 0, 1])).toBe('ERR_INVALID_ARG_TYPE');
+      expect(codeOf(new Uint16Array(3))).toBe('ERR_INVALID_ARG_TYPE');
+      expect(codeOf(groups(1).subarray(0, 5))).toBe('ERR_INVALID_ARG_VALUE');
+      expect(codeOf(groups(1025))).toBe('ERR_INVALID_ARG_VALUE');
+      // The second address is unicast (group bit clear).
+      expect(codeOf(Uint8Array.of(0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 1))).toBe('ERR_INVALID_ARG_VALUE');
+      expect(codeOf(groups(1024))).toBe('taken');
+      expect(codeOf(Uint8Array.of(0x33, 0x33, 0xff, 0x00, 0x00, 0x42))).toBe('taken');
+      // The kernel holds the one group now taken, none of the refused lists'.
+      const maddr = run('ip', ['maddr', 'show', 'dev', v.host]);
+      expect(maddr).toMatch(/33:33:ff:00:00:42/);
+      expect(maddr).not.toMatch(/33:33:ff:00:00:01\b/);
+      expect(maddr).not.toMatch(/02:00:00:00:00:01/);
+    } finally {
+      dev.close();
+    }
+  });
+
   it('another ustack on the interface: ERR_USTACK_XDP_IN_USE, the first one undisturbed', async () => {
     const first = await Stack.open({ nic: `xdp:${v.host}`, address: `${v.ustackAddr}/24` });
     try {
