@@ -12,7 +12,7 @@
 # Needs valgrind. Slow (callgrind runs node ~50x slower): minutes per scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario=${1:?scenario: rr, udp or bulk}
+scenario=${1:?scenario: rr, udp, bulk or bulk6}
 n=${2:?units}
 warm=${3:-}
 npx tsc -p bench/tsconfig.json

@@ -9,6 +9,7 @@
  *   node --single-threaded bench/.build/bench/count.js rr   N [WARM]   N 64 B request/response transactions
  *   node --single-threaded bench/.build/bench/count.js udp  N [WARM]   N 64 B UDP echoes, 64 in flight
  *   node --single-threaded bench/.build/bench/count.js bulk N [WARM]   N MiB through a 'data' reader (1 MiB writes)
+ *   node --single-threaded bench/.build/bench/count.js bulk6 N [WARM]  the same over TCP over IPv6
  *
  * Prints one JSON line: the units, the engine polls and harness steps per
  * unit, CPU time per unit (µs), and heap allocated per unit (bytes, from
@@ -21,8 +22,9 @@ import { AllocMeter, cpuMicros, gc } from './lib.js';
 
 const [scenario = 'rr', nArg = '20000', warmArg] = process.argv.slice(2);
 const N = Number(nArg);
-const WARM = Number(warmArg ?? (scenario === 'bulk' ? 256 : 50_000));
-const pair = new SocketPair();
+const WARM = Number(warmArg ?? (scenario.startsWith('bulk') ? 256 : 50_000));
+const pair = new SocketPair(scenario === 'bulk6' ? { ipv6: true } : {});
+if (scenario === 'bulk6') await pair.whenIpv6Ready();
 /** The socket modules as node's (the same surface; UstackSocket's own types differ in details). */
 const netA = pair.a.net as unknown as typeof import('node:net');
 const netB = pair.b.net as unknown as typeof import('node:net');
@@ -83,15 +85,15 @@ async function udp(): Promise<Runner> {
   };
 }
 
-async function bulk(): Promise<Runner> {
+async function bulk(host = pair.b.address): Promise<Runner> {
   const MiB = 1 << 20;
   const block = Buffer.alloc(MiB, 0x5a);
   let server: nodeNet.Socket | null = null;
   const srv = netB.createServer((s: nodeNet.Socket) => {
     server = s;
   });
-  srv.listen(7003, pair.b.address);
-  const c = netA.connect(7003, pair.b.address);
+  srv.listen(7003, host);
+  const c = netA.connect(7003, host);
   let received = 0;
   c.on('data', (d: Buffer) => (received += d.length));
   await pair.run(() => server !== null);
@@ -112,8 +114,9 @@ async function bulk(): Promise<Runner> {
   };
 }
 
-const make: Record<string, () => Promise<Runner>> = { rr, udp, bulk };
-if (!make[scenario]) throw new Error(`count: unknown scenario ${scenario} (rr, udp, bulk)`);
+const bulk6 = (): Promise<Runner> => bulk(pair.b.address6);
+const make: Record<string, () => Promise<Runner>> = { rr, udp, bulk, bulk6 };
+if (!make[scenario]) throw new Error(`count: unknown scenario ${scenario} (rr, udp, bulk, bulk6)`);
 const run = await make[scenario]!();
 await run(WARM);
 gc();
@@ -129,7 +132,7 @@ console.log(
   JSON.stringify({
     scenario,
     units: N,
-    unit: scenario === 'bulk' ? 'MiB' : scenario === 'rr' ? 'transaction' : 'echo',
+    unit: scenario.startsWith('bulk') ? 'MiB' : scenario === 'rr' ? 'transaction' : 'echo',
     pollsPerUnit: (pair.polls - polls0) / N,
     stepsPerUnit: (pair.steps - steps0) / N,
     cpuMicrosPerUnit: cpu / N,
