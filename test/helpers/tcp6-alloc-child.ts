@@ -45,7 +45,7 @@ const A = a6('fd00:7::1');
 const B = a6('fd00:7::2');
 
 /** The sites the budget is on: what the IPv6 path adds to TCP's. */
-const isIpv6Path = (site: string): boolean => /@stack\/(tcp6\/|iface\/ipv6-|iface\/nd-cache|iface\/path-mtu6)/.test(site);
+const isIpv6Path = (site: string): boolean => /@stack\/(tcp6\/|iface\/ipv6-|iface\/nd-cache|iface\/path-mtu6|iface\/gso-burst)/.test(site);
 
 async function measure(warmMiB: number, windows: number, windowMiB: number): Promise<Tcp6AllocReport> {
   const s = new Sim({

@@ -13,40 +13,19 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryNic } from '../../src/driver/memory-nic.js';
 import { nativeByteKernels } from '../../src/driver/addon.js';
-import { installByteKernels, nativeCopySumScatter } from '../../src/wire/kernels.js';
+import { installByteKernels } from '../../src/wire/kernels.js';
 import { VirtualClock } from '../../src/time/clock.js';
 import { NetStack } from '../../src/stack/net-stack.js';
-import { SegmentWrite, type PayloadSource } from '../../src/stack/tcp/output.js';
-import { copySum } from '../../src/stack/tcp/buffers.js';
-import { copyBytes } from '../../src/wire/bytes.js';
+import { SegmentWrite } from '../../src/stack/tcp/output.js';
 import { IPPROTO_TCP, parseIpv4 } from '../../src/wire/ipv4.js';
-import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, newTcpRepr, parseTcp, tcpHeaderLength } from '../../src/wire/tcp.js';
+import { TCP_ACK, newTcpRepr, parseTcp, tcpHeaderLength } from '../../src/wire/tcp.js';
+import { BufferSource, expectFrameOfSegment, segmentFields, segmentRepr } from '../helpers/gso-segments.js';
 
 const SRC = 0x0a000001;
 /** The subnet's broadcast address: no ARP, the frames go straight to the link. */
 const DST = 0x0a0000ff;
 const ETH = 14;
 const IP = 20;
-
-/** Payload from a plain buffer, through the same copy + sum the send ring uses (the burst in one native call, or chunk by chunk). */
-class BufferSource implements PayloadSource {
-  scatter = true;
-  constructor(private readonly data: Uint8Array) {}
-  copyPayloadSumScatter(ringOffset: number, dst: Uint8Array, offs: Uint32Array, count: number, unit: number, total: number, sums: Int32Array): void {
-    if (this.scatter && nativeCopySumScatter !== null) {
-      expect(nativeCopySumScatter(dst, offs, count, this.data, ringOffset, unit, total, sums)).toBe(0);
-      return;
-    }
-    for (let k = 0; k < count; k++) sums[k] = this.copyPayloadSum(ringOffset + k * unit, dst, offs[k]!, Math.min(unit, total - k * unit));
-  }
-  copyPayload(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    copyBytes(dst, dstOff, this.data, ringOffset, len);
-    return len;
-  }
-  copyPayloadSum(ringOffset: number, dst: Uint8Array, dstOff: number, len: number): number {
-    return copySum(dst, dstOff, this.data, ringOffset, len);
-  }
-}
 
 describe('software GSO: a TCP segment cut into frames by IP output', () => {
   it('property: every frame parses with valid checksums, and the frames put together are the segment', () => {
@@ -66,37 +45,9 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
     const w = new SegmentWrite();
     const src = new BufferSource(data);
     const prop = fc.property(
-      fc.record({
-        seq: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        ack: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        psh: fc.boolean(),
-        fin: fc.boolean(),
-        cwr: fc.boolean(),
-        ece: fc.boolean(),
-        window: fc.integer({ min: 0, max: 65535 }),
-        ts: fc.option(fc.tuple(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })), { nil: undefined }),
-        sackBlocks: fc.integer({ min: 0, max: 3 }),
-        payload: fc.integer({ min: mtu, max: 64_000 }),
-        unitCut: fc.integer({ min: 0, max: 2000 }),
-        ringOffset: fc.integer({ min: 0, max: 5_000 }),
-        scatter: fc.boolean(),
-      }),
+      fc.record(segmentFields(mtu, 64_000)),
       (p) => {
-        const r = newTcpRepr();
-        r.srcPort = 40000;
-        r.dstPort = 80;
-        r.seq = p.seq;
-        r.ack = p.ack;
-        r.flags = TCP_ACK | (p.psh ? TCP_PSH : 0) | (p.fin ? TCP_FIN : 0) | (p.cwr ? TCP_CWR : 0) | (p.ece ? TCP_ECE : 0);
-        r.window = p.window;
-        r.urgent = 0;
-        if (p.ts !== undefined) {
-          r.tsVal = p.ts[0];
-          r.tsEcr = p.ts[1];
-        }
-        const sack: number[] = [];
-        for (let b = 0; b < p.sackBlocks; b++) sack.push((p.ack + 5000 * (b + 1)) | 0, (p.ack + 5000 * (b + 1) + 1000) | 0);
-        r.sack = sack;
+        const { r, sack } = segmentRepr(p, 80);
         const hl = tcpHeaderLength(r);
         r.payloadLength = Math.min(p.payload, 65515 - hl);
         const maxUnit = mtu - IP - hl;
@@ -135,25 +86,7 @@ describe('software GSO: a TCP segment cut into frames by IP output', () => {
             if (i === 0) firstId = ip.ident;
             expect(ip.ident).toBe((firstId + i) & 0xffff);
             const seg = parseTcp(pool, base + ETH + IP, ip.payloadLength, SRC, DST, true);
-            const last = i === n - 1;
-            const len = last ? r.payloadLength - i * unit : unit;
-            expect(seg.payloadLength).toBe(len);
-            expect(seg.seq).toBe((p.seq + i * unit) >>> 0);
-            expect(seg.ack).toBe(p.ack >>> 0);
-            // CWR on the first frame only (RFC 3168 §6.1.3: a repeated CWR
-            // could cancel a later CE echo; Linux's tcp_gso_segment clears
-            // it after the first), PSH and FIN on the last only, ECE on all.
-            let wantFlags = r.flags;
-            if (i > 0) wantFlags &= ~TCP_CWR;
-            if (!last) wantFlags &= ~(TCP_PSH | TCP_FIN);
-            expect(seg.flags).toBe(wantFlags);
-            expect(seg.window).toBe(p.window);
-            expect(seg.tsVal).toBe(p.ts === undefined ? undefined : p.ts[0] >>> 0);
-            expect(seg.tsEcr).toBe(p.ts === undefined ? undefined : p.ts[1] >>> 0);
-            expect(seg.sack ?? []).toEqual(sack.map((x) => x >>> 0));
-            const payloadAt = base + ETH + IP + hl;
-            const want = data.subarray(p.ringOffset + i * unit, p.ringOffset + i * unit + len);
-            expect(Buffer.compare(Buffer.from(pool.subarray(payloadAt, payloadAt + len)), Buffer.from(want))).toBe(0);
+            expectFrameOfSegment(seg, i, n, r, p, sack, unit, data, pool, base + ETH + IP + hl);
           }
         } finally {
           for (let i = 0; i < n; i++) nb.release(slots[i]!);

@@ -135,6 +135,38 @@ describe('TCP over IPv6 (stack level)', () => {
     });
   }
 
+  // Software GSO (the in-process link has no offloads): TCP hands IPv6 output
+  // segments of up to 64 KiB, which it cuts into frames within the MTU; with
+  // gso off every segment is one frame. The link drops a frame above its MTU
+  // (tx_dropped_oversize), so a frame cut wrong shows there, in a checksum
+  // drop or in the SHA-256.
+  for (const gso of [true, false]) {
+    for (const impair of [undefined, { loss: 0.02, reorder: 0.03, duplicate: 0.01, seed: 5 }]) {
+      it(`gso ${gso ? 'on' : 'off'}${impair ? ', impaired (2% loss, 3% reordering, 1% duplication)' : ''}: 3 MB each way, SHA-256 equal, every frame within the MTU`, () => {
+        const s = sim({ iface: { gso }, ...(impair ? { impair } : {}) });
+        const { client, server, up, down } = exchange(s, 3 << 20, 40 + (gso ? 1 : 0));
+        expect(server.hash.digest('hex')).toBe(sha(up));
+        expect(client.hash.digest('hex')).toBe(sha(down));
+        expect(client.conn.advMss).toBe(1440);
+        expect(server.conn.advMss).toBe(1440);
+        for (const n of [s.a, s.b]) {
+          const v6 = n.iface.v6!.stats;
+          const st = n.stack.stats();
+          expect(st.tcp6!.badChecksum).toBe(0);
+          expect(n.raw.stats().tx_dropped_oversize).toBe(0);
+          expect(v6.ip6_tx_fragmented).toBe(0);
+          if (gso) {
+            // Bulk data left in bursts: several frames per send on average.
+            expect(v6.ip6_tx_gso).toBeGreaterThan(20);
+            expect(v6.ip6_tx).toBeGreaterThan(st.tcp6!.segmentsOut);
+          } else {
+            expect(v6.ip6_tx_gso).toBe(0);
+          }
+        }
+      });
+    }
+  }
+
   it('connects within one stack to ::1 and to its own global address through lo (from that address), none of it on the link', () => {
     const s = sim({ loopback: true });
     const a = s.a.stack;

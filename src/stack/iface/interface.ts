@@ -67,6 +67,7 @@ import { NeighborCache, DEFAULT_NEIGHBOR_CONFIG, type NeighborConfig, type Neigh
 import { Reassembler, DEFAULT_REASSEMBLY_CONFIG, type ReassemblyConfig } from './reassembly.js';
 import type { IcmpErrorKind, IpSendOptions, L4Segmenter, L4Writer, TransportInput } from './ip-output.js';
 import { TokenBucket } from './token-bucket.js';
+import { GsoBurst } from './gso-burst.js';
 import { Ipv6Layer, type Ipv6Config } from './ipv6-layer.js';
 import { IPV6_ALL_NODES, ipv6MulticastMac, solicitedNodeMulticast } from '../../wire/ipv6.js';
 import { DEBUG, debug, ipStr, macStr } from './debug.js';
@@ -76,8 +77,6 @@ const RX_BURST = 64;
 const TX_BATCH = 256;
 /** Largest TCP segment (header + payload) segmented in software: what one IPv4 packet could carry, as Linux's GSO limit. */
 const GSO_MAX = 65535 - IPV4_HEADER_LEN;
-/** At most this many frames per segmented send (MTU 576 cuts 64 KiB into 130); longer ones are fragmented. */
-const GSO_FRAMES_MAX = 256;
 
 export interface InterfaceConfig {
   name: string;
@@ -251,14 +250,8 @@ export class Interface implements NeighborHost {
   private readonly tso: boolean;
   /** TCP longer than the MTU is cut into frames here (InterfaceConfig.gso). */
   private readonly gso: boolean;
-  /** The Ethernet + IPv4 header of a segmented burst's first frame (34 bytes), which its other frames copy and patch. */
-  private readonly gsoHeader = new DataView(new ArrayBuffer(36));
-  /** The slot pool as a DataView: segmented frames' headers are copied a word at a time. */
-  private readonly poolView: DataView;
-  /** A segmented burst's slots, where their payloads go, and the payloads' sums. */
-  private readonly gsoSlots = new Uint32Array(GSO_FRAMES_MAX);
-  private readonly gsoOffs = new Uint32Array(GSO_FRAMES_MAX);
-  private readonly gsoSums = new Int32Array(GSO_FRAMES_MAX);
+  /** A segmented burst's slots, payload sums and first header (software GSO, IPv4 and IPv6). */
+  private readonly gsoBurst: GsoBurst;
   private readonly txSlots = new Uint32Array(TX_BATCH);
   private readonly txLens = new Uint32Array(TX_BATCH);
   private txCount = 0;
@@ -298,7 +291,7 @@ export class Interface implements NeighborHost {
     this.mtu = Math.min(config.mtu ?? nic.mtu, nic.mtu);
     this.loopback = config.loopback ?? false;
     this.pool = nic.pool;
-    this.poolView = new DataView(nic.pool.buffer, nic.pool.byteOffset, nic.pool.byteLength);
+    this.gsoBurst = new GsoBurst({ pool: this.pool, slotSize: nic.slotSize, allocTxSlot: (): number => this.allocTx() });
     this.slotSize = nic.slotSize;
     this.rxFlags = nic.rxPerFrameFlags === true ? new Uint8Array(RX_BURST) : undefined;
     this.rxVerified = nic.offloads.rxChecksumVerified;
@@ -326,6 +319,8 @@ export class Interface implements NeighborHost {
       mtu: this.mtu,
       pool: this.pool,
       slotSize: this.slotSize,
+      gso: this.gso,
+      gsoBurst: this.gsoBurst,
       allocTxSlot: (): number => this.allocTx(),
       queueTxSlot: (slot: number, len: number): boolean => this.queueTx(slot, len),
       releaseSlot: (slot: number): void => this.nic.release(slot),
@@ -801,8 +796,7 @@ export class Interface implements NeighborHost {
 
   /** Whether a TCP packet of `length` bytes can be cut into frames by `seg` here. */
   private segmentable(length: number, seg: L4Segmenter): boolean {
-    const unit = seg.unit;
-    return length <= GSO_MAX && unit > 0 && IPV4_HEADER_LEN + seg.headerLength + unit <= this.mtu && length - seg.headerLength <= unit * GSO_FRAMES_MAX;
+    return GsoBurst.fits(length, seg, this.mtu, IPV4_HEADER_LEN, GSO_MAX);
   }
 
   /**
@@ -819,39 +813,26 @@ export class Interface implements NeighborHost {
     const hl = seg.headerLength;
     const unit = seg.unit;
     const payload = length - hl;
-    const frames = Math.ceil(payload / unit);
-    const pool = this.pool;
-    const slots = this.gsoSlots;
-    const offs = this.gsoOffs;
-    const sums = this.gsoSums;
-    const slotSize = this.slotSize;
-    let count = 0;
-    while (count < frames) {
-      const slot = this.allocTx();
-      if (slot < 0) break;
-      slots[count] = slot;
-      offs[count++] = slot * slotSize + ETH_HEADER_LEN + IPV4_HEADER_LEN + hl;
-    }
+    const b = this.gsoBurst;
+    const count = b.take(seg, payload, ETH_HEADER_LEN + IPV4_HEADER_LEN + hl);
     if (count === 0) return false;
-    seg.copyPayloads(pool, offs, count, count === frames ? payload : count * unit, sums);
+    const pool = this.pool;
     const ident = this.nextIdent;
     this.nextIdent = (ident + count) & 0xffff;
     this.stats.ip_tx_gso++;
     // The first frame's header sum less its length and ID, kept unfolded
     // in one's complement: each frame adds its own.
     let partial = 0;
-    let ok = count === frames;
-    // The first frame's Ethernet + IPv4 header (34 bytes), which the others
-    // copy a 32-bit word at a time; and whether its next hop's MAC was
-    // known (then the others are queued without asking the neighbour cache).
-    const t = this.gsoHeader;
-    const v = this.poolView;
+    let ok = b.complete;
+    // Whether the first frame's next hop's MAC was known (then the others,
+    // which copy its Ethernet + IPv4 header, are queued without asking the
+    // neighbour cache).
+    const v = b.poolView;
     let direct = false;
     for (let k = 0; k < count; k++) {
-      const p = k * unit;
-      const len = payload - p < unit ? payload - p : unit;
-      const slot = slots[k]!;
-      const base = slot * slotSize;
+      const len = b.lengthOf(k);
+      const base = b.baseOf(k);
+      const slot = b.slots[k]!;
       const ipOff = base + ETH_HEADER_LEN;
       const total = IPV4_HEADER_LEN + hl + len;
       const id = (ident + k) & 0xffff;
@@ -860,13 +841,11 @@ export class Interface implements NeighborHost {
         this.ipRepr.ident = id;
         emitIpv4(this.ipRepr, pool, ipOff);
         direct = this.writeEthernet(base, hop);
-        for (let i = 0; i < 32; i += 4) t.setInt32(i, v.getInt32(base + i));
-        t.setUint16(32, v.getUint16(base + 32));
+        b.keepHeader(base, ETH_HEADER_LEN + IPV4_HEADER_LEN);
         const c0 = v.getUint16(ipOff + 10);
         partial = (~c0 & 0xffff) + (~total & 0xffff) + (~id & 0xffff);
       } else {
-        for (let i = 0; i < 32; i += 4) v.setInt32(base + i, t.getInt32(i));
-        v.setUint16(base + 32, t.getUint16(32));
+        b.copyHeader(base, ETH_HEADER_LEN + IPV4_HEADER_LEN);
         v.setUint16(ipOff + 2, total);
         v.setUint16(ipOff + 4, id);
         let sum = partial + total + id;
@@ -874,7 +853,7 @@ export class Interface implements NeighborHost {
         sum = (sum & 0xffff) + (sum >>> 16);
         v.setUint16(ipOff + 10, ~sum & 0xffff);
       }
-      seg.writeHeader(pool, ipOff + IPV4_HEADER_LEN, p, len, sums[k]!);
+      seg.writeHeader(pool, ipOff + IPV4_HEADER_LEN, k * unit, len, b.sums[k]!);
       this.stats.ip_tx++;
       if (direct ? !this.queueTx(slot, ETH_HEADER_LEN + total) : !this.resolveAndQueue(slot, ETH_HEADER_LEN + total, hop)) ok = false;
     }

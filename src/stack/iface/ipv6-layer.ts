@@ -44,6 +44,7 @@ import { SlaacState, DEFAULT_SLAAC_LIMITS } from './slaac.js';
 import { Reassembler6, DEFAULT_REASSEMBLY6_CONFIG } from './reassembly6.js';
 import { Ipv6Addresses, type Addr6 } from './ipv6-addresses.js';
 import { Ipv6Output, type Ipv6Writer } from './ipv6-output.js';
+import type { L4Segmenter } from './ip-output.js';
 import { Ipv6Nd } from './ipv6-nd.js';
 import { Ipv6Icmp, type Ipv6ErrorSink } from './ipv6-icmp.js';
 import { Ipv6Mld } from './ipv6-mld.js';
@@ -410,10 +411,17 @@ export class Ipv6Layer implements Nd6Host {
   /**
    * Sends one IPv6 packet of `length` upper-layer bytes written by `write`
    * (no extension headers), through lo when `dst` is one of the stack's own
-   * addresses. Returns false when dropped (counted).
+   * addresses. Returns false when dropped (counted). `segmenter`: a TCP
+   * packet above the path MTU may be cut into frames in software (GSO, see
+   * tsoMax) instead of fragmented.
    */
-  send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: Ipv6Writer, hopLimit = this.link.hopLimit): boolean {
-    return this.output.send(src, dst, nextHeader, length, write, hopLimit);
+  send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: Ipv6Writer, hopLimit = this.link.hopLimit, segmenter?: L4Segmenter): boolean {
+    return this.output.send(src, dst, nextHeader, length, write, hopLimit, segmenter);
+  }
+
+  /** Largest TCP segment (header + payload) one send toward `dst` takes: 64 KiB with software GSO, else the path MTU's. */
+  tsoMax(dst: Uint8Array): number {
+    return this.output.tsoMax(dst);
   }
 
   // Nd6Host (the neighbour cache's; ND does the work)

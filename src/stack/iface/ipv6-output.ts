@@ -6,7 +6,9 @@
  * the path MTU (RFC 8200 §4.5, path-mtu6.ts), and the destination MAC from
  * the neighbour cache (a frame waits there while ND resolves its hop). A
  * packet to one of the stack's own addresses goes through the loopback
- * interface's layer, whichever layer was asked (`LocalDelivery`).
+ * interface's layer, whichever layer was asked (`LocalDelivery`). A TCP
+ * segment longer than the path MTU is cut into frames here where the
+ * interface says so (software GSO, as IPv4's Interface.sendSegmented).
  */
 import { ETH_HEADER_LEN, ETHERTYPE_IPV6, macHigh16, macLow32, writeMac, writeMacHalves } from '../../wire/ethernet.js';
 import {
@@ -23,11 +25,19 @@ import {
   type Ipv6Repr,
 } from '../../wire/ipv6.js';
 import { FRAGMENT_HEADER_LEN } from '../../wire/ipv6-ext.js';
+import { IPPROTO_TCP } from '../../wire/ipv4.js';
+import { GsoBurst } from './gso-burst.js';
+import type { L4Segmenter } from './ip-output.js';
 import type { Nd6Cache } from './nd-cache.js';
 import type { SlaacState } from './slaac.js';
 import type { Addr6, Ipv6Addresses } from './ipv6-addresses.js';
 import type { PathMtu6 } from './path-mtu6.js';
 import type { Ipv6LinkHost, Ipv6LinkState, Ipv6Stats } from './ipv6-types.js';
+
+/** Largest TCP segment (header + payload) cut into frames in software: what one IPv6 packet's payload length can say. */
+const GSO6_MAX = 65535;
+/** Where a frame's upper-layer bytes start in its slot. */
+const L4_AT = ETH_HEADER_LEN + IPV6_HEADER_LEN;
 
 /** Writes `length` upper-layer bytes at buf[off]. */
 export type Ipv6Writer = (buf: Uint8Array, off: number) => void;
@@ -126,6 +136,15 @@ export class Ipv6Output {
   }
 
   /**
+   * Largest TCP segment (header + payload) sent toward `dst` in one send:
+   * 64 KiB where this layer segments in software (the host's gso), else
+   * what one packet of the path MTU carries.
+   */
+  tsoMax(dst: Uint8Array): number {
+    return this.host.gso && !this.loopback ? GSO6_MAX : this.pathMtu(dst) - IPV6_HEADER_LEN;
+  }
+
+  /**
    * Builds Ethernet + IPv6 headers in a fresh slot; returns the frame's
    * absolute start in the pool, or -1. The destination MAC is left to the caller.
    */
@@ -133,6 +152,12 @@ export class Ipv6Output {
     const slot = this.host.allocTxSlot();
     if (slot < 0) return -1;
     const base = slot * this.host.slotSize;
+    this.writeHeaders(base, src, dst, nextHeader, length, hopLimit);
+    return base;
+  }
+
+  /** Writes the source MAC, ethertype and IPv6 header of the frame at pool[base...]; counts a packet sent. */
+  private writeHeaders(base: number, src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, hopLimit: number): void {
     const pool = this.host.pool;
     writeMacHalves(pool, base + 6, this.macHi, this.macLo);
     pool[base + 12] = ETHERTYPE_IPV6 >>> 8;
@@ -145,14 +170,17 @@ export class Ipv6Output {
     r.payloadLength = length;
     emitIpv6(r, pool, base + ETH_HEADER_LEN);
     this.stats.ip6_tx++;
-    return base;
   }
 
   /**
    * Sends one IPv6 packet of `length` upper-layer bytes written by `write`
    * (no extension headers). Returns false when dropped (counted).
+   * `segmenter`: how a TCP packet above the path MTU may be cut into frames
+   * here (ip-output.ts L4Segmenter); without it, or where the host does no
+   * GSO, such a packet is fragmented. A burst that fails part-way returns
+   * false with its first frames sent.
    */
-  send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: Ipv6Writer, hopLimit = this.link.hopLimit): boolean {
+  send(src: Uint8Array, dst: Uint8Array, nextHeader: number, length: number, write: Ipv6Writer, hopLimit = this.link.hopLimit, segmenter?: L4Segmenter): boolean {
     // To one of the stack's own addresses: through the loopback interface, whichever layer was asked.
     const lo = this.local?.loopback6 ?? null;
     if (lo !== null && !this.loopback && this.local!.ownAddress6(dst, 0) !== null) return lo.send(src, dst, nextHeader, length, write, hopLimit);
@@ -163,6 +191,9 @@ export class Ipv6Output {
     }
     const mtu = this.pathMtu(dst);
     if (IPV6_HEADER_LEN + length > mtu) {
+      if (segmenter !== undefined && nextHeader === IPPROTO_TCP && this.host.gso && !this.loopback && GsoBurst.fits(length, segmenter, mtu, IPV6_HEADER_LEN, GSO6_MAX)) {
+        return this.sendSegmented(src, dst, hop, length, segmenter, hopLimit);
+      }
       // The fragment header is not part of the reassembled packet: its payload may be 65,535 bytes (RFC 8200 §4.5, as Linux).
       if (length > 65535) {
         this.stats.ip6_tx_drop_too_big++;
@@ -174,6 +205,48 @@ export class Ipv6Output {
     if (base < 0) return false;
     write(this.host.pool, base + ETH_HEADER_LEN + IPV6_HEADER_LEN);
     return this.resolveAndQueue(base, ETH_HEADER_LEN + IPV6_HEADER_LEN + length, dst, hop);
+  }
+
+  /**
+   * Software GSO: one TCP segment of `length` bytes cut into frames of
+   * `seg.unit` payload bytes. The burst's slots are taken and all their
+   * payloads copied and summed at once (GsoBurst.take); the first frame's
+   * Ethernet + IPv6 header is built, its next hop's MAC asked for once, and
+   * the other frames copy that header and patch its payload length (IPv6
+   * has no header checksum); the segmenter writes each frame's TCP header
+   * (its checksum from the first frame's, RFC 1624). When slots run out
+   * part-way, the frames that got one are sent and false is returned.
+   */
+  private sendSegmented(src: Uint8Array, dst: Uint8Array, hop: Uint8Array, length: number, seg: L4Segmenter, hopLimit: number): boolean {
+    const hl = seg.headerLength;
+    const unit = seg.unit;
+    const payload = length - hl;
+    const b = this.host.gsoBurst;
+    const count = b.take(seg, payload, L4_AT + hl);
+    if (count === 0) return false;
+    const pool = this.host.pool;
+    const v = b.poolView;
+    this.stats.ip6_tx_gso++;
+    let ok = b.complete;
+    // Whether the first frame's next hop's MAC was known: then the others,
+    // which copy its Ethernet header, are queued without asking again.
+    let direct = false;
+    for (let k = 0; k < count; k++) {
+      const len = b.lengthOf(k);
+      const base = b.baseOf(k);
+      if (k === 0) {
+        this.writeHeaders(base, src, dst, IPPROTO_TCP, hl + len, hopLimit);
+        direct = this.writeDestination(base, dst, hop);
+        b.keepHeader(base, L4_AT);
+      } else {
+        b.copyHeader(base, L4_AT);
+        v.setUint16(base + ETH_HEADER_LEN + 4, hl + len);
+        this.stats.ip6_tx++;
+      }
+      seg.writeHeader(pool, base + L4_AT, k * unit, len, b.sums[k]!);
+      if (direct ? !this.host.queueTxSlot(b.slots[k]!, L4_AT + hl + len) : !this.park(base, L4_AT + hl + len, hop)) ok = false;
+    }
+    return ok;
   }
 
   /**
@@ -214,19 +287,28 @@ export class Ipv6Output {
 
   /** Fills the destination MAC of the frame at pool[base] and queues it, or parks it until ND resolves `hop`. */
   private resolveAndQueue(base: number, frameLen: number, dst: Uint8Array, hop: Uint8Array): boolean {
+    if (this.writeDestination(base, dst, hop)) return this.host.queueTxSlot(base / this.host.slotSize, frameLen);
+    return this.park(base, frameLen, hop);
+  }
+
+  /** Writes the destination MAC of the frame at pool[base...] toward `hop`; false when ND has not resolved it (yet). */
+  private writeDestination(base: number, dst: Uint8Array, hop: Uint8Array): boolean {
     const pool = this.host.pool;
-    const slot = base / this.host.slotSize;
     if (this.loopback) {
       writeMacHalves(pool, base, this.macHi, this.macLo);
-      return this.host.queueTxSlot(slot, frameLen);
+      return true;
     }
     if (isIpv6Multicast(dst)) {
       writeMac(pool, base, ipv6MulticastMac(dst));
-      return this.host.queueTxSlot(slot, frameLen);
+      return true;
     }
-    const now = this.now();
-    if (this.neighbors.writeMacFor(hop, now, pool, base)) return this.host.queueTxSlot(slot, frameLen);
-    if (this.neighbors.enqueue(hop, slot, frameLen, now)) return true;
+    return this.neighbors.writeMacFor(hop, this.now(), pool, base);
+  }
+
+  /** Parks the frame at pool[base] in the neighbour cache until ND resolves `hop` (or drops it, counted). */
+  private park(base: number, frameLen: number, hop: Uint8Array): boolean {
+    const slot = base / this.host.slotSize;
+    if (this.neighbors.enqueue(hop, slot, frameLen, this.now())) return true;
     this.stats.ip6_tx_drop_unresolved++;
     this.host.releaseSlot(slot);
     return false;

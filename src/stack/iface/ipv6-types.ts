@@ -7,6 +7,7 @@ import type { ExtLimits } from '../../wire/ipv6-ext.js';
 import type { Nd6Config } from './nd-cache.js';
 import type { SlaacLimits } from './slaac.js';
 import type { Reassembly6Config } from './reassembly6.js';
+import type { GsoBurst } from './gso-burst.js';
 
 export const DEFAULT_HOP_LIMIT = 64;
 /** Neighbor Discovery is sent, and must arrive, with hop limit 255 (RFC 4861 §6.1, §7.1). */
@@ -22,6 +23,13 @@ export interface Ipv6LinkHost {
   readonly mtu: number;
   readonly pool: Uint8Array;
   readonly slotSize: number;
+  /**
+   * TCP longer than the MTU may be cut into frames here (software GSO,
+   * InterfaceConfig.gso: the NIC neither segments nor completes checksums).
+   */
+  readonly gso: boolean;
+  /** The interface's GSO burst state (one per interface: IPv4 and IPv6 never segment at once). */
+  readonly gsoBurst: GsoBurst;
   /** A NIC slot to build a frame in (never one of the receive reserve), or -1 (counted by the interface). */
   allocTxSlot(): number;
   /** Queues a built frame for transmission; the slot is the interface's again. */
@@ -99,6 +107,8 @@ export interface Ipv6Stats {
   ip6_tx_drop_too_big: number;
   ip6_tx_drop_unresolved: number;
   ip6_tx_fragmented: number;
+  /** TCP segments cut into frames here (software GSO); their frames count in ip6_tx. */
+  ip6_tx_gso: number;
   ip6_tx_fragments: number;
   icmp6_rx: number;
   icmp6_rx_drop_malformed: number;
@@ -141,7 +151,7 @@ export function newIpv6Stats(): Ipv6Stats {
     ip6_rx_drop_not_for_us: 0, ip6_rx_drop_martian_source: 0, ip6_rx_drop_ext_malformed: 0,
     ip6_rx_drop_ext_too_long: 0, ip6_rx_drop_ext_unsupported: 0, ip6_rx_drop_fragment: 0,
     ip6_rx_drop_unknown_protocol: 0, ip6_rx_delivered: 0, ip6_tx: 0, ip6_tx_drop_no_route: 0,
-    ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0, ip6_tx_fragmented: 0, ip6_tx_fragments: 0,
+    ip6_tx_drop_no_source: 0, ip6_tx_drop_too_big: 0, ip6_tx_drop_unresolved: 0, ip6_tx_fragmented: 0, ip6_tx_gso: 0, ip6_tx_fragments: 0,
     icmp6_rx: 0, icmp6_rx_drop_malformed: 0, icmp6_rx_drop_bad_checksum: 0, icmp6_rx_echo_requests: 0,
     icmp6_rx_echo_replies: 0, icmp6_rx_drop_multicast_echo: 0, icmp6_rx_errors: 0, icmp6_rx_packet_too_big: 0, icmp6_rx_pmtu_updates: 0, icmp6_rx_pmtu_ignored: 0,
     icmp6_tx_echo_replies: 0, icmp6_tx_errors: 0, icmp6_tx_rate_limited: 0,

@@ -2,7 +2,8 @@
  * TCP over IPv6: one more TcpLayer (the protocol is the same), whose
  * addresses are ids into an Ipv6AddressTable. This adapter is that layer's
  * IP output (route, source address, path MTU − 40, send through the
- * interface's Ipv6Layer) and its input from every Ipv6Layer (the segment's
+ * interface's Ipv6Layer, which cuts segments of up to 64 KiB into frames
+ * where its interface does software GSO) and its input from every Ipv6Layer (the segment's
  * addresses interned, TCP's input called, ids nobody kept freed), and the
  * application's entry: connect and listen by address bytes, ids back to
  * addresses.
@@ -17,7 +18,7 @@
 import { codedError } from '../../errors/node-errors.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, ipv6Equal, ipv6ToString, isIpv6Multicast } from '../../wire/ipv6.js';
-import type { IcmpErrorKind, IpOutput, IpSendOptions, L4Writer } from '../iface/ip-output.js';
+import type { IcmpErrorKind, IpOutput, IpSendOptions, L4Segmenter, L4Writer } from '../iface/ip-output.js';
 import type { Ipv6Layer, Ipv6LocalRoutes, Ipv6TransportInput } from '../iface/ipv6-layer.js';
 import type { Connection } from '../tcp/connection.js';
 import type { Listener, TcpLayer } from '../tcp/tcp-layer.js';
@@ -95,7 +96,19 @@ export class Ipv6TcpAdapter implements IpOutput, Ipv6TransportInput {
     return false;
   }
 
-  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions): boolean {
+  /**
+   * Largest TCP segment one send toward `dst` takes: 64 KiB where the
+   * route's interface segments in software (Ipv6Layer.tsoMax), so TCP's
+   * send logic runs once per burst of frames, as over IPv4; the MSS TCP
+   * advertises still comes from mtuFor.
+   */
+  tsoMaxFor(dst: number): number {
+    const d = this.addressIds.address(dst);
+    const v6 = this.route(d);
+    return v6 === null ? IPV6_MIN_MTU - IPV6_HEADER_LEN : v6.tsoMax(d);
+  }
+
+  send(src: number, dst: number, protocol: number, length: number, write: L4Writer, opts?: IpSendOptions, segmenter?: L4Segmenter): boolean {
     const t = this.addressIds;
     const d = t.address(dst);
     const v6 = this.route(d);
@@ -103,7 +116,7 @@ export class Ipv6TcpAdapter implements IpOutput, Ipv6TransportInput {
       this.stats.tcp6_tx_no_route++;
       return false;
     }
-    return opts?.ttl !== undefined ? v6.send(t.address(src), d, protocol, length, write, opts.ttl) : v6.send(t.address(src), d, protocol, length, write);
+    return v6.send(t.address(src), d, protocol, length, write, opts?.ttl, segmenter);
   }
 
   // ------------------------------------------------- Ipv6TransportInput
