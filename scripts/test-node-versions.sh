@@ -30,16 +30,6 @@ if [ "$#" -gt 0 ]; then wanted=("$@"); else read -r -a wanted <<<"${USTACK_TEST_
 suites=(test/unit test/property)
 [ -d test/conformance ] && suites+=(test/conformance)
 exclude=(--exclude 'test/unit/dependency-rules.test.ts' --exclude 'test/unit/tcp-dependency-rules.test.ts' --exclude 'test/unit/subnet-claims.test.ts')
-# The socket API's heap budget (< 1 KB per MB, issue 19) holds on node 20
-# only so far. Measured the same way (test/helpers/socket-alloc-child.ts,
-# median of three 64 MiB windows): node 22 onread 700-1,900 B/MB, 'data'
-# ~1,350; node 24 onread 900-1,370, 'data' 1,330-1,600 — most of it in
-# net-socket.ts _pull (540-1,190 B/MB), which V8 12.4/13.6 leave boxing
-# where V8 11.3 does not. Open in issue 19; the TCP-level allocation tests
-# (tcp-alloc, tcp-alloc-realclock, iface-alloc, tcp6-alloc) run on every
-# version.
-exclude+=(--exclude 'test/unit/socket-alloc.test.ts')
-echo "test-node-versions: test/unit/socket-alloc.test.ts runs on the machine's node only (its budget is not met on 22/24 yet: issue 19)"
 
 summary=()
 failed=0

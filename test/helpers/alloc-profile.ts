@@ -7,8 +7,12 @@
  */
 import { Session } from 'node:inspector';
 
+/** Bytes between samples: V8 samples an allocation with probability 1 - exp(-size / SAMPLING_INTERVAL). */
+export const SAMPLING_INTERVAL = 64;
+
 /** A node of V8's sampling heap profile (HeapProfiler.stopSampling). */
 export interface ProfileNode {
+  id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   selfSize: number;
   children: ProfileNode[];
@@ -20,15 +24,26 @@ export interface ProfileNode {
  * GC included; returns the profile's root.
  */
 export async function sampleHeapProfile(body: () => void | Promise<void>): Promise<ProfileNode> {
+  return (await sampleHeapProfileWithSamples(body)).head;
+}
+
+/** One sampled allocation: the object's size and the profile node (stack) that made it. */
+export interface ProfileSample {
+  size: number;
+  nodeId: number;
+}
+
+/** sampleHeapProfile with the individual samples as well (each object's own size: what made a node's selfSize). */
+export async function sampleHeapProfileWithSamples(body: () => void | Promise<void>): Promise<{ head: ProfileNode; samples: ProfileSample[] }> {
   const session = new Session();
   session.connect();
   const post = <T = unknown>(method: string, params?: object): Promise<T> =>
     new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
   try {
     await post('HeapProfiler.enable');
-    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    await post('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
     await body();
-    return (await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling')).profile.head;
+    return (await post<{ profile: { head: ProfileNode; samples: ProfileSample[] } }>('HeapProfiler.stopSampling')).profile;
   } finally {
     session.disconnect();
   }

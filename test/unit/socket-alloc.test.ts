@@ -6,13 +6,19 @@
  * The measurement runs in a node process of its own
  * (test/helpers/socket-alloc-child.ts, started by alloc-child.ts
  * runAllocChild with --no-concurrent-recompilation; why: alloc-child.ts):
- * after a 1 GiB warm-up, three consecutive 64 MiB windows under
- * V8's sampling heap profiler. The budget applies to the median window.
- * V8 keeps re-tiering code that runs once per ACK or once per write (~15
- * times per MB) for hundreds of MB: a single window can catch one such
- * transient (seen: one window of 2–3 at 600–1,000 B/MB where the others
- * measure 250–500), and the median is the steady state without it. Every
- * window's figures are printed.
+ * after a 1 GiB warm-up, five consecutive 64 MiB windows under V8's
+ * sampling heap profiler. The budget applies to the median window. V8
+ * keeps re-tiering code that runs once per ACK, per write or per idle
+ * transition for hundreds of MB: on node 22 the first two windows after
+ * the warm-up still catch TCP's maybeDropCold, cold-state reset,
+ * timerDeadline and the interface's poll interpreted, boxing the doubles
+ * they load (800-1,400 B/MB; the windows after them 1-180), on node 24
+ * the first one or two (330-430 B/MB, then 0-300); the median of five is
+ * the steady state without them. Every window's figures are printed.
+ *
+ * Median windows measured (B/MB in ustack code; quiet, and beside two
+ * `yes > /dev/null` loops), onread / data: node 20 70 / 1; node 22 132 /
+ * 111, loaded 170 / 65; node 24 305 / 178, loaded 293 / 178.
  *
  * - `onread` reader (node's API for reading into the caller's own buffer),
  *   1 MiB writes (lent: sent straight from the writer's Buffer): everything
@@ -39,7 +45,7 @@ async function measure(mode: 'onread' | 'data'): Promise<AllocReport> {
 describe('socket API bulk transfer: heap allocated by ustack per MB moved', () => {
   it('onread reader, 1 MiB writes: < 1 KB per MB in ustack code, two copies per byte', async () => {
     const r = await measure('onread');
-    expect(r.windows.length).toBe(3);
+    expect(r.windows.length).toBe(5);
     for (const w of r.windows) {
       expect(w.mb).toBeGreaterThan(60);
       expect(w.copies).toBeLessThanOrEqual(2.001);
@@ -49,7 +55,7 @@ describe('socket API bulk transfer: heap allocated by ustack per MB moved', () =
 
   it("'data' reader, 1 MiB writes: < 1 KB per MB in ustack code besides the chunks it hands out", async () => {
     const r = await measure('data');
-    expect(r.windows.length).toBe(3);
+    expect(r.windows.length).toBe(5);
     for (const w of r.windows) {
       expect(w.mb).toBeGreaterThan(60);
       expect(w.copies).toBeLessThanOrEqual(2.001);
