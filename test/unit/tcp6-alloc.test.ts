@@ -15,10 +15,15 @@
  *
  * What the windows measure (IPv6 path, B/segment, each window of 47,836
  * segments; "quiet" is the shared 2-core machine at load 4-5 from other
- * work, "loaded" the same beside two busy loops, load 6-8):
+ * work, "loaded" the same beside two busy loops, load 6-14), this file
+ * alone and inside the whole suite of scripts/test-node-versions.sh:
  *   node 20.20: quiet 0.000 in 6 of 6 windows, loaded 0.000 in 6 of 6;
- *   node 22.23: quiet 0.000 in 5 of 6 (one 0.726), loaded 0.000 in 6 of 6;
- *   node 24.22: quiet 0.000 in 6 of 6, loaded 0.000 in 6 of 6.
+ *   node 22.23: quiet 0.000 in 5 of 6 (one 0.726, with all stack code at
+ *     78 where 22-27 is usual: a re-tiering not seen again in 18 more
+ *     windows); loaded 0.000 in 6 of 6; whole suite 0.000 in 3 of 3, and
+ *     beside two busy loops 0.000 in 3 of 3;
+ *   node 24.22: quiet 0.000 in 6 of 6, loaded 0.000 in 6 of 6; whole suite
+ *     beside two busy loops 0.000 in 3 of 3.
  * All stack code measures 22-28 B/segment: 16 of it the 48-bit source MAC
  * the interface hands on as a heap number per received frame
  * (input@iface/interface.ts, outside this budget), ~6.5 the subarray views
