@@ -68,7 +68,7 @@ class TapDevice : public PolledDevice<TapDevice> {
   uint32_t vnet_hdr_len_ = 0;
   // With offloads: what the kernel takes (TUN_F_CSUM | TUN_F_TSO4; it takes
   // ECN on what we write whatever we asked for) and the MTU GSO cuts to.
-  ustack::vnet::TxCaps tx_caps_{1500, true, true, true};
+  ustack::vnet::TxCaps tx_caps_{1500, true, true, true, true};
 
   HeldBuffer pool_;  // the attached pool (never a cached pointer: JavaScript can detach it)
   uint32_t slot_size_ = 0;

@@ -8,12 +8,38 @@ namespace ustack::vnet {
 namespace {
 
 constexpr uint32_t kEth = 14;
+constexpr uint32_t kIp6 = 40;
+
+// tx_header for an IPv6 frame (ethertype 86dd, len >= kEth + kIp6): TCP
+// right after the fixed header only.
+Hdr tx_header6(const uint8_t* f, uint32_t len, const TxCaps& caps) {
+  Hdr h;
+  const uint8_t* ip = f + kEth;
+  if ((ip[0] >> 4) != 6 || ip[6] != 6) return h;
+  uint32_t l4 = kEth + kIp6;
+  if (len < l4 + 20) return h;
+  uint32_t l4_len = be16(ip + 4);
+  if (l4_len < 20 || l4 + l4_len > len) return h;
+  if (be16(f + l4 + 16) != pseudo_sum6(ip, 6, l4_len)) return h;  // already complete
+  h.flags = kFlagNeedsCsum;
+  h.csum_start = static_cast<uint16_t>(l4);
+  h.csum_offset = 16;
+  if (!caps.tso6 || len <= caps.mtu + kEth) return h;
+  uint32_t thl = (f[l4 + 12] >> 4) * 4u;
+  if (thl < 20 || kIp6 + thl >= caps.mtu || thl > l4_len) return h;
+  bool cwr = (f[l4 + 13] & 0x80) != 0;
+  h.gso_type = static_cast<uint8_t>(kGsoTcpv6 | (cwr && caps.ecn ? kGsoEcn : 0));
+  h.hdr_len = static_cast<uint16_t>(l4 + thl);
+  h.gso_size = static_cast<uint16_t>(caps.mtu - kIp6 - thl);
+  return h;
+}
 
 }  // namespace
 
 Hdr tx_header(const uint8_t* f, uint32_t len, const TxCaps& caps) {
   Hdr h;
   if (!caps.csum) return h;
+  if (len >= kEth + kIp6 && f[12] == 0x86 && f[13] == 0xdd) return tx_header6(f, len, caps);
   if (len < kEth + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[kEth] >> 4) != 4) return h;
   const uint8_t* ip = f + kEth;
   uint32_t ihl = (ip[0] & 0x0fu) * 4;

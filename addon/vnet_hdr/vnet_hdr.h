@@ -18,7 +18,11 @@
 // the stack and goes as it is. A TCP frame longer than one MTU also gets
 // GSO_TCPV4 with gso_size = mtu - IP header - TCP header (options included,
 // so the stack's segments are whole multiples of it) and hdr_len = the
-// headers' bytes; ECN when CWR is set and the peer takes it.
+// headers' bytes; ECN when CWR is set and the peer takes it. IPv6 the same
+// for TCP only (the stack writes no extension header in front of it; UDP
+// over IPv6 is summed by the stack and goes as it is): NEEDS_CSUM when the
+// field holds the IPv6 pseudo-header sum, GSO_TCPV6 above one MTU when the
+// other side takes it (gso_size = mtu - 40 - TCP header).
 //
 // Receive (rx_checksum): the peer may hand over GSO super-frames (up to
 // 64 KiB of TCP) and partial checksums (NEEDS_CSUM: the field holds the
@@ -90,6 +94,7 @@ struct TxCaps {
   bool csum = false;    // NEEDS_CSUM may be set
   bool tso4 = false;    // GSO_TCPV4 may be set (needs csum)
   bool ecn = false;     // GSO_ECN may be set
+  bool tso6 = false;    // GSO_TCPV6 may be set (needs csum)
 };
 
 // Folded (not complemented) one's complement sum of the IPv4 pseudo-header
@@ -100,6 +105,18 @@ inline uint16_t pseudo_sum(const uint8_t* ip, uint8_t proto, uint32_t l4_len) {
   for (int i = 12; i < 20; i += 2) s += be16(ip + i);
   s += proto;
   s += l4_len & 0xffff;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
+}
+
+// Folded (not complemented) one's complement sum of the IPv6 pseudo-header
+// (RFC 8200 §8.1) of the 40-byte header at `ip` with next header `nh` and
+// upper-layer length `l4_len`.
+inline uint16_t pseudo_sum6(const uint8_t* ip, uint8_t nh, uint32_t l4_len) {
+  uint32_t s = 0;
+  for (int i = 8; i < 40; i += 2) s += be16(ip + i);
+  s += nh;
+  s += (l4_len >> 16) + (l4_len & 0xffff);
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return static_cast<uint16_t>(s);
 }

@@ -145,6 +145,77 @@ void test_tx() {
   CHECK(!h.gso());
 }
 
+// An Ethernet + IPv6 + TCP/UDP frame with `payload` bytes and the IPv6
+// pseudo-header sum in the checksum field, as the stack writes it for the NIC.
+std::vector<uint8_t> frame6(uint8_t nh, uint32_t payload, uint32_t tcp_opts = 0, uint8_t tcp_flags = 0x18) {
+  uint32_t l4h = nh == 6 ? 20 + tcp_opts : 8;
+  std::vector<uint8_t> f(14 + 40 + l4h + payload, 0);
+  f[12] = 0x86, f[13] = 0xdd;
+  uint8_t* ip = f.data() + 14;
+  ip[0] = 0x60;
+  put16(ip + 4, l4h + payload);
+  ip[6] = nh;
+  ip[7] = 64;
+  ip[8] = 0xfd, ip[23] = 1;   // fd00::1
+  ip[24] = 0xfd, ip[39] = 2;  // fd00::2
+  uint8_t* l4 = ip + 40;
+  put16(l4, 7);
+  put16(l4 + 2, 40000);
+  if (nh == 6) {
+    l4[12] = static_cast<uint8_t>((l4h / 4) << 4);
+    l4[13] = tcp_flags;
+  } else {
+    put16(l4 + 4, l4h + payload);
+  }
+  for (uint32_t i = 0; i < payload; i++) l4[l4h + i] = static_cast<uint8_t>(i * 5 + 1);
+  put16(l4 + (nh == 6 ? 16 : 6), v::pseudo_sum6(ip, nh, l4h + payload));
+  return f;
+}
+
+// IPv6: TCP gets NEEDS_CSUM (and GSO_TCPV6 above the MTU with tso6); UDP,
+// a complete checksum, an extension header, a wrong version or a payload
+// length past the frame get nothing.
+void test_tx6() {
+  v::TxCaps caps;
+  caps.csum = true;
+  caps.tso4 = true;
+  caps.tso6 = true;
+  caps.ecn = true;
+  auto f = frame6(6, 1000, 12);
+  v::Hdr h = v::tx_header(f.data(), static_cast<uint32_t>(f.size()), caps);
+  CHECK(h.flags == v::kFlagNeedsCsum && h.csum_start == 54 && h.csum_offset == 16 && !h.gso());
+  // The pseudo-header sum of fd00::1 -> fd00::2, TCP, 1032 bytes, by hand: 0xfd00 + 1 + 0xfd00 + 2 + 6 + 1032.
+  uint32_t want = 0xfd00u + 1 + 0xfd00u + 2 + 6 + 1032;
+  while (want >> 16) want = (want & 0xffff) + (want >> 16);
+  CHECK(v::pseudo_sum6(f.data() + 14, 6, 1032) == want);
+  auto big = frame6(6, 4000, 12);
+  h = v::tx_header(big.data(), static_cast<uint32_t>(big.size()), caps);
+  CHECK(h.flags == v::kFlagNeedsCsum && h.gso_type == v::kGsoTcpv6);
+  CHECK(h.hdr_len == 14 + 40 + 32 && h.gso_size == 1500 - 40 - 32);
+  auto cwr = frame6(6, 4000, 0, 0x90);
+  CHECK(v::tx_header(cwr.data(), static_cast<uint32_t>(cwr.size()), caps).gso_type == (v::kGsoTcpv6 | v::kGsoEcn));
+  v::TxCaps v4_only = caps;
+  v4_only.tso6 = false;
+  h = v::tx_header(big.data(), static_cast<uint32_t>(big.size()), v4_only);
+  CHECK(h.flags == v::kFlagNeedsCsum && !h.gso());
+  v::TxCaps none;
+  CHECK(v::tx_header(f.data(), static_cast<uint32_t>(f.size()), none).flags == 0);
+  // UDP over IPv6 is summed by the stack: never marked.
+  auto u = frame6(17, 100);
+  CHECK(v::tx_header(u.data(), static_cast<uint32_t>(u.size()), caps).flags == 0);
+  auto done = f;
+  done[14 + 40 + 16] ^= 0x5a;
+  CHECK(v::tx_header(done.data(), static_cast<uint32_t>(done.size()), caps).flags == 0);
+  auto ext = f;
+  ext[14 + 6] = 0;  // hop-by-hop in front
+  CHECK(v::tx_header(ext.data(), static_cast<uint32_t>(ext.size()), caps).flags == 0);
+  auto ver = f;
+  ver[14] = 0x40;
+  CHECK(v::tx_header(ver.data(), static_cast<uint32_t>(ver.size()), caps).flags == 0);
+  CHECK(v::tx_header(f.data(), static_cast<uint32_t>(f.size()) - 1, caps).flags == 0);  // payload length past the frame
+  CHECK(v::tx_header(f.data(), 14 + 40 + 19, caps).flags == 0);
+}
+
 void test_rx() {
   // NEEDS_CSUM completed in place gives a valid checksum; with flags wanted it is only marked.
   for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) {
@@ -217,10 +288,13 @@ void test_arbitrary() {
     std::vector<uint8_t> f(len);
     for (auto& b : f) b = static_cast<uint8_t>(next());
     if (len > 14 && next() % 2) f[12] = 0x08, f[13] = 0x00;
-    if (len > 15 && next() % 2) f[14] = 0x45;
+    if (len > 14 && next() % 3 == 0) f[12] = 0x86, f[13] = 0xdd;
+    if (len > 15 && next() % 2) f[14] = f[12] == 0x86 ? 0x60 : 0x45;
+    if (len > 20 && f[12] == 0x86 && next() % 2) f[20] = 6;
     v::TxCaps caps;
     caps.csum = true;
     caps.tso4 = true;
+    caps.tso6 = true;
     caps.mtu = 40 + next() % 100;
     v::Hdr h = v::tx_header(f.data(), len, caps);
     bool sane = h.flags == 0 || (h.csum_start + h.csum_offset + 2u <= len);
@@ -239,6 +313,7 @@ void test_arbitrary() {
 int main() {
   test_layout();
   test_tx();
+  test_tx6();
   test_rx();
   test_arbitrary();
   std::printf("%d passed, %d failed\n", passed, failed);

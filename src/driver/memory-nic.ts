@@ -42,7 +42,7 @@ export const DEFAULT_MAC_A = 0x02_00_00_00_00_01;
 export const DEFAULT_MAC_B = 0x02_00_00_00_00_02;
 
 const NO_OFFLOADS: NicOffloads = Object.freeze({ txChecksum: false, tso: false, rxChecksumVerified: false });
-const VETH_OFFLOADS: NicOffloads = Object.freeze({ txChecksum: true, tso: true, rxChecksumVerified: true });
+const VETH_OFFLOADS: NicOffloads = Object.freeze({ txChecksum: true, tso: true, rxChecksumVerified: true, txChecksum6: true, tso6: true });
 /** A TSO super-frame: 64 KiB of IP packet plus Ethernet (and a VLAN tag), rounded up to 64. */
 const SUPER_FRAME_SLOT = 65_600;
 

@@ -19,6 +19,14 @@ export interface NicOffloads {
   tso: boolean;
   /** Received frames' checksums were verified by the NIC (false on QEMU's e1000). */
   rxChecksumVerified: boolean;
+  /**
+   * The NIC completes the TCP checksum of an IPv6 frame whose checksum field
+   * holds the IPv6 pseudo-header sum (TCP right after the fixed header).
+   * Absent: false (IPv6 TCP is summed by the stack).
+   */
+  txChecksum6?: boolean;
+  /** The NIC segments IPv6 TCP frames longer than the MTU (with txChecksum6). Absent: false. */
+  tso6?: boolean;
 }
 
 /** rxBurst() per-frame flag: the frame's TCP/UDP checksum needs no verification. */

@@ -155,7 +155,8 @@ export class TapNic implements Nic {
   ) {
     this.dev = dev;
     this.vnet = dev.vnetHdrLen === VNET_HDR_LEN;
-    this.offloads = { txChecksum: this.vnet, tso: this.vnet, rxChecksumVerified: false };
+    // IPv6 TCP too: addon/vnet_hdr marks it NEEDS_CSUM / GSO_TCPV6 (the kernel takes either whatever TUNSETOFFLOAD says).
+    this.offloads = { txChecksum: this.vnet, tso: this.vnet, rxChecksumVerified: false, txChecksum6: this.vnet, tso6: this.vnet };
     this.rxPerFrameFlags = this.vnet;
     this.name = dev.name;
     this.preExisted = dev.preExisted;

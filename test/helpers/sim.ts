@@ -26,6 +26,8 @@ export interface SimOptions {
   impair?: ImpairOptions;
   mtu?: number;
   slotCount?: number;
+  /** The link offloads checksums and TSO, IPv4 and IPv6 (MemoryNic.pair's offloads). */
+  offloads?: boolean;
   iface?: Partial<InterfaceConfig>;
   /** Per-node additions to `iface` (e.g. different IPv6 addresses). */
   ifaceA?: Partial<InterfaceConfig>;
@@ -47,6 +49,7 @@ export class Sim {
     const [ra, rb] = MemoryNic.pair({
       ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
       ...(opts.slotCount !== undefined ? { slotCount: opts.slotCount } : {}),
+      ...(opts.offloads !== undefined ? { offloads: opts.offloads } : {}),
     });
     this.a = this.node(ra, '10.0.0.1', opts, 0);
     this.b = this.node(rb, '10.0.0.2', opts, 1);

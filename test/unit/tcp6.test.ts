@@ -167,6 +167,37 @@ describe('TCP over IPv6 (stack level)', () => {
     }
   }
 
+  // A link that offloads (MemoryNic's offloads: IPv4 and IPv6 checksums and
+  // TSO, as a veth): TCP leaves the checksum to the NIC (the pseudo-header
+  // sum in the field) and hands it segments of several MSS whole; the
+  // receiving end is told the checksums are verified. So frames above the
+  // MTU cross the link, none is cut here, and the bytes arrive exactly.
+  for (const impair of [undefined, { loss: 0.02, reorder: 0.03, duplicate: 0.01, seed: 9 }]) {
+    it(`offloads (checksum, TSO over IPv6)${impair ? ', impaired' : ''}: 3 MB each way, SHA-256 equal, super-frames on the link`, () => {
+      const s = sim({ offloads: true, ...(impair ? { impair } : {}) });
+      const { client, server, up, down } = exchange(s, 3 << 20, 60);
+      expect(server.hash.digest('hex')).toBe(sha(up));
+      expect(client.hash.digest('hex')).toBe(sha(down));
+      expect(client.conn.advMss).toBe(1440);
+      for (const n of [s.a, s.b]) {
+        const v6 = n.iface.v6!.stats;
+        expect(v6.ip6_tx_gso).toBe(0);
+        expect(v6.ip6_tx_fragmented).toBe(0);
+        const link = n.raw.stats();
+        // Above the largest MTU-sized frame on average (ACKs included): super-frames crossed the link.
+        expect(link.tx_bytes! / link.tx_frames!).toBeGreaterThan(1514);
+        expect(link.tx_dropped_oversize).toBe(0);
+      }
+    });
+  }
+
+  it('offloads: TCP over IPv6 leaves checksums to a NIC that completes them (txChecksum6), and only to such a NIC', () => {
+    const s = sim({ offloads: true });
+    expect(s.a.stack.tcp6Adapter.checksumOffloadFor(s.a.stack.tcp6Adapter.addressIds.intern(B, 0))).toBe(true);
+    const plain = sim();
+    expect(plain.a.stack.tcp6Adapter.checksumOffloadFor(plain.a.stack.tcp6Adapter.addressIds.intern(B, 0))).toBe(false);
+  });
+
   it('connects within one stack to ::1 and to its own global address through lo (from that address), none of it on the link', () => {
     const s = sim({ loopback: true });
     const a = s.a.stack;

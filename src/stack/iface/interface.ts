@@ -250,6 +250,10 @@ export class Interface implements NeighborHost {
   private readonly tso: boolean;
   /** TCP longer than the MTU is cut into frames here (InterfaceConfig.gso). */
   private readonly gso: boolean;
+  /** IPv6: the NIC completes TCP checksums / segments TCP (NicOffloads.txChecksum6, tso6); else IPv6 output segments in software. */
+  private readonly txChecksum6: boolean;
+  private readonly tso6: boolean;
+  private readonly gso6: boolean;
   /** A segmented burst's slots, payload sums and first header (software GSO, IPv4 and IPv6). */
   private readonly gsoBurst: GsoBurst;
   private readonly txSlots = new Uint32Array(TX_BATCH);
@@ -300,6 +304,12 @@ export class Interface implements NeighborHost {
     // Only where TCP computes every checksum itself: a NIC that completes
     // checksums either segments too (TSO) or gets MTU-sized segments.
     this.gso = (config.gso ?? true) && !this.tso && !nic.offloads.txChecksum && !this.loopback;
+    // IPv6 by the NIC's own IPv6 flags: checksum offload and TSO where it
+    // says so, else software GSO (a NIC that offloads IPv4 only, as the
+    // e1000 and virtio-net here, still gets IPv6 TCP summed and cut by the stack).
+    this.txChecksum6 = nic.offloads.txChecksum6 === true && !this.loopback;
+    this.tso6 = this.txChecksum6 && nic.offloads.tso6 === true && this.mtu === nic.mtu;
+    this.gso6 = (config.gso ?? true) && !this.txChecksum6 && !this.loopback;
     // On loopback a transmitted frame is the received one: nothing to reserve.
     this.rxReserve = this.loopback ? 0 : Math.max(0, config.rxReserve ?? rxReserveFor(nic.slotCount));
     const neighbor = { ...DEFAULT_NEIGHBOR_CONFIG, ...config.neighbor };
@@ -319,8 +329,10 @@ export class Interface implements NeighborHost {
       mtu: this.mtu,
       pool: this.pool,
       slotSize: this.slotSize,
-      gso: this.gso,
+      gso: this.gso6,
       gsoBurst: this.gsoBurst,
+      txChecksum6: this.txChecksum6,
+      tso6: this.tso6,
       allocTxSlot: (): number => this.allocTx(),
       queueTxSlot: (slot: number, len: number): boolean => this.queueTx(slot, len),
       releaseSlot: (slot: number): void => this.nic.release(slot),

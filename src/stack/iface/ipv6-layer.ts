@@ -419,9 +419,14 @@ export class Ipv6Layer implements Nd6Host {
     return this.output.send(src, dst, nextHeader, length, write, hopLimit, segmenter);
   }
 
-  /** Largest TCP segment (header + payload) one send toward `dst` takes: 64 KiB with software GSO, else the path MTU's. */
+  /** Largest TCP segment (header + payload) one send toward `dst` takes: 64 KiB with software GSO or TSO, else the path MTU's. */
   tsoMax(dst: Uint8Array): number {
     return this.output.tsoMax(dst);
+  }
+
+  /** The NIC completes IPv6 TCP checksums (NicOffloads.txChecksum6): TCP writes the pseudo-header sum. */
+  get checksumOffload(): boolean {
+    return this.output.checksumOffload;
   }
 
   // Nd6Host (the neighbour cache's; ND does the work)

@@ -26,6 +26,7 @@ import {
 } from '../../wire/ipv6.js';
 import { FRAGMENT_HEADER_LEN } from '../../wire/ipv6-ext.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
+import { onesSum } from '../../wire/checksum.js';
 import { GsoBurst } from './gso-burst.js';
 import type { L4Segmenter } from './ip-output.js';
 import type { Nd6Cache } from './nd-cache.js';
@@ -137,11 +138,22 @@ export class Ipv6Output {
 
   /**
    * Largest TCP segment (header + payload) sent toward `dst` in one send:
-   * 64 KiB where this layer segments in software (the host's gso), else
+   * 64 KiB where this layer segments in software (the host's gso), up to a
+   * slot where the NIC does (TSO, when the path MTU is the link's), else
    * what one packet of the path MTU carries.
    */
   tsoMax(dst: Uint8Array): number {
-    return this.host.gso && !this.loopback ? GSO6_MAX : this.pathMtu(dst) - IPV6_HEADER_LEN;
+    if (this.loopback) return this.pathMtu(dst) - IPV6_HEADER_LEN;
+    if (this.host.gso) return GSO6_MAX;
+    const mtu = this.pathMtu(dst);
+    // A TSO NIC cuts by the link's MTU: only toward destinations whose path takes it.
+    if (this.host.tso6 && mtu === this.link.mtu) return Math.min(GSO6_MAX, this.host.slotSize - L4_AT);
+    return mtu - IPV6_HEADER_LEN;
+  }
+
+  /** TCP leaves its checksum to the NIC (NicOffloads.txChecksum6): the transport writes the pseudo-header sum. */
+  get checksumOffload(): boolean {
+    return this.host.txChecksum6 && !this.loopback;
   }
 
   /**
@@ -190,7 +202,9 @@ export class Ipv6Output {
       return false;
     }
     const mtu = this.pathMtu(dst);
-    if (IPV6_HEADER_LEN + length > mtu) {
+    // TCP larger than the MTU goes whole to a TSO NIC (which cuts by the link's MTU), or is segmented here.
+    const tso = nextHeader === IPPROTO_TCP && this.host.tso6 && !this.loopback && mtu === this.link.mtu && length <= GSO6_MAX && L4_AT + length <= this.host.slotSize;
+    if (IPV6_HEADER_LEN + length > mtu && !tso) {
       if (segmenter !== undefined && nextHeader === IPPROTO_TCP && this.host.gso && !this.loopback && GsoBurst.fits(length, segmenter, mtu, IPV6_HEADER_LEN, GSO6_MAX)) {
         return this.sendSegmented(src, dst, hop, length, segmenter, hopLimit);
       }
@@ -258,6 +272,12 @@ export class Ipv6Output {
     if (this.fragScratch === null) this.fragScratch = new Uint8Array(65535);
     const scratch = this.fragScratch;
     write(scratch, 0);
+    // TCP left the checksum to the NIC (the pseudo-header sum in the field), which no NIC completes across fragments: do it here.
+    if (nextHeader === IPPROTO_TCP && this.checksumOffload && length >= 18) {
+      const c = ~onesSum(scratch, 0, length) & 0xffff;
+      scratch[16] = c >>> 8;
+      scratch[17] = c & 0xff;
+    }
     const maxData = (mtu - IPV6_HEADER_LEN - FRAGMENT_HEADER_LEN) & ~7;
     const id = this.nextFragId;
     this.nextFragId = (this.nextFragId + 1) >>> 0;

@@ -30,6 +30,14 @@ export interface Ipv6LinkHost {
   readonly gso: boolean;
   /** The interface's GSO burst state (one per interface: IPv4 and IPv6 never segment at once). */
   readonly gsoBurst: GsoBurst;
+  /**
+   * The NIC completes IPv6 TCP checksums (NicOffloads.txChecksum6): TCP
+   * leaves the pseudo-header sum in the field; a packet fragmented here has
+   * its checksum completed first.
+   */
+  readonly txChecksum6: boolean;
+  /** The NIC segments IPv6 TCP longer than the MTU (TSO, with txChecksum6). */
+  readonly tso6: boolean;
   /** A NIC slot to build a frame in (never one of the receive reserve), or -1 (counted by the interface). */
   allocTxSlot(): number;
   /** Queues a built frame for transmission; the slot is the interface's again. */

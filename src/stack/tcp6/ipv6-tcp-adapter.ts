@@ -91,14 +91,15 @@ export class Ipv6TcpAdapter implements IpOutput, Ipv6TransportInput {
     return (v6 === null ? IPV6_MIN_MTU : v6.pathMtu(d)) - IPV6_HEADER_LEN;
   }
 
-  /** Ipv6Layer.send writes no offload header: TCP sums the whole segment. */
-  checksumOffloadFor(_dst: number): boolean {
-    return false;
+  /** True when the route's NIC completes IPv6 TCP checksums (NicOffloads.txChecksum6): TCP then writes the pseudo-header sum. */
+  checksumOffloadFor(dst: number): boolean {
+    return this.route(this.addressIds.address(dst))?.checksumOffload ?? false;
   }
 
   /**
    * Largest TCP segment one send toward `dst` takes: 64 KiB where the
-   * route's interface segments in software (Ipv6Layer.tsoMax), so TCP's
+   * route's interface segments in software or its NIC does (TSO;
+   * Ipv6Layer.tsoMax), so TCP's
    * send logic runs once per burst of frames, as over IPv4; the MSS TCP
    * advertises still comes from mtuFor.
    */
