@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== undefined)(`TAP offloads (virtio_net_hdr, checksu
     const subnet = freeSubnet24();
     const nic = TapNic.open({ name: uniqueIfName('uofn'), hostAddress: `10.11.${subnet}.1/24` });
     try {
-      expect(nic.offloads).toEqual({ txChecksum: true, tso: true, rxChecksumVerified: false });
+      expect(nic.offloads).toEqual({ txChecksum: true, tso: true, rxChecksumVerified: false, txChecksum6: true, tso6: true });
       expect(nic.rxPerFrameFlags).toBe(true);
       expect(nic.slotSize).toBeGreaterThanOrEqual(65535 + 14);
       expect(nic.stats().offloads).toBe(1);
