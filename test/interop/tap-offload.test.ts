@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== undefined)(`TAP offloads (virtio_net_hdr, checksu
     }
     const plain = TapNic.open({ name: uniqueIfName('uofp'), offloads: false });
     try {
-      expect(plain.offloads).toEqual({ txChecksum: false, tso: false, rxChecksumVerified: false });
+      expect(plain.offloads).toEqual({ txChecksum: false, tso: false, rxChecksumVerified: false, txChecksum6: false, tso6: false });
       expect(plain.slotSize).toBe(2048);
     } finally {
       await plain.close();
