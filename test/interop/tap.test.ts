@@ -326,7 +326,7 @@ describe.skipIf(skipReason !== undefined)('TapNic over a kernel TAP device', () 
     expect(isLocalUnicastMac(nic.mac)).toBe(true);
     expect(nic.mac).not.toBe(nic.hostMac);
     expect(nic.pollAt()).toBe(Infinity);
-    expect(nic.offloads).toEqual({ txChecksum: false, tso: false, rxChecksumVerified: false });
+    expect(nic.offloads).toEqual({ txChecksum: false, tso: false, rxChecksumVerified: false, txChecksum6: false, tso6: false });
   });
 
   it('wakes up and reads the ARP requests the kernel sends into the TAP', async () => {
