@@ -20,7 +20,8 @@ import { VirtualClock } from '../../src/time/clock.js';
 import { NetStack } from '../../src/stack/net-stack.js';
 import { SegmentWrite } from '../../src/stack/tcp/output.js';
 import { IPPROTO_TCP } from '../../src/wire/ipv4.js';
-import { ipv6PseudoHeaderSum, parseIpv6, parseIpv6Address } from '../../src/wire/ipv6.js';
+import { ipv6PseudoHeaderSum, ipv6PseudoSum, parseIpv6, parseIpv6Address } from '../../src/wire/ipv6.js';
+import type { PathMtu6 } from '../../src/stack/iface/path-mtu6.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import { TCP_ACK, newTcpRepr, parseTcp, tcpHeaderLength } from '../../src/wire/tcp.js';
 import { BufferSource, expectFrameOfSegment, segmentFields, segmentRepr } from '../helpers/gso-segments.js';
@@ -149,5 +150,65 @@ describe('software GSO over IPv6: a TCP segment cut into frames by IPv6 output',
     expect(v6.send(SRC, DST, IPPROTO_TCP, w.headerLength + 3000, w.writer, 64, w)).toBe(true);
     expect(v6.stats.ip6_tx_gso).toBe(0);
     expect(v6.stats.ip6_tx_fragmented).toBe(1);
+  });
+
+  it('with checksum offload (the link says txChecksum6 and tso6), a TCP segment above a lowered path MTU is fragmented with its checksum completed; at the link MTU it leaves whole', () => {
+    const [na, nb] = MemoryNic.pair({ mtu: 1500, offloads: true });
+    const clock = new VirtualClock(1000);
+    const engine = new NetStack(clock, {});
+    const iface = engine.addInterface(na, {
+      name: 'tso6', address: 0x0a000001, prefixLength: 24, gateway: 0,
+      ipv6: { addresses: [{ address: SRC, prefixLength: 64 }], dadTransmits: 0 },
+    });
+    const v6 = iface.v6!;
+    expect(v6.checksumOffload).toBe(true);
+    const slots = new Uint32Array(64);
+    const lens = new Uint32Array(64);
+    iface.flush();
+    for (let i = nb.rxBurst(slots, lens, slots.length) - 1; i >= 0; i--) nb.release(slots[i]!);
+    const data = new Uint8Array(4000).map((_, i) => (i * 29 + 7) & 0xff);
+    const w = new SegmentWrite();
+    const r = newTcpRepr();
+    r.flags = TCP_ACK;
+    r.payloadLength = 3000;
+    w.source = new BufferSource(data);
+    w.repr = r;
+    w.headerLength = tcpHeaderLength(r);
+    w.unit = 1440;
+    w.src = pseudoValue(SRC);
+    w.dst = pseudoValue(DST);
+    w.mode = 'pseudo';
+    const length = w.headerLength + 3000;
+    const tcpSum = (bytes: Uint8Array): number => internetChecksum(bytes, 0, bytes.length, ipv6PseudoSum(SRC, DST, bytes.length, IPPROTO_TCP));
+    // At the link's MTU: one super-frame, its checksum field the pseudo-header sum for the NIC to complete.
+    expect(v6.tsoMax(DST)).toBeGreaterThan(60_000);
+    expect(v6.send(SRC, DST, IPPROTO_TCP, length, w.writer, 64, w)).toBe(true);
+    iface.flush();
+    let n = nb.rxBurst(slots, lens, slots.length);
+    expect(n).toBe(1);
+    const base0 = slots[0]! * nb.slotSize;
+    expect(lens[0]).toBe(ETH + IP6 + length);
+    const whole = nb.pool.slice(base0 + ETH + IP6, base0 + ETH + IP6 + length);
+    nb.release(slots[0]!);
+    expect((whole[16]! << 8) | whole[17]!).toBe(ipv6PseudoSum(SRC, DST, length, IPPROTO_TCP));
+    // Below it (a Packet Too Big learnt): fragments, whose reassembled TCP segment verifies.
+    (v6 as unknown as { pmtu: PathMtu6 }).pmtu.learn(DST, 0, 1280, 1500, clock.now());
+    expect(v6.tsoMax(DST)).toBe(1240);
+    expect(v6.send(SRC, DST, IPPROTO_TCP, length, w.writer, 64, w)).toBe(true);
+    iface.flush();
+    n = nb.rxBurst(slots, lens, slots.length);
+    expect(n).toBe(3);
+    const joined = new Uint8Array(length);
+    for (let i = 0; i < n; i++) {
+      const base = slots[i]! * nb.slotSize;
+      expect(nb.pool[base + ETH + 6]).toBe(44); // a fragment header
+      const f = base + ETH + IP6;
+      const offset = ((nb.pool[f + 2]! << 8) | nb.pool[f + 3]!) & ~7;
+      const chunk = lens[i]! - ETH - IP6 - 8;
+      joined.set(nb.pool.subarray(f + 8, f + 8 + chunk), offset);
+      nb.release(slots[i]!);
+    }
+    expect(tcpSum(joined)).toBe(0);
+    expect(Buffer.compare(Buffer.from(joined.subarray(w.headerLength)), Buffer.from(data.subarray(0, 3000)))).toBe(0);
   });
 });
