@@ -108,5 +108,5 @@ async function measure(warmMiB: number, windows: number, windowMiB: number): Pro
   return { node: process.version, warmMiB, windowMiB, windows: out };
 }
 
-const [warmMiB, windows, windowMiB] = childArgs(2, [256, 3, 64]);
+const [warmMiB, windows, windowMiB] = childArgs(2, [1024, 3, 64]);
 printReport(await measure(warmMiB!, windows!, windowMiB!));

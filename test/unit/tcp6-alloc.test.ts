@@ -7,28 +7,28 @@
  * The measurement runs in a node process of its own
  * (test/helpers/tcp6-alloc-child.ts, started by alloc-child.ts
  * runAllocChild with --no-concurrent-recompilation; why: alloc-child.ts):
- * two stacks on the in-process link (virtual clock), a 256 MiB warm-up,
+ * two stacks on the in-process link (virtual clock), a 1 GiB warm-up,
  * then three consecutive 64 MiB windows under V8's sampling heap profiler.
  * Everything allocated with stack code on the call stack is printed by site
  * for every window; the budget, < 1 B per segment on the IPv6 sites,
  * applies to the median window. One heap number per packet is 16 B.
  *
  * What the windows measure (IPv6 path, B/segment, each window of 47,836
- * segments; "quiet" is the shared 2-core machine at load 4-5 from other
- * work, "loaded" the same beside two busy loops, load 6-14), this file
- * alone and inside the whole suite of scripts/test-node-versions.sh:
+ * segments; "quiet" is the shared 2-core machine at load 7-9 from other
+ * work, "loaded" the same beside two busy loops, load 8-11):
  *   node 20.20: quiet 0.000 in 6 of 6 windows, loaded 0.000 in 6 of 6;
- *   node 22.23: quiet 0.000 in 5 of 6 (one 0.726, with all stack code at
- *     78 where 22-27 is usual: a re-tiering not seen again in 18 more
- *     windows); loaded 0.000 in 6 of 6; whole suite 0.000 in 3 of 3, and
- *     beside two busy loops 0.000 in 3 of 3;
- *   node 24.22: quiet 0.000 in 6 of 6, loaded 0.000 in 6 of 6; whole suite
- *     beside two busy loops 0.000 in 3 of 3.
- * All stack code measures 22-28 B/segment: 16 of it the 48-bit source MAC
+ *   node 22.23: quiet 0.000 in 6 of 6, loaded 0.000 in 6 of 6;
+ *   node 24.22: quiet 0.000 in 6 of 6, loaded 0.000 in 6 of 6.
+ * Why 1 GiB of warm-up: with software GSO on the IPv6 output, node 22
+ * keeps re-tiering its send path for ~400 MiB; after 256 MiB its windows
+ * read 0.35, 0.28, 0.00 B/segment (send@tcp6/ipv6-tcp-adapter.ts, about
+ * one heap number per 64 KiB super-segment), node 24's 0.17, 0, 0
+ * (sendSegmented@iface/ipv6-output.ts); after 1 GiB, 0 from the first.
+ * All stack code measures 23-44 B/segment: 16 of it the 48-bit source MAC
  * the interface hands on as a heap number per received frame
  * (input@iface/interface.ts, outside this budget), ~6.5 the subarray views
  * of the bulk copies between the application's buffers and the rings (per
- * 64 KiB read or write, not per segment).
+ * 64 KiB read or write, not per segment), the rest TCP's own sites.
  *
  * Why a process of its own: measured inside vitest (a 64 MiB warm-up, one
  * window) the IPv6 sites read 0.9 B/segment on node 22 in a quiet run and
