@@ -229,11 +229,14 @@ describe('autoSelectFamily on an in-process link', () => {
       const server = c.net.createServer((s) => s.end());
       await new Promise<void>((resolve) => server.listen(0, '::', () => resolve()));
       const port = (server.address() as { port: number }).port;
-      const sock = d.net.connect({ host: 'dual.test', port, autoSelectFamily: true, lookup: lookupOf([{ address: 'fd00:2::1', family: 6 }, { address: '10.0.2.1', family: 4 }]) as never });
+      // The attempt timeout is long: at node's 250 ms a loaded machine can let
+      // the IPv6 attempt (neighbour discovery, then the handshake) run out and
+      // the IPv4 one win, which is what the previous test shows on purpose.
+      const sock = d.net.connect({ host: 'dual.test', port, autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 20_000, lookup: lookupOf([{ address: 'fd00:2::1', family: 6 }, { address: '10.0.2.1', family: 4 }]) as never });
       await withTimeout(new Promise<void>((resolve, reject) => {
         sock.once('connect', () => resolve());
         sock.once('error', reject);
-      }), { timeoutMs: 10_000, what: 'the IPv6 connect' });
+      }), { timeoutMs: 30_000, what: 'the IPv6 connect' });
       expect([sock.remoteAddress, sock.remoteFamily, sock.localAddress]).toEqual(['fd00:2::1', 'IPv6', 'fd00:2::2']);
       expect((sock as unknown as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses).toEqual([`fd00:2::1:${port}`]);
       sock.destroy();
