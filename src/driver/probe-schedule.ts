@@ -49,9 +49,10 @@ export class ProbeSchedule {
   /** A flow was probed at `now`: schedules its repeats. */
   add(flow: ProbeFlow, now: number): void {
     if (this.opts.delaysMs.length === 0 || this.opts.maxFlows <= 0) return;
+    // The list is in the order flows were added (runDue keeps it), so the
+    // oldest are at its head.
     if (this.waiting.length >= this.opts.maxFlows) {
       const over = this.waiting.length - this.opts.maxFlows + 1;
-      this.waiting.sort((x, y) => x.at - y.at);
       this.waiting.splice(0, over);
       this.stats.letGo += over;
     }
